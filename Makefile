@@ -1,0 +1,39 @@
+# Switchboard. "make run" starts a demo; "make test" runs every test CI runs.
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+GOFILES  := $(shell find . -name '*.go' -not -path './data/*') go.mod go.sum
+
+.PHONY: build run test test-unit test-race bench lint fmt clean
+
+build: bin/switchboard
+
+bin/switchboard: $(GOFILES)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/switchboard
+
+# The demo: unprivileged ports, data in ./data, self-signed certificate, demo
+# tenant and admin login printed at start. Ctrl-C stops it.
+run: bin/switchboard
+	./bin/switchboard serve --config configs/demo.yaml
+
+# Everything CI runs. Tests that need root skip themselves, saying so, when not root.
+test: lint bin/switchboard
+	$(GO) test -count=1 -timeout 20m ./...
+
+test-race:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+bench: bin/switchboard
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin

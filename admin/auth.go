@@ -1,0 +1,166 @@
+package admin
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"math"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/switchboard-pbx/switchboard/store"
+)
+
+// Principal is the authenticated caller of a request.
+type Principal struct {
+	User   string
+	Role   string
+	Tenant string // set for tenant admins
+	IP     string
+	Token  string // hash of the bearer token, for logout
+}
+
+// Actor is how the principal appears in audit rows.
+func (p Principal) Actor() store.Actor { return store.Actor{User: p.User, IP: p.IP} }
+
+// CanWrite reports whether the role may change anything.
+func (p Principal) CanWrite() bool { return p.Role != RoleAuditor }
+
+// Sees reports whether an object of tenant is visible to the principal: tenant
+// admins see their own tenant only, and everything else answers 404 to them.
+func (p Principal) Sees(tenant string) bool {
+	return p.Role != RoleTenantAdmin || tenant == p.Tenant
+}
+
+type ctxKey int
+
+const principalKey ctxKey = 1
+
+func principalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey).(Principal)
+	return p, ok
+}
+
+func hashToken(tok string) string {
+	sum := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(sum[:])
+}
+
+func newToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// remoteIP is the address of the peer (no proxy headers are trusted).
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// limiter is a token bucket per key that only failures drain: a key is throttled
+// once it has failed burst times, and earns one attempt back per interval.
+type limiter struct {
+	mu       sync.Mutex
+	burst    float64
+	interval time.Duration
+	buckets  map[string]*bucket
+	now      func() time.Time
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newLimiter(burst int, interval time.Duration) *limiter {
+	return &limiter{burst: float64(burst), interval: interval, buckets: map[string]*bucket{}, now: time.Now}
+}
+
+func (l *limiter) refill(b *bucket, now time.Time) {
+	b.tokens = math.Min(l.burst, b.tokens+float64(now.Sub(b.last))/float64(l.interval))
+	b.last = now
+}
+
+// wait is how long key must wait before its next attempt (0: go ahead).
+func (l *limiter) wait(key string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	if !ok {
+		return 0
+	}
+	now := l.now()
+	l.refill(b, now)
+	if b.tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - b.tokens) * float64(l.interval))
+}
+
+func (l *limiter) fail(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	b, ok := l.buckets[key]
+	if !ok {
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[key] = b
+	}
+	l.refill(b, now)
+	b.tokens = math.Max(0, b.tokens-1)
+	if len(l.buckets) > 100000 {
+		l.prune(now)
+	}
+}
+
+// prune forgets buckets that have refilled, so a scan of many addresses cannot
+// grow the map without bound.
+func (l *limiter) prune(now time.Time) {
+	for k, b := range l.buckets {
+		l.refill(b, now)
+		if b.tokens >= l.burst {
+			delete(l.buckets, k)
+		}
+	}
+}
+
+// dummyHash makes a login for an unknown user cost as much as for a known one.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("switchboard-timing-equaliser"), bcrypt.DefaultCost)
+
+var errThrottled = errors.New("too many failed logins")
+
+// authenticate resolves the bearer token of r to a principal.
+func (a *API) authenticate(r *http.Request) (Principal, bool) {
+	if p, ok := principalFrom(r.Context()); ok {
+		return p, true // the control socket already knows its peer
+	}
+	h := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || tok == "" {
+		return Principal{}, false
+	}
+	th := hashToken(strings.TrimSpace(tok))
+	se, err := a.st.LookupSession(r.Context(), th, time.Now())
+	if err != nil {
+		return Principal{}, false
+	}
+	u, err := a.users.Get(r.Context(), se.Username)
+	if err != nil || u.Disabled {
+		return Principal{}, false
+	}
+	return Principal{User: u.Username, Role: u.Role, Tenant: u.Tenant, IP: remoteIP(r), Token: th}, true
+}

@@ -1,0 +1,335 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/switchboard-pbx/switchboard/admin"
+	"github.com/switchboard-pbx/switchboard/config"
+	"github.com/switchboard-pbx/switchboard/httpd"
+	"github.com/switchboard-pbx/switchboard/provision"
+	"github.com/switchboard-pbx/switchboard/store"
+)
+
+func cmdServe(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "/etc/switchboard/switchboard.yaml", "configuration file")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: 2}
+	}
+	if fs.NArg() > 0 {
+		return &exitError{code: 2, msg: fmt.Sprintf("serve: unexpected argument %q", fs.Arg(0))}
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return &exitError{code: 2, msg: err.Error()}
+	}
+	log := newLogger(cfg.Log, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := serve(ctx, cfg, log, stdout); err != nil {
+		log.Error("switchboard stopped", "err", err)
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	lvl.UnmarshalText([]byte(c.Level)) //nolint:errcheck // validated by config
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve wires the services together and runs them until ctx ends.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
+	log.Info("starting", "version", versionString(), "data_dir", cfg.DataDir)
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	st, err := store.Open(ctx, store.DefaultConfig(cfg.DataDir))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	prov, err := provision.New(st, cfg.Tenancy)
+	if err != nil {
+		return err
+	}
+	if _, err := prov.EnsureDefaultTenant(ctx); err != nil {
+		return fmt.Errorf("default tenant: %w", err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_store_revision",
+			Help: "Global configuration revision (committed changes)."}, func() float64 { return float64(st.Revision()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_build_info",
+			Help: "Always 1; the version is in the help of 'switchboard version'."}, func() float64 { return 1 }),
+	)
+	api, err := admin.New(cfg.Admin, log, st, prov, reg, version)
+	if err != nil {
+		return err
+	}
+
+	var demo *demoLogin
+	if cfg.Demo.Enabled {
+		if demo, err = setupDemo(ctx, cfg, st, prov, api); err != nil {
+			return fmt.Errorf("demo set-up: %w", err)
+		}
+	}
+
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_http_requests_total",
+		Help: "HTTP requests by listener, area and status code."}, []string{"listener", "area", "code"})
+	reg.MustRegister(requests)
+
+	health := func(w http.ResponseWriter, r *http.Request) {
+		hctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if err := st.Ping(hctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, `{"status":"unavailable","error":%q}`+"\n", err.Error())
+			return
+		}
+		fmt.Fprintf(w, `{"status":"ok","revision":%d}`+"\n", st.Revision())
+	}
+	provisioning := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The provisioning tree arrives with the provisioning engine.
+		http.Error(w, "file not found", http.StatusNotFound)
+	})
+
+	secure := http.NewServeMux()
+	secure.Handle("/api/", api.Handler())
+	secure.Handle("/provisioning/", provisioning)
+	secure.HandleFunc("GET /healthz", health)
+	secure.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	secure.HandleFunc("GET /{$}", homePage)
+	secure.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
+
+	plain := http.NewServeMux()
+	plain.Handle("/provisioning/", provisioning)
+	plain.HandleFunc("GET /healthz", health)
+	plain.Handle("/", httpd.RedirectToHTTPS(cfg.HTTP.HTTPSListen))
+
+	srv, err := httpd.New(cfg.HTTP, log, count(requests, "https", secure), count(requests, "http", plain))
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+	sock := api.NewSocketServer(cfg.Admin.Socket)
+	if err := sock.Listen(); err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	for _, svc := range []func(context.Context) error{srv.Serve, sock.Serve, sessionJanitor(st, log)} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := svc(ctx); err != nil {
+				errc <- err
+				cancel()
+			}
+		}()
+	}
+	if demo != nil {
+		demo.print(stdout, cfg, srv)
+	}
+	log.Info("ready", "https", srv.HTTPSAddr().String(), "socket", cfg.Admin.Socket, "revision", st.Revision())
+	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
+		log.Warn("sd_notify failed", "err", err)
+	}
+	go watchdog(ctx, log)
+	<-ctx.Done()
+	daemon.SdNotify(false, daemon.SdNotifyStopping) //nolint:errcheck // best effort
+	log.Info("shutting down")
+	wg.Wait()
+	close(errc)
+	var errs []error
+	for err := range errc {
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		log.Info("stopped")
+	}
+	return errors.Join(errs...)
+}
+
+// count records each response's status code by listener and first path element.
+func count(c *prometheus.CounterVec, listener string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		area := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 2)[0]
+		switch area {
+		case "api", "provisioning", "healthz", "metrics", "webrest", "socket.io":
+		default:
+			area = "other"
+		}
+		c.WithLabelValues(listener, area, fmt.Sprint(rec.code)).Inc()
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.code = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func sessionJanitor(st *store.Store, log *slog.Logger) func(context.Context) error {
+	return func(ctx context.Context) error {
+		t := time.NewTicker(10 * time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+				if n, err := st.PurgeSessions(ctx, time.Now()); err != nil {
+					log.Warn("purging expired sessions", "err", err)
+				} else if n > 0 {
+					log.Debug("purged expired sessions", "count", n)
+				}
+			}
+		}
+	}
+}
+
+// watchdog pings systemd at half the WatchdogSec interval, when one is set.
+func watchdog(ctx context.Context, log *slog.Logger) {
+	interval, err := daemon.SdWatchdogEnabled(false)
+	if err != nil || interval == 0 {
+		return
+	}
+	t := time.NewTicker(interval / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := daemon.SdNotify(false, daemon.SdNotifyWatchdog); err != nil {
+				log.Warn("watchdog notify failed", "err", err)
+			}
+		}
+	}
+}
+
+func homePage(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	fmt.Fprintf(w, `<!doctype html><html><head><meta charset="utf-8"><title>Switchboard</title></head>
+<body><h1>Switchboard</h1><p>%s</p>
+<ul><li><a href="/healthz">/healthz</a></li><li><a href="/metrics">/metrics</a></li>
+<li>Admin API: <code>POST /api/v1/login</code>, then <code>/api/v1/tenants</code>, <code>/api/v1/users</code>, <code>/api/v1/audit</code></li></ul>
+</body></html>`, versionString())
+}
+
+// demoLogin is the demo admin's credentials, kept in data_dir/demo-login.txt.
+type demoLogin struct {
+	user, password, file string
+}
+
+func setupDemo(ctx context.Context, cfg config.Config, st *store.Store, prov *provision.Service, api *admin.API) (*demoLogin, error) {
+	d := &demoLogin{user: "admin", file: filepath.Join(cfg.DataDir, "demo-login.txt")}
+	if b, err := os.ReadFile(d.file); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "password: "); ok {
+				d.password = v
+			}
+		}
+		if d.password != "" {
+			return d, nil
+		}
+	}
+	if prov.Mode() == provision.ModeMulti {
+		list, err := prov.Tenants(ctx)
+		if err != nil {
+			return nil, err
+		}
+		found := false
+		for _, t := range list {
+			found = found || t.Name == "demo"
+		}
+		if !found {
+			name, desc := "demo", "demo tenant created by make run"
+			if _, err := prov.CreateTenant(ctx, store.System, provision.TenantInput{Name: &name, Description: &desc}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	d.password = randomPassword(16)
+	role := admin.RoleAdmin
+	full := "Demo administrator"
+	if _, err := api.Users().Create(ctx, store.System, admin.UserInput{Username: &d.user, Password: &d.password, Role: &role, FullName: &full}); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(d.file, []byte("username: "+d.user+"\npassword: "+d.password+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func randomPassword(n int) string {
+	const alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	b := make([]byte, n)
+	for i := range b {
+		k, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		if err != nil {
+			panic(err) // crypto/rand does not fail on Linux
+		}
+		b[i] = alphabet[k.Int64()]
+	}
+	return string(b)
+}
+
+func (d *demoLogin) print(w io.Writer, cfg config.Config, srv *httpd.Server) {
+	url := func(a net.Addr, scheme string) string {
+		_, port, _ := net.SplitHostPort(a.String())
+		return scheme + "://localhost:" + port
+	}
+	fmt.Fprintf(w, "\nSwitchboard demo is running (Ctrl-C stops it).\n")
+	fmt.Fprintf(w, "  Web and admin API:  %s/   (self-signed certificate: curl -k)\n", url(srv.HTTPSAddr(), "https"))
+	if a := srv.PlainAddr(); a != nil {
+		fmt.Fprintf(w, "  Provisioning HTTP:  %s/provisioning/\n", url(a, "http"))
+	}
+	fmt.Fprintf(w, "  Health, metrics:    %s/healthz  %s/metrics\n", url(srv.HTTPSAddr(), "https"), url(srv.HTTPSAddr(), "https"))
+	fmt.Fprintf(w, "  Login:              %s / %s   (kept in %s)\n", d.user, d.password, d.file)
+	fmt.Fprintf(w, "  CLI:                bin/switchboard --socket %s user list\n\n", cfg.Admin.Socket)
+}

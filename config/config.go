@@ -1,0 +1,204 @@
+// Package config reads switchboard's one configuration file (YAML).
+//
+// Every key has a default (Default), so an empty file is a valid configuration. A key
+// the program does not know, or a value of the wrong shape, stops start-up with one
+// line that names the key in dotted form ("http.listen") and its line in the file.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/switchboard-pbx/switchboard/admin"
+	"github.com/switchboard-pbx/switchboard/httpd"
+	"github.com/switchboard-pbx/switchboard/provision"
+)
+
+// Config is the whole file.
+type Config struct {
+	// DataDir holds the database, the generated TLS certificate and the control socket.
+	DataDir string `yaml:"data_dir"`
+	Log     Log    `yaml:"log"`
+	// HTTP is the plain HTTP listener (phones) and the HTTPS listener (everything).
+	HTTP httpd.Config `yaml:"http"`
+	// Admin is the admin API, its logins and the CLI's control socket.
+	Admin admin.Config `yaml:"admin"`
+	// Tenancy chooses single- or multi-tenant mode.
+	Tenancy provision.TenancyConfig `yaml:"tenancy"`
+	// Demo seeds a demo tenant and admin login (make run).
+	Demo Demo `yaml:"demo"`
+}
+
+// Log configures log/slog output on stderr.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is text or json.
+	Format string `yaml:"format"`
+}
+
+// Demo configures the demo set-up of make run.
+type Demo struct {
+	// Enabled creates, on first start, a demo tenant and an admin user "admin" with a
+	// random password, written to data_dir/demo-login.txt and printed at every start.
+	Enabled bool `yaml:"enabled"`
+}
+
+// Default is the configuration an empty file gives.
+func Default() Config {
+	return Config{
+		DataDir: "/var/lib/switchboard",
+		Log:     Log{Level: "info", Format: "text"},
+		HTTP:    httpd.DefaultConfig(),
+		Admin:   admin.DefaultConfig(),
+		Tenancy: provision.DefaultTenancyConfig(),
+	}
+}
+
+// Load reads path over the defaults, resolves relative paths against the working
+// directory and validates the result.
+func Load(path string) (Config, error) {
+	cfg := Default()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	if err := Parse(data, &cfg); err != nil {
+		return cfg, err
+	}
+	if err := cfg.Finish(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// Parse decodes YAML onto cfg, key by key, so that errors name the key.
+func Parse(data []byte, cfg *Config) error {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return fmt.Errorf("config: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if len(doc.Content) == 0 {
+		return nil
+	}
+	root := doc.Content[0]
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+		return nil
+	}
+	return decodeInto(root, reflect.ValueOf(cfg).Elem(), "")
+}
+
+func decodeInto(n *yaml.Node, v reflect.Value, path string) error {
+	if n.Kind != yaml.MappingNode {
+		where := path
+		if where == "" {
+			where = "the top level"
+		}
+		return fmt.Errorf("config: line %d: %s must be a mapping of keys", n.Line, where)
+	}
+	t := v.Type()
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		key := path + k.Value
+		if seen[k.Value] {
+			return fmt.Errorf("config: line %d: key %s appears twice", k.Line, key)
+		}
+		seen[k.Value] = true
+		idx := -1
+		for f := 0; f < t.NumField(); f++ {
+			if strings.Split(t.Field(f).Tag.Get("yaml"), ",")[0] == k.Value {
+				idx = f
+				break
+			}
+		}
+		if idx < 0 {
+			return fmt.Errorf("config: line %d: unknown key %s", k.Line, key)
+		}
+		fv := v.Field(idx)
+		if fv.Kind() == reflect.Struct && fv.Type() != reflect.TypeOf(time.Time{}) {
+			if val.Kind == yaml.ScalarNode && val.Tag == "!!null" {
+				continue
+			}
+			if err := decodeInto(val, fv, key+"."); err != nil {
+				return err
+			}
+			continue
+		}
+		if val.Kind == yaml.ScalarNode && val.Tag == "!!null" {
+			continue // "key:" with no value keeps the default
+		}
+		if err := val.Decode(fv.Addr().Interface()); err != nil {
+			msg := err.Error()
+			if te := new(yaml.TypeError); errors.As(err, &te) && len(te.Errors) > 0 {
+				msg = te.Errors[0]
+			}
+			return fmt.Errorf("config: line %d: key %s: bad value %q (%s)", val.Line, key, val.Value, trimYAML(msg))
+		}
+	}
+	return nil
+}
+
+func trimYAML(msg string) string {
+	if i := strings.Index(msg, "cannot unmarshal"); i >= 0 {
+		msg = msg[i:]
+	}
+	return msg
+}
+
+// Finish fills the defaults that depend on other keys, makes paths absolute and
+// validates every section. Its error names the key.
+func (c *Config) Finish() error {
+	if c.DataDir == "" {
+		return errors.New("config: key data_dir: must not be empty")
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return fmt.Errorf("config: key data_dir: %w", err)
+	}
+	c.DataDir = abs
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("config: key log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("config: key log.format: %q is not one of text, json", c.Log.Format)
+	}
+	if c.Admin.Socket == "" {
+		c.Admin.Socket = filepath.Join(c.DataDir, "switchboard.sock")
+	}
+	if c.HTTP.TLSCert == "" && c.HTTP.TLSKey == "" {
+		c.HTTP.TLSCert = filepath.Join(c.DataDir, "tls", "cert.pem")
+		c.HTTP.TLSKey = filepath.Join(c.DataDir, "tls", "key.pem")
+		c.HTTP.SelfSigned = true
+	}
+	for _, sec := range []struct {
+		name string
+		err  error
+	}{
+		{"http", c.HTTP.Validate()},
+		{"admin", c.Admin.Validate()},
+		{"tenancy", c.Tenancy.Validate()},
+	} {
+		if sec.err != nil {
+			return fmt.Errorf("config: key %s.%w", sec.name, sec.err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,306 @@
+package provision
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/google/uuid"
+
+	"github.com/switchboard-pbx/switchboard/store"
+)
+
+// Tenancy modes.
+const (
+	ModeSingle = "single"
+	ModeMulti  = "multi"
+)
+
+// TenancyConfig is the "tenancy" section of the configuration file.
+type TenancyConfig struct {
+	// Mode is "single" (one tenant, files at the root of the provisioning tree) or
+	// "multi" (many tenants, each under its UUID).
+	Mode string `yaml:"mode"`
+	// DefaultTenant is the name of the tenant created on first start.
+	DefaultTenant string `yaml:"default_tenant"`
+}
+
+// DefaultTenancyConfig is single-tenant.
+func DefaultTenancyConfig() TenancyConfig {
+	return TenancyConfig{Mode: ModeSingle, DefaultTenant: "default"}
+}
+
+// Validate names the first bad key (relative to the section).
+func (c TenancyConfig) Validate() error {
+	if c.Mode != ModeSingle && c.Mode != ModeMulti {
+		return fmt.Errorf("mode: %q is not one of single, multi", c.Mode)
+	}
+	if err := checkName(c.DefaultTenant); err != nil {
+		return fmt.Errorf("default_tenant: %w", err)
+	}
+	return nil
+}
+
+// KindTenant is the store kind of tenants.
+const KindTenant = "tenant"
+
+// Tenant is one customer of the appliance. Its UUID is its address in the
+// provisioning tree, not a secret.
+type Tenant struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Enabled     bool      `json:"enabled"`
+	Created     time.Time `json:"created"`
+}
+
+// Validate checks a tenant document.
+func (t Tenant) Validate() error {
+	if _, err := uuid.Parse(t.ID); err != nil {
+		return &store.ValidationError{Field: "id", Msg: "id must be a UUID"}
+	}
+	if err := checkName(t.Name); err != nil {
+		return &store.ValidationError{Field: "name", Msg: "name " + err.Error()}
+	}
+	if len(t.Description) > 1024 {
+		return &store.ValidationError{Field: "description", Msg: "description is longer than 1024 characters"}
+	}
+	return nil
+}
+
+func checkName(n string) error {
+	if strings.TrimSpace(n) == "" {
+		return errors.New("must not be empty")
+	}
+	if len(n) > 64 {
+		return errors.New("is longer than 64 characters")
+	}
+	if n != strings.TrimSpace(n) {
+		return errors.New("must not start or end with spaces")
+	}
+	for _, r := range n {
+		if unicode.IsControl(r) {
+			return errors.New("must not contain control characters")
+		}
+	}
+	return nil
+}
+
+// Service applies the domain rules and persists through the store.
+type Service struct {
+	st  *store.Store
+	cfg TenancyConfig
+}
+
+// New registers the provision kinds with the store.
+func New(st *store.Store, cfg TenancyConfig) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("provision: tenancy.%w", err)
+	}
+	s := &Service{st: st, cfg: cfg}
+	st.Register(store.Kind{
+		Name:   KindTenant,
+		Unique: map[string]string{"objects_tenant_name": "name"},
+		Check: func(tx *store.Tx, id string, data json.RawMessage) error {
+			if data == nil {
+				return s.checkDeletable(tx, id)
+			}
+			var t Tenant
+			if err := json.Unmarshal(data, &t); err != nil {
+				return &store.ValidationError{Field: "id", Msg: "stored tenant is not valid JSON"}
+			}
+			if t.ID != id {
+				return &store.ValidationError{Field: "id", Msg: "tenant id does not match"}
+			}
+			if n, err := tx.Count(KindTenant, ""); err != nil {
+				return err
+			} else if s.cfg.Mode == ModeSingle && n > 0 {
+				if ok, _ := tx.Get(KindTenant, id, &Tenant{}); !ok {
+					return errSingle
+				}
+			}
+			return t.Validate()
+		},
+	})
+	return s, nil
+}
+
+// Mode is the tenancy mode.
+func (s *Service) Mode() string { return s.cfg.Mode }
+
+var errSingle = &store.ConflictError{Field: "name", Msg: "single-tenant mode allows one tenant: set tenancy.mode to multi to add more"}
+
+// EnsureDefaultTenant creates the default tenant on first start and returns the
+// tenant to use in single-tenant mode (the oldest one).
+func (s *Service) EnsureDefaultTenant(ctx context.Context) (Tenant, error) {
+	var out Tenant
+	_, err := s.st.Update(ctx, store.System, func(tx *store.Tx) error {
+		list, err := listTenants(tx)
+		if err != nil {
+			return err
+		}
+		if len(list) > 0 {
+			out = list[0]
+			return nil
+		}
+		out = Tenant{ID: uuid.NewString(), Name: s.cfg.DefaultTenant, Enabled: true, Created: time.Now().UTC().Truncate(time.Second)}
+		return tx.Create(KindTenant, out.ID, out.ID, out, "default tenant created at first start")
+	})
+	return out, err
+}
+
+func listTenants(tx *store.Tx) ([]Tenant, error) {
+	var list []Tenant
+	err := tx.List(KindTenant, "", func(id string, data json.RawMessage) error {
+		var t Tenant
+		if err := json.Unmarshal(data, &t); err != nil {
+			return fmt.Errorf("provision: tenant %s: %w", id, err)
+		}
+		list = append(list, t)
+		return nil
+	})
+	sort.Slice(list, func(i, j int) bool {
+		if !list[i].Created.Equal(list[j].Created) {
+			return list[i].Created.Before(list[j].Created)
+		}
+		return list[i].Name < list[j].Name
+	})
+	return list, err
+}
+
+// Tenants lists every tenant, oldest first.
+func (s *Service) Tenants(ctx context.Context) ([]Tenant, error) {
+	var list []Tenant
+	err := s.st.View(ctx, func(tx *store.Tx) error {
+		var err error
+		list, err = listTenants(tx)
+		return err
+	})
+	if list == nil {
+		list = []Tenant{}
+	}
+	return list, err
+}
+
+// Tenant returns one tenant or store.ErrNotFound.
+func (s *Service) Tenant(ctx context.Context, id string) (Tenant, error) {
+	var t Tenant
+	err := s.st.View(ctx, func(tx *store.Tx) error {
+		ok, err := tx.Get(KindTenant, id, &t)
+		if err == nil && !ok {
+			err = store.ErrNotFound
+		}
+		return err
+	})
+	return t, err
+}
+
+// TenantInput is what an API client may set on a tenant; nil fields are unchanged.
+type TenantInput struct {
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+	Enabled     *bool   `json:"enabled"`
+}
+
+func (in TenantInput) apply(t *Tenant) {
+	if in.Name != nil {
+		t.Name = *in.Name
+	}
+	if in.Description != nil {
+		t.Description = *in.Description
+	}
+	if in.Enabled != nil {
+		t.Enabled = *in.Enabled
+	}
+}
+
+// CreateTenant adds a tenant with a new UUID (multi-tenant mode only).
+func (s *Service) CreateTenant(ctx context.Context, actor store.Actor, in TenantInput) (Tenant, error) {
+	if in.Name == nil {
+		return Tenant{}, &store.ValidationError{Field: "name", Msg: "name is required"}
+	}
+	t := Tenant{ID: uuid.NewString(), Enabled: true, Created: time.Now().UTC().Truncate(time.Second)}
+	in.apply(&t)
+	if err := t.Validate(); err != nil {
+		return t, err
+	}
+	_, err := s.st.Update(ctx, actor, func(tx *store.Tx) error {
+		if s.cfg.Mode == ModeSingle {
+			if n, err := tx.Count(KindTenant, ""); err != nil {
+				return err
+			} else if n > 0 {
+				return errSingle
+			}
+		}
+		return tx.Create(KindTenant, t.ID, t.ID, t, fmt.Sprintf("tenant %q created", t.Name))
+	})
+	return t, err
+}
+
+// UpdateTenant changes the fields set in in.
+func (s *Service) UpdateTenant(ctx context.Context, actor store.Actor, id string, in TenantInput) (Tenant, error) {
+	var t Tenant
+	_, err := s.st.Update(ctx, actor, func(tx *store.Tx) error {
+		ok, err := tx.Get(KindTenant, id, &t)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return store.ErrNotFound
+		}
+		in.apply(&t)
+		if err := t.Validate(); err != nil {
+			return err
+		}
+		return tx.Replace(KindTenant, t.ID, t.ID, t, fmt.Sprintf("tenant %q updated", t.Name))
+	})
+	return t, err
+}
+
+// DeleteTenant removes an empty tenant; one that still owns objects is refused.
+func (s *Service) DeleteTenant(ctx context.Context, actor store.Actor, id string) error {
+	_, err := s.st.Update(ctx, actor, func(tx *store.Tx) error {
+		var t Tenant
+		ok, err := tx.Get(KindTenant, id, &t)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return store.ErrNotFound
+		}
+		if err := s.checkDeletable(tx, id); err != nil {
+			return err
+		}
+		return tx.Delete(KindTenant, id, fmt.Sprintf("tenant %q deleted", t.Name))
+	})
+	return err
+}
+
+func (s *Service) checkDeletable(tx *store.Tx, id string) error {
+	n, err := tx.Count(KindTenant, "")
+	if err != nil {
+		return err
+	}
+	if n <= 1 {
+		return &store.ConflictError{Field: "id", Msg: "the last tenant cannot be deleted"}
+	}
+	owned, err := tx.TenantObjects(id)
+	if err != nil {
+		return err
+	}
+	delete(owned, KindTenant)
+	if len(owned) > 0 {
+		var parts []string
+		for k, c := range owned {
+			parts = append(parts, fmt.Sprintf("%d %s", c, k))
+		}
+		sort.Strings(parts)
+		return &store.ConflictError{Field: "id", Msg: "tenant still owns " + strings.Join(parts, ", ") + ": delete them first"}
+	}
+	return nil
+}
