@@ -279,7 +279,7 @@ func verbsFor(noun string) []verb {
 	return nil
 }
 
-// optional records whether a string flag was given, so that "--full-name ''"
+// optional records whether a string flag was given, so that "--full-name ”"
 // clears a field while leaving the flag out keeps it.
 type optional struct {
 	set bool
@@ -707,4 +707,3 @@ func orNull(b json.RawMessage) string {
 	}
 	return string(b)
 }
-
