@@ -1,0 +1,681 @@
+package main
+
+// End-to-end tests: the real binary, started as a user would start it, driven over
+// HTTPS and through the CLI, killed, restarted and tampered with.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+)
+
+var binPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "switchboard-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binPath = filepath.Join(dir, "switchboard")
+	out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building switchboard: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// syncBuffer collects a process's output for inspection while it runs.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+type testDaemon struct {
+	t       *testing.T
+	dir     string
+	cfgPath string
+	socket  string
+	https   string
+	cmd     *exec.Cmd
+	stderr  *syncBuffer
+	stdout  *syncBuffer
+	done    chan error
+}
+
+// newDaemon writes a configuration in a fresh data directory. extra is appended
+// to the YAML (top-level sections).
+func newDaemon(t *testing.T, extra string) *testDaemon {
+	t.Helper()
+	dir := t.TempDir()
+	d := &testDaemon{t: t, dir: dir, cfgPath: filepath.Join(dir, "switchboard.yaml"), socket: filepath.Join(dir, "data", "sb.sock")}
+	hp, pp := freePort(t), freePort(t)
+	d.https = fmt.Sprintf("127.0.0.1:%d", hp)
+	cfg := fmt.Sprintf("data_dir: %s\nhttp:\n  listen: \"127.0.0.1:%d\"\n  https_listen: %q\nadmin:\n  socket: %s\n  bcrypt_cost: 4\n%s",
+		filepath.Join(dir, "data"), pp, d.https, d.socket, extra)
+	if err := os.WriteFile(d.cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func (d *testDaemon) start(env ...string) {
+	d.t.Helper()
+	d.stderr, d.stdout = &syncBuffer{}, &syncBuffer{}
+	d.cmd = exec.Command(binPath, "serve", "--config", d.cfgPath)
+	d.cmd.Stderr, d.cmd.Stdout = d.stderr, d.stdout
+	d.cmd.Env = append(os.Environ(), env...)
+	if err := d.cmd.Start(); err != nil {
+		d.t.Fatal(err)
+	}
+	d.done = make(chan error, 1)
+	go func() { d.done <- d.cmd.Wait() }()
+	d.t.Cleanup(func() {
+		if d.cmd.ProcessState == nil {
+			d.cmd.Process.Kill()
+			<-d.done
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if strings.Contains(d.stderr.String(), "msg=ready") {
+			return
+		}
+		select {
+		case err := <-d.done:
+			d.t.Fatalf("daemon exited at start-up: %v\n%s", err, d.stderr.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	d.t.Fatalf("daemon not ready after 30 s:\n%s", d.stderr.String())
+}
+
+func (d *testDaemon) stop(sig syscall.Signal) error {
+	d.t.Helper()
+	d.cmd.Process.Signal(sig)
+	select {
+	case err := <-d.done:
+		return err
+	case <-time.After(15 * time.Second):
+		d.t.Fatalf("daemon did not exit 15 s after %v:\n%s", sig, d.stderr.String())
+		return nil
+	}
+}
+
+// cli runs a CLI verb against the daemon's socket.
+func (d *testDaemon) cli(stdin string, args ...string) (stdout, stderr string, code int) {
+	d.t.Helper()
+	cmd := exec.Command(binPath, append(args, "--socket", d.socket)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code = 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		d.t.Fatal(err)
+	}
+	return o.String(), e.String(), code
+}
+
+var insecure = &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{
+	TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // the daemon's own self-signed certificate
+}}
+
+func (d *testDaemon) request(method, path, token string, body any) (int, map[string]any, http.Header, error) {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, "https://"+d.https+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := insecure.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	raw, _ := io.ReadAll(resp.Body)
+	json.Unmarshal(raw, &out)
+	return resp.StatusCode, out, resp.Header, nil
+}
+
+func (d *testDaemon) login(user, pass string) string {
+	d.t.Helper()
+	code, out, _, err := d.request("POST", "/api/v1/login", "", map[string]string{"username": user, "password": pass})
+	if err != nil || code != 200 {
+		d.t.Fatalf("login %s: %d %v %v", user, code, out, err)
+	}
+	return out["token"].(string)
+}
+
+func (d *testDaemon) addAdmin(user, pass string) {
+	d.t.Helper()
+	out, errOut, code := d.cli(pass+"\n", "user", "add", user, "--role", "admin", "--password-stdin")
+	if code != 0 {
+		d.t.Fatalf("user add: exit %d: %s %s", code, out, errOut)
+	}
+}
+
+func TestBadConfigStopsStartup(t *testing.T) {
+	cases := []struct{ name, yaml, want string }{
+		{"unknown top-level key", "bogus: 1\n", "unknown key bogus"},
+		{"unknown nested key", "http:\n  lisen: \":80\"\n", "unknown key http.lisen"},
+		{"bad duration", "admin:\n  token_ttl: soon\n", "key admin.token_ttl"},
+		{"bad enum", "log:\n  level: loud\n", "key log.level"},
+		{"bad address", "http:\n  https_listen: nowhere\n", "key http.https_listen"},
+		{"bad tenancy", "tenancy:\n  mode: many\n", "key tenancy.mode"},
+		{"not yaml", "http: [\n", "config:"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "c.yaml")
+			os.WriteFile(p, []byte("data_dir: "+t.TempDir()+"\n"+c.yaml), 0o600)
+			cmd := exec.Command(binPath, "serve", "--config", p)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			ee, ok := err.(*exec.ExitError)
+			if !ok || ee.ExitCode() == 0 {
+				t.Fatalf("want a non-zero exit, got %v; stderr %q", err, stderr.String())
+			}
+			lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+			if len(lines) != 1 || !strings.Contains(lines[0], c.want) {
+				t.Fatalf("want one line containing %q, got %q", c.want, stderr.String())
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, err := exec.Command(binPath, "version").Output()
+	if err != nil || !regexp.MustCompile(`^switchboard \S+ \(commit \S+, go`).Match(out) {
+		t.Fatalf("version: %q %v", out, err)
+	}
+}
+
+// TestReadyHealthMetricsShutdown: sd_notify READY=1 once serving, /healthz and
+// /metrics answer, plain HTTP redirects the admin API to HTTPS, SIGTERM stops cleanly.
+func TestReadyHealthMetricsShutdown(t *testing.T) {
+	d := newDaemon(t, "")
+	notify := filepath.Join(d.dir, "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notify, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	d.start("NOTIFY_SOCKET=" + notify)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 256)
+	n, err := conn.Read(buf)
+	if err != nil || !strings.Contains(string(buf[:n]), "READY=1") {
+		t.Fatalf("no READY=1 from sd_notify: %q %v", buf[:n], err)
+	}
+	code, out, _, err := d.request("GET", "/healthz", "", nil)
+	if err != nil || code != 200 || out["status"] != "ok" {
+		t.Fatalf("healthz: %d %v %v", code, out, err)
+	}
+	resp, err := insecure.Get("https://" + d.https + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{"switchboard_store_revision 1", "switchboard_admin_login_failures_total", "go_goroutines"} {
+		if !strings.Contains(string(metrics), m) {
+			t.Errorf("/metrics lacks %q", m)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(d.dir, "data", "tls", "cert.pem")); err != nil {
+		t.Errorf("no self-signed certificate generated: %v", err)
+	}
+	if err := d.stop(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM: exit %v\n%s", err, d.stderr.String())
+	}
+	if !strings.Contains(d.stderr.String(), "msg=stopped") {
+		t.Errorf("no clean-stop log line:\n%s", d.stderr.String())
+	}
+	if _, err := os.Stat(d.socket); !os.IsNotExist(err) {
+		t.Errorf("control socket left behind: %v", err)
+	}
+	// The stopped daemon's CLI error says what to do.
+	_, errOut, code2 := d.cli("", "user", "list")
+	if code2 == 0 || !strings.Contains(errOut, "is 'switchboard serve' running") {
+		t.Errorf("CLI without daemon: exit %d, %q", code2, errOut)
+	}
+}
+
+func TestPlainHTTPRedirectsAdminAPI(t *testing.T) {
+	d := newDaemon(t, "")
+	d.start()
+	var plain string
+	for _, line := range strings.Split(d.stderr.String(), "\n") {
+		if m := regexp.MustCompile(`msg="http listening" addr=(\S+)`).FindStringSubmatch(line); m != nil {
+			plain = m[1]
+		}
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get("http://" + plain + "/api/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusPermanentRedirect || !strings.HasPrefix(resp.Header.Get("Location"), "https://") {
+		t.Fatalf("plain /api: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// TestAuditVerifyFindsTampering edits and deletes audit rows in the SQLite file
+// behind the running daemon's back.
+func TestAuditVerifyFindsTampering(t *testing.T) {
+	d := newDaemon(t, "tenancy:\n  mode: multi\n")
+	d.start()
+	d.addAdmin("root-admin", "correct horse")
+	for _, n := range []string{"alpha", "beta", "gamma"} {
+		if out, e, code := d.cli("", "tenant", "add", n); code != 0 {
+			t.Fatalf("tenant add: %s %s", out, e)
+		}
+	}
+	if out, e, code := d.cli("", "audit", "verify"); code != 0 || !strings.Contains(out, "OK") {
+		t.Fatalf("clean chain: exit %d %s %s", code, out, e)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(d.dir, "data", "switchboard.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// The triggers refuse edits; an attacker drops them first.
+	if _, err := db.Exec(`UPDATE audit SET description='nothing happened' WHERE id=3`); err == nil {
+		t.Fatal("append-only trigger did not stop an UPDATE")
+	}
+	if _, err := db.Exec(`DROP TRIGGER audit_no_update; UPDATE audit SET username='someone-else' WHERE id=3`); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code := d.cli("", "audit", "verify")
+	if code != 1 || !strings.Contains(out, "row 3:") || !strings.Contains(out, "changed") {
+		t.Fatalf("edited row 3: exit %d, output %q", code, out)
+	}
+	if _, err := db.Exec(`DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE id=4`); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code = d.cli("", "audit", "verify", "--json")
+	var res struct {
+		OK       bool
+		Problems []struct {
+			Row    int64
+			Reason string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("verify --json: %v %q", err, out)
+	}
+	found := map[int64]string{}
+	for _, p := range res.Problems {
+		found[p.Row] = p.Reason
+	}
+	if code != 1 || res.OK || found[4] != "row deleted" || found[3] == "" {
+		t.Fatalf("deleted row 4: exit %d, %+v", code, res)
+	}
+	if !strings.Contains(d.stderr.String(), "audit chain verification failed") {
+		t.Errorf("daemon did not log the failed verification")
+	}
+}
+
+// TestCrashDuringWrites kills the daemon with SIGKILL in the middle of a stream of
+// 1,000 API writes: every write that was answered 2xx must be there after restart.
+func TestCrashDuringWrites(t *testing.T) {
+	d := newDaemon(t, "tenancy:\n  mode: multi\n")
+	d.start()
+	d.addAdmin("writer", "correct horse")
+	token := d.login("writer", "correct horse")
+
+	const total, workers = 1000, 4
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	next := make(chan int)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		defer close(next)
+		for i := 0; i < total; i++ {
+			select {
+			case next <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	killed := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				name := fmt.Sprintf("crash-%04d", i)
+				code, _, _, err := d.request("POST", "/api/v1/tenants", token, map[string]string{"name": name})
+				if err != nil {
+					continue // the daemon is gone; this write was never acknowledged
+				}
+				if code == http.StatusCreated {
+					mu.Lock()
+					acked[name] = true
+					n := len(acked)
+					mu.Unlock()
+					if n == 300 {
+						close(killed)
+					}
+				} else if code != 0 {
+					t.Errorf("write %s: status %d", name, code)
+				}
+			}
+		}()
+	}
+	select {
+	case <-killed:
+	case <-time.After(120 * time.Second):
+		t.Fatal("300 writes not acknowledged in 120 s")
+	}
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.done
+	cancel()
+	wg.Wait()
+	mu.Lock()
+	n := len(acked)
+	mu.Unlock()
+	if n < 300 || n >= total {
+		t.Fatalf("the kill did not land mid-stream: %d acknowledged", n)
+	}
+
+	d.start()
+	token = d.login("writer", "correct horse")
+	code, out, _, err := d.request("GET", "/api/v1/tenants", token, nil)
+	if err != nil || code != 200 {
+		t.Fatalf("list after restart: %d %v", code, err)
+	}
+	have := map[string]bool{}
+	for _, it := range out["items"].([]any) {
+		have[it.(map[string]any)["name"].(string)] = true
+	}
+	for name := range acked {
+		if !have[name] {
+			t.Errorf("acknowledged write %s lost in the crash", name)
+		}
+	}
+	t.Logf("%d writes acknowledged before SIGKILL, %d tenants after restart", n, len(have))
+	if outV, _, c := d.cli("", "audit", "verify"); c != 0 {
+		t.Errorf("audit chain broken by the crash: %s", outV)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(d.dir, "data", "switchboard.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var verdict string
+	if err := db.QueryRow(`PRAGMA integrity_check`).Scan(&verdict); err != nil || verdict != "ok" {
+		t.Fatalf("integrity_check: %q %v", verdict, err)
+	}
+}
+
+// TestLoginBruteForceThrottled hammers the login from one address.
+func TestLoginBruteForceThrottled(t *testing.T) {
+	d := newDaemon(t, "")
+	d.start()
+	d.addAdmin("victim", "correct horse")
+	var codes []int
+	for i := 0; i < 15; i++ {
+		code, _, hdr, err := d.request("POST", "/api/v1/login", "", map[string]string{"username": fmt.Sprintf("guess%d", i%3), "password": "wrong password"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes = append(codes, code)
+		if code == http.StatusTooManyRequests && hdr.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+	}
+	if codes[0] != 401 || codes[len(codes)-1] != 429 {
+		t.Fatalf("status sequence %v: want 401s then 429s", codes)
+	}
+	// Even the right password is refused while the source is throttled.
+	if code, _, _, _ := d.request("POST", "/api/v1/login", "", map[string]string{"username": "victim", "password": "correct horse"}); code != 429 {
+		t.Errorf("right password from a throttled address: %d, want 429", code)
+	}
+	logs := d.stderr.String()
+	if !regexp.MustCompile(`level=WARN msg="login throttled" user=\S+ src=127\.0\.0\.1`).MatchString(logs) {
+		t.Errorf("no throttle log line:\n%s", logs)
+	}
+	if !regexp.MustCompile(`level=WARN msg="login failed" user=guess0 src=127\.0\.0\.1 reason="unknown user"`).MatchString(logs) {
+		t.Errorf("no failed-login log line:\n%s", logs)
+	}
+}
+
+// TestCLIVerbs runs the installer's verbs end to end.
+func TestCLIVerbs(t *testing.T) {
+	d := newDaemon(t, "tenancy:\n  mode: multi\n")
+	d.start()
+	d.addAdmin("installer", "correct horse")
+	steps := []struct {
+		args  []string
+		stdin string
+		code  int
+		want  string
+	}{
+		{[]string{"tenant", "add", "acme", "--description", "Acme Inc"}, "", 0, "acme"},
+		{[]string{"tenant", "add", "acme"}, "", 1, "field name"},
+		{[]string{"user", "add", "pbx-admin", "--role", "tenant_admin", "--tenant", "acme", "--password-stdin"}, "pbx secret 1\n", 0, "added"},
+		{[]string{"user", "add", "nobody-role", "--password-stdin"}, "x\n", 2, "--role is required"},
+		{[]string{"user", "add", "shorty", "--role", "auditor", "--password-stdin"}, "short\n", 1, "field password"},
+		{[]string{"user", "list"}, "", 0, "pbx-admin"},
+		{[]string{"user", "set", "pbx-admin", "--full-name", "Pat Smith"}, "", 0, "Pat Smith"},
+		{[]string{"tenant", "delete", "acme"}, "", 1, "still owns 1 user"},
+		{[]string{"user", "delete", "pbx-admin"}, "", 0, "deleted"},
+		{[]string{"tenant", "delete", "acme"}, "", 0, "deleted"},
+		{[]string{"user", "delete", "installer"}, "", 1, "last enabled admin"},
+		{[]string{"audit", "list", "--type", "user", "--action", "delete"}, "", 0, "user pbx-admin deleted"},
+		{[]string{"audit", "list", "--month", "May"}, "", 1, "field month"},
+		{[]string{"tenant", "frobnicate"}, "", 2, "unknown verb"},
+		{[]string{"status"}, "", 0, "tenancy_mode:  multi"},
+	}
+	for _, s := range steps {
+		out, errOut, code := d.cli(s.stdin, s.args...)
+		if code != s.code || !strings.Contains(out+errOut, s.want) {
+			t.Errorf("%v: exit %d (want %d), output %q %q (want %q)", s.args, code, s.code, out, errOut, s.want)
+		}
+	}
+	// Restore the deleted tenant_admin: find its delete row and restore it.
+	out, _, _ := d.cli("", "audit", "list", "--type", "user", "--action", "delete", "--json")
+	var res struct{ Items []struct{ ID int64 } }
+	json.Unmarshal([]byte(out), &res)
+	if len(res.Items) != 1 {
+		t.Fatalf("want one user delete row: %s", out)
+	}
+	// Its tenant is gone, so the restore is refused with a reason...
+	_, errOut, code := d.cli("", "audit", "restore", fmt.Sprint(res.Items[0].ID))
+	if code != 1 || !strings.Contains(errOut, "does not exist") {
+		t.Fatalf("restore of a user whose tenant is gone: exit %d %q", code, errOut)
+	}
+	// ...until the tenant delete is restored first.
+	out, _, _ = d.cli("", "audit", "list", "--type", "tenant", "--action", "delete", "--json")
+	var tres struct{ Items []struct{ ID int64 } }
+	json.Unmarshal([]byte(out), &tres)
+	for _, id := range []int64{tres.Items[0].ID, res.Items[0].ID} {
+		if out, errOut, code := d.cli("", "audit", "restore", fmt.Sprint(id)); code != 0 {
+			t.Fatalf("restore %d: %s %s", id, out, errOut)
+		}
+	}
+	token := d.login("pbx-admin", "pbx secret 1")
+	if code, me, _, _ := d.request("GET", "/api/v1/me", token, nil); code != 200 || me["role"] != "tenant_admin" {
+		t.Fatalf("restored user cannot log in: %d %v", code, me)
+	}
+	out, _, _ = d.cli("", "audit", "list", "--action", "restore")
+	if !strings.Contains(out, "cli:") || strings.Count(out, "restore of audit row") != 2 {
+		t.Errorf("restores not audited with the CLI user: %s", out)
+	}
+}
+
+// TestMakeRunFreshClone runs "make run" in a fresh clone as an unprivileged user,
+// then uses the URL and login it prints.
+func TestMakeRunFreshClone(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("make is not installed")
+	}
+	top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		t.Skip("not in a git checkout")
+	}
+	for _, port := range []string{"127.0.0.1:8080", "127.0.0.1:8443"} {
+		if c, err := net.Dial("tcp", port); err == nil {
+			c.Close()
+			t.Skipf("%s is taken (a demo already running?): cannot test make run", port)
+		}
+	}
+	// Not t.TempDir: its parent is private to root, and the demo must run as nobody.
+	dir, err := os.MkdirTemp("", "switchboard-makerun-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	clone := filepath.Join(dir, "clone")
+	if out, err := exec.Command("git", "clone", "-q", strings.TrimSpace(string(top)), clone).CombinedOutput(); err != nil {
+		t.Fatalf("git clone: %v %s", err, out)
+	}
+	// The binary this test built stands in for the clone's build (a second full
+	// build as another user would need its own module and build caches); make
+	// sees it up to date and goes straight to running it.
+	os.MkdirAll(filepath.Join(clone, "bin"), 0o755)
+	data, _ := os.ReadFile(binPath)
+	os.WriteFile(filepath.Join(clone, "bin", "switchboard"), data, 0o755)
+	future := time.Now().Add(time.Hour)
+	os.Chtimes(filepath.Join(clone, "bin", "switchboard"), future, future)
+
+	cmd := exec.Command("make", "run")
+	cmd.Dir = clone
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if os.Getuid() == 0 {
+		// As root, prove it needs no root: run as nobody in a tree nobody owns.
+		exec.Command("chown", "-R", "65534:65534", dir).Run()
+		os.Chmod(dir, 0o755)
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 65534, Gid: 65534}
+		cmd.Env = append(os.Environ(), "HOME="+dir)
+	}
+	stdout, _ := cmd.StdoutPipe()
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+	}()
+	lines := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var url, user, pass string
+	deadline := time.After(60 * time.Second)
+	for user == "" {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("make run ended before printing the login:\n%s", stderr.String())
+			}
+			if m := regexp.MustCompile(`Web and admin API:\s+(https://\S+)/`).FindStringSubmatch(l); m != nil {
+				url = m[1]
+			}
+			if m := regexp.MustCompile(`Login:\s+(\S+) / (\S+)`).FindStringSubmatch(l); m != nil {
+				user, pass = m[1], m[2]
+			}
+		case <-deadline:
+			t.Fatalf("no login printed in 60 s:\n%s", stderr.String())
+		}
+	}
+	if url != "https://localhost:8443" {
+		t.Fatalf("printed URL %q", url)
+	}
+	b, _ := json.Marshal(map[string]string{"username": user, "password": pass})
+	resp, err := insecure.Post("https://127.0.0.1:8443/api/v1/login", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lr struct{ Token string }
+	json.NewDecoder(resp.Body).Decode(&lr)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || lr.Token == "" {
+		t.Fatalf("printed login refused: %d", resp.StatusCode)
+	}
+	req, _ := http.NewRequest("GET", "https://127.0.0.1:8443/api/v1/tenants", nil)
+	req.Header.Set("Authorization", "Bearer "+lr.Token)
+	resp, err = insecure.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `"name": "demo"`) {
+		t.Errorf("no demo tenant: %s", body)
+	}
+	for _, f := range []string{"data/switchboard.db", "data/tls/cert.pem", "data/demo-login.txt"} {
+		if _, err := os.Stat(filepath.Join(clone, f)); err != nil {
+			t.Errorf("make run did not create ./%s: %v", f, err)
+		}
+	}
+}
