@@ -99,6 +99,8 @@ func (a *API) routes() {
 	auth("GET /api/v1/audit/{id}", a.getAudit)
 	auth("POST /api/v1/audit/{id}/restore", a.restoreAudit)
 
+	a.mux = m
+	a.provisioningRoutes()
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

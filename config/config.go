@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -21,6 +22,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/admin"
 	"github.com/switchboard-pbx/switchboard/httpd"
 	"github.com/switchboard-pbx/switchboard/provision"
+	"github.com/switchboard-pbx/switchboard/tftpd"
 )
 
 // Config is the whole file.
@@ -34,6 +36,10 @@ type Config struct {
 	Admin admin.Config `yaml:"admin"`
 	// Tenancy chooses single- or multi-tenant mode.
 	Tenancy provision.TenancyConfig `yaml:"tenancy"`
+	// TFTP serves the provisioning tree over TFTP.
+	TFTP tftpd.Config `yaml:"tftp"`
+	// Provisioning configures the provisioning tree phones fetch.
+	Provisioning provision.Config `yaml:"provisioning"`
 	// Demo seeds a demo tenant and admin login (make run).
 	Demo Demo `yaml:"demo"`
 }
@@ -56,11 +62,13 @@ type Demo struct {
 // Default is the configuration an empty file gives.
 func Default() Config {
 	return Config{
-		DataDir: "/var/lib/switchboard",
-		Log:     Log{Level: "info", Format: "text"},
-		HTTP:    httpd.DefaultConfig(),
-		Admin:   admin.DefaultConfig(),
-		Tenancy: provision.DefaultTenancyConfig(),
+		DataDir:      "/var/lib/switchboard",
+		Log:          Log{Level: "info", Format: "text"},
+		HTTP:         httpd.DefaultConfig(),
+		Admin:        admin.DefaultConfig(),
+		Tenancy:      provision.DefaultTenancyConfig(),
+		Provisioning: provision.DefaultConfig(),
+		TFTP:         tftpd.DefaultConfig(),
 	}
 }
 
@@ -188,6 +196,9 @@ func (c *Config) Finish() error {
 		c.HTTP.TLSKey = filepath.Join(c.DataDir, "tls", "key.pem")
 		c.HTTP.SelfSigned = true
 	}
+	if c.Provisioning.BaseURL == "" {
+		c.Provisioning.BaseURL = defaultBaseURL(c.HTTP)
+	}
 	for _, sec := range []struct {
 		name string
 		err  error
@@ -195,10 +206,45 @@ func (c *Config) Finish() error {
 		{"http", c.HTTP.Validate()},
 		{"admin", c.Admin.Validate()},
 		{"tenancy", c.Tenancy.Validate()},
+		{"provisioning", c.Provisioning.Validate()},
+		{"tftp", c.TFTP.Validate()},
 	} {
 		if sec.err != nil {
 			return fmt.Errorf("config: key %s.%w", sec.name, sec.err)
 		}
 	}
 	return nil
+}
+
+// defaultBaseURL is the URL phones most likely reach: plain HTTP (every phone
+// speaks it) on the listener's address, or the host's first IPv4 address when the
+// listener is on all addresses.
+func defaultBaseURL(h httpd.Config) string {
+	scheme, addr := "http", h.Listen
+	if addr == "" {
+		scheme, addr = "https", h.HTTPSListen
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = firstIPv4()
+	}
+	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+		return scheme + "://" + host
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+func firstIPv4() string {
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && !ipn.IP.IsLoopback() {
+				return ipn.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -33,6 +35,40 @@ type TenancyConfig struct {
 // DefaultTenancyConfig is single-tenant.
 func DefaultTenancyConfig() TenancyConfig {
 	return TenancyConfig{Mode: ModeSingle, DefaultTenant: "default"}
+}
+
+// Config is the "provisioning" section of the configuration file.
+type Config struct {
+	// BaseURL is scheme://host[:port] as phones reach this appliance; templates get
+	// it in %%KPBX_PROVISIONING_URL%%. Empty: http:// and the host's first IPv4
+	// address with the plain HTTP port.
+	BaseURL string `yaml:"base_url"`
+	// UnknownBurst requests for unknown files (TFTP and HTTP) from one address are
+	// answered before it is throttled; then one more per UnknownInterval.
+	UnknownBurst    int           `yaml:"unknown_burst"`
+	UnknownInterval time.Duration `yaml:"unknown_interval"`
+	// Tenancy is filled from the "tenancy" section.
+	Mode string `yaml:"-"`
+}
+
+// DefaultConfig leaves a phone's normal probing of a few names well inside the burst.
+func DefaultConfig() Config {
+	return Config{UnknownBurst: 30, UnknownInterval: 10 * time.Second}
+}
+
+// Validate names the first bad key (relative to the section).
+func (c Config) Validate() error {
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return fmt.Errorf("base_url: %q must be http(s)://host[:port]", c.BaseURL)
+	}
+	if c.UnknownBurst < 1 {
+		return errors.New("unknown_burst: must be at least 1")
+	}
+	if c.UnknownInterval <= 0 {
+		return errors.New("unknown_interval: must be positive")
+	}
+	return nil
 }
 
 // Validate names the first bad key (relative to the section).
@@ -93,16 +129,36 @@ func checkName(n string) error {
 
 // Service applies the domain rules and persists through the store.
 type Service struct {
-	st  *store.Store
-	cfg TenancyConfig
+	st      *store.Store
+	tcfg    TenancyConfig
+	cfg     Config
+	log     *slog.Logger
+	builtin Catalog
+	render  *renderer
+	assets  assetStore
+
+	sightings chan sighting
 }
 
-// New registers the provision kinds with the store.
-func New(st *store.Store, cfg TenancyConfig) (*Service, error) {
-	if err := cfg.Validate(); err != nil {
+// New loads the built-in catalog and registers the provision kinds with the store.
+func New(st *store.Store, tcfg TenancyConfig, cfg Config, log *slog.Logger) (*Service, error) {
+	if err := tcfg.Validate(); err != nil {
 		return nil, fmt.Errorf("provision: tenancy.%w", err)
 	}
-	s := &Service{st: st, cfg: cfg}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("provision: provisioning.%w", err)
+	}
+	cfg.Mode = tcfg.Mode
+	cat, err := Builtin()
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{st: st, tcfg: tcfg, cfg: cfg, log: log, builtin: cat}
+	s.render = newRenderer(s, log)
+	s.assets = assetStore{s: s}
+	s.sightings = make(chan sighting, 1024)
+	st.OnCommit(s.render.onCommit)
+	s.registerKinds()
 	st.Register(store.Kind{
 		Name:   KindTenant,
 		Unique: map[string]string{"objects_tenant_name": "name"},
@@ -119,7 +175,7 @@ func New(st *store.Store, cfg TenancyConfig) (*Service, error) {
 			}
 			if n, err := tx.Count(KindTenant, ""); err != nil {
 				return err
-			} else if s.cfg.Mode == ModeSingle && n > 0 {
+			} else if s.tcfg.Mode == ModeSingle && n > 0 {
 				if ok, _ := tx.Get(KindTenant, id, &Tenant{}); !ok {
 					return errSingle
 				}
@@ -130,8 +186,11 @@ func New(st *store.Store, cfg TenancyConfig) (*Service, error) {
 	return s, nil
 }
 
+// DefaultTenant is the tenant single-tenant mode serves at the root (the oldest).
+func (s *Service) DefaultTenant() string { return s.singleTenant() }
+
 // Mode is the tenancy mode.
-func (s *Service) Mode() string { return s.cfg.Mode }
+func (s *Service) Mode() string { return s.tcfg.Mode }
 
 var errSingle = &store.ConflictError{Field: "name", Msg: "single-tenant mode allows one tenant: set tenancy.mode to multi to add more"}
 
@@ -139,6 +198,7 @@ var errSingle = &store.ConflictError{Field: "name", Msg: "single-tenant mode all
 // tenant to use in single-tenant mode (the oldest one).
 func (s *Service) EnsureDefaultTenant(ctx context.Context) (Tenant, error) {
 	var out Tenant
+	defer func() { s.render.setSingle(out.ID) }()
 	_, err := s.st.Update(ctx, store.System, func(tx *store.Tx) error {
 		list, err := listTenants(tx)
 		if err != nil {
@@ -148,7 +208,7 @@ func (s *Service) EnsureDefaultTenant(ctx context.Context) (Tenant, error) {
 			out = list[0]
 			return nil
 		}
-		out = Tenant{ID: uuid.NewString(), Name: s.cfg.DefaultTenant, Enabled: true, Created: time.Now().UTC().Truncate(time.Second)}
+		out = Tenant{ID: uuid.NewString(), Name: s.tcfg.DefaultTenant, Enabled: true, Created: time.Now().UTC().Truncate(time.Second)}
 		return tx.Create(KindTenant, out.ID, out.ID, out, "default tenant created at first start")
 	})
 	return out, err
@@ -230,7 +290,7 @@ func (s *Service) CreateTenant(ctx context.Context, actor store.Actor, in Tenant
 		return t, err
 	}
 	_, err := s.st.Update(ctx, actor, func(tx *store.Tx) error {
-		if s.cfg.Mode == ModeSingle {
+		if s.tcfg.Mode == ModeSingle {
 			if n, err := tx.Count(KindTenant, ""); err != nil {
 				return err
 			} else if n > 0 {

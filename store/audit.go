@@ -383,3 +383,12 @@ func (s *Store) Restore(ctx context.Context, actor Actor, id int64) (int64, erro
 		return tx.write("restore", src.ObjectType, src.Tenant, src.ObjectID, cur, src.Before, desc)
 	})
 }
+
+// Change is one object touched by a transaction.
+type Change struct {
+	Kind   string
+	ID     string
+	Tenant string
+	Action string
+}
+

@@ -61,6 +61,26 @@ CREATE TABLE sessions (
 ) WITHOUT ROWID;
 CREATE INDEX sessions_by_user ON sessions(username);
 `,
+	// 2: provisioning uniqueness (per tenant) and the "seen, not configured" list.
+	`
+CREATE UNIQUE INDEX objects_device_mac ON objects(tenant, json_extract(data, '$.mac')) WHERE kind = 'device';
+CREATE UNIQUE INDEX objects_account_extension ON objects(tenant, json_extract(data, '$.extension')) WHERE kind = 'account';
+CREATE UNIQUE INDEX objects_account_sip_username ON objects(tenant, json_extract(data, '$.sip_username')) WHERE kind = 'account';
+CREATE UNIQUE INDEX objects_placeholder_name ON objects(tenant, json_extract(data, '$.name')) WHERE kind = 'placeholder';
+CREATE INDEX objects_device_account ON objects(json_extract(data, '$.account')) WHERE kind = 'device';
+
+CREATE TABLE unknown_devices (
+	tenant     TEXT NOT NULL,
+	mac        TEXT NOT NULL,
+	first_seen TEXT NOT NULL,
+	last_seen  TEXT NOT NULL,
+	ip         TEXT NOT NULL,
+	user_agent TEXT NOT NULL,
+	file       TEXT NOT NULL,
+	requests   INTEGER NOT NULL,
+	PRIMARY KEY (tenant, mac)
+) WITHOUT ROWID;
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -96,7 +96,7 @@ type Store struct {
 
 	mu    sync.RWMutex
 	kinds map[string]Kind
-	hooks []func(rev int64)
+	hooks []func(rev int64, changes []Change)
 }
 
 // Open opens (creating if needed) the database and applies pending migrations.
@@ -165,8 +165,9 @@ func (s *Store) Register(k Kind) {
 	s.kinds[k.Name] = k
 }
 
-// OnCommit adds a function called (synchronously, after commit) with each new revision.
-func (s *Store) OnCommit(f func(rev int64)) {
+// OnCommit adds a function called synchronously after each commit with the new
+// revision and the objects it changed. It must be quick (hand work to a goroutine).
+func (s *Store) OnCommit(f func(rev int64, changes []Change)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.hooks = append(s.hooks, f)
@@ -237,7 +238,7 @@ func (s *Store) Update(ctx context.Context, actor Actor, fn func(tx *Tx) error) 
 	hooks := s.hooks
 	s.mu.RUnlock()
 	for _, h := range hooks {
-		h(tx.rev)
+		h(tx.rev, tx.changes)
 	}
 	return tx.rev, nil
 }
@@ -262,6 +263,7 @@ type Tx struct {
 	now      time.Time
 	readOnly bool
 	changed  bool
+	changes  []Change
 }
 
 // Get loads object kind/id into v. It reports false when there is no such object.
@@ -402,6 +404,7 @@ func (t *Tx) write(action, kind, tenant, id string, before, after json.RawMessag
 		return t.s.mapConstraint(kind, err)
 	}
 	t.changed = true
+	t.changes = append(t.changes, Change{Kind: kind, ID: id, Tenant: tenant, Action: action})
 	return t.appendAudit(AuditRow{
 		TxID: t.rev, Time: t.now, User: t.actor.User, SourceIP: t.actor.IP,
 		Action: action, ObjectType: kind, ObjectID: id, Tenant: tenant,

@@ -80,6 +80,7 @@ type testDaemon struct {
 	cfgPath string
 	socket  string
 	https   string
+	tftp    string
 	cmd     *exec.Cmd
 	stderr  *syncBuffer
 	stdout  *syncBuffer
@@ -94,8 +95,9 @@ func newDaemon(t *testing.T, extra string) *testDaemon {
 	d := &testDaemon{t: t, dir: dir, cfgPath: filepath.Join(dir, "switchboard.yaml"), socket: filepath.Join(dir, "data", "sb.sock")}
 	hp, pp := freePort(t), freePort(t)
 	d.https = fmt.Sprintf("127.0.0.1:%d", hp)
-	cfg := fmt.Sprintf("data_dir: %s\nhttp:\n  listen: \"127.0.0.1:%d\"\n  https_listen: %q\nadmin:\n  socket: %s\n  bcrypt_cost: 4\n%s",
-		filepath.Join(dir, "data"), pp, d.https, d.socket, extra)
+	d.tftp = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := fmt.Sprintf("data_dir: %s\nhttp:\n  listen: \"127.0.0.1:%d\"\n  https_listen: %q\nadmin:\n  socket: %s\n  bcrypt_cost: 4\ntftp:\n  listen: %q\n%s",
+		filepath.Join(dir, "data"), pp, d.https, d.socket, d.tftp, extra)
 	if err := os.WriteFile(d.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -27,8 +27,10 @@ import (
 	"github.com/switchboard-pbx/switchboard/admin"
 	"github.com/switchboard-pbx/switchboard/config"
 	"github.com/switchboard-pbx/switchboard/httpd"
+	"github.com/switchboard-pbx/switchboard/httpprov"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/store"
+	"github.com/switchboard-pbx/switchboard/tftpd"
 )
 
 func cmdServe(args []string, stdout, stderr io.Writer) error {
@@ -76,10 +78,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 	defer st.Close()
-	prov, err := provision.New(st, cfg.Tenancy)
+	prov, err := provision.New(st, cfg.Tenancy, cfg.Provisioning, log)
 	if err != nil {
 		return err
 	}
+	prov.AssetDir(filepath.Join(cfg.DataDir, "assets"))
 	if _, err := prov.EnsureDefaultTenant(ctx); err != nil {
 		return fmt.Errorf("default tenant: %w", err)
 	}
@@ -119,10 +122,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		}
 		fmt.Fprintf(w, `{"status":"ok","revision":%d}`+"\n", st.Revision())
 	}
-	provisioning := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The provisioning tree arrives with the provisioning engine.
-		http.Error(w, "file not found", http.StatusNotFound)
-	})
+	unknownLimit := httpprov.NewLimiter(cfg.Provisioning.UnknownBurst, cfg.Provisioning.UnknownInterval)
+	provisioning := httpprov.New(log, prov, unknownLimit)
 
 	secure := http.NewServeMux()
 	secure.Handle("/api/", api.Handler())
@@ -144,6 +145,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err := srv.Listen(); err != nil {
 		return err
 	}
+	services := []func(context.Context) error{prov.Serve, srv.Serve}
+	if cfg.TFTP.Listen != "" {
+		tftp, err := tftpd.New(cfg.TFTP, log, prov, unknownLimit)
+		if err != nil {
+			return err
+		}
+		if err := tftp.Listen(); err != nil {
+			return err
+		}
+		services = append(services, tftp.Serve)
+	}
 	sock := api.NewSocketServer(cfg.Admin.Socket)
 	if err := sock.Listen(); err != nil {
 		return err
@@ -153,7 +165,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	defer cancel()
 	var wg sync.WaitGroup
 	errc := make(chan error, 4)
-	for _, svc := range []func(context.Context) error{srv.Serve, sock.Serve, sessionJanitor(st, log)} {
+	for _, svc := range append(services, sock.Serve, sessionJanitor(st, log)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

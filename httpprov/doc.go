@@ -1,0 +1,11 @@
+// Package httpprov serves the provisioning tree over HTTP and HTTPS:
+// GET/HEAD /provisioning/<file> (single-tenant) and /provisioning/<tenant_uuid>/<file>
+// (multi-tenant), with ETag, Last-Modified, 304 and Range from the pre-rendered
+// files of package provision.
+//
+// A tenant may demand HTTP authentication (Basic or Digest); then files that carry
+// secrets are only served to authenticated phones, while secret-free common files
+// stay open so that they can bootstrap the credentials. Requests for unknown
+// device files are recorded in the "seen, not configured" list, and a source that
+// asks for many of them is throttled and logged in a fail2ban-friendly line.
+package httpprov

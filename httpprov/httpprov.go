@@ -1,0 +1,224 @@
+package httpprov
+
+import (
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchboard-pbx/switchboard/provision"
+)
+
+// Server is the /provisioning/ handler.
+type Server struct {
+	log   *slog.Logger
+	prov  *provision.Service
+	limit *Limiter
+	realm string
+	nonce nonces
+}
+
+// New builds the handler; limit is shared with the TFTP server so that a scanner
+// cannot double its budget by switching protocol.
+func New(log *slog.Logger, prov *provision.Service, limit *Limiter) *Server {
+	return &Server{log: log, prov: prov, limit: limit,
+		realm: "switchboard provisioning", nonce: nonces{m: map[string]time.Time{}}}
+}
+
+func clientIP(r *http.Request) string {
+	h, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return h
+}
+
+// ServeHTTP answers GET and HEAD under /provisioning/.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	ip := clientIP(r)
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if wait := s.limit.Wait(ip); wait > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
+		http.Error(w, "too many requests for unknown files", http.StatusTooManyRequests)
+		return
+	}
+	rel, ok := strings.CutPrefix(r.URL.Path, "/provisioning/")
+	if !ok || strings.Contains(r.URL.RawPath, "%2F") || strings.Contains(r.URL.RawPath, "%2f") {
+		s.miss(w, r, ip, rel, provision.ErrBadPath, provision.Target{})
+		return
+	}
+	t, err := s.prov.Resolve(rel)
+	if err != nil {
+		s.miss(w, r, ip, rel, err, t)
+		return
+	}
+	if t.File != nil && t.File.Secret {
+		pbx, perr := s.prov.PBX(r.Context(), t.Tenant)
+		if perr != nil {
+			http.Error(w, "file not found", http.StatusNotFound)
+			return
+		}
+		if pbx.HTTPAuth != "none" && !s.authorized(w, r, pbx) {
+			s.log.Warn("provisioning auth failed", "src", ip, "tenant", t.Tenant, "file", t.Name, "user_agent", r.UserAgent())
+			return
+		}
+	}
+	switch {
+	case t.File != nil:
+		f := t.File
+		w.Header().Set("ETag", f.ETag)
+		w.Header().Set("Content-Type", contentType(f.ContentType))
+		w.Header().Set("Cache-Control", "no-cache")
+		http.ServeContent(w, r, f.Name, f.ModTime, strings.NewReader(string(f.Body)))
+		s.log.Info("provisioning file served", "src", ip, "tenant", t.Tenant, "file", f.Name, "bytes", f.Size, "took", time.Since(start), "user_agent", r.UserAgent())
+	case t.Asset != nil:
+		a := t.Asset
+		fh, err := os.Open(s.prov.AssetPath(a))
+		if err != nil {
+			s.log.Error("asset missing on disk", "tenant", t.Tenant, "file", a.Name, "err", err)
+			http.Error(w, "file not found", http.StatusNotFound)
+			return
+		}
+		defer fh.Close()
+		w.Header().Set("ETag", `"`+a.SHA256[:24]+`"`)
+		w.Header().Set("Content-Type", a.ContentType)
+		http.ServeContent(w, r, a.Name, a.ModTime, fh)
+		s.log.Info("provisioning asset served", "src", ip, "tenant", t.Tenant, "file", a.Name, "bytes", a.Size, "took", time.Since(start))
+	}
+}
+
+func contentType(ct string) string {
+	if ct == "" {
+		return "text/plain; charset=utf-8"
+	}
+	if strings.HasPrefix(ct, "text/") && !strings.Contains(ct, "charset") {
+		return ct + "; charset=utf-8"
+	}
+	return ct
+}
+
+// miss answers a request that names no file; unknown device files are recorded
+// and count against the source.
+func (s *Server) miss(w http.ResponseWriter, r *http.Request, ip, rel string, err error, t provision.Target) {
+	if t.MAC != "" {
+		s.prov.SeeUnknown(t.Tenant, t.MAC, ip, r.UserAgent(), t.Name)
+	}
+	if s.limit.Fail(ip) {
+		// One line per throttling decision, fail2ban-friendly.
+		s.log.Warn("provisioning: too many unknown files, throttling", "src", ip, "path", rel)
+	}
+	s.log.Info("provisioning file not found", "src", ip, "path", rel, "reason", err.Error(), "user_agent", r.UserAgent())
+	http.Error(w, "file not found", http.StatusNotFound)
+}
+
+// authorized checks Basic or Digest credentials against the tenant's, and
+// challenges when they are missing or wrong.
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request, p provision.PBXSettings) bool {
+	h := r.Header.Get("Authorization")
+	switch p.HTTPAuth {
+	case "basic":
+		u, pw, ok := r.BasicAuth()
+		if ok && eq(u, p.HTTPUser) && eq(pw, p.HTTPPassword) {
+			return true
+		}
+		w.Header().Set("WWW-Authenticate", `Basic realm="`+s.realm+`", charset="UTF-8"`)
+	case "digest":
+		if strings.HasPrefix(h, "Digest ") && s.checkDigest(r, h[7:], p) {
+			return true
+		}
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Digest realm="%s", qop="auth", algorithm=MD5, nonce="%s"`, s.realm, s.nonce.issue()))
+	}
+	http.Error(w, "authentication required", http.StatusUnauthorized)
+	return false
+}
+
+func eq(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+
+// checkDigest verifies an RFC 2617/7616 MD5 digest response (what desk phones send).
+func (s *Server) checkDigest(r *http.Request, params string, p provision.PBXSettings) bool {
+	f := parseDigest(params)
+	if f["username"] != p.HTTPUser || f["realm"] != s.realm || !s.nonce.valid(f["nonce"]) {
+		return false
+	}
+	if f["uri"] != r.URL.RequestURI() && f["uri"] != r.URL.Path {
+		return false
+	}
+	md := func(x string) string { sum := md5.Sum([]byte(x)); return hex.EncodeToString(sum[:]) }
+	ha1 := md(p.HTTPUser + ":" + s.realm + ":" + p.HTTPPassword)
+	ha2 := md(r.Method + ":" + f["uri"])
+	var want string
+	if f["qop"] == "auth" {
+		want = md(ha1 + ":" + f["nonce"] + ":" + f["nc"] + ":" + f["cnonce"] + ":auth:" + ha2)
+	} else {
+		want = md(ha1 + ":" + f["nonce"] + ":" + ha2)
+	}
+	return eq(want, f["response"])
+}
+
+func parseDigest(s string) map[string]string {
+	out := map[string]string{}
+	for len(s) > 0 {
+		s = strings.TrimLeft(s, " ,")
+		k, rest, ok := strings.Cut(s, "=")
+		if !ok {
+			break
+		}
+		k = strings.TrimSpace(k)
+		var v string
+		if strings.HasPrefix(rest, `"`) {
+			end := strings.IndexByte(rest[1:], '"')
+			if end < 0 {
+				break
+			}
+			v, s = rest[1:1+end], rest[2+end:]
+		} else {
+			v, s, _ = strings.Cut(rest, ",")
+		}
+		out[k] = strings.TrimSpace(v)
+	}
+	return out
+}
+
+// nonces are server nonces valid for 5 minutes.
+type nonces struct {
+	mu sync.Mutex
+	m  map[string]time.Time
+}
+
+func (n *nonces) issue() string {
+	b := make([]byte, 16)
+	rand.Read(b) //nolint:errcheck // crypto/rand does not fail on Linux
+	v := hex.EncodeToString(b)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	now := time.Now()
+	if len(n.m) > 10000 {
+		for k, t := range n.m {
+			if now.Sub(t) > 5*time.Minute {
+				delete(n.m, k)
+			}
+		}
+	}
+	n.m[v] = now
+	return v
+}
+
+func (n *nonces) valid(v string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	t, ok := n.m[v]
+	return ok && time.Since(t) < 5*time.Minute
+}

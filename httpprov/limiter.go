@@ -1,0 +1,75 @@
+package httpprov
+
+import (
+	"math"
+	"sync"
+	"time"
+)
+
+// Limiter is a token bucket per source that only misses drain; TFTP uses it too.
+type Limiter struct {
+	mu       sync.Mutex
+	burst    float64
+	interval time.Duration
+	m        map[string]*bucket
+	now      func() time.Time
+}
+
+type bucket struct {
+	tokens    float64
+	last      time.Time
+	throttled bool
+}
+
+// NewLimiter allows burst misses, then one per interval.
+func NewLimiter(burst int, interval time.Duration) *Limiter {
+	return &Limiter{burst: float64(burst), interval: interval, m: map[string]*bucket{}, now: time.Now}
+}
+
+func (l *Limiter) refill(b *bucket, now time.Time) {
+	b.tokens = math.Min(l.burst, b.tokens+float64(now.Sub(b.last))/float64(l.interval))
+	b.last = now
+}
+
+// Wait is how long src must wait (0: serve it).
+func (l *Limiter) Wait(src string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.m[src]
+	if !ok {
+		return 0
+	}
+	l.refill(b, l.now())
+	if b.tokens >= 1 {
+		b.throttled = false
+		return 0
+	}
+	return time.Duration((1 - b.tokens) * float64(l.interval))
+}
+
+// Fail counts a miss; it reports true when this miss starts throttling src.
+func (l *Limiter) Fail(src string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	b, ok := l.m[src]
+	if !ok {
+		if len(l.m) > 100000 {
+			for k, x := range l.m {
+				l.refill(x, now)
+				if x.tokens >= l.burst {
+					delete(l.m, k)
+				}
+			}
+		}
+		b = &bucket{tokens: l.burst, last: now}
+		l.m[src] = b
+	}
+	l.refill(b, now)
+	b.tokens = math.Max(0, b.tokens-1)
+	if b.tokens < 1 && !b.throttled {
+		b.throttled = true
+		return true
+	}
+	return false
+}

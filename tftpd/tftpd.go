@@ -1,0 +1,280 @@
+package tftpd
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pin/tftp/v3"
+
+	"github.com/switchboard-pbx/switchboard/httpprov"
+	"github.com/switchboard-pbx/switchboard/provision"
+)
+
+// Config is the "tftp" section of the configuration file.
+type Config struct {
+	// Listen is the UDP address; empty turns TFTP off.
+	Listen string `yaml:"listen"`
+	// Timeout is how long one round trip may take before a retransmission.
+	Timeout time.Duration `yaml:"timeout"`
+	// Retries is how many times a block is sent before the transfer is abandoned.
+	Retries int `yaml:"retries"`
+	// MaxBlockSize caps the blksize a client may negotiate (512-65464).
+	MaxBlockSize int `yaml:"max_block_size"`
+}
+
+// DefaultConfig listens on the standard port.
+func DefaultConfig() Config {
+	return Config{Listen: ":69", Timeout: 2 * time.Second, Retries: 5, MaxBlockSize: 65464}
+}
+
+// Validate names the first bad key (relative to the section).
+func (c Config) Validate() error {
+	if c.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+			return fmt.Errorf("listen: %q is not host:port", c.Listen)
+		}
+	}
+	switch {
+	case c.Timeout < 100*time.Millisecond || c.Timeout > time.Minute:
+		return errors.New("timeout: must be between 100ms and 1m")
+	case c.Retries < 1 || c.Retries > 50:
+		return errors.New("retries: must be between 1 and 50")
+	case c.MaxBlockSize < 512 || c.MaxBlockSize > 65464:
+		return errors.New("max_block_size: must be between 512 and 65464")
+	}
+	return nil
+}
+
+// Server is the TFTP front end.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	prov  *provision.Service
+	limit *httpprov.Limiter
+	srv   *tftp.Server
+	conn  *filterConn
+	sizes sync.Map // transfer key -> bytes, read by the hook
+}
+
+// New prepares the server.
+func New(cfg Config, log *slog.Logger, prov *provision.Service, limit *httpprov.Limiter) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("tftpd: %w", err)
+	}
+	s := &Server{cfg: cfg, log: log, prov: prov, limit: limit}
+	s.srv = tftp.NewServer(s.read, nil)
+	s.srv.SetTimeout(cfg.Timeout)
+	s.srv.SetRetries(cfg.Retries)
+	// The filter hides the *net.UDPConn from the library, which then cannot learn
+	// the interface MTU: honour the client's blksize up to our cap instead.
+	s.srv.SetBlockSizeNegotiation(false)
+	s.srv.SetBlockSize(cfg.MaxBlockSize)
+	s.srv.SetHook(hook{s})
+	return s, nil
+}
+
+// Listen binds the UDP socket.
+func (s *Server) Listen() error {
+	pc, err := net.ListenPacket("udp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("tftpd: %w", err)
+	}
+	s.conn = &filterConn{PacketConn: pc, s: s}
+	return nil
+}
+
+// Addr is the bound address (after Listen).
+func (s *Server) Addr() net.Addr { return s.conn.LocalAddr() }
+
+// Serve answers until ctx ends, then lets running transfers finish.
+func (s *Server) Serve(ctx context.Context) error {
+	if s.conn == nil {
+		if err := s.Listen(); err != nil {
+			return err
+		}
+	}
+	s.log.Info("tftp listening", "addr", s.conn.LocalAddr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(s.conn) }()
+	select {
+	case <-ctx.Done():
+		s.srv.Shutdown()
+		<-errc
+		return nil
+	case err := <-errc:
+		return fmt.Errorf("tftpd: %w", err)
+	}
+}
+
+func transferKey(addr net.UDPAddr, file string) string {
+	return addr.IP.String() + "|" + fmt.Sprint(addr.Port) + "|" + file
+}
+
+// read is the library's read handler: it only ever sees filtered requests.
+func (s *Server) read(filename string, rf io.ReaderFrom) error {
+	ot := rf.(tftp.OutgoingTransfer)
+	raddr := ot.RemoteAddr()
+	ip := raddr.IP.String()
+	t, err := s.prov.Resolve(filename)
+	if err != nil {
+		if t.MAC != "" {
+			s.prov.SeeUnknown(t.Tenant, t.MAC, ip, "tftp", t.Name)
+		}
+		if s.limit.Fail(ip) {
+			s.log.Warn("tftp: too many unknown files, throttling", "src", ip, "file", filename)
+		}
+		if errors.Is(err, provision.ErrBadPath) {
+			return errors.New("access violation")
+		}
+		return errors.New("file not found")
+	}
+	key := transferKey(raddr, filename)
+	switch {
+	case t.File != nil:
+		s.sizes.Store(key, int64(t.File.Size))
+		_, err = rf.ReadFrom(bytes.NewReader(t.File.Body))
+	case t.Asset != nil:
+		f, oerr := os.Open(s.prov.AssetPath(t.Asset))
+		if oerr != nil {
+			s.log.Error("asset missing on disk", "file", t.Name, "err", oerr)
+			return errors.New("file not found")
+		}
+		defer f.Close()
+		s.sizes.Store(key, t.Asset.Size)
+		_, err = rf.ReadFrom(f)
+	}
+	return err
+}
+
+type hook struct{ s *Server }
+
+func (h hook) log(st tftp.TransferStats, err error) {
+	key := transferKey(net.UDPAddr{IP: st.RemoteAddr, Port: st.Tid}, st.Filename)
+	n, _ := h.s.sizes.LoadAndDelete(key)
+	bytes, _ := n.(int64)
+	args := []any{"src", st.RemoteAddr.String(), "file", st.Filename, "bytes", bytes,
+		"took", st.Duration.Round(time.Microsecond).String(), "blksize", st.Opts["blksize"]}
+	if err != nil {
+		h.s.log.Info("tftp transfer failed", append(args, "result", err.Error())...)
+		return
+	}
+	h.s.log.Info("tftp transfer", append(args, "result", "ok")...)
+}
+
+func (h hook) OnSuccess(st tftp.TransferStats)            { h.log(st, nil) }
+func (h hook) OnFailure(st tftp.TransferStats, err error) { h.log(st, err) }
+
+// TFTP opcodes and error codes (RFC 1350).
+const (
+	opRRQ   = 1
+	opWRQ   = 2
+	opError = 5
+
+	errUndefined = 0
+	errAccess    = 2
+	errIllegal   = 4
+)
+
+// filterConn sits between the socket and the library and answers requests that
+// must never become transfers.
+type filterConn struct {
+	net.PacketConn
+	s *Server
+}
+
+func (c *filterConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	for {
+		n, addr, err := c.PacketConn.ReadFrom(p)
+		if err != nil {
+			return n, addr, err
+		}
+		if reason, code, ok := c.check(p[:n], addr); !ok {
+			if code >= 0 {
+				c.reply(addr, uint16(code), reason)
+			}
+			continue
+		}
+		return n, addr, nil
+	}
+}
+
+func (c *filterConn) reply(addr net.Addr, code uint16, msg string) {
+	b := make([]byte, 4, 5+len(msg))
+	binary.BigEndian.PutUint16(b, opError)
+	binary.BigEndian.PutUint16(b[2:], code)
+	b = append(append(b, msg...), 0)
+	c.PacketConn.WriteTo(b, addr) //nolint:errcheck // best effort, like any UDP answer
+}
+
+// check decides whether a datagram on the request port may reach the library:
+// ok, or the reason and the error code to answer (-1: drop silently).
+func (c *filterConn) check(p []byte, addr net.Addr) (string, int, bool) {
+	src := addr.String()
+	if ua, ok := addr.(*net.UDPAddr); ok {
+		src = ua.IP.String()
+	}
+	log := c.s.log
+	if len(p) < 4 {
+		log.Info("tftp: malformed request", "src", src, "bytes", len(p))
+		return "illegal operation", errIllegal, false
+	}
+	op := binary.BigEndian.Uint16(p)
+	switch op {
+	case opWRQ:
+		name, _, _ := strings.Cut(string(p[2:]), "\x00")
+		log.Warn("tftp: write request refused", "src", src, "file", printable(name))
+		return "access violation: this server is read-only", errAccess, false
+	case opRRQ:
+	default:
+		// DATA/ACK/ERROR belong to transfers, which have their own ports.
+		return "", -1, false
+	}
+	fields := strings.Split(string(p[2:]), "\x00")
+	if len(fields) < 3 || fields[len(fields)-1] != "" || fields[0] == "" {
+		log.Info("tftp: malformed request", "src", src, "bytes", len(p))
+		return "illegal operation: malformed request", errIllegal, false
+	}
+	name, mode := fields[0], strings.ToLower(fields[1])
+	if mode != "octet" && mode != "netascii" {
+		log.Info("tftp: unsupported mode", "src", src, "mode", printable(mode))
+		return "illegal operation: mode must be octet or netascii", errIllegal, false
+	}
+	if len(fields)%2 != 1 {
+		log.Info("tftp: malformed options", "src", src)
+		return "illegal operation: malformed options", errIllegal, false
+	}
+	if wait := c.s.limit.Wait(src); wait > 0 {
+		return "too many requests for unknown files: slow down", errUndefined, false
+	}
+	if strings.HasPrefix(name, "/") || strings.Contains(name, "..") || strings.ContainsAny(name, "\\") || len(name) > 512 {
+		log.Warn("tftp: access violation", "src", src, "file", printable(name))
+		if c.s.limit.Fail(src) {
+			log.Warn("tftp: too many unknown files, throttling", "src", src, "file", printable(name))
+		}
+		return "access violation", errAccess, false
+	}
+	return "", 0, true
+}
+
+// printable keeps log lines one line long whatever a client sends.
+func printable(s string) string {
+	if len(s) > 128 {
+		s = s[:128]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
+}
