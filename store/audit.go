@@ -391,4 +391,3 @@ type Change struct {
 	Tenant string
 	Action string
 }
-
