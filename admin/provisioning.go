@@ -362,6 +362,39 @@ func (a *API) provisioningRoutes() {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
+	for _, what := range []string{"accounts", "devices"} {
+		a.Mount("GET "+tb+"/"+what+".csv", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+			t, err := a.tenantOf(r, p)
+			if err != nil {
+				return err
+			}
+			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+			w.Header().Set("Content-Disposition", `attachment; filename="`+what+`.csv"`)
+			// Auditors read configuration, not credentials.
+			if what == "accounts" {
+				return pv.ExportAccounts(r.Context(), t, w, p.CanWrite())
+			}
+			return pv.ExportDevices(r.Context(), t, w, p.CanWrite())
+		})
+		a.Mount("POST "+tb+"/"+what+".csv", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+			t, err := a.tenantOf(r, p)
+			if err != nil {
+				return err
+			}
+			body := http.MaxBytesReader(w, r.Body, 32<<20)
+			var res provision.ImportResult
+			if what == "accounts" {
+				res, err = pv.ImportAccounts(r.Context(), p.Actor(), t, body)
+			} else {
+				res, err = pv.ImportDevices(r.Context(), p.Actor(), t, body)
+			}
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, res)
+			return nil
+		})
+	}
 	a.Mount("GET "+tb+"/unknown-devices", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 		t, err := a.tenantOf(r, p)
 		if err != nil {

@@ -1,0 +1,289 @@
+package provision
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/switchboard-pbx/switchboard/store"
+)
+
+// CSV import and export of accounts and devices. An import is one transaction:
+// a bad row is reported with its line and column, and nothing is imported. Rows
+// update the existing account (by extension) or device (by MAC), so re-importing
+// an edited export is safe.
+
+// AccountColumns are the account CSV columns, in export order.
+var AccountColumns = []string{"extension", "sip_username", "auth_username", "sip_password", "display_name",
+	"first_name", "last_name", "voicemail", "transport"}
+
+// DeviceColumns are the device CSV columns; a device names its account by extension.
+var DeviceColumns = []string{"mac", "model", "template", "account_extension", "enabled", "notes", "ip_mode",
+	"ip_address", "netmask", "gateway", "dns1", "dns2", "phone_username", "phone_password", "remote_address", "remote_port"}
+
+// ImportResult counts what an import did.
+type ImportResult struct {
+	Created int `json:"created"`
+	Updated int `json:"updated"`
+}
+
+// MaxImportRows bounds one import.
+const MaxImportRows = 20000
+
+func lineErr(line int, field, format string, args ...any) error {
+	return &store.ValidationError{Field: field, Msg: fmt.Sprintf("line %d: %s: %s", line, field, fmt.Sprintf(format, args...))}
+}
+
+// readCSV reads a header line naming known columns (any order, extra columns are
+// an error) and calls row with each record as a map.
+func readCSV(r io.Reader, known []string, required []string, row func(line int, rec map[string]string) error) error {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.TrimLeadingSpace = true
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return lineErr(1, "header", "the file is empty: the first line must name the columns (%s)", strings.Join(known, ","))
+	}
+	if err != nil {
+		return lineErr(1, "header", "%v", err)
+	}
+	for i, h := range header {
+		header[i] = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		if !containsStr(known, header[i]) {
+			return lineErr(1, "header", "unknown column %q (columns: %s)", h, strings.Join(known, ","))
+		}
+	}
+	for _, req := range required {
+		if !containsStr(header, req) {
+			return lineErr(1, "header", "column %q is required", req)
+		}
+	}
+	n := 0
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		line, _ := cr.FieldPos(0)
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				return lineErr(pe.Line, "csv", "%v", pe.Err)
+			}
+			return lineErr(line, "csv", "%v", err)
+		}
+		if len(rec) != len(header) {
+			return lineErr(line, "csv", "%d fields, the header has %d", len(rec), len(header))
+		}
+		if n++; n > MaxImportRows {
+			return lineErr(line, "csv", "more than %d rows: split the file", MaxImportRows)
+		}
+		m := make(map[string]string, len(rec))
+		for i, v := range rec {
+			m[header[i]] = strings.TrimSpace(v)
+		}
+		if err := row(line, m); err != nil {
+			return err
+		}
+	}
+}
+
+// withLine prefixes a validation error with its CSV line.
+func withLine(line int, err error) error {
+	var ve *store.ValidationError
+	if errors.As(err, &ve) {
+		return &store.ValidationError{Field: ve.Field, Msg: fmt.Sprintf("line %d: %s", line, ve.Msg)}
+	}
+	var ce *store.ConflictError
+	if errors.As(err, &ce) {
+		return &store.ConflictError{Field: ce.Field, Msg: fmt.Sprintf("line %d: %s", line, ce.Msg)}
+	}
+	return err
+}
+
+// ImportAccounts imports accounts from CSV in one transaction.
+func (s *Service) ImportAccounts(ctx context.Context, actor store.Actor, tenant string, r io.Reader) (ImportResult, error) {
+	var res ImportResult
+	_, err := s.st.Update(ctx, actor, func(tx *store.Tx) error {
+		res = ImportResult{}
+		byExt := map[string]string{}
+		if err := listInto(tx, KindAccount, tenant, func(a Account) { byExt[a.Extension] = a.ID }); err != nil {
+			return err
+		}
+		seen := map[string]int{}
+		return readCSV(r, AccountColumns, []string{"extension"}, func(line int, rec map[string]string) error {
+			ext := rec["extension"]
+			if first, dup := seen[ext]; dup {
+				return lineErr(line, "extension", "extension %s already on line %d", ext, first)
+			}
+			seen[ext] = line
+			id := byExt[ext]
+			if id != "" && rec["sip_password"] == "" {
+				delete(rec, "sip_password") // an export without secrets keeps them
+			}
+			patch, _ := json.Marshal(rec)
+			if _, err := s.saveAccount(tx, tenant, id, patch); err != nil {
+				return withLine(line, err)
+			}
+			if id == "" {
+				res.Created++
+			} else {
+				res.Updated++
+			}
+			return nil
+		})
+	})
+	return res, err
+}
+
+// ImportDevices imports devices from CSV in one transaction.
+func (s *Service) ImportDevices(ctx context.Context, actor store.Actor, tenant string, r io.Reader) (ImportResult, error) {
+	var res ImportResult
+	_, err := s.st.Update(ctx, actor, func(tx *store.Tx) error {
+		res = ImportResult{}
+		accByExt := map[string]string{}
+		if err := listInto(tx, KindAccount, tenant, func(a Account) { accByExt[a.Extension] = a.ID }); err != nil {
+			return err
+		}
+		devByMAC := map[string]string{}
+		if err := listInto(tx, KindDevice, tenant, func(d Device) { devByMAC[d.MAC] = d.ID }); err != nil {
+			return err
+		}
+		seen := map[string]int{}
+		return readCSV(r, DeviceColumns, []string{"mac", "model"}, func(line int, rec map[string]string) error {
+			mac, err := ParseMAC(rec["mac"])
+			if err != nil {
+				return lineErr(line, "mac", "%v", err)
+			}
+			if first, dup := seen[mac.String()]; dup {
+				return lineErr(line, "mac", "MAC %s already on line %d", mac, first)
+			}
+			seen[mac.String()] = line
+			patch := map[string]any{}
+			id := devByMAC[mac.String()]
+			if id != "" && rec["phone_password"] == "" {
+				delete(rec, "phone_password")
+			}
+			for k, v := range rec {
+				switch k {
+				case "account_extension":
+					if v == "" {
+						patch["account"] = ""
+						continue
+					}
+					id, ok := accByExt[v]
+					if !ok {
+						return lineErr(line, k, "no account with extension %s", v)
+					}
+					patch["account"] = id
+				case "enabled":
+					b, err := parseBool(v)
+					if err != nil {
+						return lineErr(line, k, "%v", err)
+					}
+					patch[k] = b
+				case "remote_port":
+					if v == "" {
+						patch[k] = 0
+						continue
+					}
+					n, err := strconv.Atoi(v)
+					if err != nil {
+						return lineErr(line, k, "%q is not a port number", v)
+					}
+					patch[k] = n
+				default:
+					patch[k] = v
+				}
+			}
+			if _, ok := rec["enabled"]; !ok {
+				patch["enabled"] = patch["account"] != nil && patch["account"] != ""
+			}
+			patch["mac"] = mac.String()
+			raw, _ := json.Marshal(patch)
+			if _, err := s.saveDevice(tx, tenant, id, raw); err != nil {
+				return withLine(line, err)
+			}
+			if id == "" {
+				res.Created++
+			} else {
+				res.Updated++
+			}
+			return nil
+		})
+	})
+	return res, err
+}
+
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "", "1", "true", "yes", "y", "on":
+		return true, nil
+	case "0", "false", "no", "n", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not yes/no", v)
+}
+
+// ExportAccounts writes a tenant's accounts as CSV; without secrets the SIP
+// passwords are left empty (an import keeps a password that is not given).
+func (s *Service) ExportAccounts(ctx context.Context, tenant string, w io.Writer, secrets bool) error {
+	list, err := s.Accounts(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	cw := csv.NewWriter(w)
+	cw.Write(AccountColumns) //nolint:errcheck // checked by Flush
+	for _, a := range list {
+		pw := a.SIPPassword
+		if !secrets {
+			pw = ""
+		}
+		cw.Write([]string{a.Extension, a.SIPUsername, a.AuthUsername, pw, a.DisplayName, a.FirstName, a.LastName, a.Voicemail, a.Transport}) //nolint:errcheck
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// ExportDevices writes a tenant's devices as CSV.
+func (s *Service) ExportDevices(ctx context.Context, tenant string, w io.Writer, secrets bool) error {
+	devs, err := s.Devices(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	accs, err := s.Accounts(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	ext := map[string]string{}
+	for _, a := range accs {
+		ext[a.ID] = a.Extension
+	}
+	cw := csv.NewWriter(w)
+	cw.Write(DeviceColumns) //nolint:errcheck
+	for _, d := range devs {
+		pw := d.PhonePassword
+		if !secrets {
+			pw = ""
+		}
+		port := ""
+		if d.RemotePort != 0 {
+			port = strconv.Itoa(d.RemotePort)
+		}
+		cw.Write([]string{MustMAC(d.MAC).Format(MACColonUpper), d.Model, d.Template, ext[d.Account], strconv.FormatBool(d.Enabled),
+			d.Notes, d.IPAddrMode, d.IPAddr, d.Netmask, d.Gateway, d.DNS1, d.DNS2, d.PhoneUsername, pw, d.RemoteAddress, port}) //nolint:errcheck
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// MustMAC parses a MAC already validated (stored devices); a bad one yields zeros.
+func MustMAC(s string) MAC {
+	m, _ := ParseMAC(s)
+	return m
+}
