@@ -112,7 +112,7 @@ func cmdClient(noun string, args []string, stdin io.Reader, stdout io.Writer) er
 	if err != nil {
 		return &exitError{code: 2}
 	}
-	if len(pos) != v.nargs {
+	if v.nargs >= 0 && len(pos) != v.nargs {
 		return &exitError{code: 2, msg: fmt.Sprintf("usage: switchboard %s %s %s", noun, v.name, v.args)}
 	}
 	sock, err := cf.socketPath()
@@ -198,7 +198,7 @@ func unwrapNet(err error) error {
 
 // show prints raw JSON with --json, or the table otherwise.
 func (c *client) show(raw json.RawMessage, table func(w *tabwriter.Writer)) error {
-	if c.json {
+	if c.json || table == nil {
 		var buf bytes.Buffer
 		if err := json.Indent(&buf, raw, "", "  "); err != nil {
 			_, err = c.out.Write(raw)
@@ -275,6 +275,18 @@ func verbsFor(noun string) []verb {
 		return tenantVerbs()
 	case "audit":
 		return auditVerbs()
+	case "device":
+		return deviceVerbs()
+	case "account":
+		return accountVerbs()
+	case "file":
+		return fileVerbs()
+	case "unknown":
+		return unknownVerbs()
+	case "catalog":
+		return catalogVerbs()
+	case "pbx":
+		return pbxVerbs()
 	}
 	return nil
 }

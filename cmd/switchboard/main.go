@@ -43,6 +43,12 @@ Usage:
   switchboard user list|show|add|set|passwd|delete|revoke ...
   switchboard tenant list|show|add|set|delete ...
   switchboard audit list|show|verify|restore ...
+  switchboard device list|add|delete|preview|import|export ...
+  switchboard account list|import|export ...
+  switchboard files list|show ...        generated provisioning files
+  switchboard unknown list               phones seen but not configured
+  switchboard catalog models|templates|placeholders
+  switchboard pbx show|set ...           PBX attributes of a tenant
 
 CLI verbs talk to the running daemon over its control socket. Common flags:
   --config FILE   configuration file (to find the socket; default /etc/switchboard/switchboard.yaml)
@@ -78,9 +84,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, versionString())
 	case "help", "--help", "-h":
 		fmt.Fprint(stdout, usage)
-	case "status", "user", "users", "tenant", "tenants", "audit":
+	case "status", "user", "users", "tenant", "tenants", "audit", "device", "devices", "account", "accounts",
+		"file", "files", "unknown", "catalog", "pbx":
 		noun := args[0]
-		if noun != "status" {
+		if noun != "status" && noun != "unknown" {
 			noun = strings.TrimSuffix(noun, "s")
 		}
 		err = cmdClient(noun, args[1:], stdin, stdout)

@@ -1,0 +1,402 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// Provisioning verbs: devices, accounts, files, the unknown-device list, the
+// catalog and the PBX settings of a tenant (--tenant, default "default", the
+// single-tenant tenant).
+
+func tenantFlag(fs *flag.FlagSet) *string {
+	return fs.String("tenant", "default", "tenant UUID or name (default: the single-tenant tenant)")
+}
+
+// tenantBase resolves --tenant to the API prefix of that tenant.
+func (c *client) tenantBase(ref string) (string, error) {
+	if ref != "default" {
+		id, err := c.tenantID(ref)
+		if err != nil {
+			return "", err
+		}
+		ref = id
+	}
+	return "/api/v1/tenants/" + url.PathEscape(ref), nil
+}
+
+// raw performs a request with a non-JSON body and returns the answer's bytes.
+func (c *client) raw(method, path, contentType string, body io.Reader) ([]byte, error) {
+	req, err := http.NewRequest(method, "http://switchboard"+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, &exitError{code: 3, msg: fmt.Sprintf("cannot reach the daemon on %s: %v", c.socket, unwrapNet(err))}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 300 {
+		e := &apiErr{Status: resp.StatusCode}
+		if json.Unmarshal(b, e) != nil || e.Msg == "" {
+			e.Msg = strings.TrimSpace(string(b))
+		}
+		return nil, &exitError{code: 1, msg: e.Error()}
+	}
+	return b, nil
+}
+
+// csvVerbs are import and export of one collection.
+func csvVerbs(what string) []verb {
+	return []verb{
+		{name: "import", args: "FILE.csv [--tenant T]", nargs: 1, help: "import " + what + " from CSV (all rows or none; re-importing updates)",
+			flags: func(fs *flag.FlagSet) func(*client, []string) error {
+				tenant := tenantFlag(fs)
+				return func(c *client, pos []string) error {
+					base, err := c.tenantBase(*tenant)
+					if err != nil {
+						return err
+					}
+					var in io.Reader = c.stdin
+					if pos[0] != "-" {
+						f, err := os.Open(pos[0])
+						if err != nil {
+							return &exitError{code: 2, msg: err.Error()}
+						}
+						defer f.Close()
+						in = f
+					}
+					b, err := c.raw("POST", base+"/"+what+".csv", "text/csv", in)
+					if err != nil {
+						return err
+					}
+					var res struct{ Created, Updated int }
+					json.Unmarshal(b, &res) //nolint:errcheck // printed raw with --json
+					return c.show(b, func(w *tabwriter.Writer) {
+						fmt.Fprintf(w, "%s: %d created, %d updated\n", what, res.Created, res.Updated)
+					})
+				}
+			}},
+		{name: "export", args: "[--tenant T]", help: "write " + what + " as CSV on standard output",
+			flags: func(fs *flag.FlagSet) func(*client, []string) error {
+				tenant := tenantFlag(fs)
+				return func(c *client, _ []string) error {
+					base, err := c.tenantBase(*tenant)
+					if err != nil {
+						return err
+					}
+					b, err := c.raw("GET", base+"/"+what+".csv", "", nil)
+					if err != nil {
+						return err
+					}
+					_, err = c.out.Write(b)
+					return err
+				}
+			}},
+	}
+}
+
+// listVerb prints a tenant collection as a table of the given JSON fields.
+func listVerb(what, help string, cols []string) verb {
+	return verb{name: "list", args: "[--tenant T]", help: help, flags: func(fs *flag.FlagSet) func(*client, []string) error {
+		tenant := tenantFlag(fs)
+		return func(c *client, _ []string) error {
+			base, err := c.tenantBase(*tenant)
+			if err != nil {
+				return err
+			}
+			var res struct{ Items []map[string]any }
+			raw, err := c.call("GET", base+"/"+what, nil, &res)
+			if err != nil {
+				return err
+			}
+			return c.show(raw, func(w *tabwriter.Writer) { printTable(w, cols, res.Items) })
+		}
+	}}
+}
+
+func printTable(w *tabwriter.Writer, cols []string, items []map[string]any) {
+	fmt.Fprintln(w, strings.ToUpper(strings.Join(cols, "\t")))
+	for _, it := range items {
+		vals := make([]string, len(cols))
+		for i, c := range cols {
+			v := it[c]
+			switch x := v.(type) {
+			case nil:
+				vals[i] = "-"
+			case string:
+				vals[i] = dash(strings.SplitN(x, "\n", 2)[0])
+			case float64:
+				vals[i] = strconv.FormatFloat(x, 'f', -1, 64)
+			default:
+				vals[i] = fmt.Sprint(x)
+			}
+		}
+		fmt.Fprintln(w, strings.Join(vals, "\t"))
+	}
+}
+
+// findDevice resolves a device by id or MAC (any accepted format).
+func (c *client) findDevice(base, ref string) (map[string]any, error) {
+	var res struct{ Items []map[string]any }
+	if _, err := c.call("GET", base+"/devices", nil, &res); err != nil {
+		return nil, err
+	}
+	norm := strings.ToUpper(strings.NewReplacer(":", "", "-", "").Replace(ref))
+	for _, d := range res.Items {
+		if d["id"] == ref || d["mac"] == norm {
+			return d, nil
+		}
+	}
+	return nil, &exitError{code: 1, msg: fmt.Sprintf("no device %q in this tenant", ref)}
+}
+
+func deviceVerbs() []verb {
+	vs := []verb{
+		listVerb("devices", "list devices with their file or why they have none", []string{"mac", "model", "enabled", "file", "problem", "notes"}),
+		{name: "add", args: "--mac MAC --model MODEL [--account EXT] [--template ID] [--notes N] [--tenant T]", help: "add a device (without an account it is saved disabled)",
+			flags: func(fs *flag.FlagSet) func(*client, []string) error {
+				tenant := tenantFlag(fs)
+				mac := fs.String("mac", "", "MAC (AABBCCDDEEFF, AA:BB:.. or AA-BB-..)")
+				model := fs.String("model", "", "model id (see: switchboard catalog models)")
+				acc := fs.String("account", "", "extension of the linked account")
+				tmpl := fs.String("template", "", "template id (default: the model's)")
+				notes := fs.String("notes", "", "notes")
+				return func(c *client, _ []string) error {
+					base, err := c.tenantBase(*tenant)
+					if err != nil {
+						return err
+					}
+					body := map[string]any{"mac": *mac, "model": *model, "template": *tmpl, "notes": *notes}
+					if *acc != "" {
+						var res struct{ Items []map[string]any }
+						if _, err := c.call("GET", base+"/accounts", nil, &res); err != nil {
+							return err
+						}
+						for _, a := range res.Items {
+							if a["extension"] == *acc {
+								body["account"] = a["id"]
+							}
+						}
+						if body["account"] == nil {
+							return &exitError{code: 1, msg: fmt.Sprintf("no account with extension %s", *acc)}
+						}
+					}
+					var d map[string]any
+					raw, err := c.call("POST", base+"/devices", body, &d)
+					if err != nil {
+						return err
+					}
+					return c.show(raw, func(w *tabwriter.Writer) {
+						printTable(w, []string{"mac", "model", "enabled", "file", "problem"}, []map[string]any{d})
+					})
+				}
+			}},
+		{name: "delete", args: "MAC|ID [--tenant T]", nargs: 1, help: "delete a device",
+			flags: func(fs *flag.FlagSet) func(*client, []string) error {
+				tenant := tenantFlag(fs)
+				return func(c *client, pos []string) error {
+					base, err := c.tenantBase(*tenant)
+					if err != nil {
+						return err
+					}
+					d, err := c.findDevice(base, pos[0])
+					if err != nil {
+						return err
+					}
+					if _, err := c.call("DELETE", base+"/devices/"+fmt.Sprint(d["id"]), nil, nil); err != nil {
+						return err
+					}
+					return c.show(json.RawMessage(`{"deleted":true}`), func(w *tabwriter.Writer) { fmt.Fprintf(w, "device %s deleted\n", d["mac"]) })
+				}
+			}},
+		{name: "preview", args: "MAC|ID [--template ID] [--tenant T]", nargs: 1, help: "render a device's file without saving anything",
+			flags: func(fs *flag.FlagSet) func(*client, []string) error {
+				tenant := tenantFlag(fs)
+				tmpl := fs.String("template", "", "template id to try instead of the device's")
+				return func(c *client, pos []string) error {
+					base, err := c.tenantBase(*tenant)
+					if err != nil {
+						return err
+					}
+					d, err := c.findDevice(base, pos[0])
+					if err != nil {
+						return err
+					}
+					var res struct{ Rendered string }
+					raw, err := c.call("POST", base+"/devices/"+fmt.Sprint(d["id"])+"/preview", map[string]any{"template": *tmpl}, &res)
+					if err != nil {
+						return err
+					}
+					if c.json {
+						return c.show(raw, nil)
+					}
+					_, err = io.WriteString(c.out, res.Rendered)
+					return err
+				}
+			}},
+	}
+	return append(vs, csvVerbs("devices")...)
+}
+
+func accountVerbs() []verb {
+	return append([]verb{listVerb("accounts", "list SIP accounts", []string{"extension", "sip_username", "display_name", "transport"})}, csvVerbs("accounts")...)
+}
+
+func fileVerbs() []verb {
+	return []verb{
+		listVerb("files", "the generated files (name, size, modified, device)", []string{"name", "size", "modified", "mac", "content_type"}),
+		{name: "show", args: "NAME [--tenant T]", nargs: 1, help: "print one generated file",
+			flags: func(fs *flag.FlagSet) func(*client, []string) error {
+				tenant := tenantFlag(fs)
+				return func(c *client, pos []string) error {
+					base, err := c.tenantBase(*tenant)
+					if err != nil {
+						return err
+					}
+					var res struct{ Content string }
+					raw, err := c.call("GET", base+"/files/"+url.PathEscape(pos[0]), nil, &res)
+					if err != nil {
+						return err
+					}
+					if c.json {
+						return c.show(raw, nil)
+					}
+					_, err = io.WriteString(c.out, res.Content)
+					return err
+				}
+			}},
+	}
+}
+
+func unknownVerbs() []verb {
+	return []verb{listVerb("unknown-devices", `phones that asked for a file but are not configured ("seen, not configured")`,
+		[]string{"mac", "ip", "file", "user_agent", "first_seen", "last_seen", "requests"})}
+}
+
+func catalogVerbs() []verb {
+	return []verb{
+		{name: "models", help: "models (built-in and yours) with their file names", flags: func(fs *flag.FlagSet) func(*client, []string) error {
+			return func(c *client, _ []string) error {
+				var res struct{ Items []map[string]any }
+				raw, err := c.call("GET", "/api/v1/models", nil, &res)
+				if err != nil {
+					return err
+				}
+				for _, m := range res.Items {
+					if f, ok := m["file"].(map[string]any); ok {
+						m["file_rule"] = fmt.Sprint(f["prefix"], "<", f["mac_format"], ">", f["suffix"])
+					}
+				}
+				sort.SliceStable(res.Items, func(i, j int) bool { return fmt.Sprint(res.Items[i]["brand"]) < fmt.Sprint(res.Items[j]["brand"]) })
+				return c.show(raw, func(w *tabwriter.Writer) {
+					printTable(w, []string{"id", "brand", "name", "file_rule", "lines", "builtin"}, res.Items)
+				})
+			}
+		}},
+		{name: "templates", help: "templates (built-in and yours)", flags: func(fs *flag.FlagSet) func(*client, []string) error {
+			return func(c *client, _ []string) error {
+				var res struct{ Items []map[string]any }
+				raw, err := c.call("GET", "/api/v1/templates", nil, &res)
+				if err != nil {
+					return err
+				}
+				return c.show(raw, func(w *tabwriter.Writer) {
+					printTable(w, []string{"id", "name", "scope", "escape", "builtin"}, res.Items)
+				})
+			}
+		}},
+		{name: "placeholders", help: "the built-in %%PLACEHOLDERS%%", flags: func(fs *flag.FlagSet) func(*client, []string) error {
+			return func(c *client, _ []string) error {
+				var res struct{ Items []map[string]any }
+				raw, err := c.call("GET", "/api/v1/placeholders", nil, &res)
+				if err != nil {
+					return err
+				}
+				return c.show(raw, func(w *tabwriter.Writer) { printTable(w, []string{"name", "source", "description"}, res.Items) })
+			}
+		}},
+	}
+}
+
+func pbxVerbs() []verb {
+	return []verb{
+		{name: "show", args: "[--tenant T]", help: "the PBX attributes templates see", flags: func(fs *flag.FlagSet) func(*client, []string) error {
+			tenant := tenantFlag(fs)
+			return func(c *client, _ []string) error {
+				base, err := c.tenantBase(*tenant)
+				if err != nil {
+					return err
+				}
+				var m map[string]any
+				raw, err := c.call("GET", base+"/pbx", nil, &m)
+				if err != nil {
+					return err
+				}
+				return c.show(raw, func(w *tabwriter.Writer) { printKV(w, m) })
+			}
+		}},
+		{name: "set", args: "KEY=VALUE... [--tenant T]", nargs: -1, help: "change PBX attributes (e.g. sip_server=10.0.0.5 time_zone=Europe/Rome)",
+			flags: func(fs *flag.FlagSet) func(*client, []string) error {
+				tenant := tenantFlag(fs)
+				return func(c *client, pos []string) error {
+					if len(pos) == 0 {
+						return &exitError{code: 2, msg: "pbx set: give KEY=VALUE pairs"}
+					}
+					body := map[string]any{}
+					for _, kv := range pos {
+						k, v, ok := strings.Cut(kv, "=")
+						if !ok {
+							return &exitError{code: 2, msg: fmt.Sprintf("pbx set: %q is not KEY=VALUE", kv)}
+						}
+						if n, err := strconv.Atoi(v); err == nil && (strings.HasSuffix(k, "port") || strings.HasSuffix(k, "seconds")) {
+							body[k] = n
+						} else {
+							body[k] = v
+						}
+					}
+					base, err := c.tenantBase(*tenant)
+					if err != nil {
+						return err
+					}
+					var m map[string]any
+					raw, err := c.call("PATCH", base+"/pbx", body, &m)
+					if err != nil {
+						return err
+					}
+					return c.show(raw, func(w *tabwriter.Writer) { printKV(w, m) })
+				}
+			}},
+	}
+}
+
+func printKV(w *tabwriter.Writer, m map[string]any) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := m[k]
+		if strings.Contains(k, "password") && v != "" {
+			v = "********"
+		}
+		fmt.Fprintf(w, "%s:\t%v\n", k, v)
+	}
+}
