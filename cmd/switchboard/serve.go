@@ -276,10 +276,23 @@ func homePage(w http.ResponseWriter, r *http.Request) {
 // demoLogin is the demo admin's credentials, kept in data_dir/demo-login.txt.
 type demoLogin struct {
 	user, password, file string
+	tenant               string // the demo tenant's UUID (multi-tenant mode)
 }
 
 func setupDemo(ctx context.Context, cfg config.Config, st *store.Store, prov *provision.Service, api *admin.API) (*demoLogin, error) {
 	d := &demoLogin{user: "admin", file: filepath.Join(cfg.DataDir, "demo-login.txt")}
+	defer func() {
+		if prov.Mode() != provision.ModeMulti {
+			return
+		}
+		if list, err := prov.Tenants(ctx); err == nil {
+			for _, t := range list {
+				if t.Name == "demo" {
+					d.tenant = t.ID
+				}
+			}
+		}
+	}()
 	if b, err := os.ReadFile(d.file); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if v, ok := strings.CutPrefix(line, "password: "); ok {
@@ -338,8 +351,15 @@ func (d *demoLogin) print(w io.Writer, cfg config.Config, srv *httpd.Server) {
 	}
 	fmt.Fprintf(w, "\nSwitchboard demo is running (Ctrl-C stops it).\n")
 	fmt.Fprintf(w, "  Web and admin API:  %s/   (self-signed certificate: curl -k)\n", url(srv.HTTPSAddr(), "https"))
+	tree := "/provisioning/"
+	if d.tenant != "" {
+		tree += d.tenant + "/"
+	}
 	if a := srv.PlainAddr(); a != nil {
-		fmt.Fprintf(w, "  Provisioning HTTP:  %s/provisioning/\n", url(a, "http"))
+		fmt.Fprintf(w, "  Provisioning HTTP:  %s%s\n", url(a, "http"), tree)
+	}
+	if cfg.TFTP.Listen != "" {
+		fmt.Fprintf(w, "  Provisioning TFTP:  tftp://%s/%s\n", cfg.TFTP.Listen, strings.TrimPrefix(tree, "/provisioning/"))
 	}
 	fmt.Fprintf(w, "  Health, metrics:    %s/healthz  %s/metrics\n", url(srv.HTTPSAddr(), "https"), url(srv.HTTPSAddr(), "https"))
 	fmt.Fprintf(w, "  Login:              %s / %s   (kept in %s)\n", d.user, d.password, d.file)
