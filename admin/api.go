@@ -31,6 +31,10 @@ type API struct {
 	byUser  *limiter
 	mux     *http.ServeMux
 
+	// dummyHash makes a login for an unknown user cost as much as for a known
+	// one (same bcrypt cost), so timing does not reveal which users exist.
+	dummyHash []byte
+
 	loginFailures  prometheus.Counter
 	loginThrottled prometheus.Counter
 	logins         prometheus.Counter
@@ -53,6 +57,11 @@ func New(cfg Config, log *slog.Logger, st *store.Store, prov *provision.Service,
 		logins: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_admin_logins_total", Help: "Successful admin logins."}),
 	}
+	h, err := bcrypt.GenerateFromPassword([]byte("switchboard-timing-equaliser"), cfg.BcryptCost)
+	if err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
+	}
+	a.dummyHash = h
 	if reg != nil {
 		for _, c := range []prometheus.Collector{a.loginFailures, a.loginThrottled, a.logins} {
 			if err := reg.Register(c); err != nil {
@@ -313,7 +322,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 		return errStatus(http.StatusTooManyRequests, "", "too many failed logins: retry in %d s", secs)
 	}
 	u, err := a.users.Get(r.Context(), req.Username)
-	hash := dummyHash
+	hash := a.dummyHash
 	if err == nil {
 		hash = []byte(u.PasswordHash)
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -389,6 +398,13 @@ type passwordChange struct {
 func (a *API) myPassword(w http.ResponseWriter, r *http.Request, p Principal) error {
 	var req passwordChange
 	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := checkPassword(req.NewPassword); err != nil {
+		var ve *store.ValidationError
+		if errors.As(err, &ve) {
+			return &store.ValidationError{Field: "new_password", Msg: strings.Replace(ve.Msg, "password", "new_password", 1)}
+		}
 		return err
 	}
 	_, err := a.users.Update(r.Context(), p.Actor(), p.User, UserInput{Password: &req.NewPassword}, func(u User) error {

@@ -14,8 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
@@ -137,9 +135,6 @@ func (l *limiter) prune(now time.Time) {
 		}
 	}
 }
-
-// dummyHash makes a login for an unknown user cost as much as for a known one.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("switchboard-timing-equaliser"), bcrypt.DefaultCost)
 
 var errThrottled = errors.New("too many failed logins")
 

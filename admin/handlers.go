@@ -229,6 +229,9 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request, p Principal) err
 	if p.Role == RoleTenantAdmin {
 		f.Tenant = p.Tenant
 	}
+	if err := f.Validate(); err != nil { // fills the default limit the answer reports
+		return err
+	}
 	var cols []string
 	if c := q["columns"]; c != "" {
 		for _, name := range strings.Split(c, ",") {

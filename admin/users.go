@@ -143,6 +143,14 @@ func newUsers(st *store.Store, cost int) *Users {
 	st.Register(store.Kind{
 		Name:    KindUser,
 		Secrets: []string{"password_hash"},
+		Tenant: func(data json.RawMessage) string {
+			var u User
+			json.Unmarshal(data, &u) //nolint:errcheck // checked by Check first
+			return u.Tenant
+		},
+		// A restored user starts without sessions: tokens issued before never
+		// outlive the user state they were issued for.
+		OnRestore: func(tx *store.Tx, id string, _ json.RawMessage) error { return tx.DeleteUserSessions(id) },
 		Check: func(tx *store.Tx, id string, data json.RawMessage) error {
 			if data == nil {
 				return keepsAnAdmin(tx, id, nil)
@@ -242,6 +250,10 @@ func (us *Users) Create(ctx context.Context, actor store.Actor, in UserInput) (U
 	}
 	_, err := us.st.Update(ctx, actor, func(tx *store.Tx) error {
 		if err := u.validate(tx); err != nil {
+			return err
+		}
+		// Tokens of an earlier user of this name (restored away) must not apply.
+		if err := tx.DeleteUserSessions(u.Username); err != nil {
 			return err
 		}
 		err := tx.Create(KindUser, u.Tenant, u.Username, u, fmt.Sprintf("user %s created with role %s", u.Username, u.Role))

@@ -111,7 +111,7 @@ func Parse(data []byte, cfg *Config) error {
 
 func decodeInto(n *yaml.Node, v reflect.Value, path string) error {
 	if n.Kind != yaml.MappingNode {
-		where := path
+		where := strings.TrimSuffix(path, ".")
 		if where == "" {
 			where = "the top level"
 		}
@@ -128,7 +128,11 @@ func decodeInto(n *yaml.Node, v reflect.Value, path string) error {
 		seen[k.Value] = true
 		idx := -1
 		for f := 0; f < t.NumField(); f++ {
-			if strings.Split(t.Field(f).Tag.Get("yaml"), ",")[0] == k.Value {
+			tag := strings.Split(t.Field(f).Tag.Get("yaml"), ",")[0]
+			if tag == "-" || tag == "" || !t.Field(f).IsExported() {
+				continue // internal fields are not keys
+			}
+			if tag == k.Value {
 				idx = f
 				break
 			}
@@ -148,6 +152,13 @@ func decodeInto(n *yaml.Node, v reflect.Value, path string) error {
 		}
 		if val.Kind == yaml.ScalarNode && val.Tag == "!!null" {
 			continue // "key:" with no value keeps the default
+		}
+		switch fv.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Uint, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			// yaml.v3 would truncate 4.5 to 4; a fraction is a mistake.
+			if val.Tag == "!!float" {
+				return fmt.Errorf("config: line %d: key %s: bad value %q (must be a whole number)", val.Line, key, val.Value)
+			}
 		}
 		if err := val.Decode(fv.Addr().Interface()); err != nil {
 			msg := err.Error()

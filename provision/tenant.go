@@ -160,7 +160,12 @@ func New(st *store.Store, tcfg TenancyConfig, cfg Config, log *slog.Logger) (*Se
 	st.OnCommit(s.render.onCommit)
 	s.registerKinds()
 	st.Register(store.Kind{
-		Name:   KindTenant,
+		Name: KindTenant,
+		Tenant: func(data json.RawMessage) string {
+			var t Tenant
+			json.Unmarshal(data, &t) //nolint:errcheck // checked by Check first
+			return t.ID
+		},
 		Unique: map[string]string{"objects_tenant_name": "name"},
 		Check: func(tx *store.Tx, id string, data json.RawMessage) error {
 			if data == nil {

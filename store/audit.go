@@ -367,7 +367,13 @@ func (s *Store) Restore(ctx context.Context, actor Actor, id int64) (int64, erro
 					return err
 				}
 			}
-			return tx.write("restore", src.ObjectType, src.Tenant, src.ObjectID, cur, nil, desc)
+			if err := tx.write("restore", src.ObjectType, src.Tenant, src.ObjectID, cur, nil, desc); err != nil {
+				return err
+			}
+			if k.OnRestore != nil {
+				return k.OnRestore(tx, src.ObjectID, nil)
+			}
+			return nil
 		}
 		if k.Check != nil {
 			if err := k.Check(tx, src.ObjectID, src.Before); err != nil {
@@ -380,7 +386,17 @@ func (s *Store) Restore(ctx context.Context, actor Actor, id int64) (int64, erro
 		if !exists {
 			cur = nil
 		}
-		return tx.write("restore", src.ObjectType, src.Tenant, src.ObjectID, cur, src.Before, desc)
+		tenant := src.Tenant
+		if k.Tenant != nil {
+			tenant = k.Tenant(src.Before)
+		}
+		if err := tx.write("restore", src.ObjectType, tenant, src.ObjectID, cur, src.Before, desc); err != nil {
+			return err
+		}
+		if k.OnRestore != nil {
+			return k.OnRestore(tx, src.ObjectID, src.Before)
+		}
+		return nil
 	})
 }
 

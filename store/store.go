@@ -82,6 +82,13 @@ type Kind struct {
 	// Check validates a document that Restore is about to write, with the same rules
 	// as an API write, inside the restoring transaction. Nil accepts anything.
 	Check func(tx *Tx, id string, data json.RawMessage) error
+	// Tenant says which tenant a document belongs to, so that a restore files it
+	// where the document says, not where the object was after the change.
+	// Nil keeps the audit row's tenant.
+	Tenant func(data json.RawMessage) string
+	// OnRestore runs in the restoring transaction after the object is written
+	// (after is nil when the restore deleted it), e.g. to revoke a user's tokens.
+	OnRestore func(tx *Tx, id string, after json.RawMessage) error
 	// Unique maps a unique index name (see migrations) to the JSON field it covers,
 	// so that a violation is reported on the right field.
 	Unique map[string]string
