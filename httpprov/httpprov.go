@@ -1,6 +1,7 @@
 package httpprov
 
 import (
+	"bytes"
 	"crypto/md5"
 	"crypto/rand"
 	"crypto/subtle"
@@ -65,13 +66,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.miss(w, r, ip, rel, err, t)
 		return
 	}
-	if t.File != nil && t.File.Secret {
-		pbx, perr := s.prov.PBX(r.Context(), t.Tenant)
-		if perr != nil {
-			http.Error(w, "file not found", http.StatusNotFound)
-			return
-		}
-		if pbx.HTTPAuth != "none" && !s.authorized(w, r, pbx) {
+	if t.Auth.Required() {
+		if !s.authorized(w, r, t.Auth) {
 			s.log.Warn("provisioning auth failed", "src", ip, "tenant", t.Tenant, "file", t.Name, "user_agent", r.UserAgent())
 			return
 		}
@@ -79,11 +75,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case t.File != nil:
 		f := t.File
-		w.Header().Set("ETag", f.ETag)
-		w.Header().Set("Content-Type", contentType(f.ContentType))
-		w.Header().Set("Cache-Control", "no-cache")
-		http.ServeContent(w, r, f.Name, f.ModTime, strings.NewReader(string(f.Body)))
-		s.log.Info("provisioning file served", "src", ip, "tenant", t.Tenant, "file", f.Name, "bytes", f.Size, "took", time.Since(start), "user_agent", r.UserAgent())
+		h := w.Header()
+		if r.Header.Get("Range") == "" && r.Header.Get("If-None-Match") == "" && r.Header.Get("If-Modified-Since") == "" &&
+			r.Header.Get("If-Match") == "" && r.Header.Get("If-Unmodified-Since") == "" {
+			// The common case of a phone's plain GET: no need for ServeContent's
+			// precondition and range machinery.
+			for k, v := range f.Header {
+				h[k] = v
+			}
+			w.WriteHeader(http.StatusOK)
+			if r.Method != http.MethodHead {
+				w.Write(f.Body) //nolint:errcheck // the client went away
+			}
+		} else {
+			h["Etag"] = f.Header["Etag"]
+			h["Content-Type"] = f.Header["Content-Type"]
+			h["Cache-Control"] = f.Header["Cache-Control"]
+			http.ServeContent(w, r, f.Name, f.ModTime, bytes.NewReader(f.Body))
+		}
+		if s.log.Enabled(r.Context(), slog.LevelInfo) {
+			s.log.Info("provisioning file served", "src", ip, "tenant", t.Tenant, "file", f.Name, "bytes", f.Size, "took", time.Since(start), "user_agent", r.UserAgent())
+		}
 	case t.Asset != nil:
 		a := t.Asset
 		fh, err := os.Open(s.prov.AssetPath(a))
@@ -96,18 +108,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("ETag", `"`+a.SHA256[:24]+`"`)
 		w.Header().Set("Content-Type", a.ContentType)
 		http.ServeContent(w, r, a.Name, a.ModTime, fh)
-		s.log.Info("provisioning asset served", "src", ip, "tenant", t.Tenant, "file", a.Name, "bytes", a.Size, "took", time.Since(start))
+		s.log.Debug("provisioning asset served", "src", ip, "tenant", t.Tenant, "file", a.Name, "bytes", a.Size, "took", time.Since(start))
 	}
-}
-
-func contentType(ct string) string {
-	if ct == "" {
-		return "text/plain; charset=utf-8"
-	}
-	if strings.HasPrefix(ct, "text/") && !strings.Contains(ct, "charset") {
-		return ct + "; charset=utf-8"
-	}
-	return ct
 }
 
 // miss answers a request that names no file; unknown device files are recorded
@@ -126,12 +128,12 @@ func (s *Server) miss(w http.ResponseWriter, r *http.Request, ip, rel string, er
 
 // authorized checks Basic or Digest credentials against the tenant's, and
 // challenges when they are missing or wrong.
-func (s *Server) authorized(w http.ResponseWriter, r *http.Request, p provision.PBXSettings) bool {
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request, p provision.HTTPAuth) bool {
 	h := r.Header.Get("Authorization")
-	switch p.HTTPAuth {
+	switch p.Mode {
 	case "basic":
 		u, pw, ok := r.BasicAuth()
-		if ok && eq(u, p.HTTPUser) && eq(pw, p.HTTPPassword) {
+		if ok && eq(u, p.User) && eq(pw, p.Password) {
 			return true
 		}
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+s.realm+`", charset="UTF-8"`)
@@ -148,16 +150,16 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request, p provision.
 func eq(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
 
 // checkDigest verifies an RFC 2617/7616 MD5 digest response (what desk phones send).
-func (s *Server) checkDigest(r *http.Request, params string, p provision.PBXSettings) bool {
+func (s *Server) checkDigest(r *http.Request, params string, p provision.HTTPAuth) bool {
 	f := parseDigest(params)
-	if f["username"] != p.HTTPUser || f["realm"] != s.realm || !s.nonce.valid(f["nonce"]) {
+	if f["username"] != p.User || f["realm"] != s.realm || !s.nonce.valid(f["nonce"]) {
 		return false
 	}
 	if f["uri"] != r.URL.RequestURI() && f["uri"] != r.URL.Path {
 		return false
 	}
 	md := func(x string) string { sum := md5.Sum([]byte(x)); return hex.EncodeToString(sum[:]) }
-	ha1 := md(p.HTTPUser + ":" + s.realm + ":" + p.HTTPPassword)
+	ha1 := md(p.User + ":" + s.realm + ":" + p.Password)
 	ha2 := md(r.Method + ":" + f["uri"])
 	var want string
 	if f["qop"] == "auth" {

@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,6 +33,9 @@ type File struct {
 	ETag        string    `json:"etag"`
 	ContentType string    `json:"content_type"`
 	Body        []byte    `json:"-"`
+	// Header holds the response header values, built once per rendering so that
+	// serving a file allocates nothing for them (net/http never mutates them).
+	Header map[string][]string `json:"-"`
 	// Secret says the file carries SIP or phone credentials.
 	Secret bool `json:"secret"`
 }
@@ -40,6 +45,7 @@ type tenantFiles struct {
 	files  map[string]*File
 	errors map[string]string // device id -> why it has no file
 	macs   map[string]bool   // every configured device, with or without a file
+	auth   HTTPAuth          // what the tenant demands of requests for secret files
 	rev    int64
 }
 
@@ -150,6 +156,7 @@ func (r *renderer) renderDirty(ctx context.Context) {
 			tenants = append(tenants, t)
 		}
 	}
+	rendered := 0
 	for _, t := range tenants {
 		start := time.Now()
 		tf, err := r.renderTenant(ctx, t)
@@ -162,6 +169,9 @@ func (r *renderer) renderDirty(ctx context.Context) {
 			delete(r.tenants, t)
 		} else {
 			r.tenants[t] = tf
+			for _, f := range tf.files {
+				rendered += f.Size
+			}
 		}
 		r.mu.Unlock()
 		if tf != nil {
@@ -174,6 +184,11 @@ func (r *renderer) renderDirty(ctx context.Context) {
 	}
 	r.cond.Broadcast()
 	r.dirtyMu.Unlock()
+	if rendered > 16<<20 {
+		// A pass over thousands of files leaves the previous generation as garbage;
+		// hand it back now rather than carrying twice the tree until the next GC.
+		debug.FreeOSMemory()
+	}
 }
 
 // waitRendered blocks until the files reflect revision rev (or ctx ends).
@@ -267,6 +282,7 @@ func (r *renderer) renderTenant(ctx context.Context, tenant string) (*tenantFile
 	if !sn.tenant.Enabled {
 		return out, nil // a disabled tenant serves nothing
 	}
+	out.auth = HTTPAuth{Mode: sn.pbx.HTTPAuth, User: sn.pbx.HTTPUser, Password: sn.pbx.HTTPPassword}
 	now := time.Now().UTC().Truncate(time.Second)
 	custom := map[string]bool{}
 	base := r.s.pbxVars(sn.tenant, sn.pbx)
@@ -305,10 +321,27 @@ func (r *renderer) renderTenant(ctx context.Context, tenant string) (*tenantFile
 				f = prev // unchanged: same bytes, same ETag, same Last-Modified
 			}
 		}
+		if f.Header == nil {
+			ct := f.ContentType
+			if ct == "" {
+				ct = "text/plain"
+			}
+			if strings.HasPrefix(ct, "text/") && !strings.Contains(ct, "charset") {
+				ct += "; charset=utf-8"
+			}
+			f.Header = map[string][]string{
+				"Etag":           {f.ETag},
+				"Content-Type":   {ct},
+				"Cache-Control":  {"no-cache"},
+				"Last-Modified":  {f.ModTime.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT")}, // http.TimeFormat
+				"Content-Length": {strconv.Itoa(len(f.Body))},
+				"Accept-Ranges":  {"bytes"},
+			}
+		}
 		out.files[f.Name] = f
 	}
 	usedModels := map[string]bool{}
-	var b strings.Builder
+	var b []byte
 	for _, d := range sn.devices {
 		out.macs[d.MAC] = true
 		m, ok := sn.models[d.Model]
@@ -345,14 +378,13 @@ func (r *renderer) renderTenant(ctx context.Context, tenant string) (*tenantFile
 			vars[k] = v
 		}
 		deviceVars(vars, d, mac, m, sn.pbx, acc, r.s.brandName(m.Brand))
-		b.Reset()
-		c.Render(&b, vars, t.Escape)
+		b = c.Append(b[:0], vars, t.Escape)
 		name := m.File.Name(mac)
 		if prev, dup := out.files[name]; dup {
 			out.errors[d.ID] = fmt.Sprintf("file %s is already generated for device %s", name, prev.MAC)
 			continue
 		}
-		put(&File{Name: name, Tenant: tenant, Device: d.ID, MAC: mac.String(), ContentType: t.ContentType, Body: []byte(b.String()), Secret: true})
+		put(&File{Name: name, Tenant: tenant, Device: d.ID, MAC: mac.String(), ContentType: t.ContentType, Body: bytes.Clone(b), Secret: true})
 	}
 	ids := make([]string, 0, len(usedModels))
 	for id := range usedModels {
@@ -369,9 +401,8 @@ func (r *renderer) renderTenant(ctx context.Context, tenant string) (*tenantFile
 				r.log.Warn("common file not rendered", "tenant", tenant, "file", cf.Name, "err", err)
 				continue
 			}
-			b.Reset()
-			c.Render(&b, base, t.Escape)
-			put(&File{Name: cf.Name, Tenant: tenant, ContentType: t.ContentType, Body: []byte(b.String())})
+			b = c.Append(b[:0], base, t.Escape)
+			put(&File{Name: cf.Name, Tenant: tenant, ContentType: t.ContentType, Body: bytes.Clone(b)})
 		}
 	}
 	return out, nil
@@ -543,14 +574,21 @@ func (r *renderer) configured(tenant, mac string) bool {
 
 // lookup returns a tenant's file.
 func (r *renderer) lookup(tenant, name string) (*File, bool) {
+	f, _, ok := r.lookupAuth(tenant, name)
+	return f, ok
+}
+
+// lookupAuth returns a tenant's file and the authentication the tenant demands,
+// from one rendering (no database access on the request path).
+func (r *renderer) lookupAuth(tenant, name string) (*File, HTTPAuth, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	tf, ok := r.tenants[tenant]
 	if !ok {
-		return nil, false
+		return nil, HTTPAuth{}, false
 	}
 	f, ok := tf.files[name]
-	return f, ok
+	return f, tf.auth, ok
 }
 
 // list returns a tenant's files, sorted by name, and per-device render errors.

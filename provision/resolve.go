@@ -21,47 +21,78 @@ type Target struct {
 	Name   string
 	File   *File  // a rendered file, or
 	Asset  *Asset // an uploaded asset (firmware, ...)
+	// Auth is what the tenant demands before serving File (Mode "none" or "").
+	Auth HTTPAuth
 	// MAC is set when the name looks like a device file of a known model (or holds
 	// 12 hex digits) but nothing is configured for it.
 	MAC string
 }
+
+// HTTPAuth is a tenant's provisioning authentication: Mode none, basic or digest.
+type HTTPAuth struct {
+	Mode, User, Password string
+}
+
+// Required reports whether requests must authenticate.
+func (a HTTPAuth) Required() bool { return a.Mode == "basic" || a.Mode == "digest" }
 
 // Resolve maps a request path (relative to the provisioning root: "file" in
 // single-tenant mode, "<tenant uuid>/file" in multi-tenant mode) to a file. It
 // refuses traversal, absolute paths, empty or nested names and unknown tenants.
 func (s *Service) Resolve(path string) (Target, error) {
 	var t Target
-	if len(path) > 512 || strings.ContainsAny(path, "\\\x00") {
+	if len(path) == 0 || len(path) > 512 || strings.ContainsAny(path, "\\\x00") {
 		return t, ErrBadPath
 	}
-	parts := strings.Split(path, "/")
-	for _, p := range parts {
-		if p == "" || p == "." || p == ".." {
-			return t, ErrBadPath
+	dir, name, nested := strings.Cut(path, "/")
+	if nested && strings.Contains(name, "/") {
+		for _, p := range strings.Split(path, "/") {
+			if p == "" || p == "." || p == ".." {
+				return t, ErrBadPath
+			}
 		}
+		return t, ErrNoFile
 	}
-	if s.tcfg.Mode == ModeMulti {
-		if len(parts) != 2 {
-			return t, ErrNoFile
-		}
-		id, err := uuid.Parse(parts[0])
-		if err != nil || id.String() != strings.ToLower(parts[0]) {
+	if !nested {
+		dir, name = "", path
+	}
+	if name == "" || name == "." || name == ".." || (nested && (dir == "" || dir == "." || dir == "..")) {
+		return t, ErrBadPath
+	}
+	if err := checkFileName(name, false); err != nil {
+		return t, ErrBadPath
+	}
+	multi := s.tcfg.Mode == ModeMulti
+	if multi != nested {
+		return t, ErrNoFile
+	}
+	if multi {
+		id, err := uuid.Parse(dir)
+		if err != nil || len(dir) != 36 {
 			return t, ErrNoTenant
 		}
-		t.Tenant, t.Name = id.String(), parts[1]
-	} else {
-		if len(parts) != 1 {
-			return t, ErrNoFile
-		}
-		t.Tenant, t.Name = s.singleTenant(), parts[0]
+		t.Tenant = id.String()
 	}
-	if t.Tenant == "" || !s.render.hasTenant(t.Tenant) {
+	t.Name = name
+	// One look at the rendered tree: tenant, file and the tenant's auth together.
+	r := s.render
+	r.mu.RLock()
+	if !multi {
+		t.Tenant = r.single
+	}
+	tf, ok := r.tenants[t.Tenant]
+	var f *File
+	if ok {
+		f = tf.files[name]
+		if f != nil && f.Secret {
+			t.Auth = tf.auth
+		}
+	}
+	r.mu.RUnlock()
+	if !ok {
 		return t, ErrNoTenant
 	}
-	if err := checkFileName(t.Name, false); err != nil {
-		return t, ErrBadPath
-	}
-	if f, ok := s.render.lookup(t.Tenant, t.Name); ok {
+	if f != nil {
 		t.File = f
 		return t, nil
 	}
@@ -107,14 +138,11 @@ func (s *Service) macInName(name string) string {
 func isHex(c byte) bool { _, ok := unhex(c); return ok }
 
 func (s *Service) singleTenant() string {
-	s.render.mu.RLock()
-	defer s.render.mu.RUnlock()
-	return s.render.single
+	return s.render.singleTenant()
 }
 
-func (r *renderer) hasTenant(id string) bool {
+func (r *renderer) singleTenant() string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	_, ok := r.tenants[id]
-	return ok
+	return r.single
 }

@@ -127,14 +127,11 @@ const (
 	EscapeXML  = "xml"
 )
 
-var xmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;")
-
-// Render writes the template with vars substituted; a value missing from vars is
-// empty. escape is EscapeNone or EscapeXML.
-func (c *Compiled) Render(b *strings.Builder, vars map[string]string, escape string) {
+// Append renders the template onto b and returns the extended slice.
+func (c *Compiled) Append(b []byte, vars map[string]string, escape string) []byte {
 	for _, s := range c.segs {
 		if s.name == "" {
-			b.WriteString(s.lit)
+			b = append(b, s.lit...)
 			continue
 		}
 		v := vars[s.name]
@@ -143,15 +140,43 @@ func (c *Compiled) Render(b *strings.Builder, vars map[string]string, escape str
 				v = m
 			}
 		}
-		if escape == EscapeXML {
-			xmlEscaper.WriteString(b, v) //nolint:errcheck // strings.Builder
-		} else {
-			// Values come from installers' forms; a newline would let one field
-			// inject lines into a key=value config.
-			if strings.ContainsAny(v, "\r\n") {
-				v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
-			}
-			b.WriteString(v)
-		}
+		b = appendValue(b, v, escape)
 	}
+	return b
+}
+
+func appendValue(b []byte, v, escape string) []byte {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if escape == EscapeXML {
+			switch c {
+			case '&':
+				b = append(b, "&amp;"...)
+			case '<':
+				b = append(b, "&lt;"...)
+			case '>':
+				b = append(b, "&gt;"...)
+			case '"':
+				b = append(b, "&quot;"...)
+			case '\'':
+				b = append(b, "&apos;"...)
+			default:
+				b = append(b, c)
+			}
+			continue
+		}
+		// Values come from installers' forms; a newline would let one field
+		// inject lines into a key=value config.
+		if c == '\r' || c == '\n' {
+			c = ' '
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+// Render writes the template with vars substituted; a value missing from vars is
+// empty. escape is EscapeNone or EscapeXML.
+func (c *Compiled) Render(b *strings.Builder, vars map[string]string, escape string) {
+	b.Write(c.Append(nil, vars, escape))
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -199,17 +200,28 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 }
 
 // count records each response's status code by listener and first path element.
+// Counters are looked up once per (area, code): this sits on the phones' hot path.
 func count(c *prometheus.CounterVec, listener string, h http.Handler) http.Handler {
+	type key struct {
+		area string
+		code int
+	}
+	var cache sync.Map
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		h.ServeHTTP(rec, r)
-		area := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 2)[0]
+		area, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 		switch area {
 		case "api", "provisioning", "healthz", "metrics", "webrest", "socket.io":
 		default:
 			area = "other"
 		}
-		c.WithLabelValues(listener, area, fmt.Sprint(rec.code)).Inc()
+		k := key{area, rec.code}
+		ctr, ok := cache.Load(k)
+		if !ok {
+			ctr, _ = cache.LoadOrStore(k, c.WithLabelValues(listener, area, strconv.Itoa(rec.code)))
+		}
+		ctr.(prometheus.Counter).Inc()
 	})
 }
 

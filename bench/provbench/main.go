@@ -1,0 +1,441 @@
+// Command provbench measures the provisioning servers against the classic
+// baselines in the same run, on the same machine: tftpd-hpa for TFTP and nginx
+// for HTTP, both serving the very bytes switchboard renders. It prints one line
+// per benchmark:
+//
+//	bench tftp-config ratio=... ours_per_s=... baseline_per_s=...
+//	bench tftp-firmware ratio=... ours_s=... baseline_s=...
+//	bench http-config ratio=... ours_rps=... baseline_rps=...
+//	bench regen-10k seconds=... rss_mb=...
+//
+// Ratios are ours/baseline for throughputs and baseline/ours for durations, so
+// bigger is better. Traffic goes to 127.0.0.1 only. It needs in.tftpd
+// (tftpd-hpa), nginx and wrk; run it as root (tftpd-hpa chroots).
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/pin/tftp/v3"
+)
+
+var (
+	binPath   = flag.String("bin", "bin/switchboard", "switchboard binary")
+	devices   = flag.Int("devices", 10000, "devices (and distinct configs)")
+	transfers = flag.Int("transfers", 10000, "TFTP config transfers")
+	clients   = flag.Int("clients", 200, "concurrent TFTP clients")
+	fwMB      = flag.Int("firmware-mb", 20, "firmware size in MB")
+	httpSecs  = flag.Int("http-seconds", 10, "wrk duration per server")
+	keep      = flag.Bool("keep", false, "keep the work directory")
+)
+
+func main() {
+	flag.Parse()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "provbench:", err)
+		os.Exit(1)
+	}
+}
+
+func freePort() int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+type daemon struct {
+	cmd    *exec.Cmd
+	sock   string
+	http   string
+	tftp   string
+	client *http.Client
+	stderr *bytes.Buffer
+}
+
+func (d *daemon) api(method, path, ctype string, body io.Reader, out any) error {
+	req, _ := http.NewRequest(method, "http://sb"+path, body)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+func (d *daemon) json(method, path string, in, out any) error {
+	b, _ := json.Marshal(in)
+	return d.api(method, path, "application/json", bytes.NewReader(b), out)
+}
+
+// template8K renders to about 8 KB per device, distinct per account.
+func template8K() string {
+	var b strings.Builder
+	b.WriteString("#!version:1.0.0.1\naccount.1.enable = 1\naccount.1.label = %%ACCOUNT_DISPLAY_NAME%%\n" +
+		"account.1.user_name = %%ACCOUNT_SIP_USERNAME%%\naccount.1.auth_name = %%ACCOUNT_SIP_AUTH_USERNAME%%\n" +
+		"account.1.password = %%ACCOUNT_SIP_PASSWORD%%\naccount.1.sip_server.1.address = %%KPBX_IP_ADDRESS%%\n" +
+		"account.1.sip_server.1.port = %%ACCOUNT_SIP_PORT%%\nlocal_time.ntp_server1 = %%KPBX_NTP_SERVER%%\n" +
+		"static.auto_provision.server.url = %%KPBX_PROVISIONING_URL%%\nnetwork.internet_port.type = %%IPADDRMODE|dhcp=0|static=2%%\n")
+	for i := 0; b.Len() < 7800; i++ {
+		fmt.Fprintf(&b, "linekey.%d.label = %%%%ACCOUNT_EXTENSION%%%%-%d %%%%MAC_LOWER%%%%\n", i, i)
+	}
+	return b.String()
+}
+
+func run() error {
+	work, err := os.MkdirTemp("", "provbench-")
+	if err != nil {
+		return err
+	}
+	if !*keep {
+		defer os.RemoveAll(work)
+	}
+	os.Chmod(work, 0o755)
+	d := &daemon{sock: filepath.Join(work, "sb.sock"), http: fmt.Sprintf("127.0.0.1:%d", freePort()),
+		tftp: fmt.Sprintf("127.0.0.1:%d", freePort()), stderr: &bytes.Buffer{}}
+	cfg := fmt.Sprintf("data_dir: %s/data\nlog:\n  level: warn\nhttp:\n  listen: %q\n  https_listen: \"127.0.0.1:%d\"\n"+
+		"admin:\n  socket: %s\n  bcrypt_cost: 4\ntftp:\n  listen: %q\nprovisioning:\n  base_url: \"http://%s\"\n  unknown_burst: 1000000\n",
+		work, d.http, freePort(), d.sock, d.tftp, d.http)
+	cfgPath := filepath.Join(work, "sb.yaml")
+	os.WriteFile(cfgPath, []byte(cfg), 0o600)
+	d.cmd = exec.Command(*binPath, "serve", "--config", cfgPath)
+	d.cmd.Stderr = d.stderr
+	if err := d.cmd.Start(); err != nil {
+		return err
+	}
+	defer func() { d.cmd.Process.Signal(syscall.SIGTERM); d.cmd.Wait() }()
+	d.client = &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", d.sock)
+	}}}
+	for i := 0; ; i++ {
+		if err := d.api("GET", "/api/v1/status", "", nil, nil); err == nil {
+			break
+		} else if i > 300 {
+			return fmt.Errorf("daemon not up: %v\n%s", err, d.stderr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// Catalog, PBX settings, accounts and devices.
+	var tmpl, model struct{ ID string }
+	if err := d.json("POST", "/api/v1/templates", map[string]any{"name": "bench", "scope": "device", "body": template8K()}, &tmpl); err != nil {
+		return err
+	}
+	if err := d.json("POST", "/api/v1/models", map[string]any{"name": "Bench", "brand": "yealink", "template": tmpl.ID,
+		"file": map[string]string{"prefix": "", "mac_format": "aabbccddeeff", "suffix": ".cfg"}}, &model); err != nil {
+		return err
+	}
+	if err := d.json("PATCH", "/api/v1/tenants/default/pbx", map[string]any{"sip_server": "192.0.2.10"}, nil); err != nil {
+		return err
+	}
+	var acc, dev bytes.Buffer
+	acc.WriteString("extension,sip_password,display_name\n")
+	dev.WriteString("mac,model,account_extension\n")
+	names := make([]string, *devices)
+	for i := 0; i < *devices; i++ {
+		fmt.Fprintf(&acc, "%d,pw-%08d,User %d\n", 10000+i, i*7919, i)
+		mac := fmt.Sprintf("0015650%05x", i)
+		fmt.Fprintf(&dev, "%s,%s,%d\n", mac, model.ID, 10000+i)
+		names[i] = mac + ".cfg"
+	}
+	if err := d.api("POST", "/api/v1/tenants/default/accounts.csv", "text/csv", &acc, nil); err != nil {
+		return err
+	}
+	if err := d.api("POST", "/api/v1/tenants/default/devices.csv", "text/csv", &dev, nil); err != nil {
+		return err
+	}
+	if _, err := waitFiles(d, *devices, ""); err != nil {
+		return err
+	}
+
+	// regen-10k: change the template, time until every file carries the change.
+	start := time.Now()
+	if err := d.json("PATCH", "/api/v1/templates/"+tmpl.ID, map[string]any{"body": template8K() + "# regenerated\n"}, nil); err != nil {
+		return err
+	}
+	if _, err := waitFiles(d, *devices, "# regenerated"); err != nil {
+		return err
+	}
+	regen := time.Since(start)
+	peak := rssMB(d.cmd.Process.Pid)
+	// Steady state: the daemon returns the previous generation of files to the OS
+	// once a large pass is done.
+	time.Sleep(2 * time.Second)
+	rss := rssMB(d.cmd.Process.Pid)
+	fmt.Printf("bench regen-10k seconds=%.2f rss_mb=%.0f rss_during_regen_mb=%.0f devices=%d target_seconds=10 target_rss_mb=150\n",
+		regen.Seconds(), rss, peak, *devices)
+
+	// The baselines serve the same bytes from disk.
+	root := filepath.Join(work, "root")
+	os.MkdirAll(root, 0o755)
+	for _, n := range names {
+		b, err := get("http://" + d.http + "/provisioning/" + n)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(root, n), b, 0o644); err != nil {
+			return err
+		}
+	}
+	fw := make([]byte, *fwMB<<20)
+	rand.Read(fw)
+	os.WriteFile(filepath.Join(root, "firmware.rom"), fw, 0o644)
+	if err := d.api("PUT", "/api/v1/tenants/default/assets/firmware.rom", "application/octet-stream", bytes.NewReader(fw), nil); err != nil {
+		return err
+	}
+
+	hpaAddr := fmt.Sprintf("127.0.0.1:%d", freePort())
+	hpa := exec.Command("in.tftpd", "--foreground", "--listen", "--address", hpaAddr, "--secure", "--user", "nobody", "--blocksize", "65464", root)
+	var hpaErr bytes.Buffer
+	hpa.Stderr = &hpaErr
+	if err := hpa.Start(); err != nil {
+		return fmt.Errorf("tftpd-hpa: %w", err)
+	}
+	defer func() { hpa.Process.Kill(); hpa.Wait() }()
+	time.Sleep(300 * time.Millisecond)
+
+	// tftp-config
+	ours, err := tftpLoad(d.tftp, names, *transfers, *clients)
+	if err != nil {
+		return fmt.Errorf("tftp-config (ours): %w", err)
+	}
+	base, err := tftpLoad(hpaAddr, names, *transfers, *clients)
+	if err != nil {
+		return fmt.Errorf("tftp-config (tftpd-hpa): %w %s", err, hpaErr.String())
+	}
+	fmt.Printf("bench tftp-config ratio=%.2f ours_per_s=%.0f baseline_per_s=%.0f transfers=%d clients=%d baseline=tftpd-hpa\n",
+		ours/base, ours, base, *transfers, *clients)
+
+	// tftp-firmware
+	oursFW, err := tftpFirmware(d.tftp, len(fw))
+	if err != nil {
+		return fmt.Errorf("tftp-firmware (ours): %w", err)
+	}
+	baseFW, err := tftpFirmware(hpaAddr, len(fw))
+	if err != nil {
+		return fmt.Errorf("tftp-firmware (tftpd-hpa): %w", err)
+	}
+	fmt.Printf("bench tftp-firmware ratio=%.2f ours_s=%.2f baseline_s=%.2f size_mb=%d blksize=1428 baseline=tftpd-hpa\n",
+		baseFW.Seconds()/oursFW.Seconds(), oursFW.Seconds(), baseFW.Seconds(), *fwMB)
+
+	// http-config: wrk with random paths among the devices, vs nginx on the same files.
+	ngAddr := fmt.Sprintf("127.0.0.1:%d", freePort())
+	ngConf := filepath.Join(work, "nginx.conf")
+	os.WriteFile(ngConf, []byte(fmt.Sprintf(`daemon off; worker_processes 2; pid %s/nginx.pid; error_log stderr error;
+events { worker_connections 4096; }
+http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
+  client_body_temp_path %[1]s/ngtmp; proxy_temp_path %[1]s/ngtmp; fastcgi_temp_path %[1]s/ngtmp; uwsgi_temp_path %[1]s/ngtmp; scgi_temp_path %[1]s/ngtmp;
+  server { listen %s; location /provisioning/ { alias %s/; } } }
+`, work, ngAddr, root)), 0o644)
+	ng := exec.Command("nginx", "-c", ngConf, "-p", work)
+	var ngErr bytes.Buffer
+	ng.Stderr = &ngErr
+	if err := ng.Start(); err != nil {
+		return fmt.Errorf("nginx: %w", err)
+	}
+	defer func() { ng.Process.Signal(syscall.SIGQUIT); ng.Wait() }()
+	time.Sleep(300 * time.Millisecond)
+	lua := filepath.Join(work, "paths.lua")
+	var l strings.Builder
+	l.WriteString("local paths = {")
+	for i, n := range names {
+		if i > 0 {
+			l.WriteString(",")
+		}
+		fmt.Fprintf(&l, "%q", "/provisioning/"+n)
+	}
+	l.WriteString("}\nmath.randomseed(42)\nrequest = function() return wrk.format(\"GET\", paths[math.random(#paths)]) end\n")
+	os.WriteFile(lua, []byte(l.String()), 0o644)
+	oursRPS, err := wrk(d.http, lua)
+	if err != nil {
+		return fmt.Errorf("http-config (ours): %w", err)
+	}
+	baseRPS, err := wrk(ngAddr, lua)
+	if err != nil {
+		return fmt.Errorf("http-config (nginx): %w %s", err, ngErr.String())
+	}
+	fmt.Printf("bench http-config ratio=%.2f ours_rps=%.0f baseline_rps=%.0f connections=128 devices=%d baseline=nginx target_ratio=0.8\n",
+		oursRPS/baseRPS, oursRPS, baseRPS, *devices)
+	return nil
+}
+
+func get(url string) ([]byte, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("GET %s: %d", url, resp.StatusCode)
+	}
+	return io.ReadAll(resp.Body)
+}
+
+// waitFiles polls the file list until n files exist and, if marker is set, a
+// sample spread over the list contains it.
+func waitFiles(d *daemon, n int, marker string) (time.Duration, error) {
+	start := time.Now()
+	for time.Since(start) < 5*time.Minute {
+		var res struct {
+			Items []struct {
+				Name string
+				Size int
+			}
+		}
+		if err := d.api("GET", "/api/v1/tenants/default/files", "", nil, &res); err != nil {
+			return 0, err
+		}
+		if len(res.Items) >= n {
+			if marker == "" {
+				return time.Since(start), nil
+			}
+			ok := true
+			for _, i := range []int{0, n / 3, n / 2, n - 1} {
+				b, err := get("http://" + d.http + "/provisioning/" + res.Items[i].Name)
+				if err != nil || !bytes.Contains(b, []byte(marker)) {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				return time.Since(start), nil
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return 0, errors.New("files not rendered within 5 minutes")
+}
+
+func rssMB(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return math.NaN()
+	}
+	m := regexp.MustCompile(`VmRSS:\s+(\d+) kB`).FindSubmatch(b)
+	if m == nil {
+		return math.NaN()
+	}
+	kb, _ := strconv.Atoi(string(m[1]))
+	return float64(kb) / 1024
+}
+
+// tftpLoad runs total transfers of distinct names with conc clients and returns
+// transfers per second.
+func tftpLoad(addr string, names []string, total, conc int) (float64, error) {
+	var next atomic.Int64
+	var failed atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	start := time.Now()
+	for c := 0; c < conc; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cl, err := tftp.NewClient(addr)
+			if err != nil {
+				once.Do(func() { firstErr = err })
+				return
+			}
+			cl.SetTimeout(2 * time.Second)
+			cl.SetRetries(5)
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= total {
+					return
+				}
+				wt, err := cl.Receive(names[i%len(names)], "octet")
+				if err == nil {
+					_, err = wt.WriteTo(io.Discard)
+				}
+				if err != nil {
+					failed.Add(1)
+					once.Do(func() { firstErr = err })
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	if f := failed.Load(); f > int64(total)/100 {
+		return 0, fmt.Errorf("%d of %d transfers failed: %v", f, total, firstErr)
+	}
+	return float64(total-int(failed.Load())) / el.Seconds(), nil
+}
+
+// tftpFirmware downloads the firmware three times with blksize 1428 and returns
+// the median duration.
+func tftpFirmware(addr string, size int) (time.Duration, error) {
+	var runs []time.Duration
+	for i := 0; i < 3; i++ {
+		cl, err := tftp.NewClient(addr)
+		if err != nil {
+			return 0, err
+		}
+		cl.SetBlockSize(1428)
+		cl.SetTimeout(2 * time.Second)
+		start := time.Now()
+		wt, err := cl.Receive("firmware.rom", "octet")
+		if err != nil {
+			return 0, err
+		}
+		n, err := wt.WriteTo(io.Discard)
+		if err != nil {
+			return 0, err
+		}
+		if int(n) != size {
+			return 0, fmt.Errorf("got %d bytes, want %d", n, size)
+		}
+		runs = append(runs, time.Since(start))
+	}
+	sort.Slice(runs, func(i, j int) bool { return runs[i] < runs[j] })
+	return runs[1], nil
+}
+
+func wrk(addr, script string) (float64, error) {
+	out, err := exec.Command("wrk", "-t2", "-c128", fmt.Sprintf("-d%ds", *httpSecs), "-s", script, "http://"+addr+"/").CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("wrk: %v %s", err, out)
+	}
+	if m := regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`).FindSubmatch(out); m != nil {
+		return 0, fmt.Errorf("wrk saw %s error responses:\n%s", m[1], out)
+	}
+	m := regexp.MustCompile(`Requests/sec:\s+([\d.]+)`).FindSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("no Requests/sec in wrk output:\n%s", out)
+	}
+	return strconv.ParseFloat(string(m[1]), 64)
+}
