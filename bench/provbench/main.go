@@ -132,6 +132,9 @@ func run() error {
 	cfgPath := filepath.Join(work, "sb.yaml")
 	os.WriteFile(cfgPath, []byte(cfg), 0o600)
 	d.cmd = exec.Command(*binPath, "serve", "--config", cfgPath)
+	if p := os.Getenv("PROVBENCH_CPUPROFILE"); p != "" {
+		d.cmd.Env = append(os.Environ(), "SWITCHBOARD_CPUPROFILE="+p)
+	}
 	d.cmd.Stderr = d.stderr
 	if err := d.cmd.Start(); err != nil {
 		return err

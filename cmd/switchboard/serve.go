@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,6 +50,17 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		return &exitError{code: 2, msg: err.Error()}
 	}
 	log := newLogger(cfg.Log, stderr)
+	if p := os.Getenv("SWITCHBOARD_CPUPROFILE"); p != "" {
+		// Diagnostics: a CPU profile of the whole run, for "go tool pprof".
+		f, err := os.Create(p)
+		if err != nil {
+			return &exitError{code: 2, msg: err.Error()}
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return &exitError{code: 2, msg: err.Error()}
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := serve(ctx, cfg, log, stdout); err != nil {
