@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"crypto/rand"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -115,52 +116,83 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // miss answers a request that names no file; unknown device files are recorded
 // and count against the source.
 func (s *Server) miss(w http.ResponseWriter, r *http.Request, ip, rel string, err error, t provision.Target) {
+	s.recordMiss(ip, r.UserAgent(), rel, err, t)
+	http.Error(w, "file not found", http.StatusNotFound)
+}
+
+func (s *Server) recordMiss(ip, userAgent, rel string, err error, t provision.Target) {
 	if t.MAC != "" {
-		s.prov.SeeUnknown(t.Tenant, t.MAC, ip, r.UserAgent(), t.Name)
+		s.prov.SeeUnknown(t.Tenant, t.MAC, ip, userAgent, t.Name)
 	}
 	if s.limit.Fail(ip) {
 		// One line per throttling decision, fail2ban-friendly.
-		s.log.Warn("provisioning: too many unknown files, throttling", "src", ip, "path", rel)
+		s.log.Warn("provisioning: too many unknown files, throttling", "src", ip, "path", printable(rel))
 	}
-	s.log.Info("provisioning file not found", "src", ip, "path", rel, "reason", err.Error(), "user_agent", r.UserAgent())
-	http.Error(w, "file not found", http.StatusNotFound)
+	s.log.Info("provisioning file not found", "src", ip, "path", printable(rel), "reason", err.Error(), "user_agent", printable(userAgent))
+}
+
+// printable keeps log lines one line long whatever a client sends.
+func printable(s string) string {
+	if len(s) > 256 {
+		s = s[:256]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 // authorized checks Basic or Digest credentials against the tenant's, and
 // challenges when they are missing or wrong.
 func (s *Server) authorized(w http.ResponseWriter, r *http.Request, p provision.HTTPAuth) bool {
-	h := r.Header.Get("Authorization")
-	switch p.Mode {
-	case "basic":
-		u, pw, ok := r.BasicAuth()
-		if ok && eq(u, p.User) && eq(pw, p.Password) {
-			return true
-		}
-		w.Header().Set("WWW-Authenticate", `Basic realm="`+s.realm+`", charset="UTF-8"`)
-	case "digest":
-		if strings.HasPrefix(h, "Digest ") && s.checkDigest(r, h[7:], p) {
-			return true
-		}
-		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Digest realm="%s", qop="auth", algorithm=MD5, nonce="%s"`, s.realm, s.nonce.issue()))
+	ok, challenge := s.checkAuth(r.Header.Get("Authorization"), r.Method, r.URL.RequestURI(), r.URL.Path, p)
+	if ok {
+		return true
 	}
+	w.Header().Set("WWW-Authenticate", challenge)
 	http.Error(w, "authentication required", http.StatusUnauthorized)
 	return false
+}
+
+// checkAuth verifies an Authorization header value; when it fails it returns the
+// challenge to send. Both the net/http and the fasthttp front ends use it.
+func (s *Server) checkAuth(authz, method, requestURI, path string, p provision.HTTPAuth) (bool, string) {
+	switch p.Mode {
+	case "basic":
+		if v, ok := strings.CutPrefix(authz, "Basic "); ok {
+			if raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v)); err == nil {
+				u, pw, found := strings.Cut(string(raw), ":")
+				if found && eq(u, p.User) && eq(pw, p.Password) {
+					return true, ""
+				}
+			}
+		}
+		return false, `Basic realm="` + s.realm + `", charset="UTF-8"`
+	case "digest":
+		if v, ok := strings.CutPrefix(authz, "Digest "); ok && s.checkDigest(method, requestURI, path, v, p) {
+			return true, ""
+		}
+		return false, fmt.Sprintf(`Digest realm="%s", qop="auth", algorithm=MD5, nonce="%s"`, s.realm, s.nonce.issue())
+	}
+	return true, ""
 }
 
 func eq(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
 
 // checkDigest verifies an RFC 2617/7616 MD5 digest response (what desk phones send).
-func (s *Server) checkDigest(r *http.Request, params string, p provision.HTTPAuth) bool {
+func (s *Server) checkDigest(method, requestURI, path, params string, p provision.HTTPAuth) bool {
 	f := parseDigest(params)
 	if f["username"] != p.User || f["realm"] != s.realm || !s.nonce.valid(f["nonce"]) {
 		return false
 	}
-	if f["uri"] != r.URL.RequestURI() && f["uri"] != r.URL.Path {
+	if f["uri"] != requestURI && f["uri"] != path {
 		return false
 	}
 	md := func(x string) string { sum := md5.Sum([]byte(x)); return hex.EncodeToString(sum[:]) }
 	ha1 := md(p.User + ":" + s.realm + ":" + p.Password)
-	ha2 := md(r.Method + ":" + f["uri"])
+	ha2 := md(method + ":" + f["uri"])
 	var want string
 	if f["qop"] == "auth" {
 		want = md(ha1 + ":" + f["nonce"] + ":" + f["nc"] + ":" + f["cnonce"] + ":auth:" + ha2)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -25,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
 
 	"github.com/switchboard-pbx/switchboard/admin"
 	"github.com/switchboard-pbx/switchboard/config"
@@ -146,12 +148,27 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	secure.HandleFunc("GET /{$}", homePage)
 	secure.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
 
-	plain := http.NewServeMux()
-	plain.Handle("/provisioning/", provisioning)
-	plain.HandleFunc("GET /healthz", health)
-	plain.Handle("/", httpd.RedirectToHTTPS(cfg.HTTP.HTTPSListen))
+	redirect := httpd.RedirectToHTTPS(cfg.HTTP.HTTPSListen)
+	plain := func(ctx *fasthttp.RequestCtx) {
+		p := ctx.Path()
+		switch {
+		case bytes.HasPrefix(p, []byte("/provisioning/")):
+			provisioning.ServeFast(ctx)
+		case string(p) == "/healthz" && ctx.IsGet():
+			ctx.SetContentType("application/json")
+			ctx.Response.Header.Set("Cache-Control", "no-store")
+			if err := st.Ping(ctx); err != nil {
+				ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+				fmt.Fprintf(ctx, `{"status":"unavailable","error":%q}`+"\n", err.Error())
+				return
+			}
+			fmt.Fprintf(ctx, `{"status":"ok","revision":%d}`+"\n", st.Revision())
+		default:
+			redirect(ctx)
+		}
+	}
 
-	srv, err := httpd.New(cfg.HTTP, log, count(requests, "https", secure), count(requests, "http", plain))
+	srv, err := httpd.New(cfg.HTTP, log, count(requests, "https", secure), countFast(requests, plain))
 	if err != nil {
 		return err
 	}
@@ -235,6 +252,32 @@ func count(c *prometheus.CounterVec, listener string, h http.Handler) http.Handl
 		}
 		ctr.(prometheus.Counter).Inc()
 	})
+}
+
+// countFast is count for the plain (fasthttp) listener.
+func countFast(c *prometheus.CounterVec, h fasthttp.RequestHandler) fasthttp.RequestHandler {
+	type key struct {
+		area string
+		code int
+	}
+	var cache sync.Map
+	return func(ctx *fasthttp.RequestCtx) {
+		h(ctx)
+		area := "other"
+		p := ctx.Path()
+		switch {
+		case bytes.HasPrefix(p, []byte("/provisioning/")):
+			area = "provisioning"
+		case string(p) == "/healthz":
+			area = "healthz"
+		}
+		k := key{area, ctx.Response.StatusCode()}
+		ctr, ok := cache.Load(k)
+		if !ok {
+			ctr, _ = cache.LoadOrStore(k, c.WithLabelValues("http", area, strconv.Itoa(k.code)))
+		}
+		ctr.(prometheus.Counter).Inc()
+	}
 }
 
 type statusRecorder struct {
