@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -370,21 +371,29 @@ func setupDemo(ctx context.Context, cfg config.Config, st *store.Store, prov *pr
 			return d, nil
 		}
 	}
+	tenant := prov.DefaultTenant()
 	if prov.Mode() == provision.ModeMulti {
 		list, err := prov.Tenants(ctx)
 		if err != nil {
 			return nil, err
 		}
-		found := false
+		tenant = ""
 		for _, t := range list {
-			found = found || t.Name == "demo"
-		}
-		if !found {
-			name, desc := "demo", "demo tenant created by make run"
-			if _, err := prov.CreateTenant(ctx, store.System, provision.TenantInput{Name: &name, Description: &desc}); err != nil {
-				return nil, err
+			if t.Name == "demo" {
+				tenant = t.ID
 			}
 		}
+		if tenant == "" {
+			name, desc := "demo", "demo tenant created by make run"
+			t, err := prov.CreateTenant(ctx, store.System, provision.TenantInput{Name: &name, Description: &desc})
+			if err != nil {
+				return nil, err
+			}
+			tenant = t.ID
+		}
+	}
+	if err := seedDemo(ctx, prov, tenant); err != nil {
+		return nil, err
 	}
 	d.password = randomPassword(16)
 	role := admin.RoleAdmin
@@ -396,6 +405,33 @@ func setupDemo(ctx context.Context, cfg config.Config, st *store.Store, prov *pr
 		return nil, err
 	}
 	return d, nil
+}
+
+// seedDemo gives the demo tenant PBX settings, three accounts and three phones
+// of different brands, so that the provisioning tree has files to fetch.
+func seedDemo(ctx context.Context, prov *provision.Service, tenant string) error {
+	if _, err := prov.SetPBX(ctx, store.System, tenant, json.RawMessage(`{"sip_server":"192.0.2.10","time_zone":"Europe/Rome","voicemail_number":"*98"}`)); err != nil {
+		return err
+	}
+	phones := []struct{ ext, name, mac, model string }{
+		{"201", "Ada Lovelace", "00:15:65:00:02:01", "yealink-t54w"},
+		{"202", "Alan Turing", "00:04:13:00:02:02", "snom-d785"},
+		{"203", "Grace Hopper", "C0:74:AD:00:02:03", "grandstream-grp2614"},
+	}
+	for _, p := range phones {
+		first, last, _ := strings.Cut(p.name, " ")
+		body, _ := json.Marshal(map[string]string{"extension": p.ext, "sip_password": randomPassword(12),
+			"display_name": p.name, "first_name": first, "last_name": last})
+		a, err := prov.SaveAccount(ctx, store.System, tenant, "", body)
+		if err != nil {
+			return err
+		}
+		body, _ = json.Marshal(map[string]any{"mac": p.mac, "model": p.model, "account": a.ID, "notes": "demo phone"})
+		if _, err := prov.SaveDevice(ctx, store.System, tenant, "", body); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func randomPassword(n int) string {
@@ -429,6 +465,7 @@ func (d *demoLogin) print(w io.Writer, cfg config.Config, srv *httpd.Server) {
 		fmt.Fprintf(w, "  Provisioning TFTP:  tftp://%s/%s\n", cfg.TFTP.Listen, strings.TrimPrefix(tree, "/provisioning/"))
 	}
 	fmt.Fprintf(w, "  Health, metrics:    %s/healthz  %s/metrics\n", url(srv.HTTPSAddr(), "https"), url(srv.HTTPSAddr(), "https"))
+	fmt.Fprintf(w, "  Demo phones:        %s001565000201.cfg (Yealink T54W), 000413000202.xml (Snom D785), cfgc074ad000203.xml (Grandstream)\n", tree)
 	fmt.Fprintf(w, "  Login:              %s / %s   (kept in %s)\n", d.user, d.password, d.file)
 	fmt.Fprintf(w, "  CLI:                bin/switchboard --socket %s user list\n\n", cfg.Admin.Socket)
 }
