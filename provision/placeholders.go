@@ -29,6 +29,8 @@ var Placeholders = []PlaceholderInfo{
 	{"KPBX_PROVISIONING_URL", SourcePBX, "base URL of this tenant's provisioning tree, ending in /"},
 	{"KPBX_PROVISIONING_HOST", SourcePBX, "host[:port] of the provisioning URL"},
 	{"KPBX_TENANT_UUID", SourcePBX, "the tenant's UUID"},
+	{"KPBX_PROVISIONING_USER", SourcePBX, "user of the tenant's provisioning HTTP authentication (for a secret-free bootstrap file)"},
+	{"KPBX_PROVISIONING_PASSWORD", SourcePBX, "password of the tenant's provisioning HTTP authentication"},
 	{"KPBX_NTP_SERVER", SourcePBX, "NTP server"},
 	{"KPBX_TIMEZONE", SourcePBX, "IANA time zone, e.g. Europe/Rome"},
 	{"KPBX_TIMEZONE_OFFSET", SourcePBX, "standard UTC offset of the time zone in hours, e.g. +1 or -5 or +5.5"},

@@ -423,6 +423,8 @@ func (s *Service) pbxVars(t Tenant, p PBXSettings) map[string]string {
 		"KPBX_PROVISIONING_URL":        provURL,
 		"KPBX_PROVISIONING_HOST":       urlHost(provURL),
 		"KPBX_TENANT_UUID":             t.ID,
+		"KPBX_PROVISIONING_USER":       p.HTTPUser,
+		"KPBX_PROVISIONING_PASSWORD":   p.HTTPPassword,
 		"KPBX_NTP_SERVER":              p.NTPServer,
 		"KPBX_TIMEZONE":                p.TimeZone,
 		"KPBX_TIMEZONE_OFFSET":         formatOffsetHours(off),
