@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/switchboard-pbx/switchboard/provision"
+	"github.com/switchboard-pbx/switchboard/ratelimit"
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
@@ -27,8 +28,8 @@ type API struct {
 	prov    *provision.Service
 	users   *Users
 	version string
-	byIP    *limiter
-	byUser  *limiter
+	byIP    *ratelimit.Limiter
+	byUser  *ratelimit.Limiter
 	mux     *http.ServeMux
 
 	// dummyHash makes a login for an unknown user cost as much as for a known
@@ -48,8 +49,8 @@ func New(cfg Config, log *slog.Logger, st *store.Store, prov *provision.Service,
 	a := &API{
 		cfg: cfg, log: log, st: st, prov: prov, version: version,
 		users:  newUsers(st, cfg.BcryptCost),
-		byIP:   newLimiter(cfg.LoginIPBurst, cfg.LoginIPInterval),
-		byUser: newLimiter(cfg.LoginUserBurst, cfg.LoginUserInterval),
+		byIP:   ratelimit.New(cfg.LoginIPBurst, cfg.LoginIPInterval),
+		byUser: ratelimit.New(cfg.LoginUserBurst, cfg.LoginUserInterval),
 		loginFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_admin_login_failures_total", Help: "Failed admin logins (bad username or password)."}),
 		loginThrottled: prometheus.NewCounter(prometheus.CounterOpts{
@@ -313,7 +314,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 		return errStatus(http.StatusBadRequest, "username", "username is required")
 	}
 	ip := remoteIP(r)
-	wait := max(a.byIP.wait(ip), a.byUser.wait(strings.ToLower(req.Username)))
+	wait := max(a.byIP.Wait(ip), a.byUser.Wait(strings.ToLower(req.Username)))
 	if wait > 0 {
 		a.loginThrottled.Inc()
 		a.log.Warn("login throttled", "user", req.Username, "src", ip, "retry_after", wait.Round(time.Second).String())
@@ -337,8 +338,8 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 		case pwErr == nil && u.Disabled:
 			reason = "user disabled"
 		}
-		a.byIP.fail(ip)
-		a.byUser.fail(strings.ToLower(req.Username))
+		a.byIP.Fail(ip)
+		a.byUser.Fail(strings.ToLower(req.Username))
 		a.loginFailures.Inc()
 		a.log.Warn("login failed", "user", req.Username, "src", ip, "reason", reason)
 		return errStatus(http.StatusUnauthorized, "", "invalid username or password")

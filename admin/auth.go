@@ -7,11 +7,9 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"math"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/switchboard-pbx/switchboard/store"
@@ -67,73 +65,6 @@ func remoteIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// limiter is a token bucket per key that only failures drain: a key is throttled
-// once it has failed burst times, and earns one attempt back per interval.
-type limiter struct {
-	mu       sync.Mutex
-	burst    float64
-	interval time.Duration
-	buckets  map[string]*bucket
-	now      func() time.Time
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-func newLimiter(burst int, interval time.Duration) *limiter {
-	return &limiter{burst: float64(burst), interval: interval, buckets: map[string]*bucket{}, now: time.Now}
-}
-
-func (l *limiter) refill(b *bucket, now time.Time) {
-	b.tokens = math.Min(l.burst, b.tokens+float64(now.Sub(b.last))/float64(l.interval))
-	b.last = now
-}
-
-// wait is how long key must wait before its next attempt (0: go ahead).
-func (l *limiter) wait(key string) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b, ok := l.buckets[key]
-	if !ok {
-		return 0
-	}
-	now := l.now()
-	l.refill(b, now)
-	if b.tokens >= 1 {
-		return 0
-	}
-	return time.Duration((1 - b.tokens) * float64(l.interval))
-}
-
-func (l *limiter) fail(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	b, ok := l.buckets[key]
-	if !ok {
-		b = &bucket{tokens: l.burst, last: now}
-		l.buckets[key] = b
-	}
-	l.refill(b, now)
-	b.tokens = math.Max(0, b.tokens-1)
-	if len(l.buckets) > 100000 {
-		l.prune(now)
-	}
-}
-
-// prune forgets buckets that have refilled, so a scan of many addresses cannot
-// grow the map without bound.
-func (l *limiter) prune(now time.Time) {
-	for k, b := range l.buckets {
-		l.refill(b, now)
-		if b.tokens >= l.burst {
-			delete(l.buckets, k)
-		}
-	}
 }
 
 var errThrottled = errors.New("too many failed logins")

@@ -17,20 +17,21 @@ import (
 	"time"
 
 	"github.com/switchboard-pbx/switchboard/provision"
+	"github.com/switchboard-pbx/switchboard/ratelimit"
 )
 
 // Server is the /provisioning/ handler.
 type Server struct {
 	log   *slog.Logger
 	prov  *provision.Service
-	limit *Limiter
+	limit *ratelimit.Limiter
 	realm string
 	nonce nonces
 }
 
 // New builds the handler; limit is shared with the TFTP server so that a scanner
 // cannot double its budget by switching protocol.
-func New(log *slog.Logger, prov *provision.Service, limit *Limiter) *Server {
+func New(log *slog.Logger, prov *provision.Service, limit *ratelimit.Limiter) *Server {
 	return &Server{log: log, prov: prov, limit: limit,
 		realm: "switchboard provisioning", nonce: nonces{m: map[string]time.Time{}}}
 }

@@ -16,8 +16,8 @@ import (
 
 	"github.com/pin/tftp/v3"
 
-	"github.com/switchboard-pbx/switchboard/httpprov"
 	"github.com/switchboard-pbx/switchboard/provision"
+	"github.com/switchboard-pbx/switchboard/ratelimit"
 )
 
 // Config is the "tftp" section of the configuration file.
@@ -60,14 +60,14 @@ type Server struct {
 	cfg   Config
 	log   *slog.Logger
 	prov  *provision.Service
-	limit *httpprov.Limiter
+	limit *ratelimit.Limiter
 	srv   *tftp.Server
 	conn  *filterConn
 	sizes sync.Map // transfer key -> bytes, read by the hook
 }
 
 // New prepares the server.
-func New(cfg Config, log *slog.Logger, prov *provision.Service, limit *httpprov.Limiter) (*Server, error) {
+func New(cfg Config, log *slog.Logger, prov *provision.Service, limit *ratelimit.Limiter) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("tftpd: %w", err)
 	}

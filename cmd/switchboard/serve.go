@@ -34,6 +34,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/httpd"
 	"github.com/switchboard-pbx/switchboard/httpprov"
 	"github.com/switchboard-pbx/switchboard/provision"
+	"github.com/switchboard-pbx/switchboard/ratelimit"
 	"github.com/switchboard-pbx/switchboard/store"
 	"github.com/switchboard-pbx/switchboard/tftpd"
 )
@@ -138,7 +139,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		}
 		fmt.Fprintf(w, `{"status":"ok","revision":%d}`+"\n", st.Revision())
 	}
-	unknownLimit := httpprov.NewLimiter(cfg.Provisioning.UnknownBurst, cfg.Provisioning.UnknownInterval)
+	unknownLimit := ratelimit.New(cfg.Provisioning.UnknownBurst, cfg.Provisioning.UnknownInterval)
 	provisioning := httpprov.New(log, prov, unknownLimit)
 
 	secure := http.NewServeMux()

@@ -1,4 +1,4 @@
-package httpprov
+package ratelimit
 
 import (
 	"math"
@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Limiter is a token bucket per source that only misses drain; TFTP uses it too.
+// Limiter is a token bucket per key that only failures drain.
 type Limiter struct {
 	mu       sync.Mutex
 	burst    float64
@@ -15,14 +15,21 @@ type Limiter struct {
 	now      func() time.Time
 }
 
+// SetClock replaces the clock (tests).
+func (l *Limiter) SetClock(now func() time.Time) {
+	l.mu.Lock()
+	l.now = now
+	l.mu.Unlock()
+}
+
 type bucket struct {
 	tokens    float64
 	last      time.Time
 	throttled bool
 }
 
-// NewLimiter allows burst misses, then one per interval.
-func NewLimiter(burst int, interval time.Duration) *Limiter {
+// New allows burst failures, then one per interval.
+func New(burst int, interval time.Duration) *Limiter {
 	return &Limiter{burst: float64(burst), interval: interval, m: map[string]*bucket{}, now: time.Now}
 }
 
@@ -47,7 +54,7 @@ func (l *Limiter) Wait(src string) time.Duration {
 	return time.Duration((1 - b.tokens) * float64(l.interval))
 }
 
-// Fail counts a miss; it reports true when this miss starts throttling src.
+// Fail counts a failure; it reports true when this one starts throttling src.
 func (l *Limiter) Fail(src string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -55,12 +62,7 @@ func (l *Limiter) Fail(src string) bool {
 	b, ok := l.m[src]
 	if !ok {
 		if len(l.m) > 100000 {
-			for k, x := range l.m {
-				l.refill(x, now)
-				if x.tokens >= l.burst {
-					delete(l.m, k)
-				}
-			}
+			l.prune(now)
 		}
 		b = &bucket{tokens: l.burst, last: now}
 		l.m[src] = b
@@ -72,4 +74,15 @@ func (l *Limiter) Fail(src string) bool {
 		return true
 	}
 	return false
+}
+
+// prune forgets buckets that have refilled, so a scan from many addresses cannot
+// grow the map without bound.
+func (l *Limiter) prune(now time.Time) {
+	for k, b := range l.m {
+		l.refill(b, now)
+		if b.tokens >= l.burst {
+			delete(l.m, k)
+		}
+	}
 }
