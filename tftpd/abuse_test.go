@@ -26,8 +26,12 @@ type lockedBuf struct {
 	b  bytes.Buffer
 }
 
-func (l *lockedBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *lockedBuf) String() string             { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 type env struct {
 	addr   string
@@ -118,7 +122,9 @@ func TestRealClients(t *testing.T) {
 		name string
 		cmd  func(remote, local string) *exec.Cmd
 	}{
-		{"tftp-hpa", func(r, l string) *exec.Cmd { return exec.Command("tftp", host, port, "-m", "binary", "-c", "get", r, l) }},
+		{"tftp-hpa", func(r, l string) *exec.Cmd {
+			return exec.Command("tftp", host, port, "-m", "binary", "-c", "get", r, l)
+		}},
 		{"atftp blksize 1428", func(r, l string) *exec.Cmd {
 			return exec.Command("atftp", "--option", "blksize 1428", "--option", "tsize 0", "-g", "-r", r, "-l", l, host, port)
 		}},
