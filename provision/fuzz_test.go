@@ -1,0 +1,185 @@
+package provision
+
+// Fuzz targets for what phones and installers send: MAC addresses, template text
+// and requested paths. Run one with e.g.
+//
+//	go test ./provision/ -run '^$' -fuzz '^FuzzResolve$' -fuzztime 30s
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func FuzzParseMAC(f *testing.F) {
+	for _, s := range []string{
+		"001565ABCDEF", "001565abcdef", "00:15:65:AB:CD:EF", "00:15:65:ab:cd:ef", "00-15-65-AB-CD-EF", "00-15-65-ab-cd-ef",
+		"00:15-65:ab:cd:ef", "00.15.65.ab.cd.ef", "001565abcde", "001565abcdeg", "ffffffffffff", "000000000000",
+		"0:015:65:AB:CD:EF", "00:15:65:AB:CD:E\x00", "", "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8\xf7\xf6\xf5\xf4", "ａｂ:15:65:AB:CD:EF",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := ParseMAC(s)
+		if err != nil {
+			return // (the MAC returned with an error is partly filled: see the report)
+		}
+		// Whatever was accepted is one of the documented formats, in either case.
+		matched := false
+		for _, fm := range MACFormats {
+			out := m.Format(fm)
+			matched = matched || strings.EqualFold(out, s)
+			back, err := ParseMAC(out)
+			if err != nil || back != m {
+				t.Fatalf("%q -> %v -> %s %q -> %v, %v", s, m, fm, out, back, err)
+			}
+		}
+		if !matched {
+			t.Fatalf("%q accepted as %v but is none of the formats", s, m)
+		}
+		if n := m.String(); len(n) != 12 || strings.ToUpper(n) != n || MustMAC(n) != m {
+			t.Fatalf("%q: String %q", s, n)
+		}
+	})
+}
+
+func FuzzCompileRender(f *testing.F) {
+	for _, s := range []string{
+		"user=%%ACCOUNT_SIP_USERNAME%%\npass=%%ACCOUNT_SIP_PASSWORD%%\n",
+		"mode=%%IPADDRMODE|dhcp=0|static=2%%",
+		"%%IPADDRMODE|dhcp%%", "%%A|=|=%%", "%%A||%%",
+		"%%%%", "%%%%%%", "%%%%MAC%%%%", "100%% sure", "%", "%%", "%%\n%%", "%%MAC\n%%MAC%%",
+		"%%A B%% %%MAC%%", "%%%%|x=y%%", "<a>%%X%%</a>", "%%_CUSTOM%%", "%%_%%", "a\r\nb=%%V%%\r\n",
+		"%%\xff%%", "\x00%%\x00%%", strings.Repeat("%%X", 50), strings.Repeat("%%", 33),
+	} {
+		f.Add(s)
+	}
+	all := func(string) bool { return true }
+	none := func(string) bool { return false }
+	// values returns vars naming every placeholder of c with value v.
+	values := func(c *Compiled, v string) map[string]string {
+		m := map[string]string{}
+		for _, n := range c.Names() {
+			m[n] = v
+		}
+		return m
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		c, err := Compile(body, all)
+		if err != nil {
+			// With every name known, only a malformed mapping fails.
+			var te *TemplateError
+			if !errors.As(err, &te) || !strings.Contains(te.Msg, "from=to") {
+				t.Fatalf("%q: %v", body, err)
+			}
+			checkTemplateErr(t, body, te)
+			return
+		}
+		// Deterministic, and the two entry points agree.
+		for _, esc := range []string{EscapeNone, EscapeXML} {
+			for _, v := range []string{"", "v", "a\nb\r\nc", `<&>"'`, "%%MAC%%"} {
+				vars := values(c, v)
+				var b1, b2 strings.Builder
+				c.Render(&b1, vars, esc)
+				c.Render(&b2, vars, esc)
+				if b1.String() != b2.String() || string(c.Append(nil, vars, esc)) != b1.String() {
+					t.Fatalf("%q: rendering is not deterministic", body)
+				}
+			}
+		}
+		// A value never adds a line to a plain file, nor markup to an XML one.
+		plain := string(c.Append(nil, values(c, "x\ny\r\n"), EscapeNone))
+		if strings.Count(plain, "\n") != strings.Count(body, "\n") {
+			t.Fatalf("%q: values added lines: %q", body, plain)
+		}
+		safe := string(c.Append(nil, values(c, "v"), EscapeXML))
+		evil := string(c.Append(nil, values(c, "<x>&"), EscapeXML))
+		if strings.Count(evil, "<") != strings.Count(safe, "<") || strings.Count(evil, ">") != strings.Count(safe, ">") {
+			t.Fatalf("%q: a value added markup: %q", body, evil)
+		}
+		// Knowing no name: the first placeholder is the error, on its own line.
+		if _, err := Compile(body, none); err != nil {
+			var te *TemplateError
+			if !errors.As(err, &te) {
+				t.Fatalf("%q: %v", body, err)
+			}
+			checkTemplateErr(t, body, te)
+		} else if len(c.Names()) != 0 {
+			t.Fatalf("%q: uses %v, yet compiles knowing no name", body, c.Names())
+		}
+	})
+}
+
+// checkTemplateErr: the error's line exists and holds the placeholder it names.
+func checkTemplateErr(t *testing.T, body string, te *TemplateError) {
+	t.Helper()
+	lines := strings.Split(body, "\n")
+	if te.Line < 1 || te.Line > len(lines) {
+		t.Fatalf("%q: line %d of %d", body, te.Line, len(lines))
+	}
+	if te.Name == "" || !strings.Contains(lines[te.Line-1], "%%"+te.Name) {
+		t.Fatalf("%q: %v: line %d is %q", body, te, te.Line, lines[te.Line-1])
+	}
+	if !strings.Contains(te.Error(), te.Name) {
+		t.Fatalf("message %q does not name %s", te.Error(), te.Name)
+	}
+}
+
+func FuzzResolve(f *testing.F) {
+	single := pvStart(f, ModeSingle)
+	multi := pvStart(f, ModeMulti)
+	tenant := multi.tenant
+	for _, p := range []string{
+		pvFile, pvAsset, "001565abcdef.cfg", "nothing.cfg", "../" + pvFile, "/" + pvFile, "/etc/passwd", "a//b", "a/", ".", "..",
+		"./" + pvFile, `a\b`, pvFile + "\x00", "a%2e%2e", "", strings.Repeat("a", 129), strings.Repeat("a/", 257),
+		tenant + "/" + pvFile, tenant + "/" + pvAsset, tenant + "/../" + tenant + "/" + pvFile, strings.ToUpper(tenant) + "/" + pvFile,
+		"{" + tenant + "}/" + pvFile, tenant + "//" + pvFile, tenant + "/", tenant + "/..", "6f1c2a5e-0000-4000-8000-000000000000/" + pvFile,
+		"y000000000123.cfg", "SEP001565ABCDEF.cnf.xml", "\xff\xfe/" + pvFile,
+	} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		for _, e := range []*pvEnv{single, multi} {
+			got, err := e.s.Resolve(p)
+			if err != nil {
+				if !errors.Is(err, ErrBadPath) && !errors.Is(err, ErrNoTenant) && !errors.Is(err, ErrNoFile) {
+					t.Fatalf("%q: unexpected error %v", p, err)
+				}
+				if got.File != nil || got.Asset != nil {
+					t.Fatalf("%q: error %v, yet a file", p, err)
+				}
+				if got.MAC != "" {
+					if m, err := ParseMAC(got.MAC); err != nil || m.String() != got.MAC {
+						t.Fatalf("%q: unknown MAC %q", p, got.MAC)
+					}
+				}
+				continue
+			}
+			if got.File == nil && got.Asset == nil {
+				t.Fatalf("%q: no error and nothing to serve", p)
+			}
+			for _, name := range []string{got.Name, fileName(got)} {
+				if name == "" || strings.Contains(name, "..") || strings.ContainsAny(name, "/\\\x00") {
+					t.Fatalf("%q resolved outside the tree: %q", p, name)
+				}
+			}
+			if got.Tenant != e.tenant {
+				t.Fatalf("%q resolved in tenant %q", p, got.Tenant)
+			}
+			want := got.Name
+			if e == multi {
+				want = got.Tenant + "/" + got.Name
+			}
+			if !strings.EqualFold(p, want) {
+				t.Fatalf("%q resolved to %q", p, want)
+			}
+		}
+	})
+}
+
+func fileName(t Target) string {
+	if t.File != nil {
+		return t.File.Name
+	}
+	return t.Asset.Name
+}
