@@ -50,21 +50,21 @@ func DefaultAMIConfig() AMIConfig {
 // Validate reports the first bad field (names as in the config file).
 func (c AMIConfig) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Address); err != nil {
-		return fmt.Errorf("cti.ami.address: %q is not host:port", c.Address)
+		return fmt.Errorf("ami.address: %q is not host:port", c.Address)
 	}
 	switch {
 	case c.Username == "":
-		return errors.New("cti.ami.username: required when cti is enabled")
+		return errors.New("ami.username: required when cti is enabled")
 	case c.Secret == "":
-		return errors.New("cti.ami.secret: required when cti is enabled")
+		return errors.New("ami.secret: required when cti is enabled")
 	case c.DialTimeout <= 0:
-		return errors.New("cti.ami.dial_timeout: must be positive")
+		return errors.New("ami.dial_timeout: must be positive")
 	case c.ActionTimeout <= 0:
-		return errors.New("cti.ami.action_timeout: must be positive")
+		return errors.New("ami.action_timeout: must be positive")
 	case c.PingInterval <= 0:
-		return errors.New("cti.ami.ping_interval: must be positive")
+		return errors.New("ami.ping_interval: must be positive")
 	case c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff:
-		return errors.New("cti.ami.min_backoff/max_backoff: need 0 < min_backoff <= max_backoff")
+		return errors.New("ami.min_backoff/max_backoff: need 0 < min_backoff <= max_backoff")
 	}
 	return nil
 }

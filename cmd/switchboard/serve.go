@@ -31,6 +31,7 @@ import (
 
 	"github.com/switchboard-pbx/switchboard/admin"
 	"github.com/switchboard-pbx/switchboard/config"
+	"github.com/switchboard-pbx/switchboard/cti"
 	"github.com/switchboard-pbx/switchboard/httpd"
 	"github.com/switchboard-pbx/switchboard/httpprov"
 	"github.com/switchboard-pbx/switchboard/provision"
@@ -147,6 +148,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	secure.Handle("/provisioning/", provisioning)
 	secure.HandleFunc("GET /healthz", health)
 	secure.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	var ctiSvc *cti.Service
+	if cfg.CTI.Enabled {
+		if ctiSvc, err = cti.New(cfg.CTI, log, st); err != nil {
+			return err
+		}
+		ctiSvc.MountAdmin(api)
+		secure.Handle("/webrest/", ctiSvc.Handler())
+		secure.Handle("/socket.io/", ctiSvc.Handler())
+	}
 	secure.HandleFunc("GET /{$}", homePage)
 	secure.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
 
@@ -187,6 +197,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			return err
 		}
 		services = append(services, tftp.Serve)
+	}
+	if ctiSvc != nil {
+		services = append(services, ctiSvc.Serve)
 	}
 	sock := api.NewSocketServer(cfg.Admin.Socket)
 	if err := sock.Listen(); err != nil {
