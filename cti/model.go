@@ -343,6 +343,52 @@ func (m *Model) chanOf(ev Message, prefix string) *channel {
 	return c
 }
 
+// pairBridge makes the two channels of a two-party bridge each other's peer
+// (transfers and pickups create pairs no Dial announced) and reports them connected.
+func (m *Model) pairBridge(id string, t touched) []Emit {
+	members := m.bridges[id]
+	if len(members) != 2 {
+		return nil
+	}
+	var cs []*channel
+	for n := range members {
+		if c := m.chans[n]; c != nil && !c.Parked {
+			cs = append(cs, c)
+		}
+	}
+	if len(cs) != 2 {
+		return nil
+	}
+	c, other := cs[0], cs[1]
+	if c.Peer == other.Name && other.Peer == c.Name {
+		// Already paired (by DialBegin): only the connected state changes.
+		if c.Bridge != id || other.Bridge != id {
+			return nil
+		}
+	} else {
+		c.Peer, other.Peer = other.Name, c.Name
+		// The older channel is the source.
+		c.Source = c.seq < other.seq
+		other.Source = !c.Source
+		c.ConnNum, c.ConnName = other.CallerNum, other.CallerName
+		other.ConnNum, other.ConnName = c.CallerNum, c.CallerName
+	}
+	t.add(c)
+	t.add(other)
+	var out []Emit
+	for _, x := range []*channel{c, other} {
+		if x.Endpoint != "" && !m.isTrunk[x.Endpoint] {
+			if changed, _ := m.rebuild(x.Endpoint); changed {
+				if e := m.exts[x.Endpoint]; e != nil {
+					out = append(out, Emit{Name: "extenConnected", Data: e, Room: "exten:" + e.Exten})
+					out = append(out, Emit{Name: "extenUpdate", Data: e, Room: "presence_panel", Also: []string{e.Exten}})
+				}
+			}
+		}
+	}
+	return out
+}
+
 // unknownEmpty turns Asterisk's "<unknown>" placeholder into "".
 func unknownEmpty(s string) string {
 	if s == "<unknown>" {
@@ -391,9 +437,10 @@ func (m *Model) Apply(ev Message) []Emit {
 		}
 		t.add(dst)
 		if dst.Endpoint != "" && !m.isTrunk[dst.Endpoint] {
-			m.rebuild(dst.Endpoint)
-			if x := m.exts[dst.Endpoint]; x != nil {
-				out = append(out, Emit{Name: "extenRinging", Data: x, Room: "exten:" + x.Exten})
+			if changed, _ := m.rebuild(dst.Endpoint); changed {
+				x := m.exts[dst.Endpoint]
+				out = append(out, Emit{Name: "extenRinging", Data: x, Room: "exten:" + x.Exten},
+					Emit{Name: "extenUpdate", Data: x, Room: "presence_panel", Also: []string{x.Exten}})
 			}
 		}
 	case "DialEnd":
@@ -419,33 +466,7 @@ func (m *Model) Apply(ev Message) []Emit {
 			c.Parked = true
 			break
 		}
-		if len(members) == 2 {
-			var other *channel
-			for n := range members {
-				if n != c.Name {
-					other = m.chans[n]
-				}
-			}
-			if other != nil {
-				if c.Peer != other.Name {
-					// A new pairing (transfer, pickup): the older channel is the source.
-					c.Peer, other.Peer = other.Name, c.Name
-					c.Source = c.seq < other.seq
-					other.Source = !c.Source
-					c.ConnNum, c.ConnName = other.CallerNum, other.CallerName
-					other.ConnNum, other.ConnName = c.CallerNum, c.CallerName
-				}
-				t.add(other)
-				for _, x := range []*channel{c, other} {
-					if x.Endpoint != "" && !m.isTrunk[x.Endpoint] {
-						m.rebuild(x.Endpoint)
-						if e := m.exts[x.Endpoint]; e != nil {
-							out = append(out, Emit{Name: "extenConnected", Data: e, Room: "exten:" + e.Exten})
-						}
-					}
-				}
-			}
-		}
+		out = append(out, m.pairBridge(id, t)...)
 	case "BridgeLeave":
 		c := m.chanOf(ev, "")
 		if c == nil {
@@ -463,6 +484,9 @@ func (m *Model) Apply(ev Message) []Emit {
 		}
 		c.Parked = false
 		t.add(c)
+		// A bridge left with two parties (the transferer leaving after an
+		// attended transfer) is a new conversation between them.
+		out = append(out, m.pairBridge(id, t)...)
 	case "BridgeDestroy":
 		delete(m.bridges, ev.Get("BridgeUniqueid"))
 	case "Hold", "Unhold":

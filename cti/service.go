@@ -31,6 +31,7 @@ type Service struct {
 	presence map[string]Presence
 	amiUp    bool
 	resyncs  int
+	lastSync time.Time
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -151,6 +152,7 @@ func (svc *Service) Connected(ctx context.Context, c *AMIConn) error {
 	emits := svc.model.Load(snap)
 	svc.amiUp = true
 	svc.resyncs++
+	svc.lastSync = time.Now()
 	svc.mu.Unlock()
 	svc.log.Info("cti: state re-synced", "endpoints", len(snap.Endpoints), "channels", len(snap.Channels), "updates", len(emits))
 	svc.publish(emits)
@@ -164,7 +166,15 @@ func (svc *Service) Connected(ctx context.Context, c *AMIConn) error {
 // Event implements AMIHandler: one incremental update.
 func (svc *Service) Event(ctx context.Context, c *AMIConn, m Message) {
 	if m.Event() == "FullyBooted" {
-		// Asterisk finished (re)loading: what we knew may be stale.
+		// Asterisk finished (re)loading: what we knew may be stale. Asterisk also
+		// greets every new session with FullyBooted; the re-sync on connect has
+		// just covered that one.
+		svc.mu.Lock()
+		recent := time.Since(svc.lastSync) < 2*time.Second
+		svc.mu.Unlock()
+		if recent {
+			return
+		}
 		if err := svc.Connected(ctx, c); err != nil {
 			svc.log.Warn("cti: re-sync after FullyBooted failed", "err", err)
 			c.Close()
