@@ -207,7 +207,9 @@ func TestUnautheCall(t *testing.T) {
 		t.Fatalf("%d actions sent while disabled", n)
 	}
 
-	e = newEnv(t, func(c *Config) { c.UnautheCall = UnautheCallConfig{Enabled: true, Allow: []string{"192.0.2.0/24", "127.0.0.1/32"}} })
+	e = newEnv(t, func(c *Config) {
+		c.UnautheCall = UnautheCallConfig{Enabled: true, Allow: []string{"192.0.2.0/24", "127.0.0.1/32"}}
+	})
 	// From the allowed loopback source over the real listener.
 	code, body := e.do("GET", "/webrest/astproxy/unauthe_call/202/tel:+39%20061234", "", "", "")
 	if code != 200 {
@@ -303,8 +305,8 @@ func TestCallOpsAndPermissions(t *testing.T) {
 	}
 	steps := []struct {
 		op, user, tok, body string
-		code               int
-		action, key, value string
+		code                int
+		action, key, value  string
 	}{
 		{"blindtransfer", "alice", alice, `{"convid":"` + id + `","endpointId":"201","to":"204"}`, 200, "BlindTransfer", "Channel", c.Name},
 		{"atxfer", "alice", alice, `{"convid":"` + id + `","endpointId":"201","to":"204"}`, 200, "Atxfer", "Channel", a.Name},
