@@ -287,6 +287,12 @@ func verbsFor(noun string) []verb {
 		return catalogVerbs()
 	case "pbx":
 		return pbxVerbs()
+	case "cti":
+		return ctiVerbs()
+	case "cti user":
+		return ctiUserVerbs()
+	case "cti profile":
+		return ctiProfileVerbs()
 	}
 	return nil
 }

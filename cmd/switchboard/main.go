@@ -49,6 +49,8 @@ Usage:
   switchboard unknown list               phones seen but not configured
   switchboard catalog models|templates|placeholders
   switchboard pbx show|set ...           PBX attributes of a tenant
+  switchboard cti reload|dump            CTI server (cti.enabled): re-sync, state dump
+  switchboard cti user|profile ...       CTI users and profiles
 
 CLI verbs talk to the running daemon over its control socket. Common flags:
   --config FILE   configuration file (to find the socket; default /etc/switchboard/switchboard.yaml)
@@ -91,6 +93,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			noun = strings.TrimSuffix(noun, "s")
 		}
 		err = cmdClient(noun, args[1:], stdin, stdout)
+	case "cti":
+		err = cmdCTI(args[1:], stdin, stdout)
 	default:
 		fmt.Fprintf(stderr, "switchboard: unknown command %q\n\n%s", args[0], usage)
 		return 2

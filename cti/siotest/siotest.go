@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/coder/websocket"
@@ -29,9 +30,12 @@ type Client struct {
 
 // Dial connects to base (http://host:port) and completes the Engine.IO open and
 // the socket.io connect of namespace "/".
-func Dial(ctx context.Context, base string) (*Client, error) {
+func Dial(ctx context.Context, base string) (*Client, error) { return DialClient(ctx, base, nil) }
+
+// DialClient is Dial with an HTTP client (TLS settings for https:// bases).
+func DialClient(ctx context.Context, base string, hc *http.Client) (*Client, error) {
 	u := strings.Replace(base, "http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
-	conn, _, err := websocket.Dial(ctx, u, nil)
+	conn, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPClient: hc})
 	if err != nil {
 		return nil, err
 	}
