@@ -41,11 +41,17 @@ type sioSocket struct {
 	closeM string
 
 	mu      sync.Mutex
-	user    string
-	uaType  string
-	rooms   map[string]bool
 	ns      bool // socket.io namespace "/" connected
 	lastPon atomic.Int64
+	// login is set once the user has logged in; broadcasts read it without a
+	// lock, which keeps a fan-out to thousands of sockets cheap.
+	login atomic.Pointer[sockLogin]
+}
+
+// sockLogin is who is logged in on a socket and the rooms they hear.
+type sockLogin struct {
+	user, uaType string
+	rooms        map[string]bool
 }
 
 func (s *sioSocket) close(reason string) {
@@ -67,9 +73,8 @@ func (s *sioSocket) enqueue(frame []byte) {
 }
 
 func (s *sioSocket) inRoom(room string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.user != "" && s.rooms[room]
+	l := s.login.Load()
+	return l != nil && l.rooms[room]
 }
 
 // hub holds the sockets and fans events out.
@@ -127,10 +132,7 @@ func (h *hub) toUser(user, name string, data any) int {
 	defer h.mu.RUnlock()
 	n := 0
 	for s := range h.all {
-		s.mu.Lock()
-		u := s.user
-		s.mu.Unlock()
-		if u == user {
+		if l := s.login.Load(); l != nil && l.user == user {
 			s.enqueue(frame)
 			n++
 		}
@@ -177,7 +179,7 @@ func (svc *Service) socketHandler(w http.ResponseWriter, r *http.Request) {
 	}
 	conn.SetReadLimit(maxPayload)
 	s := &sioSocket{id: "s" + strconv.FormatUint(svc.hub.seq.Add(1), 36) + newNonce()[:12], ip: ip, conn: conn,
-		send: make(chan []byte, sendQueue), done: make(chan struct{}), rooms: map[string]bool{}}
+		send: make(chan []byte, sendQueue), done: make(chan struct{})}
 	s.lastPon.Store(time.Now().UnixNano())
 	svc.hub.mu.Lock()
 	svc.hub.all[s] = true
@@ -445,10 +447,7 @@ func (svc *Service) socketLogin(s *sioSocket, lm loginMsg, ack int64) {
 		if o == s {
 			continue
 		}
-		o.mu.Lock()
-		same := o.user == u.Username && o.uaType == ua
-		o.mu.Unlock()
-		if same {
+		if l := o.login.Load(); l != nil && l.user == u.Username && l.uaType == ua {
 			if f, err := eventFrame("takeOver", map[string]string{"message": "logged in from another place"}); err == nil {
 				o.enqueue(f)
 			}
@@ -456,9 +455,7 @@ func (svc *Service) socketLogin(s *sioSocket, lm loginMsg, ack int64) {
 		}
 	}
 	svc.hub.mu.RUnlock()
-	s.mu.Lock()
-	s.user, s.uaType, s.rooms = u.Username, ua, rooms
-	s.mu.Unlock()
+	s.login.Store(&sockLogin{user: u.Username, uaType: ua, rooms: rooms})
 	svc.log.Info("cti: socket.io login", "user", u.Username, "ua", ua, "src", s.ip)
 	if f, err := eventFrame("authe_ok", map[string]string{"message": "authorized successfully"}); err == nil {
 		s.enqueue(f)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -18,6 +19,9 @@ import (
 type Event struct {
 	Name string
 	Data json.RawMessage
+	// At is when the frame was read off the connection (latency measurements
+	// should not include the consumer's own scheduling).
+	At time.Time
 }
 
 // Client is one socket.io connection.
@@ -69,6 +73,7 @@ func (c *Client) read() {
 			c.err = err
 			return
 		}
+		at := time.Now()
 		s := string(b)
 		switch {
 		case s == "2":
@@ -82,7 +87,7 @@ func (c *Client) read() {
 			}
 			var name string
 			json.Unmarshal(arr[0], &name) //nolint:errcheck // empty name is still delivered
-			ev := Event{Name: name}
+			ev := Event{Name: name, At: at}
 			if len(arr) > 1 {
 				ev.Data = arr[1]
 			}
