@@ -430,7 +430,7 @@ func (svc *Service) setPresence(w http.ResponseWriter, r *http.Request, c *calle
 			return err
 		}
 		svc.mu.Lock()
-		emits := svc.model.SetDND(ext, req.Status == "dnd")
+		emits := encode(svc.model.SetDND(ext, req.Status == "dnd"))
 		svc.presence[c.user.Username] = req
 		svc.mu.Unlock()
 		svc.publish(emits)
@@ -615,7 +615,7 @@ func (svc *Service) setDND(w http.ResponseWriter, r *http.Request, c *caller) er
 		return err
 	}
 	svc.mu.Lock()
-	emits := svc.model.SetDND(req.Endpoint, req.Status == "on")
+	emits := encode(svc.model.SetDND(req.Endpoint, req.Status == "on"))
 	svc.mu.Unlock()
 	svc.publish(emits)
 	writeJSON(w, http.StatusOK, map[string]string{"exten": req.Endpoint, "status": req.Status})

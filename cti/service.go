@@ -149,7 +149,7 @@ func (svc *Service) Connected(ctx context.Context, c *AMIConn) error {
 		return err
 	}
 	svc.mu.Lock()
-	emits := svc.model.Load(snap)
+	emits := encode(svc.model.Load(snap))
 	svc.amiUp = true
 	svc.resyncs++
 	svc.lastSync = time.Now()
@@ -182,7 +182,7 @@ func (svc *Service) Event(ctx context.Context, c *AMIConn, m Message) {
 		return
 	}
 	svc.mu.Lock()
-	emits := svc.model.Apply(m)
+	emits := encode(svc.model.Apply(m))
 	svc.mu.Unlock()
 	svc.publish(emits)
 }
@@ -194,9 +194,31 @@ func (svc *Service) Disconnected(err error) {
 	svc.mu.Unlock()
 }
 
-func (svc *Service) publish(emits []Emit) {
+// frame is an event encoded for the wire with its audience.
+type frame struct {
+	b    []byte
+	room string
+	also []string
+}
+
+// encode turns the model's emits into frames. It must run under svc.mu: the
+// data are live model objects, which the next AMI event changes.
+func encode(emits []Emit) []frame {
+	out := make([]frame, 0, len(emits))
 	for _, e := range emits {
-		svc.hub.broadcast(e.Name, e.Data, e.Room, e.Also...)
+		b, err := eventFrame(e.Name, e.Data)
+		if err != nil {
+			continue // our own types always encode
+		}
+		out = append(out, frame{b, e.Room, e.Also})
+	}
+	return out
+}
+
+// publish sends frames, outside svc.mu so slow fan-outs never hold the model.
+func (svc *Service) publish(frames []frame) {
+	for _, f := range frames {
+		svc.hub.broadcastFrame(f.b, f.room, f.also...)
 	}
 }
 

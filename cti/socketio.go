@@ -103,12 +103,18 @@ func eventFrame(name string, data any) ([]byte, error) {
 }
 
 // broadcast sends an event to the sockets in room or in the rooms of also.
+// data must not be shared with other goroutines (see encode for model objects).
 func (h *hub) broadcast(name string, data any, room string, also ...string) {
 	frame, err := eventFrame(name, data)
 	if err != nil {
 		h.log.Error("cti: encode event", "event", name, "err", err)
 		return
 	}
+	h.broadcastFrame(frame, room, also...)
+}
+
+// broadcastFrame sends an encoded event (one allocation for every recipient).
+func (h *hub) broadcastFrame(frame []byte, room string, also ...string) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for s := range h.all {
