@@ -341,4 +341,3 @@ func restLoad(url, auth string) (float64, string, error) {
 	}
 	return float64(count.Load()) / 5, "go", nil
 }
-
