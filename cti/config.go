@@ -65,6 +65,8 @@ func DefaultConfig() Config {
 	return Config{
 		AMI:              DefaultAMIConfig(),
 		TokenExpiry:      30 * time.Minute,
+		UnautheCall:      UnautheCallConfig{Allow: []string{}},
+		Trunks:           []string{},
 		SocketBurst:      20,
 		SocketInterval:   time.Second,
 		MaxSockets:       5000,
