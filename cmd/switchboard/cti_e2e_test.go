@@ -24,7 +24,7 @@ func TestCTIThroughDaemon(t *testing.T) {
 	}
 	defer ami.Close()
 	ami.SetEndpoint("201", "Not in use")
-	d := newDaemon(t, fmt.Sprintf("cti:\n  enabled: true\n  bcrypt_cost: 4\n  ami:\n    address: %q\n    username: sb\n    secret: amipw\n", ami.Addr()))
+	d := newDaemon(t, fmt.Sprintf("tenancy:\n  mode: multi\ncti:\n  enabled: true\n  bcrypt_cost: 4\n  ami:\n    address: %q\n    username: sb\n    secret: amipw\n", ami.Addr()))
 	d.start()
 
 	for _, args := range [][]string{
@@ -43,6 +43,38 @@ func TestCTIThroughDaemon(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "alice") || strings.Contains(out, "bob") || !strings.Contains(out, "201:physical") {
 		t.Fatalf("cti user list: %d\n%s", code, out)
 	}
+	// Over HTTPS: admins manage CTI users, auditors read them, tenant admins do not see them.
+	d.addAdmin("root", "root-password-1")
+	for _, args := range [][]string{
+		{"tenant", "add", "acme"},
+		{"user", "add", "pbx-admin", "--role", "tenant_admin", "--tenant", "acme", "--password-stdin"},
+		{"user", "add", "aud", "--role", "auditor", "--password-stdin"},
+	} {
+		if out, errOut, code := d.cli("other-password-1\n", args...); code != 0 {
+			t.Fatalf("%v: %d %s %s", args, code, out, errOut)
+		}
+	}
+	if code, _, _, _ := d.request("GET", "/api/v1/cti/users", d.login("pbx-admin", "other-password-1"), nil); code != 403 {
+		t.Fatalf("tenant admin lists CTI users: %d", code)
+	}
+	aud := d.login("aud", "other-password-1")
+	if code, _, _, _ := d.request("GET", "/api/v1/cti/profiles", aud, nil); code != 200 {
+		t.Fatalf("auditor reads CTI profiles: %d", code)
+	}
+	if code, _, _, _ := d.request("DELETE", "/api/v1/cti/users/alice", aud, nil); code != 403 {
+		t.Fatalf("auditor deletes a CTI user: %d", code)
+	}
+	root := d.login("root", "root-password-1")
+	if code, out, _, _ := d.request("POST", "/api/v1/cti/users", root, map[string]any{"username": "carl", "password": "short"}); code != 400 || out["field"] != "password" {
+		t.Fatalf("short password: %d %v", code, out)
+	}
+	if code, out, _, _ := d.request("POST", "/api/v1/cti/users", root, map[string]any{"username": "carl", "password": "long-enough-1", "mainextension": "201"}); code != 409 || out["field"] != "endpoints" {
+		t.Fatalf("taken extension: %d %v", code, out)
+	}
+	if code, out, _, _ := d.request("PUT", "/api/v1/cti/profiles/x", root, map[string]any{"macro_permissions": map[string]any{"a": map[string]any{"value": "yes"}}}); code != 400 {
+		t.Fatalf("bad profile: %d %v", code, out)
+	}
+
 	out, _, _ = d.cli("", "audit", "list", "--type", "cti_user")
 	if !strings.Contains(out, "alice") {
 		t.Fatalf("CTI user creation not audited:\n%s", out)
