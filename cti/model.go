@@ -248,13 +248,12 @@ func (m *Model) convOf(c *channel, owner string) *Conversation {
 	}
 	if p := m.chans[c.Peer]; p != nil {
 		cv.Connected = c.Bridge != "" && c.Bridge == p.Bridge
-		cv.ThroughTrunk = m.isTrunk[p.Endpoint]
-		if p.Queue != "" {
-			cv.ThroughQueue = true
-		}
+		far := m.farEnd(c)
+		cv.ThroughTrunk = m.isTrunk[far.Endpoint]
+		cv.ThroughQueue = p.Queue != "" || far.Queue != ""
 		if cv.CounterpartNum == "" {
-			cv.CounterpartNum = p.CallerNum
-			cv.CounterpartName = p.CallerName
+			cv.CounterpartNum = far.CallerNum
+			cv.CounterpartName = far.CallerName
 		}
 	} else {
 		// A channel alone: ringing from the dialplan, parked, or in a queue.
@@ -266,6 +265,37 @@ func (m *Model) convOf(c *channel, owner string) *Conversation {
 	}
 	cv.ThroughQueue = cv.ThroughQueue || c.Queue != ""
 	return cv
+}
+
+// farEnd follows c's peer through Local channel pairs (queues and ring groups
+// dial members through Local/...;1 and ;2) to the channel really on the other
+// end, so a queue call still shows the outside caller and "through trunk".
+func (m *Model) farEnd(c *channel) *channel {
+	p := m.chans[c.Peer]
+	for hops := 0; p != nil && hops < 4 && strings.HasPrefix(p.Name, "Local/"); hops++ {
+		var sib string
+		switch {
+		case strings.HasSuffix(p.Name, ";1"):
+			sib = strings.TrimSuffix(p.Name, ";1") + ";2"
+		case strings.HasSuffix(p.Name, ";2"):
+			sib = strings.TrimSuffix(p.Name, ";2") + ";1"
+		default:
+			return p
+		}
+		s := m.chans[sib]
+		if s == nil || s.Peer == "" || s.Peer == c.Name {
+			return p
+		}
+		next := m.chans[s.Peer]
+		if next == nil {
+			return p
+		}
+		p = next
+	}
+	if p == nil {
+		return c
+	}
+	return p
 }
 
 // rebuild recomputes the conversations and status of one endpoint from its

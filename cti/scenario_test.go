@@ -325,3 +325,30 @@ func TestResyncReadsLiveCalls(t *testing.T) {
 	}
 	_ = time.Second
 }
+
+// Queues in FreePBX/NethVoice dial members through Local channels: the member's
+// conversation must still show the outside caller, the queue and the trunk.
+func TestQueueThroughLocalChannels(t *testing.T) {
+	e := newEnv(t, nil)
+	bob := e.socket("bob")
+	var sc Script
+	tr := sc.NewChan("provider1", "0612345678", "ACME", nil)
+	tr.State, tr.Context, tr.Exten = 6, "from-trunk", "401"
+	e.ami.Emit(sc.Newchannel(tr))
+	e.ami.Emit(append(ev2("QueueCallerJoin", tr), [2]string{"Queue", "401"}, [2]string{"Position", "1"}, [2]string{"Count", "1"}))
+	l1 := &Chan{Name: "Local/202@from-queue-00000001;1", Uniqueid: "1700000000.90", Linkedid: tr.Linkedid, Num: "0612345678", CIDName: "ACME", Context: "from-queue", Exten: "202"}
+	l2 := &Chan{Name: "Local/202@from-queue-00000001;2", Uniqueid: "1700000000.91", Linkedid: tr.Linkedid, Num: "0612345678", CIDName: "ACME", Context: "from-queue", Exten: "202"}
+	b := sc.NewChan("202", "202", "Bob", tr)
+	emitAll(e.ami, sc.Dial(tr, l1, "Local/202@from-queue"), one(sc.Newchannel(l2)), sc.Dial(l2, b, "PJSIP/202"))
+	id := l2.Name + ">" + b.Name
+	r := expect(t, bob, "extenRinging", func(x extEv) bool { return conv(x, id) != nil })
+	if c := conv(r, id); c.CounterpartNum != "0612345678" || !c.ThroughTrunk || !c.ThroughQueue || c.Direction != "in" {
+		t.Fatalf("ringing via Local: %+v", c)
+	}
+	emitAll(e.ami, sc.Answer(l2, b, "bq1"), sc.Answer(tr, l1, "bq2"),
+		one(Enter(l2, "bq1", "basic", 1), Enter(b, "bq1", "basic", 2), Enter(tr, "bq2", "basic", 1), Enter(l1, "bq2", "basic", 2)))
+	cn := expect(t, bob, "extenConnected", func(x extEv) bool { return conv(x, id) != nil && conv(x, id).Connected })
+	if c := conv(cn, id); c.CounterpartName != "ACME" || !c.ThroughTrunk {
+		t.Fatalf("connected via Local: %+v", c)
+	}
+}
