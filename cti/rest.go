@@ -134,6 +134,8 @@ func (svc *Service) routes() {
 	for name, op := range svc.callOps() {
 		auth("POST /webrest/astproxy/"+name, op)
 	}
+	auth("GET /webrest/historycall/interval/{type}/{target}/{from}/{to}", svc.historyCall)
+	auth("GET /webrest/historycall/interval/{type}/{target}/{from}/{to}/{filter}", svc.historyCall)
 	open("GET /webrest/astproxy/unauthe_call/{endpoint}/{number}", svc.unautheCallGet)
 	open("POST /webrest/astproxy/unauthe_call", svc.unautheCallPost)
 	m.HandleFunc("OPTIONS /webrest/", func(w http.ResponseWriter, r *http.Request) {

@@ -25,6 +25,7 @@ type Service struct {
 	loginLim  *ratelimit.Limiter
 	sockLimit *ratelimit.Limiter
 	phones    PhoneDialer
+	history   *History
 
 	mu       sync.Mutex // guards model and presence
 	model    *Model
@@ -119,6 +120,16 @@ func (svc *Service) Serve(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
+	h, err := openHistory(ctx, historyPath(svc.st.Path()))
+	if err != nil {
+		// The live CTI does not depend on it: say so and go on without history.
+		svc.log.Error("cti: call history disabled", "err", err)
+	} else {
+		svc.mu.Lock()
+		svc.history = h
+		svc.mu.Unlock()
+		defer h.close()
+	}
 	svc.log.Info("cti: starting", "ami", svc.cfg.AMI.Address, "token_expiry", svc.cfg.TokenExpiry.String(),
 		"auth_disabled", svc.cfg.AuthDisabled, "unauthe_call", svc.cfg.UnautheCall.Enabled)
 	var wg sync.WaitGroup
@@ -136,7 +147,7 @@ func (svc *Service) Serve(ctx context.Context) error {
 			}
 		}
 	}()
-	err := svc.ami.Run(ctx, svc)
+	err = svc.ami.Run(ctx, svc)
 	svc.hub.closeAll("server shutting down")
 	wg.Wait()
 	return err
@@ -181,10 +192,24 @@ func (svc *Service) Event(ctx context.Context, c *AMIConn, m Message) {
 		}
 		return
 	}
+	if m.Event() == "Cdr" {
+		if h := svc.historyDB(); h != nil {
+			if err := h.add(ctx, m); err != nil {
+				svc.log.Warn("cti: store CDR", "uniqueid", m.Get("UniqueID"), "err", err)
+			}
+		}
+		return
+	}
 	svc.mu.Lock()
 	emits := encode(svc.model.Apply(m))
 	svc.mu.Unlock()
 	svc.publish(emits)
+}
+
+func (svc *Service) historyDB() *History {
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	return svc.history
 }
 
 // Disconnected implements AMIHandler.
