@@ -131,6 +131,8 @@ func (svc *Service) routes() {
 	auth("GET /webrest/astproxy/parkings", svc.parkings)
 	auth("GET /webrest/astproxy/dnd", svc.getDND)
 	auth("POST /webrest/astproxy/dnd", svc.setDND)
+	auth("GET /webrest/astproxy/cfcall/{type}/{endpoint}", svc.getCF)
+	auth("POST /webrest/astproxy/cfcall", svc.setCF)
 	for name, op := range svc.callOps() {
 		auth("POST /webrest/astproxy/"+name, op)
 	}

@@ -450,3 +450,39 @@ func TestPresenceAndDND(t *testing.T) {
 		}
 	}
 }
+
+func TestCallForward(t *testing.T) {
+	e := newEnv(t, nil)
+	alice := e.socket("alice")
+	tok := e.login("bob", "bob-password")
+	code, body := e.do("GET", "/webrest/astproxy/cfcall/unconditional/202", "bob", tok, "")
+	if code != 200 || !strings.Contains(string(body), `"status":"off"`) {
+		t.Fatalf("cf off: %d %s", code, body)
+	}
+	if code, body := e.do("POST", "/webrest/astproxy/cfcall", "bob", tok, `{"type":"unconditional","to":"tel:+39 333 1234"}`); code != 200 {
+		t.Fatalf("cf set: %d %s", code, body)
+	}
+	expect(t, alice, "extenUpdate", func(x struct{ Exten, CF string }) bool { return x.Exten == "202" && x.CF == "00393331234" })
+	code, body = e.do("GET", "/webrest/astproxy/cfcall/unconditional/202", "bob", tok, "")
+	if code != 200 || !strings.Contains(string(body), `"to":"00393331234"`) {
+		t.Fatalf("cf read back: %d %s", code, body)
+	}
+	for _, bad := range []struct {
+		body string
+		code int
+	}{
+		{`{"type":"sometimes","to":"1"}`, 400},
+		{`{"type":"busy","endpoint":"203","to":"1"}`, 403},
+		{`{"type":"busy","to":"abc"}`, 400},
+	} {
+		if code, _ := e.do("POST", "/webrest/astproxy/cfcall", "bob", tok, bad.body); code != bad.code {
+			t.Errorf("%s: %d, want %d", bad.body, code, bad.code)
+		}
+	}
+	if code, _ := e.do("POST", "/webrest/astproxy/cfcall", "bob", tok, `{"type":"unconditional","to":""}`); code != 200 {
+		t.Fatal("cf off")
+	}
+	if _, body := e.do("GET", "/webrest/astproxy/cfcall/unconditional/202", "bob", tok, ""); !strings.Contains(string(body), `"status":"off"`) {
+		t.Fatalf("cf still on: %s", body)
+	}
+}

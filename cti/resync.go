@@ -16,6 +16,10 @@ type Snapshot struct {
 	Channels  []Message // CoreShowChannel events
 	Queues    []Message // QueueParams, QueueMember, QueueEntry events of QueueStatus
 	Parked    []Message // ParkedCall events of ParkedCalls
+	// DND and CF are the AstDB entries of each extension (absent: unknown,
+	// the previous value is kept).
+	DND map[string]bool
+	CF  map[string]string
 }
 
 // ReadSnapshot runs the list actions of a full re-sync on c.
@@ -36,7 +40,37 @@ func ReadSnapshot(ctx context.Context, c *AMIConn) (Snapshot, error) {
 			return s, fmt.Errorf("re-sync %s: %w", step.action, err)
 		}
 	}
+	// DND and call forward live in AstDB, which sends no events: read them, so a
+	// change made on the phone (*76, *72) while we were away is not missed.
+	s.DND, s.CF = map[string]bool{}, map[string]string{}
+	for _, ev := range s.Endpoints {
+		e := firstNonEmpty(ev.Get("ObjectName"), ev.Get("Endpoint"))
+		if e == "" || !extenRe.MatchString(e) {
+			continue
+		}
+		if v, ok := dbGet(ctx, c, "DND", e); ok {
+			s.DND[e] = v != ""
+		}
+		if v, ok := dbGet(ctx, c, "CF", e); ok {
+			s.CF[e] = v
+		}
+	}
 	return s, nil
+}
+
+// dbGet reads one AstDB key: ("", true) when absent, ok false on other errors.
+func dbGet(ctx context.Context, c *AMIConn, family, key string) (string, bool) {
+	resp, evs, err := c.ActionList(ctx, NewMessage("Action", "DBGet", "Family", family, "Key", key))
+	if err != nil {
+		return "", strings.Contains(strings.ToLower(resp.Get("Message")), "not found")
+	}
+	v := resp.Get("Val")
+	for _, ev := range evs {
+		if ev.Event() == "DBGetResponse" {
+			v = ev.Get("Val")
+		}
+	}
+	return v, true
 }
 
 // Load replaces the model with a snapshot (keeping DND and call forward, which
@@ -74,6 +108,12 @@ func (m *Model) Load(s Snapshot) []Emit {
 			x := m.ensureExt(e)
 			if k := keep[e]; k != nil {
 				x.DND, x.CF = k.DND, k.CF
+			}
+			if v, ok := s.DND[e]; ok {
+				x.DND = v
+			}
+			if v, ok := s.CF[e]; ok {
+				x.CF = v
 			}
 		}
 	}
@@ -211,6 +251,14 @@ func uniqueLess(a, b string) bool {
 func (m *Model) SetDND(e string, on bool) []Emit {
 	x := m.ensureExt(e)
 	x.DND = on
+	m.rebuild(e)
+	return []Emit{{Name: "extenUpdate", Data: x, Room: "presence_panel", Also: []string{e}}}
+}
+
+// SetCF records an unconditional call forward set through the API ("" = off).
+func (m *Model) SetCF(e, to string) []Emit {
+	x := m.ensureExt(e)
+	x.CF = to
 	m.rebuild(e)
 	return []Emit{{Name: "extenUpdate", Data: x, Room: "presence_panel", Also: []string{e}}}
 }

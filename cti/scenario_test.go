@@ -352,3 +352,22 @@ func TestQueueThroughLocalChannels(t *testing.T) {
 		t.Fatalf("connected via Local: %+v", c)
 	}
 }
+
+// DND and call forward set on the phone while we were disconnected are read
+// from AstDB on the re-sync.
+func TestResyncReadsAstDB(t *testing.T) {
+	e := newEnv(t, nil)
+	alice := e.socket("alice")
+	e.ami.SetDB("DND", "203", "YES")
+	e.ami.SetDB("CF", "204", "0611")
+	e.ami.Drop()
+	expect(t, alice, "extenUpdate", func(x extEv) bool { return x.Exten == "203" && x.Status == "dnd" })
+	eventually(t, "cf of 204", func() bool { return e.extOf("204").CF == "0611" })
+	e.ami.SetDB("DND", "203", "")
+	if err := e.svc.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if x := e.extOf("203"); x.DND || x.Status != "online" {
+		t.Fatalf("DND cleared on the phone: %+v", x)
+	}
+}

@@ -77,6 +77,7 @@ type Server struct {
 	parked   map[string]Fields // space -> ParkedCall fields
 	logins   int
 	onAction func(a Fields) []Fields
+	astdb    map[string]string // family/key -> value
 }
 
 // Start listens on 127.0.0.1 with the given manager credentials.
@@ -87,7 +88,7 @@ func Start(username, secret string) (*Server, error) {
 	}
 	s := &Server{Username: username, Secret: secret, ln: ln, conns: map[net.Conn]*sync.Mutex{},
 		chans: map[string]*chanState{}, devices: map[string]string{}, members: map[string]Fields{},
-		entries: map[string]Fields{}, queues: map[string]bool{}, parked: map[string]Fields{}}
+		entries: map[string]Fields{}, queues: map[string]bool{}, parked: map[string]Fields{}, astdb: map[string]string{}}
 	go s.accept()
 	return s, nil
 }
@@ -157,6 +158,18 @@ func (s *Server) SetEndpoint(name, state string) {
 	s.mu.Lock()
 	s.devices[name] = state
 	s.mu.Unlock()
+}
+
+// SetDB sets (or with value "" deletes) an AstDB entry, as a phone feature
+// code (*76 DND, *72 call forward) would.
+func (s *Server) SetDB(family, key, value string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if value == "" {
+		delete(s.astdb, family+"/"+key)
+		return
+	}
+	s.astdb[family+"/"+key] = value
 }
 
 // AddQueue declares a queue with no members.
@@ -235,8 +248,25 @@ func (s *Server) serve(c net.Conn) {
 			return
 		case "pjsipshowendpoints", "coreshowchannels", "queuestatus", "parkedcalls":
 			s.list(act, id, write)
+		case "dbget":
+			s.mu.Lock()
+			v, ok := s.astdb[a.Get("Family")+"/"+a.Get("Key")]
+			s.mu.Unlock()
+			if !ok {
+				write(M("Response", "Error", "ActionID", id, "Message", "Database entry not found"))
+				continue
+			}
+			write(M("Response", "Success", "ActionID", id, "EventList", "start", "Message", "Result will follow"))
+			write(M("Event", "DBGetResponse", "ActionID", id, "Family", a.Get("Family"), "Key", a.Get("Key"), "Val", v))
+			write(M("Event", "DBGetComplete", "ActionID", id, "EventList", "Complete", "ListItems", "1"))
 		default:
 			s.mu.Lock()
+			switch act {
+			case "dbput":
+				s.astdb[a.Get("Family")+"/"+a.Get("Key")] = a.Get("Val")
+			case "dbdel":
+				delete(s.astdb, a.Get("Family")+"/"+a.Get("Key"))
+			}
 			s.actions = append(s.actions, a)
 			hook := s.onAction
 			s.mu.Unlock()
