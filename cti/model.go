@@ -124,6 +124,7 @@ type Model struct {
 	trunks   map[string]*Trunk
 	devState map[string]string // endpoint -> AMI device state
 	chans    map[string]*channel
+	byEP     map[string]map[string]*channel // endpoint -> its channels
 	bridges  map[string]map[string]bool
 	queues   map[string]*Queue
 	parkings map[string]*Parking
@@ -148,6 +149,7 @@ func (m *Model) reset() {
 	m.trunks = map[string]*Trunk{}
 	m.devState = map[string]string{}
 	m.chans = map[string]*channel{}
+	m.byEP = map[string]map[string]*channel{}
 	m.bridges = map[string]map[string]bool{}
 	m.queues = map[string]*Queue{}
 	m.parkings = map[string]*Parking{}
@@ -305,11 +307,9 @@ func (m *Model) rebuild(e string) (changed bool, obj any) {
 		return false, nil
 	}
 	convs := map[string]*Conversation{}
-	for _, c := range m.chans {
-		if c.Endpoint == e {
-			cv := m.convOf(c, e)
-			convs[cv.ID] = cv
-		}
+	for _, c := range m.byEP[e] {
+		cv := m.convOf(c, e)
+		convs[cv.ID] = cv
 	}
 	if m.isTrunk[e] {
 		t := m.ensureTrunk(e)
@@ -349,6 +349,12 @@ func (m *Model) chanOf(ev Message, prefix string) *channel {
 		m.seq++
 		c = &channel{Name: name, Endpoint: endpointOf(name), Start: m.now(), seq: m.seq}
 		m.chans[name] = c
+		if c.Endpoint != "" {
+			if m.byEP[c.Endpoint] == nil {
+				m.byEP[c.Endpoint] = map[string]*channel{}
+			}
+			m.byEP[c.Endpoint][name] = c
+		}
 	}
 	if v := ev.Get(prefix + "Uniqueid"); v != "" {
 		c.Uniqueid = v
@@ -508,6 +514,9 @@ func (m *Model) Apply(ev Message) []Emit {
 			for n := range mem {
 				t.add(m.chans[n])
 			}
+			if len(mem) == 0 {
+				delete(m.bridges, id) // BridgeDestroy may never come (a lost connection)
+			}
 		}
 		if c.Bridge == id {
 			c.Bridge = ""
@@ -546,8 +555,25 @@ func (m *Model) Apply(ev Message) []Emit {
 			break
 		}
 		delete(m.chans, name)
+		if eps := m.byEP[c.Endpoint]; eps != nil {
+			delete(eps, name)
+			if len(eps) == 0 {
+				delete(m.byEP, c.Endpoint)
+			}
+		}
 		if mem := m.bridges[c.Bridge]; mem != nil {
 			delete(mem, name)
+			if len(mem) == 0 {
+				delete(m.bridges, c.Bridge)
+			}
+		}
+		// A caller hanging up in a queue without QueueCallerAbandon (or whose
+		// leave event was lost) must not stay "waiting" for ever.
+		for _, q := range m.queues {
+			if _, ok := q.WaitingCallers[name]; ok {
+				delete(q.WaitingCallers, name)
+				out = append(out, Emit{Name: "queueUpdate", Data: q, Room: "queues"})
+			}
 		}
 		if p := m.chans[c.Peer]; p != nil && p.Peer == name {
 			p.Peer = ""

@@ -288,10 +288,8 @@ func (m *Model) Parkings() map[string]*Parking { return cloneJSON(m.parkings) }
 // ChannelsOf lists the live channels of an endpoint, newest first.
 func (m *Model) ChannelsOf(e string) []string {
 	var cs []*channel
-	for _, c := range m.chans {
-		if c.Endpoint == e {
-			cs = append(cs, c)
-		}
+	for _, c := range m.byEP[e] {
+		cs = append(cs, c)
 	}
 	sort.Slice(cs, func(i, j int) bool { return cs[i].seq > cs[j].seq })
 	out := make([]string, len(cs))
