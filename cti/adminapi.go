@@ -75,12 +75,6 @@ func (svc *Service) MountAdmin(api Mounter) {
 		if err != nil {
 			return err
 		}
-		if in.Password != nil || (in.Disabled != nil && *in.Disabled) {
-			// Old tokens never outlive the password or the account they were issued for.
-			svc.grants.RemoveUser(name)
-			svc.st.DeleteUserSessions(r.Context(), "cti-persistent:"+name) //nolint:errcheck // best effort
-			svc.st.DeleteUserSessions(r.Context(), "cti-mobile:"+name)     //nolint:errcheck // best effort
-		}
 		writeJSON(w, http.StatusOK, u)
 		return nil
 	}))
@@ -89,9 +83,6 @@ func (svc *Service) MountAdmin(api Mounter) {
 		if err := svc.dir.DeleteUser(r.Context(), p.Actor(), name); err != nil {
 			return err
 		}
-		svc.grants.RemoveUser(name)
-		svc.st.DeleteUserSessions(r.Context(), "cti-persistent:"+name) //nolint:errcheck // best effort
-		svc.st.DeleteUserSessions(r.Context(), "cti-mobile:"+name)     //nolint:errcheck // best effort
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}))

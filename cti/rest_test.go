@@ -486,3 +486,56 @@ func TestCallForward(t *testing.T) {
 		t.Fatalf("cf still on: %s", body)
 	}
 }
+
+// "auth-exp: no-exp" makes the login token non-expiring, and it survives a restart.
+func TestNoExpLogin(t *testing.T) {
+	e := newEnv(t, nil)
+	req, _ := http.NewRequest("POST", e.srv.URL+"/webrest/authentication/login", strings.NewReader(`{"username":"carol","password":"carol-password"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("auth-exp", "no-exp")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	nonce := strings.TrimPrefix(resp.Header.Get("WWW-Authenticate"), "Digest ")
+	tok := Token("carol", "carol-password", nonce)
+	now := time.Now()
+	e.svc.grants.mu.Lock()
+	e.svc.grants.now = func() time.Time { return now }
+	e.svc.grants.mu.Unlock()
+	now = now.Add(48 * time.Hour)
+	if code, _ := e.do("GET", "/webrest/user/me", "carol", tok, ""); code != 200 {
+		t.Fatalf("no-exp token after 48 h: %d", code)
+	}
+	e.svc.grants = newGrants(time.Minute) // a restart
+	if code, _ := e.do("GET", "/webrest/user/me", "carol", tok, ""); code != 200 {
+		t.Fatalf("no-exp token after a restart: %d", code)
+	}
+	// A password change (any path: API, CLI, restore) revokes it; so does disabling.
+	pw := "carol-new-password"
+	if _, err := e.svc.dir.UpdateUser(t.Context(), store.System, "carol", UserInput{Password: &pw}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := e.do("GET", "/webrest/user/me", "carol", tok, ""); code != 401 {
+		t.Fatalf("token after password change: %d", code)
+	}
+}
+
+func TestDisableRevokes(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.login("dave", "dave-password")
+	sock := e.socket("dave")
+	yes := true
+	if _, err := e.svc.dir.UpdateUser(t.Context(), store.System, "dave", UserInput{Disabled: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := e.do("GET", "/webrest/user/me", "dave", tok, ""); code != 401 {
+		t.Fatalf("disabled user's token: %d", code)
+	}
+	select {
+	case <-sock.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("disabled user's socket still open")
+	}
+}

@@ -66,6 +66,16 @@ func New(cfg Config, log *slog.Logger, st *store.Store) (*Service, error) {
 		resync: make(chan struct{}, 1),
 	}
 	svc.phones = &httpPhones{st: st, log: log}
+	svc.dir.revoke = func(user string) {
+		svc.grants.RemoveUser(user)
+		svc.hub.closeUser(user, "tokens revoked")
+		for _, kind := range []string{"cti-persistent:", "cti-mobile:"} {
+			if _, err := st.DeleteUserSessions(context.Background(), kind+user); err != nil {
+				log.Error("cti: revoke tokens", "user", user, "err", err)
+			}
+		}
+		log.Info("cti: tokens revoked", "user", user)
+	}
 	st.Register(store.Kind{Name: kindUnautheCall})
 	if cfg.Enabled {
 		ami, err := NewAMIClient(cfg.AMI, log)
@@ -81,9 +91,6 @@ func New(cfg Config, log *slog.Logger, st *store.Store) (*Service, error) {
 			if c.Kind == KindUser || c.Kind == KindProfile {
 				if err := svc.dir.Load(context.Background()); err != nil {
 					log.Error("cti: reload users", "err", err)
-				}
-				if c.Kind == KindUser && c.Action == "delete" {
-					svc.grants.RemoveUser(c.ID)
 				}
 				svc.mu.Lock()
 				svc.model.SetNames(svc.dir.Names())

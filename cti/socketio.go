@@ -146,6 +146,17 @@ func (h *hub) toUser(user, name string, data any) int {
 	return n
 }
 
+// closeUser disconnects every socket of a user (revoked tokens).
+func (h *hub) closeUser(user, reason string) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for s := range h.all {
+		if l := s.login.Load(); l != nil && l.user == user {
+			s.close(reason)
+		}
+	}
+}
+
 func (h *hub) closeAll(reason string) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()

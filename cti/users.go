@@ -148,6 +148,11 @@ type Directory struct {
 	st   *store.Store
 	cost int
 
+	// revoke ends every token of a user; Load calls it for users deleted,
+	// disabled or given a new password, whichever path changed them (API, CLI,
+	// audit restore).
+	revoke func(user string)
+
 	mu       sync.RWMutex
 	users    map[string]*User
 	byAlias  map[string]string // main extension and endpoint ids -> username
@@ -220,8 +225,17 @@ func (d *Directory) Load(ctx context.Context) error {
 		}
 	}
 	d.mu.Lock()
+	old := d.users
 	d.users, d.profiles, d.byAlias = users, profiles, alias
 	d.mu.Unlock()
+	if d.revoke != nil {
+		for name, o := range old {
+			n := users[name]
+			if n == nil || n.PasswordHash != o.PasswordHash || (n.Disabled && !o.Disabled) {
+				d.revoke(name)
+			}
+		}
+	}
 	return nil
 }
 
