@@ -30,6 +30,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -51,6 +52,13 @@ func main() {
 	rounds := flag.Int("rounds", 20, "extension changes to time")
 	flag.Parse()
 	if *serve {
+		if p := os.Getenv("CTI_BENCH_CPUPROFILE"); p != "" {
+			// Diagnostics: a CPU profile of the server side, for "go tool pprof".
+			if f, err := os.Create(p); err == nil {
+				pprof.StartCPUProfile(f) //nolint:errcheck // diagnostics only
+				defer func() { pprof.StopCPUProfile(); f.Close() }()
+			}
+		}
 		if err := server(*clients); err != nil {
 			fmt.Fprintln(os.Stderr, "bench cti server:", err)
 			os.Exit(1)
@@ -169,7 +177,13 @@ func run(n, rounds int) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	defer func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() }() //nolint:errcheck // cleanup
+	defer func() {
+		// Closing stdin ends the server; kill it if it does not go.
+		stdin.Close()
+		t := time.AfterFunc(5*time.Second, func() { cmd.Process.Kill() }) //nolint:errcheck // cleanup
+		cmd.Wait()                                                        //nolint:errcheck // cleanup
+		t.Stop()
+	}()
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
 		return fmt.Errorf("server did not start: %w", err)
