@@ -1,6 +1,7 @@
 package cti
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -369,5 +370,50 @@ func TestResyncReadsAstDB(t *testing.T) {
 	}
 	if x := e.extOf("203"); x.DND || x.Status != "online" {
 		t.Fatalf("DND cleared on the phone: %+v", x)
+	}
+}
+
+// Click-to-call from a desk phone: the API originates, Asterisk rings the
+// caller's phone, then dials the number; the caller's socket follows it.
+func TestClickToCallOriginateFlow(t *testing.T) {
+	e := newEnv(t, nil)
+	bob := e.socket("bob")
+	var sc Script
+	e.ami.OnAction(func(a Fields) []Fields {
+		if a.Get("Action") != "Originate" {
+			return nil
+		}
+		own := sc.NewChan("202", "202", "Bob", nil)
+		own.Uniqueid, own.Linkedid = a.Get("ChannelId"), a.Get("ChannelId")
+		own.Exten, own.ConnNum = a.Get("Exten"), a.Get("Exten")
+		dst := sc.NewChan("203", "203", "Carol", own)
+		out := []Fields{sc.Newchannel(own), DeviceState("202", "RINGING")}
+		own.State = 6
+		out = append(out, DeviceState("202", "INUSE"))
+		out = append(out, sc.Dial(own, dst, "PJSIP/203")...)
+		return append(out, M("Event", "OriginateResponse", "ActionID", a.Get("ActionID"), "Response", "Success",
+			"Channel", own.Name, "Context", a.Get("Context"), "Exten", a.Get("Exten"), "Reason", "4", "Uniqueid", own.Uniqueid,
+			"CallerIDNum", "202", "CallerIDName", "Bob"))
+	})
+	tok := e.login("bob", "bob-password")
+	code, body := e.do("POST", "/webrest/astproxy/call", "bob", tok, `{"number":"callto:203"}`)
+	var res map[string]string
+	if code != 200 || json.Unmarshal(body, &res) != nil || res["uniqueid"] == "" {
+		t.Fatalf("call: %d %s", code, body)
+	}
+	a := e.ami.Actions()[0]
+	if a.Get("Channel") != "PJSIP/202" || a.Get("Exten") != "203" || a.Get("Context") != "from-internal" || a.Get("Async") != "true" || a.Get("ChannelId") != res["uniqueid"] {
+		t.Fatalf("originate: %v", a)
+	}
+	x := expect(t, bob, "extenUpdate", func(x extEv) bool {
+		for _, c := range x.Conversations {
+			if c.Direction == "out" && c.CounterpartNum == "203" && strings.HasPrefix(c.Dest, "PJSIP/203-") {
+				return true
+			}
+		}
+		return false
+	})
+	if x.Exten != "202" || x.Status != "busy" {
+		t.Fatalf("caller: %+v", x)
 	}
 }
