@@ -161,17 +161,17 @@ func (svc *Service) Serve(ctx context.Context) error {
 }
 
 // Connected implements AMIHandler: a full re-sync.
-func (svc *Service) Connected(ctx context.Context, c *AMIConn) error {
+func (svc *Service) Connected(ctx context.Context, c *AMIConn) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("cti: panic in re-sync: %v", v) // the connection is retried
+		}
+	}()
 	snap, err := ReadSnapshot(ctx, c)
 	if err != nil {
 		return err
 	}
-	svc.mu.Lock()
-	emits := encode(svc.model.Load(snap))
-	svc.amiUp = true
-	svc.resyncs++
-	svc.lastSync = time.Now()
-	svc.mu.Unlock()
+	emits := svc.load(snap)
 	svc.log.Info("cti: state re-synced", "endpoints", len(snap.Endpoints), "channels", len(snap.Channels), "updates", len(emits))
 	svc.publish(emits)
 	select {
@@ -183,6 +183,14 @@ func (svc *Service) Connected(ctx context.Context, c *AMIConn) error {
 
 // Event implements AMIHandler: one incremental update.
 func (svc *Service) Event(ctx context.Context, c *AMIConn, m Message) {
+	defer func() {
+		// An event the model mishandles must not take the daemon down: drop the
+		// connection, and the re-sync on reconnect rebuilds a consistent state.
+		if v := recover(); v != nil {
+			svc.log.Error("cti: panic applying an AMI event; reconnecting", "event", m.Event(), "panic", v)
+			c.Close()
+		}
+	}()
 	if m.Event() == "FullyBooted" {
 		// Asterisk finished (re)loading: what we knew may be stale. Asterisk also
 		// greets every new session with FullyBooted; the re-sync on connect has
@@ -207,10 +215,24 @@ func (svc *Service) Event(ctx context.Context, c *AMIConn, m Message) {
 		}
 		return
 	}
+	svc.publish(svc.apply(m))
+}
+
+// apply and load change the model under svc.mu, released even if they panic.
+func (svc *Service) apply(m Message) []frame {
 	svc.mu.Lock()
-	emits := encode(svc.model.Apply(m))
-	svc.mu.Unlock()
-	svc.publish(emits)
+	defer svc.mu.Unlock()
+	return encode(svc.model.Apply(m))
+}
+
+func (svc *Service) load(snap Snapshot) []frame {
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	emits := encode(svc.model.Load(snap))
+	svc.amiUp = true
+	svc.resyncs++
+	svc.lastSync = time.Now()
+	return emits
 }
 
 func (svc *Service) historyDB() *History {

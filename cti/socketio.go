@@ -274,6 +274,12 @@ func (svc *Service) writeLoop(ctx context.Context, s *sioSocket) {
 
 func (svc *Service) readLoop(ctx context.Context, s *sioSocket) {
 	defer s.close("read ended")
+	defer func() {
+		// A bug triggered by one client must not take the daemon down.
+		if v := recover(); v != nil {
+			svc.log.Error("cti: panic on a socket.io frame", "src", s.ip, "panic", v)
+		}
+	}()
 	for {
 		typ, b, err := s.conn.Read(ctx)
 		if err != nil {
