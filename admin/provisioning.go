@@ -420,6 +420,8 @@ func (a *API) provisioningRoutes() {
 		if err != nil {
 			return err
 		}
+		// Answer with the device's file name, which exists once this revision is rendered.
+		pv.WaitRendered(r.Context(), a.st.Revision()) //nolint:errcheck // ctx ended: answer anyway
 		writeJSON(w, http.StatusCreated, pv.ViewDevices(t, []provision.Device{d})[0])
 		return nil
 	})
