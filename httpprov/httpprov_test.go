@@ -82,6 +82,17 @@ func hpStart(t *testing.T, mode string) *hpEnv {
 	return e
 }
 
+// auth makes the tenant demand provisioning credentials phones:bootstrap-pw
+// (mode basic or digest).
+func (e *hpEnv) auth(t *testing.T, mode string) {
+	t.Helper()
+	if _, err := e.Prov.SetPBX(e.Ctx, e.Actor, e.Tenant, json.RawMessage(
+		`{"http_auth":"`+mode+`","http_user":"phones","http_password":"bootstrap-pw"}`)); err != nil {
+		t.Fatal(err)
+	}
+	e.Sync(t)
+}
+
 // hpFront is one way the tree is served.
 type hpFront struct {
 	name string
@@ -484,11 +495,7 @@ func TestHTTPTenantAuth(t *testing.T) {
 			e := hpStart(t, tenancy)
 			fr := e.fronts(t, 1<<20)
 			for _, mode := range []string{"basic", "digest"} {
-				if _, err := e.Prov.SetPBX(e.Ctx, e.Actor, e.Tenant, json.RawMessage(
-					`{"http_auth":"`+mode+`","http_user":"phones","http_password":"bootstrap-pw"}`)); err != nil {
-					t.Fatal(err)
-				}
-				e.Sync(t)
+				e.auth(t, mode)
 				// The common file tells the phone where its tree is.
 				commonWant := e.Lookup(t, hpCommon).Body
 				if !bytes.Contains(commonWant, []byte("http://127.0.0.1"+e.prefix+"\n")) {
@@ -657,11 +664,7 @@ func (e *hpEnv) frontsFresh(t *testing.T, name string) string {
 func TestHTTPErrorHeaders(t *testing.T) {
 	hpNeedCurl(t)
 	e := hpStart(t, provision.ModeSingle)
-	if _, err := e.Prov.SetPBX(e.Ctx, e.Actor, e.Tenant, json.RawMessage(
-		`{"http_auth":"digest","http_user":"phones","http_password":"bootstrap-pw"}`)); err != nil {
-		t.Fatal(err)
-	}
-	e.Sync(t)
+	e.auth(t, "digest")
 	for _, f := range e.fronts(t, 1000) {
 		t.Run(f.name, func(t *testing.T) {
 			var bugs []string
@@ -697,11 +700,7 @@ func TestHTTPErrorHeaders(t *testing.T) {
 func TestHTTPAuthFailuresThrottled(t *testing.T) {
 	hpNeedCurl(t)
 	e := hpStart(t, provision.ModeSingle)
-	if _, err := e.Prov.SetPBX(e.Ctx, e.Actor, e.Tenant, json.RawMessage(
-		`{"http_auth":"basic","http_user":"phones","http_password":"bootstrap-pw"}`)); err != nil {
-		t.Fatal(err)
-	}
-	e.Sync(t)
+	e.auth(t, "basic")
 	base := e.frontsFresh(t, "https net-http")
 	// Challenges without credentials are not failures.
 	for i := 0; i < 5; i++ {
