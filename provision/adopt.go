@@ -15,9 +15,8 @@ type ModelGuess struct {
 	Model string `json:"model"`
 	Name  string `json:"name"`
 	Brand string `json:"brand"`
-	// Score: 1 the file name fits the model's rule (or is one of its common
-	// files), +2 the phone's User-Agent names the model, +1 its MAC is in the
-	// brand's OUIs.
+	// Score: 1 the file name fits the model's rule, +2 the phone's User-Agent
+	// names the model, +1 its MAC is in the brand's OUIs.
 	Score int `json:"score"`
 }
 
@@ -73,11 +72,6 @@ func (s *Service) guessModels(models map[string]Model, u store.UnknownDevice) []
 		score := 0
 		if u.File != "" && m.File.Name(mac) == u.File {
 			score = 1
-		}
-		for _, c := range m.CommonFiles {
-			if u.File != "" && c.Name == u.File {
-				score = 1 // a phone fetching the model's common file first
-			}
 		}
 		// The model's own name in the User-Agent ("Yealink SIP-T54W 96.86...",
 		// "snomD785-SIP ..."); names of two characters or fewer say too little.
