@@ -1,0 +1,13 @@
+package redirect_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+func newLoopback(t *testing.T, h http.Handler) string {
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	return s.URL
+}

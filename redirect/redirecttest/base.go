@@ -1,0 +1,122 @@
+// Package redirecttest has faithful local doubles of the vendor redirection
+// services (Snom SRAPS and legacy XML-RPC, Yealink RPS XML-RPC and YMCS v2,
+// Escene, Fanvil FDPS, Gigaset autoprov) for tests: httptest servers on
+// 127.0.0.1 that check authentication exactly as the reference note
+// describes it and answer with the documented success and error shapes. The
+// vendor clouds are not reachable from tests; where the note marks a detail
+// UNVERIFIED, the double accepts both forms.
+//
+// Every double can be taken down (connections are dropped, as in an outage),
+// rate-limited, and told that a MAC belongs to another account.
+package redirecttest
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+)
+
+// Double is the state and the controls every double shares.
+type Double struct {
+	srv *httptest.Server
+
+	mu         sync.Mutex
+	down       bool
+	limited    int // the next n requests are refused as rate-limited
+	retryAfter string
+	calls      map[string]int
+	authFails  int
+	devices    map[string]string // MAC (12 upper-case hex) -> where it points
+	owned      map[string]bool   // MACs registered by another account
+	rateBody   func(w http.ResponseWriter)
+	handle     func(w http.ResponseWriter, r *http.Request)
+}
+
+func newDouble(h func(w http.ResponseWriter, r *http.Request), rateBody func(w http.ResponseWriter)) *Double {
+	d := &Double{calls: map[string]int{}, devices: map[string]string{}, owned: map[string]bool{}, handle: h, rateBody: rateBody}
+	d.srv = httptest.NewServer(http.HandlerFunc(d.serve))
+	return d
+}
+
+// URL is the double's base address (http://127.0.0.1:port).
+func (d *Double) URL() string { return d.srv.URL }
+
+// Close stops the server.
+func (d *Double) Close() { d.srv.Close() }
+
+// SetDown drops every connection without an answer while down is true.
+func (d *Double) SetDown(down bool) { d.mu.Lock(); d.down = down; d.mu.Unlock() }
+
+// RateLimit refuses the next n requests as rate-limited, with Retry-After.
+func (d *Double) RateLimit(n int, retryAfter string) {
+	d.mu.Lock()
+	d.limited, d.retryAfter = n, retryAfter
+	d.mu.Unlock()
+}
+
+// Own marks mac as registered by another account.
+func (d *Double) Own(mac string) { d.mu.Lock(); d.owned[norm(mac)] = true; d.mu.Unlock() }
+
+// Registered says where mac points, if it is registered on this account.
+func (d *Double) Registered(mac string) (string, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	v, ok := d.devices[norm(mac)]
+	return v, ok
+}
+
+// Devices is how many MACs this account has registered.
+func (d *Double) Devices() int { d.mu.Lock(); defer d.mu.Unlock(); return len(d.devices) }
+
+// Calls counts requests by operation name (method name, or "METHOD path-kind").
+func (d *Double) Calls(op string) int { d.mu.Lock(); defer d.mu.Unlock(); return d.calls[op] }
+
+// AuthFailures counts requests refused for their authentication.
+func (d *Double) AuthFailures() int { d.mu.Lock(); defer d.mu.Unlock(); return d.authFails }
+
+func (d *Double) count(op string) { d.mu.Lock(); d.calls[op]++; d.mu.Unlock() }
+
+func (d *Double) authFailed() { d.mu.Lock(); d.authFails++; d.mu.Unlock() }
+
+func (d *Double) serve(w http.ResponseWriter, r *http.Request) {
+	d.mu.Lock()
+	down, limited := d.down, d.limited > 0
+	if limited {
+		d.limited--
+	}
+	ra := d.retryAfter
+	d.mu.Unlock()
+	if down {
+		// An outage: the connection dies without an answer.
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				c.Close()
+				return
+			}
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	if limited {
+		if ra != "" {
+			w.Header().Set("Retry-After", ra)
+		}
+		d.rateBody(w)
+		return
+	}
+	d.handle(w, r)
+}
+
+// norm is a MAC without separators, upper-case; "" when it is not 12 hex digits.
+func norm(mac string) string {
+	m := strings.ToUpper(strings.NewReplacer(":", "", "-", "", " ", "", ".", "").Replace(mac))
+	if len(m) != 12 || strings.Trim(m, "0123456789ABCDEF") != "" {
+		return ""
+	}
+	return m
+}
+
+func plain429(w http.ResponseWriter) {
+	http.Error(w, "Too Many Requests", http.StatusTooManyRequests)
+}
