@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -381,4 +380,3 @@ func faultAs(err error, classify func(method, msg string) error, method string) 
 	return err
 }
 
-var _ = fmt.Sprintf

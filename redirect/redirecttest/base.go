@@ -120,3 +120,7 @@ func norm(mac string) string {
 func plain429(w http.ResponseWriter) {
 	http.Error(w, "Too Many Requests", http.StatusTooManyRequests)
 }
+
+// Forget drops mac from the account, as when someone removes it in the
+// vendor's portal.
+func (d *Double) Forget(mac string) { d.mu.Lock(); delete(d.devices, norm(mac)); d.mu.Unlock() }
