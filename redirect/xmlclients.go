@@ -379,4 +379,3 @@ func faultAs(err error, classify func(method, msg string) error, method string) 
 	}
 	return err
 }
-
