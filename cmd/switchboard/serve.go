@@ -35,6 +35,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/httpprov"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/ratelimit"
+	"github.com/switchboard-pbx/switchboard/redirect"
 	"github.com/switchboard-pbx/switchboard/store"
 	"github.com/switchboard-pbx/switchboard/tftpd"
 )
@@ -115,6 +116,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
+	var redir *redirect.Service
+	if cfg.Redirect.Enabled {
+		if redir, err = redirect.New(cfg.Redirect, st, prov, log); err != nil {
+			return err
+		}
+		api.MountRedirect(redir)
+	}
 
 	var demo *demoLogin
 	if cfg.Demo.Enabled {
@@ -178,6 +186,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 	services := []func(context.Context) error{prov.Serve, srv.Serve}
+	if redir != nil {
+		services = append(services, redir.Serve)
+	}
 	if cfg.TFTP.Listen != "" {
 		tftp, err := tftpd.New(cfg.TFTP, log, prov, unknownLimit)
 		if err != nil {
@@ -196,7 +207,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 4)
+	errc := make(chan error, 8)
 	for _, svc := range append(services, sock.Serve, sessionJanitor(st, log)) {
 		wg.Add(1)
 		go func() {
