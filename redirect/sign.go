@@ -6,8 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"net/http"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // HawkPayloadHash is Hawk's payload hash: base64(SHA-256("hawk.1.payload\n" +
@@ -128,4 +131,26 @@ func XCaSignature(secret string, r XCaRequest) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(XCaStringToSign(r)))
 	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// SignXCa sets the X-Ca headers of Yealink's JSON API on req: key, nonce,
+// timestamp, Content-MD5 (with a body), content type and the signature over
+// the request's path and, for bodiless requests, its query.
+func SignXCa(req *http.Request, body []byte, key, secret string, now time.Time) {
+	r := XCaRequest{Method: req.Method, Path: req.URL.Path, Key: key, Nonce: randomHex(16),
+		Timestamp: strconv.FormatInt(now.UnixMilli(), 10)}
+	if len(body) > 0 {
+		r.ContentMD5 = ContentMD5(body)
+		req.Header.Set("Content-MD5", r.ContentMD5)
+	} else if q := req.URL.Query(); len(q) > 0 {
+		r.Query = map[string]string{}
+		for k := range q {
+			r.Query[k] = q.Get(k)
+		}
+	}
+	req.Header.Set("Content-Type", "application/json;charset=UTF-8")
+	req.Header.Set("X-Ca-Key", key)
+	req.Header.Set("X-Ca-Nonce", r.Nonce)
+	req.Header.Set("X-Ca-Timestamp", r.Timestamp)
+	req.Header.Set("X-Ca-Signature", XCaSignature(secret, r))
 }
