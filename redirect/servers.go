@@ -190,7 +190,10 @@ func (s *Service) registerKinds() {
 			return sv.Validate()
 		},
 	})
-	s.st.Register(store.Kind{Name: KindState})
+	s.st.Register(store.Kind{Name: KindState, Check: func(*store.Tx, string, json.RawMessage) error {
+		// It records what was done at the vendor: a restore cannot undo that.
+		return &store.ConflictError{Field: "id", Msg: "redirect state is kept by the reconcile loop: restore the device or the server instead"}
+	}})
 	s.prov.AddDeviceCheck(s.checkDevice)
 	s.prov.SetDeviceStatus(s.deviceStatus)
 }

@@ -3,6 +3,7 @@ package redirect_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -175,6 +176,10 @@ func TestLifecycle(t *testing.T) {
 	if len(rows) < 4 || rows[0].User != "redirect" {
 		t.Fatalf("%d state audit rows", len(rows))
 	}
+	// What was done at the vendor cannot be "restored" in the database.
+	if _, err := e.Store.Restore(e.Ctx, e.Actor, rows[0].ID); err == nil {
+		t.Fatal("a redirect state row was restored")
+	}
 	rows, _, _ = e.Store.Audit(e.Ctx, store.AuditFilter{ObjectType: redirect.KindServer, Limit: 100})
 	if len(rows) != 4 { // two created, two deleted
 		t.Fatalf("%d server audit rows", len(rows))
@@ -317,4 +322,44 @@ func TestMissingKeyFile(t *testing.T) {
 	if _, err := other.TestServer(e.Ctx, e.Tenant, l[0].ID); err == nil || !strings.Contains(err.Error(), "key") {
 		t.Fatalf("credentials opened without their key: %v", err)
 	}
+}
+
+func TestBoundedConcurrency(t *testing.T) {
+	e := newEnv(t, func(c *redirect.Config) { c.Concurrency = 2 })
+	s := redirecttest.NewSnom("u", "p")
+	defer s.Close()
+	s.SetDelay(30 * time.Millisecond)
+	sv := e.server(t, `{"name":"s","brand":"snom","api":"xmlrpc","base_url":"`+s.URL()+`/xmlrpc/","username":"u","password":"p"}`)
+	for i := 0; i < 8; i++ {
+		mac := fmt.Sprintf("0004130000%02x", i)
+		if _, err := e.Prov.SaveDevice(e.Ctx, e.Actor, e.Tenant, "", json.RawMessage(`{"mac":"`+mac+`","model":"snom-d785","redirect_server":"`+sv.ID+`"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "all registered", func() bool { return s.Devices() == 8 })
+	if m := s.MaxInFlight(); m > 2 || m < 1 {
+		t.Fatalf("%d vendor calls at once, want at most 2", m)
+	}
+}
+
+func TestBackoffDuringOutage(t *testing.T) {
+	e := newEnv(t, nil) // backoff 20ms doubling to 200ms
+	s := redirecttest.NewSnom("u", "p")
+	defer s.Close()
+	s.SetDown(true)
+	sv := e.server(t, `{"name":"s","brand":"snom","api":"xmlrpc","base_url":"`+s.URL()+`/xmlrpc/","username":"u","password":"p"}`)
+	e.device(t, `{"redirect_server":"`+sv.ID+`"}`)
+	time.Sleep(1500 * time.Millisecond)
+	n := s.Requests()
+	// 20+40+80+160 ms, then about every 100-200 ms: roughly 10 attempts; a loop
+	// without backoff would make hundreds.
+	if n < 3 || n > 25 {
+		t.Fatalf("%d attempts in 1.5 s of outage", n)
+	}
+	st := e.status(t)
+	if st == nil || st.NextAttempt == nil || st.Error != redirect.ErrUnreachable {
+		t.Fatalf("status during the outage: %+v", st)
+	}
+	s.SetDown(false)
+	eventually(t, "provisioned after the outage", func() bool { st := e.status(t); return st != nil && st.Provisioned })
 }

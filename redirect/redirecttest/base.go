@@ -1,6 +1,6 @@
 // Package redirecttest has faithful local doubles of the vendor redirection
 // services (Snom SRAPS and legacy XML-RPC, Yealink RPS XML-RPC and YMCS v2,
-// Escene, Fanvil FDPS, Gigaset autoprov) for tests: httptest servers on
+// Escene, Fanvil FDPS, Gigaset autoprov, and Yealink's X-Ca signed JSON API) for tests: httptest servers on
 // 127.0.0.1 that check authentication exactly as the reference note
 // describes it and answer with the documented success and error shapes. The
 // vendor clouds are not reachable from tests; where the note marks a detail
@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Double is the state and the controls every double shares.
@@ -31,6 +32,10 @@ type Double struct {
 	owned      map[string]bool   // MACs registered by another account
 	rateBody   func(w http.ResponseWriter)
 	handle     func(w http.ResponseWriter, r *http.Request)
+	delay      time.Duration
+	requests   int
+	inFlight   int
+	maxFlight  int
 }
 
 func newDouble(h func(w http.ResponseWriter, r *http.Request), rateBody func(w http.ResponseWriter)) *Double {
@@ -79,7 +84,26 @@ func (d *Double) count(op string) { d.mu.Lock(); d.calls[op]++; d.mu.Unlock() }
 
 func (d *Double) authFailed() { d.mu.Lock(); d.authFails++; d.mu.Unlock() }
 
+// SetDelay makes every answer take at least delay (a slow vendor).
+func (d *Double) SetDelay(delay time.Duration) { d.mu.Lock(); d.delay = delay; d.mu.Unlock() }
+
+// Requests counts every request that reached the double, outages included.
+func (d *Double) Requests() int { d.mu.Lock(); defer d.mu.Unlock(); return d.requests }
+
+// MaxInFlight is the most requests the double has had open at once.
+func (d *Double) MaxInFlight() int { d.mu.Lock(); defer d.mu.Unlock(); return d.maxFlight }
+
 func (d *Double) serve(w http.ResponseWriter, r *http.Request) {
+	d.mu.Lock()
+	d.requests++
+	d.inFlight++
+	d.maxFlight = max(d.maxFlight, d.inFlight)
+	delay := d.delay
+	d.mu.Unlock()
+	defer func() { d.mu.Lock(); d.inFlight--; d.mu.Unlock() }()
+	if delay > 0 {
+		time.Sleep(delay)
+	}
 	d.mu.Lock()
 	down, limited := d.down, d.limited > 0
 	if limited {
