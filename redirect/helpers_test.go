@@ -1,6 +1,8 @@
 package redirect_test
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -11,3 +13,5 @@ func newLoopback(t *testing.T, h http.Handler) string {
 	t.Cleanup(s.Close)
 	return s.URL
 }
+
+func ioNop(b []byte) io.ReadCloser { return io.NopCloser(bytes.NewReader(b)) }
