@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/switchboard-pbx/switchboard/redirect/xmlrpc"
 )
 
 // Brands and API flavours.
@@ -77,6 +79,8 @@ type Error struct {
 	Detail string
 	// RetryAfter is the vendor's requested pause (rate limits), 0 if none.
 	RetryAfter time.Duration
+	// fault is set when the vendor answered with an XML-RPC fault.
+	fault *xmlrpc.Fault
 }
 
 func (e *Error) Error() string {
@@ -258,5 +262,3 @@ func newRequest(ctx context.Context, method, u string, body []byte) (*http.Reque
 }
 
 func lowerMAC(m string) string { return strings.ToLower(m) }
-
-func errorsAs(err error, target any) bool { return errors.As(err, target) }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -41,6 +43,10 @@ func (r *rpc) call(ctx context.Context, method string, params ...any) (any, erro
 		return nil, vendorErr(ErrRejected, "%s: HTTP %d", method, status)
 	}
 	vals, err := xmlrpc.ParseResponse(answer)
+	var f *xmlrpc.Fault
+	if errors.As(err, &f) {
+		return nil, &Error{Class: ErrRejected, Detail: fmt.Sprintf("%s: %v", method, f), fault: f}
+	}
 	if err != nil {
 		return nil, vendorErr(ErrRejected, "%s: %v", method, err)
 	}
@@ -275,8 +281,7 @@ func (c *fanvil) Test(ctx context.Context) error {
 	// A harmless call: whatever XML-RPC answer comes back (even a fault), the
 	// login was accepted; a bad login is HTTP 401.
 	_, err := c.rpc.call(ctx, "system.listMethods")
-	var f *xmlrpcFault
-	if asFault(err, &f) {
+	if _, ok := isFault(err); ok {
 		return nil
 	}
 	return err
@@ -346,8 +351,7 @@ func (c *gigaset) Check(context.Context, Target) (State, error) { return StateUn
 
 func (c *gigaset) Test(ctx context.Context) error {
 	_, err := c.rpc.call(ctx, "system.listMethods")
-	var f *xmlrpcFault
-	if asFault(err, &f) {
+	if _, ok := isFault(err); ok {
 		return nil
 	}
 	return err
@@ -355,26 +359,18 @@ func (c *gigaset) Test(ctx context.Context) error {
 
 // ---- faults ----
 
-type xmlrpcFault = xmlrpc.Fault
-
-// asFault reports whether err carries an XML-RPC fault (the parse error is
-// wrapped as ErrRejected with the fault's text).
-func asFault(err error, f **xmlrpcFault) bool {
+// isFault reports whether err is the vendor's XML-RPC fault answer.
+func isFault(err error) (*xmlrpc.Fault, bool) {
 	var e *Error
-	if err == nil {
-		return false
+	if errors.As(err, &e) && e.fault != nil {
+		return e.fault, true
 	}
-	if ok := errorsAs(err, &e); ok && strings.Contains(e.Detail, "xml-rpc fault") {
-		*f = &xmlrpcFault{String: e.Detail}
-		return true
-	}
-	return false
+	return nil, false
 }
 
 // faultAs reclassifies a fault's text with the brand's rules.
 func faultAs(err error, classify func(method, msg string) error, method string) error {
-	var f *xmlrpcFault
-	if asFault(err, &f) {
+	if f, ok := isFault(err); ok {
 		return classify(method, f.String)
 	}
 	return err

@@ -3,6 +3,7 @@ package redirect
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -216,7 +217,7 @@ func (c *ymcs) Register(ctx context.Context, t Target) error {
 	}
 	_, _, err = c.call(ctx, "/v2/rps/devices", body)
 	var e *Error
-	if errorsAs(err, &e) && strings.HasPrefix(e.Detail, strconv.Itoa(ymcsExists)) {
+	if errors.As(err, &e) && strings.HasPrefix(e.Detail, strconv.Itoa(ymcsExists)) {
 		return nil // already ours
 	}
 	return err
