@@ -97,4 +97,11 @@ func TestRedirectDisabled(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(d.dir, "data", "redirect.key")); err == nil {
 		t.Fatal("key file created with redirect off")
 	}
+	// Devices are still checked: a server that does not exist is refused.
+	d.addAdmin("root", "root-password-1")
+	tok := d.login("root", "root-password-1")
+	code, out, _, err := d.request("POST", "/api/v1/tenants/default/devices", tok, map[string]any{"mac": "000413090909", "model": "snom-d785", "redirect_server": "nope"})
+	if err != nil || code != 400 || out["field"] != "redirect_server" {
+		t.Fatalf("device with an unknown redirect server: %d %v %v", code, out, err)
+	}
 }

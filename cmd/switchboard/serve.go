@@ -116,11 +116,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
-	var redir *redirect.Service
+	// The redirect kinds and device rules are registered even when the service is
+	// off, so that devices and restores are still checked.
+	redir, err := redirect.New(cfg.Redirect, st, prov, log)
+	if err != nil {
+		return err
+	}
 	if cfg.Redirect.Enabled {
-		if redir, err = redirect.New(cfg.Redirect, st, prov, log); err != nil {
-			return err
-		}
 		api.MountRedirect(redir)
 	}
 
@@ -186,7 +188,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 	services := []func(context.Context) error{prov.Serve, srv.Serve}
-	if redir != nil {
+	if cfg.Redirect.Enabled {
 		services = append(services, redir.Serve)
 	}
 	if cfg.TFTP.Listen != "" {
