@@ -428,7 +428,7 @@ func (s *Service) reconcile(ctx context.Context, it item, verify bool) {
 				if ctx.Err() != nil {
 					return
 				}
-				s.failed(ctx, it, cur, err, log.With("mac", cur.MAC, "op", "deregister"))
+				s.failed(ctx, it, cur, cur.Server, err, log.With("mac", cur.MAC, "op", "deregister"))
 				return
 			}
 			log.Info("redirect: deregistered", "mac", cur.MAC, "server", cur.Server)
@@ -441,7 +441,7 @@ func (s *Service) reconcile(ctx context.Context, it item, verify bool) {
 	}
 	c, err := s.client(w.server)
 	if err != nil {
-		s.failed(ctx, it, cur, err, log)
+		s.failed(ctx, it, cur, w.server.ID, err, log)
 		return
 	}
 	t := Target{MAC: w.mac, Code: w.code}
@@ -450,14 +450,14 @@ func (s *Service) reconcile(ctx context.Context, it item, verify bool) {
 		switch {
 		case err != nil:
 			if ctx.Err() == nil {
-				s.failed(ctx, it, cur, err, log.With("mac", w.mac, "op", "check"))
+				s.failed(ctx, it, cur, w.server.ID, err, log.With("mac", w.mac, "op", "check"))
 			}
 			return
 		case stt == StateRegistered || stt == StateUnknown:
 			s.succeeded(ctx, it, cur, false)
 			return
 		case stt == StateElsewhere:
-			s.failed(ctx, it, cur, vendorErr(ErrOwned, "the vendor now shows the MAC on another account"), log.With("mac", w.mac, "op", "check"))
+			s.failed(ctx, it, cur, w.server.ID, vendorErr(ErrOwned, "the vendor now shows the MAC on another account"), log.With("mac", w.mac, "op", "check"))
 			return
 		}
 		log.Info("redirect: the vendor lost a registration; registering again", "mac", w.mac)
@@ -467,7 +467,7 @@ func (s *Service) reconcile(ctx context.Context, it item, verify bool) {
 			return
 		}
 		cur.Provisioned = false
-		s.failed(ctx, it, cur, err, log.With("mac", w.mac, "op", "register"))
+		s.failed(ctx, it, cur, w.server.ID, err, log.With("mac", w.mac, "op", "register"))
 		return
 	}
 	log.Info("redirect: registered", "mac", w.mac, "server", w.server.ID, "brand", w.server.Brand)
@@ -487,7 +487,8 @@ func (s *Service) succeeded(ctx context.Context, it item, cur state, drop bool) 
 	s.write(ctx, it, cur, false, fmt.Sprintf("device %s provisioned on redirection server", cur.MAC))
 }
 
-func (s *Service) failed(ctx context.Context, it item, cur state, err error, log *slog.Logger) {
+// failed records a failed call to server (the one to pause when rate-limited).
+func (s *Service) failed(ctx context.Context, it item, cur state, server string, err error, log *slog.Logger) {
 	class := ClassOf(err)
 	var e *Error
 	detail := err.Error()
@@ -513,10 +514,6 @@ func (s *Service) failed(ctx context.Context, it item, cur state, err error, log
 			pause = delay
 		}
 		delay = max(delay, pause)
-		server := it.wantServer()
-		if it.cur.MAC != "" {
-			server = it.cur.Server
-		}
 		s.paused[server] = time.Now().Add(pause)
 	}
 	r.next = time.Now().Add(delay)
