@@ -2,6 +2,7 @@ package redirect_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -365,4 +366,47 @@ func TestBackoffDuringOutage(t *testing.T) {
 	}
 	s.SetDown(false)
 	eventually(t, "provisioned after the outage", func() bool { st := e.status(t); return st != nil && st.Provisioned })
+}
+
+// What was registered is kept in the store: a restarted service still
+// deregisters the old MAC.
+func TestRestartResumes(t *testing.T) {
+	pe := provtest.New(t, provision.ModeSingle, 30)
+	cfg := redirect.DefaultConfig()
+	cfg.KeyFile = filepath.Join(t.TempDir(), "redirect.key")
+	cfg.BackoffMin, cfg.BackoffMax = 20*time.Millisecond, 100*time.Millisecond
+	y := redirecttest.NewYealink("u", "p")
+	defer y.Close()
+	y.AddServer("S", "http://x/")
+	ctx1, stop := context.WithCancel(pe.Ctx)
+	svc1, err := redirect.New(cfg, pe.Store, pe.Prov, pe.Logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { svc1.Serve(ctx1); close(done) }()
+	sv, err := svc1.SaveServer(pe.Ctx, pe.Actor, pe.Tenant, "", json.RawMessage(`{"name":"y","brand":"yealink","server_name":"S","base_url":"`+y.URL()+`/xmlrpc","username":"u","password":"p"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pe.Prov.SaveDevice(pe.Ctx, pe.Actor, pe.Tenant, pe.Device, json.RawMessage(`{"redirect_server":"`+sv.ID+`"}`)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "registered", func() bool { _, ok := y.Registered("001565123456"); return ok })
+	stop()
+	<-done
+	// While no service runs, the MAC changes.
+	if _, err := pe.Prov.SaveDevice(pe.Ctx, pe.Actor, pe.Tenant, pe.Device, json.RawMessage(`{"mac":"001565000777"}`)); err != nil {
+		t.Fatal(err)
+	}
+	svc2, err := redirect.New(cfg, pe.Store, pe.Prov, pe.Logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go svc2.Serve(pe.Ctx)
+	eventually(t, "old MAC deregistered and new one registered after the restart", func() bool {
+		_, old := y.Registered("001565123456")
+		_, neu := y.Registered("001565000777")
+		return !old && neu
+	})
 }
