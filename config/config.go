@@ -22,6 +22,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/admin"
 	"github.com/switchboard-pbx/switchboard/httpd"
 	"github.com/switchboard-pbx/switchboard/provision"
+	"github.com/switchboard-pbx/switchboard/redirect"
 	"github.com/switchboard-pbx/switchboard/tftpd"
 )
 
@@ -42,6 +43,8 @@ type Config struct {
 	Provisioning provision.Config `yaml:"provisioning"`
 	// Demo seeds a demo tenant and admin login (make run).
 	Demo Demo `yaml:"demo"`
+	// Redirect registers devices with vendor redirection services.
+	Redirect redirect.Config `yaml:"redirect"`
 }
 
 // Log configures log/slog output on stderr.
@@ -69,6 +72,7 @@ func Default() Config {
 		Tenancy:      provision.DefaultTenancyConfig(),
 		Provisioning: provision.DefaultConfig(),
 		TFTP:         tftpd.DefaultConfig(),
+		Redirect:     redirect.DefaultConfig(),
 	}
 }
 
@@ -210,6 +214,9 @@ func (c *Config) Finish() error {
 	if c.Provisioning.BaseURL == "" {
 		c.Provisioning.BaseURL = defaultBaseURL(c.HTTP)
 	}
+	if c.Redirect.KeyFile == "" {
+		c.Redirect.KeyFile = filepath.Join(c.DataDir, "redirect.key")
+	}
 	for _, sec := range []struct {
 		name string
 		err  error
@@ -219,6 +226,7 @@ func (c *Config) Finish() error {
 		{"tenancy", c.Tenancy.Validate()},
 		{"provisioning", c.Provisioning.Validate()},
 		{"tftp", c.TFTP.Validate()},
+		{"redirect", c.Redirect.Validate()},
 	} {
 		if sec.err != nil {
 			return fmt.Errorf("config: key %s.%w", sec.name, sec.err)
