@@ -23,6 +23,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/cti"
 	"github.com/switchboard-pbx/switchboard/httpd"
 	"github.com/switchboard-pbx/switchboard/provision"
+	"github.com/switchboard-pbx/switchboard/redirect"
 	"github.com/switchboard-pbx/switchboard/tftpd"
 )
 
@@ -45,6 +46,8 @@ type Config struct {
 	Demo Demo `yaml:"demo"`
 	// CTI is the nethcti-compatible CTI server over Asterisk AMI (off by default).
 	CTI cti.Config `yaml:"cti"`
+	// Redirect registers devices with vendor redirection services.
+	Redirect redirect.Config `yaml:"redirect"`
 }
 
 // Log configures log/slog output on stderr.
@@ -73,6 +76,7 @@ func Default() Config {
 		Provisioning: provision.DefaultConfig(),
 		TFTP:         tftpd.DefaultConfig(),
 		CTI:          cti.DefaultConfig(),
+		Redirect:     redirect.DefaultConfig(),
 	}
 }
 
@@ -214,6 +218,9 @@ func (c *Config) Finish() error {
 	if c.Provisioning.BaseURL == "" {
 		c.Provisioning.BaseURL = defaultBaseURL(c.HTTP)
 	}
+	if c.Redirect.KeyFile == "" {
+		c.Redirect.KeyFile = filepath.Join(c.DataDir, "redirect.key")
+	}
 	for _, sec := range []struct {
 		name string
 		err  error
@@ -224,6 +231,7 @@ func (c *Config) Finish() error {
 		{"provisioning", c.Provisioning.Validate()},
 		{"tftp", c.TFTP.Validate()},
 		{"cti", c.CTI.Validate()},
+		{"redirect", c.Redirect.Validate()},
 	} {
 		if sec.err != nil {
 			return fmt.Errorf("config: key %s.%w", sec.name, sec.err)

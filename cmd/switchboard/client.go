@@ -293,6 +293,8 @@ func verbsFor(noun string) []verb {
 		return ctiUserVerbs()
 	case "cti profile":
 		return ctiProfileVerbs()
+	case "redirect":
+		return redirectVerbs()
 	}
 	return nil
 }

@@ -51,6 +51,7 @@ Usage:
   switchboard pbx show|set ...           PBX attributes of a tenant
   switchboard cti reload|dump            CTI server (cti.enabled): re-sync, state dump
   switchboard cti user|profile ...       CTI users and profiles
+  switchboard redirect list|add|set|delete|test|status|assign ...  vendor redirection servers
 
 CLI verbs talk to the running daemon over its control socket. Common flags:
   --config FILE   configuration file (to find the socket; default /etc/switchboard/switchboard.yaml)
@@ -87,9 +88,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "help", "--help", "-h":
 		fmt.Fprint(stdout, usage)
 	case "status", "user", "users", "tenant", "tenants", "audit", "device", "devices", "account", "accounts",
-		"file", "files", "unknown", "catalog", "pbx":
+		"file", "files", "unknown", "catalog", "pbx", "redirect":
 		noun := args[0]
-		if noun != "status" && noun != "unknown" {
+		if noun != "status" && noun != "unknown" && noun != "redirect" {
 			noun = strings.TrimSuffix(noun, "s")
 		}
 		err = cmdClient(noun, args[1:], stdin, stdout)

@@ -36,8 +36,10 @@ import (
 	"github.com/switchboard-pbx/switchboard/httpprov"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/ratelimit"
+	"github.com/switchboard-pbx/switchboard/redirect"
 	"github.com/switchboard-pbx/switchboard/store"
 	"github.com/switchboard-pbx/switchboard/tftpd"
+	"github.com/switchboard-pbx/switchboard/webui"
 )
 
 func cmdServe(args []string, stdout, stderr io.Writer) error {
@@ -116,6 +118,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
+	// The redirect kinds and device rules are registered even when the service is
+	// off, so that devices and restores are still checked.
+	redir, err := redirect.New(cfg.Redirect, st, prov, log)
+	if err != nil {
+		return err
+	}
+	if cfg.Redirect.Enabled {
+		api.MountRedirect(redir)
+	}
 
 	var demo *demoLogin
 	if cfg.Demo.Enabled {
@@ -157,8 +168,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		secure.Handle("/webrest/", ctiSvc.Handler())
 		secure.Handle("/socket.io/", ctiSvc.Handler())
 	}
-	secure.HandleFunc("GET /{$}", homePage)
-	secure.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
+	console, err := webui.New()
+	if err != nil {
+		return err
+	}
+	secure.Handle("/", console)
 
 	redirect := httpd.RedirectToHTTPS(cfg.HTTP.HTTPSListen)
 	plain := func(ctx *fasthttp.RequestCtx) {
@@ -188,6 +202,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 	services := []func(context.Context) error{prov.Serve, srv.Serve}
+	if cfg.Redirect.Enabled {
+		services = append(services, redir.Serve)
+	}
 	if cfg.TFTP.Listen != "" {
 		tftp, err := tftpd.New(cfg.TFTP, log, prov, unknownLimit)
 		if err != nil {
@@ -209,7 +226,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 4)
+	errc := make(chan error, 8)
 	for _, svc := range append(services, sock.Serve, sessionJanitor(st, log)) {
 		wg.Add(1)
 		go func() {
@@ -344,15 +361,6 @@ func watchdog(ctx context.Context, log *slog.Logger) {
 			}
 		}
 	}
-}
-
-func homePage(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	fmt.Fprintf(w, `<!doctype html><html><head><meta charset="utf-8"><title>Switchboard</title></head>
-<body><h1>Switchboard</h1><p>%s</p>
-<ul><li><a href="/healthz">/healthz</a></li><li><a href="/metrics">/metrics</a></li>
-<li>Admin API: <code>POST /api/v1/login</code>, then <code>/api/v1/tenants</code>, <code>/api/v1/users</code>, <code>/api/v1/audit</code></li></ul>
-</body></html>`, versionString())
 }
 
 // demoLogin is the demo admin's credentials, kept in data_dir/demo-login.txt.
