@@ -132,6 +132,15 @@ func TestCTIThroughDaemon(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &dump) != nil || dump["ami_up"] != true || dump["sockets"].(float64) != 1 {
 		t.Fatalf("cti dump: %d %s", code, out)
 	}
+	mresp, err := insecure.Get("https://" + d.https + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	if !strings.Contains(string(metrics), "switchboard_cti_ami_up 1") || !strings.Contains(string(metrics), "switchboard_cti_sockets 1") {
+		t.Fatalf("metrics lack the CTI gauges")
+	}
 	if out, errOut, code := d.cli("", "cti", "reload"); code != 0 {
 		t.Fatalf("cti reload: %d %s %s", code, out, errOut)
 	}

@@ -165,6 +165,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			return err
 		}
 		ctiSvc.MountAdmin(api)
+		reg.MustRegister(ctiSvc.Collectors()...)
 		secure.Handle("/webrest/", ctiSvc.Handler())
 		secure.Handle("/socket.io/", ctiSvc.Handler())
 	}
