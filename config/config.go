@@ -20,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/switchboard-pbx/switchboard/admin"
+	"github.com/switchboard-pbx/switchboard/dhcp"
 	"github.com/switchboard-pbx/switchboard/httpd"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/tftpd"
@@ -42,6 +43,8 @@ type Config struct {
 	Provisioning provision.Config `yaml:"provisioning"`
 	// Demo seeds a demo tenant and admin login (make run).
 	Demo Demo `yaml:"demo"`
+	// DHCP is the optional DHCPv4 server (off by default).
+	DHCP dhcp.Config `yaml:"dhcp"`
 }
 
 // Log configures log/slog output on stderr.
@@ -69,6 +72,7 @@ func Default() Config {
 		Tenancy:      provision.DefaultTenancyConfig(),
 		Provisioning: provision.DefaultConfig(),
 		TFTP:         tftpd.DefaultConfig(),
+		DHCP:         dhcp.DefaultConfig(),
 	}
 }
 
@@ -219,6 +223,7 @@ func (c *Config) Finish() error {
 		{"tenancy", c.Tenancy.Validate()},
 		{"provisioning", c.Provisioning.Validate()},
 		{"tftp", c.TFTP.Validate()},
+		{"dhcp", c.DHCP.Validate()},
 	} {
 		if sec.err != nil {
 			return fmt.Errorf("config: key %s.%w", sec.name, sec.err)

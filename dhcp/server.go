@@ -241,8 +241,19 @@ func (s *Server) Leases() []store.DHCPLease {
 	return out
 }
 
-// Rules are the configured vendor rules and the default options.
-func (s *Server) Rules() ([]VendorRule, Options) { return s.cfg.Vendors, s.cfg.Default }
+// RulesView is the configured vendor rules and default options, as the admin API
+// shows them, with the values the templates take for a phone of the fallback tenant.
+func (s *Server) RulesView() any {
+	return map[string]any{"vendors": s.cfg.Vendors, "default": s.cfg.Default,
+		"server_ip": s.serverIP.String(), "base_url": s.baseURL, "fallback_url": s.tenantURL(s.fallback)}
+}
+
+func (s *Server) tenantURL(tenant string) string {
+	if s.dir != nil {
+		return s.dir.URL(tenant)
+	}
+	return s.baseURL + "/provisioning/"
+}
 
 // handle answers one message. It runs on its own goroutine per packet (server4)
 // and must survive anything the network sends.
@@ -577,13 +588,7 @@ func (s *Server) reply(req *dhcpv4.DHCPv4, mac string, typ dhcpv4.MessageType, y
 		opts, name = r.opts, r.name
 	}
 	tenant := s.tenantOf(mac)
-	var tenantURL string
-	if s.dir != nil {
-		tenantURL = s.dir.URL(tenant)
-	} else {
-		tenantURL = s.baseURL + "/provisioning/"
-	}
-	v := vars{url: tenantURL, baseURL: s.baseURL, host: urlHost(s.baseURL), serverIP: s.serverIP.String(), mac: mac}
+	v := vars{url: s.tenantURL(tenant), baseURL: s.baseURL, host: urlHost(s.baseURL), serverIP: s.serverIP.String(), mac: mac}
 	popts, skipped := provisioningOptions(opts, v)
 	if len(skipped) > 0 {
 		s.log.Warn("dhcp: options too long or empty, not sent", "mac", mac, "rule", name, "options", strings.Join(skipped, ","))

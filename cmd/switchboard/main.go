@@ -49,6 +49,8 @@ Usage:
   switchboard unknown list               phones seen but not configured
   switchboard catalog models|templates|placeholders
   switchboard pbx show|set ...           PBX attributes of a tenant
+  switchboard dhcp leases|rules          the built-in DHCP server (dhcp.enabled)
+  switchboard dhcp probe --interface IF  ask the LAN's DHCP servers what phones get (runs locally, root)
 
 CLI verbs talk to the running daemon over its control socket. Common flags:
   --config FILE   configuration file (to find the socket; default /etc/switchboard/switchboard.yaml)
@@ -84,6 +86,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, versionString())
 	case "help", "--help", "-h":
 		fmt.Fprint(stdout, usage)
+	case "dhcp":
+		err = cmdDHCP(args[1:], stdin, stdout, stderr)
 	case "status", "user", "users", "tenant", "tenants", "audit", "device", "devices", "account", "accounts",
 		"file", "files", "unknown", "catalog", "pbx":
 		noun := args[0]
