@@ -49,7 +49,7 @@ func dhcpVerbs() []verb {
 			}
 		}},
 		{name: "probe", args: "--interface IF [--vendor-class X] [--timeout D]",
-			help: "broadcast a DISCOVER (never a REQUEST), print the offer and whether it points here (runs locally, needs CAP_NET_RAW)",
+			help:  "broadcast a DISCOVER (never a REQUEST), print the offer and whether it points here (runs locally, needs CAP_NET_RAW)",
 			flags: func(fs *flag.FlagSet) func(*client, []string) error { return nil }},
 	}
 }
