@@ -1,0 +1,274 @@
+package dhcp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/switchboard-pbx/switchboard/internal/provtest"
+	"github.com/switchboard-pbx/switchboard/provision"
+	"github.com/switchboard-pbx/switchboard/store"
+)
+
+const labBase = "http://10.201.1.1:8080"
+
+// lab is our server on bridge sbdbr0 (10.201.1.1/24) in its own namespace, and
+// the provisioning service it takes tenants from.
+type lab struct {
+	t      *testing.T
+	env    *provtest.Env
+	srvNS  string
+	cfg    Config
+	acme   string // the fallback tenant
+	stop   func()
+	dir    string
+	nextIf int
+}
+
+func newLab(t *testing.T) *lab {
+	removeLeftovers()
+	env := provtest.New(t, provision.ModeMulti, 30)
+	name, desc := "acme", "fallback tenant of the DHCP tests"
+	acme, err := env.Prov.CreateTenant(env.Ctx, env.Actor, provision.TenantInput{Name: &name, Description: &desc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &lab{t: t, env: env, acme: acme.ID, dir: t.TempDir()}
+	l.srvNS = newNS(t, "s")
+	run(t, "ip", "-n", l.srvNS, "link", "add", "sbdbr0", "type", "bridge")
+	run(t, "ip", "-n", l.srvNS, "addr", "add", "10.201.1.1/24", "dev", "sbdbr0")
+	run(t, "ip", "-n", l.srvNS, "link", "set", "sbdbr0", "up")
+	c := DefaultConfig()
+	c.Enabled, c.Interface = true, "sbdbr0"
+	c.PoolStart, c.PoolEnd, c.SubnetMask = "10.201.1.100", "10.201.1.120", "255.255.255.0"
+	c.Router, c.DNS, c.Domain, c.LeaseTime = "10.201.1.1", []string{"10.201.1.1"}, "lab.test", time.Hour
+	c.Tenant = "acme"
+	l.cfg = c
+	l.start()
+	return l
+}
+
+// start runs a server (a fresh one: a second call is a restart) on the lab's store.
+func (l *lab) start() *Server {
+	t := l.t
+	fallback, err := FallbackTenant(l.env.Ctx, l.env.Prov, l.cfg.Tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(l.cfg, l.env.Logger, l.env.Store, ProvDirectory{Prov: l.env.Prov, BaseURL: labBase}, labBase, BrandOUIs(l.env.Prov), fallback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inNS(l.srvNS, func() error { return srv.Listen(l.env.Ctx) }); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.ServerIP().String(); got != "10.201.1.1" {
+		t.Fatalf("server_ip from the interface = %s", got)
+	}
+	ctx, cancel := context.WithCancel(l.env.Ctx)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	l.stop = func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("Serve did not return after cancel")
+		}
+	}
+	t.Cleanup(func() { cancel() })
+	return srv
+}
+
+// client makes a namespace joined to the bridge, its interface named sbdc0.
+func (l *lab) client(mac string) string {
+	l.nextIf++
+	ns := newNS(l.t, "c")
+	link(l.t, l.srvNS, "sbdv"+string(rune('0'+l.nextIf)), "sbdbr0", ns, "sbdc0", mac)
+	return ns
+}
+
+func (l *lab) script(name string) (script, out string) {
+	out = filepath.Join(l.dir, name+".env")
+	script = filepath.Join(l.dir, name+".sh")
+	// Records what the client was told; configures nothing.
+	body := "#!/bin/sh\nenv > \"" + out + ".$1${reason}\"\nexit 0\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		l.t.Fatal(err)
+	}
+	return script, out
+}
+
+// udhcpc runs busybox udhcpc once (DISCOVER..ACK, then exit) and returns what
+// its script saw at "bound".
+func (l *lab) udhcpc(ns, name, vendorClass string) map[string]string {
+	t := l.t
+	script, out := l.script(name)
+	args := []string{"-f", "-q", "-n", "-i", "sbdc0", "-t", "5", "-T", "1", "-A", "1", "-O", "66", "-O", "150", "-O", "160", "-s", script}
+	if vendorClass != "" {
+		args = append(args, "-V", vendorClass)
+	}
+	ctx, cancel := context.WithTimeout(l.env.Ctx, 20*time.Second)
+	defer cancel()
+	if b, err := nsCmd(t, ctx, ns, nil, "udhcpc", args...).CombinedOutput(); err != nil {
+		t.Fatalf("udhcpc %s: %v\n%s\nserver log:\n%s", name, err, b, l.env.Log.String())
+	}
+	return readEnvFile(t, out+".bound")
+}
+
+// dhclient runs ISC dhclient once and returns its script's BOUND environment.
+func (l *lab) dhclient(ns, name, vendorClass string) map[string]string {
+	t := l.t
+	script, out := l.script(name)
+	conf := filepath.Join(l.dir, name+".conf")
+	body := "option cisco-tftp code 150 = array of ip-address;\n" +
+		"send vendor-class-identifier \"" + vendorClass + "\";\n" +
+		"request subnet-mask, routers, domain-name-servers, domain-name, tftp-server-name, cisco-tftp;\n" +
+		"timeout 15;\nretry 1;\n"
+	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(l.env.Ctx, 25*time.Second)
+	defer cancel()
+	pid := filepath.Join(l.dir, name+".pid")
+	cmd := nsCmd(t, ctx, ns, nil, "dhclient", "-1", "-v", "-sf", script, "-cf", conf,
+		"-lf", filepath.Join(l.dir, name+".leases"), "-pf", pid, "sbdc0")
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("dhclient %s: %v\n%s\nserver log:\n%s", name, err, b, l.env.Log.String())
+	}
+	// -1 leaves a daemon holding the lease; stop it (SIGTERM releases nothing).
+	if b, err := os.ReadFile(pid); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 1 {
+			unix.Kill(n, unix.SIGTERM) //nolint:errcheck
+		}
+	}
+	return readEnvFile(t, out+".BOUND")
+}
+
+func (l *lab) urlOf(tenant string) string { return labBase + "/provisioning/" + tenant + "/" }
+
+func hexOf(s string) string { return fmt.Sprintf("%x", s) }
+
+// TestRealClients: busybox udhcpc and ISC dhclient get a lease and the
+// provisioning options of their vendor class and tenant from the in-process
+// server, and the leases survive a server restart.
+//
+// busybox hands its script option 66 only when it looks like a host name (a URL
+// arrives as tftp=bad), so with udhcpc the URL is checked where busybox passes it
+// raw (options 160 and 114, as optNNN hex) and option 66 exactly in the bare-host
+// (Cisco) case; dhclient shows option 66 as it is.
+func TestRealClients(t *testing.T) {
+	needRoot(t, "udhcpc", "dhclient")
+	l := newLab(t)
+	ctx := l.env.Ctx
+	acc, err := l.env.Prov.SaveAccount(ctx, l.env.Actor, l.env.Tenant, "", json.RawMessage(`{"extension":"202","sip_password":"poly-secret"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.env.Prov.SaveDevice(ctx, l.env.Actor, l.env.Tenant, "", json.RawMessage(`{"mac":"00:04:F2:11:22:33","model":"poly-vvx450","account":"`+acc.ID+`"}`)); err != nil {
+		t.Fatal(err)
+	}
+	home, fallback := l.urlOf(l.env.Tenant), l.urlOf(l.acme)
+
+	// A known Poly (a device of the default tenant): its tenant's URL in 66 and 160.
+	poly := l.client("00:04:f2:11:22:33")
+	e := l.udhcpc(poly, "poly", "Polycom-VVX450-UA/6.4.0")
+	if e["opt160"] != hexOf(home) || e["tftp"] != "bad" {
+		t.Errorf("udhcpc poly: option 160 %q (want hex of %q), tftp %q (want busybox's \"bad\" for a URL); env %v", e["opt160"], home, e["tftp"], e)
+	}
+	polyIP := e["ip"]
+	if !strings.HasPrefix(polyIP, "10.201.1.") || e["serverid"] != "10.201.1.1" || e["router"] != "10.201.1.1" ||
+		e["subnet"] != "255.255.255.0" || e["dns"] != "10.201.1.1" || e["domain"] != "lab.test" || e["lease"] != "3600" {
+		t.Errorf("udhcpc poly lease: %v", e)
+	}
+
+	// An unknown Cisco: the bare server address in 66 and the TFTP list in 150.
+	cisco := l.client("aa:00:00:00:01:02")
+	e = l.udhcpc(cisco, "cisco", "Cisco Systems, Inc. IP Phone CP-7841")
+	if e["tftp"] != "10.201.1.1" || e["opt150"] != "0ac90101" {
+		t.Errorf("udhcpc cisco: 66 %q, 150 %q", e["tftp"], e["opt150"])
+	}
+	// An unknown Gigaset by class: the fallback tenant's URL in 114.
+	giga := l.client("aa:00:00:00:01:03")
+	e = l.udhcpc(giga, "gigaset", "Gigaset N870 IP PRO")
+	if e["opt114"] != hexOf(fallback) {
+		t.Errorf("udhcpc gigaset: option 114 %q, want hex of %q", e["opt114"], fallback)
+	}
+
+	// dhclient as the known Yealink: its tenant's URL, exactly, in 66.
+	yl := l.client("00:15:65:12:34:56")
+	e = l.dhclient(yl, "yealink", "yealink SIP-T54W")
+	if e["new_tftp_server_name"] != home {
+		t.Errorf("dhclient yealink: option 66 %q, want %q (env %v)", e["new_tftp_server_name"], home, e)
+	}
+	ylIP := e["new_ip_address"]
+	t.Logf("dhclient yealink: ip %s 66 %q", ylIP, e["new_tftp_server_name"])
+	if !strings.HasPrefix(ylIP, "10.201.1.") || e["new_domain_name"] != "lab.test" || e["new_routers"] != "10.201.1.1" {
+		t.Errorf("dhclient yealink lease: %v", e)
+	}
+	// dhclient as an unknown snom: the fallback tenant's URL.
+	snom := l.client("aa:00:00:00:01:04")
+	e = l.dhclient(snom, "snom", "snomD785")
+	if e["new_tftp_server_name"] != fallback || e["new_cisco_tftp"] != "" {
+		t.Errorf("dhclient snom: option 66 %q (want %q), 150 %q (want none)", e["new_tftp_server_name"], fallback, e["new_cisco_tftp"])
+	}
+	// dhclient as the Cisco it claims to be: 150 decoded by dhclient itself.
+	cisco2 := l.client("aa:00:00:00:01:06")
+	e = l.dhclient(cisco2, "cisco2", "Cisco CP-8845")
+	if e["new_tftp_server_name"] != "10.201.1.1" || e["new_cisco_tftp"] != "10.201.1.1" {
+		t.Errorf("dhclient cisco: 66 %q, 150 %q", e["new_tftp_server_name"], e["new_cisco_tftp"])
+	}
+
+	leases, err := l.env.Store.DHCPLeases(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byMAC := map[string]store.DHCPLease{}
+	taken := map[string]bool{}
+	for _, x := range leases {
+		byMAC[x.MAC] = x
+		taken[x.IP] = true
+	}
+	if len(leases) != 6 {
+		t.Errorf("%d leases stored, want 6: %+v", len(leases), leases)
+	}
+	if x := byMAC["001565123456"]; x.IP != ylIP || x.State != StateBound || x.Vendor != "yealink" || x.Tenant != l.env.Tenant {
+		t.Errorf("stored yealink lease %+v", x)
+	}
+	if x := byMAC["AA0000000104"]; x.Vendor != "snom" || x.VendorClass != "snomD785" || x.Tenant != l.acme {
+		t.Errorf("stored snom lease %+v", x)
+	}
+
+	// Restart: a new client must not get a leased address; the old ones keep theirs.
+	l.stop()
+	l.start()
+	newcomer := l.client("aa:00:00:00:01:05")
+	e = l.udhcpc(newcomer, "newcomer", "")
+	if e["ip"] == "" || taken[e["ip"]] {
+		t.Errorf("after restart a new client got %q, which is leased (%v)", e["ip"], taken)
+	}
+	if e["tftp"] != "bad" {
+		t.Errorf("default rule: udhcpc saw no URL in option 66 (tftp=%q)", e["tftp"])
+	}
+	e = l.udhcpc(poly, "poly-again", "Polycom-VVX450-UA/6.4.0")
+	if e["ip"] != polyIP {
+		t.Errorf("after restart the poly got %q, want its lease %q", e["ip"], polyIP)
+	}
+	e = l.dhclient(yl, "yealink-again", "yealink SIP-T54W")
+	if e["new_ip_address"] != ylIP {
+		t.Errorf("after restart the yealink got %q, want its lease %q", e["new_ip_address"], ylIP)
+	}
+	l.stop()
+}
