@@ -270,5 +270,109 @@ func TestRealClients(t *testing.T) {
 	if e["new_ip_address"] != ylIP {
 		t.Errorf("after restart the yealink got %q, want its lease %q", e["new_ip_address"], ylIP)
 	}
+
+	// The probe against our own server: recognised as this appliance, no lease taken.
+	before, _ := l.env.Store.DHCPLeases(ctx)
+	pr := l.client("aa:00:00:00:01:07")
+	var off *Offer
+	if err := inNS(pr, func() error {
+		var err error
+		off, err = Probe(ctx, ProbeConfig{Interface: "sbdc0", VendorClass: "yealink", Timeout: 6 * time.Second, BaseURL: labBase})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !off.FromUs || off.Option66 != fallback || strings.Join(off.PointsHere, ",") != "option66" {
+		t.Errorf("probe of our server: %+v", off)
+	}
+	if after, _ := l.env.Store.DHCPLeases(ctx); len(after) != len(before) {
+		t.Errorf("the probe took a lease: %d leases before, %d after", len(before), len(after))
+	}
 	l.stop()
+}
+
+// TestProbeAgainstDnsmasq: the probe reads what a real dnsmasq in another
+// namespace offers (option 66 by vendor class, 67, 150, 43), judges whether it
+// points at "this appliance", and takes no lease.
+func TestProbeAgainstDnsmasq(t *testing.T) {
+	needRoot(t, "dnsmasq")
+	removeLeftovers()
+	dir := t.TempDir()
+	dq := newNS(t, "d")
+	pr := newNS(t, "p")
+	link(t, dq, "sbdq0", "", pr, "sbdp0", "aa:00:00:00:02:01")
+	run(t, "ip", "-n", dq, "addr", "add", "10.201.2.1/24", "dev", "sbdq0")
+	const here = "http://10.201.2.7:8080" // the appliance's base URL in this test
+	leaseFile := filepath.Join(dir, "dnsmasq.leases")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dm := nsCmd(t, ctx, dq, nil, "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--bind-interfaces",
+		"--interface=sbdq0", "--except-interface=lo", "--port=0", "--no-ping", "--user=root", "--log-dhcp",
+		"--dhcp-range=10.201.2.50,10.201.2.60,255.255.255.0,1h", "--dhcp-leasefile="+leaseFile,
+		"--pid-file="+filepath.Join(dir, "dnsmasq.pid"),
+		"--dhcp-vendorclass=set:yl,yealink",
+		"--dhcp-option=tag:yl,66,"+here+"/provisioning/",
+		"--dhcp-option=tag:!yl,66,tftp.elsewhere.example",
+		"--dhcp-option=tag:yl,67,y000000000000.boot",
+		"--dhcp-option=tag:!yl,150,10.201.2.9",
+		"--dhcp-option=tag:yl,43,01:03:61:62:63:02:01:7a")
+	dmLog := &provtest.Log{} // written by dnsmasq's copier goroutine while we read it
+	dm.Stdout, dm.Stderr = dmLog, dmLog
+	if err := dm.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); dm.Wait() }) //nolint:errcheck
+	// dnsmasq binds within milliseconds; the probe's own retransmissions cover the rest.
+	probe := func(vc string) *Offer {
+		t.Helper()
+		var off *Offer
+		err := inNS(pr, func() error {
+			var err error
+			off, err = Probe(context.Background(), ProbeConfig{Interface: "sbdp0", VendorClass: vc, Timeout: 6 * time.Second, BaseURL: here})
+			return err
+		})
+		if err != nil {
+			t.Fatalf("probe %q: %v\ndnsmasq:\n%s", vc, err, dmLog.String())
+		}
+		return off
+	}
+	off := probe("yealink SIP-T54W")
+	if off.Server != "10.201.2.1" || !strings.HasPrefix(off.Address, "10.201.2.") || off.FromUs {
+		t.Errorf("offer %+v", off)
+	}
+	if off.Option66 != here+"/provisioning/" || off.Option67 != "y000000000000.boot" {
+		t.Errorf("yealink offer: 66 %q, 67 %q", off.Option66, off.Option67)
+	}
+	if len(off.Option43) != 2 || off.Option43[0] != (SubOption{1, "abc"}) || off.Option43[1] != (SubOption{2, "z"}) {
+		t.Errorf("option 43 %+v (%s)", off.Option43, off.Option43Hex)
+	}
+	if strings.Join(off.PointsHere, ",") != "option66" || len(off.Elsewhere) != 0 {
+		t.Errorf("verdict: here %v elsewhere %v", off.PointsHere, off.Elsewhere)
+	}
+	var sb strings.Builder
+	off.Print(&sb)
+	if !strings.Contains(sb.String(), "option 66:  "+here+"/provisioning/") || !strings.Contains(sb.String(), "points at this appliance") {
+		t.Errorf("printed:\n%s", sb.String())
+	}
+
+	off = probe("snomD785")
+	if off.Option66 != "tftp.elsewhere.example" || strings.Join(off.Option150, ",") != "10.201.2.9" || off.Option67 != "" {
+		t.Errorf("snom offer: 66 %q 150 %v 67 %q", off.Option66, off.Option150, off.Option67)
+	}
+	if len(off.PointsHere) != 0 || strings.Join(off.Elsewhere, ",") != "option66,option150" {
+		t.Errorf("verdict: here %v elsewhere %v", off.PointsHere, off.Elsewhere)
+	}
+	sb.Reset()
+	off.Print(&sb)
+	if !strings.Contains(sb.String(), "does NOT point at this appliance") {
+		t.Errorf("printed:\n%s", sb.String())
+	}
+
+	// DISCOVER only: dnsmasq committed no lease and saw no REQUEST.
+	if b, _ := os.ReadFile(leaseFile); strings.TrimSpace(string(b)) != "" {
+		t.Errorf("the probe left a lease in dnsmasq: %q", b)
+	}
+	if strings.Contains(dmLog.String(), "DHCPREQUEST") || !strings.Contains(dmLog.String(), "DHCPDISCOVER") {
+		t.Errorf("dnsmasq log should show DISCOVERs and no REQUEST:\n%s", dmLog.String())
+	}
 }
