@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/switchboard-pbx/switchboard/internal/nstest"
 	"github.com/switchboard-pbx/switchboard/internal/provtest"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/store"
@@ -34,7 +35,7 @@ type lab struct {
 }
 
 func newLab(t *testing.T) *lab {
-	removeLeftovers()
+	nstest.RemoveLeftovers()
 	env := provtest.New(t, provision.ModeMulti, 30)
 	name, desc := "acme", "fallback tenant of the DHCP tests"
 	acme, err := env.Prov.CreateTenant(env.Ctx, env.Actor, provision.TenantInput{Name: &name, Description: &desc})
@@ -42,10 +43,10 @@ func newLab(t *testing.T) *lab {
 		t.Fatal(err)
 	}
 	l := &lab{t: t, env: env, acme: acme.ID, dir: t.TempDir()}
-	l.srvNS = newNS(t, "s")
-	run(t, "ip", "-n", l.srvNS, "link", "add", "sbdbr0", "type", "bridge")
-	run(t, "ip", "-n", l.srvNS, "addr", "add", "10.201.1.1/24", "dev", "sbdbr0")
-	run(t, "ip", "-n", l.srvNS, "link", "set", "sbdbr0", "up")
+	l.srvNS = nstest.New(t, "s")
+	nstest.Run(t, "ip", "-n", l.srvNS, "link", "add", "sbdbr0", "type", "bridge")
+	nstest.Run(t, "ip", "-n", l.srvNS, "addr", "add", "10.201.1.1/24", "dev", "sbdbr0")
+	nstest.Run(t, "ip", "-n", l.srvNS, "link", "set", "sbdbr0", "up")
 	c := DefaultConfig()
 	c.Enabled, c.Interface = true, "sbdbr0"
 	c.PoolStart, c.PoolEnd, c.SubnetMask = "10.201.1.100", "10.201.1.120", "255.255.255.0"
@@ -67,7 +68,7 @@ func (l *lab) start() *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := inNS(l.srvNS, func() error { return srv.Listen(l.env.Ctx) }); err != nil {
+	if err := nstest.In(l.srvNS, func() error { return srv.Listen(l.env.Ctx) }); err != nil {
 		t.Fatal(err)
 	}
 	if got := srv.ServerIP().String(); got != "10.201.1.1" {
@@ -94,8 +95,8 @@ func (l *lab) start() *Server {
 // client makes a namespace joined to the bridge, its interface named sbdc0.
 func (l *lab) client(mac string) string {
 	l.nextIf++
-	ns := newNS(l.t, "c")
-	link(l.t, l.srvNS, "sbdv"+string(rune('0'+l.nextIf)), "sbdbr0", ns, "sbdc0", mac)
+	ns := nstest.New(l.t, "c")
+	nstest.Link(l.t, l.srvNS, "sbdv"+string(rune('0'+l.nextIf)), "sbdbr0", ns, "sbdc0", mac)
 	return ns
 }
 
@@ -121,10 +122,10 @@ func (l *lab) udhcpc(ns, name, vendorClass string) map[string]string {
 	}
 	ctx, cancel := context.WithTimeout(l.env.Ctx, 20*time.Second)
 	defer cancel()
-	if b, err := nsCmd(t, ctx, ns, nil, "udhcpc", args...).CombinedOutput(); err != nil {
+	if b, err := nstest.Cmd(ctx, ns, "udhcpc", args...).CombinedOutput(); err != nil {
 		t.Fatalf("udhcpc %s: %v\n%s\nserver log:\n%s", name, err, b, l.env.Log.String())
 	}
-	return readEnvFile(t, out+".bound")
+	return nstest.ReadEnv(t, out+".bound")
 }
 
 // dhclient runs ISC dhclient once and returns its script's BOUND environment.
@@ -142,7 +143,7 @@ func (l *lab) dhclient(ns, name, vendorClass string) map[string]string {
 	ctx, cancel := context.WithTimeout(l.env.Ctx, 25*time.Second)
 	defer cancel()
 	pid := filepath.Join(l.dir, name+".pid")
-	cmd := nsCmd(t, ctx, ns, nil, "dhclient", "-1", "-v", "-sf", script, "-cf", conf,
+	cmd := nstest.Cmd(ctx, ns, "dhclient", "-1", "-v", "-sf", script, "-cf", conf,
 		"-lf", filepath.Join(l.dir, name+".leases"), "-pf", pid, "sbdc0")
 	b, err := cmd.CombinedOutput()
 	if err != nil {
@@ -154,7 +155,7 @@ func (l *lab) dhclient(ns, name, vendorClass string) map[string]string {
 			unix.Kill(n, unix.SIGTERM) //nolint:errcheck
 		}
 	}
-	return readEnvFile(t, out+".BOUND")
+	return nstest.ReadEnv(t, out+".BOUND")
 }
 
 func (l *lab) urlOf(tenant string) string { return labBase + "/provisioning/" + tenant + "/" }
@@ -170,7 +171,7 @@ func hexOf(s string) string { return fmt.Sprintf("%x", s) }
 // raw (options 160 and 114, as optNNN hex) and option 66 exactly in the bare-host
 // (Cisco) case; dhclient shows option 66 as it is.
 func TestRealClients(t *testing.T) {
-	needRoot(t, "udhcpc", "dhclient")
+	nstest.Need(t, "udhcpc", "dhclient")
 	l := newLab(t)
 	ctx := l.env.Ctx
 	acc, err := l.env.Prov.SaveAccount(ctx, l.env.Actor, l.env.Tenant, "", json.RawMessage(`{"extension":"202","sip_password":"poly-secret"}`))
@@ -275,7 +276,7 @@ func TestRealClients(t *testing.T) {
 	before, _ := l.env.Store.DHCPLeases(ctx)
 	pr := l.client("aa:00:00:00:01:07")
 	var off *Offer
-	if err := inNS(pr, func() error {
+	if err := nstest.In(pr, func() error {
 		var err error
 		off, err = Probe(ctx, ProbeConfig{Interface: "sbdc0", VendorClass: "yealink", Timeout: 6 * time.Second, BaseURL: labBase})
 		return err
@@ -295,18 +296,18 @@ func TestRealClients(t *testing.T) {
 // namespace offers (option 66 by vendor class, 67, 150, 43), judges whether it
 // points at "this appliance", and takes no lease.
 func TestProbeAgainstDnsmasq(t *testing.T) {
-	needRoot(t, "dnsmasq")
-	removeLeftovers()
+	nstest.Need(t, "dnsmasq")
+	nstest.RemoveLeftovers()
 	dir := t.TempDir()
-	dq := newNS(t, "d")
-	pr := newNS(t, "p")
-	link(t, dq, "sbdq0", "", pr, "sbdp0", "aa:00:00:00:02:01")
-	run(t, "ip", "-n", dq, "addr", "add", "10.201.2.1/24", "dev", "sbdq0")
+	dq := nstest.New(t, "d")
+	pr := nstest.New(t, "p")
+	nstest.Link(t, dq, "sbdq0", "", pr, "sbdp0", "aa:00:00:00:02:01")
+	nstest.Run(t, "ip", "-n", dq, "addr", "add", "10.201.2.1/24", "dev", "sbdq0")
 	const here = "http://10.201.2.7:8080" // the appliance's base URL in this test
 	leaseFile := filepath.Join(dir, "dnsmasq.leases")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	dm := nsCmd(t, ctx, dq, nil, "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--bind-interfaces",
+	dm := nstest.Cmd(ctx, dq, "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--bind-interfaces",
 		"--interface=sbdq0", "--except-interface=lo", "--port=0", "--no-ping", "--user=root", "--log-dhcp",
 		"--dhcp-range=10.201.2.50,10.201.2.60,255.255.255.0,1h", "--dhcp-leasefile="+leaseFile,
 		"--pid-file="+filepath.Join(dir, "dnsmasq.pid"),
@@ -326,7 +327,7 @@ func TestProbeAgainstDnsmasq(t *testing.T) {
 	probe := func(vc string) *Offer {
 		t.Helper()
 		var off *Offer
-		err := inNS(pr, func() error {
+		err := nstest.In(pr, func() error {
 			var err error
 			off, err = Probe(context.Background(), ProbeConfig{Interface: "sbdp0", VendorClass: vc, Timeout: 6 * time.Second, BaseURL: here})
 			return err
