@@ -96,7 +96,7 @@ func (l *lab) start() *Server {
 func (l *lab) client(mac string) string {
 	l.nextIf++
 	ns := nstest.New(l.t, "c")
-	nstest.Link(l.t, l.srvNS, "sbdv"+string(rune('0'+l.nextIf)), "sbdbr0", ns, "sbdc0", mac)
+	nstest.Link(l.t, l.srvNS, "sbdv"+strconv.Itoa(l.nextIf), "sbdbr0", ns, "sbdc0", mac)
 	return ns
 }
 

@@ -84,6 +84,9 @@ func New(cfg Config, log *slog.Logger, st LeaseStore, dir Directory, baseURL str
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("dhcp: %w", err)
 	}
+	if len(cfg.Vendors) == 0 {
+		cfg.Vendors = DefaultVendors()
+	}
 	rules, err := compileRules(cfg.Vendors, brandOUIs)
 	if err != nil {
 		return nil, fmt.Errorf("dhcp: %w", err)
