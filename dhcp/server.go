@@ -71,10 +71,11 @@ type Server struct {
 	now            func() time.Time
 	persistTimeout time.Duration
 
-	mu     sync.Mutex
-	leases map[uint32]*store.DHCPLease
-	byMAC  map[string]uint32
-	offers map[string]offer
+	mu      sync.Mutex
+	leases  map[uint32]*store.DHCPLease
+	byMAC   map[string]uint32
+	offers  map[string]offer  // by MAC
+	offerIP map[uint32]string // the MAC each offered address is held for
 }
 
 // New builds a server from a validated, enabled cfg. baseURL is
@@ -95,7 +96,7 @@ func New(cfg Config, log *slog.Logger, st LeaseStore, dir Directory, baseURL str
 		baseURL: strings.TrimRight(baseURL, "/"), fallback: fallbackTenant,
 		reserveByMAC: map[string]uint32{}, reserveByIP: map[uint32]string{}, excluded: map[uint32]bool{},
 		now: time.Now, persistTimeout: 5 * time.Second,
-		leases: map[uint32]*store.DHCPLease{}, byMAC: map[string]uint32{}, offers: map[string]offer{}}
+		leases: map[uint32]*store.DHCPLease{}, byMAC: map[string]uint32{}, offers: map[string]offer{}, offerIP: map[uint32]string{}}
 	start, _ := ip4(cfg.PoolStart)
 	end, _ := ip4(cfg.PoolEnd)
 	mask, _ := ip4(cfg.SubnetMask)
@@ -306,7 +307,7 @@ func (s *Server) answer(req *dhcpv4.DHCPv4) *dhcpv4.DHCPv4 {
 		s.release(req, mac)
 	case dhcpv4.MessageTypeInform:
 		if c := req.ClientIPAddr; c != nil && s.subnet.Contains(c) {
-			return s.reply(req, mac, dhcpv4.MessageTypeAck, nil)
+			return s.reply(req, mac, s.tenantOf(mac), dhcpv4.MessageTypeAck, nil)
 		}
 	}
 	return nil
@@ -326,10 +327,8 @@ func (s *Server) freeFor(ip uint32, mac string, now time.Time) bool {
 	if s.excluded[ip] {
 		return false
 	}
-	for m, o := range s.offers {
-		if o.ip == ip && m != mac && now.Before(o.until) {
-			return false
-		}
+	if m, ok := s.offerIP[ip]; ok && m != mac && now.Before(s.offers[m].until) {
+		return false
 	}
 	l := s.leases[ip]
 	switch {
@@ -385,15 +384,15 @@ func (s *Server) discover(req *dhcpv4.DHCPv4, mac string) *dhcpv4.DHCPv4 {
 	s.mu.Lock()
 	ip, ok := s.pick(mac, req.RequestedIPAddress(), now)
 	if ok {
-		s.offers[mac] = offer{ip: ip, until: now.Add(s.cfg.OfferHold)}
 		s.gcOffers(now)
+		s.setOffer(mac, offer{ip: ip, until: now.Add(s.cfg.OfferHold)})
 	}
 	s.mu.Unlock()
 	if !ok {
 		s.log.Warn("dhcp: pool exhausted, no offer", "mac", mac)
 		return nil
 	}
-	return s.reply(req, mac, dhcpv4.MessageTypeOffer, ipOf(ip))
+	return s.reply(req, mac, s.tenantOf(mac), dhcpv4.MessageTypeOffer, ipOf(ip))
 }
 
 // gcOffers drops stale offers so a scan of DISCOVERs cannot grow the map. Caller holds s.mu.
@@ -403,8 +402,28 @@ func (s *Server) gcOffers(now time.Time) {
 	}
 	for m, o := range s.offers {
 		if now.After(o.until) {
-			delete(s.offers, m)
+			s.dropOffer(m)
 		}
+	}
+}
+
+// setOffer holds o.ip for mac, replacing mac's earlier offer. Caller holds s.mu.
+func (s *Server) setOffer(mac string, o offer) {
+	s.dropOffer(mac)
+	if prev, ok := s.offerIP[o.ip]; ok {
+		delete(s.offers, prev) // its hold ran out, or freeFor would not have chosen the address
+	}
+	s.offers[mac] = o
+	s.offerIP[o.ip] = mac
+}
+
+// dropOffer releases mac's offer. Caller holds s.mu.
+func (s *Server) dropOffer(mac string) {
+	if o, ok := s.offers[mac]; ok {
+		if s.offerIP[o.ip] == mac {
+			delete(s.offerIP, o.ip)
+		}
+		delete(s.offers, mac)
 	}
 }
 
@@ -412,7 +431,7 @@ func (s *Server) request(req *dhcpv4.DHCPv4, mac string) *dhcpv4.DHCPv4 {
 	if sid := req.ServerIdentifier(); sid != nil && !sid.Equal(s.serverIP) {
 		// The client took another server's offer: release ours.
 		s.mu.Lock()
-		delete(s.offers, mac)
+		s.dropOffer(mac)
 		s.mu.Unlock()
 		return nil
 	}
@@ -424,6 +443,7 @@ func (s *Server) request(req *dhcpv4.DHCPv4, mac string) *dhcpv4.DHCPv4 {
 		return nil
 	}
 	ip := u32(want)
+	tenant := s.tenantOf(mac) // a store read: before taking the lock
 	now := s.now()
 	s.mu.Lock()
 	ok := s.subnet.Contains(want)
@@ -439,7 +459,7 @@ func (s *Server) request(req *dhcpv4.DHCPv4, mac string) *dhcpv4.DHCPv4 {
 		s.log.Info("dhcp: NAK", "mac", mac, "requested", want.String())
 		return s.nak(req)
 	}
-	l := s.bindLocked(req, mac, ip, now)
+	l := s.bindLocked(req, mac, tenant, ip, now)
 	err := s.persist(*l)
 	s.mu.Unlock()
 	if err != nil {
@@ -448,11 +468,11 @@ func (s *Server) request(req *dhcpv4.DHCPv4, mac string) *dhcpv4.DHCPv4 {
 		return nil
 	}
 	s.log.Info("dhcp: lease", "mac", mac, "ip", l.IP, "vendor", l.Vendor, "vendor_class", l.VendorClass)
-	return s.reply(req, mac, dhcpv4.MessageTypeAck, want.To4())
+	return s.reply(req, mac, tenant, dhcpv4.MessageTypeAck, want.To4())
 }
 
 // bindLocked records the lease of ip to mac. Caller holds s.mu.
-func (s *Server) bindLocked(req *dhcpv4.DHCPv4, mac string, ip uint32, now time.Time) *store.DHCPLease {
+func (s *Server) bindLocked(req *dhcpv4.DHCPv4, mac, tenant string, ip uint32, now time.Time) *store.DHCPLease {
 	if old, ok := s.byMAC[mac]; ok && old != ip {
 		if l := s.leases[old]; l != nil && l.MAC == mac {
 			l.State, l.Expires, l.Updated = StateReleased, now, now
@@ -462,7 +482,7 @@ func (s *Server) bindLocked(req *dhcpv4.DHCPv4, mac string, ip uint32, now time.
 	if l := s.leases[ip]; l != nil && l.MAC != mac && l.MAC != "" {
 		delete(s.byMAC, l.MAC) // an expired lease of another client is reused
 	}
-	delete(s.offers, mac)
+	s.dropOffer(mac)
 	vc := req.ClassIdentifier()
 	r := match(s.rules, vc, req.ClientHWAddr)
 	vendor := "default"
@@ -471,7 +491,7 @@ func (s *Server) bindLocked(req *dhcpv4.DHCPv4, mac string, ip uint32, now time.
 	}
 	l := &store.DHCPLease{IP: ipOf(ip).String(), MAC: mac, State: StateBound, Expires: now.Add(s.cfg.LeaseTime),
 		Updated: now, Hostname: sanitize(req.HostName()), VendorClass: sanitize(vc), Vendor: vendor,
-		Tenant: s.tenantOf(mac)}
+		Tenant: tenant}
 	s.leases[ip] = l
 	s.byMAC[mac] = ip
 	return l
@@ -562,7 +582,7 @@ func (s *Server) tenantOf(mac string) string {
 
 // reply builds an OFFER/ACK with the network and provisioning options; yiaddr is
 // nil for an INFORM answer.
-func (s *Server) reply(req *dhcpv4.DHCPv4, mac string, typ dhcpv4.MessageType, yiaddr net.IP) *dhcpv4.DHCPv4 {
+func (s *Server) reply(req *dhcpv4.DHCPv4, mac, tenant string, typ dhcpv4.MessageType, yiaddr net.IP) *dhcpv4.DHCPv4 {
 	mods := []dhcpv4.Modifier{
 		dhcpv4.WithMessageType(typ),
 		dhcpv4.WithServerIP(s.serverIP),
@@ -590,7 +610,6 @@ func (s *Server) reply(req *dhcpv4.DHCPv4, mac string, typ dhcpv4.MessageType, y
 	if r := match(s.rules, vc, req.ClientHWAddr); r != nil {
 		opts, name = r.opts, r.name
 	}
-	tenant := s.tenantOf(mac)
 	v := vars{url: s.tenantURL(tenant), baseURL: s.baseURL, host: urlHost(s.baseURL), serverIP: s.serverIP.String(), mac: mac}
 	popts, skipped := provisioningOptions(opts, v)
 	if len(skipped) > 0 {

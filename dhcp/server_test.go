@@ -197,7 +197,7 @@ func TestLeaseOptionsByVendor(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s.leases, s.byMAC, s.offers = map[uint32]*store.DHCPLease{}, map[string]uint32{}, map[string]offer{}
+			s.leases, s.byMAC, s.offers, s.offerIP = map[uint32]*store.DHCPLease{}, map[string]uint32{}, map[string]offer{}, map[uint32]string{}
 			c := &client{t: t, s: s, mac: mustMAC(t, tc.mac), vc: tc.vc}
 			ack := c.lease()
 			if ack == nil {
@@ -508,5 +508,37 @@ func TestTooLongOptionIsSkipped(t *testing.T) {
 	opts, skipped := provisioningOptions(Options{Option66: strings.Repeat("a", 300) + "{url}", Option67: "f.cfg"}, vars{url: "u"})
 	if len(opts) != 1 || len(skipped) != 1 || skipped[0] != "option66" {
 		t.Errorf("opts %v skipped %v", opts, skipped)
+	}
+}
+
+func TestOfferHold(t *testing.T) {
+	s, clk := newTestServer(t, testConfig(), &memStore{}) // pool of 3
+	var got []string
+	for i := range 3 {
+		c := &client{t: t, s: s, mac: net.HardwareAddr{0xaa, 0, 0, 0, 5, byte(i)}}
+		off := c.discover()
+		if off == nil {
+			t.Fatalf("client %d: no offer", i)
+		}
+		got = append(got, off.YourIPAddr.String())
+	}
+	if got[0] == got[1] || got[1] == got[2] || got[0] == got[2] {
+		t.Fatalf("two pending offers share an address: %v", got)
+	}
+	// The same client asking again is offered the same address.
+	c0 := &client{t: t, s: s, mac: net.HardwareAddr{0xaa, 0, 0, 0, 5, 0}}
+	if off := c0.discover(); off == nil || off.YourIPAddr.String() != got[0] {
+		t.Errorf("repeated DISCOVER got %v, want %s", off, got[0])
+	}
+	late := &client{t: t, s: s, mac: mustMAC(t, "aa:00:00:00:06:00")}
+	if off := late.discover(); off != nil {
+		t.Fatalf("offered %v while every address is held", off.YourIPAddr)
+	}
+	clk.advance(s.cfg.OfferHold + time.Second)
+	if late.lease() == nil {
+		t.Fatal("no lease once the offers ran out")
+	}
+	if len(s.offers) != len(s.offerIP) {
+		t.Errorf("offer indexes disagree: %d by MAC, %d by address", len(s.offers), len(s.offerIP))
 	}
 }
