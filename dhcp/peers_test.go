@@ -275,14 +275,18 @@ func TestRealClients(t *testing.T) {
 	// The probe against our own server: recognised as this appliance, no lease taken.
 	before, _ := l.env.Store.DHCPLeases(ctx)
 	pr := l.client("aa:00:00:00:01:07")
-	var off *Offer
+	var offs []*Offer
 	if err := nstest.In(pr, func() error {
 		var err error
-		off, err = Probe(ctx, ProbeConfig{Interface: "sbdc0", VendorClass: "yealink", Timeout: 6 * time.Second, BaseURL: labBase})
+		offs, err = Probe(ctx, ProbeConfig{Interface: "sbdc0", VendorClass: "yealink", Timeout: 6 * time.Second, BaseURL: labBase})
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
+	if len(offs) != 1 {
+		t.Fatalf("%d offers from one server", len(offs))
+	}
+	off := offs[0]
 	if !off.FromUs || off.Option66 != fallback || strings.Join(off.PointsHere, ",") != "option66" {
 		t.Errorf("probe of our server: %+v", off)
 	}
@@ -326,16 +330,19 @@ func TestProbeAgainstDnsmasq(t *testing.T) {
 	// dnsmasq binds within milliseconds; the probe's own retransmissions cover the rest.
 	probe := func(vc string) *Offer {
 		t.Helper()
-		var off *Offer
+		var offs []*Offer
 		err := nstest.In(pr, func() error {
 			var err error
-			off, err = Probe(context.Background(), ProbeConfig{Interface: "sbdp0", VendorClass: vc, Timeout: 6 * time.Second, BaseURL: here})
+			offs, err = Probe(context.Background(), ProbeConfig{Interface: "sbdp0", VendorClass: vc, Timeout: 6 * time.Second, BaseURL: here})
 			return err
 		})
 		if err != nil {
 			t.Fatalf("probe %q: %v\ndnsmasq:\n%s", vc, err, dmLog.String())
 		}
-		return off
+		if len(offs) != 1 {
+			t.Fatalf("probe %q: %d offers from one server", vc, len(offs))
+		}
+		return offs[0]
 	}
 	off := probe("yealink SIP-T54W")
 	if off.Server != "10.201.2.1" || !strings.HasPrefix(off.Address, "10.201.2.") || off.FromUs {

@@ -1,8 +1,10 @@
 package dhcp
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -55,36 +57,102 @@ var requestList = []dhcpv4.OptionCode{
 	dhcpv4.GenericOptionCode(opt114), dhcpv4.GenericOptionCode(opt150), dhcpv4.GenericOptionCode(opt160),
 }
 
-// Probe broadcasts one DISCOVER (retransmitted within Timeout) and decodes the
-// first offer. It never sends a REQUEST, so no server commits a lease.
-func Probe(ctx context.Context, pc ProbeConfig) (*Offer, error) {
+// settle is how long the probe keeps listening after the first offer, to catch
+// a second (rogue or forgotten) server: phones take whichever answers first.
+const settle = 1500 * time.Millisecond
+
+// Probe broadcasts a DISCOVER (again at a third and two thirds of Timeout while
+// nobody answers) and decodes every offer, one per server, in arrival order. It
+// never sends a REQUEST, so no server commits a lease.
+func Probe(ctx context.Context, pc ProbeConfig) ([]*Offer, error) {
 	if pc.Interface == "" {
 		return nil, errNoInterface
 	}
 	if pc.Timeout <= 0 {
 		pc.Timeout = 10 * time.Second
 	}
-	const tries = 3
-	c, err := nclient4.New(pc.Interface, nclient4.WithTimeout(pc.Timeout/tries), nclient4.WithRetry(tries))
+	ifi, err := net.InterfaceByName(pc.Interface)
+	if err != nil {
+		return nil, fmt.Errorf("dhcp probe: %w", err)
+	}
+	if len(ifi.HardwareAddr) != 6 {
+		return nil, fmt.Errorf("dhcp probe: %s has no Ethernet address", pc.Interface)
+	}
+	conn, err := nclient4.NewRawUDPConn(pc.Interface, dhcpv4.ClientPort)
 	if err != nil {
 		return nil, fmt.Errorf("dhcp probe: %s: %w (needs root or CAP_NET_RAW)", pc.Interface, err)
 	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(ctx, pc.Timeout+time.Second)
-	defer cancel()
-	mods := []dhcpv4.Modifier{dhcpv4.WithRequestedOptions(requestList...), dhcpv4.WithBroadcast(true)}
+	defer conn.Close()
+	mods := []dhcpv4.Modifier{dhcpv4.WithRequestedOptions(requestList...), dhcpv4.WithBroadcast(true),
+		dhcpv4.WithOption(dhcpv4.OptMaxMessageSize(1500))}
 	if pc.VendorClass != "" {
 		mods = append(mods, dhcpv4.WithOption(dhcpv4.OptClassIdentifier(pc.VendorClass)))
 	}
-	m, err := c.DiscoverOffer(ctx, mods...)
+	disc, err := dhcpv4.NewDiscovery(ifi.HardwareAddr, mods...)
 	if err != nil {
-		return nil, fmt.Errorf("dhcp probe: no offer on %s within %s: %w", pc.Interface, pc.Timeout, err)
+		return nil, fmt.Errorf("dhcp probe: %w", err)
 	}
 	own := pc.Own
 	if own == nil {
 		own = localAddrs()
 	}
-	return decodeOffer(m, pc.BaseURL, own), nil
+	start := time.Now()
+	deadline := start.Add(pc.Timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	bcast := &net.UDPAddr{IP: net.IPv4bcast, Port: dhcpv4.ServerPort}
+	var offers []*Offer
+	seen := map[string]bool{}
+	sent := 0
+	buf := make([]byte, 4096)
+	for {
+		now := time.Now()
+		if len(offers) == 0 && sent < 3 && !now.Before(start.Add(pc.Timeout*time.Duration(sent)/3)) {
+			if _, err := conn.WriteTo(disc.ToBytes(), bcast); err != nil {
+				return nil, fmt.Errorf("dhcp probe: send DISCOVER on %s: %w", pc.Interface, err)
+			}
+			sent++
+		}
+		wait := deadline
+		if len(offers) == 0 && sent < 3 {
+			if next := start.Add(pc.Timeout * time.Duration(sent) / 3); next.Before(wait) {
+				wait = next
+			}
+		}
+		if !now.Before(deadline) || ctx.Err() != nil {
+			break
+		}
+		conn.SetReadDeadline(wait) //nolint:errcheck // a failure shows as a read error below
+		n, _, err := conn.ReadFrom(buf)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return nil, fmt.Errorf("dhcp probe: read on %s: %w", pc.Interface, err)
+		}
+		m, err := dhcpv4.FromBytes(buf[:n])
+		if err != nil || m.OpCode != dhcpv4.OpcodeBootReply || m.TransactionID != disc.TransactionID ||
+			m.MessageType() != dhcpv4.MessageTypeOffer || !bytes.Equal(m.ClientHWAddr, ifi.HardwareAddr) {
+			continue
+		}
+		o := decodeOffer(m, pc.BaseURL, own)
+		if seen[o.Server] {
+			continue // a retransmitted DISCOVER answered twice
+		}
+		seen[o.Server] = true
+		offers = append(offers, o)
+		if len(offers) == 1 {
+			if d := time.Now().Add(settle); d.Before(deadline) {
+				deadline = d
+			}
+		}
+	}
+	if len(offers) == 0 {
+		return nil, fmt.Errorf("dhcp probe: no offer on %s within %s", pc.Interface, pc.Timeout)
+	}
+	return offers, nil
 }
 
 func localAddrs() []net.IP {

@@ -95,18 +95,26 @@ func cmdDHCPProbe(args []string, stdout, stderr io.Writer) error {
 			return &exitError{code: 2, msg: err.Error()}
 		}
 	}
-	off, err := dhcp.Probe(context.Background(), dhcp.ProbeConfig{Interface: *iface, VendorClass: *vc, Timeout: *timeout, BaseURL: base})
+	offers, err := dhcp.Probe(context.Background(), dhcp.ProbeConfig{Interface: *iface, VendorClass: *vc, Timeout: *timeout, BaseURL: base})
 	if err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(off)
+		return enc.Encode(map[string]any{"base_url": base, "offers": offers})
 	}
 	if base != "" {
 		fmt.Fprintf(stdout, "base URL:   %s\n", base)
 	}
-	off.Print(stdout)
+	if len(offers) > 1 {
+		fmt.Fprintf(stdout, "WARNING:    %d DHCP servers answered; a phone takes whichever answers first\n", len(offers))
+	}
+	for i, o := range offers {
+		if i > 0 {
+			fmt.Fprintln(stdout)
+		}
+		o.Print(stdout)
+	}
 	return nil
 }
