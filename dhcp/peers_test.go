@@ -303,11 +303,15 @@ func TestProbeAgainstDnsmasq(t *testing.T) {
 	nstest.Need(t, "dnsmasq")
 	nstest.RemoveLeftovers()
 	dir := t.TempDir()
+	// dnsmasq's namespace holds the bridge; the probe and (later) our own server
+	// hang off it.
 	dq := nstest.New(t, "d")
 	pr := nstest.New(t, "p")
-	nstest.Link(t, dq, "sbdq0", "", pr, "sbdp0", "aa:00:00:00:02:01")
+	nstest.Run(t, "ip", "-n", dq, "link", "add", "sbdq0", "type", "bridge")
 	nstest.Run(t, "ip", "-n", dq, "addr", "add", "10.201.2.1/24", "dev", "sbdq0")
-	const here = "http://10.201.2.7:8080" // the appliance's base URL in this test
+	nstest.Run(t, "ip", "-n", dq, "link", "set", "sbdq0", "up")
+	nstest.Link(t, dq, "sbdq1", "sbdq0", pr, "sbdp0", "aa:00:00:00:02:01")
+	const here = "http://10.201.2.2:8080" // the appliance (our server, started later) in this test
 	leaseFile := filepath.Join(dir, "dnsmasq.leases")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -374,6 +378,50 @@ func TestProbeAgainstDnsmasq(t *testing.T) {
 	off.Print(&sb)
 	if !strings.Contains(sb.String(), "does NOT point at this appliance") {
 		t.Errorf("printed:\n%s", sb.String())
+	}
+
+	// A second server on the segment (ours, at the appliance's address): the
+	// probe reports both, and knows which one is this appliance.
+	env := provtest.New(t, provision.ModeSingle, 30)
+	us := nstest.New(t, "u")
+	nstest.Link(t, dq, "sbdq2", "sbdq0", us, "sbdu0", "")
+	nstest.Run(t, "ip", "-n", us, "addr", "add", "10.201.2.2/24", "dev", "sbdu0")
+	c := DefaultConfig()
+	c.Enabled, c.Interface = true, "sbdu0"
+	c.PoolStart, c.PoolEnd, c.SubnetMask = "10.201.2.150", "10.201.2.160", "255.255.255.0"
+	srv, err := New(c, env.Logger, env.Store, ProvDirectory{Prov: env.Prov, BaseURL: here}, here, BrandOUIs(env.Prov), env.Tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nstest.In(us, func() error { return srv.Listen(env.Ctx) }); err != nil {
+		t.Fatal(err)
+	}
+	sctx, scancel := context.WithCancel(env.Ctx)
+	defer scancel()
+	go srv.Serve(sctx) //nolint:errcheck
+	var offs []*Offer
+	if err := nstest.In(pr, func() error {
+		var err error
+		offs, err = Probe(context.Background(), ProbeConfig{Interface: "sbdp0", VendorClass: "yealink", Timeout: 6 * time.Second, BaseURL: here})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	servers := map[string]*Offer{}
+	for _, o := range offs {
+		servers[o.Server] = o
+	}
+	if len(offs) != 2 || servers["10.201.2.1"] == nil || servers["10.201.2.2"] == nil {
+		t.Fatalf("want offers from dnsmasq and us, got %+v", offs)
+	}
+	if o := servers["10.201.2.2"]; !o.FromUs || o.Option66 != here+"/provisioning/" || !strings.HasPrefix(o.Address, "10.201.2.15") {
+		t.Errorf("our offer %+v", o)
+	}
+	if servers["10.201.2.1"].FromUs {
+		t.Error("dnsmasq's offer taken for ours")
+	}
+	if l, _ := env.Store.DHCPLeases(env.Ctx); len(l) != 0 {
+		t.Errorf("the probe took a lease from our server: %+v", l)
 	}
 
 	// DISCOVER only: dnsmasq committed no lease and saw no REQUEST.
