@@ -199,7 +199,8 @@ func decodeOffer(m *dhcpv4.DHCPv4, baseURL string, own []net.IP) *Offer {
 		}
 	}
 	isOwn := func(host string) bool {
-		if host == "" {
+		// A phone told "localhost" or 127.0.0.1 talks to itself, never to us.
+		if host == "" || strings.EqualFold(host, "localhost") || (net.ParseIP(host) != nil && net.ParseIP(host).IsLoopback()) {
 			return false
 		}
 		if bh := urlHost(baseURL); bh != "" && strings.EqualFold(bh, host) {

@@ -132,7 +132,7 @@ func (s *Server) Listen(ctx context.Context) error {
 	if s.serverIP == nil {
 		ip, err := interfaceIPv4(s.cfg.Interface, s.subnet)
 		if err != nil {
-			return fmt.Errorf("dhcp: server_ip: %w", err)
+			return fmt.Errorf("dhcp: interface %s: %w (or set dhcp.server_ip)", s.cfg.Interface, err)
 		}
 		s.serverIP = ip
 		s.excluded[u32(ip)] = true
@@ -170,7 +170,7 @@ func interfaceIPv4(name string, subnet *net.IPNet) (net.IP, error) {
 		}
 	}
 	if first == nil {
-		return nil, fmt.Errorf("interface %s has no IPv4 address", name)
+		return nil, errors.New("it has no IPv4 address")
 	}
 	return first, nil
 }
@@ -638,4 +638,4 @@ func urlHost(raw string) string {
 }
 
 // errNoInterface is returned by the probe for a missing interface name.
-var errNoInterface = errors.New("dhcp probe: --interface is required")
+var errNoInterface = errors.New("dhcp probe: an interface is required")

@@ -36,15 +36,7 @@ func (s *Store) PutDHCPLease(ctx context.Context, l DHCPLease) error {
 	return nil
 }
 
-// DeleteDHCPLease forgets the lease of ip (no error when there is none).
-func (s *Store) DeleteDHCPLease(ctx context.Context, ip string) error {
-	if _, err := s.write.ExecContext(ctx, `DELETE FROM dhcp_leases WHERE ip=?`, ip); err != nil {
-		return fmt.Errorf("store: delete dhcp lease %s: %w", ip, err)
-	}
-	return nil
-}
-
-// DHCPLeases lists every lease, by address.
+// DHCPLeases lists every lease, ordered by the address as text (callers sort numerically).
 func (s *Store) DHCPLeases(ctx context.Context) ([]DHCPLease, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT ip, mac, state, expires, updated, hostname, vendor_class, vendor, tenant
 		FROM dhcp_leases ORDER BY ip`)
