@@ -37,6 +37,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/ratelimit"
 	"github.com/switchboard-pbx/switchboard/store"
 	"github.com/switchboard-pbx/switchboard/tftpd"
+	"github.com/switchboard-pbx/switchboard/webui"
 )
 
 func cmdServe(args []string, stdout, stderr io.Writer) error {
@@ -147,8 +148,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	secure.Handle("/provisioning/", provisioning)
 	secure.HandleFunc("GET /healthz", health)
 	secure.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	secure.HandleFunc("GET /{$}", homePage)
-	secure.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
+	console, err := webui.New()
+	if err != nil {
+		return err
+	}
+	secure.Handle("/", console)
 
 	redirect := httpd.RedirectToHTTPS(cfg.HTTP.HTTPSListen)
 	plain := func(ctx *fasthttp.RequestCtx) {
@@ -336,15 +340,6 @@ func watchdog(ctx context.Context, log *slog.Logger) {
 			}
 		}
 	}
-}
-
-func homePage(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	fmt.Fprintf(w, `<!doctype html><html><head><meta charset="utf-8"><title>Switchboard</title></head>
-<body><h1>Switchboard</h1><p>%s</p>
-<ul><li><a href="/healthz">/healthz</a></li><li><a href="/metrics">/metrics</a></li>
-<li>Admin API: <code>POST /api/v1/login</code>, then <code>/api/v1/tenants</code>, <code>/api/v1/users</code>, <code>/api/v1/audit</code></li></ul>
-</body></html>`, versionString())
 }
 
 // demoLogin is the demo admin's credentials, kept in data_dir/demo-login.txt.
