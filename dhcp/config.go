@@ -237,6 +237,9 @@ func (c Config) Validate() error {
 		if !ok || !sub.Contains(ip) {
 			return fmt.Errorf("reservations[%d].ip: %q is not an IPv4 address in %s", i, r.IP, sub)
 		}
+		if rt, _ := ip4(c.Router); ip.Equal(rt) || (c.ServerIP != "" && ip.Equal(net.ParseIP(strings.TrimSpace(c.ServerIP)))) {
+			return fmt.Errorf("reservations[%d].ip: %s is the router's or the server's own address", i, r.IP)
+		}
 		if seenMAC[m.String()] || seenIP[ip.String()] {
 			return fmt.Errorf("reservations[%d]: %s or %s is reserved twice", i, r.MAC, r.IP)
 		}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
@@ -68,6 +69,8 @@ type Server struct {
 	dns            []net.IP
 	excluded       map[uint32]bool // the server's and router's own addresses
 	conn           net.PacketConn
+	inflight       chan struct{} // bounds concurrent handlers (server4 starts one per datagram)
+	dropped        atomic.Int64
 	now            func() time.Time
 	persistTimeout time.Duration
 
@@ -95,7 +98,7 @@ func New(cfg Config, log *slog.Logger, st LeaseStore, dir Directory, baseURL str
 	s := &Server{cfg: cfg, log: log.With("service", "dhcp"), st: st, dir: dir, rules: rules,
 		baseURL: strings.TrimRight(baseURL, "/"), fallback: fallbackTenant,
 		reserveByMAC: map[string]uint32{}, reserveByIP: map[uint32]string{}, excluded: map[uint32]bool{},
-		now: time.Now, persistTimeout: 5 * time.Second,
+		now: time.Now, persistTimeout: 5 * time.Second, inflight: make(chan struct{}, maxInflight),
 		leases: map[uint32]*store.DHCPLease{}, byMAC: map[string]uint32{}, offers: map[string]offer{}, offerIP: map[uint32]string{}}
 	start, _ := ip4(cfg.PoolStart)
 	end, _ := ip4(cfg.PoolEnd)
@@ -259,9 +262,24 @@ func (s *Server) tenantURL(tenant string) string {
 	return s.baseURL + "/provisioning/"
 }
 
+// maxInflight is how many datagrams are handled at once; more are dropped.
+const maxInflight = 64
+
+// Dropped counts datagrams dropped because maxInflight were being handled.
+func (s *Server) Dropped() int64 { return s.dropped.Load() }
+
 // handle answers one message. It runs on its own goroutine per packet (server4)
 // and must survive anything the network sends.
 func (s *Server) handle(conn net.PacketConn, _ net.Addr, req *dhcpv4.DHCPv4) {
+	select {
+	case s.inflight <- struct{}{}:
+		defer func() { <-s.inflight }()
+	default:
+		// A flood: drop rather than pile up goroutines waiting on the store.
+		// Real clients retransmit within seconds.
+		s.dropped.Add(1)
+		return
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("dhcp: handler panic", "panic", r)

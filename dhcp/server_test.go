@@ -446,6 +446,7 @@ func TestConfigValidate(t *testing.T) {
 		{"server_ip", func(c *Config) { c.ServerIP = "::1" }},
 		{"reservations[0].mac", func(c *Config) { c.Reservations = []Reservation{{MAC: "zz", IP: "10.9.0.5"}} }},
 		{"reservations[0].ip", func(c *Config) { c.Reservations = []Reservation{{MAC: "aabbccddeeff", IP: "10.8.0.5"}} }},
+		{"reservations[0].ip", func(c *Config) { c.Reservations = []Reservation{{MAC: "aabbccddeeff", IP: "10.9.0.1"}} }},
 		{"vendors[0].name", func(c *Config) { c.Vendors = []VendorRule{{VendorClass: "x"}} }},
 		{"vendors[0].vendor_class", func(c *Config) { c.Vendors = []VendorRule{{Name: "x"}} }},
 		{"vendors[0].vendor_class_regex", func(c *Config) { c.Vendors = []VendorRule{{Name: "x", VendorClassRegex: "("}} }},
@@ -540,5 +541,36 @@ func TestOfferHold(t *testing.T) {
 	}
 	if len(s.offers) != len(s.offerIP) {
 		t.Errorf("offer indexes disagree: %d by MAC, %d by address", len(s.offers), len(s.offerIP))
+	}
+}
+
+// recConn records what the handler sends.
+type recConn struct {
+	net.PacketConn
+	mu  sync.Mutex
+	dst []string
+}
+
+func (c *recConn) WriteTo(b []byte, a net.Addr) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dst = append(c.dst, a.String())
+	return len(b), nil
+}
+
+func TestHandleSendsAndSheds(t *testing.T) {
+	s, _ := newTestServer(t, testConfig(), &memStore{})
+	conn := &recConn{}
+	d, _ := dhcpv4.NewDiscovery(mustMAC(t, "aa:00:00:00:00:01"))
+	s.handle(conn, nil, d)
+	if len(conn.dst) != 1 || conn.dst[0] != "255.255.255.255:68" {
+		t.Fatalf("sent to %v, want one broadcast to 255.255.255.255:68", conn.dst)
+	}
+	for range maxInflight {
+		s.inflight <- struct{}{}
+	}
+	s.handle(conn, nil, d)
+	if len(conn.dst) != 1 || s.Dropped() != 1 {
+		t.Errorf("with %d handlers busy: sent %v, dropped %d; want the datagram dropped", maxInflight, conn.dst, s.Dropped())
 	}
 }
