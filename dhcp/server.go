@@ -85,7 +85,10 @@ type Server struct {
 // provisioning.base_url; brandOUIs maps catalog brands to their OUIs; fallbackTenant
 // is the tenant (ID) of phones whose MAC no tenant knows.
 func New(cfg Config, log *slog.Logger, st LeaseStore, dir Directory, baseURL string, brandOUIs map[string][]string, fallbackTenant string) (*Server, error) {
-	if err := cfg.Validate(); err != nil {
+	// Checked as enabled whatever the flag says: the pool must parse to be served.
+	check := cfg
+	check.Enabled = true
+	if err := check.Validate(); err != nil {
 		return nil, fmt.Errorf("dhcp: %w", err)
 	}
 	if len(cfg.Vendors) == 0 {

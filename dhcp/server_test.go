@@ -470,6 +470,9 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%s: error %v, want it to start with %q", tc.key, err, tc.key+":")
 		}
 	}
+	if _, err := New(DefaultConfig(), quiet(), &memStore{}, nil, "http://h", brands(), ""); err == nil || !strings.Contains(err.Error(), "interface") {
+		t.Errorf("New with the (disabled) defaults: %v, want an error naming the interface", err)
+	}
 	if _, err := New(func() Config { c := testConfig(); c.Vendors = []VendorRule{{Name: "x", Brand: "nokia"}}; return c }(),
 		quiet(), &memStore{}, nil, "http://h", brands(), ""); err == nil || !strings.Contains(err.Error(), "brand") {
 		t.Errorf("unknown brand: %v", err)
