@@ -432,3 +432,59 @@ func TestProbeAgainstDnsmasq(t *testing.T) {
 		t.Errorf("dnsmasq log should show DISCOVERs and no REQUEST:\n%s", dmLog.String())
 	}
 }
+
+// TestRealRenew: a udhcpc that configures its address renews it (SIGUSR1: a
+// unicast REQUEST from its address, answered unicast) and keeps it.
+func TestRealRenew(t *testing.T) {
+	nstest.Need(t, "udhcpc")
+	l := newLab(t)
+	ns := l.client("aa:00:00:00:04:01")
+	out := filepath.Join(l.dir, "renew")
+	script := filepath.Join(l.dir, "renew.sh")
+	body := "#!/bin/sh\ncase \"$1\" in\nbound|renew)\n  ip addr flush dev \"$interface\"\n  ip addr add \"$ip/$mask\" dev \"$interface\"\n  env > \"" + out + ".$1.tmp\" && mv \"" + out + ".$1.tmp\" \"" + out + ".$1\"\n;;\nesac\nexit 0\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(l.env.Ctx, 30*time.Second)
+	defer cancel()
+	cmd := nstest.Cmd(ctx, ns, "udhcpc", "-f", "-i", "sbdc0", "-t", "5", "-T", "1", "-V", "snomD785", "-s", script)
+	outBuf := &provtest.Log{}
+	cmd.Stdout, cmd.Stderr = outBuf, outBuf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }() //nolint:errcheck
+	waitFile := func(p string) map[string]string {
+		t.Helper()
+		for i := 0; i < 100; i++ {
+			if _, err := os.Stat(p); err == nil {
+				return nstest.ReadEnv(t, p)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("no %s after 10 s; udhcpc:\n%s\nserver:\n%s", filepath.Base(p), outBuf.String(), l.env.Log.String())
+		return nil
+	}
+	bound := waitFile(out + ".bound")
+	before, _ := l.env.Store.DHCPLeases(ctx)
+	if len(before) != 1 || before[0].IP != bound["ip"] {
+		t.Fatalf("stored %+v, udhcpc bound %q", before, bound["ip"])
+	}
+	time.Sleep(20 * time.Millisecond) // so the renewal's timestamp differs
+	if err := cmd.Process.Signal(unix.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	renew := waitFile(out + ".renew")
+	if renew["ip"] != bound["ip"] || renew["serverid"] != "10.201.1.1" {
+		t.Errorf("renewed to %q (server %q), want %q", renew["ip"], renew["serverid"], bound["ip"])
+	}
+	after, _ := l.env.Store.DHCPLeases(ctx)
+	if len(after) != 1 || after[0].IP != bound["ip"] || !after[0].Expires.After(before[0].Expires) {
+		t.Errorf("lease after renewal %+v, before %+v", after, before)
+	}
+	// busybox logs the renewal it sent to the server's address, not a broadcast.
+	if !strings.Contains(outBuf.String(), "sending renew to server 10.201.1.1") {
+		t.Errorf("udhcpc did not renew by unicast:\n%s", outBuf.String())
+	}
+	l.stop()
+}
