@@ -488,3 +488,34 @@ func TestRealRenew(t *testing.T) {
 	}
 	l.stop()
 }
+
+// TestRealDecline: another host already uses the first pool address; udhcpc
+// (-a: ARP-checks the offer) declines it, and gets the next one; the server
+// keeps the declined address out of the pool.
+func TestRealDecline(t *testing.T) {
+	nstest.Need(t, "udhcpc")
+	l := newLab(t)
+	squatter := l.client("aa:00:00:00:05:01")
+	nstest.Run(t, "ip", "-n", squatter, "addr", "add", "10.201.1.100/24", "dev", "sbdc0")
+	ns := l.client("aa:00:00:00:05:02")
+	script, out := l.script("decline")
+	ctx, cancel := context.WithTimeout(l.env.Ctx, 30*time.Second)
+	defer cancel()
+	b, err := nstest.Cmd(ctx, ns, "udhcpc", "-f", "-q", "-n", "-a500", "-i", "sbdc0", "-t", "5", "-T", "1", "-A", "1", "-s", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("udhcpc: %v\n%s\nserver:\n%s", err, b, l.env.Log.String())
+	}
+	e := nstest.ReadEnv(t, out+".bound")
+	if e["ip"] == "10.201.1.100" || !strings.HasPrefix(e["ip"], "10.201.1.1") {
+		t.Errorf("udhcpc bound %q; want an address other than the squatted 10.201.1.100\n%s", e["ip"], b)
+	}
+	leases, _ := l.env.Store.DHCPLeases(ctx)
+	states := map[string]string{}
+	for _, x := range leases {
+		states[x.IP] = x.State
+	}
+	if states["10.201.1.100"] != StateDeclined || states[e["ip"]] != StateBound {
+		t.Errorf("stored states %v", states)
+	}
+	l.stop()
+}
