@@ -251,6 +251,19 @@ func (s *Server) Leases() []store.DHCPLease {
 	return out
 }
 
+// BoundLeases counts the leases bound and not yet expired.
+func (s *Server) BoundLeases() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now, n := s.now(), 0
+	for _, l := range s.leases {
+		if l.State == StateBound && now.Before(l.Expires) {
+			n++
+		}
+	}
+	return n
+}
+
 // RulesView is the configured vendor rules and default options, as the admin API
 // shows them, with the values the templates take for a phone of the fallback tenant.
 func (s *Server) RulesView() any {

@@ -73,7 +73,7 @@ func (d *testDaemon) startIn(ns string) {
 // namespace; busybox udhcpc gets a lease, the real binary's probe reads the
 // offer, "dhcp leases" lists the lease over the control socket, also after a restart.
 func TestDHCPThroughDaemon(t *testing.T) {
-	nstest.Need(t, "udhcpc")
+	nstest.Need(t, "udhcpc", "curl")
 	nstest.RemoveLeftovers()
 	srv, cli := nstest.New(t, "e"), nstest.New(t, "f")
 	nstest.Link(t, srv, "sbde0", "", cli, "sbdc0", "aa:00:00:00:03:01")
@@ -135,6 +135,11 @@ dhcp:
 	out, _, code := d.cli("", "dhcp", "leases")
 	if code != 0 || !strings.Contains(out, env["ip"]) || !strings.Contains(out, "Cisco CP-7841") {
 		t.Errorf("dhcp leases table: %q", out)
+	}
+	// The daemon's HTTPS listener is on the namespace's loopback: ask from inside.
+	m, err := nstest.Cmd(ctx, srv, "curl", "-sk", "https://"+d.https+"/metrics").Output()
+	if err != nil || !strings.Contains(string(m), "switchboard_dhcp_leases_bound 1\n") || !strings.Contains(string(m), "switchboard_dhcp_dropped_total 0\n") {
+		t.Errorf("metrics (%v) lack the DHCP lines:\n%.2000s", err, m)
 	}
 	out, _, code = d.cli("", "dhcp", "rules")
 	if code != 0 || !strings.Contains(out, `"server_ip": "10.201.3.1"`) || !strings.Contains(out, `"name": "gigaset"`) {

@@ -192,7 +192,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		}
 		services = append(services, tftp.Serve)
 	}
-	if dhcpSvc, err := startDHCP(ctx, cfg, log, st, prov, api); err != nil {
+	if dhcpSvc, err := startDHCP(ctx, cfg, log, st, prov, api, reg); err != nil {
 		return err
 	} else if dhcpSvc != nil {
 		services = append(services, dhcpSvc)
