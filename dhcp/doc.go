@@ -10,9 +10,12 @@
 // its address across a restart. Clients are identified by chaddr (phones rarely send
 // option 61 and the pool is for phones).
 //
-// The probe broadcasts one DISCOVER on an interface (raw socket, CAP_NET_RAW), never
-// a REQUEST, so it takes no lease, and reports the offer's provisioning options and
-// whether they point at this appliance.
+// The probe broadcasts a DISCOVER on an interface (raw socket, CAP_NET_RAW; resent
+// while nobody answers), never a REQUEST, so it takes no lease, and reports every
+// server's offer: its provisioning options and whether they point at this appliance.
+//
+// At most 64 datagrams are handled at once; a flood beyond that is dropped (and
+// counted) rather than queued behind the store's writes.
 //
 // It relies on github.com/insomniacslk/dhcp (server4 for the socket, nclient4 for the
 // probe, dhcpv4 for the wire format) and on provision for tenants, devices and the
