@@ -158,6 +158,44 @@ func (l *lab) dhclient(ns, name, vendorClass string) map[string]string {
 	return nstest.ReadEnv(t, out+".BOUND")
 }
 
+// sniff starts tshark on the client's interface before the client runs; the
+// function it returns waits for the server's ACK and gives option 66 as
+// Wireshark's dissector decoded it from the wire (busybox will not show a URL).
+func (l *lab) sniff(ns string) func() string {
+	t := l.t
+	ctx, cancel := context.WithTimeout(l.env.Ctx, 40*time.Second)
+	cmd := nstest.Cmd(ctx, ns, "tshark", "-i", "sbdc0", "-l", "-n", "-f", "udp src port 67",
+		"-T", "fields", "-e", "dhcp.option.dhcp", "-e", "dhcp.option.tftp_server_name", "-c", "2")
+	out, errs := &provtest.Log{}, &provtest.Log{}
+	cmd.Stdout, cmd.Stderr = out, errs
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	for i := 0; !strings.Contains(errs.String(), "Capturing on"); i++ {
+		if i > 200 {
+			cancel()
+			t.Fatalf("tshark did not start capturing in 20 s:\n%s", errs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // "Capturing on" comes just before the capture does
+	return func() string {
+		t.Helper()
+		defer cancel()
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("tshark: %v\n%s\n%s", err, out.String(), errs.String())
+		}
+		for _, line := range strings.Split(out.String(), "\n") {
+			if typ, v, ok := strings.Cut(line, "\t"); ok && typ == "5" { // DHCPACK
+				return v
+			}
+		}
+		t.Fatalf("tshark saw no ACK:\n%s", out.String())
+		return ""
+	}
+}
+
 func (l *lab) urlOf(tenant string) string { return labBase + "/provisioning/" + tenant + "/" }
 
 func hexOf(s string) string { return fmt.Sprintf("%x", s) }
@@ -168,10 +206,11 @@ func hexOf(s string) string { return fmt.Sprintf("%x", s) }
 //
 // busybox hands its script option 66 only when it looks like a host name (a URL
 // arrives as tftp=bad), so with udhcpc the URL is checked where busybox passes it
-// raw (options 160 and 114, as optNNN hex) and option 66 exactly in the bare-host
-// (Cisco) case; dhclient shows option 66 as it is.
+// raw (options 160 and 114, as optNNN hex), option 66 exactly in the bare-host
+// (Cisco) case, and the URL in 66 as tshark decodes it from the udhcpc's wire;
+// dhclient shows option 66 as it is.
 func TestRealClients(t *testing.T) {
-	nstest.Need(t, "udhcpc", "dhclient")
+	nstest.Need(t, "udhcpc", "dhclient", "tshark")
 	l := newLab(t)
 	ctx := l.env.Ctx
 	acc, err := l.env.Prov.SaveAccount(ctx, l.env.Actor, l.env.Tenant, "", json.RawMessage(`{"extension":"202","sip_password":"poly-secret"}`))
@@ -185,9 +224,13 @@ func TestRealClients(t *testing.T) {
 
 	// A known Poly (a device of the default tenant): its tenant's URL in 66 and 160.
 	poly := l.client("00:04:f2:11:22:33")
+	wire66 := l.sniff(poly)
 	e := l.udhcpc(poly, "poly", "Polycom-VVX450-UA/6.4.0")
 	if e["opt160"] != hexOf(home) || e["tftp"] != "bad" {
 		t.Errorf("udhcpc poly: option 160 %q (want hex of %q), tftp %q (want busybox's \"bad\" for a URL); env %v", e["opt160"], home, e["tftp"], e)
+	}
+	if got := wire66(); got != home {
+		t.Errorf("udhcpc poly: tshark decoded option 66 %q in the ACK, want %q", got, home)
 	}
 	polyIP := e["ip"]
 	if !strings.HasPrefix(polyIP, "10.201.1.") || e["serverid"] != "10.201.1.1" || e["router"] != "10.201.1.1" ||
@@ -215,7 +258,6 @@ func TestRealClients(t *testing.T) {
 		t.Errorf("dhclient yealink: option 66 %q, want %q (env %v)", e["new_tftp_server_name"], home, e)
 	}
 	ylIP := e["new_ip_address"]
-	t.Logf("dhclient yealink: ip %s 66 %q", ylIP, e["new_tftp_server_name"])
 	if !strings.HasPrefix(ylIP, "10.201.1.") || e["new_domain_name"] != "lab.test" || e["new_routers"] != "10.201.1.1" {
 		t.Errorf("dhclient yealink lease: %v", e)
 	}
