@@ -23,6 +23,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/dhcp"
 	"github.com/switchboard-pbx/switchboard/httpd"
 	"github.com/switchboard-pbx/switchboard/provision"
+	"github.com/switchboard-pbx/switchboard/redirect"
 	"github.com/switchboard-pbx/switchboard/tftpd"
 )
 
@@ -43,6 +44,8 @@ type Config struct {
 	Provisioning provision.Config `yaml:"provisioning"`
 	// Demo seeds a demo tenant and admin login (make run).
 	Demo Demo `yaml:"demo"`
+	// Redirect registers devices with vendor redirection services.
+	Redirect redirect.Config `yaml:"redirect"`
 	// DHCP is the optional DHCPv4 server (off by default).
 	DHCP dhcp.Config `yaml:"dhcp"`
 }
@@ -72,6 +75,7 @@ func Default() Config {
 		Tenancy:      provision.DefaultTenancyConfig(),
 		Provisioning: provision.DefaultConfig(),
 		TFTP:         tftpd.DefaultConfig(),
+		Redirect:     redirect.DefaultConfig(),
 		DHCP:         dhcp.DefaultConfig(),
 	}
 }
@@ -214,6 +218,9 @@ func (c *Config) Finish() error {
 	if c.Provisioning.BaseURL == "" {
 		c.Provisioning.BaseURL = defaultBaseURL(c.HTTP)
 	}
+	if c.Redirect.KeyFile == "" {
+		c.Redirect.KeyFile = filepath.Join(c.DataDir, "redirect.key")
+	}
 	for _, sec := range []struct {
 		name string
 		err  error
@@ -223,6 +230,7 @@ func (c *Config) Finish() error {
 		{"tenancy", c.Tenancy.Validate()},
 		{"provisioning", c.Provisioning.Validate()},
 		{"tftp", c.TFTP.Validate()},
+		{"redirect", c.Redirect.Validate()},
 		{"dhcp", c.DHCP.Validate()},
 	} {
 		if sec.err != nil {

@@ -287,6 +287,8 @@ func verbsFor(noun string) []verb {
 		return catalogVerbs()
 	case "pbx":
 		return pbxVerbs()
+	case "redirect":
+		return redirectVerbs()
 	case "dhcp":
 		return dhcpVerbs()
 	}

@@ -49,6 +49,7 @@ Usage:
   switchboard unknown list               phones seen but not configured
   switchboard catalog models|templates|placeholders
   switchboard pbx show|set ...           PBX attributes of a tenant
+  switchboard redirect list|add|set|delete|test|status|assign ...  vendor redirection servers
   switchboard dhcp leases|rules          the built-in DHCP server (dhcp.enabled)
   switchboard dhcp probe --interface IF  ask the LAN's DHCP servers what phones get (runs locally, root)
 
@@ -89,9 +90,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "dhcp":
 		err = cmdDHCP(args[1:], stdin, stdout, stderr)
 	case "status", "user", "users", "tenant", "tenants", "audit", "device", "devices", "account", "accounts",
-		"file", "files", "unknown", "catalog", "pbx":
+		"file", "files", "unknown", "catalog", "pbx", "redirect":
 		noun := args[0]
-		if noun != "status" && noun != "unknown" {
+		if noun != "status" && noun != "unknown" && noun != "redirect" {
 			noun = strings.TrimSuffix(noun, "s")
 		}
 		err = cmdClient(noun, args[1:], stdin, stdout)

@@ -35,6 +35,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/httpprov"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/ratelimit"
+	"github.com/switchboard-pbx/switchboard/redirect"
 	"github.com/switchboard-pbx/switchboard/store"
 	"github.com/switchboard-pbx/switchboard/tftpd"
 	"github.com/switchboard-pbx/switchboard/webui"
@@ -116,6 +117,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
+	// The redirect kinds and device rules are registered even when the service is
+	// off, so that devices and restores are still checked.
+	redir, err := redirect.New(cfg.Redirect, st, prov, log)
+	if err != nil {
+		return err
+	}
+	if cfg.Redirect.Enabled {
+		api.MountRedirect(redir)
+	}
 
 	var demo *demoLogin
 	if cfg.Demo.Enabled {
@@ -182,6 +192,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 	services := []func(context.Context) error{prov.Serve, srv.Serve}
+	if cfg.Redirect.Enabled {
+		services = append(services, redir.Serve)
+	}
 	if cfg.TFTP.Listen != "" {
 		tftp, err := tftpd.New(cfg.TFTP, log, prov, unknownLimit)
 		if err != nil {
