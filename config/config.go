@@ -21,6 +21,7 @@ import (
 
 	"github.com/switchboard-pbx/switchboard/admin"
 	"github.com/switchboard-pbx/switchboard/cti"
+	"github.com/switchboard-pbx/switchboard/dhcp"
 	"github.com/switchboard-pbx/switchboard/httpd"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/redirect"
@@ -48,6 +49,8 @@ type Config struct {
 	CTI cti.Config `yaml:"cti"`
 	// Redirect registers devices with vendor redirection services.
 	Redirect redirect.Config `yaml:"redirect"`
+	// DHCP is the optional DHCPv4 server (off by default).
+	DHCP dhcp.Config `yaml:"dhcp"`
 }
 
 // Log configures log/slog output on stderr.
@@ -77,6 +80,7 @@ func Default() Config {
 		TFTP:         tftpd.DefaultConfig(),
 		CTI:          cti.DefaultConfig(),
 		Redirect:     redirect.DefaultConfig(),
+		DHCP:         dhcp.DefaultConfig(),
 	}
 }
 
@@ -232,6 +236,7 @@ func (c *Config) Finish() error {
 		{"tftp", c.TFTP.Validate()},
 		{"cti", c.CTI.Validate()},
 		{"redirect", c.Redirect.Validate()},
+		{"dhcp", c.DHCP.Validate()},
 	} {
 		if sec.err != nil {
 			return fmt.Errorf("config: key %s.%w", sec.name, sec.err)

@@ -295,6 +295,8 @@ func verbsFor(noun string) []verb {
 		return ctiProfileVerbs()
 	case "redirect":
 		return redirectVerbs()
+	case "dhcp":
+		return dhcpVerbs()
 	}
 	return nil
 }

@@ -52,6 +52,8 @@ Usage:
   switchboard cti reload|dump            CTI server (cti.enabled): re-sync, state dump
   switchboard cti user|profile ...       CTI users and profiles
   switchboard redirect list|add|set|delete|test|status|assign ...  vendor redirection servers
+  switchboard dhcp leases|rules          the built-in DHCP server (dhcp.enabled)
+  switchboard dhcp probe --interface IF  ask the LAN's DHCP servers what phones get (runs locally, root)
 
 CLI verbs talk to the running daemon over its control socket. Common flags:
   --config FILE   configuration file (to find the socket; default /etc/switchboard/switchboard.yaml)
@@ -87,6 +89,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, versionString())
 	case "help", "--help", "-h":
 		fmt.Fprint(stdout, usage)
+	case "dhcp":
+		err = cmdDHCP(args[1:], stdin, stdout, stderr)
 	case "status", "user", "users", "tenant", "tenants", "audit", "device", "devices", "account", "accounts",
 		"file", "files", "unknown", "catalog", "pbx", "redirect":
 		noun := args[0]

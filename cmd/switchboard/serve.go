@@ -219,6 +219,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if ctiSvc != nil {
 		services = append(services, ctiSvc.Serve)
 	}
+	if dhcpSvc, err := startDHCP(ctx, cfg, log, st, prov, api, reg); err != nil {
+		return err
+	} else if dhcpSvc != nil {
+		services = append(services, dhcpSvc)
+	}
 	sock := api.NewSocketServer(cfg.Admin.Socket)
 	if err := sock.Listen(); err != nil {
 		return err
@@ -227,7 +232,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 8)
+	errc := make(chan error, len(services)+2) // every service can fail without blocking
 	for _, svc := range append(services, sock.Serve, sessionJanitor(st, log)) {
 		wg.Add(1)
 		go func() {
