@@ -104,6 +104,7 @@ type Store struct {
 	mu    sync.RWMutex
 	kinds map[string]Kind
 	hooks []func(rev int64, changes []Change)
+	guard atomic.Pointer[func(Actor) error] // see SetWriteGuard (replica.go)
 }
 
 // Open opens (creating if needed) the database and applies pending migrations.
@@ -217,6 +218,9 @@ func (s *Store) IntegrityCheck(ctx context.Context) (string, error) {
 func (s *Store) Update(ctx context.Context, actor Actor, fn func(tx *Tx) error) (int64, error) {
 	if actor.User == "" {
 		return 0, errors.New("store: update without an actor")
+	}
+	if err := s.checkGuard(actor); err != nil {
+		return 0, err
 	}
 	sqlTx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
