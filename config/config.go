@@ -20,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/switchboard-pbx/switchboard/admin"
+	"github.com/switchboard-pbx/switchboard/ha"
 	"github.com/switchboard-pbx/switchboard/httpd"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/tftpd"
@@ -42,6 +43,8 @@ type Config struct {
 	Provisioning provision.Config `yaml:"provisioning"`
 	// Demo seeds a demo tenant and admin login (make run).
 	Demo Demo `yaml:"demo"`
+	// HA is two-node active/passive high availability (off by default).
+	HA ha.Config `yaml:"ha"`
 }
 
 // Log configures log/slog output on stderr.
@@ -69,6 +72,7 @@ func Default() Config {
 		Tenancy:      provision.DefaultTenancyConfig(),
 		Provisioning: provision.DefaultConfig(),
 		TFTP:         tftpd.DefaultConfig(),
+		HA:           ha.DefaultConfig(),
 	}
 }
 
@@ -219,6 +223,7 @@ func (c *Config) Finish() error {
 		{"tenancy", c.Tenancy.Validate()},
 		{"provisioning", c.Provisioning.Validate()},
 		{"tftp", c.TFTP.Validate()},
+		{"ha", c.HA.Validate()},
 	} {
 		if sec.err != nil {
 			return fmt.Errorf("config: key %s.%w", sec.name, sec.err)

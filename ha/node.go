@@ -42,6 +42,9 @@ type Node struct {
 	revision func() int64
 	watchers []func(Role)
 	stopped  bool
+
+	repl       *replicator
+	leftReason string // LeftUnpaired / LeftDisabled: no election any more
 }
 
 // New checks the configuration and reads the cluster key and the persisted epoch.
@@ -165,6 +168,20 @@ func (n *Node) Serve(ctx context.Context) error {
 	n.mu.Lock()
 	n.m = NewMachine(Timers{n.cfg.Keepalive, n.cfg.Warning, n.cfg.Dead, n.cfg.Init}, n.cfg.Serial,
 		n.cfg.DefaultActive, len(n.cfg.PingGroup), n.loadEpoch(), n.started)
+	if reason, role := n.left(); reason != "" {
+		// Unpaired or disabled earlier: no election; the node that was active keeps
+		// serving the resource on its own.
+		n.leftReason = reason
+		n.m.role = role
+		n.log.Warn("ha: this node has left the cluster; no election (remove "+n.leftPath()+" to rejoin)", "reason", reason, "role", role.String())
+		if role == RoleActive {
+			if err := n.res.acquire(); err != nil {
+				n.log.Error("ha: acquiring the resource", "err", err)
+			}
+			go n.res.announce()
+			n.hooks.roleChanged(RoleActive)
+		}
+	}
 	n.mu.Unlock()
 	n.log.Info("ha: started", "interface", n.cfg.Interface, "peer", n.cfg.RemoteIP, "sync_peer", n.cfg.SyncRemoteIP,
 		"keepalive", n.cfg.Keepalive, "dead", n.cfg.Dead, "init", n.cfg.Init, "ping_group", len(n.cfg.PingGroup))
@@ -180,6 +197,13 @@ func (n *Node) Serve(ctx context.Context) error {
 		}
 	}
 	goRun(func() { n.loop(ctx) })
+	if n.repl != nil {
+		goRun(func() {
+			if err := n.repl.run(ctx); err != nil {
+				n.log.Error("ha: data sync stopped", "err", err)
+			}
+		})
+	}
 	<-ctx.Done()
 	cancel()
 	n.shutdown()
@@ -212,6 +236,10 @@ func (n *Node) loop(ctx context.Context) {
 			if n.stopped {
 				n.mu.Unlock()
 				return
+			}
+			if n.leftReason != "" {
+				n.mu.Unlock()
+				continue
 			}
 			n.apply(n.m.SetReach(now, n.ping.reach(now)))
 			n.apply(n.m.Tick(now))
@@ -254,7 +282,20 @@ func (n *Node) receive(path int, c *net.UDPConn) {
 			}
 		}
 		n.echo[path], n.echoAt[path] = hb.Sent, now
+		if n.leftReason != "" {
+			n.mu.Unlock()
+			continue
+		}
 		n.apply(n.m.Receive(now, path, hb))
+		if hb.Leave {
+			reason := LeftUnpaired
+			if hb.Disable {
+				reason = LeftDisabled
+			}
+			if err := n.leaveLocked(reason); err != nil {
+				n.log.Error("ha: peer left the cluster", "err", err)
+			}
+		}
 		n.mu.Unlock()
 	}
 }
@@ -318,7 +359,7 @@ func (n *Node) sendLocked(now time.Time) {
 		n.seq++
 		hb := Heartbeat{Role: n.m.Role(), DefaultActive: n.cfg.DefaultActive, Yield: n.m.Yielding(now) || n.stopped,
 			Reach: uint8(n.m.Reach()), Group: uint8(n.m.Group()), Epoch: n.m.Epoch(), Boot: n.boot, Seq: n.seq,
-			Sent: now.UnixNano(), Revision: uint64(max(n.revision(), 0)), Name: n.cfg.Serial}
+			Leave: n.leftReason != "", Disable: n.leftReason == LeftDisabled, Sent: now.UnixNano(), Revision: uint64(max(n.revision(), 0)), Name: n.cfg.Serial}
 		if n.echo[i] != 0 {
 			hb.Echo, hb.Hold = n.echo[i], int64(now.Sub(n.echoAt[i]))
 		}

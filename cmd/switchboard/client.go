@@ -287,6 +287,8 @@ func verbsFor(noun string) []verb {
 		return catalogVerbs()
 	case "pbx":
 		return pbxVerbs()
+	case "ha":
+		return haVerbs()
 	}
 	return nil
 }

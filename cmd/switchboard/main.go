@@ -49,6 +49,7 @@ Usage:
   switchboard unknown list               phones seen but not configured
   switchboard catalog models|templates|placeholders
   switchboard pbx show|set ...           PBX attributes of a tenant
+  switchboard ha status|switch|unpair|disable   two-node high availability
 
 CLI verbs talk to the running daemon over its control socket. Common flags:
   --config FILE   configuration file (to find the socket; default /etc/switchboard/switchboard.yaml)
@@ -85,9 +86,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "help", "--help", "-h":
 		fmt.Fprint(stdout, usage)
 	case "status", "user", "users", "tenant", "tenants", "audit", "device", "devices", "account", "accounts",
-		"file", "files", "unknown", "catalog", "pbx":
+		"file", "files", "unknown", "catalog", "pbx", "ha":
 		noun := args[0]
-		if noun != "status" && noun != "unknown" {
+		if noun != "status" && noun != "unknown" && noun != "ha" {
 			noun = strings.TrimSuffix(noun, "s")
 		}
 		err = cmdClient(noun, args[1:], stdin, stdout)

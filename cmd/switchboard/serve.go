@@ -116,6 +116,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 
+	haNode, err := setupHA(cfg, log, st, api, reg)
+	if err != nil {
+		return err
+	}
+
 	var demo *demoLogin
 	if cfg.Demo.Enabled {
 		if demo, err = setupDemo(ctx, cfg, st, prov, api); err != nil {
@@ -178,6 +183,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 	services := []func(context.Context) error{prov.Serve, srv.Serve}
+	if haNode != nil {
+		services = append(services, haNode.Serve)
+	}
 	if cfg.TFTP.Listen != "" {
 		tftp, err := tftpd.New(cfg.TFTP, log, prov, unknownLimit)
 		if err != nil {
