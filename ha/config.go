@@ -75,6 +75,11 @@ func DefaultConfig() Config {
 		Dead:        time.Second,
 		Init:        2 * time.Second,
 		HookTimeout: 30 * time.Second,
+		ResourceIP:  []string{},
+		PingGroup:   []string{},
+		OnActive:    []string{},
+		OnPassive:   []string{},
+		Units:       []string{},
 	}
 }
 
