@@ -39,6 +39,7 @@ type Machine struct {
 	lastAny  time.Time
 	lastPath [numPaths]time.Time
 	lastSeq  [numPaths]uint64
+	maxSeq   uint64 // highest sequence number of the peer's boot, over both paths
 	warned   bool
 
 	switchUntil time.Time // a requested switch: stay passive while the peer takes over
@@ -93,25 +94,32 @@ func (m *Machine) PeerAlive(now time.Time) bool {
 func (m *Machine) LastSeen(path int) time.Time { return m.lastPath[path] }
 
 // Receive takes an authenticated heartbeat that arrived on path. Replays (a sequence
-// number not above the last one of the same boot on that path) are ignored.
+// number not above the last one of the same boot on that path) are ignored. The
+// sender numbers its packets across both paths, so a packet older than one already
+// seen on the other path proves the peer alive but does not roll its state back.
 func (m *Machine) Receive(now time.Time, path int, hb Heartbeat) Step {
 	if path < 0 || path >= numPaths || hb.Name == m.self {
 		return m.noStep()
 	}
-	if m.peerSeen && hb.Boot == m.peer.Boot && hb.Seq <= m.lastSeq[path] {
+	sameBoot := m.peerSeen && hb.Boot == m.peer.Boot
+	if sameBoot && hb.Seq <= m.lastSeq[path] {
 		return m.noStep()
 	}
-	if m.peerSeen && hb.Boot != m.peer.Boot {
-		m.lastSeq = [numPaths]uint64{}
+	if !sameBoot {
+		m.lastSeq, m.maxSeq = [numPaths]uint64{}, 0
 	}
 	back := !m.peerSeen || m.peerDead
 	wasActive := m.peerSeen && !m.peerDead && m.peer.Role == RoleActive
 	m.lastSeq[path] = hb.Seq
-	m.peer, m.peerSeen, m.peerDead, m.warned = hb, true, false, false
+	m.peerDead, m.warned = false, false
 	m.lastAny, m.lastPath[path] = now, now
+	stale := sameBoot && hb.Seq <= m.maxSeq
+	if !stale {
+		m.peer, m.peerSeen, m.maxSeq = hb, true, hb.Seq
+	}
 	s := m.decide(now)
 	s.PeerBack = back
-	if s.To == RoleActive && s.From == RoleActive && wasActive && hb.Role != RoleActive {
+	if !stale && s.To == RoleActive && s.From == RoleActive && wasActive && hb.Role != RoleActive {
 		s.Reannounce = true
 	}
 	return s

@@ -264,3 +264,27 @@ func TestValidateTimers(t *testing.T) {
 		}
 	}
 }
+
+func TestStalePathDoesNotRollBack(t *testing.T) {
+	start := time.Unix(0, 0)
+	m := NewMachine(testTimers, "a", true, 0, 1, start)
+	now := start.Add(time.Second)
+	m.Receive(now, PathMain, Heartbeat{Role: RolePassive, Boot: 1, Seq: 1, Name: "b"})
+	m.Tick(now)
+	if m.Role() != RoleActive {
+		t.Fatalf("a should be active: %s", m.Role())
+	}
+	// b took over (newer epoch) and says so on the sync path; an older packet from
+	// the main path's queue arrives afterwards and must not bring back "passive".
+	m.Receive(now, PathSync, Heartbeat{Role: RoleActive, Epoch: 5, Boot: 1, Seq: 10, Name: "b"})
+	if m.Role() != RolePassive {
+		t.Fatalf("b is newer: a is %s", m.Role())
+	}
+	m.Receive(now, PathMain, Heartbeat{Role: RolePassive, Epoch: 0, Boot: 1, Seq: 9, Name: "b"})
+	if m.Role() != RolePassive {
+		t.Fatalf("a stale packet rolled the peer back: a is %s", m.Role())
+	}
+	if p, _ := m.Peer(); p.Seq != 10 {
+		t.Fatalf("peer state from the stale packet: %+v", p)
+	}
+}

@@ -163,7 +163,9 @@ func garp(ifi *net.Interface, ips []netip.Addr) error {
 }
 
 func unsolicitedNA(ifi *net.Interface, ips []netip.Addr) error {
-	c, _, err := ndp.Listen(ifi, ndp.LinkLocal)
+	// Send from the resource address itself: it was added without DAD, so it is
+	// usable at once, while a link-local address may still be tentative.
+	c, _, err := ndp.Listen(ifi, ndp.Addr(ips[0].String()))
 	if err != nil {
 		return err
 	}

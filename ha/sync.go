@@ -213,9 +213,12 @@ func (r *replicator) serveConn(ctx context.Context, c *net.TCPConn) {
 
 // dialLoop attaches this node to the active peer while this node is not active.
 func (r *replicator) dialLoop(ctx context.Context) {
+	last := ""
 	for ctx.Err() == nil {
 		if r.n.Role() != RoleActive && r.n.peerActive() {
-			if err := r.follow(ctx); err != nil && ctx.Err() == nil {
+			// Log a failure once, not at every retry.
+			if err := r.follow(ctx); err != nil && ctx.Err() == nil && err.Error() != last {
+				last = err.Error()
 				r.log.Info("ha: replication from the active stopped", "err", err)
 			}
 		}
