@@ -223,7 +223,7 @@ func (n *Node) closeConns() {
 // loop ticks the machine finely (dead detection is only as precise as the tick) and
 // sends a heartbeat every keepalive.
 func (n *Node) loop(ctx context.Context) {
-	tick := max(n.cfg.Keepalive/10, 5*time.Millisecond)
+	tick := max(n.cfg.Keepalive/50, time.Millisecond)
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	next := time.Now()
@@ -245,7 +245,12 @@ func (n *Node) loop(ctx context.Context) {
 			n.apply(n.m.Tick(now))
 			if !now.Before(next) {
 				n.sendLocked(now)
-				next = now.Add(n.cfg.Keepalive)
+				// Keep the interval exact (not keepalive + tick): the peer's dead timer
+				// counts from the last packet.
+				next = next.Add(n.cfg.Keepalive)
+				if next.Before(now) {
+					next = now.Add(n.cfg.Keepalive)
+				}
 			}
 			n.mu.Unlock()
 		}
