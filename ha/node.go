@@ -346,7 +346,9 @@ func (n *Node) apply(s Step) {
 			n.log.Error("ha: releasing the resource", "err", err)
 		}
 	}
-	if s.To == RoleActive || s.From == RoleActive {
+	// Init -> passive runs the passive hooks too: whatever the active node runs (a
+	// PBX) must not be running here.
+	if s.To != RoleInit {
 		n.hooks.roleChanged(s.To)
 	}
 	for _, w := range n.watchers {
