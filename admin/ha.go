@@ -2,9 +2,11 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/switchboard-pbx/switchboard/store"
@@ -16,6 +18,7 @@ type HACluster interface {
 	IsActive() bool
 	Switch(ctx context.Context) error
 	Leave(reason string) error
+	PairWith(ctx context.Context, serial string) error
 }
 
 // KindHAAction records HA actions (switch, unpair, disable) so they are audited.
@@ -66,6 +69,31 @@ func (a *API) MountHA(c HACluster) {
 		}
 		return c.Switch(ctx)
 	}, true)
+	a.Mount("POST /api/v1/ha/pair", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+		if p.Role != RoleAdmin || p.Tenant != "" {
+			return errAdminOnly
+		}
+		var body struct {
+			Serial string `json:"serial"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&body); err != nil || strings.TrimSpace(body.Serial) == "" {
+			return errStatus(http.StatusBadRequest, "serial", "give the secondary's serial number: {\"serial\": \"...\"}")
+		}
+		// Audited before it runs: once paired, this node is in its init wait and
+		// refuses writes until the election settles.
+		if _, err := a.st.Update(r.Context(), p.Actor(), func(tx *store.Tx) error {
+			return tx.Create(KindHAAction, "", strconv.FormatInt(time.Now().UnixNano(), 10),
+				map[string]string{"action": "pair", "secondary": body.Serial}, "ha pair requested")
+		}); err != nil {
+			return err
+		}
+		if err := c.PairWith(r.Context(), body.Serial); err != nil {
+			a.log.Warn("ha pairing failed", "user", p.User, "ip", p.IP, "err", err)
+			return errStatus(http.StatusConflict, "serial", "%s", err.Error())
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"action": "pair", "status": c.StatusJSON()})
+		return nil
+	})
 	action("unpair", func(context.Context) error { return c.Leave("unpaired") }, false)
 	action("disable", func(context.Context) error { return c.Leave("disabled") }, false)
 }

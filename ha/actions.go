@@ -33,6 +33,12 @@ func (n *Node) left() (reason string, role Role) {
 	return reason, RolePassive
 }
 
+func (n *Node) clusterKey() []byte {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.key
+}
+
 // Role is the role held now.
 func (n *Node) Role() Role {
 	n.mu.Lock()
@@ -187,7 +193,7 @@ func (n *Node) Status() Status {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	now := time.Now()
-	s := Status{Enabled: true, Paired: n.leftReason != LeftUnpaired && n.leftReason != LeftDisabled, Left: n.leftReason,
+	s := Status{Enabled: true, Paired: n.key != nil && n.leftReason == "", Left: n.leftReason,
 		Serial: n.cfg.Serial, SyncIP: n.cfg.SyncLocalIP, Resource: n.cfg.ResourceIP, PingGroup: len(n.cfg.PingGroup),
 		Revision: n.revision(), Role: RoleInit.String()}
 	if n.leftReason == LeftDisabled {
@@ -235,6 +241,9 @@ func (n *Node) Status() Status {
 	}
 	return s
 }
+
+// PairWith is Pair for the admin API.
+func (n *Node) PairWith(ctx context.Context, serial string) error { return n.Pair(ctx, serial) }
 
 // StatusJSON is Status for the admin API.
 func (n *Node) StatusJSON() any { return n.Status() }

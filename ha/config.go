@@ -43,6 +43,9 @@ type Config struct {
 	Port int `yaml:"port"`
 	// SyncPort is the TCP port of the data sync on the sync path (default 7694).
 	SyncPort int `yaml:"sync_port"`
+	// PairPort is the TCP port of the pairing SSH listener of an unpaired secondary
+	// (default 7022).
+	PairPort int `yaml:"pair_port"`
 	// Keepalive is the heartbeat interval (default 200ms).
 	Keepalive time.Duration `yaml:"keepalive"`
 	// Warning logs a warning when a heartbeat is late by this much (default 500ms).
@@ -52,7 +55,7 @@ type Config struct {
 	// Init is the wait at boot before anything is acquired (default 2s).
 	Init time.Duration `yaml:"init"`
 	// ClusterKeyFile holds the shared cluster key (hex, >= 32 bytes decoded); default
-	// data_dir/ha/cluster.key.
+	// data_dir/ha/cluster.key. Pairing writes it; without it the node waits to be paired.
 	ClusterKeyFile string `yaml:"cluster_key_file"`
 	// OnActive and OnPassive are shell commands run (sh -c) after a role change, with
 	// SWITCHBOARD_HA_ROLE set; their exit status and output are logged.
@@ -70,6 +73,7 @@ func DefaultConfig() Config {
 		State:       StateDisabled,
 		Port:        694,
 		SyncPort:    7694,
+		PairPort:    7022,
 		Keepalive:   200 * time.Millisecond,
 		Warning:     500 * time.Millisecond,
 		Dead:        time.Second,
@@ -152,6 +156,9 @@ func (c Config) Validate() error {
 	}
 	if c.SyncPort < 1 || c.SyncPort > 65535 || c.SyncPort == c.Port {
 		return fmt.Errorf("sync_port: %d is not a port distinct from port", c.SyncPort)
+	}
+	if c.PairPort < 1 || c.PairPort > 65535 || c.PairPort == c.SyncPort {
+		return fmt.Errorf("pair_port: %d is not a port distinct from sync_port", c.PairPort)
 	}
 	if c.HookTimeout <= 0 {
 		return errors.New("hook_timeout: must be positive")

@@ -237,3 +237,50 @@ func readFile(t *testing.T, p string) string {
 	b, _ := os.ReadFile(p)
 	return string(b)
 }
+
+func TestHAPairing(t *testing.T) {
+	c := newClusterWith(t, false)
+	c.start(c.a)
+	c.start(c.b)
+	if !waitFor(10*time.Second, func() bool { return c.socketsReady(c.a) && c.socketsReady(c.b) }) {
+		t.Fatal("daemons did not start")
+	}
+	time.Sleep(2 * hInit)
+	if h := c.holders(); len(h) != 0 {
+		t.Fatalf("unpaired nodes took the resource: %v", h)
+	}
+	// A wrong serial: refused, logged on the secondary, nothing installed.
+	if out, err := c.cli(c.a, "", "ha", "pair", "--serial", "not-b"); err == nil {
+		t.Fatalf("pairing with a wrong serial succeeded: %s", out)
+	}
+	if !waitFor(3*time.Second, func() bool { return strings.Contains(c.b.log.String(), "wrong pairing password") }) {
+		t.Fatal("the wrong password is not logged on the secondary")
+	}
+	if _, err := os.Stat(filepath.Join(c.b.dir, "ha", "cluster.key")); err == nil {
+		t.Fatal("a wrong password installed a cluster key")
+	}
+	if out, err := c.cli(c.a, "", "ha", "pair", "--serial", "node-b"); err != nil {
+		t.Fatalf("pair: %v\n%s", err, out)
+	}
+	ka, kb := readFile(t, filepath.Join(c.a.dir, "ha", "cluster.key")), readFile(t, filepath.Join(c.b.dir, "ha", "cluster.key"))
+	if len(ka) < 64 || ka != kb {
+		t.Fatalf("cluster keys differ or are missing: %q %q", ka, kb)
+	}
+	for _, n := range []*haNode{c.a, c.b} {
+		if !strings.Contains(readFile(t, filepath.Join(n.dir, "ha", "known_hosts")), "ssh-ed25519") {
+			t.Fatalf("node %s pinned no host key", n.name)
+		}
+	}
+	c.settle("a", 15*time.Second)
+	c.write(c.a, "w1")
+	if !waitFor(5*time.Second, func() bool { return contains(c.users(c.b), "w1") }) {
+		t.Fatal("the coordinator's configuration did not reach the secondary")
+	}
+	// Paired: the password listener is gone.
+	if out := sh(t, "ip", "netns", "exec", c.b.ns, "ss", "-Htln", "sport = :7022"); strings.TrimSpace(out) != "" {
+		t.Fatalf("pairing listener still open after pairing: %s", out)
+	}
+	if out, err := c.cli(c.a, "", "ha", "pair", "--serial", "node-b"); err == nil {
+		t.Fatalf("a second pairing was accepted: %s", out)
+	}
+}

@@ -139,8 +139,12 @@ const (
 	hInit      = 1200 * time.Millisecond
 )
 
-// newCluster builds the topology; the nodes are not started.
-func newCluster(t *testing.T) *cluster {
+// newCluster builds the topology with a shared cluster key; the nodes are not started.
+func newCluster(t *testing.T) *cluster { return newClusterWith(t, true) }
+
+// newClusterWith builds the topology; without keys a is the coordinator and the
+// nodes have to be paired.
+func newClusterWith(t *testing.T, keys bool) *cluster {
 	needRoot(t)
 	bin := switchboardBinary(t)
 	deleteNamespaces()
@@ -179,7 +183,12 @@ func newCluster(t *testing.T) *cluster {
 		n := &haNode{name: name, ns: "sbh-" + name, dir: t.TempDir(), mainIP: mainIP, syncIP: syncIP, ttl: ttl}
 		sh(t, "ip", "netns", "exec", n.ns, "sysctl", "-q", "-w", fmt.Sprintf("net.ipv4.ip_default_ttl=%d", ttl))
 		os.MkdirAll(filepath.Join(n.dir, "ha"), 0o700)
-		os.WriteFile(filepath.Join(n.dir, "ha", "cluster.key"), []byte(key+"\n"), 0o600)
+		state := "enabled"
+		if keys {
+			os.WriteFile(filepath.Join(n.dir, "ha", "cluster.key"), []byte(key+"\n"), 0o600)
+		} else if def {
+			state = "coordinator"
+		}
 		n.cfg = filepath.Join(n.dir, "switchboard.yaml")
 		cfg := fmt.Sprintf(`data_dir: %s
 log: {level: debug}
@@ -187,7 +196,7 @@ http: {listen: "127.0.0.1:8080", https_listen: "127.0.0.1:8443"}
 tftp: {listen: ""}
 admin: {bcrypt_cost: 4}
 ha:
-  state: enabled
+  state: %s
   serial: node-%s
   remote_serial: peer
   interface: sbhm
@@ -205,7 +214,7 @@ ha:
   init: %v
   on_active: ["echo active >> %s/hooks.log"]
   on_passive: ["echo passive >> %s/hooks.log"]
-`, n.dir, name, mainIP, peerIP, syncIP, syncPeer, vip, vip6, def, hKeepalive, hDead/2, hDead, hInit, n.dir, n.dir)
+`, n.dir, state, name, mainIP, peerIP, syncIP, syncPeer, vip, vip6, def, hKeepalive, hDead/2, hDead, hInit, n.dir, n.dir)
 		if err := os.WriteFile(n.cfg, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}

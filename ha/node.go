@@ -45,6 +45,9 @@ type Node struct {
 
 	repl       *replicator
 	leftReason string // LeftUnpaired / LeftDisabled: no election any more
+
+	pairedCh chan struct{} // closed when pairing installed the cluster key
+	pairOnce sync.Once
 }
 
 // New checks the configuration and reads the cluster key and the persisted epoch.
@@ -63,10 +66,15 @@ func New(cfg Config, dataDir string, log *slog.Logger) (*Node, error) {
 	if cfg.ClusterKeyFile == "" {
 		cfg.ClusterKeyFile = filepath.Join(dir, "cluster.key")
 	}
-	key, err := readKey(cfg.ClusterKeyFile)
-	if err != nil {
-		return nil, err
+	var key []byte
+	if _, err := os.Stat(cfg.ClusterKeyFile); err == nil {
+		if key, err = readKey(cfg.ClusterKeyFile); err != nil {
+			return nil, err
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("ha: cluster key: %w", err)
 	}
+	var err error
 	if cfg.Serial == "" {
 		if cfg.Serial, err = os.Hostname(); err != nil {
 			return nil, fmt.Errorf("ha: serial not set and no host name: %w", err)
@@ -79,7 +87,7 @@ func New(cfg Config, dataDir string, log *slog.Logger) (*Node, error) {
 	var b [8]byte
 	rand.Read(b[:])
 	n := &Node{cfg: cfg, log: log.With("component", "ha", "node", cfg.Serial), key: key, dir: dir, res: res,
-		boot: binary.BigEndian.Uint64(b[:]), revision: func() int64 { return 0 }}
+		boot: binary.BigEndian.Uint64(b[:]), revision: func() int64 { return 0 }, pairedCh: make(chan struct{})}
 	n.hooks = newHookRunner(cfg, n.log)
 	// A target counts as reached while it answered within the dead timeout: losing
 	// the targets is then noticed as fast as losing the peer.
@@ -147,6 +155,17 @@ func (n *Node) Serve(ctx context.Context) error {
 		// Left behind by a killed daemon: it would keep answering for the address.
 		n.log.Warn("ha: removing a stale resource address at start-up", "addresses", fmt.Sprint(held))
 		if err := n.res.release(); err != nil {
+			return err
+		}
+	}
+	n.mu.Lock()
+	paired := n.key != nil
+	n.mu.Unlock()
+	if !paired {
+		if err := n.awaitPairing(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return err
 		}
 	}

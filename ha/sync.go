@@ -29,7 +29,6 @@ type replicator struct {
 	n       *Node
 	st      Store
 	log     *slog.Logger
-	key     []byte
 	local   netip.AddrPort
 	remote  netip.AddrPort
 	timeout time.Duration
@@ -49,7 +48,7 @@ func newReplicator(n *Node, st Store) *replicator {
 		ip, rip = n.cfg.SyncLocalIP, n.cfg.SyncRemoteIP
 	}
 	port := uint16(n.cfg.SyncPort)
-	return &replicator{n: n, st: st, log: n.log.With("part", "sync"), key: n.key,
+	return &replicator{n: n, st: st, log: n.log.With("part", "sync"),
 		local:  netip.AddrPortFrom(netip.MustParseAddr(ip), port),
 		remote: netip.AddrPortFrom(netip.MustParseAddr(rip), port), timeout: n.cfg.Dead,
 		ackCh: make(chan struct{}), commitCh: make(chan struct{}, 1)}
@@ -129,7 +128,7 @@ func (r *replicator) serveConn(ctx context.Context, c *net.TCPConn) {
 		return
 	}
 	c.SetDeadline(time.Now().Add(r.timeout))
-	sc, err := handshake(c, r.key, false)
+	sc, err := handshake(c, r.n.clusterKey(), false)
 	if err != nil {
 		r.log.Warn("ha: sync handshake", "err", err)
 		return
@@ -256,7 +255,7 @@ func (r *replicator) follow(ctx context.Context) error {
 		}
 	}()
 	c.SetDeadline(time.Now().Add(r.timeout))
-	sc, err := handshake(c, r.key, true)
+	sc, err := handshake(c, r.n.clusterKey(), true)
 	if err != nil {
 		return err
 	}

@@ -65,6 +65,24 @@ func haVerbs() []verb {
 					return status(c, raw, s)
 				}
 			}},
+		{name: "pair", args: "--serial SERIAL", help: "pair this coordinator with the secondary whose serial number is SERIAL",
+			flags: func(fs *flag.FlagSet) func(*client, []string) error {
+				serial := fs.String("serial", "", "the secondary's serial number (as printed on it)")
+				return func(c *client, _ []string) error {
+					if *serial == "" {
+						return &exitError{code: 2, msg: "ha pair: --serial is required"}
+					}
+					raw, err := c.call("POST", "/api/v1/ha/pair", map[string]string{"serial": *serial}, nil)
+					if err != nil {
+						return err
+					}
+					if c.json {
+						return c.show(raw, nil)
+					}
+					fmt.Fprintln(c.out, "ha pair: paired")
+					return nil
+				}
+			}},
 		action("switch", "hand the resource to the peer (run on the active node)"),
 		action("unpair", "leave the cluster (run on the passive node; the active keeps the resource)"),
 		action("disable", "turn HA off on both nodes (the active keeps the resource)"),

@@ -49,7 +49,7 @@ Usage:
   switchboard unknown list               phones seen but not configured
   switchboard catalog models|templates|placeholders
   switchboard pbx show|set ...           PBX attributes of a tenant
-  switchboard ha status|switch|unpair|disable   two-node high availability
+  switchboard ha status|pair|switch|unpair|disable   two-node high availability
 
 CLI verbs talk to the running daemon over its control socket. Common flags:
   --config FILE   configuration file (to find the socket; default /etc/switchboard/switchboard.yaml)
