@@ -142,6 +142,15 @@ func TestHABootTogether(t *testing.T) {
 		t.Fatalf("resource acquired before the init timeout: %v", h)
 	}
 	c.settle("a", 15*time.Second) // a is the default active node
+	out, err := c.cli(c.a, "", "ha", "status")
+	if err != nil || !strings.Contains(out, "role:") || !strings.Contains(out, "active") || !strings.Contains(out, "path sync:") {
+		t.Fatalf("ha status table: %v\n%s", err, out)
+	}
+	m, err := shQuiet("ip", "netns", "exec", c.b.ns, "curl", "-sk", "https://127.0.0.1:8443/metrics")
+	if err != nil || !strings.Contains(m, "switchboard_ha_active 0") || !strings.Contains(m, "switchboard_ha_peer_alive 1") ||
+		!strings.Contains(m, `switchboard_ha_heartbeat_rtt_seconds{path="sync"}`) || !strings.Contains(m, "switchboard_ha_replication_lag_revisions 0") {
+		t.Fatalf("metrics of the passive: %v\n%s", err, m)
+	}
 	c.write(c.a, "w1")
 	if !waitFor(5*time.Second, func() bool { return contains(c.users(c.b), "w1") }) {
 		t.Fatal("w1 not replicated to b")
