@@ -285,6 +285,9 @@ func TestHAPairing(t *testing.T) {
 	if !waitFor(5*time.Second, func() bool { return contains(c.users(c.b), "w1") }) {
 		t.Fatal("the coordinator's configuration did not reach the secondary")
 	}
+	if _, err := os.Stat(filepath.Join(c.b.dir, "ha", "fresh")); err == nil {
+		t.Fatal("the secondary still marks itself fresh after receiving the configuration")
+	}
 	// Paired: the password listener is gone.
 	if out := sh(t, "ip", "netns", "exec", c.b.ns, "ss", "-Htln", "sport = :7022"); strings.TrimSpace(out) != "" {
 		t.Fatalf("pairing listener still open after pairing: %s", out)

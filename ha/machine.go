@@ -44,7 +44,19 @@ type Machine struct {
 
 	switchUntil time.Time // a requested switch: stay passive while the peer takes over
 	booting     bool      // within the init timeout, as of the last decision
+	fresh       bool      // newly paired, nothing replicated yet: let the peer (coordinator) win
 }
+
+// SetFresh marks a newly paired node that has not received the configuration yet:
+// while both nodes are alive it never wins an election, so the coordinator's store
+// (not its own empty one) is the one replicated. Peer death still makes it take over.
+func (m *Machine) SetFresh(now time.Time, fresh bool) Step {
+	m.fresh = fresh
+	return m.decide(now)
+}
+
+// Fresh reports SetFresh's flag (sent as Heartbeat.Fresh).
+func (m *Machine) Fresh() bool { return m.fresh }
 
 // Step says what a call changed. Node acts on it.
 type Step struct {
@@ -222,11 +234,17 @@ func (m *Machine) want(now time.Time) (Role, string) {
 		return m.idle(), ""
 	}
 	win := m.wins()
+	if m.fresh != m.peer.Fresh {
+		win = !m.fresh
+	}
 	if m.role == RoleActive {
+		if m.fresh && !m.peer.Fresh {
+			return RolePassive, m.peer.Name + " has the configuration and this node has none yet"
+		}
 		if peerActive && !win {
 			return RolePassive, fmt.Sprintf("both nodes active: %s wins (%s)", m.peer.Name, m.why())
 		}
-		if !peerActive && m.reach < int(m.peer.Reach) {
+		if !peerActive && m.reach < int(m.peer.Reach) && !m.peer.Fresh {
 			return RolePassive, fmt.Sprintf("%s reaches more ping-group targets (%d > %d)", m.peer.Name, m.peer.Reach, m.reach)
 		}
 		return RoleActive, ""
@@ -239,6 +257,9 @@ func (m *Machine) want(now time.Time) (Role, string) {
 	if m.peer.Role == RolePassive || m.peer.Role == RoleInit {
 		if m.peer.Yield {
 			return RoleActive, m.peer.Name + " hands the resource over (switch)"
+		}
+		if m.fresh && !m.peer.Fresh {
+			return m.idle(), "" // wait for the coordinator's configuration
 		}
 		if m.reach > int(m.peer.Reach) || win {
 			return RoleActive, "elected: " + m.why()
@@ -273,6 +294,9 @@ func (m *Machine) wins() bool {
 func (m *Machine) why() string {
 	p := m.peer
 	switch {
+	case m.fresh != p.Fresh:
+		return "the peer was just paired and has no configuration yet"
+
 	case m.reach != int(p.Reach):
 		return fmt.Sprintf("ping-group targets %d vs %d", m.reach, p.Reach)
 	case m.role == RoleActive && p.Role == RoleActive && m.epoch != p.Epoch:

@@ -30,7 +30,7 @@ func newPair(t *testing.T, groupA, reachA, groupB, reachB int) *pair {
 }
 
 func hbOf(m *Machine, seq uint64, now time.Time) Heartbeat {
-	return Heartbeat{Role: m.role, DefaultActive: m.defaultActive, Reach: uint8(m.reach), Group: uint8(m.group),
+	return Heartbeat{Role: m.role, DefaultActive: m.defaultActive, Fresh: m.fresh, Reach: uint8(m.reach), Group: uint8(m.group),
 		Epoch: m.epoch, Yield: m.Yielding(now), Boot: 1, Seq: seq, Name: m.self}
 }
 
@@ -286,5 +286,42 @@ func TestStalePathDoesNotRollBack(t *testing.T) {
 	}
 	if p, _ := m.Peer(); p.Seq != 10 {
 		t.Fatalf("peer state from the stale packet: %+v", p)
+	}
+}
+
+func TestFreshNodeLetsTheCoordinatorWin(t *testing.T) {
+	// b is the default active node but was just paired: a (the coordinator, with the
+	// configuration) must become active so that its store is the one replicated.
+	p := newPair(t, 0, 0, 0, 0)
+	p.a.defaultActive, p.b.defaultActive = false, true
+	p.b.SetFresh(p.now, true)
+	p.run(2*time.Second, true, true)
+	if p.roles() != "active/passive" {
+		t.Fatalf("fresh b: %s, want the coordinator a active", p.roles())
+	}
+	// Configured, b keeps standing by (stickiness), and takes over when a dies.
+	p.b.SetFresh(p.now, false)
+	p.run(time.Second, true, true)
+	if p.roles() != "active/passive" {
+		t.Fatalf("after configuration: %s", p.roles())
+	}
+	p.run(time.Second, false, true)
+	if p.b.Role() != RoleActive {
+		t.Fatal("b did not take over from a dead a")
+	}
+}
+
+func TestFreshNodeStillTakesOverFromADeadPeer(t *testing.T) {
+	p := newPair(t, 0, 0, 0, 0)
+	p.b.SetFresh(p.now, true)
+	p.run(2*time.Second, true, true)
+	p.run(time.Second, false, true)
+	if p.b.Role() != RoleActive {
+		t.Fatalf("fresh b with a dead peer: %s", p.b.Role())
+	}
+	// a comes back with the configuration: fresh b hands the resource back.
+	p.run(time.Second, true, true)
+	if p.roles() != "active/passive" {
+		t.Fatalf("a back: %s", p.roles())
 	}
 }

@@ -187,6 +187,9 @@ func (n *Node) Serve(ctx context.Context) error {
 	n.mu.Lock()
 	n.m = NewMachine(Timers{n.cfg.Keepalive, n.cfg.Warning, n.cfg.Dead, n.cfg.Init}, n.cfg.Serial,
 		n.cfg.DefaultActive, len(n.cfg.PingGroup), n.loadEpoch(), n.started)
+	if _, err := os.Stat(n.freshPath()); err == nil {
+		n.m.SetFresh(n.started, true)
+	}
 	if reason, role := n.left(); reason != "" {
 		// Unpaired or disabled earlier: no election; the node that was active keeps
 		// serving the resource on its own.
@@ -385,7 +388,7 @@ func (n *Node) sendLocked(now time.Time) {
 		n.seq++
 		hb := Heartbeat{Role: n.m.Role(), DefaultActive: n.cfg.DefaultActive, Yield: n.m.Yielding(now) || n.stopped,
 			Reach: uint8(n.m.Reach()), Group: uint8(n.m.Group()), Epoch: n.m.Epoch(), Boot: n.boot, Seq: n.seq,
-			Leave: n.leftReason != "", Disable: n.leftReason == LeftDisabled, Sent: now.UnixNano(), Revision: uint64(max(n.revision(), 0)), Name: n.cfg.Serial}
+			Fresh: n.m.Fresh(), Leave: n.leftReason != "", Disable: n.leftReason == LeftDisabled, Sent: now.UnixNano(), Revision: uint64(max(n.revision(), 0)), Name: n.cfg.Serial}
 		if n.echo[i] != 0 {
 			hb.Echo, hb.Hold = n.echo[i], int64(now.Sub(n.echoAt[i]))
 		}

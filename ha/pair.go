@@ -245,6 +245,11 @@ func (n *Node) acceptPairing(ch ssh.Channel, from net.Addr) error {
 	if err := os.WriteFile(filepath.Join(n.dir, "known_hosts"), []byte(line), 0o600); err != nil {
 		return err
 	}
+	// Until the coordinator's configuration arrives this node must not win an
+	// election: its own store would overwrite the coordinator's.
+	if err := os.WriteFile(n.freshPath(), []byte("paired, waiting for the first snapshot\n"), 0o600); err != nil {
+		return err
+	}
 	if err := n.installKey(key); err != nil {
 		return err
 	}
@@ -253,6 +258,23 @@ func (n *Node) acceptPairing(ch ssh.Channel, from net.Addr) error {
 	n.log.Info("ha: paired with the coordinator", "coordinator", req.Serial, "from", from.String())
 	n.pairOnce.Do(func() { close(n.pairedCh) })
 	return nil
+}
+
+func (n *Node) freshPath() string { return filepath.Join(n.dir, "fresh") }
+
+// configured clears the fresh mark once a snapshot from the peer has been applied.
+func (n *Node) configured() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.m == nil || !n.m.Fresh() {
+		return
+	}
+	if err := os.Remove(n.freshPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		n.log.Error("ha: clearing the fresh mark", "err", err)
+		return
+	}
+	n.log.Info("ha: received the coordinator's configuration")
+	n.apply(n.m.SetFresh(time.Now(), false))
 }
 
 // Pair runs the coordinator's side: serial is the secondary's, as the installer typed it.

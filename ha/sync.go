@@ -292,6 +292,7 @@ func (r *replicator) follow(ctx context.Context) error {
 			r.mu.Lock()
 			r.peerRev, r.applied = snap.Revision, time.Now()
 			r.mu.Unlock()
+			r.n.configured()
 			r.log.Debug("ha: replicated", "revision", snap.Revision, "objects", len(snap.Objects))
 			c.SetWriteDeadline(time.Now().Add(r.timeout))
 			if err := sc.write(msgAck, revPayload(snap.Revision)); err != nil {
