@@ -5,7 +5,9 @@
 // (Machine) turns heartbeats, the reachable ping-group targets and a clock into a role;
 // Node runs it with real sockets, moves the resource IP (netlink, gratuitous ARP,
 // unsolicited NA), runs the role-change hooks and replicates the store from the active
-// to the passive over the sync interface.
+// to the passive over the sync interface (replicator, AES-GCM sessions keyed from the
+// cluster key). An unpaired node is paired over SSH first (pair.go): the password is
+// derived from the secondary's serial number, and the session hands over the key.
 //
 // It relies on CAP_NET_ADMIN and CAP_NET_RAW (address changes, ARP, ICMP) and on a
 // cluster key shared by both nodes.
