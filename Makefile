@@ -28,6 +28,7 @@ test-race:
 bench: bin/switchboard
 	$(GO) run ./bench/provbench -bin bin/switchboard
 	$(GO) run ./bench/cti
+	$(GO) run ./bench/ha -bin bin/switchboard
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -22,6 +22,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/admin"
 	"github.com/switchboard-pbx/switchboard/cti"
 	"github.com/switchboard-pbx/switchboard/dhcp"
+	"github.com/switchboard-pbx/switchboard/ha"
 	"github.com/switchboard-pbx/switchboard/httpd"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/redirect"
@@ -51,6 +52,8 @@ type Config struct {
 	Redirect redirect.Config `yaml:"redirect"`
 	// DHCP is the optional DHCPv4 server (off by default).
 	DHCP dhcp.Config `yaml:"dhcp"`
+	// HA is two-node active/passive high availability (off by default).
+	HA ha.Config `yaml:"ha"`
 }
 
 // Log configures log/slog output on stderr.
@@ -81,6 +84,7 @@ func Default() Config {
 		CTI:          cti.DefaultConfig(),
 		Redirect:     redirect.DefaultConfig(),
 		DHCP:         dhcp.DefaultConfig(),
+		HA:           ha.DefaultConfig(),
 	}
 }
 
@@ -237,6 +241,7 @@ func (c *Config) Finish() error {
 		{"cti", c.CTI.Validate()},
 		{"redirect", c.Redirect.Validate()},
 		{"dhcp", c.DHCP.Validate()},
+		{"ha", c.HA.Validate()},
 	} {
 		if sec.err != nil {
 			return fmt.Errorf("config: key %s.%w", sec.name, sec.err)

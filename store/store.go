@@ -110,6 +110,7 @@ type Store struct {
 	// follow commit order even when a hook is slow: the next writer's commit
 	// waits for it.
 	commitMu sync.Mutex
+	guard    atomic.Pointer[func(Actor) error] // see SetWriteGuard (replica.go)
 }
 
 // Open opens (creating if needed) the database and applies pending migrations.
@@ -232,6 +233,9 @@ func (s *Store) IntegrityCheck(ctx context.Context) (string, error) {
 func (s *Store) Update(ctx context.Context, actor Actor, fn func(tx *Tx) error) (int64, error) {
 	if actor.User == "" {
 		return 0, errors.New("store: update without an actor")
+	}
+	if err := s.checkGuard(actor); err != nil {
+		return 0, err
 	}
 	sqlTx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {

@@ -297,6 +297,8 @@ func verbsFor(noun string) []verb {
 		return redirectVerbs()
 	case "dhcp":
 		return dhcpVerbs()
+	case "ha":
+		return haVerbs()
 	}
 	return nil
 }

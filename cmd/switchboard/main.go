@@ -54,6 +54,7 @@ Usage:
   switchboard redirect list|add|set|delete|test|status|assign ...  vendor redirection servers
   switchboard dhcp leases|rules          the built-in DHCP server (dhcp.enabled)
   switchboard dhcp probe --interface IF  ask the LAN's DHCP servers what phones get (runs locally, root)
+  switchboard ha status|pair|switch|unpair|disable   two-node high availability
 
 CLI verbs talk to the running daemon over its control socket. Common flags:
   --config FILE   configuration file (to find the socket; default /etc/switchboard/switchboard.yaml)
@@ -92,9 +93,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "dhcp":
 		err = cmdDHCP(args[1:], stdin, stdout, stderr)
 	case "status", "user", "users", "tenant", "tenants", "audit", "device", "devices", "account", "accounts",
-		"file", "files", "unknown", "catalog", "pbx", "redirect":
+		"file", "files", "unknown", "catalog", "pbx", "redirect", "ha":
 		noun := args[0]
-		if noun != "status" && noun != "unknown" && noun != "redirect" {
+		if noun != "status" && noun != "unknown" && noun != "redirect" && noun != "ha" {
 			noun = strings.TrimSuffix(noun, "s")
 		}
 		err = cmdClient(noun, args[1:], stdin, stdout)

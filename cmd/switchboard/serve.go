@@ -128,6 +128,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		api.MountRedirect(redir)
 	}
 
+	haNode, err := setupHA(cfg, log, st, api, reg)
+	if err != nil {
+		return err
+	}
+
 	var demo *demoLogin
 	if cfg.Demo.Enabled {
 		if demo, err = setupDemo(ctx, cfg, st, prov, api); err != nil {
@@ -205,6 +210,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	services := []func(context.Context) error{prov.Serve, srv.Serve}
 	if cfg.Redirect.Enabled {
 		services = append(services, redir.Serve)
+	}
+	if haNode != nil {
+		services = append(services, haNode.Serve)
 	}
 	if cfg.TFTP.Listen != "" {
 		tftp, err := tftpd.New(cfg.TFTP, log, prov, unknownLimit)
