@@ -3,6 +3,7 @@ package pnp
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -127,10 +128,10 @@ func TestSIPpForms(t *testing.T) {
 	base := p.Prov.ProvisioningURL(p.Tenant)
 	want := map[string]string{ // MAC -> NOTIFY body
 		"00135E874B49": "http://198.18.0.1/boot/00135e874b49.cfg", // Gigaset "OEM", unknown
-		"C074AD112233": base,                                       // Grandstream, configured: directory
+		"C074AD112233": base,                                      // Grandstream, configured: directory
 		"001565F4F9E1": "http://198.18.0.1/boot/001565f4f9e1.cfg", // Yealink W52P, unknown
 		"00304FA99948": "http://198.18.0.1/boot/00304fa99948.cfg", // Fanvil OEM, MAC only in From
-		"000413AABBCC": base + p.fileOf(t, "000413AABBCC"),         // snom, configured: its file
+		"000413AABBCC": base + p.fileOf(t, "000413AABBCC"),        // snom, configured: its file
 	}
 	checkDialogs(t, readTrace(t, trace), want)
 
@@ -246,4 +247,79 @@ func tail(s string) string {
 		return "..." + s[len(s)-3000:]
 	}
 	return s
+}
+
+// TestSIPpNoAnswer: a phone that never answers the NOTIFY sees it retransmitted on
+// RFC 3261 Timer E (T1, doubling to T2) and then, at Timer F (64*T1), silence.
+func TestSIPpNoAnswer(t *testing.T) {
+	const t1, t2 = 100 * time.Millisecond, 400 * time.Millisecond
+	p := startEnv(t, provision.ModeSingle, func(c *Config) { c.T1, c.T2 = t1, t2 })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	trace := filepath.Join(p.lab.dir, "noanswer.log")
+	// Only the Grandstream line: a configured phone.
+	csv := filepath.Join(p.lab.dir, "gs.csv")
+	writeCSV(t, csv, "MAC%3AC074AD112233@224.0.1.75;MAC%3AC074AD112233@224.0.1.75;Grandstream;GRP2612W;1.0.5.67;Grandstream GRP2612W 1.0.5.67")
+	code, out := sipp(ctx, p.lab.phone, "224.0.1.75:5060", "-sf", "testdata/noanswer.xml", "-inf", csv,
+		"-i", p.lab.phoneIP, "-p", "5060", "-m", "1", "-trace_msg", "-message_file", trace, "-timeout", "30s", "-timeout_error")
+	exited := time.Now() // SIPp listened until here
+	if code != 0 {
+		t.Fatalf("SIPp noanswer scenario failed (exit %d):\n%s", code, tail(out))
+	}
+	var at []time.Time
+	branches := map[string]bool{}
+	for _, m := range readTrace(t, trace) {
+		if m.received && strings.HasPrefix(startLine(m.text), "NOTIFY ") {
+			at = append(at, m.at)
+			branches[header(m.text, "Via")] = true
+		}
+	}
+	// Sent at 0, then after 1, 2, 4, 4, ... T1 (T2 = 4*T1) while under 64*T1:
+	// 0, .1, .3, .7, 1.1, ... 6.3 s: 18 copies.
+	var want []time.Duration
+	for d, step := time.Duration(0), t1; d < 64*t1; d, step = d+step, min(2*step, t2) {
+		want = append(want, d)
+	}
+	if len(at) != len(want) {
+		t.Fatalf("%d NOTIFYs, want %d (the first and its retransmissions)", len(at), len(want))
+	}
+	if len(branches) != 1 {
+		t.Errorf("retransmissions carry %d different Vias, want one transaction", len(branches))
+	}
+	for i := range at {
+		got := at[i].Sub(at[0])
+		if diff := got - want[i]; diff < -50*time.Millisecond || diff > 250*time.Millisecond {
+			t.Errorf("NOTIFY %d at +%v, want +%v", i, got, want[i])
+		}
+	}
+	if quiet := exited.Sub(at[len(at)-1]); quiet < 2*time.Second {
+		t.Errorf("SIPp heard only %v of silence after the last NOTIFY", quiet)
+	}
+	if n := p.srv.Stats().NotifyTimedOut.Load(); n != 1 {
+		t.Errorf("timed-out NOTIFY transactions %d, want 1", n)
+	}
+}
+
+func writeCSV(t testing.TB, path string, lines ...string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte("SEQUENTIAL\n"+strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSIPpMalformed: malformed and truncated SUBSCRIBEs from SIPp get no answer
+// at all, and a good one after them still does.
+func TestSIPpMalformed(t *testing.T) {
+	p := startEnv(t, provision.ModeSingle, func(c *Config) { c.Unknown = UnknownBootstrap; c.RateBurst = 100 })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	code, out := sipp(ctx, p.lab.phone, "224.0.1.75:5060", "-sf", "testdata/malformed.xml",
+		"-i", p.lab.phoneIP, "-p", "5060", "-m", "1", "-timeout", "40s", "-timeout_error")
+	if code != 0 {
+		t.Fatalf("SIPp malformed scenario failed (exit %d):\n%s", code, tail(out))
+	}
+	st := p.srv.Stats()
+	if st.Malformed.Load() < 15 || st.Answered.Load() != 1 {
+		t.Errorf("malformed %d (want at least 15), answered %d (want 1)", st.Malformed.Load(), st.Answered.Load())
+	}
 }

@@ -48,6 +48,9 @@ func ParseSubscribe(data []byte) (*Subscribe, error) {
 	if !ok || req.Method != sip.SUBSCRIBE {
 		return nil, errNotSubscribe
 	}
+	if req.SipVersion != "SIP/2.0" {
+		return nil, fmt.Errorf("version %q is not SIP/2.0", req.SipVersion)
+	}
 	// The headers a response and a NOTIFY are built from must all be there.
 	via, from, to, cid, cseq := req.Via(), req.From(), req.To(), req.CallID(), req.CSeq()
 	switch {

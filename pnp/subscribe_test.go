@@ -92,6 +92,7 @@ func TestParseSubscribeRefuses(t *testing.T) {
 		"empty":          "",
 		"huge":           good + strings.Repeat("x", maxPacket),
 		"bad start line": "SUBSCRIBE\r\n\r\n",
+		"sip 3.0":        strings.Replace(good, "SIP/2.0\r\n", "SIP/3.0\r\n", 1),
 	}
 	for name, msg := range cases {
 		if _, err := ParseSubscribe([]byte(msg)); err == nil {
