@@ -21,6 +21,7 @@ import (
 
 	"github.com/switchboard-pbx/switchboard/admin"
 	"github.com/switchboard-pbx/switchboard/httpd"
+	"github.com/switchboard-pbx/switchboard/pnp"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/tftpd"
 )
@@ -40,6 +41,8 @@ type Config struct {
 	TFTP tftpd.Config `yaml:"tftp"`
 	// Provisioning configures the provisioning tree phones fetch.
 	Provisioning provision.Config `yaml:"provisioning"`
+	// PnP answers phones' multicast SIP PnP SUBSCRIBEs (off by default).
+	PnP pnp.Config `yaml:"pnp"`
 	// Demo seeds a demo tenant and admin login (make run).
 	Demo Demo `yaml:"demo"`
 }
@@ -69,6 +72,7 @@ func Default() Config {
 		Tenancy:      provision.DefaultTenancyConfig(),
 		Provisioning: provision.DefaultConfig(),
 		TFTP:         tftpd.DefaultConfig(),
+		PnP:          pnp.DefaultConfig(),
 	}
 }
 
@@ -219,6 +223,7 @@ func (c *Config) Finish() error {
 		{"tenancy", c.Tenancy.Validate()},
 		{"provisioning", c.Provisioning.Validate()},
 		{"tftp", c.TFTP.Validate()},
+		{"pnp", c.PnP.Validate()},
 	} {
 		if sec.err != nil {
 			return fmt.Errorf("config: key %s.%w", sec.name, sec.err)

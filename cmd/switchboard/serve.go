@@ -33,6 +33,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/config"
 	"github.com/switchboard-pbx/switchboard/httpd"
 	"github.com/switchboard-pbx/switchboard/httpprov"
+	"github.com/switchboard-pbx/switchboard/pnp"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/ratelimit"
 	"github.com/switchboard-pbx/switchboard/store"
@@ -188,6 +189,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		}
 		services = append(services, tftp.Serve)
 	}
+	if cfg.PnP.Enabled {
+		resp, err := pnp.New(cfg.PnP, log, prov, prov.BuiltinCatalog().Brands)
+		if err != nil {
+			return err
+		}
+		if err := resp.Listen(); err != nil {
+			return err
+		}
+		reg.MustRegister(resp.Collectors()...)
+		services = append(services, resp.Serve)
+	}
 	sock := api.NewSocketServer(cfg.Admin.Socket)
 	if err := sock.Listen(); err != nil {
 		return err
@@ -196,7 +208,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 4)
+	errc := make(chan error, len(services)+2)
 	for _, svc := range append(services, sock.Serve, sessionJanitor(st, log)) {
 		wg.Add(1)
 		go func() {
