@@ -27,6 +27,7 @@ test-race:
 # Benchmarks against the baselines in the same run (tftpd-hpa, nginx, wrk; root).
 bench: bin/switchboard
 	$(GO) run ./bench/provbench -bin bin/switchboard
+	$(GO) run ./bench/pnp -bin bin/switchboard
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
