@@ -147,6 +147,9 @@ func (s *Server) Listen() error {
 		pc.Close()
 		return fmt.Errorf("pnp: notify socket: %w", err)
 	}
+	if rc, err := uc.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) { bigBuffer(int(fd)) }) //nolint:errcheck // best effort
+	}
 	s.group, s.groupPC, s.uc = p, pc, uc
 	return nil
 }
@@ -169,10 +172,21 @@ func groupSocket(port int) (net.PacketConn, error) {
 	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_ALL, 0); err != nil {
 		return nil, fmt.Errorf("IP_MULTICAST_ALL: %w", err)
 	}
+	bigBuffer(fd)
 	if err := unix.Bind(fd, &unix.SockaddrInet4{Port: port, Addr: Group.As4()}); err != nil {
 		return nil, fmt.Errorf("bind %s:%d: %w", Group, port, err)
 	}
 	return net.FilePacketConn(f)
+}
+
+// bigBuffer gives a socket room for a boot storm (thousands of phones powered on
+// together): 4 MB, beyond net.core.rmem_max when we have CAP_NET_ADMIN. Best
+// effort: the default still works, it just drops sooner.
+func bigBuffer(fd int) {
+	const size = 4 << 20
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size) != nil {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, size) //nolint:errcheck // best effort
+	}
 }
 
 // interfaces are the configured ones, or every up, multicast, non-loopback one.
