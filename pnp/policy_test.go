@@ -131,6 +131,7 @@ func count(msgs []string, prefix string) (n int, first string) {
 // TestRetransmittedSubscribe: copies of one SUBSCRIBE each get the same 200 OK
 // again, and exactly one NOTIFY transaction.
 func TestRetransmittedSubscribe(t *testing.T) {
+	t.Parallel()
 	p := startEnv(t, provision.ModeSingle, nil)
 	ph := newPhone(t, p.lab, p.lab.phoneIP)
 	sub := ph.subscribe("C074AD112233", "dup-1", "Grandstream")
@@ -167,6 +168,7 @@ func TestRetransmittedSubscribe(t *testing.T) {
 // TestUnknownIgnoredByDefault: the default policy answers nothing for an unknown
 // MAC and records nothing; a configured MAC still gets its URL.
 func TestUnknownIgnoredByDefault(t *testing.T) {
+	t.Parallel()
 	p := startEnv(t, provision.ModeSingle, nil)
 	ph := newPhone(t, p.lab, p.lab.phoneIP)
 	ph.send(ph.subscribe("00304FA99948", "unk-1", "OEM"))
@@ -195,6 +197,7 @@ func TestUnknownIgnoredByDefault(t *testing.T) {
 // TestRateLimitPerSource: beyond the burst a source gets nothing, another source
 // is unaffected.
 func TestRateLimitPerSource(t *testing.T) {
+	t.Parallel()
 	p := startEnv(t, provision.ModeSingle, func(c *Config) { c.RateBurst, c.RateInterval = 3, time.Minute })
 	a := newPhone(t, p.lab, p.lab.phoneIP)
 	sh(t, "ip", "-n", p.lab.phone, "addr", "add", strings.TrimSuffix(p.lab.phoneIP, ".2")+".3/24", "dev", p.lab.phoneIf)
@@ -218,6 +221,7 @@ func TestRateLimitPerSource(t *testing.T) {
 // TestTruncatedCorpus: every prefix of good SUBSCRIBEs, and junk, gets no answer
 // and leaves the responder answering.
 func TestTruncatedCorpus(t *testing.T) {
+	t.Parallel()
 	p := startEnv(t, provision.ModeSingle, func(c *Config) { c.Unknown = UnknownBootstrap; c.RateBurst = 100000 })
 	ph := newPhone(t, p.lab, p.lab.phoneIP)
 	var corpus [][]byte
@@ -246,6 +250,7 @@ func TestTruncatedCorpus(t *testing.T) {
 // TestTenantMap: in multi-tenant mode an unknown phone lands in the tenant its
 // interface or MAC prefix maps to; a configured one gets its own tenant's URL.
 func TestTenantMap(t *testing.T) {
+	t.Parallel()
 	var p *phoneEnv
 	p = startEnv(t, provision.ModeMulti, func(c *Config) {
 		c.Unknown = UnknownBootstrap

@@ -90,7 +90,8 @@ type clientTx struct {
 	pkt      []byte
 	dst      netip.AddrPort
 	start    time.Time
-	interval time.Duration
+	interval time.Duration // the current Timer E interval
+	due      time.Duration // when the timer fires next, from start
 	timer    *time.Timer
 }
 
@@ -358,7 +359,7 @@ func (s *Server) handle(data []byte, src netip.AddrPort, ifindex int) {
 
 	branch := sip.RFC3261BranchMagicCookie + "." + randHex(12)
 	pkt := buildNotify(sub, tag, branch, netip.AddrPortFrom(local, lport), body)
-	ctx := &clientTx{pkt: pkt, dst: notifyAddr(sub.Req, src), start: now, interval: s.cfg.T1}
+	ctx := &clientTx{pkt: pkt, dst: notifyAddr(sub.Req, src), start: time.Now(), interval: s.cfg.T1, due: s.cfg.T1}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -459,7 +460,9 @@ func (s *Server) tenantID(ref string) (string, error) {
 }
 
 // retransmit is Timer E: resend, double the interval up to T2; Timer F (64*T1)
-// ends the transaction.
+// ends the transaction. The schedule is kept relative to the first send, so that
+// late wake-ups on a busy host do not push retransmissions past Timer F: a copy
+// scheduled before 64*T1 is always sent.
 func (s *Server) retransmit(branch string) {
 	s.mu.Lock()
 	tx, ok := s.notify[branch]
@@ -467,9 +470,8 @@ func (s *Server) retransmit(branch string) {
 		s.mu.Unlock()
 		return
 	}
-	elapsed := time.Since(tx.start)
 	limit := 64 * s.cfg.T1
-	if elapsed >= limit-time.Millisecond {
+	if tx.due >= limit {
 		delete(s.notify, branch)
 		s.mu.Unlock()
 		s.stats.NotifyTimedOut.Add(1)
@@ -480,9 +482,8 @@ func (s *Server) retransmit(branch string) {
 		return
 	}
 	tx.interval = min(2*tx.interval, s.cfg.T2)
-	next := min(tx.interval, limit-elapsed)
-	// The wake-up at 64*T1 is Timer F itself: it gives up without sending.
-	tx.timer.Reset(next)
+	tx.due = min(tx.due+tx.interval, limit)
+	tx.timer.Reset(time.Until(tx.start.Add(tx.due)))
 	s.mu.Unlock()
 	s.stats.NotifyRetransmits.Add(1)
 	s.send(tx.pkt, tx.dst)
@@ -511,7 +512,7 @@ func (s *Server) handleResponse(data []byte, src netip.AddrPort) {
 	}
 	if res.StatusCode < 200 {
 		// Proceeding: retransmit at T2 from now on (17.1.2.2).
-		tx.interval = s.cfg.T2
+		tx.interval = s.cfg.T2 / 2 // doubled to T2 at the next firing
 		s.mu.Unlock()
 		return
 	}

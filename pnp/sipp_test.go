@@ -84,6 +84,7 @@ func (p *phoneEnv) fileOf(t testing.TB, mac string) string {
 // second process holding the appliance's unicast 5060 (a SIPp UAS taking a call
 // from the phone namespace at the same time).
 func TestSIPpForms(t *testing.T) {
+	t.Parallel()
 	p := startEnv(t, provision.ModeSingle, func(c *Config) {
 		c.Unknown = UnknownBootstrap
 		c.BootstrapURL = "http://198.18.0.1/boot/{mac}.cfg"
@@ -252,6 +253,7 @@ func tail(s string) string {
 // TestSIPpNoAnswer: a phone that never answers the NOTIFY sees it retransmitted on
 // RFC 3261 Timer E (T1, doubling to T2) and then, at Timer F (64*T1), silence.
 func TestSIPpNoAnswer(t *testing.T) {
+	t.Parallel()
 	const t1, t2 = 100 * time.Millisecond, 400 * time.Millisecond
 	p := startEnv(t, provision.ModeSingle, func(c *Config) { c.T1, c.T2 = t1, t2 })
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -310,6 +312,7 @@ func writeCSV(t testing.TB, path string, lines ...string) {
 // TestSIPpMalformed: malformed and truncated SUBSCRIBEs from SIPp get no answer
 // at all, and a good one after them still does.
 func TestSIPpMalformed(t *testing.T) {
+	t.Parallel()
 	p := startEnv(t, provision.ModeSingle, func(c *Config) { c.Unknown = UnknownBootstrap; c.RateBurst = 100 })
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

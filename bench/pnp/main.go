@@ -195,11 +195,16 @@ pnp:
 	runErr := sipp.Run()
 	wire, missing := capt.close()
 	if m, err := exec.Command("ip", "netns", "exec", app, "curl", "-sk", "https://127.0.0.1:18443/metrics").Output(); err == nil {
+		var counters []string
 		for _, line := range strings.Split(string(m), "\n") {
-			if strings.HasPrefix(line, "switchboard_pnp_") {
-				fmt.Fprintln(os.Stderr, "pnpbench:", line)
+			if v, ok := strings.CutPrefix(line, "switchboard_pnp_"); ok {
+				counters = append(counters, strings.Replace(strings.TrimSuffix(v, "_total"), "_total ", "=", 1))
 			}
 		}
+		fmt.Fprintln(os.Stderr, "pnpbench: daemon counters:", strings.Join(counters, " "))
+	}
+	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Fprintln(os.Stderr, "pnpbench: load average during the run:", strings.Join(strings.Fields(string(la))[:3], " "))
 	}
 	ok, failed := screenCount(out.String(), "Successful call"), screenCount(out.String(), "Failed call")
 	if ok < 0 || failed < 0 {
