@@ -254,7 +254,11 @@ func TestTenantMap(t *testing.T) {
 	var p *phoneEnv
 	p = startEnv(t, provision.ModeMulti, func(c *Config) {
 		c.Unknown = UnknownBootstrap
-		c.Tenants = []TenantMap{{MACPrefix: "00:30:4F", Tenant: "beta"}, {Interface: "sbp-none", Tenant: "default"}}
+		c.Tenants = []TenantMap{
+			{MACPrefix: "00:30:4F", Tenant: "beta"},
+			{Interface: "sbp-none", Tenant: "beta"},                          // never matches
+			{Interface: c.Interfaces[0], MACPrefix: "0A", Tenant: "default"}, // both must match
+		}
 	})
 	name := "beta"
 	beta, err := p.Prov.CreateTenant(p.Ctx, p.Actor, provision.TenantInput{Name: &name})
@@ -266,6 +270,13 @@ func TestTenantMap(t *testing.T) {
 	n, notify := notifies(ph.recv(500 * time.Millisecond))
 	if n != 1 || body(notify) != p.Prov.ProvisioningURL(beta.ID) || !strings.Contains(body(notify), beta.ID) {
 		t.Fatalf("mapped unknown: %d NOTIFYs, body %q, want %q", n, body(notify), p.Prov.ProvisioningURL(beta.ID))
+	}
+	ph.answer(notify)
+	// Interface and prefix match: the default tenant, by name.
+	ph.send(ph.subscribe("0A0000000001", "map-if", "OEM"))
+	n, notify = notifies(forCall(ph.recv(500*time.Millisecond), "map-if"))
+	if n != 1 || body(notify) != p.Prov.ProvisioningURL(p.Tenant) {
+		t.Fatalf("interface-mapped unknown: %d NOTIFYs, body %q, want %q", n, body(notify), p.Prov.ProvisioningURL(p.Tenant))
 	}
 	ph.answer(notify)
 	// No map entry matches this one: multi-tenant mode has no default tenant.

@@ -28,6 +28,7 @@ var Group = netip.MustParseAddr("224.0.1.75")
 // Provisioner is what the responder needs of the provisioning service.
 type Provisioner interface {
 	FindMAC(mac string) []provision.DeviceRef
+	Lookup(tenant, name string) (*provision.File, bool)
 	ProvisioningURL(tenant string) string
 	Tenants(ctx context.Context) ([]provision.Tenant, error)
 	DefaultTenant() string
@@ -60,12 +61,23 @@ type Server struct {
 	notify map[string]*clientTx // NOTIFY branch -> transaction
 	closed bool
 
+	refMu sync.Mutex
+	refs  map[string]cachedRef // MAC -> where FindMAC found it
+
 	tenantMu  sync.Mutex
 	tenantIDs map[string]string // name or UUID -> UUID
 	tenantAt  time.Time
 
 	// OnNotifyDone, when set, is called when a NOTIFY transaction ends (tests).
 	OnNotifyDone func(answered bool)
+}
+
+// cachedRef spares FindMAC's scan of the tenant's files during a boot storm of
+// configured phones; it is trusted for 10 s and only while the file it names is
+// still that MAC's.
+type cachedRef struct {
+	ref provision.DeviceRef
+	at  time.Time
 }
 
 type iface struct {
@@ -106,7 +118,7 @@ func New(cfg Config, log *slog.Logger, prov Provisioner, brands []provision.Bran
 	return &Server{
 		cfg: cfg, log: log, prov: prov, ident: NewIdentifier(brands),
 		limit: ratelimit.New(cfg.RateBurst, cfg.RateInterval),
-		subs:  map[string]*serverTx{}, notify: map[string]*clientTx{},
+		subs:  map[string]*serverTx{}, notify: map[string]*clientTx{}, refs: map[string]cachedRef{},
 	}, nil
 }
 
@@ -381,7 +393,7 @@ func (s *Server) decide(sub *Subscribe, v Vendor, ifname, ip string) (body, tena
 		s.log.Warn("pnp: tenant map", "err", mapErr)
 		return "", "", false
 	}
-	refs := s.prov.FindMAC(mac)
+	refs := s.findMAC(mac)
 	if mapped != "" {
 		var in []provision.DeviceRef
 		for _, r := range refs {
@@ -411,6 +423,30 @@ func (s *Server) decide(sub *Subscribe, v Vendor, ifname, ip string) (body, tena
 	s.prov.SeeUnknown(tenant, mac, ip, sub.UserAgent, "(sip pnp)")
 	model := v.Model
 	return bootstrapURL(s.cfg.BootstrapURL, s.prov.ProvisioningURL(tenant), v.Brand, mac, macLower(sub.MAC), model, tenant), tenant, false
+}
+
+// findMAC is FindMAC through the cache.
+func (s *Server) findMAC(mac string) []provision.DeviceRef {
+	s.refMu.Lock()
+	c, ok := s.refs[mac]
+	s.refMu.Unlock()
+	if ok && time.Since(c.at) < 10*time.Second {
+		if f, ok := s.prov.Lookup(c.ref.Tenant, c.ref.File); ok && f.MAC == mac {
+			return []provision.DeviceRef{c.ref}
+		}
+	}
+	refs := s.prov.FindMAC(mac)
+	s.refMu.Lock()
+	if len(refs) == 1 && refs[0].File != "" {
+		if len(s.refs) >= s.cfg.MaxTransactions {
+			clear(s.refs)
+		}
+		s.refs[mac] = cachedRef{refs[0], time.Now()}
+	} else {
+		delete(s.refs, mac)
+	}
+	s.refMu.Unlock()
+	return refs
 }
 
 // mapTenant is the UUID of the first pnp.tenants entry matching the interface
