@@ -527,26 +527,17 @@ func (s *Server) retransmit(branch string) {
 
 // handleResponse ends the NOTIFY transaction a final response names.
 func (s *Server) handleResponse(data []byte, src netip.AddrPort) {
-	msg, err := sip.ParseMessage(data)
-	if err != nil {
-		return
-	}
-	res, ok := msg.(*sip.Response)
+	branch, status, ok := parseNotifyResponse(data)
 	if !ok {
 		return
 	}
-	via, cseq := res.Via(), res.CSeq()
-	if via == nil || cseq == nil || cseq.MethodName != sip.NOTIFY {
-		return
-	}
-	branch, _ := via.Params.Get("branch")
 	s.mu.Lock()
 	tx, ok := s.notify[branch]
 	if !ok {
 		s.mu.Unlock()
 		return
 	}
-	if res.StatusCode < 200 {
+	if status < 200 {
 		// Proceeding: retransmit at T2 from now on (17.1.2.2).
 		tx.interval = s.cfg.T2 / 2 // doubled to T2 at the next firing
 		s.mu.Unlock()
@@ -556,12 +547,34 @@ func (s *Server) handleResponse(data []byte, src netip.AddrPort) {
 	delete(s.notify, branch)
 	s.mu.Unlock()
 	s.stats.NotifyAnswered.Add(1)
-	if res.StatusCode >= 300 {
-		s.log.Info("pnp: NOTIFY refused", "src", src.String(), "status", res.StatusCode)
+	if status >= 300 {
+		s.log.Info("pnp: NOTIFY refused", "src", src.String(), "status", status)
 	}
 	if f := s.OnNotifyDone; f != nil {
 		f(true)
 	}
+}
+
+// parseNotifyResponse reads a phone's answer to a NOTIFY: the top Via's branch
+// (our transaction) and the status. Anything else is not ok.
+func parseNotifyResponse(data []byte) (branch string, status int, ok bool) {
+	if len(data) > maxPacket {
+		return "", 0, false
+	}
+	msg, err := sip.ParseMessage(data)
+	if err != nil {
+		return "", 0, false
+	}
+	res, isRes := msg.(*sip.Response)
+	if !isRes {
+		return "", 0, false
+	}
+	via, cseq := res.Via(), res.CSeq()
+	if via == nil || cseq == nil || cseq.MethodName != sip.NOTIFY || res.StatusCode < 100 || res.StatusCode > 699 {
+		return "", 0, false
+	}
+	branch, _ = via.Params.Get("branch")
+	return branch, res.StatusCode, branch != ""
 }
 
 // sweep forgets SUBSCRIBEs after 64*T1 (Timer J), when retransmissions have stopped.

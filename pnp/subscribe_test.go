@@ -198,3 +198,32 @@ func FuzzIdentify(f *testing.F) {
 }
 
 func mustAP(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+func TestParseNotifyResponse(t *testing.T) {
+	ok := "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bK.abc\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: x\r\nCSeq: 1 NOTIFY\r\nContent-Length: 0\r\n\r\n"
+	if b, st, good := parseNotifyResponse([]byte(ok)); !good || b != "z9hG4bK.abc" || st != 200 {
+		t.Errorf("200 OK: %q %d %v", b, st, good)
+	}
+	for name, m := range map[string]string{
+		"subscribe cseq": strings.Replace(ok, "1 NOTIFY", "1 SUBSCRIBE", 1),
+		"no branch":      strings.Replace(ok, ";branch=z9hG4bK.abc", "", 1),
+		"request":        "NOTIFY sip:x SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bK.abc\r\nCSeq: 1 NOTIFY\r\n\r\n",
+		"truncated":      ok[:40],
+	} {
+		if _, _, good := parseNotifyResponse([]byte(m)); good {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func FuzzParseNotifyResponse(f *testing.F) {
+	f.Add([]byte("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bK.abc\r\nCSeq: 1 NOTIFY\r\nContent-Length: 0\r\n\r\n"))
+	f.Add([]byte("SIP/2.0 180 Ringing\r\nVia: x\r\nCSeq: NOTIFY\r\n\r\n"))
+	f.Add([]byte("SIP/2.0 999 X\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b, st, ok := parseNotifyResponse(data)
+		if ok && (b == "" || st < 100 || st > 699) {
+			t.Fatalf("accepted branch %q status %d", b, st)
+		}
+	})
+}
