@@ -54,7 +54,9 @@ type Config struct {
 	// T2 caps the NOTIFY retransmission interval (4s).
 	T2 time.Duration `yaml:"t2"`
 	// MaxTransactions caps the SUBSCRIBEs remembered at once (each for 64*T1, for
-	// retransmission detection, plus its NOTIFY); beyond it new ones are dropped.
+	// retransmission detection, plus its NOTIFY; about 600 bytes each); beyond it
+	// new ones are dropped. The default holds a storm of 2,000 SUBSCRIBE/s for
+	// 64*T1 = 32 s with room to spare.
 	MaxTransactions int `yaml:"max_transactions"`
 }
 
@@ -78,7 +80,7 @@ func DefaultConfig() Config {
 		RateInterval:    2 * time.Second,
 		T1:              500 * time.Millisecond,
 		T2:              4 * time.Second,
-		MaxTransactions: 50000,
+		MaxTransactions: 100000,
 	}
 }
 
