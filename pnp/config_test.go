@@ -42,3 +42,20 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("normPrefix %q %v", p, err)
 	}
 }
+
+func TestLeftoverNames(t *testing.T) {
+	for name, want := range map[string]string{
+		"sbpapp123n1": "123", "sbpph123n2": "123", "sbpa123n1": "123", "sbpp123n1": "123",
+		"sbpbapp77": "77", "sbpba77": "77", "sbpbp77": "77", "sbpe2e9n1": "9", "sbpd9": "9", "sbpd9p": "9",
+		"sbh-ha1": "", "eth0": "", "sbpxyz1": "",
+	} {
+		m := leftoverRE.FindStringSubmatch(name)
+		got := ""
+		if m != nil {
+			got = m[1]
+		}
+		if got != want {
+			t.Errorf("%s: pid %q, want %q", name, got, want)
+		}
+	}
+}

@@ -33,7 +33,9 @@ type lab struct {
 
 var labSeq atomic.Int32
 
-var leftoverRE = regexp.MustCompile(`^sbp(?:app|ph|a|p)(\d+)n\d+$`)
+// leftoverRE matches the names of these tests, of bench/pnp (sbpb...) and of
+// cmd/switchboard's PnP test (sbpe2e..., sbpd...), capturing the creator's pid.
+var leftoverRE = regexp.MustCompile(`^sbp(?:app|ph|a|p|bapp|bph|ba|bp|e2e|d)(\d+)(?:n\d+)?p?$`)
 
 func needRoot(t testing.TB) {
 	t.Helper()
