@@ -24,6 +24,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/dhcp"
 	"github.com/switchboard-pbx/switchboard/ha"
 	"github.com/switchboard-pbx/switchboard/httpd"
+	"github.com/switchboard-pbx/switchboard/pnp"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/redirect"
 	"github.com/switchboard-pbx/switchboard/tftpd"
@@ -44,6 +45,8 @@ type Config struct {
 	TFTP tftpd.Config `yaml:"tftp"`
 	// Provisioning configures the provisioning tree phones fetch.
 	Provisioning provision.Config `yaml:"provisioning"`
+	// PnP answers phones' multicast SIP PnP SUBSCRIBEs (off by default).
+	PnP pnp.Config `yaml:"pnp"`
 	// Demo seeds a demo tenant and admin login (make run).
 	Demo Demo `yaml:"demo"`
 	// CTI is the nethcti-compatible CTI server over Asterisk AMI (off by default).
@@ -85,6 +88,7 @@ func Default() Config {
 		Redirect:     redirect.DefaultConfig(),
 		DHCP:         dhcp.DefaultConfig(),
 		HA:           ha.DefaultConfig(),
+		PnP:          pnp.DefaultConfig(),
 	}
 }
 
@@ -242,6 +246,7 @@ func (c *Config) Finish() error {
 		{"redirect", c.Redirect.Validate()},
 		{"dhcp", c.DHCP.Validate()},
 		{"ha", c.HA.Validate()},
+		{"pnp", c.PnP.Validate()},
 	} {
 		if sec.err != nil {
 			return fmt.Errorf("config: key %s.%w", sec.name, sec.err)

@@ -34,6 +34,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/cti"
 	"github.com/switchboard-pbx/switchboard/httpd"
 	"github.com/switchboard-pbx/switchboard/httpprov"
+	"github.com/switchboard-pbx/switchboard/pnp"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/ratelimit"
 	"github.com/switchboard-pbx/switchboard/redirect"
@@ -231,6 +232,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	} else if dhcpSvc != nil {
 		services = append(services, dhcpSvc)
+	}
+	if cfg.PnP.Enabled {
+		resp, err := pnp.New(cfg.PnP, log, prov, prov.BuiltinCatalog().Brands)
+		if err != nil {
+			return err
+		}
+		if err := resp.Listen(); err != nil {
+			return err
+		}
+		reg.MustRegister(resp.Collectors()...)
+		services = append(services, resp.Serve)
 	}
 	sock := api.NewSocketServer(cfg.Admin.Socket)
 	if err := sock.Listen(); err != nil {
