@@ -229,3 +229,6 @@ func (d *Daemon) InNetns(ctx context.Context, args ...string) ([]byte, error) {
 	full := append([]string{fmt.Sprintf("--net=/proc/%d/ns/net", d.cmd.Process.Pid), "--"}, args...)
 	return exec.CommandContext(ctx, "nsenter", full...).CombinedOutput()
 }
+
+// Pid is the daemon's process id as the host sees it.
+func (d *Daemon) Pid() int { return d.cmd.Process.Pid }
