@@ -16,12 +16,11 @@ import (
 )
 
 const (
-	confPath  = "/etc/switchboard/switchboard.yaml"
-	dataDir   = "/var/lib/switchboard"
-	enabled   = "/etc/systemd/system/multi-user.target.wants/switchboard.service"
-	binPath   = "/usr/bin/switchboard"
-	unitPath  = "/usr/lib/systemd/system/switchboard.service"
-	capsInUse = "net_bind_service,net_admin,net_raw"
+	confPath = "/etc/switchboard/switchboard.yaml"
+	dataDir  = "/var/lib/switchboard"
+	enabled  = "/etc/systemd/system/multi-user.target.wants/switchboard.service"
+	binPath  = "/usr/bin/switchboard"
+	unitPath = "/usr/lib/systemd/system/switchboard.service"
 )
 
 // appliance unpacks the cached Debian tree (minbase plus systemd, not running)
@@ -240,28 +239,10 @@ func verifyUnit(t *testing.T, r *chroottest.Root) {
 // capabilities, and a clean exit on SIGTERM.
 func serveAndCheck(t *testing.T, r *chroottest.Root, uid int) {
 	t.Helper()
-	d := r.Start("setpriv", "--reuid=switchboard", "--regid=switchboard", "--init-groups", "--no-new-privs",
-		"--bounding-set=-all,+"+strings.ReplaceAll(capsInUse, ",", ",+"),
-		"--inh-caps=-all,+"+strings.ReplaceAll(capsInUse, ",", ",+"),
-		"--ambient-caps=-all,+"+strings.ReplaceAll(capsInUse, ",", ",+"),
-		binPath, "serve", "--config", confPath)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	d := r.Start(chroottest.AsService(binPath, "serve", "--config", confPath)...)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var out []byte
-	var err error
-	for {
-		if done, werr := d.Exited(); done {
-			t.Fatalf("serve exited: %v\n%s", werr, d.Output())
-		}
-		out, err = d.InNetns(ctx, "curl", "-fsS", "--max-time", "2", "http://127.0.0.1:80/healthz")
-		if err == nil || ctx.Err() != nil {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("GET http://127.0.0.1:80/healthz: %v %s\n%s", err, out, d.Output())
-	}
+	out := d.WaitHTTP(t, "http://127.0.0.1:80/healthz", 60*time.Second)
 	if !regexp.MustCompile(`"status":"ok"`).Match(out) {
 		t.Errorf("healthz: %s", out)
 	}

@@ -32,8 +32,8 @@ mkdir -p "$cache/debs"
 key=$(printf '%s\n' "$suite" "$arch" "$include" "$mirror" | sha256sum | cut -c1-12)
 tarball="$cache/base-$suite-$arch-$key.tar"
 
-# One builder at a time per cache: parallel tests share the result.
-exec 9>"$cache/.mkbase.lock"
+# One builder per tree at a time: parallel tests wait for and share the result.
+exec 9>"$tarball.lock"
 flock 9
 if [ -s "$tarball" ]; then
 	echo "$tarball"

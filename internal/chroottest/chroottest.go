@@ -141,7 +141,7 @@ func (r *Root) Path(p string) string { return filepath.Join(r.Dir, p) }
 // loopback is up, so daemons can bind their real ports without touching the
 // host's.
 func (r *Root) chrootCmd(ctx context.Context, netns bool, args ...string) *exec.Cmd {
-	ns := []string{"--mount", "--propagation", "private", "--mount-proc=" + r.Path("proc")}
+	ns := []string{"--mount", "--uts", "--propagation", "private", "--mount-proc=" + r.Path("proc")}
 	script := `exec chroot "$0" "$@"`
 	if netns {
 		ns = append(ns, "--net")
@@ -232,3 +232,36 @@ func (d *Daemon) InNetns(ctx context.Context, args ...string) ([]byte, error) {
 
 // Pid is the daemon's process id as the host sees it.
 func (d *Daemon) Pid() int { return d.cmd.Process.Pid }
+
+// ServiceCaps are the capabilities the systemd unit grants (AmbientCapabilities
+// and CapabilityBoundingSet), in setpriv's spelling.
+const ServiceCaps = "+net_bind_service,+net_admin,+net_raw"
+
+// AsService prefixes a command so that it runs in the tree the way the unit runs
+// the daemon: as user switchboard, with only ServiceCaps, and no new privileges.
+func AsService(args ...string) []string {
+	return append([]string{"setpriv", "--reuid=switchboard", "--regid=switchboard", "--init-groups",
+		"--no-new-privs", "--bounding-set=-all," + ServiceCaps, "--inh-caps=-all," + ServiceCaps,
+		"--ambient-caps=-all," + ServiceCaps}, args...)
+}
+
+// WaitHTTP polls url with curl inside the daemon's network namespace until it
+// answers 2xx, the daemon exits, or the timeout passes; it returns the body.
+func (d *Daemon) WaitHTTP(t testing.TB, url string, timeout time.Duration) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		if done, err := d.Exited(); done {
+			t.Fatalf("daemon exited: %v\n%s", err, d.Output())
+		}
+		out, err := d.InNetns(ctx, "curl", "-fsSk", "--max-time", "2", url)
+		if err == nil {
+			return out
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("GET %s: %v %s\n%s", url, err, out, d.Output())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
