@@ -45,7 +45,7 @@ PKG_VERSION ?= $(shell packaging/version.sh)
 SB_CACHE    ?= $(CURDIR)/.cache
 NFPM        := $(SB_CACHE)/tools/nfpm-v2.45.2/nfpm
 
-.PHONY: packages image test-packages
+.PHONY: packages image test-packages test-qemu
 
 $(NFPM):
 	GOFLAGS= GOBIN=$(dir $@) $(GO) install github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
@@ -60,3 +60,8 @@ image: $(NFPM)
 # in a debootstrap chroot and builds the image.
 test-packages: $(NFPM)
 	NFPM=$(NFPM) SB_CACHE=$(SB_CACHE) $(GO) test -count=1 -timeout 15m -v ./packaging/ ./rootfs/
+
+# Opt-in, not part of "make test": boots the full image under qemu (software
+# emulation) and fetches a provisioning file from it (root, qemu-system-x86).
+test-qemu: $(NFPM)
+	SB_TEST_QEMU=1 NFPM=$(NFPM) SB_CACHE=$(SB_CACHE) $(GO) test -count=1 -timeout 20m -v -run TestQEMUBoot ./rootfs/
