@@ -57,11 +57,12 @@ image: $(NFPM)
 	NFPM=$(NFPM) VERSION=$(PKG_VERSION) COMMIT=$(COMMIT) GO=$(GO) SB_CACHE=$(SB_CACHE) rootfs/build-image.sh
 
 # Inspects the packages; as root also installs, upgrades, removes and purges them
-# in a debootstrap chroot and builds the image.
-test-packages: $(NFPM)
+# in a debootstrap chroot and builds the image. The tests install nfpm at
+# $(NFPM) themselves, while debootstrap runs beside it.
+test-packages:
 	NFPM=$(NFPM) SB_CACHE=$(SB_CACHE) $(GO) test -count=1 -timeout 15m -v ./packaging/ ./rootfs/
 
 # Opt-in, not part of "make test": boots the full image under qemu (software
 # emulation) and fetches a provisioning file from it (root, qemu-system-x86).
-test-qemu: $(NFPM)
+test-qemu:
 	SB_TEST_QEMU=1 NFPM=$(NFPM) SB_CACHE=$(SB_CACHE) $(GO) test -count=1 -timeout 20m -v -run TestQEMUBoot ./rootfs/

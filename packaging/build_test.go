@@ -35,6 +35,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv("NFPM") != "" {
+		chroottest.Prefetch("amd64")
+	}
 	code := m.Run()
 	if tmpRoot != "" {
 		os.RemoveAll(tmpRoot)
@@ -52,6 +55,9 @@ func packages(t *testing.T) builds {
 	}
 	buildOnce.Do(func() {
 		root := chroottest.RepoRoot(t)
+		if buildErr = chroottest.EnsureNFPM(nfpm); buildErr != nil {
+			return
+		}
 		if tmpRoot, buildErr = os.MkdirTemp("", "sb-packages-"); buildErr != nil {
 			return
 		}

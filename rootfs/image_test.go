@@ -17,6 +17,13 @@ import (
 
 const version = "2.0.0+imagetest"
 
+func TestMain(m *testing.M) {
+	if os.Getenv("NFPM") != "" {
+		chroottest.Prefetch("amd64")
+	}
+	os.Exit(m.Run())
+}
+
 // image builds the deb and an image without a kernel (the tree is what is
 // under test; the kernel only adds minutes) and returns the output base path.
 func image(t *testing.T) string {
@@ -30,6 +37,9 @@ func image(t *testing.T) string {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s not installed (.ci/run installs it)", tool)
 		}
+	}
+	if err := chroottest.EnsureNFPM(nfpm); err != nil {
+		t.Fatal(err)
 	}
 	root := chroottest.RepoRoot(t)
 	out := t.TempDir()

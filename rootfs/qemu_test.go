@@ -40,6 +40,9 @@ func TestQEMUBoot(t *testing.T) {
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		t.Fatal("qemu-system-x86_64 not installed (apt-get install qemu-system-x86)")
 	}
+	if err := chroottest.EnsureNFPM(nfpm); err != nil {
+		t.Fatal(err)
+	}
 	out := t.TempDir()
 	cmd := exec.Command(filepath.Join(chroottest.RepoRoot(t), "rootfs", "build-image.sh"))
 	cmd.Env = append(os.Environ(), "NFPM="+nfpm, "VERSION="+version, "COMMIT=feedface0002", "OUT="+out,

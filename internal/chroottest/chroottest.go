@@ -30,22 +30,23 @@ func RequireRoot(t testing.TB) {
 }
 
 // RepoRoot is the top of the source tree (where go.mod is).
-func RepoRoot(t testing.TB) string {
-	t.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatal("chroottest: cannot locate the source tree")
-	}
+func RepoRoot(t testing.TB) string { return repoRoot() }
+
+func repoRoot() string {
+	// This file's own path, recorded at build time, is two levels below the top.
+	_, file, _, _ := runtime.Caller(0)
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
 // CacheDir is where debootstrap trees are kept between runs: SB_CACHE as the
 // Makefile sets it, else .cache at the top of the tree.
-func CacheDir(t testing.TB) string {
+func CacheDir(t testing.TB) string { return cacheDir() }
+
+func cacheDir() string {
 	if d := os.Getenv("SB_CACHE"); d != "" {
 		return d
 	}
-	return filepath.Join(RepoRoot(t), ".cache")
+	return filepath.Join(repoRoot(), ".cache")
 }
 
 // BasePackages is the extra package list of the appliance tree without a
@@ -53,9 +54,37 @@ func CacheDir(t testing.TB) string {
 // tests and "make image" reuse one cached tree).
 func BasePackages(t testing.TB) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(RepoRoot(t), "rootfs", "base-packages"))
+	p, err := basePackages()
 	if err != nil {
 		t.Fatalf("chroottest: %v", err)
+	}
+	return p
+}
+
+// Prefetch starts building the base tree for arch in the background when
+// running as root, so debootstrap overlaps the package builds; Base then waits
+// for it (mkbase.sh locks per tree). Errors surface in Base.
+func Prefetch(arch string) {
+	if os.Geteuid() != 0 {
+		return
+	}
+	pkgs, err := basePackages()
+	if err != nil {
+		return
+	}
+	if err := os.MkdirAll(cacheDir(), 0o755); err != nil {
+		return
+	}
+	cmd := exec.Command(filepath.Join(repoRoot(), "rootfs", "mkbase.sh"), cacheDir(), arch, pkgs)
+	if cmd.Start() == nil {
+		go cmd.Wait() //nolint:errcheck // Base reports failures
+	}
+}
+
+func basePackages() (string, error) {
+	b, err := os.ReadFile(filepath.Join(repoRoot(), "rootfs", "base-packages"))
+	if err != nil {
+		return "", err
 	}
 	var pkgs []string
 	sc := bufio.NewScanner(bytes.NewReader(b))
@@ -65,7 +94,7 @@ func BasePackages(t testing.TB) string {
 			pkgs = append(pkgs, line)
 		}
 	}
-	return strings.Join(pkgs, ",")
+	return strings.Join(pkgs, ","), nil
 }
 
 // Base returns the cached tarball of a Debian tree for arch with the extra
@@ -264,4 +293,41 @@ func (d *Daemon) WaitHTTP(t testing.TB, url string, timeout time.Duration) []byt
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// NFPMModule is the nfpm the packages are built with (the Makefile pins the same).
+const NFPMModule = "github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2"
+
+// EnsureNFPM installs nfpm at path (its file name must be "nfpm") unless it is
+// there already. The tests do it themselves rather than the Makefile, so the
+// install overlaps the debootstrap that Prefetch started; a lock keeps two test
+// binaries from installing it twice.
+func EnsureNFPM(path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	if filepath.Base(path) != "nfpm" {
+		return fmt.Errorf("nfpm: %s: go install can only name the binary nfpm", path)
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("nfpm: %w", err)
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("nfpm: %w", err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("nfpm: lock: %w", err)
+	}
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	cmd := exec.Command("go", "install", NFPMModule)
+	cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go install %s: %w\n%s", NFPMModule, err, out)
+	}
+	return nil
 }

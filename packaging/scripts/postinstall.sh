@@ -9,9 +9,13 @@ fix_ownership() {
 	# owner or mode of data the administrator moved or restored by hand.
 	chown switchboard:switchboard /var/lib/switchboard
 	chmod 0750 /var/lib/switchboard
-	chown root:switchboard /etc/switchboard /etc/switchboard/switchboard.yaml
+	chown root:switchboard /etc/switchboard
 	chmod 0750 /etc/switchboard
-	chmod 0640 /etc/switchboard/switchboard.yaml
+	# An administrator may delete a conffile, and dpkg then keeps it deleted.
+	if [ -e /etc/switchboard/switchboard.yaml ]; then
+		chown root:switchboard /etc/switchboard/switchboard.yaml
+		chmod 0640 /etc/switchboard/switchboard.yaml
+	fi
 }
 
 systemd_running() {
