@@ -18,6 +18,12 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 ARCH=${ARCH:-amd64}
+if [ "$ARCH" != "$(dpkg --print-architecture)" ]; then
+	# The chroot steps run the tree's own binaries; a foreign tree would need
+	# qemu-user-static and debootstrap --foreign, which this build does not do.
+	echo "build-image: ARCH=$ARCH: only the host's architecture ($(dpkg --print-architecture)) is supported" >&2
+	exit 1
+fi
 VERSION=${VERSION:-$(packaging/version.sh)}
 OUT=${OUT:-dist}
 SB_CACHE=${SB_CACHE:-.cache}
