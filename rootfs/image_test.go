@@ -33,7 +33,7 @@ func image(t *testing.T) string {
 		t.Skip("NFPM not set: the image tests run under make test-packages (which installs nfpm v2.45.2)")
 	}
 	chroottest.RequireRoot(t)
-	for _, tool := range []string{"mke2fs", "e2fsck", "debugfs", "zstd"} {
+	for _, tool := range []string{"mke2fs", "e2fsck", "debugfs", "zstd", "mksquashfs", "unsquashfs"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s not installed (.ci/run installs it)", tool)
 		}
@@ -52,7 +52,7 @@ func image(t *testing.T) string {
 	}
 	start := time.Now()
 	img := exec.Command(filepath.Join(root, "rootfs", "build-image.sh"))
-	img.Env = append(env, "SB_KERNEL=none", "DEB="+filepath.Join(out, "switchboard_"+version+"-1_amd64.deb"))
+	img.Env = append(env, "SB_KERNEL=none", "SB_SQUASHFS=1", "DEB="+filepath.Join(out, "switchboard_"+version+"-1_amd64.deb"))
 	if b, err := img.CombinedOutput(); err != nil {
 		t.Fatalf("build-image.sh: %v\n%s", err, b)
 	}
@@ -117,6 +117,27 @@ func TestImage(t *testing.T) {
 		}
 		if nw := debugfs(t, ext4, "cat /etc/systemd/network/80-switchboard-dhcp.network"); !strings.Contains(nw, "DHCP=yes") {
 			t.Errorf("no DHCP network in the image:\n%s", nw)
+		}
+	})
+
+	t.Run("squashfs", func(t *testing.T) {
+		out, err := exec.Command("unsquashfs", "-lls", base+".squashfs", "usr/bin/switchboard", "var/lib/switchboard").CombinedOutput()
+		if err != nil {
+			t.Fatalf("unsquashfs: %v\n%s", err, out)
+		}
+		// unsquashfs names owners from the host's passwd, where the image's
+		// service user does not exist: compare its uid from the image.
+		m := regexp.MustCompile(`(?m)^switchboard:x:(\d+):(\d+):`).FindStringSubmatch(debugfs(t, ext4, "cat /etc/passwd"))
+		if m == nil {
+			t.Fatal("no switchboard user in the image's /etc/passwd")
+		}
+		for _, want := range []*regexp.Regexp{
+			regexp.MustCompile(`(?m)^-rwxr-xr-x root/root .* squashfs-root/usr/bin/switchboard$`),
+			regexp.MustCompile(`(?m)^drwxr-x--- (switchboard|` + m[1] + `)/(switchboard|` + m[2] + `) .* squashfs-root/var/lib/switchboard$`),
+		} {
+			if !want.Match(out) {
+				t.Errorf("squashfs listing lacks %s:\n%s", want, out)
+			}
 		}
 	})
 
