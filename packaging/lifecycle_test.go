@@ -110,6 +110,14 @@ func TestDebLifecycle(t *testing.T) {
 	}
 	checkUser(t, r)
 
+	// Installing again brings the service back enabled, on the kept data.
+	r.Run("dpkg", "-i", "--force-confdef", "--force-confold", "/tmp/v2.deb")
+	checkInstalled(t, r)
+	if got := fileSum(t, r, dataDir+"/tls/cert.pem"); got != cert {
+		t.Error("reinstall after remove replaced the TLS certificate")
+	}
+	r.Run("dpkg", "-r", "switchboard")
+
 	// Purge: config, data and the system user all go.
 	r.Run("dpkg", "-P", "switchboard")
 	for _, p := range []string{"/etc/switchboard", dataDir} {

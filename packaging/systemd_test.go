@@ -44,14 +44,19 @@ func TestScriptsWithSystemd(t *testing.T) {
 	step("dpkg install", []string{"enable " + unit, "daemon-reload", "start " + unit}, "dpkg", "-i", "/tmp/v1.deb")
 	step("dpkg upgrade", []string{"daemon-reload", "try-restart " + unit},
 		"dpkg", "-i", "--force-confdef", "--force-confold", "/tmp/v2.deb")
-	step("dpkg remove", []string{"stop " + unit, "disable " + unit, "daemon-reload"}, "dpkg", "-r", "switchboard")
+	removed := []string{"stop " + unit, "is-enabled --quiet " + unit, "disable " + unit, "daemon-reload"}
+	step("dpkg remove", removed, "dpkg", "-r", "switchboard")
+	// Installing again after a remove (dpkg passes the old version, as for an
+	// upgrade) enables and starts the service again.
+	step("dpkg reinstall after remove", []string{"enable " + unit, "daemon-reload", "start " + unit}, "dpkg", "-i", "/tmp/v2.deb")
+	step("dpkg remove again", removed, "dpkg", "-r", "switchboard")
 	step("dpkg purge", []string{"daemon-reload"}, "dpkg", "-P", "switchboard")
 
 	// rpm orders an upgrade differently: new %post (2), old %preun (1), old
 	// %postun (1), and the restart belongs to the last.
 	step("rpm install", []string{"enable " + unit, "daemon-reload", "start " + unit}, "rpm", "-i", pkgFile(t, b.v1, "rpm", "amd64"))
 	step("rpm upgrade", []string{"daemon-reload", "try-restart " + unit}, "rpm", "-U", pkgFile(t, b.v2, "rpm", "amd64"))
-	step("rpm erase", []string{"stop " + unit, "disable " + unit, "daemon-reload"}, "rpm", "-e", "switchboard")
+	step("rpm erase", removed, "rpm", "-e", "switchboard")
 
 	// No systemd at all (a container, a minimal chroot): installs still work.
 	os.Remove(r.Path("/usr/bin/systemctl"))

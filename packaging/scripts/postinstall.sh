@@ -46,13 +46,17 @@ upgrade() {
 
 case "${1:-}" in
 configure)
-	if [ -z "${2:-}" ]; then
+	# A non-empty old version is an upgrade, or an install after "remove" (the
+	# package was in config-files state), which the prerm's marker tells apart.
+	if [ -z "${2:-}" ] || [ -e /etc/switchboard/.enabled-before-remove ]; then
+		rm -f /etc/switchboard/.enabled-before-remove
 		first_install
 	else
 		upgrade
 	fi
 	;;
 1)
+	rm -f /etc/switchboard/.enabled-before-remove
 	first_install
 	;;
 2)

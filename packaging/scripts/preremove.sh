@@ -9,6 +9,12 @@ stop_and_disable() {
 		systemctl stop switchboard.service || true
 	fi
 	if command -v systemctl >/dev/null 2>&1; then
+		# dpkg keeps /etc/switchboard after "remove", and a later install
+		# (configure with the old version) must enable the unit again, as it
+		# was: the marker says so. Purge deletes it with the directory.
+		if systemctl is-enabled --quiet switchboard.service 2>/dev/null && [ -d /etc/switchboard ]; then
+			: >/etc/switchboard/.enabled-before-remove
+		fi
 		systemctl disable switchboard.service >/dev/null 2>&1 || true
 	fi
 }
