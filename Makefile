@@ -27,6 +27,9 @@ test-race:
 # Benchmarks against the baselines in the same run (tftpd-hpa, nginx, wrk; root).
 bench: bin/switchboard
 	$(GO) run ./bench/provbench -bin bin/switchboard
+	$(GO) run ./bench/cti
+	$(GO) run ./bench/ha -bin bin/switchboard
+	$(GO) run ./bench/pnp -bin bin/switchboard
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

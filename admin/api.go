@@ -165,7 +165,10 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	var ve *store.ValidationError
 	var ce *store.ConflictError
+	var ro *store.ReadOnlyError
 	switch {
+	case errors.As(err, &ro):
+		writeError(w, http.StatusServiceUnavailable, "", ro.Msg)
 	case errors.As(err, &ae):
 		writeError(w, ae.status, ae.field, ae.msg)
 	case errors.As(err, &ve):

@@ -400,11 +400,29 @@ func (a *API) provisioningRoutes() {
 		if err != nil {
 			return err
 		}
-		l, err := pv.UnknownDevices(r.Context(), t)
+		l, err := pv.UnknownDevicesView(r.Context(), t)
 		if err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"items": l})
+		return nil
+	})
+	a.Mount("POST "+tb+"/unknown-devices/{mac}/adopt", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+		t, err := a.tenantOf(r, p)
+		if err != nil {
+			return err
+		}
+		body, err := rawObject(r)
+		if err != nil {
+			return err
+		}
+		d, err := pv.Adopt(r.Context(), p.Actor(), t, r.PathValue("mac"), body)
+		if err != nil {
+			return err
+		}
+		// Answer with the device's file name, which exists once this revision is rendered.
+		pv.WaitRendered(r.Context(), a.st.Revision()) //nolint:errcheck // ctx ended: answer anyway
+		writeJSON(w, http.StatusCreated, pv.ViewDevices(t, []provision.Device{d})[0])
 		return nil
 	})
 }

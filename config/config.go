@@ -20,8 +20,13 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/switchboard-pbx/switchboard/admin"
+	"github.com/switchboard-pbx/switchboard/cti"
+	"github.com/switchboard-pbx/switchboard/dhcp"
+	"github.com/switchboard-pbx/switchboard/ha"
 	"github.com/switchboard-pbx/switchboard/httpd"
+	"github.com/switchboard-pbx/switchboard/pnp"
 	"github.com/switchboard-pbx/switchboard/provision"
+	"github.com/switchboard-pbx/switchboard/redirect"
 	"github.com/switchboard-pbx/switchboard/tftpd"
 )
 
@@ -40,8 +45,18 @@ type Config struct {
 	TFTP tftpd.Config `yaml:"tftp"`
 	// Provisioning configures the provisioning tree phones fetch.
 	Provisioning provision.Config `yaml:"provisioning"`
+	// PnP answers phones' multicast SIP PnP SUBSCRIBEs (off by default).
+	PnP pnp.Config `yaml:"pnp"`
 	// Demo seeds a demo tenant and admin login (make run).
 	Demo Demo `yaml:"demo"`
+	// CTI is the nethcti-compatible CTI server over Asterisk AMI (off by default).
+	CTI cti.Config `yaml:"cti"`
+	// Redirect registers devices with vendor redirection services.
+	Redirect redirect.Config `yaml:"redirect"`
+	// DHCP is the optional DHCPv4 server (off by default).
+	DHCP dhcp.Config `yaml:"dhcp"`
+	// HA is two-node active/passive high availability (off by default).
+	HA ha.Config `yaml:"ha"`
 }
 
 // Log configures log/slog output on stderr.
@@ -69,6 +84,11 @@ func Default() Config {
 		Tenancy:      provision.DefaultTenancyConfig(),
 		Provisioning: provision.DefaultConfig(),
 		TFTP:         tftpd.DefaultConfig(),
+		CTI:          cti.DefaultConfig(),
+		Redirect:     redirect.DefaultConfig(),
+		DHCP:         dhcp.DefaultConfig(),
+		HA:           ha.DefaultConfig(),
+		PnP:          pnp.DefaultConfig(),
 	}
 }
 
@@ -210,6 +230,9 @@ func (c *Config) Finish() error {
 	if c.Provisioning.BaseURL == "" {
 		c.Provisioning.BaseURL = defaultBaseURL(c.HTTP)
 	}
+	if c.Redirect.KeyFile == "" {
+		c.Redirect.KeyFile = filepath.Join(c.DataDir, "redirect.key")
+	}
 	for _, sec := range []struct {
 		name string
 		err  error
@@ -219,6 +242,11 @@ func (c *Config) Finish() error {
 		{"tenancy", c.Tenancy.Validate()},
 		{"provisioning", c.Provisioning.Validate()},
 		{"tftp", c.TFTP.Validate()},
+		{"cti", c.CTI.Validate()},
+		{"redirect", c.Redirect.Validate()},
+		{"dhcp", c.DHCP.Validate()},
+		{"ha", c.HA.Validate()},
+		{"pnp", c.PnP.Validate()},
 	} {
 		if sec.err != nil {
 			return fmt.Errorf("config: key %s.%w", sec.name, sec.err)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -35,7 +36,7 @@ func (s *Server) ServeFast(ctx *fasthttp.RequestCtx) {
 	ua := string(ctx.UserAgent())
 	orig := string(ctx.URI().PathOriginal())
 	rel, ok := strings.CutPrefix(string(ctx.Path()), "/provisioning/")
-	if !ok || strings.Contains(strings.ToLower(orig), "%2f") || strings.Contains(orig, "..") || strings.Contains(orig, "//") || strings.Contains(strings.ToLower(orig), "%2e%2e") {
+	if !ok || !canonical(orig, string(ctx.Path())) {
 		s.recordMiss(ip, ua, orig, provision.ErrBadPath, provision.Target{})
 		ctx.Error("file not found", fasthttp.StatusNotFound)
 		return
@@ -47,9 +48,10 @@ func (s *Server) ServeFast(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if t.Auth.Required() {
-		okAuth, challenge := s.checkAuth(string(ctx.Request.Header.Peek("Authorization")), string(ctx.Method()),
+		res, challenge := s.checkAuth(string(ctx.Request.Header.Peek("Authorization")), string(ctx.Method()),
 			string(ctx.RequestURI()), string(ctx.Path()), t.Auth)
-		if !okAuth {
+		if res != authOK {
+			s.authFailed(ip, res)
 			s.log.Warn("provisioning auth failed", "src", ip, "tenant", t.Tenant, "file", t.Name, "user_agent", printable(ua))
 			fastError(ctx, fasthttp.StatusUnauthorized, "authentication required", "WWW-Authenticate", challenge)
 			return
@@ -206,4 +208,19 @@ func unsatisfiable(ctx *fasthttp.RequestCtx, size int64) (int64, int64, int) {
 func fastError(ctx *fasthttp.RequestCtx, status int, msg, key, value string) {
 	ctx.Error(msg, status)
 	ctx.Response.Header.Set(key, value)
+}
+
+// canonical reports whether the path the client sent is the one the handler
+// sees: fasthttp hands over ctx.Path() decoded and normalized ("//", "./" and
+// "../" folded), so a request that only names a file once normalized, or that
+// hides a slash as %2F, is refused like the net/http front refuses it.
+func canonical(orig, normalized string) bool {
+	if strings.Contains(strings.ToLower(orig), "%2f") {
+		return false
+	}
+	dec, err := url.PathUnescape(orig)
+	if err != nil {
+		return false
+	}
+	return dec == normalized
 }

@@ -69,7 +69,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if t.Auth.Required() {
-		if !s.authorized(w, r, t.Auth) {
+		if !s.authorized(w, r, ip, t.Auth) {
 			s.log.Warn("provisioning auth failed", "src", ip, "tenant", t.Tenant, "file", t.Name, "user_agent", r.UserAgent())
 			return
 		}
@@ -147,49 +147,82 @@ func printable(s string) string {
 
 // authorized checks Basic or Digest credentials against the tenant's, and
 // challenges when they are missing or wrong.
-func (s *Server) authorized(w http.ResponseWriter, r *http.Request, p provision.HTTPAuth) bool {
-	ok, challenge := s.checkAuth(r.Header.Get("Authorization"), r.Method, r.URL.RequestURI(), r.URL.Path, p)
-	if ok {
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request, ip string, p provision.HTTPAuth) bool {
+	res, challenge := s.checkAuth(r.Header.Get("Authorization"), r.Method, r.URL.RequestURI(), r.URL.Path, p)
+	if res == authOK {
 		return true
 	}
+	s.authFailed(ip, res)
 	w.Header().Set("WWW-Authenticate", challenge)
 	http.Error(w, "authentication required", http.StatusUnauthorized)
 	return false
 }
 
+// authResult is what a request's credentials came to.
+type authResult int
+
+const (
+	authOK      authResult = iota
+	authMissing            // no credentials: the normal first step of Digest
+	authStale              // a Digest nonce we no longer know: the password was not tried
+	authWrong              // credentials were tried and are wrong: a guess
+)
+
+// authFailed charges a wrong guess to the source's budget (shared with the
+// requests for unknown files), so a tenant's password cannot be guessed at
+// full speed; a challenge or a stale nonce costs nothing.
+func (s *Server) authFailed(ip string, res authResult) {
+	if res == authWrong && s.limit.Fail(ip) {
+		s.log.Warn("provisioning: too many failed logins, throttling", "src", ip)
+	}
+}
+
 // checkAuth verifies an Authorization header value; when it fails it returns the
 // challenge to send. Both the net/http and the fasthttp front ends use it.
-func (s *Server) checkAuth(authz, method, requestURI, path string, p provision.HTTPAuth) (bool, string) {
+func (s *Server) checkAuth(authz, method, requestURI, path string, p provision.HTTPAuth) (authResult, string) {
+	res := authMissing
+	if strings.TrimSpace(authz) != "" {
+		res = authWrong
+	}
 	switch p.Mode {
 	case "basic":
 		if v, ok := strings.CutPrefix(authz, "Basic "); ok {
 			if raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v)); err == nil {
 				u, pw, found := strings.Cut(string(raw), ":")
 				if found && eq(u, p.User) && eq(pw, p.Password) {
-					return true, ""
+					return authOK, ""
 				}
 			}
 		}
-		return false, `Basic realm="` + s.realm + `", charset="UTF-8"`
+		return res, `Basic realm="` + s.realm + `", charset="UTF-8"`
 	case "digest":
-		if v, ok := strings.CutPrefix(authz, "Digest "); ok && s.checkDigest(method, requestURI, path, v, p) {
-			return true, ""
+		stale := ""
+		if v, ok := strings.CutPrefix(authz, "Digest "); ok {
+			switch res = s.checkDigest(method, requestURI, path, v, p); res {
+			case authOK:
+				return authOK, ""
+			case authStale:
+				stale = ", stale=true"
+			}
 		}
-		return false, fmt.Sprintf(`Digest realm="%s", qop="auth", algorithm=MD5, nonce="%s"`, s.realm, s.nonce.issue())
+		return res, fmt.Sprintf(`Digest realm="%s", qop="auth", algorithm=MD5, nonce="%s"%s`, s.realm, s.nonce.issue(), stale)
 	}
-	return true, ""
+	return authOK, ""
 }
 
 func eq(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
 
 // checkDigest verifies an RFC 2617/7616 MD5 digest response (what desk phones send).
-func (s *Server) checkDigest(method, requestURI, path, params string, p provision.HTTPAuth) bool {
+func (s *Server) checkDigest(method, requestURI, path, params string, p provision.HTTPAuth) authResult {
 	f := parseDigest(params)
-	if f["username"] != p.User || f["realm"] != s.realm || !s.nonce.valid(f["nonce"]) {
-		return false
+	if !s.nonce.valid(f["nonce"]) {
+		return authStale
+	}
+	if f["username"] != p.User || f["realm"] != s.realm {
+		return authWrong
 	}
 	if f["uri"] != requestURI && f["uri"] != path {
-		return false
+		return authWrong
 	}
 	md := func(x string) string { sum := md5.Sum([]byte(x)); return hex.EncodeToString(sum[:]) }
 	ha1 := md(p.User + ":" + s.realm + ":" + p.Password)
@@ -200,7 +233,10 @@ func (s *Server) checkDigest(method, requestURI, path, params string, p provisio
 	} else {
 		want = md(ha1 + ":" + f["nonce"] + ":" + ha2)
 	}
-	return eq(want, f["response"])
+	if !eq(want, f["response"]) {
+		return authWrong
+	}
+	return authOK
 }
 
 func parseDigest(s string) map[string]string {

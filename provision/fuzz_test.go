@@ -6,6 +6,7 @@ package provision
 //	go test ./provision/ -run '^$' -fuzz '^FuzzResolve$' -fuzztime 30s
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ func FuzzParseMAC(f *testing.F) {
 		"001565ABCDEF", "001565abcdef", "00:15:65:AB:CD:EF", "00:15:65:ab:cd:ef", "00-15-65-AB-CD-EF", "00-15-65-ab-cd-ef",
 		"00:15-65:ab:cd:ef", "00.15.65.ab.cd.ef", "001565abcde", "001565abcdeg", "ffffffffffff", "000000000000",
 		"0:015:65:AB:CD:EF", "00:15:65:AB:CD:E\x00", "", "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8\xf7\xf6\xf5\xf4", "ａｂ:15:65:AB:CD:EF",
+		"001565AABBCC", "00:15:65:aa:bb:cc", "00-15-65-AA-BB-CC", "00:15-65:aa:bb:cc", "0015", "zz1565aabbcc", "00:15:65:aa:bb:c",
 	} {
 		f.Add(s)
 	}
@@ -51,6 +53,7 @@ func FuzzCompileRender(f *testing.F) {
 		"%%%%", "%%%%%%", "%%%%MAC%%%%", "100%% sure", "%", "%%", "%%\n%%", "%%MAC\n%%MAC%%",
 		"%%A B%% %%MAC%%", "%%%%|x=y%%", "<a>%%X%%</a>", "%%_CUSTOM%%", "%%_%%", "a\r\nb=%%V%%\r\n",
 		"%%\xff%%", "\x00%%\x00%%", strings.Repeat("%%X", 50), strings.Repeat("%%", 33),
+		"a=%%ACCOUNT_EXTENSION%%\n", "%%X\n%%", "%%A|b%%", "<x>%%ACCOUNT_DISPLAY_NAME%%</x>",
 	} {
 		f.Add(s)
 	}
@@ -87,6 +90,12 @@ func FuzzCompileRender(f *testing.F) {
 				}
 			}
 		}
+		// Values missing from vars render too, and alike every time.
+		for _, esc := range []string{EscapeNone, EscapeXML} {
+			if string(c.Append(nil, nil, esc)) != string(c.Append(nil, map[string]string{}, esc)) {
+				t.Fatalf("%q: rendering without values is not deterministic", body)
+			}
+		}
 		// A value never adds a line to a plain file, nor markup to an XML one.
 		plain := string(c.Append(nil, values(c, "x\ny\r\n"), EscapeNone))
 		if strings.Count(plain, "\n") != strings.Count(body, "\n") {
@@ -97,6 +106,9 @@ func FuzzCompileRender(f *testing.F) {
 		if strings.Count(evil, "<") != strings.Count(safe, "<") || strings.Count(evil, ">") != strings.Count(safe, ">") {
 			t.Fatalf("%q: a value added markup: %q", body, evil)
 		}
+		if mixed := string(c.Append(nil, values(c, "A & <B>\nC"), EscapeXML)); !strings.Contains(body, "A & <B>") && strings.Contains(mixed, "A & <B>") {
+			t.Fatalf("%q: XML value not escaped: %q", body, mixed)
+		}
 		// Knowing no name: the first placeholder is the error, on its own line.
 		if _, err := Compile(body, none); err != nil {
 			var te *TemplateError
@@ -106,6 +118,9 @@ func FuzzCompileRender(f *testing.F) {
 			checkTemplateErr(t, body, te)
 		} else if len(c.Names()) != 0 {
 			t.Fatalf("%q: uses %v, yet compiles knowing no name", body, c.Names())
+		} else if out := string(c.Append(nil, nil, EscapeNone)); out != strings.ReplaceAll(body, "%%%%", "%%") {
+			// Without placeholders the text stays, but for the escaped %%.
+			t.Fatalf("placeholder-free template changed: %q -> %q", body, out)
 		}
 	})
 }
@@ -129,12 +144,33 @@ func FuzzResolve(f *testing.F) {
 	single := pvStart(f, ModeSingle)
 	multi := pvStart(f, ModeMulti)
 	tenant := multi.tenant
+	// A device of a built-in model, for the catalog's common file.
+	const common = "y000000000096.cfg"
+	for _, e := range []*pvEnv{single, multi} {
+		if _, err := e.s.SaveDevice(e.ctx, e.actor, e.tenant, "", json.RawMessage(`{"mac":"00:15:65:99:88:77","model":"yealink-t54w"}`)); err != nil {
+			f.Fatal(err)
+		}
+		e.sync(f)
+		prefix := ""
+		if e == multi {
+			prefix = e.tenant + "/"
+		}
+		for _, name := range []string{pvFile, common} {
+			if got, err := e.s.Resolve(prefix + name); err != nil || got.File == nil || got.Tenant != e.tenant || got.Name != name {
+				f.Fatalf("%s does not resolve: %+v %v", prefix+name, got, err)
+			}
+		}
+		if got, err := e.s.Resolve(prefix + pvAsset); err != nil || got.Asset == nil {
+			f.Fatalf("%s does not resolve: %+v %v", prefix+pvAsset, got, err)
+		}
+	}
 	for _, p := range []string{
 		pvFile, pvAsset, "001565abcdef.cfg", "nothing.cfg", "../" + pvFile, "/" + pvFile, "/etc/passwd", "a//b", "a/", ".", "..",
 		"./" + pvFile, `a\b`, pvFile + "\x00", "a%2e%2e", "", strings.Repeat("a", 129), strings.Repeat("a/", 257),
 		tenant + "/" + pvFile, tenant + "/" + pvAsset, tenant + "/../" + tenant + "/" + pvFile, strings.ToUpper(tenant) + "/" + pvFile,
 		"{" + tenant + "}/" + pvFile, tenant + "//" + pvFile, tenant + "/", tenant + "/..", "6f1c2a5e-0000-4000-8000-000000000000/" + pvFile,
 		"y000000000123.cfg", "SEP001565ABCDEF.cnf.xml", "\xff\xfe/" + pvFile,
+		"a/" + pvFile, "x\\y", strings.Repeat("a", 600), "001565ABCDEF.cfg", common, tenant + "/" + common,
 	} {
 		f.Add(p)
 	}
@@ -166,12 +202,17 @@ func FuzzResolve(f *testing.F) {
 			if got.Tenant != e.tenant {
 				t.Fatalf("%q resolved in tenant %q", p, got.Tenant)
 			}
-			want := got.Name
+			// The name is taken as it is; only the tenant's UUID may differ in case.
+			name := p
 			if e == multi {
-				want = got.Tenant + "/" + got.Name
+				var dir string
+				dir, name, _ = strings.Cut(p, "/")
+				if !strings.EqualFold(dir, got.Tenant) {
+					t.Fatalf("%q resolved in tenant %q", p, got.Tenant)
+				}
 			}
-			if !strings.EqualFold(p, want) {
-				t.Fatalf("%q resolved to %q", p, want)
+			if name != got.Name {
+				t.Fatalf("%q resolved to %q", p, got.Name)
 			}
 		}
 	})

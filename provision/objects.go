@@ -168,8 +168,14 @@ type Device struct {
 	RemotePort    int    `json:"remote_port"`
 	// Account is the linked SIP account's id. Without one no file is generated and
 	// the device is saved disabled.
-	Account string    `json:"account"`
-	Created time.Time `json:"created"`
+	Account string `json:"account"`
+	// RedirectServer is the id of the tenant's vendor redirection server this
+	// phone's MAC is registered on ("" = none); package redirect does the rest.
+	RedirectServer string `json:"redirect_server,omitempty"`
+	// RedirectCode is the vendor's device code when the MAC alone is not enough
+	// (Gigaset: the 4 characters after the MAC on the label).
+	RedirectCode string    `json:"redirect_code,omitempty"`
+	Created      time.Time `json:"created"`
 }
 
 func validIPv4(s string) bool {

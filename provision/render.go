@@ -47,6 +47,8 @@ type tenantFiles struct {
 	macs   map[string]bool   // every configured device, with or without a file
 	auth   HTTPAuth          // what the tenant demands of requests for secret files
 	rev    int64
+	// disabled tenants serve nothing (files, assets) and see no unknown phones.
+	disabled bool
 }
 
 // renderer keeps every tenant's files and re-renders the tenants that changes
@@ -280,7 +282,8 @@ func (r *renderer) renderTenant(ctx context.Context, tenant string) (*tenantFile
 	r.mu.RUnlock()
 	out := &tenantFiles{files: map[string]*File{}, errors: map[string]string{}, macs: map[string]bool{}, rev: r.s.st.Revision()}
 	if !sn.tenant.Enabled {
-		return out, nil // a disabled tenant serves nothing
+		out.disabled = true
+		return out, nil
 	}
 	out.auth = HTTPAuth{Mode: sn.pbx.HTTPAuth, User: sn.pbx.HTTPUser, Password: sn.pbx.HTTPPassword}
 	now := time.Now().UTC().Truncate(time.Second)

@@ -81,6 +81,9 @@ func (s *Service) Resolve(path string) (Target, error) {
 		t.Tenant = r.single
 	}
 	tf, ok := r.tenants[t.Tenant]
+	if ok && tf.disabled {
+		ok = false // a disabled tenant is answered as if it did not exist
+	}
 	var f *File
 	if ok {
 		f = tf.files[name]
@@ -110,12 +113,19 @@ func (s *Service) Resolve(path string) (Target, error) {
 // the built-in models first, then any run of 12 hex digits.
 func (s *Service) macInName(name string) string {
 	for _, m := range s.builtin.Models {
+		for _, c := range m.CommonFiles {
+			if c.Name == name {
+				return "" // a common file (Poly 000000000000.cfg) names no device
+			}
+		}
+	}
+	for _, m := range s.builtin.Models {
 		r := m.File
 		if !strings.HasPrefix(name, r.Prefix) || !strings.HasSuffix(name, r.Suffix) || len(name) < len(r.Prefix)+len(r.Suffix) {
 			continue
 		}
 		mid := name[len(r.Prefix) : len(name)-len(r.Suffix)]
-		if mac, err := ParseMAC(mid); err == nil && mac.Format(r.MACFormat) == mid {
+		if mac, err := ParseMAC(mid); err == nil && mac.Format(r.MACFormat) == mid && phoneMAC(mac) {
 			return mac.String()
 		}
 	}
@@ -124,7 +134,7 @@ func (s *Service) macInName(name string) string {
 		if _, ok := unhex(name[i]); ok {
 			run++
 			if run == 12 && (i+1 == len(name) || !isHex(name[i+1])) {
-				if mac, err := ParseMAC(name[i-11 : i+1]); err == nil && mac.String() != "000000000000" {
+				if mac, err := ParseMAC(name[i-11 : i+1]); err == nil && phoneMAC(mac) {
 					return mac.String()
 				}
 			}
@@ -133,6 +143,13 @@ func (s *Service) macInName(name string) string {
 		}
 	}
 	return ""
+}
+
+// phoneMAC tells a phone's MAC from the zero-padded numbers of common file
+// names (y000000000123.cfg): OUI 00:00:00 belongs to no phone vendor, and a
+// group (multicast) address is no device at all.
+func phoneMAC(m MAC) bool {
+	return (m[0] != 0 || m[1] != 0 || m[2] != 0) && m[0]&1 == 0
 }
 
 func isHex(c byte) bool { _, ok := unhex(c); return ok }

@@ -350,6 +350,8 @@ type DeviceView struct {
 	// File is the generated file's name; Problem says why there is none.
 	File    string `json:"file,omitempty"`
 	Problem string `json:"problem,omitempty"`
+	// Redirect is the vendor redirection status (read-only), when there is one.
+	Redirect any `json:"redirect,omitempty"`
 }
 
 // Devices lists a tenant's devices.
@@ -426,7 +428,27 @@ func (s *Service) checkDevice(tx *store.Tx, d *Device) error {
 			return err
 		}
 	}
+	for _, check := range s.deviceChecks {
+		if err := check(tx, d); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// AddDeviceCheck adds a rule every saved or restored device must pass, for
+// references that belong to other packages (redirect checks redirect_server).
+func (s *Service) AddDeviceCheck(f func(tx *store.Tx, d *Device) error) {
+	s.deviceChecks = append(s.deviceChecks, f)
+}
+
+// SetDeviceStatus adds a read-only status to device views (redirect's
+// "provisioned on redirection server"); f returns nil when it has none.
+func (s *Service) SetDeviceStatus(f func(d Device) any) { s.deviceStatus = f }
+
+// ProvisioningURL is the URL of tenant's provisioning tree, as phones reach it.
+func (s *Service) ProvisioningURL(tenant string) string {
+	return provisioningURL(s.cfg.BaseURL, tenant, s.cfg.Mode == ModeMulti)
 }
 
 // SaveDevice creates (id "") or updates a device from a JSON patch.
@@ -504,6 +526,11 @@ func (s *Service) ViewDevices(tenant string, list []Device) []DeviceView {
 	out := make([]DeviceView, len(list))
 	for i, d := range list {
 		out[i] = DeviceView{Device: d, File: byDevice[d.ID], Problem: problems[d.ID]}
+		if s.deviceStatus != nil {
+			if st := s.deviceStatus(d); st != nil {
+				out[i].Redirect = st
+			}
+		}
 	}
 	return out
 }

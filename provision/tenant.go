@@ -138,6 +138,9 @@ type Service struct {
 	assets  assetStore
 
 	sightings chan sighting
+
+	deviceChecks []func(tx *store.Tx, d *Device) error
+	deviceStatus func(d Device) any
 }
 
 // New loads the built-in catalog and registers the provision kinds with the store.

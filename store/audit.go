@@ -288,13 +288,21 @@ type VerifyResult struct {
 // matches the last row).
 func (s *Store) Verify(ctx context.Context) (VerifyResult, error) {
 	res := VerifyResult{Problems: []Problem{}}
+	// The head and the rows come from one read transaction (one WAL snapshot):
+	// a change committed between two separate reads would look like rows added
+	// outside the application.
+	rtx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return res, fmt.Errorf("store: verify: %w", err)
+	}
+	defer rtx.Rollback() //nolint:errcheck // read-only
 	var headHash string
-	err := s.read.QueryRowContext(ctx, `SELECT (SELECT CAST(value AS INTEGER) FROM meta WHERE key='audit_head_id'),
+	err = rtx.QueryRowContext(ctx, `SELECT (SELECT CAST(value AS INTEGER) FROM meta WHERE key='audit_head_id'),
 		(SELECT value FROM meta WHERE key='audit_head_hash')`).Scan(&res.HeadID, &headHash)
 	if err != nil {
 		return res, fmt.Errorf("store: audit head: %w", err)
 	}
-	rows, err := s.read.QueryContext(ctx, auditSelect+` ORDER BY id`)
+	rows, err := rtx.QueryContext(ctx, auditSelect+` ORDER BY id`)
 	if err != nil {
 		return res, fmt.Errorf("store: verify: %w", err)
 	}
@@ -352,7 +360,7 @@ func (s *Store) Restore(ctx context.Context, actor Actor, id int64) (int64, erro
 		if !ok {
 			return &ValidationError{Field: "id", Msg: fmt.Sprintf("objects of type %q cannot be restored", src.ObjectType)}
 		}
-		cur, _, err := tx.getRaw(src.ObjectType, src.ObjectID)
+		cur, curTenant, err := tx.getRaw(src.ObjectType, src.ObjectID)
 		exists := err == nil
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return err
@@ -367,7 +375,8 @@ func (s *Store) Restore(ctx context.Context, actor Actor, id int64) (int64, erro
 					return err
 				}
 			}
-			if err := tx.write("restore", src.ObjectType, src.Tenant, src.ObjectID, cur, nil, desc); err != nil {
+			// Filed under the tenant the object is in now: it may have moved since.
+			if err := tx.write("restore", src.ObjectType, curTenant, src.ObjectID, cur, nil, desc); err != nil {
 				return err
 			}
 			if k.OnRestore != nil {

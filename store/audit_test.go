@@ -501,7 +501,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 // TestVerifyDuringWrites: Verify must judge one consistent snapshot; rows committed
 // while it runs are not tampering.
 func TestVerifyDuringWrites(t *testing.T) {
-	t.Skip("KNOWN BUG (audit.go Verify): the head (meta) and the rows are read by two statements outside a transaction, so a commit in between is reported as \"rows added outside the application\"; remove this Skip once fixed")
+
 	s := openTest(t)
 	var wg sync.WaitGroup
 	for w := range 4 {
@@ -897,7 +897,7 @@ func TestRestoreCheckSeesTransaction(t *testing.T) {
 // tenant it is in now; the audit row and the commit hook must name that tenant
 // (tenant admins filter on it, the renderer re-renders it).
 func TestRestoreCreateUsesCurrentTenant(t *testing.T) {
-	t.Skip("KNOWN BUG (audit.go Restore): undoing a create files the delete under the create row's tenant, not the object's current one; remove this Skip once fixed")
+
 	s := openTest(t)
 	s.Register(Kind{Name: "widget"})
 	update(t, s, bob, func(tx *Tx) error { return tx.Create("widget", "t1", "w1", doc{"v": 1}, "") })

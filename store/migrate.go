@@ -81,6 +81,21 @@ CREATE TABLE unknown_devices (
 	PRIMARY KEY (tenant, mac)
 ) WITHOUT ROWID;
 `,
+	// 3: DHCP leases (package dhcp). Not configuration: no audit row, no revision.
+	`
+CREATE TABLE dhcp_leases (
+	ip           TEXT PRIMARY KEY,
+	mac          TEXT NOT NULL,
+	state        TEXT NOT NULL,
+	expires      TEXT NOT NULL,
+	updated      TEXT NOT NULL,
+	hostname     TEXT NOT NULL,
+	vendor_class TEXT NOT NULL,
+	vendor       TEXT NOT NULL,
+	tenant       TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX dhcp_leases_by_mac ON dhcp_leases(mac);
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -104,6 +104,13 @@ type Store struct {
 	mu    sync.RWMutex
 	kinds map[string]Kind
 	hooks []func(rev int64, changes []Change)
+
+	// commitMu is held from a write transaction's commit to the end of its
+	// hooks, so that the revision and the hooks (the renderer, replication)
+	// follow commit order even when a hook is slow: the next writer's commit
+	// waits for it.
+	commitMu sync.Mutex
+	guard    atomic.Pointer[func(Actor) error] // see SetWriteGuard (replica.go)
 }
 
 // Open opens (creating if needed) the database and applies pending migrations.
@@ -125,6 +132,18 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 		return "file:" + cfg.Path + "?" + q.Encode()
 	}
+	// Create the file private before SQLite opens it: SQLite gives the -wal and
+	// -shm files the database file's mode, and they hold the same secrets.
+	f, err := os.OpenFile(cfg.Path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: create %s: %w", cfg.Path, err)
+	}
+	f.Close()
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Chmod(cfg.Path+suffix, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("store: chmod: %w", err)
+		}
+	}
 	w, err := sql.Open("sqlite", dsn("immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)
@@ -140,10 +159,6 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
-	}
-	if err := os.Chmod(cfg.Path, 0o600); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("store: chmod: %w", err)
 	}
 	var rev int64
 	if err := w.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key='revision'`).Scan(&rev); err != nil {
@@ -173,7 +188,8 @@ func (s *Store) Register(k Kind) {
 }
 
 // OnCommit adds a function called synchronously after each commit with the new
-// revision and the objects it changed. It must be quick (hand work to a goroutine).
+// revision and the objects it changed, in revision order. It must be quick (hand
+// work to a goroutine) and must not call Update: the next commit waits for it.
 func (s *Store) OnCommit(f func(rev int64, changes []Change)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -218,6 +234,9 @@ func (s *Store) Update(ctx context.Context, actor Actor, fn func(tx *Tx) error) 
 	if actor.User == "" {
 		return 0, errors.New("store: update without an actor")
 	}
+	if err := s.checkGuard(actor); err != nil {
+		return 0, err
+	}
 	sqlTx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("store: begin: %w", err)
@@ -232,11 +251,19 @@ func (s *Store) Update(ctx context.Context, actor Actor, fn func(tx *Tx) error) 
 		return 0, err
 	}
 	if !tx.changed {
+		// No object changed, but fn may have written what is not configuration
+		// (revoked sessions, a device leaving the unknown list): keep that, with
+		// no revision and no hooks.
+		if err := sqlTx.Commit(); err != nil {
+			return 0, fmt.Errorf("store: commit: %w", err)
+		}
 		return cur, nil
 	}
 	if _, err := sqlTx.ExecContext(ctx, `UPDATE meta SET value=? WHERE key='revision'`, tx.rev); err != nil {
 		return 0, fmt.Errorf("store: raise revision: %w", err)
 	}
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
 	if err := sqlTx.Commit(); err != nil {
 		return 0, fmt.Errorf("store: commit: %w", err)
 	}
@@ -369,7 +396,7 @@ func (t *Tx) Create(kind, tenant, id string, v any, desc string) error {
 // Replace overwrites an existing object; ErrNotFound if it does not exist. Writing
 // the same document again is not a change: no audit row, no new revision.
 func (t *Tx) Replace(kind, tenant, id string, v any, desc string) error {
-	before, _, err := t.getRaw(kind, id)
+	before, oldTenant, err := t.getRaw(kind, id)
 	if err != nil {
 		return err
 	}
@@ -377,7 +404,7 @@ func (t *Tx) Replace(kind, tenant, id string, v any, desc string) error {
 	if err != nil {
 		return fmt.Errorf("store: encode %s %s: %w", kind, id, err)
 	}
-	if string(before) == string(data) {
+	if string(before) == string(data) && oldTenant == tenant {
 		return nil
 	}
 	return t.write("update", kind, tenant, id, before, data, desc)

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -65,4 +67,22 @@ func (t *Tx) ForgetUnknown(tenant, mac string) error {
 		return fmt.Errorf("store: forget unknown device: %w", err)
 	}
 	return nil
+}
+
+// Unknown reads one entry of the list inside a transaction, so that adopting a
+// device and checking that it was seen happen together.
+func (t *Tx) Unknown(tenant, mac string) (UnknownDevice, bool, error) {
+	u := UnknownDevice{Tenant: tenant, MAC: mac}
+	var first, last string
+	err := t.tx.QueryRowContext(t.ctx, `SELECT first_seen, last_seen, ip, user_agent, file, requests
+		FROM unknown_devices WHERE tenant=? AND mac=?`, tenant, mac).Scan(&first, &last, &u.IP, &u.UserAgent, &u.File, &u.Requests)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, false, nil
+	}
+	if err != nil {
+		return u, false, fmt.Errorf("store: unknown device: %w", err)
+	}
+	u.FirstSeen, _ = time.Parse(timeLayout, first)
+	u.LastSeen, _ = time.Parse(timeLayout, last)
+	return u, true, nil
 }

@@ -263,6 +263,16 @@ func (c *filterConn) check(p []byte, addr net.Addr) (string, int, bool) {
 		}
 		return "access violation", errAccess, false
 	}
+	// Names provision refuses as paths (a percent sign, an empty segment, a
+	// control character) are access violations too. They are answered here
+	// because the library sends every read-handler error as code 1.
+	if _, err := c.s.prov.Resolve(name); errors.Is(err, provision.ErrBadPath) {
+		log.Warn("tftp: access violation", "src", src, "file", printable(name))
+		if c.s.limit.Fail(src) {
+			log.Warn("tftp: too many unknown files, throttling", "src", src, "file", printable(name))
+		}
+		return "access violation", errAccess, false
+	}
 	return "", 0, true
 }
 

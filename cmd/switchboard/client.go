@@ -287,6 +287,18 @@ func verbsFor(noun string) []verb {
 		return catalogVerbs()
 	case "pbx":
 		return pbxVerbs()
+	case "cti":
+		return ctiVerbs()
+	case "cti user":
+		return ctiUserVerbs()
+	case "cti profile":
+		return ctiProfileVerbs()
+	case "redirect":
+		return redirectVerbs()
+	case "dhcp":
+		return dhcpVerbs()
+	case "ha":
+		return haVerbs()
 	}
 	return nil
 }

@@ -779,12 +779,22 @@ func TestProvisioningThroughDaemon(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if !strings.Contains(out, "0004130004FF") {
-		t.Errorf("unknown device not listed:\n%s", out)
+	if !strings.Contains(out, "0004130004FF") || !strings.Contains(out, model.ID) {
+		t.Errorf("unknown device not listed with its model guess:\n%s", out)
+	}
+	// The installer adopts it: the model comes from the file it asked for.
+	if out, e, code := d.cli("", "unknown", "adopt", "00:04:13:00:04:ff", "--account", "401"); code != 0 || !strings.Contains(out, "adopted 0004130004FF as "+model.ID) {
+		t.Fatalf("unknown adopt: exit %d %s %s", code, out, e)
+	}
+	if code, body := get("http://" + d.plain + "/provisioning/e2e-0004130004FF.cfg"); code != 200 || !strings.Contains(body, "pass=secret-401") {
+		t.Errorf("adopted device's file: %d %q", code, body)
+	}
+	if _, e, code := d.cli("", "unknown", "adopt", "0004130004FF"); code != 1 || !strings.Contains(e, "not found") {
+		t.Errorf("adopting twice: exit %d %q", code, e)
 	}
 	// Every change was audited with the CLI user.
 	out, _, _ = d.cli("", "audit", "list", "--type", "device")
-	if strings.Count(out, "cli:") != 3 {
+	if strings.Count(out, "cli:") != 4 {
 		t.Errorf("device imports not audited per device:\n%s", out)
 	}
 }

@@ -49,6 +49,12 @@ Usage:
   switchboard unknown list               phones seen but not configured
   switchboard catalog models|templates|placeholders
   switchboard pbx show|set ...           PBX attributes of a tenant
+  switchboard cti reload|dump            CTI server (cti.enabled): re-sync, state dump
+  switchboard cti user|profile ...       CTI users and profiles
+  switchboard redirect list|add|set|delete|test|status|assign ...  vendor redirection servers
+  switchboard dhcp leases|rules          the built-in DHCP server (dhcp.enabled)
+  switchboard dhcp probe --interface IF  ask the LAN's DHCP servers what phones get (runs locally, root)
+  switchboard ha status|pair|switch|unpair|disable   two-node high availability
 
 CLI verbs talk to the running daemon over its control socket. Common flags:
   --config FILE   configuration file (to find the socket; default /etc/switchboard/switchboard.yaml)
@@ -84,13 +90,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, versionString())
 	case "help", "--help", "-h":
 		fmt.Fprint(stdout, usage)
+	case "dhcp":
+		err = cmdDHCP(args[1:], stdin, stdout, stderr)
 	case "status", "user", "users", "tenant", "tenants", "audit", "device", "devices", "account", "accounts",
-		"file", "files", "unknown", "catalog", "pbx":
+		"file", "files", "unknown", "catalog", "pbx", "redirect", "ha":
 		noun := args[0]
-		if noun != "status" && noun != "unknown" {
+		if noun != "status" && noun != "unknown" && noun != "redirect" && noun != "ha" {
 			noun = strings.TrimSuffix(noun, "s")
 		}
 		err = cmdClient(noun, args[1:], stdin, stdout)
+	case "cti":
+		err = cmdCTI(args[1:], stdin, stdout)
 	default:
 		fmt.Fprintf(stderr, "switchboard: unknown command %q\n\n%s", args[0], usage)
 		return 2

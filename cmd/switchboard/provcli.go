@@ -113,7 +113,10 @@ func csvVerbs(what string) []verb {
 }
 
 // listVerb prints a tenant collection as a table of the given JSON fields.
-func listVerb(what, help string, cols []string) verb {
+func listVerb(what, help string, cols []string) verb { return listVerbWith(what, help, cols, nil) }
+
+// listVerbWith is listVerb with row, which may add derived columns to each item.
+func listVerbWith(what, help string, cols []string, row func(map[string]any)) verb {
 	return verb{name: "list", args: "[--tenant T]", help: help, flags: func(fs *flag.FlagSet) func(*client, []string) error {
 		tenant := tenantFlag(fs)
 		return func(c *client, _ []string) error {
@@ -125,6 +128,11 @@ func listVerb(what, help string, cols []string) verb {
 			raw, err := c.call("GET", base+"/"+what, nil, &res)
 			if err != nil {
 				return err
+			}
+			for _, it := range res.Items {
+				if row != nil {
+					row(it)
+				}
 			}
 			return c.show(raw, func(w *tabwriter.Writer) { printTable(w, cols, res.Items) })
 		}
@@ -286,8 +294,43 @@ func fileVerbs() []verb {
 }
 
 func unknownVerbs() []verb {
-	return []verb{listVerb("unknown-devices", `phones that asked for a file but are not configured ("seen, not configured")`,
-		[]string{"mac", "ip", "file", "user_agent", "first_seen", "last_seen", "requests"})}
+	list := listVerbWith("unknown-devices", `phones that asked for a file but are not configured ("seen, not configured"), with the likeliest model`,
+		[]string{"mac", "ip", "file", "user_agent", "guess", "first_seen", "last_seen", "requests"}, func(it map[string]any) {
+			if g, _ := it["models"].([]any); len(g) > 0 {
+				best, _ := g[0].(map[string]any)
+				it["guess"] = best["model"]
+			}
+		})
+	adopt := verb{name: "adopt", nargs: 1, args: "MAC [--model MODEL] [--account EXT] [--template ID] [--notes N] [--tenant T]",
+		help: "make a seen phone a device (the model is guessed from its file name and User-Agent unless given)",
+		flags: func(fs *flag.FlagSet) func(*client, []string) error {
+			tenant := tenantFlag(fs)
+			model := fs.String("model", "", "model id (default: the one best guess)")
+			acc := fs.String("account", "", "extension of the linked account (without one the device is saved disabled)")
+			tmpl := fs.String("template", "", "template id (default: the model's)")
+			notes := fs.String("notes", "", "notes")
+			return func(c *client, pos []string) error {
+				base, err := c.tenantBase(*tenant)
+				if err != nil {
+					return err
+				}
+				body := map[string]any{}
+				for k, v := range map[string]string{"model": *model, "account_extension": *acc, "template": *tmpl, "notes": *notes} {
+					if v != "" {
+						body[k] = v
+					}
+				}
+				var d map[string]any
+				raw, err := c.call("POST", base+"/unknown-devices/"+url.PathEscape(pos[0])+"/adopt", body, &d)
+				if err != nil {
+					return err
+				}
+				return c.show(raw, func(w *tabwriter.Writer) {
+					fmt.Fprintf(w, "adopted %v as %v (%v)\n", d["mac"], d["model"], d["file"])
+				})
+			}
+		}}
+	return []verb{list, adopt}
 }
 
 func catalogVerbs() []verb {

@@ -31,12 +31,16 @@ import (
 
 	"github.com/switchboard-pbx/switchboard/admin"
 	"github.com/switchboard-pbx/switchboard/config"
+	"github.com/switchboard-pbx/switchboard/cti"
 	"github.com/switchboard-pbx/switchboard/httpd"
 	"github.com/switchboard-pbx/switchboard/httpprov"
+	"github.com/switchboard-pbx/switchboard/pnp"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/ratelimit"
+	"github.com/switchboard-pbx/switchboard/redirect"
 	"github.com/switchboard-pbx/switchboard/store"
 	"github.com/switchboard-pbx/switchboard/tftpd"
+	"github.com/switchboard-pbx/switchboard/webui"
 )
 
 func cmdServe(args []string, stdout, stderr io.Writer) error {
@@ -115,6 +119,20 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
+	// The redirect kinds and device rules are registered even when the service is
+	// off, so that devices and restores are still checked.
+	redir, err := redirect.New(cfg.Redirect, st, prov, log)
+	if err != nil {
+		return err
+	}
+	if cfg.Redirect.Enabled {
+		api.MountRedirect(redir)
+	}
+
+	haNode, err := setupHA(cfg, log, st, api, reg)
+	if err != nil {
+		return err
+	}
 
 	var demo *demoLogin
 	if cfg.Demo.Enabled {
@@ -147,8 +165,21 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	secure.Handle("/provisioning/", provisioning)
 	secure.HandleFunc("GET /healthz", health)
 	secure.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	secure.HandleFunc("GET /{$}", homePage)
-	secure.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
+	var ctiSvc *cti.Service
+	if cfg.CTI.Enabled {
+		if ctiSvc, err = cti.New(cfg.CTI, log, st); err != nil {
+			return err
+		}
+		ctiSvc.MountAdmin(api)
+		reg.MustRegister(ctiSvc.Collectors()...)
+		secure.Handle("/webrest/", ctiSvc.Handler())
+		secure.Handle("/socket.io/", ctiSvc.Handler())
+	}
+	console, err := webui.New()
+	if err != nil {
+		return err
+	}
+	secure.Handle("/", console)
 
 	redirect := httpd.RedirectToHTTPS(cfg.HTTP.HTTPSListen)
 	plain := func(ctx *fasthttp.RequestCtx) {
@@ -178,6 +209,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 	services := []func(context.Context) error{prov.Serve, srv.Serve}
+	if cfg.Redirect.Enabled {
+		services = append(services, redir.Serve)
+	}
+	if haNode != nil {
+		services = append(services, haNode.Serve)
+	}
 	if cfg.TFTP.Listen != "" {
 		tftp, err := tftpd.New(cfg.TFTP, log, prov, unknownLimit)
 		if err != nil {
@@ -188,6 +225,25 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		}
 		services = append(services, tftp.Serve)
 	}
+	if ctiSvc != nil {
+		services = append(services, ctiSvc.Serve)
+	}
+	if dhcpSvc, err := startDHCP(ctx, cfg, log, st, prov, api, reg); err != nil {
+		return err
+	} else if dhcpSvc != nil {
+		services = append(services, dhcpSvc)
+	}
+	if cfg.PnP.Enabled {
+		resp, err := pnp.New(cfg.PnP, log, prov, prov.BuiltinCatalog().Brands)
+		if err != nil {
+			return err
+		}
+		if err := resp.Listen(); err != nil {
+			return err
+		}
+		reg.MustRegister(resp.Collectors()...)
+		services = append(services, resp.Serve)
+	}
 	sock := api.NewSocketServer(cfg.Admin.Socket)
 	if err := sock.Listen(); err != nil {
 		return err
@@ -196,7 +252,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 4)
+	errc := make(chan error, len(services)+2) // every service can fail without blocking
 	for _, svc := range append(services, sock.Serve, sessionJanitor(st, log)) {
 		wg.Add(1)
 		go func() {
@@ -331,15 +387,6 @@ func watchdog(ctx context.Context, log *slog.Logger) {
 			}
 		}
 	}
-}
-
-func homePage(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	fmt.Fprintf(w, `<!doctype html><html><head><meta charset="utf-8"><title>Switchboard</title></head>
-<body><h1>Switchboard</h1><p>%s</p>
-<ul><li><a href="/healthz">/healthz</a></li><li><a href="/metrics">/metrics</a></li>
-<li>Admin API: <code>POST /api/v1/login</code>, then <code>/api/v1/tenants</code>, <code>/api/v1/users</code>, <code>/api/v1/audit</code></li></ul>
-</body></html>`, versionString())
 }
 
 // demoLogin is the demo admin's credentials, kept in data_dir/demo-login.txt.

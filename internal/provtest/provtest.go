@@ -1,7 +1,8 @@
 // Package provtest builds a real provisioning service for the protocol servers'
 // tests: a SQLite store in a temporary directory, the built-in catalog, one
 // account and one Yealink T54W device with its rendered file, and a 3 MB firmware
-// asset, with the logs captured for assertions.
+// asset, with the logs captured for assertions. Tests add what else they need
+// (another tenant, templates, models, devices) through the Env's helpers.
 package provtest
 
 import (
@@ -11,6 +12,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,6 +31,41 @@ func (l *Log) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); r
 
 // String is everything logged so far.
 func (l *Log) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// Lines returns the log lines holding every one of parts.
+func (l *Log) Lines(parts ...string) []string {
+	var out []string
+	for _, line := range strings.Split(l.String(), "\n") {
+		ok := line != ""
+		for _, p := range parts {
+			ok = ok && strings.Contains(line, p)
+		}
+		if ok {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// Count is how many log lines hold every one of parts.
+func (l *Log) Count(parts ...string) int { return len(l.Lines(parts...)) }
+
+// WaitLines polls the log until n lines hold every one of parts (servers may log
+// a request after the client has its answer), and returns them.
+func (l *Log) WaitLines(t testing.TB, n int, parts ...string) []string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := l.Lines(parts...)
+		if len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("want %d log lines with %q, have %d:\n%s", n, parts, len(got), l.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
 
 // Env is a running provisioning service.
 type Env struct {
@@ -70,7 +107,9 @@ func New(t testing.TB, mode string, burst int) *Env {
 		t.Fatal(err)
 	}
 	e.Tenant = ten.ID
-	go e.Prov.Serve(ctx)
+	served := make(chan struct{})
+	go func() { e.Prov.Serve(ctx); close(served) }()
+	t.Cleanup(func() { cancel(); <-served })
 	acc, err := e.Prov.SaveAccount(ctx, e.Actor, ten.ID, "", json.RawMessage(`{"extension":"201","sip_password":"prov-secret"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -87,13 +126,19 @@ func New(t testing.TB, mode string, burst int) *Env {
 		t.Fatal(err)
 	}
 	e.Sync(t)
+	// The account reached the phone's file.
+	if !bytes.Contains(e.Body, []byte("prov-secret")) || !bytes.Contains(e.Body, []byte("201")) {
+		t.Fatalf("device file without the account:\n%s", e.Body)
+	}
 	return e
 }
 
 // Sync waits until the files reflect every committed change, and refreshes File/Body.
 func (e *Env) Sync(t testing.TB) {
 	t.Helper()
-	if err := e.Prov.WaitRendered(e.Ctx, e.Store.Revision()); err != nil {
+	ctx, cancel := context.WithTimeout(e.Ctx, 10*time.Second)
+	defer cancel()
+	if err := e.Prov.WaitRendered(ctx, e.Store.Revision()); err != nil {
 		t.Fatal(err)
 	}
 	f, ok := e.Prov.Lookup(e.Tenant, "001565123456.cfg")
@@ -101,4 +146,59 @@ func (e *Env) Sync(t testing.TB) {
 		t.Fatal("device file not rendered")
 	}
 	e.File, e.Body = f.Name, f.Body
+}
+
+// Lookup is the rendered file name of the fixture's tenant; the test fails when
+// there is none.
+func (e *Env) Lookup(t testing.TB, name string) *provision.File {
+	t.Helper()
+	f, ok := e.Prov.Lookup(e.Tenant, name)
+	if !ok {
+		files, problems := e.Prov.Files(e.Tenant)
+		t.Fatalf("%s not rendered: %v %v", name, files, problems)
+	}
+	return f
+}
+
+// AddTenant creates another (empty) tenant and waits until it is rendered.
+func (e *Env) AddTenant(t testing.TB, name string) string {
+	t.Helper()
+	ten, err := e.Prov.CreateTenant(e.Ctx, e.Actor, provision.TenantInput{Name: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Sync(t)
+	return ten.ID
+}
+
+// Save stores one object of kind template, model, account or device (the last
+// two in the fixture's tenant) from a JSON patch, and returns its ID.
+func (e *Env) Save(t testing.TB, kind, patch string) string {
+	t.Helper()
+	var id string
+	var err error
+	switch kind {
+	case "template":
+		var x provision.Template
+		x, err = e.Prov.SaveTemplate(e.Ctx, e.Actor, "", "", json.RawMessage(patch))
+		id = x.ID
+	case "model":
+		var x provision.Model
+		x, err = e.Prov.SaveModel(e.Ctx, e.Actor, "", "", json.RawMessage(patch))
+		id = x.ID
+	case "account":
+		var x provision.Account
+		x, err = e.Prov.SaveAccount(e.Ctx, e.Actor, e.Tenant, "", json.RawMessage(patch))
+		id = x.ID
+	case "device":
+		var x provision.Device
+		x, err = e.Prov.SaveDevice(e.Ctx, e.Actor, e.Tenant, "", json.RawMessage(patch))
+		id = x.ID
+	default:
+		t.Fatalf("provtest.Save: unknown kind %q", kind)
+	}
+	if err != nil {
+		t.Fatalf("%s %s: %v", kind, patch, err)
+	}
+	return id
 }

@@ -1,0 +1,131 @@
+package cti
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha1" //nolint:gosec // the nethcti token scheme is HMAC-SHA1; clients compute it too
+	"crypto/sha256"
+	"encoding/hex"
+	"sync"
+	"time"
+)
+
+// Token computes the nethcti token: hex(HMAC-SHA1(key=password,
+// msg=username:password:nonce)). Clients compute the same value from the nonce of
+// the login answer, so the password itself never travels again.
+func Token(username, password, nonce string) string {
+	mac := hmac.New(sha1.New, []byte(password))
+	mac.Write([]byte(username + ":" + password + ":" + nonce))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// newNonce is 40 hex digits, as nethcti sends.
+func newNonce() string {
+	b := make([]byte, 20)
+	rand.Read(b) //nolint:errcheck // crypto/rand does not fail on Linux
+	return hex.EncodeToString(b)
+}
+
+func hashSecret(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// grant is one accepted token of a user.
+type grant struct {
+	user    string
+	expires time.Time // zero: never (persistent and mobile tokens)
+	kind    string    // session|persistent|mobile
+}
+
+// Grants holds the accepted tokens, keyed by SHA-256 of the token, so a memory
+// dump does not hand out usable tokens. Sliding expiry: each use extends a
+// session token by ttl.
+type Grants struct {
+	mu  sync.Mutex
+	ttl time.Duration
+	now func() time.Time
+	m   map[string]*grant
+}
+
+func newGrants(ttl time.Duration) *Grants {
+	return &Grants{ttl: ttl, now: time.Now, m: map[string]*grant{}}
+}
+
+// Add accepts token for user; kind "session" expires, others do not.
+func (g *Grants) Add(user, token, kind string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	gr := &grant{user: user, kind: kind}
+	if kind == "session" {
+		gr.expires = g.now().Add(g.ttl)
+	}
+	if kind == "mobile" {
+		// A new mobile QR code invalidates the previous mobile login.
+		for k, o := range g.m {
+			if o.user == user && o.kind == "mobile" {
+				delete(g.m, k)
+			}
+		}
+	}
+	g.m[hashSecret(token)] = gr
+}
+
+// Check reports whether token belongs to user and is live, extending it.
+func (g *Grants) Check(user, token string) bool {
+	k := hashSecret(token)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	gr := g.m[k]
+	if gr == nil || gr.user != user {
+		return false
+	}
+	now := g.now()
+	if !gr.expires.IsZero() {
+		if !now.Before(gr.expires) {
+			delete(g.m, k)
+			return false
+		}
+		gr.expires = now.Add(g.ttl)
+	}
+	return true
+}
+
+// Remove revokes one token.
+func (g *Grants) Remove(token string) {
+	g.mu.Lock()
+	delete(g.m, hashSecret(token))
+	g.mu.Unlock()
+}
+
+// RemoveUser revokes every token of a user (password change, deletion).
+func (g *Grants) RemoveUser(user string) {
+	g.mu.Lock()
+	for k, gr := range g.m {
+		if gr.user == user {
+			delete(g.m, k)
+		}
+	}
+	g.mu.Unlock()
+}
+
+// Purge drops expired tokens.
+func (g *Grants) Purge() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now, n := g.now(), 0
+	for k, gr := range g.m {
+		if !gr.expires.IsZero() && !now.Before(gr.expires) {
+			delete(g.m, k)
+			n++
+		}
+	}
+	return n
+}
+
+// Load restores non-expiring tokens (hashes) at start-up.
+func (g *Grants) loadHash(user, hash, kind string) {
+	g.mu.Lock()
+	g.m[hash] = &grant{user: user, kind: kind}
+	g.mu.Unlock()
+}

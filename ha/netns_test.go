@@ -1,0 +1,426 @@
+package ha
+
+// The HA harness: two nodes, a client and two ping targets, each in its own network
+// namespace, on a main and a sync bridge; the real switchboard binary runs on each
+// node through "ip netns exec". Every namespace, bridge and veth is named sbh*, and
+// leftovers of an earlier run are deleted first. Needs root; skips otherwise.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	nsBridge = "sbh-br"
+	nsClient = "sbh-c"
+	vip      = "10.251.0.10"
+	vip6     = "fd51::10"
+)
+
+var (
+	buildOnce sync.Once
+	sbBin     string
+	buildErr  error
+)
+
+// switchboardBinary builds ./cmd/switchboard once per test process.
+func switchboardBinary(t *testing.T) string {
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sbh-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		sbBin = filepath.Join(dir, "switchboard")
+		out, err := exec.Command("go", "build", "-o", sbBin, "../cmd/switchboard").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return sbBin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sbBin != "" {
+		os.RemoveAll(filepath.Dir(sbBin))
+	}
+	os.Exit(code)
+}
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("the HA harness needs root (network namespaces, addresses, raw sockets); CI runs as root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("the HA harness needs iproute2 (ip)")
+	}
+	if _, err := exec.LookPath("ping"); err != nil {
+		t.Skip("the HA harness needs iputils-ping")
+	}
+}
+
+func sh(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func shQuiet(args ...string) (string, error) {
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	return string(out), err
+}
+
+// deleteNamespaces removes every sbh-* namespace (ours, from this or an earlier run).
+func deleteNamespaces() {
+	out, _ := shQuiet("ip", "netns", "list")
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && strings.HasPrefix(f[0], "sbh-") {
+			shQuiet("ip", "netns", "del", f[0])
+		}
+	}
+}
+
+type haNode struct {
+	name, ns, dir, cfg string
+	mainIP, syncIP     string
+	ttl                int
+	cmd                *exec.Cmd
+	log                *lockedBuf
+	done               chan struct{}
+}
+
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+type cluster struct {
+	t    *testing.T
+	bin  string
+	a, b *haNode
+}
+
+// Timers of the harness: fast, with margins for a box shared by other test runs.
+const (
+	hKeepalive = 100 * time.Millisecond
+	hDead      = 600 * time.Millisecond
+	hInit      = 1200 * time.Millisecond
+)
+
+// newCluster builds the topology with a shared cluster key; the nodes are not started.
+func newCluster(t *testing.T) *cluster { return newClusterWith(t, true) }
+
+// newClusterWith builds the topology; without keys a is the coordinator and the
+// nodes have to be paired.
+func newClusterWith(t *testing.T, keys bool) *cluster {
+	needRoot(t)
+	bin := switchboardBinary(t)
+	deleteNamespaces()
+	t.Cleanup(deleteNamespaces)
+	c := &cluster{t: t, bin: bin}
+	for _, ns := range []string{nsBridge, nsClient, "sbh-a", "sbh-b", "sbh-t1", "sbh-t2"} {
+		sh(t, "ip", "netns", "add", ns)
+		sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
+	}
+	for _, br := range []string{"sbhmain", "sbhsync"} {
+		sh(t, "ip", "-n", nsBridge, "link", "add", br, "type", "bridge")
+		sh(t, "ip", "-n", nsBridge, "link", "set", br, "up")
+	}
+	// port connects interface ifname in ns to bridge br under the name port.
+	port := func(ns, ifname, port, br string, addrs ...string) {
+		sh(t, "ip", "-n", ns, "link", "add", ifname, "type", "veth", "peer", "name", port, "netns", nsBridge)
+		sh(t, "ip", "-n", nsBridge, "link", "set", port, "master", br, "up")
+		for _, a := range addrs {
+			args := []string{"ip", "-n", ns, "addr", "add", a, "dev", ifname}
+			if strings.Contains(a, ":") {
+				args = append(args, "nodad")
+			}
+			sh(t, args...)
+		}
+		sh(t, "ip", "-n", ns, "link", "set", ifname, "up")
+	}
+	port("sbh-a", "sbhm", "sbhamp", "sbhmain", "10.251.0.1/24", "fd51::1/64")
+	port("sbh-a", "sbhs", "sbhasp", "sbhsync", "10.251.1.1/24")
+	port("sbh-b", "sbhm", "sbhbmp", "sbhmain", "10.251.0.2/24", "fd51::2/64")
+	port("sbh-b", "sbhs", "sbhbsp", "sbhsync", "10.251.1.2/24")
+	port(nsClient, "sbhm", "sbhcp", "sbhmain", "10.251.0.100/24", "fd51::64/64")
+	port("sbh-t1", "sbhm", "sbht1p", "sbhmain", "10.251.0.201/24")
+	port("sbh-t2", "sbhm", "sbht2p", "sbhmain", "10.251.0.202/24")
+	key := strings.Repeat("5a", 32)
+	mk := func(name string, ttl int, mainIP, peerIP, syncIP, syncPeer string, def bool) *haNode {
+		n := &haNode{name: name, ns: "sbh-" + name, dir: t.TempDir(), mainIP: mainIP, syncIP: syncIP, ttl: ttl}
+		sh(t, "ip", "netns", "exec", n.ns, "sysctl", "-q", "-w", fmt.Sprintf("net.ipv4.ip_default_ttl=%d", ttl))
+		os.MkdirAll(filepath.Join(n.dir, "ha"), 0o700)
+		state := "enabled"
+		if keys {
+			os.WriteFile(filepath.Join(n.dir, "ha", "cluster.key"), []byte(key+"\n"), 0o600)
+		} else if def {
+			state = "coordinator"
+		}
+		n.cfg = filepath.Join(n.dir, "switchboard.yaml")
+		cfg := fmt.Sprintf(`data_dir: %s
+log: {level: debug}
+http: {listen: "127.0.0.1:8080", https_listen: "127.0.0.1:8443"}
+tftp: {listen: ""}
+admin: {bcrypt_cost: 4}
+ha:
+  state: %s
+  serial: node-%s
+  remote_serial: peer
+  interface: sbhm
+  local_ip: %s
+  remote_ip: %s
+  sync_interface: sbhs
+  sync_local_ip: %s
+  sync_remote_ip: %s
+  resource_ip: [%s/24, "%s/64"]
+  ping_group: [10.251.0.201, 10.251.0.202]
+  default_active: %v
+  keepalive: %v
+  warning: %v
+  dead: %v
+  init: %v
+  on_active: ["echo active >> %s/hooks.log"]
+  on_passive: ["echo passive >> %s/hooks.log"]
+`, n.dir, state, name, mainIP, peerIP, syncIP, syncPeer, vip, vip6, def, hKeepalive, hDead/2, hDead, hInit, n.dir, n.dir)
+		if err := os.WriteFile(n.cfg, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	c.a = mk("a", 61, "10.251.0.1", "10.251.0.2", "10.251.1.1", "10.251.1.2", true)
+	c.b = mk("b", 62, "10.251.0.2", "10.251.0.1", "10.251.1.2", "10.251.1.1", false)
+	t.Cleanup(func() {
+		for _, n := range []*haNode{c.a, c.b} {
+			c.kill(n)
+			if t.Failed() {
+				t.Logf("log of node %s:\n%s", n.name, tail(n.log, 60))
+			}
+		}
+	})
+	return c
+}
+
+func tail(l *lockedBuf, lines int) string {
+	if l == nil {
+		return "(not started)"
+	}
+	s := strings.Split(l.String(), "\n")
+	if len(s) > lines {
+		s = s[len(s)-lines:]
+	}
+	return strings.Join(s, "\n")
+}
+
+func (c *cluster) start(n *haNode) {
+	c.t.Helper()
+	n.log = &lockedBuf{}
+	n.cmd = exec.Command("ip", "netns", "exec", n.ns, c.bin, "serve", "--config", n.cfg)
+	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
+	if err := n.cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	n.done = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}) { cmd.Wait(); close(done) }(n.cmd, n.done)
+}
+
+// signal sends sig to the daemon (ip netns exec execs it: same pid).
+func (c *cluster) signal(n *haNode, sig syscall.Signal) {
+	if n.cmd != nil && n.cmd.Process != nil {
+		n.cmd.Process.Signal(sig)
+	}
+}
+
+func (c *cluster) kill(n *haNode) {
+	if n.cmd == nil {
+		return
+	}
+	c.signal(n, syscall.SIGCONT)
+	c.signal(n, syscall.SIGKILL)
+	<-n.done
+	n.cmd = nil
+}
+
+// holds reports whether n has the resource address on its main interface.
+func holds(t *testing.T, n *haNode) bool {
+	out := sh(t, "ip", "-n", n.ns, "addr", "show", "dev", "sbhm")
+	return strings.Contains(out, " "+vip+"/")
+}
+
+func holds6(t *testing.T, n *haNode) bool {
+	return strings.Contains(sh(t, "ip", "-n", n.ns, "addr", "show", "dev", "sbhm"), " "+vip6+"/")
+}
+
+func (c *cluster) holders() []string {
+	var out []string
+	for _, n := range []*haNode{c.a, c.b} {
+		if holds(c.t, n) {
+			out = append(out, n.name)
+		}
+	}
+	return out
+}
+
+var ttlRE = regexp.MustCompile(`ttl=(\d+)`)
+
+// answerer pings the resource address from the client and says which node replied.
+func (c *cluster) answerer() string {
+	out, _ := shQuiet("ip", "netns", "exec", nsClient, "ping", "-n", "-c", "1", "-W", "1", vip)
+	m := ttlRE.FindStringSubmatch(out)
+	if m == nil {
+		return ""
+	}
+	switch m[1] {
+	case "61":
+		return "a"
+	case "62":
+		return "b"
+	}
+	return "ttl " + m[1]
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(d time.Duration, cond func() bool) bool {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
+}
+
+// settle waits until exactly node want holds the address and the client reaches it,
+// and the state stays so for a moment.
+func (c *cluster) settle(want string, d time.Duration) {
+	c.t.Helper()
+	ok := waitFor(d, func() bool {
+		h := c.holders()
+		return len(h) == 1 && h[0] == want && c.answerer() == want
+	})
+	if ok {
+		time.Sleep(2 * hDead)
+		h := c.holders()
+		ok = len(h) == 1 && h[0] == want && c.answerer() == want
+	}
+	if !ok {
+		c.t.Fatalf("want the resource on node %s only and the client answered by it; holders %v, answered by %q", want, c.holders(), c.answerer())
+	}
+	wn := c.a
+	if want == "b" {
+		wn = c.b
+	}
+	if !holds6(c.t, wn) {
+		c.t.Fatalf("IPv6 resource %s not on node %s", vip6, want)
+	}
+}
+
+// cli runs a CLI verb against a node's control socket.
+func (c *cluster) cli(n *haNode, stdin string, args ...string) (string, error) {
+	cmd := exec.Command(c.bin, append([]string{"--socket", filepath.Join(n.dir, "switchboard.sock")}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// write adds a user on n (an admin write); it returns the name.
+func (c *cluster) write(n *haNode, name string) {
+	c.t.Helper()
+	if out, err := c.cli(n, "pw-"+name+"-secret\n", "user", "add", name, "--role", "auditor", "--password-stdin"); err != nil {
+		c.t.Fatalf("admin write on %s: %v\n%s", n.name, err, out)
+	}
+}
+
+// users lists the user names on n.
+func (c *cluster) users(n *haNode) []string {
+	c.t.Helper()
+	out, err := c.cli(n, "", "user", "list", "--json")
+	if err != nil {
+		c.t.Fatalf("user list on %s: %v\n%s", n.name, err, out)
+	}
+	var res struct {
+		Items []struct {
+			Username string `json:"username"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		c.t.Fatalf("user list: %v\n%s", err, out)
+	}
+	var names []string
+	for _, u := range res.Items {
+		names = append(names, u.Username)
+	}
+	return names
+}
+
+func (c *cluster) assertWrites(n *haNode, names ...string) {
+	c.t.Helper()
+	have := c.users(n)
+	for _, w := range names {
+		if !slices.Contains(have, w) {
+			c.t.Fatalf("write %q acknowledged before the fault is missing on the active node %s (has %v)", w, n.name, have)
+		}
+	}
+}
+
+func (c *cluster) status(n *haNode) Status {
+	c.t.Helper()
+	out, err := c.cli(n, "", "ha", "status", "--json")
+	if err != nil {
+		c.t.Fatalf("ha status on %s: %v\n%s", n.name, err, out)
+	}
+	var s Status
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		c.t.Fatalf("ha status: %v\n%s", err, out)
+	}
+	return s
+}
+
+// up starts both nodes, waits for a to be active and replicating, and makes writes
+// that are acknowledged before any fault.
+func (c *cluster) up(writes ...string) {
+	c.t.Helper()
+	c.start(c.a)
+	time.Sleep(hInit / 2)
+	c.start(c.b)
+	c.settle("a", 15*time.Second)
+	for _, w := range writes {
+		c.write(c.a, w)
+	}
+}
+
+func (c *cluster) socketsReady(n *haNode) bool {
+	_, err := os.Stat(filepath.Join(n.dir, "switchboard.sock"))
+	return err == nil
+}
