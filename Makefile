@@ -18,7 +18,7 @@ run: bin/switchboard
 	./bin/switchboard serve --config configs/demo.yaml
 
 # Everything CI runs. Tests that need root skip themselves, saying so, when not root.
-test: lint bin/switchboard
+test: lint bin/switchboard test-packages
 	$(GO) test -count=1 -timeout 20m ./...
 
 test-race:
@@ -40,4 +40,32 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
+
+# Packages and the appliance image (packaging/, rootfs/); output in dist/.
+# Debian trees built with debootstrap are cached in SB_CACHE (root only).
+PKG_VERSION ?= $(shell packaging/version.sh)
+SB_CACHE    ?= $(CURDIR)/.cache
+NFPM        := $(SB_CACHE)/tools/nfpm-v2.45.2/nfpm
+
+.PHONY: packages image test-packages test-qemu
+
+$(NFPM):
+	GOFLAGS= GOBIN=$(dir $@) $(GO) install github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+
+packages: $(NFPM)
+	NFPM=$(NFPM) VERSION=$(PKG_VERSION) COMMIT=$(COMMIT) GO=$(GO) packaging/build.sh
+
+image: $(NFPM)
+	NFPM=$(NFPM) VERSION=$(PKG_VERSION) COMMIT=$(COMMIT) GO=$(GO) SB_CACHE=$(SB_CACHE) rootfs/build-image.sh
+
+# Inspects the packages; as root also installs, upgrades, removes and purges them
+# in a debootstrap chroot and builds the image. The tests install nfpm at
+# $(NFPM) themselves, while debootstrap runs beside it.
+test-packages:
+	NFPM=$(NFPM) SB_CACHE=$(SB_CACHE) $(GO) test -count=1 -timeout 15m -v ./packaging/ ./rootfs/
+
+# Opt-in, not part of "make test": boots the full image under qemu (software
+# emulation) and fetches a provisioning file from it (root, qemu-system-x86).
+test-qemu:
+	SB_TEST_QEMU=1 NFPM=$(NFPM) SB_CACHE=$(SB_CACHE) $(GO) test -count=1 -timeout 20m -v -run TestQEMUBoot ./rootfs/

@@ -1,0 +1,7 @@
+// Package chroottest gives the packaging and image tests a real Debian tree to
+// work in: a debootstrap minbase tarball cached across runs (rootfs/mkbase.sh),
+// unpacked per test, and commands run chrooted inside private mount namespaces
+// (and, for daemons, private network namespaces) so that nothing mounted or
+// bound inside can outlive the test or touch the host. It needs root and the
+// Debian tools debootstrap, unshare, nsenter and ip.
+package chroottest
