@@ -18,8 +18,10 @@ run: bin/switchboard
 	./bin/switchboard serve --config configs/demo.yaml
 
 # Everything CI runs. Tests that need root skip themselves, saying so, when not root.
-test: lint bin/switchboard test-packages
-	$(GO) test -count=1 -timeout 20m ./...
+# The packaging tests (packaging/, rootfs/) are among them: they find nfpm and the
+# debootstrap cache through NFPM and SB_CACHE (see test-packages below).
+test: lint bin/switchboard
+	NFPM=$(NFPM) SB_CACHE=$(SB_CACHE) $(GO) test -count=1 -timeout 25m ./...
 
 test-race:
 	$(GO) test -race -count=1 -timeout 20m ./...
