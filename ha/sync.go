@@ -275,6 +275,7 @@ func (r *replicator) follow(ctx context.Context) error {
 	if err := sc.write(msgAck, helloPayload(r.st.Revision(), head)); err != nil {
 		return err
 	}
+	applied := int64(-1) // the revision of the last snapshot applied on this connection
 	for {
 		c.SetReadDeadline(time.Now().Add(3 * r.timeout))
 		typ, p, err := sc.read()
@@ -290,6 +291,14 @@ func (r *replicator) follow(ctx context.Context) error {
 			r.mu.Lock()
 			r.peerRev = rev
 			r.mu.Unlock()
+			if applied >= 0 {
+				// Acknowledged again, so that the active, which expects a word from
+				// this node every few dead timeouts, keeps an idle session.
+				c.SetWriteDeadline(time.Now().Add(r.timeout))
+				if err := sc.write(msgAck, revPayload(applied)); err != nil {
+					return err
+				}
+			}
 		case msgSnapshot:
 			snap, err := decodeSnapshot(p)
 			if err != nil {
@@ -304,6 +313,7 @@ func (r *replicator) follow(ctx context.Context) error {
 			r.mu.Lock()
 			r.peerRev, r.applied = snap.Revision, time.Now()
 			r.mu.Unlock()
+			applied = snap.Revision
 			r.n.configured()
 			r.log.Debug("ha: replicated", "revision", snap.Revision, "objects", len(snap.Objects))
 			c.SetWriteDeadline(time.Now().Add(r.timeout))
