@@ -34,8 +34,9 @@ type Service struct {
 	resyncs  int
 	lastSync time.Time
 
-	ctx    context.Context
-	cancel context.CancelFunc
+	ctxMu  sync.Mutex         // guards ctx and cancel
+	ctx    context.Context    // socket.io connections end with it: with each Serve
+	cancel context.CancelFunc // run (a new one is made when Serve runs again: HA)
 	mux    *http.ServeMux
 	resync chan struct{}
 }
@@ -111,12 +112,24 @@ func (svc *Service) Directory() *Directory { return svc.dir }
 // SetPhoneDialer replaces how desk phones are driven over HTTP (tests).
 func (svc *Service) SetPhoneDialer(p PhoneDialer) { svc.phones = p }
 
+// runContext is the context socket.io connections derive from.
+func (svc *Service) runContext() context.Context {
+	svc.ctxMu.Lock()
+	defer svc.ctxMu.Unlock()
+	return svc.ctx
+}
+
 // Handler serves /webrest/ and /socket.io/.
 func (svc *Service) Handler() http.Handler { return svc.mux }
 
 // Serve runs the AMI client and the janitor until ctx ends.
 func (svc *Service) Serve(ctx context.Context) error {
+	svc.ctxMu.Lock()
+	if svc.ctx.Err() != nil {
+		svc.ctx, svc.cancel = context.WithCancel(context.Background())
+	}
 	defer svc.cancel()
+	svc.ctxMu.Unlock()
 	if err := svc.dir.Load(ctx); err != nil {
 		return fmt.Errorf("cti: load users: %w", err)
 	}

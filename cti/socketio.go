@@ -206,7 +206,7 @@ func (svc *Service) socketHandler(w http.ResponseWriter, r *http.Request) {
 		delete(svc.hub.all, s)
 		svc.hub.mu.Unlock()
 	}()
-	ctx, cancel := context.WithCancel(svc.ctx)
+	ctx, cancel := context.WithCancel(svc.runContext())
 	defer cancel()
 	open, _ := json.Marshal(map[string]any{"sid": s.id, "upgrades": []string{}, "pingInterval": pingInterval.Milliseconds(),
 		"pingTimeout": pingTimeout.Milliseconds(), "maxPayload": maxPayload})

@@ -224,8 +224,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 		srv.Close() //nolint:errcheck // closing is how server4 stops
 		<-done
+		s.conn = nil // the next Serve (HA: active again) binds anew
 		return nil
 	case err := <-done:
+		s.conn.Close()
+		s.conn = nil
 		if ctx.Err() != nil {
 			return nil
 		}

@@ -3,6 +3,7 @@ package ha
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,9 +15,13 @@ import (
 func TestHASigkillActive(t *testing.T) {
 	c := newCluster(t)
 	c.up("w1", "w2")
+	c.provisionPhone(c.a)
 	if s := c.status(c.b); s.Role != "passive" || s.ReplicationLag != 0 || s.Peer == nil || !s.Peer.Alive {
 		t.Fatalf("passive status before the fault: %+v", s)
 	}
+	// Provisioning follows the active role; the audit log is replicated.
+	c.assertServes(c.a, c.b)
+	written := c.assertAuditReplicated(c.a, c.b)
 	// The passive refuses admin writes and names the active node.
 	out, err := c.cli(c.b, "pw-x-secret\n", "user", "add", "nope", "--role", "auditor", "--password-stdin")
 	if err == nil || !strings.Contains(out, "node-a") {
@@ -31,7 +36,19 @@ func TestHASigkillActive(t *testing.T) {
 		t.Fatalf("after SIGKILL of a: holders %v, client answered by %q", c.holders(), c.answerer())
 	}
 	c.assertWrites(c.b, "w1", "w2")
+	c.assertServes(c.b, nil)
+	// The new active has the audit rows written on the old one, and its chain
+	// verifies and goes on from the replicated head.
+	got := c.audit(c.b)
+	for _, r := range written {
+		if !slices.Contains(got, r) {
+			t.Fatalf("audit row %d (%s) written on a is missing on b", r.ID, r.Description)
+		}
+	}
 	c.write(c.b, "w3") // the new active takes writes
+	if got = c.audit(c.b); got[0].ID <= written[0].ID || len(got) != int(got[0].ID) {
+		t.Fatalf("the audit chain does not go on from the replicated head %d: newest %d, %d rows", written[0].ID, got[0].ID, len(got))
+	}
 	if !strings.Contains(readFile(t, filepath.Join(c.b.dir, "hooks.log")), "active") {
 		t.Fatal("on_active hook did not run on b")
 	}
@@ -45,6 +62,8 @@ func TestHASigkillActive(t *testing.T) {
 	if !waitFor(5*time.Second, func() bool { return contains(c.users(c.a), "w3") }) {
 		t.Fatalf("the restarted passive did not receive w3: %v", c.users(c.a))
 	}
+	c.assertAuditReplicated(c.b, c.a)
+	c.assertServes(c.b, c.a)
 }
 
 func TestHASigstopSigcont(t *testing.T) {
@@ -160,6 +179,8 @@ func TestHABootTogether(t *testing.T) {
 func TestHASwitch(t *testing.T) {
 	c := newCluster(t)
 	c.up("w1")
+	c.provisionPhone(c.a)
+	c.assertServes(c.a, c.b)
 	if out, err := c.cli(c.b, "", "ha", "switch"); err == nil {
 		t.Fatalf("switch accepted on the passive: %s", out)
 	}
@@ -168,10 +189,14 @@ func TestHASwitch(t *testing.T) {
 	}
 	c.settle("b", 10*time.Second)
 	c.assertWrites(c.b, "w1")
-	// Audit rows stay on the node that wrote them (each node keeps its own chain).
-	if !contains(c.auditActions(c.a), "ha switch") {
-		t.Fatal("the switch is not in the audit trail of a")
+	// The switch was audited on a before it ran; the new active has that row.
+	if !hasAudit(c.audit(c.b), "ha switch") {
+		t.Fatal("the switch is not in the audit trail of the new active b")
 	}
+	c.write(c.b, "w2")
+	c.assertAuditReplicated(c.b, c.a)
+	// The services swapped with the roles.
+	c.assertServes(c.b, c.a)
 }
 
 func TestHAUnpair(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -192,8 +193,8 @@ func newClusterWith(t *testing.T, keys bool) *cluster {
 		n.cfg = filepath.Join(n.dir, "switchboard.yaml")
 		cfg := fmt.Sprintf(`data_dir: %s
 log: {level: debug}
-http: {listen: "127.0.0.1:8080", https_listen: "127.0.0.1:8443"}
-tftp: {listen: ""}
+http: {listen: ":8080", https_listen: ":8443"}
+tftp: {listen: ":69"}
 admin: {bcrypt_cost: 4}
 ha:
   state: %s
@@ -423,4 +424,138 @@ func (c *cluster) up(writes ...string) {
 func (c *cluster) socketsReady(n *haNode) bool {
 	_, err := os.Stat(filepath.Join(n.dir, "switchboard.sock"))
 	return err == nil
+}
+
+// The phone the harness provisions (a built-in model), and the file it fetches.
+const (
+	phoneFile = "001565000201.cfg"
+	phoneSIP  = "192.0.2.44"
+)
+
+// provisionPhone configures one Yealink phone on n (admin writes, audited there).
+func (c *cluster) provisionPhone(n *haNode) {
+	c.t.Helper()
+	accounts, devices := filepath.Join(n.dir, "accounts.csv"), filepath.Join(n.dir, "devices.csv")
+	os.WriteFile(accounts, []byte("extension,sip_password,display_name\n201,secret-201,Ada\n"), 0o600)
+	os.WriteFile(devices, []byte("mac,model,account_extension\n00:15:65:00:02:01,yealink-t54w,201\n"), 0o600)
+	for _, args := range [][]string{{"pbx", "set", "sip_server=" + phoneSIP}, {"account", "import", accounts}, {"device", "import", devices}} {
+		if out, err := c.cli(n, "", args...); err != nil {
+			c.t.Fatalf("%v on %s: %v\n%s", args, n.name, err, out)
+		}
+	}
+}
+
+// httpGet fetches url from the client namespace: status code, Retry-After, body.
+func httpGet(url string) (int, string, string) {
+	out, err := shQuiet("ip", "netns", "exec", nsClient, "curl", "-sk", "-i", "--max-time", "3", url)
+	if err != nil {
+		return 0, "", out
+	}
+	head, body, _ := strings.Cut(strings.ReplaceAll(out, "\r\n", "\n"), "\n\n")
+	var code int
+	var retry string
+	for i, line := range strings.Split(head, "\n") {
+		if f := strings.Fields(line); i == 0 && len(f) > 1 {
+			code, _ = strconv.Atoi(f[1])
+		} else if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, "retry-after") {
+			retry = strings.TrimSpace(v)
+		}
+	}
+	return code, retry, body
+}
+
+// tftpGet fetches the phone's file over TFTP (curl's client) from the client namespace.
+func tftpGet(host string) (string, error) {
+	out, err := shQuiet("ip", "netns", "exec", nsClient, "curl", "-s", "--max-time", "2", "tftp://"+host+"/"+phoneFile)
+	if err != nil {
+		return "", fmt.Errorf("%v: %s", err, out)
+	}
+	return out, nil
+}
+
+// assertServes checks that active serves the phone's file over TFTP and HTTP(S)
+// through the resource IP, and that passive (on its own address) answers
+// /provisioning/ with 503 and Retry-After on HTTP and HTTPS and serves no TFTP
+// (passive nil: the other node is dead).
+func (c *cluster) assertServes(active, passive *haNode) {
+	c.t.Helper()
+	var last string
+	ok := waitFor(10*time.Second, func() bool {
+		for _, u := range []string{"http://" + vip + ":8080/provisioning/" + phoneFile, "https://" + vip + ":8443/provisioning/" + phoneFile} {
+			code, _, body := httpGet(u)
+			if code != 200 || !strings.Contains(body, phoneSIP) {
+				last = fmt.Sprintf("%s: %d %.200q", u, code, body)
+				return false
+			}
+		}
+		if body, err := tftpGet(vip); err != nil || !strings.Contains(body, phoneSIP) {
+			last = fmt.Sprintf("tftp via %s: %v %.200q", vip, err, body)
+			return false
+		}
+		return c.answerer() == active.name
+	})
+	if !ok {
+		c.t.Fatalf("active %s does not serve the phone's file through the resource IP: %s", active.name, last)
+	}
+	if passive == nil { // dead
+		return
+	}
+	for _, u := range []string{"http://" + passive.mainIP + ":8080/provisioning/" + phoneFile, "https://" + passive.mainIP + ":8443/provisioning/" + phoneFile} {
+		code, retry, body := httpGet(u)
+		if code != 503 || retry == "" || !strings.Contains(body, "not the active") {
+			c.t.Fatalf("passive %s: %s: %d (Retry-After %q) %.200q, want 503 with a reason", passive.name, u, code, retry, body)
+		}
+	}
+	if body, err := tftpGet(passive.mainIP); err == nil {
+		c.t.Fatalf("passive %s serves TFTP: %.200q", passive.name, body)
+	}
+	// The admin side stays up on the passive.
+	if code, _, body := httpGet("https://" + passive.mainIP + ":8443/healthz"); code != 200 {
+		c.t.Fatalf("passive %s /healthz: %d %s", passive.name, code, body)
+	}
+}
+
+type auditItem struct {
+	ID          int64  `json:"id"`
+	Hash        string `json:"hash"`
+	User        string `json:"user"`
+	Description string `json:"description"`
+	ObjectID    string `json:"object_id"`
+}
+
+// audit lists n's audit rows (newest first) and checks that its chain verifies.
+func (c *cluster) audit(n *haNode) []auditItem {
+	c.t.Helper()
+	out, err := c.cli(n, "", "audit", "list", "--json", "--limit", "1000")
+	if err != nil {
+		c.t.Fatalf("audit list on %s: %v\n%s", n.name, err, out)
+	}
+	var res struct{ Items []auditItem }
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		c.t.Fatalf("audit list on %s: %v\n%s", n.name, err, out)
+	}
+	if out, err := c.cli(n, "", "audit", "verify"); err != nil || !strings.Contains(out, "chain intact") {
+		c.t.Fatalf("audit verify on %s: %v\n%s", n.name, err, out)
+	}
+	return res.Items
+}
+
+// assertAuditReplicated waits until to's audit log equals from's, both verifying.
+func (c *cluster) assertAuditReplicated(from, to *haNode) []auditItem {
+	c.t.Helper()
+	var a, b []auditItem
+	if !waitFor(5*time.Second, func() bool { a, b = c.audit(from), c.audit(to); return slices.Equal(a, b) }) {
+		c.t.Fatalf("audit log of %s (%d rows) differs from %s's (%d rows)", to.name, len(b), from.name, len(a))
+	}
+	return a
+}
+
+// hasAudit reports whether rows include one for objectID or with description desc.
+func hasAudit(rows []auditItem, match string) bool {
+	for _, r := range rows {
+		if r.ObjectID == match || r.Description == match {
+			return true
+		}
+	}
+	return false
 }

@@ -140,7 +140,9 @@ func (n *Node) SetRevision(f func() int64) {
 	n.mu.Unlock()
 }
 
-// OnRole adds a function called (synchronously, keep it short) on each role change.
+// OnRole adds a function called (synchronously, with the node's lock held: keep it
+// short, do not call the node) on each role change, including the role restored at
+// start-up by a node that left the cluster and the release at shutdown.
 func (n *Node) OnRole(f func(Role)) {
 	n.mu.Lock()
 	n.watchers = append(n.watchers, f)
@@ -202,6 +204,9 @@ func (n *Node) Serve(ctx context.Context) error {
 			}
 			go n.res.announce()
 			n.hooks.roleChanged(RoleActive)
+		}
+		for _, w := range n.watchers {
+			w(role)
 		}
 	}
 	n.mu.Unlock()
@@ -417,6 +422,9 @@ func (n *Node) shutdown() {
 		}
 		n.log.Info("ha: released the resource at shutdown")
 		n.m.role = RolePassive
+		for _, w := range n.watchers {
+			w(RolePassive)
+		}
 	}
 	n.sendLocked(time.Now())
 }

@@ -17,14 +17,18 @@ import (
 // Store is what replication needs of the store.
 type Store interface {
 	Revision() int64
-	ExportSnapshot(ctx context.Context) (store.Snapshot, error)
+	AuditHead(ctx context.Context) (store.AuditMark, error)
+	ExportSnapshotAfter(ctx context.Context, have store.AuditMark) (store.Snapshot, error)
 	ImportSnapshot(ctx context.Context, snap store.Snapshot) error
 }
 
 // replicator sends the store from the active to the passive: a full snapshot when the
 // passive connects, then again after every commit. Commits wait (up to the dead
 // timeout) for the connected passive to acknowledge them, so a write the admin API
-// acknowledged is on both nodes unless the passive was already gone.
+// acknowledged is on both nodes unless the passive was already gone. The audit
+// chain travels with the objects: the passive's hello names its chain's head, and
+// each snapshot carries only the rows after it (the whole chain when the two
+// diverged).
 type replicator struct {
 	n       *Node
 	st      Store
@@ -139,7 +143,9 @@ func (r *replicator) serveConn(ctx context.Context, c *net.TCPConn) {
 		r.log.Warn("ha: sync: no hello from the passive", "err", err)
 		return
 	}
-	if _, err := parseRev(p); err != nil {
+	_, have, err := parseHello(p)
+	if err != nil {
+		r.log.Warn("ha: sync: bad hello from the passive", "err", err)
 		return
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -188,7 +194,7 @@ func (r *replicator) serveConn(ctx context.Context, c *net.TCPConn) {
 		}
 		c.SetWriteDeadline(time.Now().Add(3 * r.timeout))
 		if rev := r.st.Revision(); rev != sent {
-			snap, err := r.st.ExportSnapshot(ctx)
+			snap, err := r.st.ExportSnapshotAfter(ctx, have)
 			if err != nil {
 				r.log.Error("ha: sync: snapshot", "err", err)
 				return
@@ -197,7 +203,9 @@ func (r *replicator) serveConn(ctx context.Context, c *net.TCPConn) {
 			if err := sc.write(msgSnapshot, b); err != nil {
 				return
 			}
-			sent = snap.Revision
+			// The passive applies snapshots in order or drops the connection (and
+			// says where its chain ends in its next hello).
+			sent, have = snap.Revision, snap.Audit.Head
 		} else if err := sc.write(msgKeepalive, revPayload(rev)); err != nil {
 			return
 		}
@@ -260,9 +268,14 @@ func (r *replicator) follow(ctx context.Context) error {
 		return err
 	}
 	c.SetDeadline(time.Time{})
-	if err := sc.write(msgAck, revPayload(r.st.Revision())); err != nil {
+	head, err := r.st.AuditHead(ctx)
+	if err != nil {
 		return err
 	}
+	if err := sc.write(msgAck, helloPayload(r.st.Revision(), head)); err != nil {
+		return err
+	}
+	applied := int64(-1) // the revision of the last snapshot applied on this connection
 	for {
 		c.SetReadDeadline(time.Now().Add(3 * r.timeout))
 		typ, p, err := sc.read()
@@ -278,6 +291,14 @@ func (r *replicator) follow(ctx context.Context) error {
 			r.mu.Lock()
 			r.peerRev = rev
 			r.mu.Unlock()
+			if applied >= 0 {
+				// Acknowledged again, so that the active, which expects a word from
+				// this node every few dead timeouts, keeps an idle session.
+				c.SetWriteDeadline(time.Now().Add(r.timeout))
+				if err := sc.write(msgAck, revPayload(applied)); err != nil {
+					return err
+				}
+			}
 		case msgSnapshot:
 			snap, err := decodeSnapshot(p)
 			if err != nil {
@@ -292,6 +313,7 @@ func (r *replicator) follow(ctx context.Context) error {
 			r.mu.Lock()
 			r.peerRev, r.applied = snap.Revision, time.Now()
 			r.mu.Unlock()
+			applied = snap.Revision
 			r.n.configured()
 			r.log.Debug("ha: replicated", "revision", snap.Revision, "objects", len(snap.Objects))
 			c.SetWriteDeadline(time.Now().Add(r.timeout))

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/switchboard-pbx/switchboard/store"
 )
 
 // The sync protocol: the passive dials the active on the sync path. Both send
@@ -22,7 +24,7 @@ const (
 	nonceLen     = 16
 	maxFrame     = 64 << 20 // a snapshot of a very large configuration
 	syncInfo     = "switchboard ha sync v1"
-	msgAck       = 1 // passive -> active: revision now applied (8 bytes)
+	msgAck       = 1 // passive -> active: revision now applied (8 bytes); the first one is the hello (see helloPayload)
 	msgSnapshot  = 2 // active -> passive: JSON store.Snapshot
 	msgKeepalive = 3 // active -> passive: active's revision (8 bytes)
 )
@@ -131,4 +133,34 @@ func parseRev(p []byte) (int64, error) {
 		return 0, errors.New("ha sync: revision out of range")
 	}
 	return int64(v), nil
+}
+
+// helloPayload is the passive's first message: its revision (8 bytes), then the id
+// (8 bytes) and hash of the last row of its audit chain.
+func helloPayload(rev int64, head store.AuditMark) []byte {
+	b := revPayload(rev)
+	b = binary.BigEndian.AppendUint64(b, uint64(head.ID))
+	return append(b, head.Hash...)
+}
+
+// parseHello reads a hello; a bare revision (a passive that does not replicate the
+// audit log) gives the zero mark: the whole chain is sent.
+func parseHello(p []byte) (int64, store.AuditMark, error) {
+	var m store.AuditMark
+	if len(p) < 8 {
+		return 0, m, fmt.Errorf("ha sync: hello of %d bytes", len(p))
+	}
+	rev, err := parseRev(p[:8])
+	if err != nil || len(p) == 8 {
+		return rev, m, err
+	}
+	if len(p) < 16 || len(p) > 16+128 {
+		return 0, m, fmt.Errorf("ha sync: hello of %d bytes", len(p))
+	}
+	id := binary.BigEndian.Uint64(p[8:16])
+	if id > 1<<62 {
+		return 0, m, errors.New("ha sync: audit row id out of range")
+	}
+	m.ID, m.Hash = int64(id), string(p[16:])
+	return rev, m, nil
 }

@@ -111,3 +111,21 @@ func FuzzDecodeSnapshot(f *testing.F) {
 		}
 	})
 }
+
+func TestHelloCarriesTheAuditHead(t *testing.T) {
+	head := store.AuditMark{ID: 42, Hash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}
+	rev, got, err := parseHello(helloPayload(7, head))
+	if err != nil || rev != 7 || got != head {
+		t.Fatalf("got %d %+v %v", rev, got, err)
+	}
+	// A bare revision (an older passive): the zero mark, so the whole chain is sent.
+	rev, got, err = parseHello(revPayload(9))
+	if err != nil || rev != 9 || got != (store.AuditMark{}) {
+		t.Fatalf("bare revision: %d %+v %v", rev, got, err)
+	}
+	for _, bad := range [][]byte{nil, {1, 2, 3}, append(revPayload(1), 1, 2, 3), append(revPayload(1), make([]byte, 200)...)} {
+		if _, _, err := parseHello(bad); err == nil {
+			t.Fatalf("hello %x accepted", bad)
+		}
+	}
+}

@@ -163,7 +163,10 @@ func (s *Server) Listen() error {
 	if rc, err := uc.SyscallConn(); err == nil {
 		rc.Control(func(fd uintptr) { bigBuffer(int(fd)) }) //nolint:errcheck // best effort
 	}
+	s.mu.Lock()
 	s.group, s.groupPC, s.uc = p, pc, uc
+	s.closed = false
+	s.mu.Unlock()
 	return nil
 }
 
@@ -233,7 +236,10 @@ func (s *Server) interfaces() ([]net.Interface, error) {
 
 // Serve answers until ctx ends.
 func (s *Server) Serve(ctx context.Context) error {
-	if s.uc == nil {
+	s.mu.Lock()
+	bound := s.uc != nil && !s.closed
+	s.mu.Unlock()
+	if !bound { // first run, or a run after the last one closed the sockets (HA)
 		if err := s.Listen(); err != nil {
 			return err
 		}

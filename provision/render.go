@@ -136,6 +136,14 @@ func (r *renderer) renderDirty(ctx context.Context) {
 		return
 	}
 	rev := r.s.st.Revision()
+	if r.s.Mode() == ModeSingle {
+		// The served tenant is the oldest one; a replicated snapshot (HA) replaces
+		// the tenants with the active node's, so it is read again.
+		if list, err := r.s.Tenants(ctx); err == nil && len(list) > 0 && list[0].ID != r.singleTenant() {
+			r.log.Info("render: single-tenant mode now serves tenant", "tenant", list[0].ID)
+			r.setSingle(list[0].ID)
+		}
+	}
 	var tenants []string
 	if _, all := dirty["*"]; all {
 		list, err := r.s.Tenants(ctx)

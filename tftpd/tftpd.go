@@ -71,16 +71,21 @@ func New(cfg Config, log *slog.Logger, prov *provision.Service, limit *ratelimit
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("tftpd: %w", err)
 	}
-	s := &Server{cfg: cfg, log: log, prov: prov, limit: limit}
-	s.srv = tftp.NewServer(s.read, nil)
-	s.srv.SetTimeout(cfg.Timeout)
-	s.srv.SetRetries(cfg.Retries)
+	return &Server{cfg: cfg, log: log, prov: prov, limit: limit}, nil
+}
+
+// newLib is the library's server for one run of Serve (it cannot serve again once
+// shut down).
+func (s *Server) newLib() *tftp.Server {
+	srv := tftp.NewServer(s.read, nil)
+	srv.SetTimeout(s.cfg.Timeout)
+	srv.SetRetries(s.cfg.Retries)
 	// The filter hides the *net.UDPConn from the library, which then cannot learn
 	// the interface MTU: honour the client's blksize up to our cap instead.
-	s.srv.SetBlockSizeNegotiation(false)
-	s.srv.SetBlockSize(cfg.MaxBlockSize)
-	s.srv.SetHook(hook{s})
-	return s, nil
+	srv.SetBlockSizeNegotiation(false)
+	srv.SetBlockSize(s.cfg.MaxBlockSize)
+	srv.SetHook(hook{s})
+	return srv
 }
 
 // Listen binds the UDP socket.
@@ -96,19 +101,23 @@ func (s *Server) Listen() error {
 // Addr is the bound address (after Listen).
 func (s *Server) Addr() net.Addr { return s.conn.LocalAddr() }
 
-// Serve answers until ctx ends, then lets running transfers finish.
+// Serve answers until ctx ends, then lets running transfers finish and closes the
+// socket. It listens first when there is no socket (Serve may run again: HA).
 func (s *Server) Serve(ctx context.Context) error {
 	if s.conn == nil {
 		if err := s.Listen(); err != nil {
 			return err
 		}
 	}
-	s.log.Info("tftp listening", "addr", s.conn.LocalAddr().String())
+	conn := s.conn
+	defer func() { conn.Close(); s.conn = nil }()
+	srv := s.newLib()
+	s.log.Info("tftp listening", "addr", conn.LocalAddr().String())
 	errc := make(chan error, 1)
-	go func() { errc <- s.srv.Serve(s.conn) }()
+	go func() { errc <- srv.Serve(conn) }()
 	select {
 	case <-ctx.Done():
-		s.srv.Shutdown()
+		srv.Shutdown()
 		<-errc
 		return nil
 	case err := <-errc:

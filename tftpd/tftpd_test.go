@@ -608,3 +608,43 @@ func FuzzRequestFilter(f *testing.F) {
 		}
 	})
 }
+
+// TestTFTPServeAgain: Serve closes its socket when ctx ends and, called again on
+// the same Server (HA: the node is active again), binds anew and answers.
+func TestTFTPServeAgain(t *testing.T) {
+	e := &tfEnv{Env: provtest.New(t, provision.ModeSingle, 1000)}
+	cfg := DefaultConfig()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listen = pc.LocalAddr().String()
+	pc.Close()
+	cfg.Timeout, cfg.Retries = 300*time.Millisecond, 2
+	srv, err := New(cfg, e.Logger, e.Prov, ratelimit.New(1000, time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := 1; round <= 2; round++ {
+		ctx, cancel := context.WithCancel(e.Ctx)
+		done := make(chan error, 1)
+		go func() { done <- srv.Serve(ctx) }() // no Listen: Serve binds
+		var reply []byte
+		for end := time.Now().Add(2 * time.Second); time.Now().Before(end) && !tfIsData(reply); {
+			reply = tfRequest(t, cfg.Listen, tfRQ(opRRQ, e.File, "octet"))
+		}
+		if !tfIsData(reply) {
+			t.Fatalf("round %d: no data for %s: %q", round, e.File, reply)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("round %d: Serve: %v", round, err)
+		}
+		// The socket is closed: the port can be bound by someone else.
+		pc, err := net.ListenPacket("udp", cfg.Listen)
+		if err != nil {
+			t.Fatalf("round %d: socket still bound after Serve returned: %v", round, err)
+		}
+		pc.Close()
+	}
+}

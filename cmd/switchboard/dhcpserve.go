@@ -15,7 +15,8 @@ import (
 
 // startDHCP builds and binds the DHCP server when dhcp.enabled is set, and adds
 // its admin routes. nil, nil: disabled, and serve runs exactly as without it.
-func startDHCP(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, prov *provision.Service, api *admin.API, reg prometheus.Registerer) (func(context.Context) error, error) {
+// bind false (HA): the socket is bound when the node becomes active.
+func startDHCP(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, prov *provision.Service, api *admin.API, reg prometheus.Registerer, bind bool) (func(context.Context) error, error) {
 	if !cfg.DHCP.Enabled {
 		return nil, nil
 	}
@@ -29,8 +30,10 @@ func startDHCP(ctx context.Context, cfg config.Config, log *slog.Logger, st *sto
 		return nil, err
 	}
 	// Bind now: a busy port 67 or a missing interface stops start-up with one line.
-	if err := srv.Listen(ctx); err != nil {
-		return nil, err
+	if bind {
+		if err := srv.Listen(ctx); err != nil {
+			return nil, err
+		}
 	}
 	api.MountDHCP(srv)
 	reg.MustRegister(

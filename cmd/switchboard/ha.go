@@ -26,3 +26,9 @@ func setupHA(cfg config.Config, log *slog.Logger, st *store.Store, api *admin.AP
 	api.MountHA(node)
 	return node, nil
 }
+
+// followRole keeps gate open while node is active.
+func followRole(node *ha.Node, gate *roleGate) {
+	node.OnRole(func(r ha.Role) { gate.set(r == ha.RoleActive) })
+	gate.set(node.Role() == ha.RoleActive)
+}

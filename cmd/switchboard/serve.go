@@ -133,6 +133,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
+	// What follows the active role (see rolegate.go); always open without HA.
+	gate := alwaysOpen()
+	if haNode != nil {
+		gate = newRoleGate(log)
+		followRole(haNode, gate)
+	}
 
 	var demo *demoLogin
 	if cfg.Demo.Enabled {
@@ -159,10 +165,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	unknownLimit := ratelimit.New(cfg.Provisioning.UnknownBurst, cfg.Provisioning.UnknownInterval)
 	provisioning := httpprov.New(log, prov, unknownLimit)
+	provFast := gate.Fast("provisioning", provisioning.ServeFast)
 
 	secure := http.NewServeMux()
 	secure.Handle("/api/", api.Handler())
-	secure.Handle("/provisioning/", provisioning)
+	secure.Handle("/provisioning/", gate.Handler("provisioning", provisioning))
 	secure.HandleFunc("GET /healthz", health)
 	secure.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	var ctiSvc *cti.Service
@@ -172,8 +179,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		}
 		ctiSvc.MountAdmin(api)
 		reg.MustRegister(ctiSvc.Collectors()...)
-		secure.Handle("/webrest/", ctiSvc.Handler())
-		secure.Handle("/socket.io/", ctiSvc.Handler())
+		secure.Handle("/webrest/", gate.Handler("the CTI", ctiSvc.Handler()))
+		secure.Handle("/socket.io/", gate.Handler("the CTI", ctiSvc.Handler()))
 	}
 	console, err := webui.New()
 	if err != nil {
@@ -186,7 +193,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		p := ctx.Path()
 		switch {
 		case bytes.HasPrefix(p, []byte("/provisioning/")):
-			provisioning.ServeFast(ctx)
+			provFast(ctx)
 		case string(p) == "/healthz" && ctx.IsGet():
 			ctx.SetContentType("application/json")
 			ctx.Response.Header.Set("Cache-Control", "no-store")
@@ -210,7 +217,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	services := []func(context.Context) error{prov.Serve, srv.Serve}
 	if cfg.Redirect.Enabled {
-		services = append(services, redir.Serve)
+		services = append(services, gate.Run("redirect", redir.Serve))
 	}
 	if haNode != nil {
 		services = append(services, haNode.Serve)
@@ -220,29 +227,35 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		if err != nil {
 			return err
 		}
-		if err := tftp.Listen(); err != nil {
-			return err
+		// Without HA, bind now: a busy port stops start-up with one line. With
+		// HA, Serve binds when this node becomes active.
+		if gate.always {
+			if err := tftp.Listen(); err != nil {
+				return err
+			}
 		}
-		services = append(services, tftp.Serve)
+		services = append(services, gate.Run("tftp", tftp.Serve))
 	}
 	if ctiSvc != nil {
-		services = append(services, ctiSvc.Serve)
+		services = append(services, gate.Run("cti", ctiSvc.Serve))
 	}
-	if dhcpSvc, err := startDHCP(ctx, cfg, log, st, prov, api, reg); err != nil {
+	if dhcpSvc, err := startDHCP(ctx, cfg, log, st, prov, api, reg, gate.always); err != nil {
 		return err
 	} else if dhcpSvc != nil {
-		services = append(services, dhcpSvc)
+		services = append(services, gate.Run("dhcp", dhcpSvc))
 	}
 	if cfg.PnP.Enabled {
 		resp, err := pnp.New(cfg.PnP, log, prov, prov.BuiltinCatalog().Brands)
 		if err != nil {
 			return err
 		}
-		if err := resp.Listen(); err != nil {
-			return err
+		if gate.always {
+			if err := resp.Listen(); err != nil {
+				return err
+			}
 		}
 		reg.MustRegister(resp.Collectors()...)
-		services = append(services, resp.Serve)
+		services = append(services, gate.Run("pnp", resp.Serve))
 	}
 	sock := api.NewSocketServer(cfg.Admin.Socket)
 	if err := sock.Listen(); err != nil {
