@@ -237,6 +237,7 @@ async function devicesPage() {
     h("td", {}, d.account && byID[d.account] ? accountLabel(byID[d.account]) : "-"),
     h("td", {}, d.enabled ? h("span", { class: "tag good" }, "enabled") : h("span", { class: "tag" }, "disabled")),
     h("td", { class: "mono" }, d.file || h("span", { class: "tag warn" }, d.problem || "no file")),
+    h("td", {}, redirectTag(d.redirect)),
     h("td", {}, d.notes || ""),
     h("td", {}, canWrite() ? h("button", { class: "danger", onclick: async () => {
       if (!confirm(`Delete device ${d.mac}?`)) return;
@@ -256,8 +257,17 @@ async function devicesPage() {
     });
   }
   shell("Devices", box, form,
-    h("table", { id: "devices" }, h("thead", {}, h("tr", {}, ["MAC", "Model", "Account", "State", "File", "Notes", ""].map((c) => h("th", {}, c)))),
-      h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 7, class: "muted" }, "No devices yet.")))));
+    h("table", { id: "devices" }, h("thead", {}, h("tr", {}, ["MAC", "Model", "Account", "State", "File", "Redirection", "Notes", ""].map((c) => h("th", {}, c)))),
+      h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 8, class: "muted" }, "No devices yet.")))));
+}
+
+// redirectTag shows a device's vendor redirection status (read-only, from the
+// reconcile loop): provisioned, or the last error in plain words.
+function redirectTag(r) {
+  if (!r) return "-";
+  if (r.provisioned) return h("span", { class: "tag good", title: r.server || "" }, "provisioned");
+  if (r.error) return h("span", { class: "tag bad", title: r.detail || "" }, r.error);
+  return h("span", { class: "tag" }, "pending");
 }
 
 async function accountsPage() {
