@@ -188,7 +188,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	secure.Handle("/", console)
 
-	redirect := httpd.RedirectToHTTPS(cfg.HTTP.HTTPSListen)
+	toHTTPS := httpd.RedirectToHTTPS(cfg.HTTP.HTTPSListen)
 	plain := func(ctx *fasthttp.RequestCtx) {
 		p := ctx.Path()
 		switch {
@@ -204,7 +204,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			}
 			fmt.Fprintf(ctx, `{"status":"ok","revision":%d}`+"\n", st.Revision())
 		default:
-			redirect(ctx)
+			toHTTPS(ctx)
 		}
 	}
 
