@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -43,6 +44,10 @@ const (
 	PairingIterations = 100000
 	pairCommand       = "switchboard-ha-pair"
 )
+
+// pairDialPatience is how long Pair keeps trying a secondary that refuses the
+// connection because its pairing listener is not up yet.
+const pairDialPatience = 10 * time.Second
 
 // PairingPassword derives the SSH pairing password from a serial number.
 func PairingPassword(serial string) string {
@@ -325,7 +330,20 @@ func (n *Node) Pair(ctx context.Context, serial string) error {
 	}
 	local, _ := n.pairAddrs()
 	d := net.Dialer{Timeout: 10 * time.Second, LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(local.Addr(), 0))}
-	raw, err := d.DialContext(ctx, "tcp", remote.String())
+	// The secondary may still be starting its pairing listener (installers pair
+	// two boxes booted together): a refused connection is tried again for a while.
+	var raw net.Conn
+	for wait := time.Now().Add(pairDialPatience); ; {
+		raw, err = d.DialContext(ctx, "tcp", remote.String())
+		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || time.Now().After(wait) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("ha: pairing: %w", ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("ha: pairing: %w", err)
 	}
