@@ -300,14 +300,10 @@ func TestReadyHealthMetricsShutdown(t *testing.T) {
 func TestPlainHTTPRedirectsAdminAPI(t *testing.T) {
 	d := newDaemon(t, "")
 	d.start()
-	var plain string
-	for _, line := range strings.Split(d.stderr.String(), "\n") {
-		if m := regexp.MustCompile(`msg="http listening" addr=(\S+)`).FindStringSubmatch(line); m != nil {
-			plain = m[1]
-		}
-	}
+	// The listener is bound before "ready" (its own "http listening" line may come
+	// later), so the configured address is the one to use.
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := noFollow.Get("http://" + plain + "/api/v1/status")
+	resp, err := noFollow.Get("http://" + d.plain + "/api/v1/status")
 	if err != nil {
 		t.Fatal(err)
 	}
