@@ -9,11 +9,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-
+	"github.com/switchboard-pbx/switchboard/internal/testlog"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/store"
 )
@@ -22,37 +21,7 @@ import (
 type obj = map[string]any
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of a server's log.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// Lines returns the log lines that contain every one of subs.
-func (s *syncBuffer) Lines(subs ...string) []string {
-	var out []string
-	for _, line := range strings.Split(s.String(), "\n") {
-		ok := line != ""
-		for _, sub := range subs {
-			ok = ok && strings.Contains(line, sub)
-		}
-		if ok {
-			out = append(out, line)
-		}
-	}
-	return out
-}
+type syncBuffer = testlog.Buffer
 
 const adminPassword = "admin-password-1"
 

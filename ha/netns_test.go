@@ -6,7 +6,6 @@ package ha
 // leftovers of an earlier run are deleted first. Needs root; skips otherwise.
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -20,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchboard-pbx/switchboard/internal/testlog"
 )
 
 const (
@@ -110,22 +111,7 @@ type haNode struct {
 	done               chan struct{}
 }
 
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuf = testlog.Buffer
 
 type cluster struct {
 	t    *testing.T

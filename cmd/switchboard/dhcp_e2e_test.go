@@ -41,32 +41,7 @@ func TestDHCPOffByDefault(t *testing.T) {
 // startIn starts the daemon inside network namespace ns.
 func (d *testDaemon) startIn(ns string) {
 	d.t.Helper()
-	d.stderr, d.stdout = &syncBuffer{}, &syncBuffer{}
-	d.cmd = exec.Command("ip", "netns", "exec", ns, binPath, "serve", "--config", d.cfgPath) // ip execs the binary: same pid
-	d.cmd.Stderr, d.cmd.Stdout = d.stderr, d.stdout
-	if err := d.cmd.Start(); err != nil {
-		d.t.Fatal(err)
-	}
-	d.done = make(chan error, 1)
-	go func() { d.done <- d.cmd.Wait() }()
-	d.t.Cleanup(func() {
-		if d.cmd.ProcessState == nil {
-			d.cmd.Process.Kill()
-			<-d.done
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if strings.Contains(d.stderr.String(), "msg=ready") {
-			return
-		}
-		select {
-		case err := <-d.done:
-			d.t.Fatalf("daemon exited at start-up: %v\n%s", err, d.stderr.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	d.t.Fatalf("daemon not ready after 30 s:\n%s", d.stderr.String())
+	d.run(exec.Command("ip", "netns", "exec", ns, binPath, "serve", "--config", d.cfgPath)) // ip execs the binary: same pid
 }
 
 // TestDHCPThroughDaemon runs "switchboard serve" with dhcp enabled in a

@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-pbx/switchboard/internal/testlog"
 	_ "modernc.org/sqlite"
 )
 
@@ -47,22 +48,7 @@ func TestMain(m *testing.M) {
 }
 
 // syncBuffer collects a process's output for inspection while it runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = testlog.Buffer
 
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -108,10 +94,17 @@ func newDaemon(t *testing.T, extra string) *testDaemon {
 
 func (d *testDaemon) start(env ...string) {
 	d.t.Helper()
+	cmd := exec.Command(binPath, "serve", "--config", d.cfgPath)
+	cmd.Env = append(os.Environ(), env...)
+	d.run(cmd)
+}
+
+// run starts cmd (the daemon, however it is launched) and waits for "ready".
+func (d *testDaemon) run(cmd *exec.Cmd) {
+	d.t.Helper()
 	d.stderr, d.stdout = &syncBuffer{}, &syncBuffer{}
-	d.cmd = exec.Command(binPath, "serve", "--config", d.cfgPath)
+	d.cmd = cmd
 	d.cmd.Stderr, d.cmd.Stdout = d.stderr, d.stdout
-	d.cmd.Env = append(os.Environ(), env...)
 	if err := d.cmd.Start(); err != nil {
 		d.t.Fatal(err)
 	}

@@ -12,60 +12,16 @@ import (
 	"encoding/json"
 	"log/slog"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/switchboard-pbx/switchboard/internal/testlog"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
 // Log is a concurrency-safe log buffer.
-type Log struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *Log) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-
-// String is everything logged so far.
-func (l *Log) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
-// Lines returns the log lines holding every one of parts.
-func (l *Log) Lines(parts ...string) []string {
-	var out []string
-	for _, line := range strings.Split(l.String(), "\n") {
-		ok := line != ""
-		for _, p := range parts {
-			ok = ok && strings.Contains(line, p)
-		}
-		if ok {
-			out = append(out, line)
-		}
-	}
-	return out
-}
-
-// Count is how many log lines hold every one of parts.
-func (l *Log) Count(parts ...string) int { return len(l.Lines(parts...)) }
-
-// WaitLines polls the log until n lines hold every one of parts (servers may log
-// a request after the client has its answer), and returns them.
-func (l *Log) WaitLines(t testing.TB, n int, parts ...string) []string {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		got := l.Lines(parts...)
-		if len(got) >= n {
-			return got
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("want %d log lines with %q, have %d:\n%s", n, parts, len(got), l.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+type Log = testlog.Buffer
 
 // Env is a running provisioning service.
 type Env struct {
