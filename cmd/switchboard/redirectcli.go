@@ -17,6 +17,20 @@ import (
 var redirectCols = []string{"id", "name", "brand", "api", "enabled", "server_name", "effective_provisioning_url", "devices", "devices_provisioned"}
 
 // findRedirectServer resolves a server by id or name.
+// redirectServer resolves --tenant and a server's id or name to the server and
+// its API path.
+func (c *client) redirectServer(tenant, ref string) (map[string]any, string, error) {
+	base, err := c.tenantBase(tenant)
+	if err != nil {
+		return nil, "", err
+	}
+	s, err := c.findRedirectServer(base, ref)
+	if err != nil {
+		return nil, "", err
+	}
+	return s, base + "/redirect-servers/" + url.PathEscape(fmt.Sprint(s["id"])), nil
+}
+
 func (c *client) findRedirectServer(base, ref string) (map[string]any, error) {
 	var res struct{ Items []map[string]any }
 	if _, err := c.call("GET", base+"/redirect-servers", nil, &res); err != nil {
@@ -124,11 +138,7 @@ func redirectVerbs() []verb {
 				tenant := tenantFlag(fs)
 				f := newRedirectFields(fs)
 				return func(c *client, pos []string) error {
-					base, err := c.tenantBase(*tenant)
-					if err != nil {
-						return err
-					}
-					s, err := c.findRedirectServer(base, pos[0])
+					s, path, err := c.redirectServer(*tenant, pos[0])
 					if err != nil {
 						return err
 					}
@@ -136,7 +146,7 @@ func redirectVerbs() []verb {
 					if err != nil {
 						return err
 					}
-					raw, err := c.call("PATCH", base+"/redirect-servers/"+url.PathEscape(fmt.Sprint(s["id"])), body, &s)
+					raw, err := c.call("PATCH", path, body, &s)
 					if err != nil {
 						return err
 					}
@@ -147,15 +157,11 @@ func redirectVerbs() []verb {
 			flags: func(fs *flag.FlagSet) func(*client, []string) error {
 				tenant := tenantFlag(fs)
 				return func(c *client, pos []string) error {
-					base, err := c.tenantBase(*tenant)
+					s, path, err := c.redirectServer(*tenant, pos[0])
 					if err != nil {
 						return err
 					}
-					s, err := c.findRedirectServer(base, pos[0])
-					if err != nil {
-						return err
-					}
-					if _, err := c.call("DELETE", base+"/redirect-servers/"+url.PathEscape(fmt.Sprint(s["id"])), nil, nil); err != nil {
+					if _, err := c.call("DELETE", path, nil, nil); err != nil {
 						return err
 					}
 					return c.show(json.RawMessage(`{"deleted":true}`), func(w *tabwriter.Writer) { fmt.Fprintf(w, "redirect server %s deleted\n", s["name"]) })
@@ -165,11 +171,7 @@ func redirectVerbs() []verb {
 			flags: func(fs *flag.FlagSet) func(*client, []string) error {
 				tenant := tenantFlag(fs)
 				return func(c *client, pos []string) error {
-					base, err := c.tenantBase(*tenant)
-					if err != nil {
-						return err
-					}
-					s, err := c.findRedirectServer(base, pos[0])
+					s, path, err := c.redirectServer(*tenant, pos[0])
 					if err != nil {
 						return err
 					}
@@ -178,7 +180,7 @@ func redirectVerbs() []verb {
 						Error  string `json:"error"`
 						Detail string `json:"detail"`
 					}
-					raw, err := c.call("POST", base+"/redirect-servers/"+url.PathEscape(fmt.Sprint(s["id"]))+"/test", nil, &res)
+					raw, err := c.call("POST", path+"/test", nil, &res)
 					if err != nil {
 						return err
 					}
