@@ -163,24 +163,38 @@ func writeError(w http.ResponseWriter, status int, field, msg string) {
 // server fault, logged with the request.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
+	if errors.As(err, &ae) {
+		writeError(w, ae.status, ae.field, ae.msg)
+		return
+	}
+	if status, field, msg, ok := StoreError(err); ok {
+		writeError(w, status, field, msg)
+		return
+	}
+	a.log.Error("admin API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	writeError(w, http.StatusInternalServerError, "", "internal error (see the daemon log)")
+}
+
+// StoreError maps the store's refusals to their HTTP answer: a validation error
+// is 400 naming the field, a conflict 409, a missing object 404, a write on the
+// passive HA node 503 naming the active one. Every HTTP front end over the store
+// (the admin API, the CTI's /webrest) answers them alike; ok is false for
+// anything else, which is a server fault.
+func StoreError(err error) (status int, field, msg string, ok bool) {
 	var ve *store.ValidationError
 	var ce *store.ConflictError
 	var ro *store.ReadOnlyError
 	switch {
 	case errors.As(err, &ro):
-		writeError(w, http.StatusServiceUnavailable, "", ro.Msg)
-	case errors.As(err, &ae):
-		writeError(w, ae.status, ae.field, ae.msg)
+		return http.StatusServiceUnavailable, "", ro.Msg, true
 	case errors.As(err, &ve):
-		writeError(w, http.StatusBadRequest, ve.Field, ve.Msg)
+		return http.StatusBadRequest, ve.Field, ve.Msg, true
 	case errors.As(err, &ce):
-		writeError(w, http.StatusConflict, ce.Field, ce.Msg)
+		return http.StatusConflict, ce.Field, ce.Msg, true
 	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, "", "not found")
-	default:
-		a.log.Error("admin API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		writeError(w, http.StatusInternalServerError, "", "internal error (see the daemon log)")
+		return http.StatusNotFound, "", "not found", true
 	}
+	return 0, "", "", false
 }
 
 func (a *API) wrapErr(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/switchboard-pbx/switchboard/admin"
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
@@ -78,17 +79,15 @@ func writeErr(w http.ResponseWriter, status int, field, msg string) {
 
 func (svc *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var re *restError
-	var ve *store.ValidationError
-	var ce *store.ConflictError
-	switch {
-	case errors.As(err, &re):
+	if errors.As(err, &re) {
 		writeErr(w, re.status, re.field, re.msg)
-	case errors.As(err, &ve):
-		writeErr(w, http.StatusBadRequest, ve.Field, ve.Msg)
-	case errors.As(err, &ce):
-		writeErr(w, http.StatusConflict, ce.Field, ce.Msg)
-	case errors.Is(err, store.ErrNotFound):
-		writeErr(w, http.StatusNotFound, "", "not found")
+		return
+	}
+	if status, field, msg, ok := admin.StoreError(err); ok {
+		writeErr(w, status, field, msg)
+		return
+	}
+	switch {
 	case errors.Is(err, ErrAMIDown):
 		writeErr(w, http.StatusServiceUnavailable, "", "the PBX (Asterisk AMI) is not connected; try again shortly")
 	default:
