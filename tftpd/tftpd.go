@@ -149,6 +149,11 @@ func (s *Server) read(filename string, rf io.ReaderFrom) error {
 	}
 	key := transferKey(raddr, filename)
 	switch {
+	case needsAuth(t):
+		// The filter refused it already; the tenant's setting may have changed
+		// between the filter and here.
+		s.log.Warn("tftp: file needs authentication, refused", "src", ip, "file", filename)
+		return errors.New(msgNeedsAuth)
 	case t.File != nil:
 		s.sizes.Store(key, int64(t.File.Size))
 		_, err = rf.ReadFrom(bytes.NewReader(t.File.Body))
@@ -275,15 +280,28 @@ func (c *filterConn) check(p []byte, addr net.Addr) (string, int, bool) {
 	// Names provision refuses as paths (a percent sign, an empty segment, a
 	// control character) are access violations too. They are answered here
 	// because the library sends every read-handler error as code 1.
-	if _, err := c.s.prov.Resolve(name); errors.Is(err, provision.ErrBadPath) {
+	t, err := c.s.prov.Resolve(name)
+	if errors.Is(err, provision.ErrBadPath) {
 		log.Warn("tftp: access violation", "src", src, "file", printable(name))
 		if c.s.limit.Fail(src) {
 			log.Warn("tftp: too many unknown files, throttling", "src", src, "file", printable(name))
 		}
 		return "access violation", errAccess, false
 	}
+	if needsAuth(t) {
+		log.Warn("tftp: file needs authentication, refused", "src", src, "file", printable(name))
+		return msgNeedsAuth, errAccess, false
+	}
 	return "", 0, true
 }
+
+// msgNeedsAuth is the TFTP answer for a file the tenant serves only to requests
+// that authenticate: TFTP has no credentials, so it never serves such a file.
+const msgNeedsAuth = "access violation: this file needs authentication, fetch it over HTTP(S)"
+
+// needsAuth reports whether HTTP would demand credentials for the target: a file
+// carrying secrets of a tenant with provisioning authentication on.
+func needsAuth(t provision.Target) bool { return t.File != nil && t.Auth.Required() }
 
 // printable keeps log lines one line long whatever a client sends.
 func printable(s string) string {

@@ -511,6 +511,67 @@ func TestTFTPBadNameCodes(t *testing.T) {
 	}
 }
 
+// TestTFTPAuthTenant (F1): with the tenant's provisioning authentication on,
+// HTTP answers 401 for a device file, so TFTP, which has no credentials, refuses
+// it with an access violation (real clients and a raw request) and never sends a
+// byte of it; the secret-free common file is still served. Turning the
+// authentication off serves the device file again.
+func TestTFTPAuthTenant(t *testing.T) {
+	tfNeed(t, "tftp", "curl", "atftp")
+	for _, mode := range []string{"basic", "digest"} {
+		t.Run(mode, func(t *testing.T) {
+			e := tfStart(t, provision.ModeSingle, 1000)
+			if _, err := e.Prov.SetPBX(e.Ctx, e.Actor, e.Tenant, []byte(
+				`{"http_auth":"`+mode+`","http_user":"phones","http_password":"bootstrap-pw"}`)); err != nil {
+				t.Fatal(err)
+			}
+			e.Sync(t)
+			dir := t.TempDir()
+			if out, _ := e.hpa(t, e.File, filepath.Join(dir, "hpa")); !strings.Contains(out, "code 2") {
+				t.Errorf("tftp-hpa: want an access violation, got %q", out)
+			}
+			if out, code := e.curl(t, 1024, e.File, filepath.Join(dir, "curl")); code == 0 {
+				t.Errorf("curl got the secret file: %s", out)
+			}
+			if out, code := e.atftp(t, 1428, e.File, filepath.Join(dir, "atftp")); code == 0 {
+				t.Errorf("atftp got the secret file: %s", out)
+			}
+			for _, f := range []string{"hpa", "curl", "atftp"} {
+				if b, err := os.ReadFile(filepath.Join(dir, f)); err == nil && bytes.Contains(b, []byte("prov-secret")) {
+					t.Errorf("%s: the SIP password reached the client", f)
+				}
+			}
+			reply := tfRequest(t, e.addr, tfRQ(opRRQ, e.File, "octet", "blksize", "1428", "tsize", "0"))
+			if tfIsData(reply) || tfErrCode(reply) != errAccess || !strings.Contains(string(reply), "authentication") {
+				t.Errorf("raw request: want access violation naming authentication, got %q", reply)
+			}
+			if e.Log.Count(`msg="tftp: file needs authentication, refused" src=127.0.0.1`, "file="+e.File) == 0 {
+				t.Error("refusal not logged")
+			}
+			common := e.Lookup(t, "y000000000096.cfg")
+			if common.Secret {
+				t.Fatal("the common file is marked secret")
+			}
+			if out, code := e.curl(t, 1024, common.Name, filepath.Join(dir, "common")); code != 0 {
+				t.Fatalf("common file: exit %d: %s", code, out)
+			}
+			if got := readFile(t, filepath.Join(dir, "common")); !bytes.Equal(got, common.Body) {
+				t.Errorf("common file: got %q", got)
+			}
+			if _, err := e.Prov.SetPBX(e.Ctx, e.Actor, e.Tenant, []byte(`{"http_auth":"none"}`)); err != nil {
+				t.Fatal(err)
+			}
+			e.Sync(t)
+			if out, code := e.curl(t, 1024, e.File, filepath.Join(dir, "open")); code != 0 {
+				t.Fatalf("auth off: exit %d: %s", code, out)
+			}
+			if got := readFile(t, filepath.Join(dir, "open")); !bytes.Equal(got, e.Body) {
+				t.Errorf("auth off: got %q", got)
+			}
+		})
+	}
+}
+
 // TestTFTPThrottle: with a burst of 3, the 4th and 5th unknown requests from one
 // source are refused with code 0 "too many", so is a file that exists (over a
 // raw request and through tftp-hpa), and one fail2ban line names the source.
