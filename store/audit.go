@@ -416,3 +416,23 @@ type Change struct {
 	Tenant string
 	Action string
 }
+
+// Commit is what components receive after a transaction is durable: the new
+// revision and the objects changed since the previous delivery (several commits
+// are coalesced into one while the receiver is busy; Rev is then the newest).
+type Commit struct {
+	Rev     int64
+	Changes []Change
+}
+
+// Touches reports whether the commit changed an object of one of kinds.
+func (c Commit) Touches(kinds ...string) bool {
+	for _, ch := range c.Changes {
+		for _, k := range kinds {
+			if ch.Kind == k {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,193 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/switchboard-pbx/switchboard/store"
+)
+
+// Roles of admin users.
+const (
+	RoleAdmin       = "admin"        // everything
+	RoleTenantAdmin = "tenant_admin" // the "PBX admin" of one tenant
+	RoleAuditor     = "auditor"      // read-only, everywhere
+)
+
+// Principal is the authenticated caller of an admin route.
+type Principal struct {
+	User   string
+	Role   string
+	Tenant string // set for tenant admins
+	IP     string
+	Token  string // hash of the bearer token, for logout
+}
+
+// Actor is how the principal appears in audit rows.
+func (p Principal) Actor() store.Actor { return store.Actor{User: p.User, IP: p.IP} }
+
+// CanWrite reports whether the role may change anything.
+func (p Principal) CanWrite() bool { return p.Role != RoleAuditor }
+
+// Sees reports whether an object of tenant is visible to the principal: tenant
+// admins see their own tenant only, and everything else answers 404 to them.
+func (p Principal) Sees(tenant string) bool {
+	return p.Role != RoleTenantAdmin || tenant == p.Tenant
+}
+
+// IsAdmin reports whether the principal is a global admin.
+func (p Principal) IsAdmin() bool { return p.Role == RoleAdmin && p.Tenant == "" }
+
+// Handler is an admin route: it gets the authenticated principal (auditors only
+// reach it for GET and HEAD) and returns an error that the router answers as JSON.
+type Handler func(w http.ResponseWriter, r *http.Request, p Principal) error
+
+// Error is an error with its HTTP status and the JSON field at fault.
+type Error struct {
+	Status int
+	Field  string
+	Msg    string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Errorf makes an *Error.
+func Errorf(status int, field, format string, args ...any) error {
+	return &Error{Status: status, Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Common refusals.
+var (
+	ErrForbiddenWrite = Errorf(http.StatusForbidden, "", "your role is read-only")
+	ErrAdminOnly      = Errorf(http.StatusForbidden, "", "only an admin may do this")
+)
+
+// Status maps an error to its HTTP answer: an *Error as it says, the store's
+// refusals (see StoreError) alike everywhere; ok is false for anything else,
+// which is a server fault.
+func Status(err error) (status int, field, msg string, ok bool) {
+	var ae *Error
+	if errors.As(err, &ae) {
+		return ae.Status, ae.Field, ae.Msg, true
+	}
+	return StoreError(err)
+}
+
+// StoreError maps the store's refusals to their HTTP answer: a validation error
+// is 400 naming the field, a conflict 409, a missing object 404, a write on the
+// passive HA node 503 naming the active one. Every HTTP front end over the store
+// (the admin API, the CTI's /webrest) answers them alike; ok is false for
+// anything else.
+func StoreError(err error) (status int, field, msg string, ok bool) {
+	var ve *store.ValidationError
+	var ce *store.ConflictError
+	var ro *store.ReadOnlyError
+	switch {
+	case errors.As(err, &ro):
+		return http.StatusServiceUnavailable, "", ro.Msg, true
+	case errors.As(err, &ve):
+		return http.StatusBadRequest, ve.Field, ve.Msg, true
+	case errors.As(err, &ce):
+		return http.StatusConflict, ce.Field, ce.Msg, true
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound, "", "not found", true
+	}
+	return 0, "", "", false
+}
+
+// WriteJSON answers v as indented JSON, never cached.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v) //nolint:errcheck // the client went away
+}
+
+// WriteError answers {"error": msg, "field": field}.
+func WriteError(w http.ResponseWriter, status int, field, msg string) {
+	body := map[string]string{"error": msg}
+	if field != "" {
+		body["field"] = field
+	}
+	WriteJSON(w, status, body)
+}
+
+// MaxBody is the largest JSON request body.
+const MaxBody = 1 << 20
+
+// Decode reads exactly one JSON object into v, refusing unknown fields, and names
+// the field at fault when it can.
+func Decode(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return Errorf(http.StatusUnsupportedMediaType, "", "Content-Type must be application/json")
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, MaxBody+1))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.Is(err, io.EOF):
+			return Errorf(http.StatusBadRequest, "", "request body is empty: expected a JSON object")
+		case errors.As(err, &se):
+			return Errorf(http.StatusBadRequest, "", "malformed JSON at byte %d: %v", se.Offset, se)
+		case errors.As(err, &te):
+			return Errorf(http.StatusBadRequest, te.Field, "field %q must be %s, not %s", te.Field, te.Type, te.Value)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return Errorf(http.StatusBadRequest, f, "unknown field %q", f)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return Errorf(http.StatusBadRequest, "", "truncated JSON body")
+		default:
+			return Errorf(http.StatusBadRequest, "", "bad JSON body: %v", err)
+		}
+	}
+	if dec.More() {
+		return Errorf(http.StatusBadRequest, "", "request body has data after the JSON object")
+	}
+	if dec.InputOffset() > MaxBody {
+		return Errorf(http.StatusRequestEntityTooLarge, "", "request body is larger than 1 MiB")
+	}
+	return nil
+}
+
+// Query returns the query parameters, refusing any not in allowed.
+func Query(r *http.Request, allowed ...string) (map[string]string, error) {
+	out := map[string]string{}
+	for k, vs := range r.URL.Query() {
+		ok := false
+		for _, a := range allowed {
+			if a == k {
+				ok = true
+			}
+		}
+		if !ok {
+			return nil, Errorf(http.StatusBadRequest, k, "unknown query parameter %q (allowed: %s)", k, strings.Join(allowed, ", "))
+		}
+		if len(vs) > 1 {
+			return nil, Errorf(http.StatusBadRequest, k, "query parameter %q given more than once", k)
+		}
+		out[k] = vs[0]
+	}
+	return out, nil
+}
+
+// IntParam is an integer query parameter (0 when absent).
+func IntParam(q map[string]string, name string) (int, error) {
+	s, ok := q[name]
+	if !ok {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, Errorf(http.StatusBadRequest, name, "%s must be an integer", name)
+	}
+	return n, nil
+}
