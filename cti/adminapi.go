@@ -8,23 +8,18 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/switchboard-pbx/switchboard/admin"
+	"github.com/switchboard-pbx/switchboard/internal/httpapi"
 	"github.com/switchboard-pbx/switchboard/store"
 )
-
-// Mounter is the part of the admin API that adds authenticated routes.
-type Mounter interface {
-	Mount(pattern string, h func(w http.ResponseWriter, r *http.Request, p admin.Principal) error)
-}
 
 // MountAdmin adds /api/v1/cti/... to the admin API: users, profiles (every change
 // audited through the store), reload and dump. CTI users are global, so tenant
 // administrators get 403.
-func (svc *Service) MountAdmin(api Mounter) {
-	type h = func(w http.ResponseWriter, r *http.Request, p admin.Principal) error
+func (svc *Service) MountAdmin(api httpapi.AdminRouter) {
+	type h = func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error
 	guard := func(f h) h {
-		return func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-			if p.Role == admin.RoleTenantAdmin {
+		return func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
+			if p.Role == httpapi.RoleTenantAdmin {
 				writeErr(w, http.StatusForbidden, "", "CTI users and profiles are global: only an admin may manage them")
 				return nil
 			}
@@ -41,11 +36,11 @@ func (svc *Service) MountAdmin(api Mounter) {
 			return err
 		}
 	}
-	api.Mount("GET /api/v1/cti/users", guard(func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	api.Admin("GET /api/v1/cti/users", guard(func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
 		writeJSON(w, http.StatusOK, svc.dir.Users())
 		return nil
 	}))
-	api.Mount("POST /api/v1/cti/users", guard(func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	api.Admin("POST /api/v1/cti/users", guard(func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
 		var in UserInput
 		if err := strictJSON(r, &in); err != nil {
 			return err
@@ -57,7 +52,7 @@ func (svc *Service) MountAdmin(api Mounter) {
 		writeJSON(w, http.StatusCreated, u)
 		return nil
 	}))
-	api.Mount("GET /api/v1/cti/users/{name}", guard(func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	api.Admin("GET /api/v1/cti/users/{name}", guard(func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
 		u, _, ok := svc.dir.Resolve(r.PathValue("name"))
 		if !ok || u.Username != r.PathValue("name") {
 			return store.ErrNotFound
@@ -65,7 +60,7 @@ func (svc *Service) MountAdmin(api Mounter) {
 		writeJSON(w, http.StatusOK, u.view())
 		return nil
 	}))
-	api.Mount("PATCH /api/v1/cti/users/{name}", guard(func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	api.Admin("PATCH /api/v1/cti/users/{name}", guard(func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
 		var in UserInput
 		if err := strictJSON(r, &in); err != nil {
 			return err
@@ -78,7 +73,7 @@ func (svc *Service) MountAdmin(api Mounter) {
 		writeJSON(w, http.StatusOK, u)
 		return nil
 	}))
-	api.Mount("DELETE /api/v1/cti/users/{name}", guard(func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	api.Admin("DELETE /api/v1/cti/users/{name}", guard(func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
 		name := r.PathValue("name")
 		if err := svc.dir.DeleteUser(r.Context(), p.Actor(), name); err != nil {
 			return err
@@ -86,11 +81,11 @@ func (svc *Service) MountAdmin(api Mounter) {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}))
-	api.Mount("GET /api/v1/cti/profiles", guard(func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	api.Admin("GET /api/v1/cti/profiles", guard(func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
 		writeJSON(w, http.StatusOK, svc.dir.Profiles())
 		return nil
 	}))
-	api.Mount("GET /api/v1/cti/profiles/{id}", guard(func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	api.Admin("GET /api/v1/cti/profiles/{id}", guard(func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
 		for _, pr := range svc.dir.Profiles() {
 			if pr.ID == r.PathValue("id") {
 				writeJSON(w, http.StatusOK, pr)
@@ -99,7 +94,7 @@ func (svc *Service) MountAdmin(api Mounter) {
 		}
 		return store.ErrNotFound
 	}))
-	api.Mount("PUT /api/v1/cti/profiles/{id}", guard(func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	api.Admin("PUT /api/v1/cti/profiles/{id}", guard(func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
 		var pr Profile
 		if err := strictJSON(r, &pr); err != nil {
 			return err
@@ -115,14 +110,14 @@ func (svc *Service) MountAdmin(api Mounter) {
 		writeJSON(w, http.StatusOK, out)
 		return nil
 	}))
-	api.Mount("DELETE /api/v1/cti/profiles/{id}", guard(func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	api.Admin("DELETE /api/v1/cti/profiles/{id}", guard(func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
 		if err := svc.dir.DeleteProfile(r.Context(), p.Actor(), r.PathValue("id")); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}))
-	api.Mount("POST /api/v1/cti/reload", guard(func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	api.Admin("POST /api/v1/cti/reload", guard(func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
 		if !svc.cfg.Enabled {
 			return rerr(http.StatusConflict, "", "cti is not enabled (cti.enabled in the configuration)")
 		}
@@ -132,7 +127,7 @@ func (svc *Service) MountAdmin(api Mounter) {
 		writeJSON(w, http.StatusOK, map[string]any{"message": "reloaded", "users": len(svc.dir.Users())})
 		return nil
 	}))
-	api.Mount("GET /api/v1/cti/dump", guard(func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	api.Admin("GET /api/v1/cti/dump", guard(func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
 		writeJSON(w, http.StatusOK, svc.Dump())
 		return nil
 	}))

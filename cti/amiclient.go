@@ -132,7 +132,7 @@ func (c *AMIClient) Run(ctx context.Context, h AMIHandler) error {
 			}
 			// Jitter keeps a farm of clients from reconnecting in lockstep.
 			d := backoff/2 + rand.N(backoff/2+1)
-			c.log.Warn("cti: AMI connect failed", "addr", c.cfg.Address, "err", err, "retry_in", d.Round(time.Millisecond).String())
+			c.log.Warn("AMI connect failed", "addr", c.cfg.Address, "err", err, "retry_in", d.Round(time.Millisecond).String())
 			select {
 			case <-ctx.Done():
 			case <-time.After(d):
@@ -141,7 +141,7 @@ func (c *AMIClient) Run(ctx context.Context, h AMIHandler) error {
 			continue
 		}
 		backoff = c.cfg.MinBackoff
-		c.log.Info("cti: AMI connected", "addr", c.cfg.Address, "version", conn.Version)
+		c.log.Info("AMI connected", "addr", c.cfg.Address, "version", conn.Version)
 		c.mu.Lock()
 		c.conn = conn
 		c.mu.Unlock()
@@ -151,7 +151,7 @@ func (c *AMIClient) Run(ctx context.Context, h AMIHandler) error {
 		c.mu.Unlock()
 		h.Disconnected(err)
 		if ctx.Err() == nil {
-			c.log.Warn("cti: AMI connection lost", "addr", c.cfg.Address, "err", err)
+			c.log.Warn("AMI connection lost", "addr", c.cfg.Address, "err", err)
 		}
 	}
 	return nil
@@ -384,7 +384,7 @@ func (c *AMIConn) keepalive(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 			if _, err := c.Action(ctx, NewMessage("Action", "Ping")); err != nil && ctx.Err() == nil {
-				c.log.Warn("cti: AMI keepalive failed, reconnecting", "err", err)
+				c.log.Warn("AMI keepalive failed, reconnecting", "err", err)
 				c.nc.Close()
 				return
 			}

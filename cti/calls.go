@@ -101,7 +101,7 @@ func (svc *Service) callOps() map[string]authedFn {
 			if err != nil {
 				return err
 			}
-			svc.log.Info("cti: call operation", "op", name, "user", c.user.Username, "endpoint", req.EndpointID, "src", c.ip)
+			svc.log.Info("call operation", "op", name, "user", c.user.Username, "endpoint", req.EndpointID, "src", c.ip)
 			if res == nil {
 				res = map[string]string{"message": name + " done"}
 			}
@@ -157,7 +157,7 @@ func (svc *Service) opCall(r *http.Request, c *caller, req callReq) (any, error)
 					return map[string]string{"message": "dialled by the phone", "number": num}, nil
 				}
 				if !errors.Is(err, ErrNoPhoneControl) {
-					svc.log.Warn("cti: phone HTTP dial failed, using AMI", "device", e.Device, "err", err)
+					svc.log.Warn("phone HTTP dial failed, using AMI", "device", e.Device, "err", err)
 				}
 			}
 		}
@@ -405,7 +405,7 @@ func (svc *Service) mobileQR(w http.ResponseWriter, r *http.Request, c *caller) 
 	if err != nil {
 		return err
 	}
-	svc.log.Info("cti: mobile QR code issued", "user", user, "src", c.ip)
+	svc.log.Info("mobile QR code issued", "user", user, "src", c.ip)
 	w.Header().Set("Content-Type", "image/png")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(png) //nolint:errcheck // the client went away

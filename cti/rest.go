@@ -18,7 +18,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/switchboard-pbx/switchboard/admin"
+	"github.com/switchboard-pbx/switchboard/internal/httpapi"
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
@@ -83,7 +83,7 @@ func (svc *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeErr(w, re.status, re.field, re.msg)
 		return
 	}
-	if status, field, msg, ok := admin.StoreError(err); ok {
+	if status, field, msg, ok := httpapi.StoreError(err); ok {
 		writeErr(w, status, field, msg)
 		return
 	}
@@ -91,7 +91,7 @@ func (svc *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, ErrAMIDown):
 		writeErr(w, http.StatusServiceUnavailable, "", "the PBX (Asterisk AMI) is not connected; try again shortly")
 	default:
-		svc.log.Error("cti: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		svc.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeErr(w, http.StatusInternalServerError, "", "internal error (see the daemon log)")
 	}
 }
@@ -172,7 +172,7 @@ func (svc *Service) wrap(h func(w http.ResponseWriter, r *http.Request) error) h
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				svc.log.Error("cti: panic in request", "path", r.URL.Path, "panic", v)
+				svc.log.Error("panic in request", "path", r.URL.Path, "panic", v)
 				writeErr(w, http.StatusInternalServerError, "", "internal error (see the daemon log)")
 			}
 		}()
@@ -285,7 +285,7 @@ func (svc *Service) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !good {
 		svc.loginLim.Fail(ip)
-		svc.log.Warn("cti: login failed", "user", req.Username, "src", ip)
+		svc.log.Warn("login failed", "user", req.Username, "src", ip)
 		writeErr(w, http.StatusUnauthorized, "", "invalid username or password")
 		return nil
 	}
@@ -301,7 +301,7 @@ func (svc *Service) login(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	svc.grants.Add(u.Username, tok, kind)
-	svc.log.Info("cti: login", "user", u.Username, "src", ip, "kind", kind)
+	svc.log.Info("login", "user", u.Username, "src", ip, "kind", kind)
 	// nethcti answers a good login with 401 and the nonce: the client then
 	// computes the token itself.
 	w.Header().Set("WWW-Authenticate", "Digest "+nonce)
@@ -314,7 +314,7 @@ var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("switchboard-cti-timing"),
 func (svc *Service) logout(w http.ResponseWriter, r *http.Request, c *caller) error {
 	svc.grants.Remove(c.token)
 	svc.st.DeleteSession(r.Context(), hashSecret(c.token)) //nolint:errcheck // only persistent tokens are there
-	svc.log.Info("cti: logout", "user", c.user.Username, "src", c.ip)
+	svc.log.Info("logout", "user", c.user.Username, "src", c.ip)
 	writeJSON(w, http.StatusOK, map[string]string{"message": "logged out"})
 	return nil
 }
@@ -648,7 +648,7 @@ func (svc *Service) unautheCallPost(w http.ResponseWriter, r *http.Request) erro
 func (svc *Service) unautheCall(w http.ResponseWriter, r *http.Request, endpoint, number string) error {
 	ip := remoteIP(r)
 	if !svc.cfg.UnautheCall.Enabled {
-		svc.log.Warn("cti: unauthe_call refused: disabled", "src", ip)
+		svc.log.Warn("unauthe_call refused: disabled", "src", ip)
 		return rerr(http.StatusForbidden, "", "unauthe_call is disabled (cti.unauthe_call.enabled)")
 	}
 	addr, err := netip.ParseAddr(ip)
@@ -662,7 +662,7 @@ func (svc *Service) unautheCall(w http.ResponseWriter, r *http.Request, endpoint
 		}
 	}
 	if !allowed {
-		svc.log.Warn("cti: unauthe_call refused: source not allowed", "src", ip, "endpoint", endpoint)
+		svc.log.Warn("unauthe_call refused: source not allowed", "src", ip, "endpoint", endpoint)
 		return rerr(http.StatusForbidden, "", "unauthe_call is not allowed from %s", ip)
 	}
 	if !extenRe.MatchString(endpoint) {
@@ -676,7 +676,7 @@ func (svc *Service) unautheCall(w http.ResponseWriter, r *http.Request, endpoint
 	if err != nil {
 		return err
 	}
-	svc.log.Info("cti: unauthe_call", "src", ip, "endpoint", endpoint, "number", num, "uniqueid", uid)
+	svc.log.Info("unauthe_call", "src", ip, "endpoint", endpoint, "number", num, "uniqueid", uid)
 	rec := map[string]string{"endpoint": endpoint, "number": num, "source_ip": ip, "time": time.Now().UTC().Format(time.RFC3339), "uniqueid": uid}
 	if _, err := svc.st.Update(r.Context(), store.Actor{User: "cti:unauthe_call", IP: ip}, func(tx *store.Tx) error {
 		var old map[string]string

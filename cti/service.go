@@ -72,10 +72,10 @@ func New(cfg Config, log *slog.Logger, st *store.Store) (*Service, error) {
 		svc.hub.closeUser(user, "tokens revoked")
 		for _, kind := range []string{"cti-persistent:", "cti-mobile:"} {
 			if _, err := st.DeleteUserSessions(context.Background(), kind+user); err != nil {
-				log.Error("cti: revoke tokens", "user", user, "err", err)
+				log.Error("revoke tokens", "user", user, "err", err)
 			}
 		}
-		log.Info("cti: tokens revoked", "user", user)
+		log.Info("tokens revoked", "user", user)
 	}
 	st.Register(store.Kind{Name: kindUnautheCall})
 	if cfg.Enabled {
@@ -87,17 +87,14 @@ func New(cfg Config, log *slog.Logger, st *store.Store) (*Service, error) {
 	}
 	svc.routes()
 	// Users changed by an audit restore (or anything else) reload the directory.
-	st.OnCommit(func(_ int64, changes []store.Change) {
-		for _, c := range changes {
-			if c.Kind == KindUser || c.Kind == KindProfile {
-				if err := svc.dir.Load(context.Background()); err != nil {
-					log.Error("cti: reload users", "err", err)
-				}
-				svc.mu.Lock()
-				svc.model.SetNames(svc.dir.Names())
-				svc.mu.Unlock()
-				return
+	st.Subscribe(func(c store.Commit) {
+		if c.Touches(KindUser, KindProfile) {
+			if err := svc.dir.Load(context.Background()); err != nil {
+				log.Error("reload users", "err", err)
 			}
+			svc.mu.Lock()
+			svc.model.SetNames(svc.dir.Names())
+			svc.mu.Unlock()
 		}
 	})
 	return svc, nil
@@ -143,14 +140,14 @@ func (svc *Service) Serve(ctx context.Context) error {
 	h, err := openHistory(ctx, historyPath(svc.st.Path()))
 	if err != nil {
 		// The live CTI does not depend on it: say so and go on without history.
-		svc.log.Error("cti: call history disabled", "err", err)
+		svc.log.Error("call history disabled", "err", err)
 	} else {
 		svc.mu.Lock()
 		svc.history = h
 		svc.mu.Unlock()
 		defer h.close()
 	}
-	svc.log.Info("cti: starting", "ami", svc.cfg.AMI.Address, "token_expiry", svc.cfg.TokenExpiry.String(),
+	svc.log.Info("starting", "ami", svc.cfg.AMI.Address, "token_expiry", svc.cfg.TokenExpiry.String(),
 		"auth_disabled", svc.cfg.AuthDisabled, "unauthe_call", svc.cfg.UnautheCall.Enabled)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -185,7 +182,7 @@ func (svc *Service) Connected(ctx context.Context, c *AMIConn) (err error) {
 		return err
 	}
 	emits := svc.load(snap)
-	svc.log.Info("cti: state re-synced", "endpoints", len(snap.Endpoints), "channels", len(snap.Channels), "updates", len(emits))
+	svc.log.Info("state re-synced", "endpoints", len(snap.Endpoints), "channels", len(snap.Channels), "updates", len(emits))
 	svc.publish(emits)
 	select {
 	case svc.resync <- struct{}{}:
@@ -200,7 +197,7 @@ func (svc *Service) Event(ctx context.Context, c *AMIConn, m Message) {
 		// An event the model mishandles must not take the daemon down: drop the
 		// connection, and the re-sync on reconnect rebuilds a consistent state.
 		if v := recover(); v != nil {
-			svc.log.Error("cti: panic applying an AMI event; reconnecting", "event", m.Event(), "panic", v)
+			svc.log.Error("panic applying an AMI event; reconnecting", "event", m.Event(), "panic", v)
 			c.Close()
 		}
 	}()
@@ -215,7 +212,7 @@ func (svc *Service) Event(ctx context.Context, c *AMIConn, m Message) {
 			return
 		}
 		if err := svc.Connected(ctx, c); err != nil {
-			svc.log.Warn("cti: re-sync after FullyBooted failed", "err", err)
+			svc.log.Warn("re-sync after FullyBooted failed", "err", err)
 			c.Close()
 		}
 		return
@@ -223,7 +220,7 @@ func (svc *Service) Event(ctx context.Context, c *AMIConn, m Message) {
 	if m.Event() == "Cdr" {
 		if h := svc.historyDB(); h != nil {
 			if err := h.add(ctx, m); err != nil {
-				svc.log.Warn("cti: store CDR", "uniqueid", m.Get("UniqueID"), "err", err)
+				svc.log.Warn("store CDR", "uniqueid", m.Get("UniqueID"), "err", err)
 			}
 		}
 		return

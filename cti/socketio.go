@@ -107,7 +107,7 @@ func eventFrame(name string, data any) ([]byte, error) {
 func (h *hub) broadcast(name string, data any, room string, also ...string) {
 	frame, err := eventFrame(name, data)
 	if err != nil {
-		h.log.Error("cti: encode event", "event", name, "err", err)
+		h.log.Error("encode event", "event", name, "err", err)
 		return
 	}
 	h.broadcastFrame(frame, room, also...)
@@ -178,7 +178,7 @@ func (svc *Service) socketHandler(w http.ResponseWriter, r *http.Request) {
 	}
 	ip := remoteIP(r)
 	if wait := svc.sockLimit.Wait(ip); wait > 0 {
-		svc.log.Warn("cti: socket.io connection rate limit", "src", ip, "retry_after", wait.Round(time.Second).String())
+		svc.log.Warn("socket.io connection rate limit", "src", ip, "retry_after", wait.Round(time.Second).String())
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		http.Error(w, "too many connections from your address", http.StatusTooManyRequests)
 		return
@@ -277,7 +277,7 @@ func (svc *Service) readLoop(ctx context.Context, s *sioSocket) {
 	defer func() {
 		// A bug triggered by one client must not take the daemon down.
 		if v := recover(); v != nil {
-			svc.log.Error("cti: panic on a socket.io frame", "src", s.ip, "panic", v)
+			svc.log.Error("panic on a socket.io frame", "src", s.ip, "panic", v)
 		}
 	}()
 	for {
@@ -289,7 +289,7 @@ func (svc *Service) readLoop(ctx context.Context, s *sioSocket) {
 			continue // binary attachments are not part of this API
 		}
 		if err := svc.onFrame(s, b); err != nil {
-			svc.log.Debug("cti: socket.io bad frame", "src", s.ip, "err", err)
+			svc.log.Debug("socket.io bad frame", "src", s.ip, "err", err)
 			s.close("protocol error")
 			return
 		}
@@ -434,7 +434,7 @@ func (svc *Service) socketLogin(s *sioSocket, lm loginMsg, ack int64) {
 	u, prof, ok := svc.dir.Resolve(lm.AccessKeyID)
 	good := ok && !u.Disabled && (svc.cfg.AuthDisabled || svc.grants.Check(u.Username, lm.Token))
 	if !good {
-		svc.log.Warn("cti: socket.io login refused", "user", lm.AccessKeyID, "src", s.ip)
+		svc.log.Warn("socket.io login refused", "user", lm.AccessKeyID, "src", s.ip)
 		if f, err := eventFrame("401", map[string]string{"message": "unauthorized access"}); err == nil {
 			s.enqueue(f)
 		}
@@ -479,7 +479,7 @@ func (svc *Service) socketLogin(s *sioSocket, lm loginMsg, ack int64) {
 	}
 	svc.hub.mu.RUnlock()
 	s.login.Store(&sockLogin{user: u.Username, uaType: ua, rooms: rooms})
-	svc.log.Info("cti: socket.io login", "user", u.Username, "ua", ua, "src", s.ip)
+	svc.log.Info("socket.io login", "user", u.Username, "ua", ua, "src", s.ip)
 	if f, err := eventFrame("authe_ok", map[string]string{"message": "authorized successfully"}); err == nil {
 		s.enqueue(f)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchboard-pbx/switchboard/store"
 )
@@ -39,7 +40,8 @@ func TestUserValidationChangesNothing(t *testing.T) {
 	}
 }
 
-// An audit restore of a deleted CTI user brings it back for logins at once.
+// An audit restore of a deleted CTI user brings it back for logins, as soon as
+// the commit reaches the CTI (asynchronously, off the store's commit lock).
 func TestRestoreReloadsDirectory(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
@@ -56,8 +58,15 @@ func TestRestoreReloadsDirectory(t *testing.T) {
 	if _, err := e.st.Restore(ctx, store.System, rows[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, ok := e.svc.dir.Resolve("204"); !ok {
-		t.Fatal("restored user does not resolve by extension")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, _, ok := e.svc.dir.Resolve("204"); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("restored user does not resolve by extension")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	e.login("dave", "dave-password")
 }
