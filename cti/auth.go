@@ -8,7 +8,12 @@ import (
 	"encoding/hex"
 	"sync"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
+
+// bcryptCompare checks a password against its bcrypt hash.
+var bcryptCompare = bcrypt.CompareHashAndPassword
 
 // Token computes the nethcti token: hex(HMAC-SHA1(key=password,
 // msg=username:password:nonce)). Clients compute the same value from the nonce of

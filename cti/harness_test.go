@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/switchboard-pbx/switchboard/cti/amitest"
+	"github.com/switchboard-pbx/switchboard/cti/model"
 	"github.com/switchboard-pbx/switchboard/cti/siotest"
 	"github.com/switchboard-pbx/switchboard/store"
 )
@@ -73,6 +74,9 @@ func newEnv(t *testing.T, tweak func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Commits reach the service as serve's component runner delivers them:
+	// Commit only schedules the reload, so calling it here holds up no writer.
+	st.OnCommit(func(rev int64, changes []store.Change) { svc.Commit(store.Commit{Rev: rev, Changes: changes}) })
 	e := &env{t: t, svc: svc, ami: ami, st: st}
 	ctx := context.Background()
 	for _, p := range []Profile{
@@ -205,7 +209,7 @@ func expect[T any](t *testing.T, c *siotest.Client, name string, ok func(T) bool
 }
 
 // extOf reads the model's copy of an extension.
-func (e *env) extOf(x string) *Extension {
+func (e *env) extOf(x string) *model.Extension {
 	e.svc.mu.Lock()
 	defer e.svc.mu.Unlock()
 	return e.svc.model.Extensions()[x]

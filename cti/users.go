@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -152,6 +153,13 @@ type Directory struct {
 	// disabled or given a new password, whichever path changed them (API, CLI,
 	// audit restore).
 	revoke func(user string)
+	// loaded runs after each Load (the call model takes the display names).
+	loaded func()
+
+	// loadMu makes Loads one at a time, so a slow one never installs an older
+	// snapshot over a newer one.
+	loadMu sync.Mutex
+	rev    atomic.Int64 // store revision the directory has read at least
 
 	mu       sync.RWMutex
 	users    map[string]*User
@@ -186,15 +194,23 @@ func newDirectory(st *store.Store, cost int) *Directory {
 	return d
 }
 
+// Revision is the store revision whose users and profiles the directory holds
+// (or a newer one).
+func (d *Directory) Revision() int64 { return d.rev.Load() }
+
 // Load (re)reads users and profiles from the store.
 func (d *Directory) Load(ctx context.Context) error {
+	d.loadMu.Lock()
+	defer d.loadMu.Unlock()
+	// Read before the snapshot: what the snapshot sees is at least this revision.
+	rev := d.st.Revision()
 	users := map[string]*User{}
 	profiles := map[string]*Profile{}
 	err := d.st.View(ctx, func(tx *store.Tx) error {
 		if err := tx.List(KindUser, "", func(id string, data json.RawMessage) error {
 			var u User
 			if err := json.Unmarshal(data, &u); err != nil {
-				return fmt.Errorf("cti: user %s: %w", id, err)
+				return fmt.Errorf("user %s: %w", id, err)
 			}
 			users[id] = &u
 			return nil
@@ -204,7 +220,7 @@ func (d *Directory) Load(ctx context.Context) error {
 		return tx.List(KindProfile, "", func(id string, data json.RawMessage) error {
 			var p Profile
 			if err := json.Unmarshal(data, &p); err != nil {
-				return fmt.Errorf("cti: profile %s: %w", id, err)
+				return fmt.Errorf("profile %s: %w", id, err)
 			}
 			profiles[id] = &p
 			return nil
@@ -228,6 +244,7 @@ func (d *Directory) Load(ctx context.Context) error {
 	old := d.users
 	d.users, d.profiles, d.byAlias = users, profiles, alias
 	d.mu.Unlock()
+	d.rev.Store(rev)
 	if d.revoke != nil {
 		for name, o := range old {
 			n := users[name]
@@ -235,6 +252,9 @@ func (d *Directory) Load(ctx context.Context) error {
 				d.revoke(name)
 			}
 		}
+	}
+	if d.loaded != nil {
+		d.loaded()
 	}
 	return nil
 }

@@ -174,13 +174,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	secure.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	var ctiSvc *cti.Service
 	if cfg.CTI.Enabled {
-		if ctiSvc, err = cti.New(cfg.CTI, log, st); err != nil {
+		if ctiSvc, err = cti.New(cfg.CTI, log.With("component", "cti"), st); err != nil {
 			return err
 		}
-		ctiSvc.MountAdmin(api)
+		ctiSvc.Routes(componentRoutes{api: api, secure: secure, gate: gate, what: "the CTI"})
 		reg.MustRegister(ctiSvc.Collectors()...)
-		secure.Handle("/webrest/", gate.Handler("the CTI", ctiSvc.Handler()))
-		secure.Handle("/socket.io/", gate.Handler("the CTI", ctiSvc.Handler()))
+		feedCommits(st, ctiSvc)
 	}
 	console, err := webui.New()
 	if err != nil {
