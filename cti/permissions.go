@@ -1,6 +1,10 @@
 package cti
 
-import "github.com/switchboard-pbx/switchboard/cti/model"
+import (
+	"slices"
+
+	"github.com/switchboard-pbx/switchboard/cti/model"
+)
 
 // The permission rules of the nethcti API, written once: who may act on which
 // endpoint through the REST call operations, and who reads (REST) and hears
@@ -120,7 +124,9 @@ func (a access) sees(room string) bool {
 func (a access) rooms() []string {
 	var out []string
 	for _, e := range a.user.Endpoints0() {
-		out = append(out, model.ExtenRoom(e))
+		if r := model.ExtenRoom(e); !slices.Contains(out, r) {
+			out = append(out, r)
+		}
 	}
 	for _, r := range []string{model.RoomPresence, model.RoomQueues, model.RoomParkings, model.RoomTrunks} {
 		if a.sees(r) {
