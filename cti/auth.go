@@ -15,6 +15,14 @@ import (
 // bcryptCompare checks a password against its bcrypt hash.
 var bcryptCompare = bcrypt.CompareHashAndPassword
 
+// dummyPassword is what the hash compared for unknown users hides: random, so
+// no password ever matches it.
+func dummyPassword() []byte {
+	b := make([]byte, 32)
+	rand.Read(b) //nolint:errcheck // crypto/rand does not fail on Linux
+	return []byte(hex.EncodeToString(b))
+}
+
 // Token computes the nethcti token: hex(HMAC-SHA1(key=password,
 // msg=username:password:nonce)). Clients compute the same value from the nonce of
 // the login answer, so the password itself never travels again.

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/switchboard-pbx/switchboard/cti/ami"
 	"github.com/switchboard-pbx/switchboard/cti/cdr"
 	"github.com/switchboard-pbx/switchboard/cti/model"
@@ -33,6 +35,7 @@ type Service struct {
 	sockLimit *ratelimit.Limiter
 	phones    PhoneDialer
 	compare   func(hash, password []byte) error // bcrypt's, replaced by tests that count the work
+	dummyHash []byte                            // compared for unknown users, at the configured cost
 
 	mu       sync.Mutex // guards model, presence, history and the AMI state below
 	model    *model.Model
@@ -80,6 +83,11 @@ func New(cfg Config, log *slog.Logger, st *store.Store) (*Service, error) {
 		reload: make(chan struct{}, 1),
 	}
 	svc.compare = bcryptCompare
+	h, err := bcrypt.GenerateFromPassword(dummyPassword(), cfg.BcryptCost)
+	if err != nil {
+		return nil, fmt.Errorf("cti: %w", err)
+	}
+	svc.dummyHash = h
 	svc.sio = socketio.New(socketio.DefaultConfig(), log, svc.socketEvent)
 	svc.phones = &httpPhones{st: st, log: log}
 	svc.dir.revoke = func(user string) {
