@@ -32,7 +32,7 @@ func (r *testRouter) Admin(pattern string, h httpapi.Handler) {
 		}
 	})
 }
-func (r *testRouter) Handle(pattern string, h http.Handler)         { r.mux.Handle(pattern, h) }
+func (r *testRouter) Handle(pattern string, h http.Handler)          { r.mux.Handle(pattern, h) }
 func (r *testRouter) Plain(prefix string, h fasthttp.RequestHandler) {}
 
 func routed(t *testing.T, e *env, role string) *httptest.Server {
