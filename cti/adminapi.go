@@ -38,7 +38,7 @@ func (svc *Service) adminRoutes(mount func(pattern string, h httpapi.Handler)) {
 		return nil
 	}))
 	mount("POST /api/v1/cti/users", guard(func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
-		var in UserInput
+		var in userInput
 		if err := httpapi.Decode(r, &in); err != nil {
 			return err
 		}
@@ -58,7 +58,7 @@ func (svc *Service) adminRoutes(mount func(pattern string, h httpapi.Handler)) {
 		return nil
 	}))
 	mount("PATCH /api/v1/cti/users/{name}", guard(func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
-		var in UserInput
+		var in userInput
 		if err := httpapi.Decode(r, &in); err != nil {
 			return err
 		}
@@ -118,14 +118,14 @@ func (svc *Service) adminRoutes(mount func(pattern string, h httpapi.Handler)) {
 		if !svc.cfg.Enabled {
 			return rerr(http.StatusConflict, "", "cti is not enabled (cti.enabled in the configuration)")
 		}
-		if err := svc.Reload(r.Context()); err != nil {
+		if err := svc.resyncAll(r.Context()); err != nil {
 			return err
 		}
 		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"message": "reloaded", "users": len(svc.dir.Users())})
 		return nil
 	}))
 	mount("GET /api/v1/cti/dump", guard(func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
-		httpapi.WriteJSON(w, http.StatusOK, svc.Dump())
+		httpapi.WriteJSON(w, http.StatusOK, svc.dump())
 		return nil
 	}))
 }

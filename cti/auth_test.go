@@ -19,7 +19,7 @@ func TestLoginWorkIndependentOfUser(t *testing.T) {
 	const cost = 6 // above bcrypt.MinCost, so a cheaper stand-in shows
 	e := newEnv(t, func(c *Config) { c.BcryptCost = cost })
 	disabled := true
-	if _, err := e.svc.dir.UpdateUser(context.Background(), store.System, "dave", UserInput{Disabled: &disabled}); err != nil {
+	if _, err := e.svc.dir.UpdateUser(context.Background(), store.System, "dave", userInput{Disabled: &disabled}); err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex

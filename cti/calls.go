@@ -158,7 +158,7 @@ func (svc *Service) opCall(r *http.Request, c *caller, op string, req callReq) (
 				if err == nil {
 					return map[string]string{"message": "dialled by the phone", "number": num}, nil
 				}
-				if !errors.Is(err, ErrNoPhoneControl) {
+				if !errors.Is(err, errNoPhoneControl) {
 					svc.log.Warn("phone HTTP dial failed, using AMI", "device", e.Device, "err", err)
 				}
 			}
@@ -334,7 +334,7 @@ func (svc *Service) opAnswer(r *http.Request, c *caller, op string, req callReq)
 	for _, e := range c.user.Endpoints {
 		if e.ID == req.EndpointID && e.Device != "" && svc.phones != nil {
 			if err := svc.phones.Answer(r.Context(), e.Device); err != nil {
-				if errors.Is(err, ErrNoPhoneControl) {
+				if errors.Is(err, errNoPhoneControl) {
 					return nil, rerr(http.StatusConflict, "endpointId", "the phone of %s has no HTTP remote control", req.EndpointID)
 				}
 				return nil, rerr(http.StatusBadGateway, "endpointId", "the phone did not answer: %v", err)

@@ -98,7 +98,7 @@ func newEnv(t *testing.T, tweak func(*Config)) *env {
 		name, pw, ext, prof := u.name, u.name+"-password", u.ext, u.prof
 		display := strings.ToUpper(name[:1]) + name[1:]
 		eps := []Endpoint{{ID: ext, Type: "physical"}, {ID: "9" + ext, Type: "webrtc"}}
-		if _, err := svc.dir.CreateUser(ctx, store.System, UserInput{Username: &name, Password: &pw, Name: &display,
+		if _, err := svc.dir.CreateUser(ctx, store.System, userInput{Username: &name, Password: &pw, Name: &display,
 			MainExtension: &ext, Endpoints: &eps, Profile: &prof}); err != nil {
 			t.Fatal(err)
 		}
@@ -116,7 +116,7 @@ func newEnv(t *testing.T, tweak func(*Config)) *env {
 func (e *env) waitResync() {
 	e.t.Helper()
 	select {
-	case <-e.svc.resync:
+	case <-e.svc.synced:
 	case <-time.After(5 * time.Second):
 		e.t.Fatal("no AMI re-sync within 5 s")
 	}
@@ -124,7 +124,7 @@ func (e *env) waitResync() {
 
 func (e *env) drainResync() {
 	select {
-	case <-e.svc.resync:
+	case <-e.svc.synced:
 	default:
 	}
 }

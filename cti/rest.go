@@ -324,13 +324,13 @@ func (svc *Service) persistentRemove(w http.ResponseWriter, r *http.Request, c *
 
 // ---- me ----
 
-func (svc *Service) presenceOf(user string) Presence {
+func (svc *Service) presenceOf(user string) presenceState {
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
 	if p, ok := svc.presence[user]; ok {
 		return p
 	}
-	return Presence{Status: "online"}
+	return presenceState{Status: "online"}
 }
 
 func (svc *Service) me(w http.ResponseWriter, r *http.Request, c *caller) error {
@@ -384,7 +384,7 @@ func (svc *Service) getPresence(w http.ResponseWriter, r *http.Request, c *calle
 var presenceStates = map[string]bool{"online": true, "dnd": true, "voicemail": true, "cellphone": true, "callforward": true}
 
 func (svc *Service) setPresence(w http.ResponseWriter, r *http.Request, c *caller) error {
-	var req Presence
+	var req presenceState
 	if err := readBody(r, &req); err != nil {
 		return err
 	}
@@ -468,7 +468,7 @@ func (svc *Service) setDefaultDevice(w http.ResponseWriter, r *http.Request, c *
 		return rerr(http.StatusBadRequest, "id", "%q is not one of your endpoints", req.ID)
 	}
 	id := req.ID
-	if _, err := svc.dir.UpdateUser(r.Context(), c.actor(), c.user.Username, UserInput{DefaultDevice: &id}); err != nil {
+	if _, err := svc.dir.UpdateUser(r.Context(), c.actor(), c.user.Username, userInput{DefaultDevice: &id}); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"id": id})

@@ -314,7 +314,7 @@ func TestResyncReadsLiveCalls(t *testing.T) {
 	e.svc.mu.Lock()
 	e.svc.model = model.New(nil, time.Now)
 	e.svc.mu.Unlock()
-	if err := e.svc.Reload(t.Context()); err != nil {
+	if err := e.svc.resyncAll(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	x := e.extOf("201")
@@ -366,7 +366,7 @@ func TestResyncReadsAstDB(t *testing.T) {
 	expect(t, alice, "extenUpdate", func(x extEv) bool { return x.Exten == "203" && x.Status == "dnd" })
 	eventually(t, "cf of 204", func() bool { return e.extOf("204").CF == "0611" })
 	e.ami.SetDB("DND", "203", "")
-	if err := e.svc.Reload(t.Context()); err != nil {
+	if err := e.svc.resyncAll(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if x := e.extOf("203"); x.DND || x.Status != "online" {

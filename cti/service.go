@@ -27,19 +27,19 @@ type Service struct {
 	cfg       Config
 	log       *slog.Logger
 	st        *store.Store
-	dir       *Directory
-	grants    *Grants
+	dir       *directory
+	grants    *tokenGrants
 	ami       *ami.Client
 	sio       *socketio.Server
 	loginLim  *ratelimit.Limiter
 	sockLimit *ratelimit.Limiter
-	phones    PhoneDialer
+	phones    phoneDialer
 	compare   func(hash, password []byte) error // bcrypt's, replaced by tests that count the work
 	dummyHash []byte                            // compared for unknown users, at the configured cost
 
 	mu       sync.Mutex // guards model, presence, history and the AMI state below
 	model    *model.Model
-	presence map[string]Presence
+	presence map[string]presenceState
 	history  *cdr.Store
 	amiUp    bool // logged in and re-synced
 	resyncs  int
@@ -50,14 +50,14 @@ type Service struct {
 	ctx    context.Context    // socket.io connections end with it: with each Serve
 	cancel context.CancelFunc // run (a new one is made when Serve runs again: HA)
 	mux    *http.ServeMux
-	resync chan struct{} // a re-sync finished (tests wait on it)
+	synced chan struct{} // a re-sync finished (tests wait on it)
 	reload chan struct{} // a commit changed users or profiles
 }
 
 var _ component.Component = (*Service)(nil)
 
-// Presence is a user's presence as clients see it.
-type Presence struct {
+// presenceState is a user's presence as clients see it.
+type presenceState struct {
 	Status string `json:"status"` // online|dnd|voicemail|cellphone|callforward
 	To     string `json:"to,omitempty"`
 }
@@ -77,9 +77,9 @@ func New(cfg Config, log *slog.Logger, st *store.Store) (*Service, error) {
 		loginLim:  ratelimit.New(cfg.LoginBurst, cfg.LoginInterval),
 		sockLimit: ratelimit.New(cfg.SocketBurst, cfg.SocketInterval),
 		model:     model.New(cfg.Trunks, time.Now),
-		presence:  map[string]Presence{},
+		presence:  map[string]presenceState{},
 		ctx:       ctx, cancel: cancel,
-		resync: make(chan struct{}, 1),
+		synced: make(chan struct{}, 1),
 		reload: make(chan struct{}, 1),
 	}
 	svc.compare = bcryptCompare
@@ -168,15 +168,6 @@ func (svc *Service) Health(context.Context) component.Health {
 	}
 }
 
-// Enabled reports whether the CTI runs.
-func (svc *Service) Enabled() bool { return svc.cfg.Enabled }
-
-// Directory gives the admin API the users and profiles.
-func (svc *Service) Directory() *Directory { return svc.dir }
-
-// SetPhoneDialer replaces how desk phones are driven over HTTP (tests).
-func (svc *Service) SetPhoneDialer(p PhoneDialer) { svc.phones = p }
-
 // runContext is the context socket.io connections derive from.
 func (svc *Service) runContext() context.Context {
 	svc.ctxMu.Lock()
@@ -236,7 +227,7 @@ func (svc *Service) Serve(ctx context.Context) error {
 	}
 	svc.log.Info("starting", "ami", svc.cfg.AMI.Address, "token_expiry", svc.cfg.TokenExpiry.String(),
 		"auth_disabled", svc.cfg.AuthDisabled, "unauthe_call", svc.cfg.UnautheCall.Enabled)
-	err = svc.ami.Run(ctx, svc)
+	err = svc.ami.Run(ctx, (*amiEvents)(svc))
 	svc.sio.CloseAll("server shutting down")
 	return err
 }
@@ -260,8 +251,30 @@ func (svc *Service) housekeeping(ctx context.Context) {
 	}
 }
 
-// Connected implements ami.Handler: a full re-sync.
-func (svc *Service) Connected(ctx context.Context, c *ami.Conn) (err error) {
+// amiEvents is the service as the AMI client's Handler (kept off Service's
+// own method set).
+type amiEvents Service
+
+// Connected is a full re-sync.
+func (h *amiEvents) Connected(ctx context.Context, c *ami.Conn) error {
+	return (*Service)(h).resync(ctx, c)
+}
+
+// Event is one incremental update.
+func (h *amiEvents) Event(ctx context.Context, c *ami.Conn, m ami.Message) {
+	(*Service)(h).event(ctx, c, m)
+}
+
+// Disconnected marks the state stale until the next re-sync.
+func (h *amiEvents) Disconnected(error) {
+	svc := (*Service)(h)
+	svc.mu.Lock()
+	svc.amiUp = false
+	svc.mu.Unlock()
+}
+
+// resync reads Asterisk's whole state and loads it into the model.
+func (svc *Service) resync(ctx context.Context, c *ami.Conn) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("panic in re-sync: %v", v) // the connection is retried
@@ -275,14 +288,14 @@ func (svc *Service) Connected(ctx context.Context, c *ami.Conn) (err error) {
 	svc.log.Info("state re-synced", "endpoints", len(snap.Endpoints), "channels", len(snap.Channels), "updates", len(emits))
 	svc.publish(emits)
 	select {
-	case svc.resync <- struct{}{}:
+	case svc.synced <- struct{}{}:
 	default:
 	}
 	return nil
 }
 
-// Event implements ami.Handler: one incremental update.
-func (svc *Service) Event(ctx context.Context, c *ami.Conn, m ami.Message) {
+// event applies one AMI event.
+func (svc *Service) event(ctx context.Context, c *ami.Conn, m ami.Message) {
 	defer func() {
 		// An event the model mishandles must not take the daemon down: drop the
 		// connection, and the re-sync on reconnect rebuilds a consistent state.
@@ -301,7 +314,7 @@ func (svc *Service) Event(ctx context.Context, c *ami.Conn, m ami.Message) {
 		if recent {
 			return
 		}
-		if err := svc.Connected(ctx, c); err != nil {
+		if err := svc.resync(ctx, c); err != nil {
 			svc.log.Warn("re-sync after FullyBooted failed", "err", err)
 			c.Close()
 		}
@@ -341,13 +354,6 @@ func (svc *Service) historyDB() *cdr.Store {
 	return svc.history
 }
 
-// Disconnected implements ami.Handler.
-func (svc *Service) Disconnected(error) {
-	svc.mu.Lock()
-	svc.amiUp = false
-	svc.mu.Unlock()
-}
-
 // frame is an event encoded for the wire with its audience.
 type frame struct {
 	b    []byte
@@ -376,8 +382,8 @@ func (svc *Service) publish(frames []frame) {
 	}
 }
 
-// Reload re-reads users and profiles and forces an AMI re-sync.
-func (svc *Service) Reload(ctx context.Context) error {
+// resyncAll re-reads users and profiles and forces an AMI re-sync.
+func (svc *Service) resyncAll(ctx context.Context) error {
 	if err := svc.dir.Load(ctx); err != nil {
 		return err
 	}
@@ -388,11 +394,11 @@ func (svc *Service) Reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return svc.Connected(ctx, c)
+	return svc.resync(ctx, c)
 }
 
-// Dump is the whole state, for "switchboard cti dump".
-func (svc *Service) Dump() map[string]any {
+// dump is the whole state, for "switchboard cti dump".
+func (svc *Service) dump() map[string]any {
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
 	return map[string]any{

@@ -15,7 +15,7 @@ func TestUserValidationChangesNothing(t *testing.T) {
 	ctx := context.Background()
 	before := e.st.Revision()
 	str := func(s string) *string { return &s }
-	for name, in := range map[string]UserInput{
+	for name, in := range map[string]userInput{
 		"no password":        {Username: str("zed")},
 		"bad username":       {Username: str("../zed"), Password: str("long-enough")},
 		"bad extension":      {Username: str("zed"), Password: str("long-enough"), MainExtension: str("20 1")},
