@@ -195,7 +195,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 		if err != nil {
 			return d, err
 		}
-		add(ctiComponent{svc: c}, true)
+		add(c, true)
 	}
 	if cfg.DHCP.Enabled {
 		srv, err := dhcp.NewForProvisioning(ctx, cfg.DHCP, clog("dhcp"), st, prov, cfg.Provisioning.BaseURL)
