@@ -70,6 +70,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if err != nil {
 		t.Fatalf("provision.New: %v", err)
 	}
+	st.OnCommit(func(rev int64, ch []store.Change) { prov.Commit(store.Commit{Rev: rev, Changes: ch}) }) // what serve delivers
 	def, err := prov.EnsureDefaultTenant(ctx)
 	if err != nil {
 		t.Fatalf("EnsureDefaultTenant: %v", err)

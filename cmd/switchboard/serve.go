@@ -104,6 +104,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 	prov.AssetDir(filepath.Join(cfg.DataDir, "assets"))
+	// The provisioning component takes commits through Commit, which never
+	// blocks; until the component runner delivers them, the store's hook does.
+	st.OnCommit(func(rev int64, changes []store.Change) { prov.Commit(store.Commit{Rev: rev, Changes: changes}) })
 	if _, err := prov.EnsureDefaultTenant(ctx); err != nil {
 		return fmt.Errorf("default tenant: %w", err)
 	}

@@ -57,6 +57,7 @@ func New(t testing.TB, mode string, burst int) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	st.OnCommit(func(rev int64, ch []store.Change) { e.Prov.Commit(store.Commit{Rev: rev, Changes: ch}) }) // what serve delivers
 	e.Prov.AssetDir(filepath.Join(dir, "assets"))
 	ten, err := e.Prov.EnsureDefaultTenant(ctx)
 	if err != nil {
