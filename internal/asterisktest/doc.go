@@ -1,0 +1,2 @@
+// Package asterisktest runs a private, real Asterisk for tests.
+package asterisktest
