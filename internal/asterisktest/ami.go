@@ -357,3 +357,44 @@ func (a *AMI) Closed() <-chan struct{} { return a.closed }
 
 // Close closes the connection.
 func (a *AMI) Close() { a.conn.Close() }
+
+// LiveChannel waits up to d for a channel of extension ext ("PJSIP/<ext>-...")
+// that exists now (a Newchannel without its Hangup, seen on this connection)
+// and returns the newest such channel's name.
+func (a *AMI) LiveChannel(t testing.TB, d time.Duration, ext string) string {
+	t.Helper()
+	prefix := "PJSIP/" + ext + "-"
+	deadline := time.Now().Add(d)
+	for {
+		live := ""
+		gone := map[string]bool{}
+		evs := a.Events()
+		for i := len(evs) - 1; i >= 0; i-- {
+			m := evs[i]
+			ch := m.Get("Channel")
+			if !strings.HasPrefix(ch, prefix) {
+				continue
+			}
+			if m.Get("Event") == "Hangup" {
+				gone[ch] = true
+			}
+			if m.Get("Event") == "Newchannel" && !gone[ch] {
+				live = ch
+				break
+			}
+		}
+		if live != "" {
+			return live
+		}
+		a.mu.Lock()
+		changed := a.changed
+		a.mu.Unlock()
+		select {
+		case <-changed:
+		case <-a.closed:
+			t.Fatalf("AMI closed while waiting for a channel of %s", ext)
+		case <-time.After(time.Until(deadline)):
+			t.Fatalf("no live channel of %s in %v", ext, d)
+		}
+	}
+}

@@ -278,7 +278,7 @@ func (ph *Phone) Dial(t testing.TB, number string, o CallOptions) *Call {
 	ph.mu.Unlock()
 	d := scenarioData{Ext: ph.Ext.Number, Name: ph.Ext.Name, Password: ph.Ext.Password, UserAgent: "sbtest-phone-" + ph.Ext.Number,
 		Number: number, Auth: ph.Ext.Number != "trunk", HangupMS: int(o.HangupAfter / time.Millisecond),
-		Local: `"` + ph.Ext.Name + `" <sip:` + ph.Ext.Number + `@[remote_ip]>;tag=[pid]SIPpTag00[call_number]`,
+		Local:  `"` + ph.Ext.Name + `" <sip:` + ph.Ext.Number + `@[remote_ip]>;tag=[pid]SIPpTag00[call_number]`,
 		Remote: "[$rto]", Target: "[$rcontact]"}
 	name := fmt.Sprintf("dial%d-%s", port, number)
 	xml := ph.render(t, "dial.xml", name, d)
@@ -286,7 +286,9 @@ func (ph *Phone) Dial(t testing.TB, number string, o CallOptions) *Call {
 	if err != nil {
 		t.Fatalf("phone %s dial %s: %v", ph.Ext.Number, number, err)
 	}
-	m, err := ph.waitMsg(5*time.Second, func(m SIPMessage) bool { return !m.Received && m.Method() == "INVITE" && m.Header("To") != "" && m.proc == proc })
+	m, err := ph.waitMsg(5*time.Second, func(m SIPMessage) bool {
+		return !m.Received && m.Method() == "INVITE" && m.Header("To") != "" && m.proc == proc
+	})
 	if err != nil {
 		t.Fatalf("phone %s dial %s: no INVITE sent: %v\n%s", ph.Ext.Number, number, err, ph.debug())
 	}
