@@ -237,7 +237,10 @@ func (ph *Phone) spawn(name, ip string, port, mport int, args ...string) (*sippP
 	all := append([]string{"-nostdin", "-i", ip, "-p", fmt.Sprint(port), "-mi", ip, "-mp", fmt.Sprint(mport),
 		"-t", "u1", "-trace_msg", "-message_file", proc.trace,
 		"-trace_err", "-error_file", filepath.Join(ph.dir, name+".err"),
-		"-max_recv_loops", "1000", "-timer_resol", "10"}, args...)
+		"-max_recv_loops", "1000", "-timer_resol", "10",
+		// A request crossing a command (an ACK arriving while the phone sends
+		// its BYE) is ignored, not a reason to abort the call.
+		"-default_behaviors", "all,-abortunexp"}, args...)
 	all = append(all, ph.pbx.SIPAddr)
 	proc.cmd = exec.Command("sipp", all...)
 	proc.cmd.Dir = ph.dir
