@@ -398,3 +398,17 @@ func (a *AMI) LiveChannel(t testing.TB, d time.Duration, ext string) string {
 		}
 	}
 }
+
+// DBGet reads an AstDB key (DND/201, CF/201, ...); a missing key is an error.
+func (a *AMI) DBGet(family, key string) (string, error) {
+	list, err := a.List("DBGet", "Family", family, "Key", key)
+	if err != nil {
+		return "", err
+	}
+	for _, m := range list {
+		if m.Get("Event") == "DBGetResponse" {
+			return m.Get("Val"), nil
+		}
+	}
+	return "", fmt.Errorf("DBGet %s/%s: no DBGetResponse", family, key)
+}

@@ -66,7 +66,7 @@ func TestBlindTransfer(t *testing.T) {
 	if len(cdrs) < 2 || cdrs[0].Get("UniqueID") != cdrs[1].Get("UniqueID") || cdrs[0].Get("Sequence") == cdrs[1].Get("Sequence") {
 		t.Errorf("want two legs with A's UniqueID and different Sequence: %v", legs)
 	}
-	logEvents(t, a, []string{k.LinkedID}, "BlindTransfer", "BridgeEnter", "BridgeLeave", "Hangup", "Cdr")
+	logEvents(t, a, []string{k.LinkedID, k.ChB}, "BlindTransfer", "Cdr")
 }
 
 // AMI Atxfer (the transferrer's channel, the target's number) then the
@@ -98,7 +98,7 @@ func TestAttendedTransfer(t *testing.T) {
 		t.Errorf("target C: %s, want bye-received from A's hangup", how)
 	}
 	a.WaitN(t, wait, 2, Match("Event", "Cdr", "LinkedID", k.LinkedID))
-	logEvents(t, a, []string{k.LinkedID}, "AttendedTransfer", "MusicOnHoldStart", "MusicOnHoldStop", "Cdr", "Hold", "Unhold")
+	logEvents(t, a, []string{k.LinkedID, k.ChB}, "AttendedTransfer", "MusicOnHoldStart", "MusicOnHoldStop", "Cdr", "Hold", "Unhold")
 }
 
 // Park with AMI Park (Channel: the parkee, TimeoutChannel: the parker), then

@@ -206,10 +206,15 @@ func (ph *Phone) startMain(t testing.TB, register bool, o PhoneOptions) {
 	d := scenarioData{Ext: ph.Ext.Number, Name: ph.Ext.Name, Password: ph.Ext.Password, UserAgent: "sbtest-phone-" + ph.Ext.Number,
 		Register: register, AnswerMS: answer, HangupMS: int(o.HangupAfter / time.Millisecond),
 		Local: "[$ito];tag=[pid]SIPpTag01[call_number]", Remote: "[$ifrom]", Target: "[$icontact]"}
-	mainXML := ph.render(t, "register.xml", "register", d)
 	oocXML := ph.render(t, "incoming.xml", "incoming", d)
-	proc, err := ph.spawn("main", ph.IP, SIPPort, 6000, "-sf", mainXML, "-oocsf", oocXML, "-m", "1",
-		"-cid_str", "sbreg%u-"+randHex(4)+"@%s")
+	args := []string{"-sf", oocXML} // the trunk: SIPp in server mode, one call per INVITE
+	if register {
+		// A phone: the main scenario registers (client mode), incoming
+		// requests run the out-of-call scenario.
+		mainXML := ph.render(t, "register.xml", "register", d)
+		args = []string{"-sf", mainXML, "-oocsf", oocXML, "-m", "1", "-cid_str", "sbreg%u-" + randHex(4) + "@%s"}
+	}
+	proc, err := ph.spawn("main", ph.IP, SIPPort, 6000, args...)
 	if err != nil {
 		t.Fatalf("phone %s: %v", ph.Ext.Number, err)
 	}

@@ -45,7 +45,7 @@ type Server struct {
 	dir  string
 	cmd  *exec.Cmd
 	done chan struct{}
-	out  testlog.Buffer
+	out  *testlog.Buffer
 }
 
 // Need returns the server binary and install script, skipping the test when
@@ -210,6 +210,7 @@ func startOnce(server, tmpl string) (*Server, error) {
 		DataDir:  filepath.Join(dir, "data"),
 		dir:      dir,
 		done:     make(chan struct{}),
+		out:      &testlog.Buffer{},
 	}
 	if out, err := exec.Command("cp", "-a", tmpl, s.DataDir).CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
@@ -224,7 +225,7 @@ func startOnce(server, tmpl string) (*Server, error) {
 		args = append(args, "--user=root")
 	}
 	s.cmd = exec.Command(server, args...)
-	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
 		os.RemoveAll(dir)
