@@ -109,10 +109,18 @@ type PBX struct {
 
 type dirs struct{ etc, run, log, spool, lib, data string }
 
-// Prefix returns the Asterisk install to use (SB_ASTERISK or DefaultPrefix) and
-// whether it is there.
+// Prefix returns the Asterisk install to use and whether it is there:
+// SB_ASTERISK when set, else $SB_CACHE/asterisk-20.20.1 when that exists,
+// else DefaultPrefix.
 func Prefix() (string, bool) {
 	p := os.Getenv("SB_ASTERISK")
+	if p == "" {
+		if c := os.Getenv("SB_CACHE"); c != "" {
+			if _, err := os.Stat(filepath.Join(c, "asterisk-20.20.1/sbin/asterisk")); err == nil {
+				p = filepath.Join(c, "asterisk-20.20.1")
+			}
+		}
+	}
 	if p == "" {
 		p = DefaultPrefix
 	}

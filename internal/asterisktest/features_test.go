@@ -114,8 +114,10 @@ func TestParkAndPickup(t *testing.T) {
 	if slot < "701" || slot > "720" || parked.Get("ParkingLot") != "default" {
 		t.Errorf("ParkedCall:\n%s", parked)
 	}
-	// The parker is left alone; it hangs up as a phone would.
-	k.BC.Hangup(t)
+	// The parker's call ends: Asterisk hangs it up.
+	if how := k.BC.WaitEnded(t, wait); how != "bye-received" {
+		t.Errorf("parker B: %s, want bye-received", how)
+	}
 	ec := p.FreeExt(t)
 	pc := p.Register(t, ec.Number, PhoneOptions{})
 	cc := pc.Dial(t, slot, CallOptions{HangupAfter: time.Second})
@@ -127,16 +129,21 @@ func TestParkAndPickup(t *testing.T) {
 	if how := k.AC.WaitEnded(t, wait); how != "bye-received" {
 		t.Errorf("parked A: %s, want the retriever's hangup", how)
 	}
-	cdrs := a.WaitN(t, wait, 2, Match("Event", "Cdr", "LinkedID", k.LinkedID))
-	uids := map[string]int{}
-	most := 0
-	for _, c := range cdrs {
-		uids[c.Get("UniqueID")]++
-		most = max(most, uids[c.Get("UniqueID")])
+	// Several CDRs with the parkee's UniqueID, told apart by Sequence.
+	legs := a.WaitN(t, wait, 3, Match("Event", "Cdr", "UniqueID", parked.Get("ParkeeUniqueid")))
+	apps := map[string]bool{}
+	for _, c := range legs {
+		apps[c.Get("LastApplication")] = true
+		if c.Get("LinkedID") != k.LinkedID {
+			t.Errorf("leg with another LinkedID:\n%s", c)
+		}
 	}
-	if most < 2 {
-		t.Errorf("park/pickup should give several CDRs with one UniqueID: %v", uids)
+	if !apps["Park"] || !apps["Dial"] {
+		t.Errorf("parkee's legs: %v", apps)
 	}
+	a.Wait(t, wait, func(m Msg) bool {
+		return m.Get("Event") == "Cdr" && m.Get("LastApplication") == "ParkedCall" && m.Get("LinkedID") == k.LinkedID
+	})
 	logEvents(t, a, []string{k.LinkedID, k.ChA}, "ParkedCall", "UnParkedCall", "ParkedCallGiveUp", "ParkedCallTimeOut", "Cdr")
 }
 

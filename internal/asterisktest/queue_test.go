@@ -56,6 +56,9 @@ func TestQueueCall(t *testing.T) {
 		for _, e := range entries {
 			if e.CallID == uid {
 				events = append(events, e.Event+"("+e.Agent+")")
+				if e.Event == "ENTERQUEUE" && strings.Join(e.Data, "|") != "|"+caller.Number+"|1" {
+					t.Errorf("ENTERQUEUE data %q, want url|callerid|position", e.Data)
+				}
 			}
 		}
 		if strings.Contains(strings.Join(events, " "), "COMPLETECALLER") || time.Now().After(deadline) {
@@ -64,6 +67,24 @@ func TestQueueCall(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	got := strings.Join(events, " ")
+	// Operator events: ADDMEMBER by AMI QueueAdd has callid MANAGER and (with
+	// log_membername_as_agent = no, the default) the interface as agent;
+	// PAUSE (with the reason) and UNPAUSE have callid NONE and the member name.
+	var member []string
+	if entries, err := mariadbtest.ReadQueueLog(p.QueueLog()); err == nil {
+		for _, e := range entries {
+			if (e.Agent == "Agent "+agent.Number || e.Agent == iface) && (e.CallID == "NONE" || e.CallID == "MANAGER") {
+				member = append(member, e.CallID+":"+e.Event+"("+strings.Join(e.Data, "|")+")")
+				if e.Event == "ADDMEMBER" && e.Agent != iface || e.Event != "ADDMEMBER" && e.Agent != "Agent "+agent.Number {
+					t.Errorf("queue_log %s with agent %q", e.Event, e.Agent)
+				}
+			}
+		}
+	}
+	if m := strings.Join(member, " "); !strings.HasPrefix(m, "MANAGER:ADDMEMBER(") || !strings.Contains(m, "NONE:PAUSE(lunch") || !strings.Contains(m, "NONE:UNPAUSE(") {
+		t.Errorf("queue_log operator events of %s: %s", agent.Number, m)
+	}
+	t.Logf("queue_log operator events: %s", strings.Join(member, " "))
 	for _, w := range []string{"ENTERQUEUE(NONE)", "CONNECT(Agent " + agent.Number + ")", "COMPLETECALLER(Agent " + agent.Number + ")"} {
 		if !strings.Contains(got, w) {
 			t.Errorf("queue_log of %s: %s; missing %s", uid, got, w)

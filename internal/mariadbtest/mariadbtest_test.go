@@ -2,8 +2,8 @@ package mariadbtest
 
 import (
 	"os"
-	"strings"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
