@@ -247,11 +247,6 @@ default_outbound_endpoint = default_outbound
 keep_alive_interval = 0
 max_initial_qualify_time = 0
 
-[system]
-type = system
-timer_t1 = 100
-timer_b = 6400
-
 [transport-udp]
 type = transport
 protocol = udp

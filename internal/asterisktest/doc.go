@@ -140,14 +140,20 @@
 // anything.
 //
 // Attended transfer [TestAttendedTransfer]: AMI "Atxfer" (Channel = the
-// transferrer's channel, Exten, Context; needs featuremap atxfer) puts the
+// transferrer's channel, Exten, Context; needs featuremap atxfer) queues the
+// feature code and the number as DTMF on the channel; the number's digits
+// race with the "pbx-transfer" prompt and were lost in 1 run of 5 with
+// Debian's prompts (the transfer never dials). Setting TRANSFER_EXTEN on the
+// transferrer's channel first (AMI Setvar) makes Asterisk take the number
+// from the variable: do that. Atxfer then puts the
 // transferee on hold ("Hold" on the transferrer's channel, "MusicOnHoldStart"
 // on the transferee's) and dials the target through a Local channel
 // (Local/<target>@from-internal-xxxxxxxx;1/;2). When the transferrer hangs up
 // the transfer completes: "AttendedTransfer" with Result=Success,
 // OrigTransfererChannel and SecondTransfererChannel (both the transferrer's
-// PJSIP channel), TransfereeChannel, DestType=Bridge, Orig*/Second* bridge
-// fields; "MusicOnHoldStop" on the transferee. CDRs: several with the call's
+// PJSIP channel), TransfereeChannel, TransferTargetChannel (the Local
+// channel's ;1 half, TransferTargetExten the number), DestType=Bridge,
+// Orig*/Second* bridge fields; "MusicOnHoldStop" on the transferee. CDRs: several with the call's
 // LinkedID (five in our runs), including the Local channel's legs
 // (LastApplication AppDial or empty).
 //
@@ -157,10 +163,11 @@
 // ParkerDialString PJSIP/<parker>, ParkingTimeout); the parker's phone gets a
 // BYE (its bridge dissolves). Dialling the slot gives "UnParkedCall" with
 // the same Parkee* fields and Retriever* (RetrieverChannel, its Uniqueid,
-// RetrieverExten=701). CDRs: three with the parkee's UniqueID (Dial to the
-// parker, Park with LastData "default:701", Dial with DestinationChannel the
-// retriever) plus the retriever's own (LastApplication ParkedCall), all with
-// the parkee's LinkedID and different Sequence. Directed pickup
+// RetrieverExten=701). CDRs: several with the parkee's UniqueID (in our runs
+// Dial to the parker, Park with LastData "default:701", Dial with
+// DestinationChannel the retriever) plus the retriever's own
+// (LastApplication ParkedCall), all with the parkee's LinkedID and different
+// Sequence. Directed pickup
 // [TestDirectedPickup]: **<ext> gives "Pickup" with Channel = the picker and
 // TargetChannel = the ringing channel (TargetChannelStateDesc=Ringing); the
 // ringing phone gets a CANCEL.
