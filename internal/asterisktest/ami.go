@@ -325,9 +325,28 @@ func (a *AMI) Wait(t testing.TB, d time.Duration, match func(Msg) bool) Msg {
 	t.Helper()
 	m, err := a.WaitEvent(d, match)
 	if err != nil {
-		t.Fatalf("AMI: %v", err)
+		t.Fatalf("AMI: %v; the last events were:\n%s", err, a.summary(40))
 	}
 	return m
+}
+
+// summary is one line per recent event, for failure messages.
+func (a *AMI) summary(n int) string {
+	evs := a.Events()
+	if len(evs) > n {
+		evs = evs[len(evs)-n:]
+	}
+	var b strings.Builder
+	for _, m := range evs {
+		fmt.Fprintf(&b, "  %s", m.Get("Event"))
+		for _, k := range []string{"Channel", "Uniqueid", "Queue", "Interface", "EventName", "Disposition"} {
+			if v := m.Get(k); v != "" {
+				fmt.Fprintf(&b, " %s=%s", k, v)
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }
 
 // WaitN waits until n events match and returns them.
@@ -347,7 +366,7 @@ func (a *AMI) WaitN(t testing.TB, d time.Duration, n int, match func(Msg) bool) 
 		case <-a.closed:
 			t.Fatalf("AMI closed with %d of %d matching events", len(got), n)
 		case <-time.After(time.Until(deadline)):
-			t.Fatalf("%d of %d matching events in %v", len(got), n, d)
+			t.Fatalf("%d of %d matching events in %v; the last events were:\n%s", len(got), n, d, a.summary(40))
 		}
 	}
 }

@@ -109,9 +109,12 @@
 // HangupAfter set the default behaviour. Every message each process sends or
 // receives is read back from SIPp's -trace_msg file: Messages, WaitCall,
 // WaitNotify, Call.WaitAnswered, Call.WaitEnded and Call.WaitMessage wait on
-// them. TrunkPhone is the trunk's peer (SIPp in server mode at TrunkIP). The
-// phones send no RTP (SDP offers PCMU only, so Asterisk sends DTMF to them as
-// SIP INFO). When the test ends a phone unregisters and its processes stop.
+// them. TrunkPhone is the trunk's peer (SIPp in server mode at TrunkIP). Once a
+// call is up the phone streams RTP (SIPp rtp_stream: a looped 1 kHz tone in
+// PCMU), as a real phone does; without frames ChanSpy never notices its
+// spyer hung up and MixMonitor writes nothing. The SDP offers PCMU without
+// telephone-event, so Asterisk sends DTMF to the phones as SIP INFO. When the
+// test ends a phone unregisters and its processes stop.
 //
 // # What Asterisk 20.20.1 does (observed by this package's tests)
 //
@@ -198,6 +201,13 @@
 // Event=check-sync" (or Option: resync, or URI: sip:<ext>@<contact> to send
 // it directly) reaches the registered phone as an out-of-dialog NOTIFY with
 // that Event header.
+//
+// Recording and spying [TestApplications]: AMI "MixMonitor" (Channel,
+// File) gives "MixMonitorStart", "StopMixMonitor" gives "MixMonitorStop";
+// the file grows only while audio flows. Dialling 555<ext> (ChanSpy) gives
+// "ChanSpyStart" with SpyerChannel and SpyeeChannel, and "ChanSpyStop" when
+// the spyer hangs up. A ConfBridge member gives "ConfbridgeJoin" and
+// "ConfbridgeLeave" (Conference = the room number).
 //
 // CDRs [TestCallCDRMatchesMasterCSVAndMariaDB]: a plain call's "Cdr" has
 // UniqueID = LinkedID of the caller's channel, Sequence, Disposition,

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -55,9 +56,10 @@ type Phone struct {
 	IP   string    // the phone's own loopback address
 	Addr string    // IP:5060, its registered contact
 
-	pbx  *PBX
-	dir  string
-	main *sippProc
+	pbx   *PBX
+	dir   string
+	main  *sippProc
+	audio string // path of the tone it streams in calls
 
 	mu       sync.Mutex
 	procs    []*sippProc
@@ -158,6 +160,7 @@ type scenarioData struct {
 	Register, Auth                         bool
 	AnswerMS, HangupMS                     int
 	Local, Remote, Target                  string
+	Audio                                  string // raw PCMU the phone streams once a call is up
 }
 
 // Register starts a phone for extension number and waits until Asterisk
@@ -191,7 +194,17 @@ func (p *PBX) newPhone(t testing.TB, e Extension, ip string) *Phone {
 		t.Fatal(err)
 	}
 	ph := &Phone{Ext: e, IP: ip, Addr: net.JoinHostPort(ip, fmt.Sprint(SIPPort)), pbx: p, dir: dir,
-		changed: make(chan struct{}), nextPort: SIPPort + 2, quit: make(chan struct{}), tailDone: make(chan struct{})}
+		changed: make(chan struct{}), nextPort: SIPPort + 2, quit: make(chan struct{}), tailDone: make(chan struct{}),
+		audio: filepath.Join(dir, "tone.ulaw")}
+	// 1 s of a quiet 1 kHz tone in PCMU, which SIPp loops: RTP flows as from
+	// a real phone (ChanSpy, MixMonitor and RTCP need frames).
+	tone := make([]byte, 8000)
+	for i := range tone {
+		tone[i] = ulaw(int16(2000 * math.Sin(2*math.Pi*1000*float64(i)/8000)))
+	}
+	if err := os.WriteFile(ph.audio, tone, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	go ph.tail()
 	t.Cleanup(func() { ph.close(t) })
 	return ph
@@ -204,7 +217,7 @@ func (ph *Phone) startMain(t testing.TB, register bool, o PhoneOptions) {
 		answer = -1
 	}
 	d := scenarioData{Ext: ph.Ext.Number, Name: ph.Ext.Name, Password: ph.Ext.Password, UserAgent: "sbtest-phone-" + ph.Ext.Number,
-		Register: register, AnswerMS: answer, HangupMS: int(o.HangupAfter / time.Millisecond),
+		Audio: ph.audio, Register: register, AnswerMS: answer, HangupMS: int(o.HangupAfter / time.Millisecond),
 		Local: "[$ito];tag=[pid]SIPpTag01[call_number]", Remote: "[$ifrom]", Target: "[$icontact]"}
 	oocXML := ph.render(t, "incoming.xml", "incoming", d)
 	args := []string{"-sf", oocXML} // the trunk: SIPp in server mode, one call per INVITE
@@ -285,7 +298,7 @@ func (ph *Phone) Dial(t testing.TB, number string, o CallOptions) *Call {
 	ph.nextPort += 2
 	ph.mu.Unlock()
 	d := scenarioData{Ext: ph.Ext.Number, Name: ph.Ext.Name, Password: ph.Ext.Password, UserAgent: "sbtest-phone-" + ph.Ext.Number,
-		Number: number, Auth: ph.Ext.Number != "trunk", HangupMS: int(o.HangupAfter / time.Millisecond),
+		Audio: ph.audio, Number: number, Auth: ph.Ext.Number != "trunk", HangupMS: int(o.HangupAfter / time.Millisecond),
 		Local:  `"` + ph.Ext.Name + `" <sip:` + ph.Ext.Number + `@[remote_ip]>;tag=[pid]SIPpTag00[call_number]`,
 		Remote: "[$rto]", Target: "[$rcontact]"}
 	name := fmt.Sprintf("dial%d-%s", port, number)
@@ -656,4 +669,23 @@ func (ph *Phone) Exited() (bool, error) {
 		}
 	}
 	return true, errors.Join(errs...)
+}
+
+// ulaw encodes one sample as G.711 mu-law.
+func ulaw(s int16) byte {
+	const bias, clip = 0x84, 32635
+	v, sign := int(s), byte(0)
+	if v < 0 {
+		v, sign = -v, 0x80
+	}
+	if v > clip {
+		v = clip
+	}
+	v += bias
+	exp := 7
+	for mask := 0x4000; v&mask == 0 && exp > 0; mask >>= 1 {
+		exp--
+	}
+	mant := (v >> (exp + 3)) & 0x0f
+	return ^(sign | byte(exp<<4) | byte(mant))
 }
