@@ -203,8 +203,10 @@
 // that Event header.
 //
 // Recording and spying [TestApplications]: AMI "MixMonitor" (Channel,
-// File) gives "MixMonitorStart", "StopMixMonitor" gives "MixMonitorStop";
-// the file grows only while audio flows. Dialling 555<ext> (ChanSpy) gives
+// File) normally gives "MixMonitorStart", but in one run of about ten the
+// event never came although the recording began: do not wait for it.
+// "StopMixMonitor" gives "MixMonitorStop"; the file grows only while audio
+// flows. Dialling 555<ext> (ChanSpy) gives
 // "ChanSpyStart" with SpyerChannel and SpyeeChannel, and "ChanSpyStop" when
 // the spyer hangs up. A ConfBridge member gives "ConfbridgeJoin" and
 // "ConfbridgeLeave" (Conference = the room number).

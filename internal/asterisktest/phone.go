@@ -415,23 +415,31 @@ func (c *Call) SendDTMF(t testing.TB, digits string) {
 // call: SIPp routes it to the call by Call-ID and the scenario acts on it.
 func (c *Call) command(t testing.TB, cmd, arg string) {
 	t.Helper()
-	conn, err := net.Dial("udp", c.proc.addr)
+	branch, err := sendCtl(c.proc.addr, c.ID, cmd, arg)
 	if err != nil {
-		t.Fatalf("SBCTL: %v", err)
-	}
-	defer conn.Close()
-	msg := fmt.Sprintf("SBCTL sip:ctl@%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bKctl%s\r\nFrom: <sip:ctl@127.0.0.1>;tag=ctl\r\n"+
-		"To: <sip:ctl@%s>\r\nCall-ID: %s\r\nCSeq: 1 SBCTL\r\nX-SB-Cmd: %s\r\nX-SB-Arg: %s\r\nContent-Length: 0\r\n\r\n",
-		c.proc.addr, conn.LocalAddr(), randHex(6), c.proc.addr, c.ID, cmd, arg)
-	if _, err := conn.Write([]byte(msg)); err != nil {
-		t.Fatalf("SBCTL: %v", err)
+		t.Fatalf("SBCTL %s: %v", cmd, err)
 	}
 	// Wait until SIPp logged it, so commands keep their order.
 	if _, err := c.Phone.waitMsg(5*time.Second, func(m SIPMessage) bool {
-		return m.Received && m.Method() == "SBCTL" && m.CallID() == c.ID && strings.Contains(m.Text, "branch=z9hG4bKctl") && strings.Contains(m.Text, "X-SB-Cmd: "+cmd)
+		return m.Received && m.Method() == "SBCTL" && strings.Contains(m.Header("Via"), branch)
 	}); err != nil {
 		t.Fatalf("phone %s: SIPp did not take %s: %v", c.Phone.Ext.Number, cmd, err)
 	}
+}
+
+// sendCtl sends one SBCTL request and returns its (unique) Via branch.
+func sendCtl(addr, callID, cmd, arg string) (string, error) {
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	branch := "z9hG4bKctl" + randHex(8)
+	msg := fmt.Sprintf("SBCTL sip:ctl@%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=%s\r\nFrom: <sip:ctl@127.0.0.1>;tag=ctl\r\n"+
+		"To: <sip:ctl@%s>\r\nCall-ID: %s\r\nCSeq: 1 SBCTL\r\nX-SB-Cmd: %s\r\nX-SB-Arg: %s\r\nContent-Length: 0\r\n\r\n",
+		addr, conn.LocalAddr(), branch, addr, callID, cmd, arg)
+	_, err = conn.Write([]byte(msg))
+	return branch, err
 }
 
 // WaitAnswered waits until the call is answered (200 to the INVITE).
@@ -579,16 +587,22 @@ func (ph *Phone) readTraces() {
 // the phone's process then ends.
 func (ph *Phone) Unregister(t testing.TB) {
 	t.Helper()
-	before := len(ph.Messages())
-	c := &Call{ID: ph.regCallID(), Phone: ph, proc: ph.main}
-	c.command(t, "unregister", "")
-	i := -1
-	if _, err := ph.waitMsg(5*time.Second, func(m SIPMessage) bool {
-		i++
-		return i >= before && m.Received && m.Status() == 200 && m.CSeqMethod() == "REGISTER"
-	}); err != nil {
+	if err := ph.unregister(5 * time.Second); err != nil {
 		t.Fatalf("phone %s: unregister: %v\n%s", ph.Ext.Number, err, ph.debug())
 	}
+}
+
+func (ph *Phone) unregister(d time.Duration) error {
+	before := len(ph.Messages())
+	if _, err := sendCtl(ph.main.addr, ph.regCallID(), "unregister", ""); err != nil {
+		return err
+	}
+	i := -1
+	_, err := ph.waitMsg(d, func(m SIPMessage) bool {
+		i++
+		return i >= before && m.Received && m.Status() == 200 && m.CSeqMethod() == "REGISTER"
+	})
+	return err
 }
 
 func (ph *Phone) regCallID() string {
@@ -616,25 +630,14 @@ func (ph *Phone) debug() string {
 	return b.String()
 }
 
-// close unregisters a registered phone and stops its processes.
+// close unregisters a registered phone (so a shared PBX does not keep
+// calling a dead address) and stops its processes.
 func (ph *Phone) close(t testing.TB) {
 	if ph.main != nil && ph.Ext.Number != "trunk" && ph.pbx.Running() {
 		select {
 		case <-ph.main.done:
 		default:
-			if id := ph.regCallID(); id != "" {
-				c := &Call{ID: id, Phone: ph, proc: ph.main}
-				conn, err := net.Dial("udp", c.proc.addr)
-				if err == nil {
-					fmt.Fprintf(conn, "SBCTL sip:ctl@%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bKctl%s\r\nFrom: <sip:ctl@127.0.0.1>;tag=ctl\r\nTo: <sip:ctl@%s>\r\nCall-ID: %s\r\nCSeq: 1 SBCTL\r\nX-SB-Cmd: unregister\r\nContent-Length: 0\r\n\r\n",
-						c.proc.addr, conn.LocalAddr(), randHex(6), c.proc.addr, id)
-					conn.Close()
-				}
-				ph.waitMsg(2*time.Second, func(m SIPMessage) bool { //nolint:errcheck // best effort
-					return m.Received && m.Status() == 200 && m.CSeqMethod() == "REGISTER" && strings.Contains(m.Header("Contact"), "expires=0") ||
-						m.Received && m.Status() == 200 && m.CSeqMethod() == "REGISTER" && m.Header("Contact") == ""
-				})
-			}
+			ph.unregister(2 * time.Second) //nolint:errcheck // best effort
 		}
 	}
 	ph.mu.Lock()
