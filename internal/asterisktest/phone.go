@@ -378,7 +378,10 @@ func (c *Call) Messages() []SIPMessage {
 }
 
 // Answer answers a ringing incoming call (PhoneOptions.Manual).
-func (c *Call) Answer(t testing.TB) { t.Helper(); c.command(t, "answer", "") }
+func (c *Call) Answer(t testing.TB) {
+	t.Helper()
+	c.command(t, "answer", "", func(m SIPMessage) bool { return m.Status() == 200 && m.CSeqMethod() == "INVITE" })
+}
 
 // Reject refuses a ringing incoming call with 486 (busy), 480 (unavailable)
 // or 603 (decline).
@@ -387,24 +390,36 @@ func (c *Call) Reject(t testing.TB, code int) {
 	if code != 486 && code != 480 && code != 603 {
 		t.Fatalf("Reject: code %d not offered (486, 480, 603)", code)
 	}
-	c.command(t, "reject", fmt.Sprint(code))
+	c.command(t, "reject", fmt.Sprint(code), func(m SIPMessage) bool { return m.Status() == code })
 }
 
 // Hangup ends the call from this phone: BYE once answered, CANCEL while an
 // outgoing call rings.
-func (c *Call) Hangup(t testing.TB) { t.Helper(); c.command(t, "hangup", "") }
+func (c *Call) Hangup(t testing.TB) {
+	t.Helper()
+	c.command(t, "hangup", "", func(m SIPMessage) bool { return m.Method() == "BYE" || m.Method() == "CANCEL" })
+}
 
 // Hold and Unhold send a re-INVITE with a=sendonly / a=sendrecv, as a phone's
 // hold key does.
-func (c *Call) Hold(t testing.TB)   { t.Helper(); c.command(t, "hold", "") }
-func (c *Call) Unhold(t testing.TB) { t.Helper(); c.command(t, "unhold", "") }
+func (c *Call) Hold(t testing.TB) {
+	t.Helper()
+	c.command(t, "hold", "", func(m SIPMessage) bool { return m.Method() == "INVITE" && strings.Contains(m.Body(), "a=sendonly") })
+}
+
+func (c *Call) Unhold(t testing.TB) {
+	t.Helper()
+	c.command(t, "unhold", "", func(m SIPMessage) bool { return m.Method() == "INVITE" && strings.Contains(m.Body(), "o=sbphone 2 5 ") })
+}
 
 // SendDTMF sends digits as SIP INFO (application/dtmf-relay), one at a time.
 func (c *Call) SendDTMF(t testing.TB, digits string) {
 	t.Helper()
 	for _, d := range digits {
 		before := len(c.Messages())
-		c.command(t, "dtmf", string(d))
+		c.command(t, "dtmf", string(d), func(m SIPMessage) bool {
+			return m.Method() == "INFO" && strings.Contains(m.Body(), "Signal="+string(d))
+		})
 		c.wait(t, 5*time.Second, "200 to the DTMF INFO", func(m SIPMessage, i int) bool {
 			return i >= before && m.Received && m.Status() == 200 && m.CSeqMethod() == "INFO"
 		})
@@ -413,18 +428,25 @@ func (c *Call) SendDTMF(t testing.TB, digits string) {
 
 // command sends the harness's SBCTL request to the SIPp process holding the
 // call: SIPp routes it to the call by Call-ID and the scenario acts on it.
-func (c *Call) command(t testing.TB, cmd, arg string) {
+// SIPp cannot queue a request that arrives while the scenario is busy (for
+// example answering a re-INVITE): it drops it. So the command is repeated
+// until its effect (the message the phone must send) shows in the trace.
+func (c *Call) command(t testing.TB, cmd, arg string, effect func(SIPMessage) bool) {
 	t.Helper()
-	branch, err := sendCtl(c.proc.addr, c.ID, cmd, arg)
-	if err != nil {
-		t.Fatalf("SBCTL %s: %v", cmd, err)
+	from := len(c.Phone.Messages())
+	for attempt := 0; attempt < 10; attempt++ {
+		if _, err := sendCtl(c.proc.addr, c.ID, cmd, arg); err != nil {
+			t.Fatalf("SBCTL %s: %v", cmd, err)
+		}
+		i := -1
+		if _, err := c.Phone.waitMsg(time.Second, func(m SIPMessage) bool {
+			i++
+			return i >= from && !m.Received && m.CallID() == c.ID && effect(m)
+		}); err == nil {
+			return
+		}
 	}
-	// Wait until SIPp logged it, so commands keep their order.
-	if _, err := c.Phone.waitMsg(5*time.Second, func(m SIPMessage) bool {
-		return m.Received && m.Method() == "SBCTL" && strings.Contains(m.Header("Via"), branch)
-	}); err != nil {
-		t.Fatalf("phone %s: SIPp did not take %s: %v", c.Phone.Ext.Number, cmd, err)
-	}
+	t.Fatalf("phone %s: %s had no effect after 10 tries\n%s", c.Phone.Ext.Number, cmd, c.Phone.debug())
 }
 
 // sendCtl sends one SBCTL request and returns its (unique) Via branch.
@@ -594,15 +616,21 @@ func (ph *Phone) Unregister(t testing.TB) {
 
 func (ph *Phone) unregister(d time.Duration) error {
 	before := len(ph.Messages())
-	if _, err := sendCtl(ph.main.addr, ph.regCallID(), "unregister", ""); err != nil {
-		return err
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if _, err := sendCtl(ph.main.addr, ph.regCallID(), "unregister", ""); err != nil {
+			return err
+		}
+		i := -1
+		_, err := ph.waitMsg(min(time.Second, time.Until(deadline)), func(m SIPMessage) bool {
+			i++
+			return i >= before && m.Received && m.Status() == 200 && m.CSeqMethod() == "REGISTER"
+		})
+		if err == nil {
+			return nil
+		}
 	}
-	i := -1
-	_, err := ph.waitMsg(d, func(m SIPMessage) bool {
-		i++
-		return i >= before && m.Received && m.Status() == 200 && m.CSeqMethod() == "REGISTER"
-	})
-	return err
+	return fmt.Errorf("no 200 to the REGISTER with Expires: 0 in %v", d)
 }
 
 func (ph *Phone) regCallID() string {
