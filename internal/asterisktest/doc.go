@@ -105,7 +105,11 @@
 // socket as an "SBCTL" request carrying the call's Call-ID (SIPp routes it to
 // the call): Answer, Reject (486/480/603), Hangup (BYE, or CANCEL while
 // ringing), Hold/Unhold (re-INVITE a=sendonly / a=sendrecv), SendDTMF (SIP
-// INFO application/dtmf-relay). PhoneOptions.AnswerAfter, Manual and
+// INFO application/dtmf-relay). SIPp cannot queue a request that
+// arrives while a scenario is busy elsewhere, so the scenarios answer such
+// requests in SIPp's _unexp.main section and go back, and the harness
+// repeats a command until the message it causes (BYE, CANCEL, re-INVITE,
+// INFO, 200, 4xx) shows in the trace. PhoneOptions.AnswerAfter, Manual and
 // HangupAfter set the default behaviour. Every message each process sends or
 // receives is read back from SIPp's -trace_msg file: Messages, WaitCall,
 // WaitNotify, Call.WaitAnswered, Call.WaitEnded and Call.WaitMessage wait on
