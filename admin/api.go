@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,6 +32,9 @@ type API struct {
 	byIP    *ratelimit.Limiter
 	byUser  *ratelimit.Limiter
 	mux     *http.ServeMux
+
+	featureMu sync.Mutex
+	features  map[string]bool // optional services whose routes are mounted
 
 	// dummyHash makes a login for an unknown user cost as much as for a known
 	// one (same bcrypt cost), so timing does not reveal which users exist.
@@ -111,6 +115,7 @@ func (a *API) routes() {
 
 	a.mux = m
 	a.provisioningRoutes()
+	a.consoleRoutes()
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -119,6 +124,7 @@ func (a *API) routes() {
 
 // Mount lets other packages add routes under /api/v1 with the same authentication.
 func (a *API) Mount(pattern string, h func(w http.ResponseWriter, r *http.Request, p Principal) error) {
+	a.noteFeature(pattern)
 	a.mux.HandleFunc(pattern, a.authed(h))
 }
 
@@ -221,7 +227,7 @@ func (a *API) authed(h handler) http.HandlerFunc {
 
 // selfService paths change only the caller's own session or password, which every
 // role, the read-only auditor included, may do.
-var selfService = map[string]bool{"/api/v1/logout": true, "/api/v1/me/password": true}
+var selfService = map[string]bool{"/api/v1/logout": true, "/api/v1/me/password": true, "/api/v1/me/preferences": true}
 
 func (a *API) recoverer(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -399,12 +405,18 @@ func (a *API) status(w http.ResponseWriter, r *http.Request, p Principal) error 
 		"revision":     a.st.Revision(),
 		"schema":       schema,
 		"tenancy_mode": a.prov.Mode(),
+		"features":     a.Features(),
 	})
 	return nil
 }
 
 func (a *API) me(w http.ResponseWriter, r *http.Request, p Principal) error {
-	writeJSON(w, http.StatusOK, map[string]any{"username": p.User, "role": p.Role, "tenant": p.Tenant, "source_ip": p.IP})
+	last, err := a.lastTenant(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"username": p.User, "role": p.Role, "tenant": p.Tenant, "source_ip": p.IP,
+		"last_tenant": last})
 	return nil
 }
 

@@ -13,6 +13,9 @@ import (
 // catalog collections.
 type crud struct {
 	list func(ctx context.Context, tenant string) (any, error)
+	// page, when set, serves list requests with q, limit or offset: one page of
+	// the matching objects and their total, read without loading them all.
+	page func(ctx context.Context, tenant, q string, limit, offset int) (any, int, error)
 	get  func(ctx context.Context, tenant, id string) (any, error)
 	save func(ctx context.Context, actor store.Actor, tenant, id string, patch json.RawMessage) (any, error)
 	del  func(ctx context.Context, actor store.Actor, tenant, id string) error
@@ -62,6 +65,18 @@ func (a *API) mount(base string, global bool, c crud) {
 		t, err := scope(r, p, false)
 		if err != nil {
 			return err
+		}
+		if c.page != nil && r.URL.RawQuery != "" {
+			q, lim, off, err := pageParams(r)
+			if err != nil {
+				return err
+			}
+			v, total, err := c.page(r.Context(), t, q, lim, off)
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"items": v, "total": total, "limit": lim, "offset": off})
+			return nil
 		}
 		v, err := c.list(r.Context(), t)
 		if err != nil {
@@ -125,7 +140,10 @@ func (a *API) provisioningRoutes() {
 	const tb = "/api/v1/tenants/{tenant}"
 	a.mount(tb+"/accounts", false, crud{
 		list: func(ctx context.Context, t string) (any, error) { return pv.Accounts(ctx, t) },
-		get:  func(ctx context.Context, t, id string) (any, error) { return pv.Account(ctx, t, id) },
+		page: func(ctx context.Context, t, q string, lim, off int) (any, int, error) {
+			return pv.AccountPage(ctx, t, q, lim, off)
+		},
+		get: func(ctx context.Context, t, id string) (any, error) { return pv.Account(ctx, t, id) },
 		save: func(ctx context.Context, ac store.Actor, t, id string, b json.RawMessage) (any, error) {
 			return pv.SaveAccount(ctx, ac, t, id, b)
 		},
@@ -135,6 +153,9 @@ func (a *API) provisioningRoutes() {
 		list: func(ctx context.Context, t string) (any, error) {
 			l, err := pv.Devices(ctx, t)
 			return pv.ViewDevices(t, l), err
+		},
+		page: func(ctx context.Context, t, q string, lim, off int) (any, int, error) {
+			return pv.DevicePage(ctx, t, q, lim, off)
 		},
 		get: func(ctx context.Context, t, id string) (any, error) {
 			d, err := pv.Device(ctx, t, id)
@@ -307,6 +328,15 @@ func (a *API) provisioningRoutes() {
 		t, err := a.tenantOf(r, p)
 		if err != nil {
 			return err
+		}
+		if r.URL.RawQuery != "" {
+			q, lim, off, err := pageParams(r)
+			if err != nil {
+				return err
+			}
+			files, total := pv.FilePage(t, q, lim, off)
+			writeJSON(w, http.StatusOK, map[string]any{"items": files, "total": total, "limit": lim, "offset": off})
+			return nil
 		}
 		files, _ := pv.Files(t)
 		if files == nil {

@@ -255,6 +255,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			}
 		}
 		reg.MustRegister(resp.Collectors()...)
+		api.MountPnP(resp)
 		services = append(services, gate.Run("pnp", resp.Serve))
 	}
 	sock := api.NewSocketServer(cfg.Admin.Socket)
