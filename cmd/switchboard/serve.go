@@ -211,6 +211,14 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 		}
 		add(resp, true)
 	}
+	// The console shows the pages of the optional services that run.
+	var optional []string
+	for _, c := range d.components {
+		if n := c.Name(); n == "redirect" || n == "dhcp" || n == "pnp" || n == "cti" || n == "ha" {
+			optional = append(optional, n)
+		}
+	}
+	api.SetFeatures(optional)
 	return d, nil
 }
 
