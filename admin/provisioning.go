@@ -28,7 +28,7 @@ func (a *API) provisioningRoutes() {
 		Page: func(ctx context.Context, t, q string, lim, off int) (any, int, error) {
 			return pv.AccountPage(ctx, t, q, lim, off)
 		},
-		Get:  func(ctx context.Context, t, id string) (any, error) { return pv.Account(ctx, t, id) },
+		Get: func(ctx context.Context, t, id string) (any, error) { return pv.Account(ctx, t, id) },
 		Save: func(ctx context.Context, ac store.Actor, t, id string, b json.RawMessage) (any, error) {
 			return pv.SaveAccount(ctx, ac, t, id, b)
 		},
