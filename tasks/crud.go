@@ -139,7 +139,7 @@ func (s *Service) Create(ctx context.Context, actor store.Actor, in Input) (View
 		if err := s.checkTenant(tx, &t); err != nil {
 			return err
 		}
-		if err := tx.Create(KindTask, t.Tenant, t.ID, &t, fmt.Sprintf("scheduled task %q created", t.Name)); err != nil {
+		if err := tx.Create(KindTask, t.Tenant, t.ID, &t, fmt.Sprintf("scheduled task \"%s\" created", t.Name)); err != nil {
 			return err
 		}
 		v = s.view(tx, t, nil)
@@ -183,7 +183,7 @@ func (s *Service) Update(ctx context.Context, actor store.Actor, id string, in I
 		if b1, _ := json.Marshal(before); string(b1) != mustJSON(t) {
 			t.Updated = s.clock.Now().UTC()
 		}
-		if err := tx.Replace(KindTask, t.Tenant, id, &t, fmt.Sprintf("scheduled task %q changed", t.Name)); err != nil {
+		if err := tx.Replace(KindTask, t.Tenant, id, &t, fmt.Sprintf("scheduled task \"%s\" changed", t.Name)); err != nil {
 			return err
 		}
 		last, err := s.lastRuns(tx)
@@ -227,11 +227,11 @@ func (s *Service) Delete(ctx context.Context, actor store.Actor, id string) erro
 			return err
 		}
 		for _, rid := range runs {
-			if err := tx.Delete(KindRun, rid, fmt.Sprintf("run of deleted task %q removed", t.Name)); err != nil {
+			if err := tx.Delete(KindRun, rid, fmt.Sprintf("run of deleted task \"%s\" removed", t.Name)); err != nil {
 				return err
 			}
 		}
-		return tx.Delete(KindTask, id, fmt.Sprintf("scheduled task %q deleted", t.Name))
+		return tx.Delete(KindTask, id, fmt.Sprintf("scheduled task \"%s\" deleted", t.Name))
 	})
 	if err == nil {
 		s.wakeUp()

@@ -12,7 +12,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"io"
 	"math/big"
 	"mime"
@@ -72,8 +71,11 @@ type smtpSession struct {
 func (ss *smtpSession) AuthMechanisms() []string { return []string{sasl.Plain} }
 func (ss *smtpSession) Auth(mech string) (sasl.Server, error) {
 	return sasl.NewPlainServer(func(identity, username, password string) error {
+		ss.s.mu.Lock()
+		defer ss.s.mu.Unlock()
 		if username != ss.s.user || password != ss.s.pass {
-			return errors.New("invalid credentials")
+			// What Postfix answers: permanent.
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "authentication credentials invalid"}
 		}
 		ss.auth = true
 		return nil

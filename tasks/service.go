@@ -66,6 +66,7 @@ type Service struct {
 	lastDue  map[string]time.Time // task id -> last schedule occurrence dispatched
 	next     map[string]time.Time // task id -> next occurrence (for views)
 	failures map[string]string    // task id -> error of its last finished run
+	lastID   time.Time            // time part of the last run id
 	wg       sync.WaitGroup
 
 	runsTotal *prometheus.CounterVec
@@ -223,10 +224,20 @@ func (s *Service) zone(tx *store.Tx, tenant string) *time.Location {
 	return s.appLoc
 }
 
-func newRunID(t time.Time) string {
+// newRunID makes an id that sorts by start time (the store lists by id):
+// the time to the microsecond, never the same as the previous one, and a
+// random suffix against another node's ids.
+func (s *Service) newRunID() string {
+	s.mu.Lock()
+	t := s.clock.Now().UTC().Truncate(time.Microsecond)
+	if !t.After(s.lastID) {
+		t = s.lastID.Add(time.Microsecond)
+	}
+	s.lastID = t
+	s.mu.Unlock()
 	b := make([]byte, 3)
 	rand.Read(b) //nolint:errcheck // crypto/rand does not fail on Linux
-	return t.UTC().Format("20060102T150405.000000Z") + "-" + hex.EncodeToString(b)
+	return t.Format("20060102T150405.000000Z") + "-" + hex.EncodeToString(b)
 }
 
 // ---- the scheduler ----
@@ -391,7 +402,7 @@ func (s *Service) catchUp(ctx context.Context) {
 // progress (one run of a task at a time; a second due meanwhile is merged).
 func (s *Service) dispatch(ctx context.Context, t Task, trigger string, at time.Time) {
 	sched := at
-	r := Run{ID: newRunID(s.clock.Now()), Task: t.ID, Tenant: t.Tenant, Trigger: trigger, Scheduled: &sched,
+	r := Run{ID: s.newRunID(), Task: t.ID, Tenant: t.Tenant, Trigger: trigger, Scheduled: &sched,
 		Status: StatusRunning, Recipients: []string{}}
 	s.mu.Lock()
 	if s.running[t.ID] {
@@ -518,7 +529,7 @@ func (s *Service) RunNow(ctx context.Context, actor store.Actor, id string) (Run
 	}
 	s.running[id] = true
 	s.mu.Unlock()
-	r := Run{ID: newRunID(s.clock.Now()), Task: t.ID, Tenant: t.Tenant, Trigger: TriggerManual, By: actor.User,
+	r := Run{ID: s.newRunID(), Task: t.ID, Tenant: t.Tenant, Trigger: TriggerManual, By: actor.User,
 		Status: StatusRunning, Recipients: []string{}, Start: s.clock.Now()}
 	if err := s.createRun(ctx, &r, actor); err != nil {
 		s.finished(*sctx, id)
