@@ -76,7 +76,10 @@ func (e *env) waitRun(id string) Run {
 			return false
 		}
 		r = runs[0]
-		return r.Status != StatusRunning
+		e.svc.mu.Lock()
+		busy := e.svc.running[id]
+		e.svc.mu.Unlock()
+		return r.Status != StatusRunning && !busy
 	})
 	return r
 }
