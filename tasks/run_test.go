@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-pbx/switchboard/internal/smtptest"
 	"github.com/switchboard-pbx/switchboard/report"
 	"github.com/switchboard-pbx/switchboard/store"
 )
@@ -47,11 +48,11 @@ func someLegs(n int) legSource {
 
 // mailEnv: the service with a go-smtp server behind STARTTLS and PLAIN auth,
 // the settings saved through the API, the clock on 3 March 2026.
-func mailEnv(t *testing.T, src report.Sources, implicit bool, maxBytes int64) (*env, *smtpServer) {
+func mailEnv(t *testing.T, src report.Sources, implicit bool, maxBytes int64) (*env, *smtptest.Server) {
 	t.Helper()
-	srv := startSMTP(t, implicit, maxBytes)
+	srv := smtptest.Start(t, implicit, maxBytes)
 	cfg := testConfig()
-	cfg.CAFile = srv.caFile
+	cfg.CAFile = srv.CAFile
 	clk := &fakeClock{now: local("2026-03-03 10:00")}
 	e := newEnv(t, cfg, Deps{Sources: src, Clock: clk})
 	security := SecuritySTARTTLS
@@ -59,8 +60,8 @@ func mailEnv(t *testing.T, src report.Sources, implicit bool, maxBytes int64) (*
 		security = SecurityTLS
 	}
 	var v MailView
-	body := fmt.Sprintf(`{"host":"127.0.0.1","port":%d,"security":%q,"username":"reports","password":"s3cret-pass","from":"Switchboard <pbx@example.com>"}`, srv.port, security)
-	if code := e.do("PUT", "/api/v1/mail", "", body, &v); code != 200 || !v.PasswordSet || v.Port != srv.port {
+	body := fmt.Sprintf(`{"host":"127.0.0.1","port":%d,"security":%q,"username":"reports","password":"s3cret-pass","from":"Switchboard <pbx@example.com>"}`, srv.Port, security)
+	if code := e.do("PUT", "/api/v1/mail", "", body, &v); code != 200 || !v.PasswordSet || v.Port != srv.Port {
 		t.Fatalf("mail settings: %d %+v", code, v)
 	}
 	e.serve()
@@ -104,7 +105,7 @@ func TestManualRunAnswersAtOnceAndTheMailArrivesLater(t *testing.T) {
 	if code := e.do("POST", "/api/v1/tasks/"+v.ID+"/run", "", "", &ans); code != 202 || ans.Message != "report generation started" || ans.Run.Status != StatusRunning {
 		t.Fatalf("run: %d %+v", code, ans)
 	}
-	if len(srv.messages()) != 0 {
+	if len(srv.Messages()) != 0 {
 		t.Fatal("mail sent before the export could run")
 	}
 	var tv View
@@ -121,21 +122,21 @@ func TestManualRunAnswersAtOnceAndTheMailArrivesLater(t *testing.T) {
 	if !r.From.Equal(local("2026-03-02 00:00")) || !r.To.Equal(local("2026-03-03 00:00")) || r.End == nil {
 		t.Fatalf("period: %+v", r)
 	}
-	msgs := srv.messages()
+	msgs := srv.Messages()
 	if len(msgs) != 1 || msgs[0].From != "pbx@example.com" || strings.Join(msgs[0].To, ",") != "boss@example.com,ops@example.com" {
 		t.Fatalf("messages: %+v", msgs)
 	}
-	h, parts := parseMail(t, msgs[0].Data)
+	h, parts := smtptest.Parse(t, msgs[0].Data)
 	if !strings.Contains(h.Get("Subject"), "Daily CDR") || len(parts) != 2 {
 		t.Fatalf("subject %q, %d parts", h.Get("Subject"), len(parts))
 	}
-	if !strings.Contains(string(parts[0].body), "Calls: 25") || parts[1].name != "cdr-2026-03-02.xlsx" ||
-		parts[1].contentType != "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" || int64(len(parts[1].body)) != r.FileSize {
-		t.Fatalf("parts: %q / %s %s %d", parts[0].body, parts[1].name, parts[1].contentType, len(parts[1].body))
+	if !strings.Contains(string(parts[0].Body), "Calls: 25") || parts[1].Name != "cdr-2026-03-02.xlsx" ||
+		parts[1].ContentType != "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" || int64(len(parts[1].Body)) != r.FileSize {
+		t.Fatalf("parts: %q / %s %s %d", parts[0].Body, parts[1].Name, parts[1].ContentType, len(parts[1].Body))
 	}
 	// The attachment opens in a real spreadsheet reader with the rows.
-	path := filepath.Join(t.TempDir(), parts[1].name)
-	os.WriteFile(path, parts[1].body, 0o600)
+	path := filepath.Join(t.TempDir(), parts[1].Name)
+	os.WriteFile(path, parts[1].Body, 0o600)
 	d := openpyxl(t, path)
 	rows := d.Data["Calls"]
 	if len(rows) != 26 || rows[0][1] != "Start" || rows[1][1] != "2026-03-02 08:00:00" || rows[25][2] != "0611000024" || rows[25][8] != float64(31) {
@@ -194,13 +195,13 @@ func TestSizeRuleDecidesTheZip(t *testing.T) {
 		if r.Status != StatusOK || r.Compressed != c.zipped || r.File != strings.Join(c.attachs, ", ") {
 			t.Fatalf("case %d: %+v", i, r)
 		}
-		eventually(t, "the mail", func() bool { return len(srv.messages()) == i+1 })
-		_, parts := parseMail(t, srv.messages()[i].Data)
+		eventually(t, "the mail", func() bool { return len(srv.Messages()) == i+1 })
+		_, parts := smtptest.Parse(t, srv.Messages()[i].Data)
 		var names []string
 		var total int64
 		for _, p := range parts[1:] {
-			names = append(names, p.name)
-			total += int64(len(p.body))
+			names = append(names, p.Name)
+			total += int64(len(p.Body))
 		}
 		if strings.Join(names, ", ") != r.File || total != r.FileSize {
 			t.Fatalf("case %d: attached %v (%d bytes), run says %s (%d)", i, names, total, r.File, r.FileSize)
@@ -212,7 +213,7 @@ func TestSizeRuleDecidesTheZip(t *testing.T) {
 			continue
 		}
 		z := filepath.Join(t.TempDir(), "a.zip")
-		os.WriteFile(z, parts[1].body, 0o600)
+		os.WriteFile(z, parts[1].Body, 0o600)
 		if _, err := exec.LookPath("unzip"); err != nil {
 			t.Skip("unzip not installed")
 		}
@@ -227,22 +228,18 @@ func TestTemporaryFailuresAreRetried(t *testing.T) {
 	e, srv := mailEnv(t, report.Sources{CDR: someLegs(3)}, false, 0)
 	var waits []time.Duration
 	e.svc.mail.sleep = func(ctx context.Context, d time.Duration) error { waits = append(waits, d); return nil }
-	srv.mu.Lock()
-	srv.tempFail = 2
-	srv.mu.Unlock()
+	srv.FailNext(2)
 	v := e.task(Input{Name: strp("retry"), Interval: strp(PreviousDay)})
 	e.do("POST", "/api/v1/tasks/"+v.ID+"/run", "", "", nil)
 	r := e.waitRun(v.ID)
-	if r.Status != StatusOK || r.MailAttempts != 3 || len(srv.messages()) != 1 {
-		t.Fatalf("%+v, %d messages", r, len(srv.messages()))
+	if r.Status != StatusOK || r.MailAttempts != 3 || len(srv.Messages()) != 1 {
+		t.Fatalf("%+v, %d messages", r, len(srv.Messages()))
 	}
 	if len(waits) != 2 || waits[0] != time.Minute || waits[1] != 2*time.Minute {
 		t.Fatalf("backoff %v", waits)
 	}
 	// Past mail_attempts the run fails, saying so.
-	srv.mu.Lock()
-	srv.tempFail = 10
-	srv.mu.Unlock()
+	srv.FailNext(10)
 	e.do("POST", "/api/v1/tasks/"+v.ID+"/run", "", "", nil)
 	r = e.waitRun(v.ID)
 	if r.Status != StatusFailed || r.MailAttempts != 5 || !strings.Contains(r.Error, "451") || !strings.Contains(r.Error, "after 5 attempts") {
@@ -252,9 +249,7 @@ func TestTemporaryFailuresAreRetried(t *testing.T) {
 
 func TestPermanentFailuresAreNot(t *testing.T) {
 	e, srv := mailEnv(t, report.Sources{CDR: someLegs(3)}, false, 0)
-	srv.mu.Lock()
-	srv.pass = "changed" // the stored password is now wrong: 535
-	srv.mu.Unlock()
+	srv.SetPassword("changed") // the stored password is now wrong: 535
 	v := e.task(Input{Name: strp("bad auth"), Interval: strp(PreviousDay)})
 	e.do("POST", "/api/v1/tasks/"+v.ID+"/run", "", "", nil)
 	r := e.waitRun(v.ID)
@@ -279,7 +274,7 @@ func TestTooLargeMessageIsAnErrorOnTheRun(t *testing.T) {
 	if r.Status != StatusFailed || !strings.Contains(r.Error, "larger than the 50000 bytes the SMTP server accepts") || r.Rows != 2000 || r.FileSize == 0 {
 		t.Fatalf("%+v", r)
 	}
-	if len(srv.messages()) != 0 {
+	if len(srv.Messages()) != 0 {
 		t.Fatal("a message went through")
 	}
 }
@@ -320,10 +315,10 @@ func TestCallCenterMailsTheSupervisors(t *testing.T) {
 	if r.Status != StatusOK || strings.Join(r.Recipients, ",") != "anna@example.com,sup@example.com" || r.Rows != 1 || r.DetailRows != 1 {
 		t.Fatalf("%+v", r)
 	}
-	_, parts := parseMail(t, srv.messages()[0].Data)
+	_, parts := smtptest.Parse(t, srv.Messages()[0].Data)
 	var names []string
 	for _, p := range parts[1:] {
-		names = append(names, p.name)
+		names = append(names, p.Name)
 	}
 	if strings.Join(names, ",") != "callcenter-2026-03-02-queue_calls.csv,callcenter-2026-03-02-attempts.csv,callcenter-2026-03-02-operator_events.csv" {
 		t.Fatalf("%v", names)
@@ -357,7 +352,7 @@ func TestMailPasswordIsSealedAndNeverReturned(t *testing.T) {
 	if code := e.do("POST", "/api/v1/mail/test", "", `{"to":"me@example.com"}`, &res); code != 200 || res["ok"] != true {
 		t.Fatalf("test after a change: %d %v", code, res)
 	}
-	msgs := srv.messages()
+	msgs := srv.Messages()
 	if len(msgs) != 2 || msgs[1].From != "pbx2@example.com" || msgs[1].To[0] != "me@example.com" {
 		t.Fatalf("%+v", msgs)
 	}

@@ -299,6 +299,10 @@ func verbsFor(noun string) []verb {
 		return dhcpVerbs()
 	case "ha":
 		return haVerbs()
+	case "task":
+		return taskVerbs()
+	case "mail":
+		return mailVerbs()
 	}
 	return nil
 }
@@ -722,6 +726,7 @@ func auditVerbs() []verb {
 					})
 				}
 			}},
+		auditExportVerb(),
 	}
 }
 

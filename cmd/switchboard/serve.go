@@ -182,6 +182,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		secure.Handle("/webrest/", gate.Handler("the CTI", ctiSvc.Handler()))
 		secure.Handle("/socket.io/", gate.Handler("the CTI", ctiSvc.Handler()))
 	}
+	tasksSvc, closeTasks, err := setupTasks(cfg, log, st, prov, api, reg)
+	if err != nil {
+		return err
+	}
+	defer closeTasks()
 	console, err := webui.New()
 	if err != nil {
 		return err
@@ -239,6 +244,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if ctiSvc != nil {
 		services = append(services, gate.Run("cti", ctiSvc.Serve))
 	}
+	services = append(services, gate.Run("tasks", tasksSvc.Serve))
 	if dhcpSvc, err := startDHCP(ctx, cfg, log, st, prov, api, reg, gate.always); err != nil {
 		return err
 	} else if dhcpSvc != nil {
