@@ -56,7 +56,7 @@ func startEnv(t testing.TB, mode string, mut func(*Config)) *phoneEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := inNS(l.app, srv.Listen); err != nil {
+	if err := inNS(l.app, func() error { return srv.Bind(context.Background()) }); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

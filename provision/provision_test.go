@@ -66,6 +66,7 @@ func pvStart(tb testing.TB, mode string) *pvEnv {
 		tb.Fatal(err)
 	}
 	e.tenant = ten.ID
+	tb.Cleanup(st.Subscribe(e.s.Commit)) // what the component runner does in serve
 	done := make(chan struct{})
 	go func() { e.s.Serve(ctx); close(done) }()
 	tb.Cleanup(func() { cancel(); <-done })

@@ -85,8 +85,11 @@ func (r *renderer) setSingle(id string) {
 }
 
 // onCommit marks the tenants a transaction touched.
-func (r *renderer) onCommit(rev int64, changes []store.Change) {
+func (r *renderer) onCommit(rev int64, changes []store.Change, all bool) {
 	r.dirtyMu.Lock()
+	if all {
+		r.dirty["*"] = rev
+	}
 	for _, c := range changes {
 		switch {
 		case c.Kind == KindTenant:
@@ -140,7 +143,7 @@ func (r *renderer) renderDirty(ctx context.Context) {
 		// The served tenant is the oldest one; a replicated snapshot (HA) replaces
 		// the tenants with the active node's, so it is read again.
 		if list, err := r.s.Tenants(ctx); err == nil && len(list) > 0 && list[0].ID != r.singleTenant() {
-			r.log.Info("render: single-tenant mode now serves tenant", "tenant", list[0].ID)
+			r.log.Info("single-tenant mode now serves tenant", "tenant", list[0].ID)
 			r.setSingle(list[0].ID)
 		}
 	}
@@ -148,7 +151,7 @@ func (r *renderer) renderDirty(ctx context.Context) {
 	if _, all := dirty["*"]; all {
 		list, err := r.s.Tenants(ctx)
 		if err != nil {
-			r.log.Error("render: list tenants", "err", err)
+			r.log.Error("list tenants", "err", err)
 			return
 		}
 		for _, t := range list {

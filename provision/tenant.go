@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/switchboard-pbx/switchboard/internal/component"
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
@@ -129,6 +130,7 @@ func checkName(n string) error {
 
 // Service applies the domain rules and persists through the store.
 type Service struct {
+	component.Base
 	st      *store.Store
 	tcfg    TenancyConfig
 	cfg     Config
@@ -160,7 +162,6 @@ func New(st *store.Store, tcfg TenancyConfig, cfg Config, log *slog.Logger) (*Se
 	s.render = newRenderer(s, log)
 	s.assets = assetStore{s: s}
 	s.sightings = make(chan sighting, 1024)
-	st.OnCommit(s.render.onCommit)
 	s.registerKinds()
 	st.Register(store.Kind{
 		Name: KindTenant,

@@ -13,6 +13,7 @@ const (
 	OutcomeExitEmpty = "exit-empty" // no agent (leavewhenempty)
 	OutcomeExitKey   = "exit-key"   // the caller pressed a key to leave
 	OutcomeFull      = "full"       // refused: the queue was full
+	OutcomeExit      = "exit"       // left unanswered for a reason the source does not give (AMI: timeout, no agents or a key)
 	OutcomeUnknown   = "unknown"    // still waiting, or the record is incomplete
 )
 

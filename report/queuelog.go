@@ -73,7 +73,7 @@ func (s QueueLogSource) QueueCalls(ctx context.Context, from, to time.Time, fn f
 // AgentEvents turns member rows into operator events.
 func (s QueueLogSource) AgentEvents(ctx context.Context, from, to time.Time, fn func(*AgentEvent) error) error {
 	return s.Log.MemberRows(ctx, from, to, func(r *QueueLogRow) error {
-		e := AgentEvent{Time: r.Time, Agent: r.Agent, Queue: r.Queue}
+		e := AgentEvent{Time: r.Time, Agent: AgentName(r.Agent), Queue: r.Queue}
 		if e.Queue == "NONE" {
 			e.Queue = ""
 		}
@@ -91,6 +91,29 @@ func (s QueueLogSource) AgentEvents(ctx context.Context, from, to time.Time, fn 
 		}
 		return fn(&e)
 	})
+}
+
+// AgentName is how an agent reads in exports: the extension of a member
+// interface (PJSIP/201, SIP/201, Local/201@from-queue/n -> 201), a member name
+// as it is. queue_log names a member by interface in ADDMEMBER and by member
+// name elsewhere; both read the same this way.
+func AgentName(a string) string {
+	if a == "NONE" {
+		return ""
+	}
+	tech, rest, ok := strings.Cut(a, "/")
+	if !ok {
+		return a
+	}
+	switch strings.ToUpper(tech) {
+	case "PJSIP", "SIP", "IAX2", "LOCAL", "DAHDI":
+	default:
+		return a
+	}
+	if i := strings.IndexAny(rest, "@/"); i > 0 {
+		rest = rest[:i]
+	}
+	return rest
 }
 
 func atoi(s string) int {
@@ -116,6 +139,7 @@ func atoi(s string) int {
 func BuildQueueCall(rows []QueueLogRow) (QueueCall, bool) {
 	c := QueueCall{CallID: rows[0].CallID, Queue: rows[0].Queue, Outcome: OutcomeUnknown}
 	entered := false
+	var left time.Time
 	for i := range rows {
 		r := &rows[i]
 		switch r.Event {
@@ -151,10 +175,19 @@ func BuildQueueCall(rows []QueueLogRow) (QueueCall, bool) {
 			c.Outcome, c.Wait = OutcomeExitEmpty, atoi(r.Data[2])
 		case "EXITWITHKEY":
 			c.Outcome, c.Wait = OutcomeExitKey, atoi(r.Data[3])
+		case "LEAVE": // the AMI store's QueueCallerLeave
+			left = r.Time
 		}
 	}
 	if !entered {
 		return c, false
+	}
+	if c.Outcome == OutcomeUnknown && !left.IsZero() {
+		c.Outcome, c.Wait = OutcomeExit, int(left.Sub(c.Entered)/time.Second)
+	}
+	c.Agent = AgentName(c.Agent)
+	for i := range c.Attempts {
+		c.Attempts[i].Agent = AgentName(c.Attempts[i].Agent)
 	}
 	return c, true
 }

@@ -482,10 +482,10 @@ func TestLoginBruteForceThrottled(t *testing.T) {
 		t.Errorf("right password from a throttled address: %d, want 429", code)
 	}
 	logs := d.stderr.String()
-	if !regexp.MustCompile(`level=WARN msg="login throttled" user=\S+ src=127\.0\.0\.1`).MatchString(logs) {
+	if !regexp.MustCompile(`level=WARN msg="login throttled" component=admin user=\S+ src=127\.0\.0\.1`).MatchString(logs) {
 		t.Errorf("no throttle log line:\n%s", logs)
 	}
-	if !regexp.MustCompile(`level=WARN msg="login failed" user=guess0 src=127\.0\.0\.1 reason="unknown user"`).MatchString(logs) {
+	if !regexp.MustCompile(`level=WARN msg="login failed" component=admin user=guess0 src=127\.0\.0\.1 reason="unknown user"`).MatchString(logs) {
 		t.Errorf("no failed-login log line:\n%s", logs)
 	}
 }

@@ -1,18 +1,13 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/valyala/fasthttp"
-
-	"github.com/switchboard-pbx/switchboard/admin"
 	"github.com/switchboard-pbx/switchboard/config"
-	"github.com/switchboard-pbx/switchboard/internal/httpapi"
+	"github.com/switchboard-pbx/switchboard/cti/cdr"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/report"
 	"github.com/switchboard-pbx/switchboard/report/pbxdb"
@@ -20,59 +15,39 @@ import (
 	"github.com/switchboard-pbx/switchboard/tasks"
 )
 
-// setupTasks makes the scheduled-tasks component with its data source and
-// mounts its API. Until serve is the list of components, its admin routes go
-// through adminRouter and its Serve through the role gate (active node only).
-func setupTasks(cfg config.Config, log *slog.Logger, st *store.Store, prov *provision.Service, api *admin.API,
-	reg prometheus.Registerer) (*tasks.Service, func() error, error) {
+// pbxLocation is the zone of the PBX's local times (tasks.cdr.pbx_time_zone,
+// else tasks.time_zone, else the system's).
+func pbxLocation(cfg config.Config) *time.Location {
+	loc := time.Local
+	if z := cfg.Tasks.CDR.PBXTimeZone; z != "" {
+		loc, _ = time.LoadLocation(z) // validated by config
+	} else if z := cfg.Tasks.TimeZone; z != "" {
+		loc, _ = time.LoadLocation(z)
+	}
+	return loc
+}
+
+// newTasks makes the scheduled-tasks component with the data source the
+// configuration names: the CTI's call history (AMI events, data_dir/
+// cti-history.db, written while cti.enabled) or the PBX's own database.
+func newTasks(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, prov *provision.Service) (*tasks.Service, error) {
+	loc := pbxLocation(cfg)
 	var src report.Sources
-	closeSrc := func() error { return nil }
-	if cfg.Tasks.CDR.Source == "database" {
-		loc := time.Local
-		if z := cfg.Tasks.CDR.PBXTimeZone; z != "" {
-			loc, _ = time.LoadLocation(z) // validated by config
-		} else if z := cfg.Tasks.TimeZone; z != "" {
-			loc, _ = time.LoadLocation(z)
-		}
+	switch cfg.Tasks.CDR.Source {
+	case "database":
 		db, err := pbxdb.Open(pbxdb.Config{DSN: cfg.Tasks.CDR.DSN, Table: cfg.Tasks.CDR.Table,
 			QueueLog: cfg.Tasks.CDR.QueueLogTable, Location: loc})
 		if err != nil {
-			return nil, nil, fmt.Errorf("config: key tasks.cdr.dsn: %w", err)
+			return nil, fmt.Errorf("config: key tasks.cdr.dsn: %w", err)
 		}
 		src = report.Sources{CDR: db, Queue: report.QueueLogSource{Log: db}}
-		closeSrc = db.Close
-	}
-	svc, err := tasks.New(cfg.Tasks, tasks.Deps{Store: st, Log: log.With("component", "tasks"), Sources: src,
-		DefaultTenant: prov.DefaultTenant})
-	if err != nil {
-		closeSrc()
-		return nil, nil, err
-	}
-	svc.Routes(adminRouter{api})
-	for _, c := range svc.Collectors() {
-		if err := reg.Register(c); err != nil {
-			closeSrc()
-			return nil, nil, fmt.Errorf("tasks: metrics: %w", err)
+	default:
+		h, err := cdr.Open(ctx, cdr.PathBeside(st.Path()))
+		if err != nil {
+			return nil, err
 		}
+		h.SetLocation(loc)
+		src = report.Sources{CDR: h, Queue: report.QueueLogSource{Log: h}}
 	}
-	return svc, closeSrc, nil
+	return tasks.New(cfg.Tasks, tasks.Deps{Store: st, Log: log, Sources: src, DefaultTenant: prov.DefaultTenant})
 }
-
-// adminRouter mounts a component's admin routes on the admin API, mapping the
-// errors of internal/httpapi to their answers.
-type adminRouter struct{ api *admin.API }
-
-func (r adminRouter) Admin(pattern string, h httpapi.Handler) {
-	r.api.Mount(pattern, func(w http.ResponseWriter, req *http.Request, p admin.Principal) error {
-		err := h(w, req, httpapi.Principal{User: p.User, Role: p.Role, Tenant: p.Tenant, IP: p.IP, Token: p.Token})
-		var he *httpapi.Error
-		if errors.As(err, &he) {
-			httpapi.WriteError(w, he.Status, he.Field, he.Msg)
-			return nil
-		}
-		return err
-	})
-}
-
-func (adminRouter) Handle(string, http.Handler)           {}
-func (adminRouter) Plain(string, fasthttp.RequestHandler) {}

@@ -63,6 +63,7 @@ func New(t testing.TB, mode string, burst int) *Env {
 		t.Fatal(err)
 	}
 	e.Tenant = ten.ID
+	t.Cleanup(st.Subscribe(e.Prov.Commit)) // what the component runner does in serve
 	served := make(chan struct{})
 	go func() { e.Prov.Serve(ctx); close(served) }()
 	t.Cleanup(func() { cancel(); <-served })

@@ -74,6 +74,9 @@ func (d *DB) Ping(ctx context.Context) error { return d.db.PingContext(ctx) }
 
 const dbTime = "2006-01-02 15:04:05"
 
+// margin widens the window a call's rows are looked for in.
+const margin = 24 * time.Hour
+
 func (d *DB) local(t time.Time) string { return t.In(d.cfg.Location).Format(dbTime) }
 
 func (d *DB) parse(s string) (time.Time, error) {
@@ -85,9 +88,9 @@ func (d *DB) parse(s string) (time.Time, error) {
 
 // Legs streams the legs of the calls whose first leg started in [from, to),
 // grouped by call (linkedid; uniqueid for rows without one) and ordered by
-// the call's start and sequence. The window is widened by a day on the right
-// when grouping, so that a call's late legs (a transfer an hour later) come
-// with it.
+// the call's start and sequence. Legs are looked for a day around the
+// interval, so that a call's first leg before from and its late legs after
+// to (a transfer an hour later) are seen.
 func (d *DB) Legs(ctx context.Context, from, to time.Time, fn func(*report.CDR) error) error {
 	// COALESCE: a table altered by hand may allow NULLs.
 	q := fmt.Sprintf(`SELECT CAST(c.calldate AS CHAR), COALESCE(c.clid, ''), COALESCE(c.src, ''), COALESCE(c.dst, ''),
@@ -97,14 +100,14 @@ func (d *DB) Legs(ctx context.Context, from, to time.Time, fn func(*report.CDR) 
 		COALESCE(c.userfield, '')
 		FROM %[1]s c JOIN (
 			SELECT COALESCE(NULLIF(linkedid, ''), uniqueid) AS k, MIN(calldate) AS first
-			FROM %[1]s WHERE calldate >= ? AND calldate < ? + INTERVAL 1 DAY
+			FROM %[1]s WHERE calldate >= ? AND calldate < ?
 			GROUP BY COALESCE(NULLIF(linkedid, ''), uniqueid)
 			HAVING MIN(calldate) >= ? AND MIN(calldate) < ?
 		) g ON COALESCE(NULLIF(c.linkedid, ''), c.uniqueid) = g.k
-		WHERE c.calldate >= ? AND c.calldate < ? + INTERVAL 1 DAY
+		WHERE c.calldate >= ? AND c.calldate < ?
 		ORDER BY g.first, g.k, c.sequence, c.calldate`, "`"+d.cfg.Table+"`")
-	f, t := d.local(from), d.local(to)
-	rows, err := d.db.QueryContext(ctx, q, f, t, f, t, f, t)
+	lo, hi := d.local(from.Add(-margin)), d.local(to.Add(margin))
+	rows, err := d.db.QueryContext(ctx, q, lo, hi, d.local(from), d.local(to), lo, hi)
 	if err != nil {
 		return fmt.Errorf("pbxdb: cdr: %w", err)
 	}

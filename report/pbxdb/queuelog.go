@@ -68,11 +68,11 @@ func (d *DB) CallRows(ctx context.Context, from, to time.Time, fn func(*report.Q
 			WHERE event IN (%[3]s) AND time >= ? AND time < ?
 			GROUP BY callid, queuename
 		) e ON q.callid = e.callid AND q.queuename = e.queuename
-		WHERE q.time >= ? AND q.time < ? + INTERVAL 1 DAY
+		WHERE q.time >= ? AND q.time < ?
 		ORDER BY e.entered, q.callid, q.queuename, q.time, q.event = 'ENTERQUEUE' DESC`,
 		"`"+d.cfg.QueueLog+"`", d.dataCols(split), entryEvents)
 	f, t := d.local(from), d.local(to)
-	return d.rows(ctx, q, split, fn, f, t, f, t)
+	return d.rows(ctx, q, split, fn, f, t, f, d.local(to.Add(margin)))
 }
 
 // MemberRows streams the operator events of [from, to).

@@ -1,4 +1,4 @@
-package cti
+package ami
 
 import (
 	"bufio"
@@ -42,18 +42,18 @@ func TestReadMessage(t *testing.T) {
 
 func TestReadMessageLimits(t *testing.T) {
 	for name, in := range map[string]string{
-		"long line":  "Event: " + strings.Repeat("x", maxAMILine+10) + "\r\n\r\n",
-		"many lines": strings.Repeat("K: v\r\n", maxAMIFields+1) + "\r\n",
+		"long line":  "Event: " + strings.Repeat("x", maxLine+10) + "\r\n\r\n",
+		"many lines": strings.Repeat("K: v\r\n", maxFields+1) + "\r\n",
 	} {
 		_, err := ReadMessage(bufio.NewReaderSize(strings.NewReader(in), 16))
-		if !errors.Is(err, ErrAMIProtocol) {
+		if !errors.Is(err, ErrProtocol) {
 			t.Errorf("%s: err = %v, want protocol error", name, err)
 		}
 	}
 	if _, err := ReadMessage(bufio.NewReader(strings.NewReader("Event: Half\r\n"))); err == nil {
 		t.Error("a truncated message must be an error")
 	}
-	if _, err := ReadBanner(bufio.NewReader(strings.NewReader("HTTP/1.1 200 OK\r\n"))); !errors.Is(err, ErrAMIProtocol) {
+	if _, err := ReadBanner(bufio.NewReader(strings.NewReader("HTTP/1.1 200 OK\r\n"))); !errors.Is(err, ErrProtocol) {
 		t.Errorf("bad banner accepted: %v", err)
 	}
 }
@@ -91,7 +91,7 @@ func FuzzReadMessage(f *testing.F) {
 			if err != nil {
 				return
 			}
-			if len(m.Fields) == 0 || len(m.Fields) > maxAMIFields {
+			if len(m.Fields) == 0 || len(m.Fields) > maxFields {
 				t.Fatalf("bad field count %d", len(m.Fields))
 			}
 			// What we parse we can encode and parse back to the same number of fields.
@@ -101,24 +101,5 @@ func FuzzReadMessage(f *testing.F) {
 			}
 			_ = back
 		}
-	})
-}
-
-// The model must take any event sequence without panicking.
-func FuzzModelApply(f *testing.F) {
-	f.Add("Event: DialBegin\r\nChannel: PJSIP/201-1\r\nDestChannel: PJSIP/202-2\r\n\r\nEvent: BridgeEnter\r\nChannel: PJSIP/202-2\r\nBridgeUniqueid: b\r\n\r\nEvent: Hangup\r\nChannel: PJSIP/201-1\r\n\r\n")
-	f.Add("Event: QueueCallerJoin\r\nQueue: q\r\nChannel: x\r\n\r\nEvent: ParkedCall\r\nParkingSpace: 71\r\n\r\n")
-	f.Fuzz(func(t *testing.T, s string) {
-		m := NewModel([]string{"trunk"})
-		r := bufio.NewReader(strings.NewReader(s))
-		for i := 0; i < 200; i++ {
-			ev, err := ReadMessage(r)
-			if err != nil {
-				return
-			}
-			m.Apply(ev)
-		}
-		m.Extensions()
-		m.Queues()
 	})
 }

@@ -1,10 +1,12 @@
-package cti
+package model
 
 import (
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/switchboard-pbx/switchboard/cti/ami"
 )
 
 // Extension is what clients see of one phone endpoint (nethcti "extension").
@@ -108,14 +110,28 @@ type channel struct {
 	seq                      uint64
 }
 
-// Emit is one socket.io event the model wants sent, and to whom.
+// Emit is one change clients must hear: the nethcti event name, its data and its
+// audience.
 type Emit struct {
 	Name string
 	Data any
-	Room string // room of interested sockets: exten:<n>, presence_panel, queues, parkings, trunks
-	// Also sends the event to the room of these extensions' users as well.
+	// Room is the audience: ExtenRoom(n) for the users of extension n, or one of
+	// the panel rooms below. Who joins which room is the CTI's permission policy.
+	Room string
+	// Also lists extensions whose ExtenRoom hears the event as well.
 	Also []string
 }
+
+// Rooms of the panels; which profiles join them is decided by the CTI.
+const (
+	RoomPresence = "presence_panel" // every extension's state
+	RoomQueues   = "queues"         // queues, their members and waiting callers
+	RoomParkings = "parkings"       // parking spaces
+	RoomTrunks   = "trunks"         // provider trunks
+)
+
+// ExtenRoom is the room of the users of extension e: events about their own calls.
+func ExtenRoom(e string) string { return "exten:" + e }
 
 // Model is the call state. It is not safe for concurrent use: the service applies
 // events on the AMI goroutine and readers take Snapshot under the service lock.
@@ -134,9 +150,11 @@ type Model struct {
 	now      func() time.Time
 }
 
-// NewModel returns an empty model; trunks names the endpoints that are trunks.
-func NewModel(trunks []string) *Model {
-	m := &Model{now: time.Now, isTrunk: map[string]bool{}, names: map[string]string{}}
+// New returns an empty model; trunks names the endpoints that are trunks, and
+// now is the clock (time.Now in the daemon) that call start times and
+// durations are read from.
+func New(trunks []string, now func() time.Time) *Model {
+	m := &Model{now: now, isTrunk: map[string]bool{}, names: map[string]string{}}
 	for _, t := range trunks {
 		m.isTrunk[t] = true
 	}
@@ -339,7 +357,7 @@ func fingerprint(status string, convs map[string]*Conversation) string {
 	return status + "#" + strings.Join(ids, ",")
 }
 
-func (m *Model) chanOf(ev Message, prefix string) *channel {
+func (m *Model) chanOf(ev ami.Message, prefix string) *channel {
 	name := ev.Get(prefix + "Channel")
 	if name == "" {
 		return nil
@@ -416,8 +434,8 @@ func (m *Model) pairBridge(id string, t touched) []Emit {
 		if x.Endpoint != "" && !m.isTrunk[x.Endpoint] {
 			if changed, _ := m.rebuild(x.Endpoint); changed {
 				if e := m.exts[x.Endpoint]; e != nil {
-					out = append(out, Emit{Name: "extenConnected", Data: e, Room: "exten:" + e.Exten})
-					out = append(out, Emit{Name: "extenUpdate", Data: e, Room: "presence_panel", Also: []string{e.Exten}})
+					out = append(out, Emit{Name: "extenConnected", Data: e, Room: ExtenRoom(e.Exten)})
+					out = append(out, Emit{Name: "extenUpdate", Data: e, Room: RoomPresence, Also: []string{e.Exten}})
 				}
 			}
 		}
@@ -443,7 +461,7 @@ func (t touched) add(c *channel) {
 }
 
 // Apply updates the model with one AMI event and returns what clients must hear.
-func (m *Model) Apply(ev Message) []Emit {
+func (m *Model) Apply(ev ami.Message) []Emit {
 	t := touched{}
 	var out []Emit
 	switch ev.Event() {
@@ -475,8 +493,8 @@ func (m *Model) Apply(ev Message) []Emit {
 		if dst.Endpoint != "" && !m.isTrunk[dst.Endpoint] {
 			if changed, _ := m.rebuild(dst.Endpoint); changed {
 				x := m.exts[dst.Endpoint]
-				out = append(out, Emit{Name: "extenRinging", Data: x, Room: "exten:" + x.Exten},
-					Emit{Name: "extenUpdate", Data: x, Room: "presence_panel", Also: []string{x.Exten}})
+				out = append(out, Emit{Name: "extenRinging", Data: x, Room: ExtenRoom(x.Exten)},
+					Emit{Name: "extenUpdate", Data: x, Room: RoomPresence, Also: []string{x.Exten}})
 			}
 		}
 	case "DialEnd":
@@ -572,7 +590,7 @@ func (m *Model) Apply(ev Message) []Emit {
 		for _, q := range m.queues {
 			if _, ok := q.WaitingCallers[name]; ok {
 				delete(q.WaitingCallers, name)
-				out = append(out, Emit{Name: "queueUpdate", Data: q, Room: "queues"})
+				out = append(out, Emit{Name: "queueUpdate", Data: q, Room: RoomQueues})
 			}
 		}
 		if p := m.chans[c.Peer]; p != nil && p.Peer == name {
@@ -588,7 +606,7 @@ func (m *Model) Apply(ev Message) []Emit {
 			} else if c.ConnNum != "" {
 				called = c.ConnNum
 			}
-			out = append(out, Emit{Name: "extenHangup", Room: "exten:" + c.Endpoint, Data: map[string]any{
+			out = append(out, Emit{Name: "extenHangup", Room: ExtenRoom(c.Endpoint), Data: map[string]any{
 				"cause": hangupCause(ev.Get("Cause-txt"), ev.Get("Cause")), "channel": name,
 				"callerNum": caller, "calledNum": called, "exten": c.Endpoint}})
 		}
@@ -610,7 +628,7 @@ func (m *Model) Apply(ev Message) []Emit {
 			c.Queue = q.Queue
 			q.WaitingCallers[c.Name] = &QueueCaller{Queue: q.Queue, Channel: c.Name, Num: c.CallerNum, Name: c.CallerName,
 				Position: atoi(ev.Get("Position")), Since: m.now().UnixMilli()}
-			out = append(out, Emit{Name: "queueUpdate", Data: q, Room: "queues"})
+			out = append(out, Emit{Name: "queueUpdate", Data: q, Room: RoomQueues})
 			t.add(c)
 		}
 	case "QueueCallerLeave", "QueueCallerAbandon":
@@ -619,16 +637,16 @@ func (m *Model) Apply(ev Message) []Emit {
 			if ev.Event() == "QueueCallerAbandon" {
 				q.Abandoned++
 			}
-			out = append(out, Emit{Name: "queueUpdate", Data: q, Room: "queues"})
+			out = append(out, Emit{Name: "queueUpdate", Data: q, Room: RoomQueues})
 		}
 	case "AgentComplete":
 		if q := m.queues[ev.Get("Queue")]; q != nil {
 			q.Completed++
-			out = append(out, Emit{Name: "queueUpdate", Data: q, Room: "queues"})
+			out = append(out, Emit{Name: "queueUpdate", Data: q, Room: RoomQueues})
 		}
 	case "QueueMemberAdded", "QueueMemberStatus", "QueueMemberPause", "QueueMemberPaused", "QueueMemberPenalty", "QueueMemberRinginuse":
 		if mb := m.memberFrom(ev); mb != nil {
-			out = append(out, Emit{Name: "queueMemberUpdate", Data: mb, Room: "queues", Also: []string{mb.Member}})
+			out = append(out, Emit{Name: "queueMemberUpdate", Data: mb, Room: RoomQueues, Also: []string{mb.Member}})
 		}
 	case "QueueMemberRemoved":
 		if q := m.queues[ev.Get("Queue")]; q != nil {
@@ -636,7 +654,7 @@ func (m *Model) Apply(ev Message) []Emit {
 			if mb := q.Members[iface]; mb != nil {
 				delete(q.Members, iface)
 				mb.LoggedIn = false
-				out = append(out, Emit{Name: "queueMemberUpdate", Data: mb, Room: "queues", Also: []string{mb.Member}})
+				out = append(out, Emit{Name: "queueMemberUpdate", Data: mb, Room: RoomQueues, Also: []string{mb.Member}})
 			}
 		}
 	case "ParkedCall":
@@ -645,12 +663,12 @@ func (m *Model) Apply(ev Message) []Emit {
 			c.Parked = true
 			t.add(c)
 		}
-		out = append(out, Emit{Name: "parkingUpdate", Data: p, Room: "parkings"})
+		out = append(out, Emit{Name: "parkingUpdate", Data: p, Room: RoomParkings})
 	case "UnParkedCall", "ParkedCallGiveUp", "ParkedCallTimeOut":
 		key := ev.Get("ParkingSpace")
 		if p := m.parkings[key]; p != nil {
 			*p = Parking{Parking: p.Parking, Lot: p.Lot}
-			out = append(out, Emit{Name: "parkingUpdate", Data: p, Room: "parkings"})
+			out = append(out, Emit{Name: "parkingUpdate", Data: p, Room: RoomParkings})
 		}
 	}
 	for e := range t {
@@ -659,9 +677,9 @@ func (m *Model) Apply(ev Message) []Emit {
 			continue
 		}
 		if tr, ok := obj.(*Trunk); ok {
-			out = append(out, Emit{Name: "trunkUpdate", Data: tr, Room: "trunks"})
+			out = append(out, Emit{Name: "trunkUpdate", Data: tr, Room: RoomTrunks})
 		} else {
-			out = append(out, Emit{Name: "extenUpdate", Data: obj, Room: "presence_panel", Also: []string{e}})
+			out = append(out, Emit{Name: "extenUpdate", Data: obj, Room: RoomPresence, Also: []string{e}})
 		}
 	}
 	return out
@@ -711,7 +729,7 @@ func (m *Model) ensureQueue(name string) *Queue {
 }
 
 // memberFrom reads QueueMember (QueueStatus) and QueueMember* events.
-func (m *Model) memberFrom(ev Message) *QueueMember {
+func (m *Model) memberFrom(ev ami.Message) *QueueMember {
 	q := m.ensureQueue(ev.Get("Queue"))
 	if q == nil {
 		return nil
@@ -755,7 +773,7 @@ func memberExten(iface string) string {
 	return rest
 }
 
-func (m *Model) parkingFrom(ev Message) *Parking {
+func (m *Model) parkingFrom(ev ami.Message) *Parking {
 	key := ev.Get("ParkingSpace")
 	p := m.parkings[key]
 	if p == nil {

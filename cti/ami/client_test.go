@@ -1,10 +1,13 @@
-package cti
+package ami
 
 import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -13,16 +16,35 @@ import (
 	"github.com/switchboard-pbx/switchboard/cti/amitest"
 )
 
-// recorder is an AMIHandler that keeps what it is told.
+func testLogger(t *testing.T) *slog.Logger {
+	if os.Getenv("CTI_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// eventually polls cond for up to 5 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// recorder is a Handler that keeps what it is told.
 type recorder struct {
 	mu       sync.Mutex
 	connects int
 	events   []Message
 	discon   int
-	conn     chan *AMIConn
+	conn     chan *Conn
 }
 
-func (r *recorder) Connected(_ context.Context, c *AMIConn) error {
+func (r *recorder) Connected(_ context.Context, c *Conn) error {
 	r.mu.Lock()
 	r.connects++
 	r.mu.Unlock()
@@ -32,15 +54,15 @@ func (r *recorder) Connected(_ context.Context, c *AMIConn) error {
 	}
 	return nil
 }
-func (r *recorder) Event(_ context.Context, _ *AMIConn, m Message) {
+func (r *recorder) Event(_ context.Context, _ *Conn, m Message) {
 	r.mu.Lock()
 	r.events = append(r.events, m)
 	r.mu.Unlock()
 }
 func (r *recorder) Disconnected(error) { r.mu.Lock(); r.discon++; r.mu.Unlock() }
 
-func amiCfg(addr, secret string) AMIConfig {
-	c := DefaultAMIConfig()
+func amiCfg(addr, secret string) Config {
+	c := DefaultConfig()
 	c.Address, c.Username, c.Secret = addr, "switchboard", secret
 	c.MinBackoff, c.MaxBackoff, c.ActionTimeout = 10*time.Millisecond, 50*time.Millisecond, time.Second
 	return c
@@ -55,13 +77,13 @@ func TestAMIClientListsAndCorrelation(t *testing.T) {
 	for i := 0; i < 30; i++ {
 		srv.SetEndpoint(fmt.Sprint(300+i), "Not in use")
 	}
-	cl, _ := NewAMIClient(amiCfg(srv.Addr(), "pw"), testLogger(t))
-	rec := &recorder{conn: make(chan *AMIConn, 1)}
+	cl, _ := New(amiCfg(srv.Addr(), "pw"), testLogger(t))
+	rec := &recorder{conn: make(chan *Conn, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { cl.Run(ctx, rec); close(done) }()
 	defer func() { cancel(); <-done }()
-	var conn *AMIConn
+	var conn *Conn
 	select {
 	case conn = <-rec.conn:
 	case <-time.After(5 * time.Second):
@@ -117,11 +139,11 @@ func TestAMIClientBadSecretRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	cl, _ := NewAMIClient(amiCfg(srv.Addr(), "wrong"), testLogger(t))
+	cl, _ := New(amiCfg(srv.Addr(), "wrong"), testLogger(t))
 	if _, err := cl.dial(context.Background()); err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("bad secret: %v", err)
 	}
-	if _, err := cl.Action(context.Background(), NewMessage("Action", "Ping")); err != ErrAMIDown {
+	if _, err := cl.Action(context.Background(), NewMessage("Action", "Ping")); err != ErrDown {
 		t.Fatalf("action without connection: %v", err)
 	}
 }
@@ -163,8 +185,8 @@ func TestAMIKeepaliveDetectsSilentPeer(t *testing.T) {
 	}()
 	cfg := amiCfg(ln.Addr().String(), "x")
 	cfg.PingInterval, cfg.ActionTimeout = 50*time.Millisecond, 100*time.Millisecond
-	cl, _ := NewAMIClient(cfg, testLogger(t))
-	rec := &recorder{conn: make(chan *AMIConn, 10)}
+	cl, _ := New(cfg, testLogger(t))
+	rec := &recorder{conn: make(chan *Conn, 10)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { cl.Run(ctx, rec); close(done) }()
@@ -207,10 +229,44 @@ func TestAMIListError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := newAMIConn(nc, time.Second, testLogger(t))
+	conn := newConn(nc, time.Second, testLogger(t))
 	go conn.readLoop()
 	defer conn.Close()
 	if _, _, err := conn.ActionList(context.Background(), NewMessage("Action", "CoreShowChannels")); err == nil || !strings.Contains(err.Error(), "Permission denied") {
 		t.Fatalf("list error: %v", err)
 	}
+}
+
+// Status tells "never reached" from "lost, reconnecting" from "up", which the
+// CTI's health report is made of.
+func TestStatus(t *testing.T) {
+	srv, err := amitest.Start("switchboard", "right")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cl, _ := New(amiCfg(srv.Addr(), "wrong"), testLogger(t))
+	if st := cl.Status(); st.Connected || st.Logins != 0 || st.LastError != nil {
+		t.Fatalf("before Run: %+v", st)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { cl.Run(ctx, &recorder{conn: make(chan *Conn, 10)}); close(done) }()
+	eventually(t, "login refused", func() bool {
+		st := cl.Status()
+		return !st.Connected && st.Logins == 0 && st.LastError != nil && strings.Contains(st.LastError.Error(), "refused")
+	})
+	cancel()
+	<-done
+
+	cl, _ = New(amiCfg(srv.Addr(), "right"), testLogger(t))
+	ctx, cancel = context.WithCancel(context.Background())
+	done = make(chan struct{})
+	go func() { cl.Run(ctx, &recorder{conn: make(chan *Conn, 10)}); close(done) }()
+	defer func() { cancel(); <-done }()
+	eventually(t, "connected", func() bool { st := cl.Status(); return st.Connected && st.Logins == 1 })
+	srv.SetDown(true)
+	eventually(t, "lost", func() bool { st := cl.Status(); return !st.Connected && st.Logins == 1 && st.LastError != nil })
+	srv.SetDown(false)
+	eventually(t, "back", func() bool { st := cl.Status(); return st.Connected && st.Logins == 2 })
 }

@@ -1,4 +1,4 @@
-package cti
+package ami
 
 import (
 	"bufio"
@@ -24,12 +24,12 @@ type Message struct {
 // Limits on what the parser accepts from the network: a peer that sends longer
 // lines or more fields is broken or hostile, and the connection is dropped.
 const (
-	maxAMILine   = 16 << 10
-	maxAMIFields = 1024
+	maxLine   = 16 << 10
+	maxFields = 1024
 )
 
-// ErrAMIProtocol marks input that is not AMI.
-var ErrAMIProtocol = errors.New("ami: protocol error")
+// ErrProtocol marks input that is not AMI.
+var ErrProtocol = errors.New("ami: protocol error")
 
 // NewMessage builds a message from alternating keys and values.
 func NewMessage(kv ...string) Message {
@@ -130,7 +130,7 @@ func ReadBanner(r *bufio.Reader) (string, error) {
 	}
 	name, ver, ok := strings.Cut(line, "/")
 	if !ok || !strings.Contains(name, "Call Manager") {
-		return "", fmt.Errorf("%w: unexpected banner %q", ErrAMIProtocol, truncate(line, 80))
+		return "", fmt.Errorf("%w: unexpected banner %q", ErrProtocol, truncate(line, 80))
 	}
 	return ver, nil
 }
@@ -154,8 +154,8 @@ func ReadMessage(r *bufio.Reader) (Message, error) {
 			}
 			return m, nil
 		}
-		if len(m.Fields) >= maxAMIFields {
-			return m, fmt.Errorf("%w: more than %d fields in a message", ErrAMIProtocol, maxAMIFields)
+		if len(m.Fields) >= maxFields {
+			return m, fmt.Errorf("%w: more than %d fields in a message", ErrProtocol, maxFields)
 		}
 		k, v, ok := strings.Cut(line, ":")
 		if !ok {
@@ -167,14 +167,14 @@ func ReadMessage(r *bufio.Reader) (Message, error) {
 }
 
 // readLine reads a line ending in LF (CRLF on the wire; a bare LF is tolerated),
-// refusing lines longer than maxAMILine.
+// refusing lines longer than maxLine.
 func readLine(r *bufio.Reader) (string, error) {
 	var buf []byte
 	for {
 		chunk, err := r.ReadSlice('\n')
 		buf = append(buf, chunk...)
-		if len(buf) > maxAMILine {
-			return "", fmt.Errorf("%w: line longer than %d bytes", ErrAMIProtocol, maxAMILine)
+		if len(buf) > maxLine {
+			return "", fmt.Errorf("%w: line longer than %d bytes", ErrProtocol, maxLine)
 		}
 		if err == nil {
 			break

@@ -1,4 +1,4 @@
-package cti
+package ami
 
 import (
 	"bufio"
@@ -15,8 +15,8 @@ import (
 	"time"
 )
 
-// AMIConfig says how to reach Asterisk's manager interface.
-type AMIConfig struct {
+// Config says how to reach Asterisk's manager interface.
+type Config struct {
 	// Address is host:port of the AMI listener (manager.conf, usually port 5038).
 	Address string `yaml:"address"`
 	// Username and Secret are a manager.conf user with read/write "all".
@@ -35,9 +35,9 @@ type AMIConfig struct {
 	MaxBackoff time.Duration `yaml:"max_backoff"`
 }
 
-// DefaultAMIConfig is the local Asterisk with no credentials (they must be set).
-func DefaultAMIConfig() AMIConfig {
-	return AMIConfig{
+// DefaultConfig is the local Asterisk with no credentials (they must be set).
+func DefaultConfig() Config {
+	return Config{
 		Address:       "127.0.0.1:5038",
 		DialTimeout:   5 * time.Second,
 		ActionTimeout: 10 * time.Second,
@@ -48,7 +48,7 @@ func DefaultAMIConfig() AMIConfig {
 }
 
 // Validate reports the first bad field (names as in the config file).
-func (c AMIConfig) Validate() error {
+func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Address); err != nil {
 		return fmt.Errorf("ami.address: %q is not host:port", c.Address)
 	}
@@ -69,51 +69,73 @@ func (c AMIConfig) Validate() error {
 	return nil
 }
 
-// AMIHandler receives what a connection brings. All calls come from one goroutine,
+// Handler receives what a connection brings. All calls come from one goroutine,
 // in wire order, so the model needs no locking against itself.
-type AMIHandler interface {
+type Handler interface {
 	// Connected runs after each successful login, before any event of that
 	// connection is delivered; it re-syncs the model.
-	Connected(ctx context.Context, c *AMIConn) error
+	Connected(ctx context.Context, c *Conn) error
 	// Event is one event that does not belong to a pending event list.
-	Event(ctx context.Context, c *AMIConn, m Message)
+	Event(ctx context.Context, c *Conn, m Message)
 	// Disconnected reports the end of a connection.
 	Disconnected(err error)
 }
 
-// AMIClient keeps one AMI connection up: dial, banner, Login, keepalive, and
+// Client keeps one AMI connection up: dial, banner, Login, keepalive, and
 // reconnection with backoff.
-type AMIClient struct {
-	cfg AMIConfig
+type Client struct {
+	cfg Config
 	log *slog.Logger
 
-	mu   sync.Mutex
-	conn *AMIConn // current connection, nil while down
+	mu      sync.Mutex
+	conn    *Conn // current connection, nil while down
+	lastErr error // why the last attempt or connection ended
+	logins  int   // successful logins since New
 }
 
-// NewAMIClient checks cfg and returns a client; Run starts it.
-func NewAMIClient(cfg AMIConfig, log *slog.Logger) (*AMIClient, error) {
+// Status is the state of the link to Asterisk, for health reports.
+type Status struct {
+	// Connected is true while a logged-in connection is up.
+	Connected bool
+	// Logins counts successful logins since the client was made: 0 means
+	// Asterisk has not been reached yet, more and not Connected means the link
+	// was lost and is being re-established.
+	Logins int
+	// LastError is why the last connection attempt failed or the last
+	// connection ended (nil before any).
+	LastError error
+}
+
+// Status reports the link state.
+func (c *Client) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return Status{Connected: c.conn != nil, Logins: c.logins, LastError: c.lastErr}
+}
+
+// New checks cfg and returns a client; Run starts it.
+func New(cfg Config, log *slog.Logger) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &AMIClient{cfg: cfg, log: log}, nil
+	return &Client{cfg: cfg, log: log}, nil
 }
 
-// ErrAMIDown is returned by actions while there is no AMI connection.
-var ErrAMIDown = errors.New("ami: not connected to Asterisk")
+// ErrDown is returned by actions while there is no AMI connection.
+var ErrDown = errors.New("ami: not connected to Asterisk")
 
-// Conn returns the live connection or ErrAMIDown.
-func (c *AMIClient) Conn() (*AMIConn, error) {
+// Conn returns the live connection or ErrDown.
+func (c *Client) Conn() (*Conn, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.conn == nil {
-		return nil, ErrAMIDown
+		return nil, ErrDown
 	}
 	return c.conn, nil
 }
 
 // Action sends an action on the live connection and waits for its response.
-func (c *AMIClient) Action(ctx context.Context, m Message) (Message, error) {
+func (c *Client) Action(ctx context.Context, m Message) (Message, error) {
 	conn, err := c.Conn()
 	if err != nil {
 		return Message{}, err
@@ -122,7 +144,7 @@ func (c *AMIClient) Action(ctx context.Context, m Message) (Message, error) {
 }
 
 // Run connects and reconnects until ctx ends.
-func (c *AMIClient) Run(ctx context.Context, h AMIHandler) error {
+func (c *Client) Run(ctx context.Context, h Handler) error {
 	backoff := c.cfg.MinBackoff
 	for ctx.Err() == nil {
 		conn, err := c.dial(ctx)
@@ -130,9 +152,12 @@ func (c *AMIClient) Run(ctx context.Context, h AMIHandler) error {
 			if ctx.Err() != nil {
 				break
 			}
+			c.mu.Lock()
+			c.lastErr = err
+			c.mu.Unlock()
 			// Jitter keeps a farm of clients from reconnecting in lockstep.
 			d := backoff/2 + rand.N(backoff/2+1)
-			c.log.Warn("cti: AMI connect failed", "addr", c.cfg.Address, "err", err, "retry_in", d.Round(time.Millisecond).String())
+			c.log.Warn("ami connect failed", "addr", c.cfg.Address, "err", err, "retry_in", d.Round(time.Millisecond).String())
 			select {
 			case <-ctx.Done():
 			case <-time.After(d):
@@ -141,23 +166,25 @@ func (c *AMIClient) Run(ctx context.Context, h AMIHandler) error {
 			continue
 		}
 		backoff = c.cfg.MinBackoff
-		c.log.Info("cti: AMI connected", "addr", c.cfg.Address, "version", conn.Version)
+		c.log.Info("ami connected", "addr", c.cfg.Address, "version", conn.Version)
 		c.mu.Lock()
 		c.conn = conn
+		c.logins++
 		c.mu.Unlock()
 		err = conn.run(ctx, h, c.cfg.PingInterval)
 		c.mu.Lock()
 		c.conn = nil
+		c.lastErr = err
 		c.mu.Unlock()
 		h.Disconnected(err)
 		if ctx.Err() == nil {
-			c.log.Warn("cti: AMI connection lost", "addr", c.cfg.Address, "err", err)
+			c.log.Warn("ami connection lost", "addr", c.cfg.Address, "err", err)
 		}
 	}
 	return nil
 }
 
-func (c *AMIClient) dial(ctx context.Context) (*AMIConn, error) {
+func (c *Client) dial(ctx context.Context) (*Conn, error) {
 	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
 	defer cancel()
 	var d net.Dialer
@@ -165,7 +192,7 @@ func (c *AMIClient) dial(ctx context.Context) (*AMIConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ami: dial %s: %w", c.cfg.Address, err)
 	}
-	conn := newAMIConn(nc, c.cfg.ActionTimeout, c.log)
+	conn := newConn(nc, c.cfg.ActionTimeout, c.log)
 	nc.SetDeadline(time.Now().Add(c.cfg.DialTimeout)) //nolint:errcheck // best effort
 	ver, err := ReadBanner(conn.r)
 	if err != nil {
@@ -187,8 +214,8 @@ func (c *AMIClient) dial(ctx context.Context) (*AMIConn, error) {
 	return conn, nil
 }
 
-// AMIConn is one logged-in AMI connection.
-type AMIConn struct {
+// Conn is one logged-in AMI connection.
+type Conn struct {
 	Version string
 
 	nc      net.Conn
@@ -214,16 +241,16 @@ type pendingAction struct {
 	got    bool
 }
 
-func newAMIConn(nc net.Conn, timeout time.Duration, log *slog.Logger) *AMIConn {
-	return &AMIConn{nc: nc, r: bufio.NewReaderSize(nc, 8192), log: log, timeout: timeout,
+func newConn(nc net.Conn, timeout time.Duration, log *slog.Logger) *Conn {
+	return &Conn{nc: nc, r: bufio.NewReaderSize(nc, 8192), log: log, timeout: timeout,
 		pending: map[string]*pendingAction{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 // Close drops the connection.
-func (c *AMIConn) Close() error { return c.nc.Close() }
+func (c *Conn) Close() error { return c.nc.Close() }
 
 // Action sends m (an ActionID is added) and waits for the response.
-func (c *AMIConn) Action(ctx context.Context, m Message) (Message, error) {
+func (c *Conn) Action(ctx context.Context, m Message) (Message, error) {
 	p, err := c.send(ctx, m, false)
 	if err != nil {
 		return Message{}, err
@@ -233,7 +260,7 @@ func (c *AMIConn) Action(ctx context.Context, m Message) (Message, error) {
 
 // ActionList sends a list action (CoreShowChannels, QueueStatus, ...) and collects
 // its events up to the one carrying "EventList: Complete".
-func (c *AMIConn) ActionList(ctx context.Context, m Message) (Message, []Message, error) {
+func (c *Conn) ActionList(ctx context.Context, m Message) (Message, []Message, error) {
 	p, err := c.send(ctx, m, true)
 	if err != nil {
 		return Message{}, nil, err
@@ -244,7 +271,7 @@ func (c *AMIConn) ActionList(ctx context.Context, m Message) (Message, []Message
 	return p.resp, p.events, nil
 }
 
-func (c *AMIConn) send(ctx context.Context, m Message, list bool) (*pendingAction, error) {
+func (c *Conn) send(ctx context.Context, m Message, list bool) (*pendingAction, error) {
 	id := "sb-" + strconv.FormatUint(c.nextID.Add(1), 10)
 	m.Set("ActionID", id)
 	p := &pendingAction{list: list, ok: make(chan struct{})}
@@ -282,17 +309,17 @@ func (c *AMIConn) send(ctx context.Context, m Message, list bool) (*pendingActio
 	}
 }
 
-func (c *AMIConn) closedErr() error {
+func (c *Conn) closedErr() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err == nil {
-		return ErrAMIDown
+		return ErrDown
 	}
 	return c.err
 }
 
 // readLoop dispatches responses to their pending action and queues events.
-func (c *AMIConn) readLoop() {
+func (c *Conn) readLoop() {
 	var err error
 	for {
 		var m Message
@@ -332,7 +359,7 @@ func (c *AMIConn) readLoop() {
 }
 
 // run feeds the handler until the connection ends or ctx is cancelled.
-func (c *AMIConn) run(ctx context.Context, h AMIHandler, ping time.Duration) error {
+func (c *Conn) run(ctx context.Context, h Handler, ping time.Duration) error {
 	defer c.nc.Close()
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -373,7 +400,7 @@ func (c *AMIConn) run(ctx context.Context, h AMIHandler, ping time.Duration) err
 	}
 }
 
-func (c *AMIConn) keepalive(ctx context.Context, every time.Duration) {
+func (c *Conn) keepalive(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -384,7 +411,7 @@ func (c *AMIConn) keepalive(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 			if _, err := c.Action(ctx, NewMessage("Action", "Ping")); err != nil && ctx.Err() == nil {
-				c.log.Warn("cti: AMI keepalive failed, reconnecting", "err", err)
+				c.log.Warn("ami keepalive failed, reconnecting", "err", err)
 				c.nc.Close()
 				return
 			}
