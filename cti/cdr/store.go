@@ -36,23 +36,29 @@ type Store struct {
 	loc *time.Location // the PBX's zone: Asterisk writes local times
 }
 
+// The legs are stored in export order: the primary key starts with the
+// start of the leg's call (the earliest start among its legs, kept up to date
+// as legs arrive in any order), so that an export of a period is one range
+// scan with no sort, and a million rows stream in seconds.
 const schema = `
 CREATE TABLE IF NOT EXISTS cdr_leg (
-	id          TEXT PRIMARY KEY, -- uniqueid/sequence (see legID)
+	call_start  TEXT NOT NULL,    -- the earliest start_local of the call's legs
 	callkey     TEXT NOT NULL,    -- linkedid, or uniqueid without one
+	sequence    INTEGER NOT NULL,
+	id          TEXT NOT NULL,    -- uniqueid/sequence (see legID)
 	uniqueid    TEXT NOT NULL,
 	linkedid    TEXT NOT NULL,
-	sequence    INTEGER NOT NULL,
 	time        INTEGER NOT NULL, -- start, unix seconds
 	start_local TEXT NOT NULL,    -- start as Asterisk wrote it (the PBX's wall time)
 	clid TEXT NOT NULL, src TEXT NOT NULL, dst TEXT NOT NULL, dcontext TEXT NOT NULL,
 	channel TEXT NOT NULL, dstchannel TEXT NOT NULL, lastapp TEXT NOT NULL, lastdata TEXT NOT NULL,
 	duration INTEGER NOT NULL, billsec INTEGER NOT NULL, disposition TEXT NOT NULL,
 	accountcode TEXT NOT NULL, userfield TEXT NOT NULL,
-	cnum TEXT NOT NULL, cnam TEXT NOT NULL, recordingfile TEXT NOT NULL
+	cnum TEXT NOT NULL, cnam TEXT NOT NULL, recordingfile TEXT NOT NULL,
+	PRIMARY KEY (call_start, callkey, sequence, id)
 ) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS cdr_leg_id ON cdr_leg(id);
 CREATE INDEX IF NOT EXISTS cdr_leg_by_time ON cdr_leg(time);
-CREATE INDEX IF NOT EXISTS cdr_leg_by_local ON cdr_leg(start_local);
 CREATE INDEX IF NOT EXISTS cdr_leg_by_call ON cdr_leg(callkey);
 CREATE TABLE IF NOT EXISTS queue_log (
 	id         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -68,12 +74,15 @@ CREATE INDEX IF NOT EXISTS queue_log_by_call ON queue_log(callid, queuename);
 // migrateV1 moves the rows of the first schema (one row per uniqueid and
 // destination, the last CDR of a uniqueid overwriting the others) into cdr_leg.
 const migrateV1 = `
-INSERT OR IGNORE INTO cdr_leg(id, callkey, uniqueid, linkedid, sequence, time, start_local, clid, src, dst, dcontext,
+INSERT OR IGNORE INTO cdr_leg(call_start, id, callkey, uniqueid, linkedid, sequence, time, start_local, clid, src, dst, dcontext,
 	channel, dstchannel, lastapp, lastdata, duration, billsec, disposition, accountcode, userfield, cnum, cnam, recordingfile)
-SELECT uniqueid || '/' || dst, uniqueid, uniqueid, '', 0, time, datetime(time, 'unixepoch', 'localtime'),
+SELECT datetime(time, 'unixepoch', 'localtime'), uniqueid || '/' || dst, uniqueid, uniqueid, '', 0, time, datetime(time, 'unixepoch', 'localtime'),
 	CASE WHEN cnam = '' THEN '<' || cnum || '>' ELSE '"' || cnam || '" <' || cnum || '>' END,
 	src, dst, '', channel, dstchannel, '', '', duration, billsec, disposition, '', recordingfile, cnum, cnam, recordingfile
-FROM cdr;
+FROM (SELECT uniqueid, replace(dst, char(31), '') AS dst, time, replace(src, char(31), '') AS src,
+	replace(cnum, char(31), '') AS cnum, replace(cnam, char(31), '') AS cnam, replace(channel, char(31), '') AS channel,
+	replace(dstchannel, char(31), '') AS dstchannel, duration, billsec, disposition,
+	replace(recordingfile, char(31), '') AS recordingfile FROM cdr);
 DROP TABLE cdr;
 `
 
@@ -143,8 +152,29 @@ func legID(ev ami.Message) string {
 		ev.Get("LastApplication"), ev.Get("Destination")}, "/")
 }
 
+// clean drops control characters other than tab and line breaks: they mean
+// nothing in a CDR, and the export's column separator is one of them.
+func clean(ev ami.Message) ami.Message {
+	out := ami.Message{Fields: make([]ami.Field, len(ev.Fields))}
+	for i, f := range ev.Fields {
+		if strings.ContainsFunc(f.Value, ctl) {
+			f.Value = strings.Map(func(r rune) rune {
+				if ctl(r) {
+					return -1
+				}
+				return r
+			}, f.Value)
+		}
+		out.Fields[i] = f
+	}
+	return out
+}
+
+func ctl(r rune) bool { return r < 0x20 && r != '\t' && r != '\n' && r != '\r' }
+
 // Add stores one Cdr event; events without a uniqueid or start time are skipped.
 func (s *Store) Add(ctx context.Context, ev ami.Message) error {
+	ev = clean(ev)
 	start, local, ok := s.cdrTime(ev.Get("StartTime"))
 	uid := ev.Get("UniqueID")
 	if !ok || uid == "" {
@@ -164,14 +194,33 @@ func (s *Store) Add(ctx context.Context, ev ami.Message) error {
 	if key == "" {
 		key = uid
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT OR REPLACE INTO cdr_leg(id, callkey, uniqueid, linkedid, sequence, time, start_local,
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("cdr: store %s: %w", uid, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit a no-op
+	// The call starts with its earliest leg, whichever arrives first.
+	callStart := local
+	var earliest sql.NullString
+	if err := tx.QueryRowContext(ctx, `SELECT MIN(start_local) FROM cdr_leg WHERE callkey = ? AND id != ?`, key, legID(ev)).Scan(&earliest); err != nil {
+		return fmt.Errorf("cdr: store %s: %w", uid, err)
+	}
+	if earliest.Valid && earliest.String < callStart {
+		callStart = earliest.String
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE cdr_leg SET call_start = ? WHERE callkey = ? AND call_start != ?`, callStart, key, callStart); err != nil {
+		return fmt.Errorf("cdr: store %s: %w", uid, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO cdr_leg(call_start, id, callkey, uniqueid, linkedid, sequence, time, start_local,
 		clid, src, dst, dcontext, channel, dstchannel, lastapp, lastdata, duration, billsec, disposition, accountcode, userfield,
-		cnum, cnam, recordingfile) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		legID(ev), key, uid, linked, atoi(ev.Get("Sequence")), start.Unix(), local,
+		cnum, cnam, recordingfile) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		callStart, legID(ev), key, uid, linked, atoi(ev.Get("Sequence")), start.Unix(), local,
 		cid, ev.Get("Source"), ev.Get("Destination"), ev.Get("DestinationContext"), ev.Get("Channel"), ev.Get("DestinationChannel"),
 		ev.Get("LastApplication"), ev.Get("LastData"), atoi(ev.Get("Duration")), atoi(ev.Get("BillableSeconds")),
-		ev.Get("Disposition"), ev.Get("AccountCode"), ev.Get("UserField"), cnum, cnam, ev.Get("UserField"))
-	if err != nil {
+		ev.Get("Disposition"), ev.Get("AccountCode"), ev.Get("UserField"), cnum, cnam, ev.Get("UserField")); err != nil {
+		return fmt.Errorf("cdr: store %s: %w", uid, err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("cdr: store %s: %w", uid, err)
 	}
 	return nil
