@@ -1,6 +1,7 @@
 package report
 
 import (
+	"archive/zip"
 	"fmt"
 	"io"
 	"time"
@@ -189,11 +190,15 @@ func (s *xlsxSink) Close() error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.f.WriteTo(wc); err != nil {
+	// excelize's WriteTo assembles the whole workbook in memory before
+	// writing it (50 MB for a million rows); its zip writer hook lets the
+	// archive go straight to the output instead. (excelize then patches
+	// zip64 headers in its own, empty, buffer: needed only for a part over
+	// 4 GB, and a sheet stops at 1,048,576 rows long before that.)
+	s.f.SetZipWriter(func(io.Writer) excelize.ZipWriter { return zip.NewWriter(wc) })
+	if err := s.f.Write(io.Discard); err != nil {
 		wc.Close()
 		return fmt.Errorf("report: xlsx: %w", err)
 	}
 	return wc.Close()
 }
-
-var _ io.Closer = (*excelize.File)(nil)

@@ -7,7 +7,7 @@
 // the CTI writes from AMI events), one answered call per leg, filled before
 // the clock starts. Each export runs in a child process (this binary with
 // -child), so that rss_mb is the peak RSS (getrusage maxrss) of the export
-// alone. Baselines, run in the same process tree and the same conditions: for
+// alone and cpu_seconds its CPU time (user + system). Baselines, run in the same process tree and the same conditions: for
 // CSV the sqlite3 shell dumping the same rows (sqlite3 -csv; skipped when not
 // installed), for XLSX our CSV export (how much the spreadsheet costs over
 // plain text). Targets: XLSX <= 60 s, CSV <= 5 s, RSS <= 150 MB in both.
@@ -72,7 +72,8 @@ func run(n int, formats []string) error {
 	}
 	measured := map[string]float64{}
 	for _, f := range formats {
-		res, rss, err := spawn(path, f, filepath.Join(dir, "out-"+f))
+		var cpu float64
+		res, rss, err := spawnCPU(path, f, filepath.Join(dir, "out-"+f), &cpu)
 		if err != nil {
 			return err
 		}
@@ -97,8 +98,8 @@ func run(n int, formats []string) error {
 		if baseSec > 0 {
 			ratio = fmt.Sprintf("%.2f", res.Seconds/baseSec)
 		}
-		fmt.Printf("bench export-1m format=%s rows=%d seconds=%.2f rss_mb=%.0f file_mb=%.1f baseline=%s baseline_seconds=%.2f ratio=%s load1=%s\n",
-			f, res.Rows, res.Seconds, rss, float64(res.Bytes)/(1<<20), base, baseSec, ratio, load1())
+		fmt.Printf("bench export-1m format=%s rows=%d seconds=%.2f cpu_seconds=%.2f rss_mb=%.0f file_mb=%.1f baseline=%s baseline_seconds=%.2f ratio=%s load1=%s\n",
+			f, res.Rows, res.Seconds, cpu, rss, float64(res.Bytes)/(1<<20), base, baseSec, ratio, load1())
 	}
 	return nil
 }
@@ -146,6 +147,12 @@ func fill(path string, n int) error {
 
 // spawn runs one export in a child process and returns its result and peak RSS.
 func spawn(db, format, out string) (result, float64, error) {
+	return spawnCPU(db, format, out, nil)
+}
+
+// spawnCPU is spawn that also reports the child's CPU time (user + system):
+// on a loaded machine the wall time says more about the neighbours.
+func spawnCPU(db, format, out string, cpu *float64) (result, float64, error) {
 	var res result
 	cmd := exec.Command(os.Args[0], "-child", "-db", db, "-format", format, "-out", out)
 	cmd.Stderr = os.Stderr
@@ -160,6 +167,9 @@ func spawn(db, format, out string) (result, float64, error) {
 	rss := 0.0
 	if ru != nil {
 		rss = float64(ru.Maxrss) / 1024 // KiB on Linux
+		if cpu != nil {
+			*cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+		}
 	}
 	return res, rss, nil
 }
