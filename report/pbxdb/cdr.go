@@ -32,7 +32,7 @@ type DB struct {
 
 	qlMu    sync.Mutex
 	qlKnown bool
-	qlSplit bool
+	ql      qlShape
 }
 
 var _ report.CDRSource = (*DB)(nil)
