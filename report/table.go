@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -148,9 +149,9 @@ func timeText(t time.Time, loc *time.Location, withZone bool) string {
 func intText(v Value) (string, bool) {
 	switch n := v.(type) {
 	case int:
-		return fmt.Sprint(n), true
+		return strconv.Itoa(n), true
 	case int64:
-		return fmt.Sprint(n), true
+		return strconv.FormatInt(n, 10), true
 	}
 	return "", false
 }

@@ -24,6 +24,27 @@ func (s *Store) parseLocal(v string) time.Time {
 	return t
 }
 
+// hourCache parses "2006-01-02 15:04:05" wall times that come in order,
+// mostly within the same hour: the hour is parsed once (offsets change only
+// at hour boundaries in practice, and a wall time in the repeated autumn hour
+// is ambiguous anyway), minutes and seconds are added.
+type hourCache struct {
+	s    *Store
+	hour string // "2006-01-02 15"
+	base time.Time
+}
+
+func (h *hourCache) parse(v string) time.Time {
+	if len(v) != len(localLayout) || v[13] != ':' || v[16] != ':' {
+		return h.s.parseLocal(v)
+	}
+	if v[:13] != h.hour {
+		h.hour, h.base = v[:13], h.s.parseLocal(v[:13]+":00:00")
+	}
+	m, s := atoi(v[14:16]), atoi(v[17:19])
+	return h.base.Add(time.Duration(m*60+s) * time.Second)
+}
+
 // margin widens the window a call's queue rows are looked for in: a long
 // call's last ones come after to.
 const margin = 24 * time.Hour
@@ -50,6 +71,7 @@ func (s *Store) Legs(ctx context.Context, from, to time.Time, fn func(*report.CD
 	var c report.CDR
 	var packed string
 	var f [17]string
+	hc := hourCache{s: s}
 	for rows.Next() {
 		if err := rows.Scan(&packed); err != nil {
 			return fmt.Errorf("cdr: legs: %w", err)
@@ -67,7 +89,7 @@ func (s *Store) Legs(ctx context.Context, from, to time.Time, fn func(*report.CD
 		if n != len(f)-1 {
 			return fmt.Errorf("cdr: legs: a damaged row (%d columns)", n+1)
 		}
-		c = report.CDR{Start: s.parseLocal(f[0]), CallerID: f[1], Src: f[2], Dst: f[3], DContext: f[4], Channel: f[5],
+		c = report.CDR{Start: hc.parse(f[0]), CallerID: f[1], Src: f[2], Dst: f[3], DContext: f[4], Channel: f[5],
 			DstChannel: f[6], LastApp: f[7], LastData: f[8], Duration: atoi(f[9]), BillSec: atoi(f[10]), Disposition: f[11],
 			AccountCode: f[12], UniqueID: f[13], LinkedID: f[14], Sequence: atoi(f[15]), UserField: f[16]}
 		if err := fn(&c); err != nil {
