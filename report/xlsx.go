@@ -153,6 +153,10 @@ func (s *xlsxSink) Row(t *Table, vals []Value) error {
 	for _, v := range vals {
 		switch x := v.(type) {
 		case string:
+			if x == "" {
+				s.row = append(s.row, nil) // an empty cell, not an empty string
+				continue
+			}
 			x = sanitize(x)
 			if len(x) > maxCell {
 				x = x[:maxCell]
