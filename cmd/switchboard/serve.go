@@ -195,8 +195,14 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 		if err != nil {
 			return d, err
 		}
+		c.SetPBXLocation(pbxLocation(cfg))
 		add(c, true)
 	}
+	tasksSvc, err := newTasks(ctx, cfg, clog("tasks"), st, prov)
+	if err != nil {
+		return d, err
+	}
+	add(tasksSvc, true)
 	if cfg.DHCP.Enabled {
 		srv, err := dhcp.NewForProvisioning(ctx, cfg.DHCP, clog("dhcp"), st, prov, cfg.Provisioning.BaseURL)
 		if err != nil {
