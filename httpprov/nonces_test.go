@@ -32,4 +32,3 @@ func TestDigestNonces(t *testing.T) {
 		t.Error("the newest nonce was evicted")
 	}
 }
-
