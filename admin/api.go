@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -15,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/switchboard-pbx/switchboard/internal/httpapi"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/ratelimit"
 	"github.com/switchboard-pbx/switchboard/store"
@@ -173,7 +173,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, ae.status, ae.field, ae.msg)
 		return
 	}
-	if status, field, msg, ok := StoreError(err); ok {
+	if status, field, msg, ok := httpapi.Status(err); ok {
 		writeError(w, status, field, msg)
 		return
 	}
@@ -244,43 +244,10 @@ func (a *API) recoverer(h http.Handler) http.Handler {
 	})
 }
 
-const maxBody = 1 << 20
+const maxBody = httpapi.MaxBody
 
-// decode reads exactly one JSON object into v, refusing unknown fields, and names
-// the field at fault when it can.
-func decode(r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return errStatus(http.StatusUnsupportedMediaType, "", "Content-Type must be application/json")
-	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody+1))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.Is(err, io.EOF):
-			return errStatus(http.StatusBadRequest, "", "request body is empty: expected a JSON object")
-		case errors.As(err, &se):
-			return errStatus(http.StatusBadRequest, "", "malformed JSON at byte %d: %v", se.Offset, se)
-		case errors.As(err, &te):
-			return errStatus(http.StatusBadRequest, te.Field, "field %q must be %s, not %s", te.Field, te.Type, te.Value)
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return errStatus(http.StatusBadRequest, f, "unknown field %q", f)
-		case errors.Is(err, io.ErrUnexpectedEOF):
-			return errStatus(http.StatusBadRequest, "", "truncated JSON body")
-		default:
-			return errStatus(http.StatusBadRequest, "", "bad JSON body: %v", err)
-		}
-	}
-	if dec.More() {
-		return errStatus(http.StatusBadRequest, "", "request body has data after the JSON object")
-	}
-	if dec.InputOffset() > maxBody {
-		return errStatus(http.StatusRequestEntityTooLarge, "", "request body is larger than 1 MiB")
-	}
-	return nil
-}
+// decode is the shared decoder of the JSON front ends (see httpapi.Decode).
+func decode(r *http.Request, v any) error { return httpapi.Decode(r, v) }
 
 // query returns the query parameters, refusing any not in allowed.
 func query(r *http.Request, allowed ...string) (map[string]string, error) {

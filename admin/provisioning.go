@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/switchboard-pbx/switchboard/httpd"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/store"
 )
@@ -344,6 +345,9 @@ func (a *API) provisioningRoutes() {
 		if err != nil {
 			return err
 		}
+		// Firmware is large and phones' installers upload it over slow links:
+		// an authenticated upload gets the long body deadline.
+		httpd.ExtendBody(r)
 		as, err := pv.PutAsset(r.Context(), p.Actor(), t, r.PathValue("name"), r.Body)
 		if err != nil {
 			return err
@@ -381,6 +385,7 @@ func (a *API) provisioningRoutes() {
 			if err != nil {
 				return err
 			}
+			httpd.ExtendBody(r)
 			body := http.MaxBytesReader(w, r.Body, 32<<20)
 			var res provision.ImportResult
 			if what == "accounts" {
