@@ -360,7 +360,9 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 // that an unrelated timeout deep in a handler is not taken for one).
 type bodyTimeoutError struct{ err error }
 
-func (e bodyTimeoutError) Error() string { return "request body not received in time: " + e.err.Error() }
+func (e bodyTimeoutError) Error() string {
+	return "request body not received in time: " + e.err.Error()
+}
 func (e bodyTimeoutError) Unwrap() error { return e.err }
 
 // BodyTimeout marks the error.
