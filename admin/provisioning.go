@@ -405,11 +405,19 @@ func (a *API) provisioningRoutes() {
 		if err != nil {
 			return err
 		}
-		l, err := pv.UnknownDevicesView(r.Context(), t)
+		q, err := query(r, "limit", "offset")
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"items": l})
+		limit, offset, err := page(q, 100, 1000)
+		if err != nil {
+			return err
+		}
+		l, total, err := pv.UnknownDevicesView(r.Context(), t, limit, offset)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"items": l, "total": total, "limit": limit, "offset": offset})
 		return nil
 	})
 	a.Mount("POST "+tb+"/unknown-devices/{mac}/adopt", func(w http.ResponseWriter, r *http.Request, p Principal) error {
@@ -430,4 +438,24 @@ func (a *API) provisioningRoutes() {
 		writeJSON(w, http.StatusCreated, pv.ViewDevices(t, []provision.Device{d})[0])
 		return nil
 	})
+}
+
+// page reads limit (default def, at most max) and offset (default 0).
+func page(q map[string]string, def, max int) (limit, offset int, err error) {
+	limit, offset = def, 0
+	if _, ok := q["limit"]; ok {
+		if limit, err = intParam(q, "limit"); err != nil {
+			return 0, 0, err
+		}
+		if limit < 1 || limit > max {
+			return 0, 0, errStatus(http.StatusBadRequest, "limit", "limit must be between 1 and %d", max)
+		}
+	}
+	if offset, err = intParam(q, "offset"); err != nil {
+		return 0, 0, err
+	}
+	if offset < 0 {
+		return 0, 0, errStatus(http.StatusBadRequest, "offset", "offset must not be negative")
+	}
+	return limit, offset, nil
 }

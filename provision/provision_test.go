@@ -52,8 +52,9 @@ func pvStart(tb testing.TB, mode string) *pvEnv {
 	}
 	tb.Cleanup(func() { st.Close() })
 	e := &pvEnv{ctx: ctx, st: st, actor: store.Actor{User: "test", IP: "127.0.0.1"}}
-	e.s, err = New(st, TenancyConfig{Mode: mode, DefaultTenant: "default"},
-		Config{BaseURL: "http://127.0.0.1:8080", UnknownBurst: 5, UnknownInterval: time.Minute},
+	cfg := DefaultConfig()
+	cfg.BaseURL, cfg.UnknownBurst, cfg.UnknownInterval = "http://127.0.0.1:8080", 5, time.Minute
+	e.s, err = New(st, TenancyConfig{Mode: mode, DefaultTenant: "default"}, cfg,
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		cancel()

@@ -771,6 +771,22 @@ func TestProvisioningThroughDaemon(t *testing.T) {
 	if !strings.Contains(out, "0004130004FF") || !strings.Contains(out, model.ID) {
 		t.Errorf("unknown device not listed with its model guess:\n%s", out)
 	}
+	// The list comes a page at a time (F3).
+	for _, mac := range []string{"000413000501", "000413000502"} {
+		get("http://" + d.plain + "/provisioning/e2e-" + mac + ".cfg")
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		out, _, _ = d.cli("", "unknown", "list", "--limit", "1", "--offset", "1")
+		if strings.Contains(out, "(2-2 of 3; --offset 2 for more)") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("unknown list --limit 1 --offset 1:\n%s", out)
+		}
+	}
+	if strings.Count(out, "\n") != 3 { // header, one phone, the footer
+		t.Errorf("a page of one:\n%s", out)
+	}
 	// The installer adopts it: the model comes from the file it asked for.
 	if out, e, code := d.cli("", "unknown", "adopt", "00:04:13:00:04:ff", "--account", "401"); code != 0 || !strings.Contains(out, "adopted 0004130004FF as "+model.ID) {
 		t.Fatalf("unknown adopt: exit %d %s %s", code, out, e)

@@ -294,13 +294,40 @@ func fileVerbs() []verb {
 }
 
 func unknownVerbs() []verb {
-	list := listVerbWith("unknown-devices", `phones that asked for a file but are not configured ("seen, not configured"), with the likeliest model`,
-		[]string{"mac", "ip", "file", "user_agent", "guess", "first_seen", "last_seen", "requests"}, func(it map[string]any) {
-			if g, _ := it["models"].([]any); len(g) > 0 {
-				best, _ := g[0].(map[string]any)
-				it["guess"] = best["model"]
+	cols := []string{"mac", "ip", "file", "user_agent", "guess", "first_seen", "last_seen", "requests"}
+	list := verb{name: "list", args: "[--limit N] [--offset N] [--tenant T]",
+		help: `phones that asked for a file but are not configured ("seen, not configured"), most recently seen first, with the likeliest model`,
+		flags: func(fs *flag.FlagSet) func(*client, []string) error {
+			tenant := tenantFlag(fs)
+			limit := fs.Int("limit", 100, "phones per page (1-1000)")
+			offset := fs.Int("offset", 0, "phones to skip")
+			return func(c *client, _ []string) error {
+				base, err := c.tenantBase(*tenant)
+				if err != nil {
+					return err
+				}
+				var res struct {
+					Items         []map[string]any
+					Total, Offset int
+				}
+				raw, err := c.call("GET", fmt.Sprintf("%s/unknown-devices?limit=%d&offset=%d", base, *limit, *offset), nil, &res)
+				if err != nil {
+					return err
+				}
+				for _, it := range res.Items {
+					if g, _ := it["models"].([]any); len(g) > 0 {
+						best, _ := g[0].(map[string]any)
+						it["guess"] = best["model"]
+					}
+				}
+				return c.show(raw, func(w *tabwriter.Writer) {
+					printTable(w, cols, res.Items)
+					if len(res.Items) < res.Total {
+						fmt.Fprintf(w, "(%d-%d of %d; --offset %d for more)\n", res.Offset+min(1, len(res.Items)), res.Offset+len(res.Items), res.Total, res.Offset+len(res.Items))
+					}
+				})
 			}
-		})
+		}}
 	adopt := verb{name: "adopt", nargs: 1, args: "MAC [--model MODEL] [--account EXT] [--template ID] [--notes N] [--tenant T]",
 		help: "make a seen phone a device (the model is guessed from its file name and User-Agent unless given)",
 		flags: func(fs *flag.FlagSet) func(*client, []string) error {
