@@ -13,7 +13,9 @@ import (
 // crud is one collection of provisioning objects; tenant is "" for the global
 // catalog collections.
 type crud struct {
-	list func(ctx context.Context, tenant string) (any, error)
+	// secrets is the store kind whose secret fields answers mask ("": none).
+	secrets string
+	list    func(ctx context.Context, tenant string) (any, error)
 	get  func(ctx context.Context, tenant, id string) (any, error)
 	save func(ctx context.Context, actor store.Actor, tenant, id string, patch json.RawMessage) (any, error)
 	del  func(ctx context.Context, actor store.Actor, tenant, id string) error
@@ -68,7 +70,7 @@ func (a *API) mount(base string, global bool, c crud) {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"items": v})
+		writeJSON(w, http.StatusOK, map[string]any{"items": a.masked(c.secrets, v)})
 		return nil
 	})
 	a.Mount("GET "+base+"/{id}", func(w http.ResponseWriter, r *http.Request, p Principal) error {
@@ -80,7 +82,7 @@ func (a *API) mount(base string, global bool, c crud) {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, v)
+		writeJSON(w, http.StatusOK, a.masked(c.secrets, v))
 		return nil
 	})
 	write := func(create bool) handler {
@@ -102,7 +104,7 @@ func (a *API) mount(base string, global bool, c crud) {
 			if create {
 				status = http.StatusCreated
 			}
-			writeJSON(w, status, v)
+			writeJSON(w, status, a.masked(c.secrets, v))
 			return nil
 		}
 	}
@@ -125,6 +127,7 @@ func (a *API) provisioningRoutes() {
 	pv := a.prov
 	const tb = "/api/v1/tenants/{tenant}"
 	a.mount(tb+"/accounts", false, crud{
+		secrets: provision.KindAccount,
 		list: func(ctx context.Context, t string) (any, error) { return pv.Accounts(ctx, t) },
 		get:  func(ctx context.Context, t, id string) (any, error) { return pv.Account(ctx, t, id) },
 		save: func(ctx context.Context, ac store.Actor, t, id string, b json.RawMessage) (any, error) {
@@ -133,6 +136,7 @@ func (a *API) provisioningRoutes() {
 		del: pv.DeleteAccount,
 	})
 	a.mount(tb+"/devices", false, crud{
+		secrets: provision.KindDevice,
 		list: func(ctx context.Context, t string) (any, error) {
 			l, err := pv.Devices(ctx, t)
 			return pv.ViewDevices(t, l), err
@@ -264,7 +268,7 @@ func (a *API) provisioningRoutes() {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, s)
+		writeJSON(w, http.StatusOK, a.masked(provision.KindPBX, s))
 		return nil
 	})
 	a.Mount("PATCH "+tb+"/pbx", func(w http.ResponseWriter, r *http.Request, p Principal) error {
@@ -280,7 +284,7 @@ func (a *API) provisioningRoutes() {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, s)
+		writeJSON(w, http.StatusOK, a.masked(provision.KindPBX, s))
 		return nil
 	})
 	a.Mount("POST "+tb+"/devices/{id}/preview", func(w http.ResponseWriter, r *http.Request, p Principal) error {
@@ -325,7 +329,11 @@ func (a *API) provisioningRoutes() {
 		if !ok {
 			return store.ErrNotFound
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"file": f, "content": string(f.Body)})
+		body, err := pv.MaskedBody(r.Context(), f)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"file": f, "content": string(body)})
 		return nil
 	})
 	a.Mount("GET "+tb+"/assets", func(w http.ResponseWriter, r *http.Request, p Principal) error {
@@ -372,13 +380,34 @@ func (a *API) provisioningRoutes() {
 			if err != nil {
 				return err
 			}
+			q, err := query(r, "secrets")
+			if err != nil {
+				return err
+			}
+			// Secrets only when asked for, by a role that may reveal them,
+			// and then the export is recorded as a reveal.
+			secrets := q["secrets"] == "true"
+			if secrets {
+				if !p.CanWrite() {
+					return errStatus(http.StatusForbidden, "secrets", "your role may not read secrets")
+				}
+				kind := provision.KindAccount
+				if what == "devices" {
+					kind = provision.KindDevice
+				}
+				if err := pv.RevealExport(r.Context(), p.Actor(), t, kind); err != nil {
+					return err
+				}
+				a.log.Info("secrets revealed", "what", what+".csv", "user", p.User, "src", p.IP, "tenant", t)
+			} else if v, ok := q["secrets"]; ok && v != "false" {
+				return errStatus(http.StatusBadRequest, "secrets", "secrets must be true or false")
+			}
 			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 			w.Header().Set("Content-Disposition", `attachment; filename="`+what+`.csv"`)
-			// Auditors read configuration, not credentials.
 			if what == "accounts" {
-				return pv.ExportAccounts(r.Context(), t, w, p.CanWrite())
+				return pv.ExportAccounts(r.Context(), t, w, secrets)
 			}
-			return pv.ExportDevices(r.Context(), t, w, p.CanWrite())
+			return pv.ExportDevices(r.Context(), t, w, secrets)
 		})
 		a.Mount("POST "+tb+"/"+what+".csv", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 			t, err := a.tenantOf(r, p)
@@ -400,6 +429,7 @@ func (a *API) provisioningRoutes() {
 			return nil
 		})
 	}
+	a.revealRoutes(tb)
 	a.Mount("GET "+tb+"/unknown-devices", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 		t, err := a.tenantOf(r, p)
 		if err != nil {
@@ -458,4 +488,66 @@ func page(q map[string]string, def, max int) (limit, offset int, err error) {
 		return 0, 0, errStatus(http.StatusBadRequest, "offset", "offset must not be negative")
 	}
 	return limit, offset, nil
+}
+
+// masked is v (an object or a list of objects) as JSON with the secret fields
+// of the store kind masked: every role reads configuration, and a secret only
+// through a reveal.
+func (a *API) masked(kind string, v any) any {
+	if kind == "" {
+		return v
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	var list []json.RawMessage
+	if json.Unmarshal(raw, &list) == nil {
+		for i := range list {
+			list[i] = a.st.Redact(kind, list[i])
+		}
+		return list
+	}
+	return a.st.Redact(kind, raw)
+}
+
+// revealRoutes are the explicit, audited ways to read a secret: POST (they
+// write an audit row), so the auditor, who may not write, cannot; a tenant
+// admin can for its own tenant.
+func (a *API) revealRoutes(tb string) {
+	pv := a.prov
+	reveal := func(pattern, what string, f func(r *http.Request, p Principal, tenant string) (any, error)) {
+		a.Mount("POST "+tb+pattern, func(w http.ResponseWriter, r *http.Request, p Principal) error {
+			t, err := a.tenantOf(r, p)
+			if err != nil {
+				return err
+			}
+			v, err := f(r, p, t)
+			if err != nil {
+				return err
+			}
+			a.log.Info("secrets revealed", "what", what, "user", p.User, "src", p.IP, "tenant", t)
+			writeJSON(w, http.StatusOK, v)
+			return nil
+		})
+	}
+	reveal("/accounts/{id}/reveal", "sip_password", func(r *http.Request, p Principal, t string) (any, error) {
+		pw, err := pv.RevealAccount(r.Context(), p.Actor(), t, r.PathValue("id"))
+		return map[string]string{"sip_password": pw}, err
+	})
+	reveal("/devices/{id}/reveal", "phone_password", func(r *http.Request, p Principal, t string) (any, error) {
+		pw, err := pv.RevealDevice(r.Context(), p.Actor(), t, r.PathValue("id"))
+		return map[string]string{"phone_password": pw}, err
+	})
+	reveal("/pbx/reveal", "http_password", func(r *http.Request, p Principal, t string) (any, error) {
+		pw, err := pv.RevealPBX(r.Context(), p.Actor(), t)
+		return map[string]string{"http_password": pw}, err
+	})
+	reveal("/files/{name}/reveal", "file", func(r *http.Request, p Principal, t string) (any, error) {
+		f, err := pv.RevealFile(r.Context(), p.Actor(), t, r.PathValue("name"))
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"file": f, "content": string(f.Body)}, nil
+	})
 }

@@ -123,7 +123,7 @@ func (s *Service) ImportAccounts(ctx context.Context, actor store.Actor, tenant 
 			}
 			seen[ext] = line
 			id := byExt[ext]
-			if id != "" && rec["sip_password"] == "" {
+			if id != "" && (rec["sip_password"] == "" || rec["sip_password"] == store.Mask) {
 				delete(rec, "sip_password") // an export without secrets keeps them
 			}
 			patch, _ := json.Marshal(rec)
@@ -166,7 +166,7 @@ func (s *Service) ImportDevices(ctx context.Context, actor store.Actor, tenant s
 			seen[mac.String()] = line
 			patch := map[string]any{}
 			id := devByMAC[mac.String()]
-			if id != "" && rec["phone_password"] == "" {
+			if id != "" && (rec["phone_password"] == "" || rec["phone_password"] == store.Mask) {
 				delete(rec, "phone_password")
 			}
 			for k, v := range rec {

@@ -169,7 +169,7 @@ func (s *Service) SetPBX(ctx context.Context, actor store.Actor, tenant string, 
 		if p, err = getPBX(tx, tenant); err != nil {
 			return err
 		}
-		if err := strictMerge(&p, patch); err != nil {
+		if err := strictMerge(&p, keepMasked(patch, "http_password")); err != nil {
 			return err
 		}
 		if err := p.Validate(); err != nil {
@@ -300,7 +300,7 @@ func (s *Service) saveAccount(tx *store.Tx, tenant, id string, patch json.RawMes
 	} else if err := getIn(tx, KindAccount, tenant, id, &a); err != nil {
 		return a, err
 	}
-	if err := strictMerge(&a, patch); err != nil {
+	if err := strictMerge(&a, keepMasked(patch, "sip_password")); err != nil {
 		return a, err
 	}
 	if create && a.ID != "" {
@@ -474,7 +474,7 @@ func (s *Service) saveDevice(tx *store.Tx, tenant, id string, patch json.RawMess
 	} else if err := getIn(tx, KindDevice, tenant, id, &d); err != nil {
 		return d, err
 	}
-	if err := strictMerge(&d, patch); err != nil {
+	if err := strictMerge(&d, keepMasked(patch, "phone_password")); err != nil {
 		return d, err
 	}
 	if !create && d.ID != id {

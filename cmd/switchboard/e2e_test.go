@@ -802,4 +802,25 @@ func TestProvisioningThroughDaemon(t *testing.T) {
 	if strings.Count(out, "cli:") != 4 {
 		t.Errorf("device imports not audited per device:\n%s", out)
 	}
+	// Secrets are masked unless revealed, and each reveal is audited (F5).
+	for _, c := range []struct {
+		args      []string
+		want, not string
+	}{
+		{[]string{"file", "show", "e2e-000413000401.cfg"}, "pass=********", "secret-401"},
+		{[]string{"file", "show", "e2e-000413000401.cfg", "--reveal"}, "pass=secret-401", ""},
+		{[]string{"account", "reveal", "401"}, "secret-401", ""},
+		{[]string{"account", "export"}, "401,", "secret-401"},
+		{[]string{"account", "export", "--secrets"}, "secret-401", ""},
+		{[]string{"device", "preview", "00:04:13:00:04:01"}, "pass=********", "secret-401"},
+	} {
+		out, e, code := d.cli("", c.args...)
+		if code != 0 || !strings.Contains(out, c.want) || c.not != "" && strings.Contains(out, c.not) {
+			t.Errorf("%v: exit %d %q %s; want %q without %q", c.args, code, out, e, c.want, c.not)
+		}
+	}
+	out, _, _ = d.cli("", "audit", "list", "--action", "reveal")
+	if n := strings.Count(out, " reveal "); n != 3 {
+		t.Errorf("%d reveal rows, want 3 (file, account, export):\n%s", n, out)
+	}
 }
