@@ -16,9 +16,9 @@ type crud struct {
 	// secrets is the store kind whose secret fields answers mask ("": none).
 	secrets string
 	list    func(ctx context.Context, tenant string) (any, error)
-	get  func(ctx context.Context, tenant, id string) (any, error)
-	save func(ctx context.Context, actor store.Actor, tenant, id string, patch json.RawMessage) (any, error)
-	del  func(ctx context.Context, actor store.Actor, tenant, id string) error
+	get     func(ctx context.Context, tenant, id string) (any, error)
+	save    func(ctx context.Context, actor store.Actor, tenant, id string, patch json.RawMessage) (any, error)
+	del     func(ctx context.Context, actor store.Actor, tenant, id string) error
 }
 
 // tenantOf resolves {tenant} ("default" is the single-tenant tenant) for p.
@@ -128,8 +128,8 @@ func (a *API) provisioningRoutes() {
 	const tb = "/api/v1/tenants/{tenant}"
 	a.mount(tb+"/accounts", false, crud{
 		secrets: provision.KindAccount,
-		list: func(ctx context.Context, t string) (any, error) { return pv.Accounts(ctx, t) },
-		get:  func(ctx context.Context, t, id string) (any, error) { return pv.Account(ctx, t, id) },
+		list:    func(ctx context.Context, t string) (any, error) { return pv.Accounts(ctx, t) },
+		get:     func(ctx context.Context, t, id string) (any, error) { return pv.Account(ctx, t, id) },
 		save: func(ctx context.Context, ac store.Actor, t, id string, b json.RawMessage) (any, error) {
 			return pv.SaveAccount(ctx, ac, t, id, b)
 		},

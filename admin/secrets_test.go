@@ -14,7 +14,7 @@ import (
 // acme, a tenant admin of another tenant and an auditor.
 type secretEnv struct {
 	*env
-	tb, acc, dev, file  string
+	tb, acc, dev, file string
 	tadmin, other, aud string // tokens
 }
 
