@@ -118,7 +118,7 @@ func (d *testDaemon) run(cmd *exec.Cmd) {
 	})
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if strings.Contains(d.stderr.String(), "msg=ready") {
+		if out := d.stderr.String(); strings.Contains(out, "msg=ready") || strings.Contains(out, `"msg":"ready"`) {
 			return
 		}
 		select {
