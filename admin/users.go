@@ -10,15 +10,16 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/switchboard-pbx/switchboard/internal/httpapi"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
-// Roles.
+// Roles (see httpapi).
 const (
-	RoleAdmin       = "admin"        // everything
-	RoleTenantAdmin = "tenant_admin" // the "PBX admin" of one tenant
-	RoleAuditor     = "auditor"      // read-only, everywhere
+	RoleAdmin       = httpapi.RoleAdmin
+	RoleTenantAdmin = httpapi.RoleTenantAdmin
+	RoleAuditor     = httpapi.RoleAuditor
 )
 
 // KindUser is the store kind of admin users.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/switchboard-pbx/switchboard/internal/component"
 	"github.com/switchboard-pbx/switchboard/internal/testlog"
 )
 
@@ -58,11 +59,13 @@ func hdStart(t *testing.T, mod func(*Config)) *hdEnv {
 		fmt.Fprintf(w, "read %d\n", n)
 	})
 	plain := func(ctx *fasthttp.RequestCtx) { fmt.Fprintf(ctx, "read %d\n", len(ctx.PostBody())) }
-	srv, err := New(cfg, log, secure, plain)
+	web := component.NewWeb(nil)
+	web.Mount(&routes{secure: secure, plain: plain})
+	srv, err := New(cfg, log, web)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Listen(); err != nil {
+	if err := srv.Bind(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	e.srv, e.https, e.plain = srv, srv.HTTPSAddr().String(), srv.PlainAddr().String()
@@ -77,6 +80,17 @@ func hdStart(t *testing.T, mod func(*Config)) *hdEnv {
 	})
 	return e
 }
+
+// routes is a component that serves one handler on each listener.
+type routes struct {
+	component.Base
+	secure http.Handler
+	plain  fasthttp.RequestHandler
+}
+
+func (*routes) Name() string                    { return "test" }
+func (*routes) Serve(ctx context.Context) error { <-ctx.Done(); return nil }
+func (c *routes) Routes(r component.Router)     { r.Handle("/", c.secure); r.Plain("/", c.plain) }
 
 // dial connects from the loopback address local, over TLS when secure.
 func dial(t *testing.T, local, addr string, secure bool) net.Conn {

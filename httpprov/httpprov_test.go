@@ -107,7 +107,7 @@ type hpFront struct {
 // fasthttp configured as package httpd configures the plain listener.
 func (e *hpEnv) fronts(t *testing.T, burst int) []hpFront {
 	t.Helper()
-	s := New(e.Logger, e.Prov, ratelimit.New(burst, time.Minute))
+	s := New(e.Logger, e.Prov, provision.NewThrottle(ratelimit.New(burst, time.Minute), e.Logger))
 	mux := http.NewServeMux()
 	mux.Handle("/provisioning/", s)
 	plain := httptest.NewServer(mux)

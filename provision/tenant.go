@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/switchboard-pbx/switchboard/internal/component"
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
@@ -59,13 +60,16 @@ type Config struct {
 	// not bound a flood from spoofed UDP sources; this does.)
 	UnknownNewBurst    int           `yaml:"unknown_new_burst"`
 	UnknownNewInterval time.Duration `yaml:"unknown_new_interval"`
+	// InterfacePoll is how often the addresses of the interfaces dynamic
+	// placeholders name are re-read; a change re-renders the files.
+	InterfacePoll time.Duration `yaml:"interface_poll"`
 	// Tenancy is filled from the "tenancy" section.
 	Mode string `yaml:"-"`
 }
 
 // DefaultConfig leaves a phone's normal probing of a few names well inside the burst.
 func DefaultConfig() Config {
-	return Config{UnknownBurst: 30, UnknownInterval: 10 * time.Second,
+	return Config{UnknownBurst: 30, UnknownInterval: 10 * time.Second, InterfacePoll: 10 * time.Second,
 		// A site's unconfigured phones fit; a flood cannot grow the list
 		// beyond this, and it churns at most one phone a second.
 		UnknownMaxPerTenant: 1000, UnknownMaxAge: 30 * 24 * time.Hour,
@@ -95,6 +99,9 @@ func (c Config) Validate() error {
 	}
 	if c.UnknownNewInterval <= 0 {
 		return errors.New("unknown_new_interval: must be positive")
+	}
+	if c.InterfacePoll < 0 {
+		return errors.New("interface_poll: must not be negative")
 	}
 	return nil
 }
@@ -155,8 +162,11 @@ func checkName(n string) error {
 	return nil
 }
 
-// Service applies the domain rules and persists through the store.
+// Service applies the domain rules and persists through the store. It is the
+// "provisioning" component of switchboard serve: Serve renders the files as
+// commits arrive (see Commit).
 type Service struct {
+	component.Base
 	st      *store.Store
 	tcfg    TenancyConfig
 	cfg     Config
@@ -164,6 +174,8 @@ type Service struct {
 	builtin Catalog
 	render  *renderer
 	assets  assetStore
+	ifaces  Interfaces
+	metrics *metrics
 
 	sightings chan sighting
 
@@ -184,11 +196,10 @@ func New(st *store.Store, tcfg TenancyConfig, cfg Config, log *slog.Logger) (*Se
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{st: st, tcfg: tcfg, cfg: cfg, log: log, builtin: cat}
+	s := &Service{st: st, tcfg: tcfg, cfg: cfg, log: log, builtin: cat, ifaces: SystemInterfaces{}, metrics: newMetrics()}
 	s.render = newRenderer(s, log)
 	s.assets = assetStore{s: s}
 	s.sightings = make(chan sighting, 1024)
-	st.OnCommit(s.render.onCommit)
 	s.registerKinds()
 	st.Register(store.Kind{
 		Name: KindTenant,

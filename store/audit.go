@@ -454,10 +454,16 @@ type Change struct {
 type Commit struct {
 	Rev     int64
 	Changes []Change
+	// All is set instead of Changes when more changes piled up for a busy
+	// receiver than are worth listing: anything may have changed.
+	All bool
 }
 
 // Touches reports whether the commit changed an object of one of kinds.
 func (c Commit) Touches(kinds ...string) bool {
+	if c.All {
+		return true
+	}
 	for _, ch := range c.Changes {
 		for _, k := range kinds {
 			if ch.Kind == k {

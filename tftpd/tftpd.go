@@ -16,8 +16,8 @@ import (
 
 	"github.com/pin/tftp/v3"
 
+	"github.com/switchboard-pbx/switchboard/internal/component"
 	"github.com/switchboard-pbx/switchboard/provision"
-	"github.com/switchboard-pbx/switchboard/ratelimit"
 )
 
 // Config is the "tftp" section of the configuration file.
@@ -70,18 +70,24 @@ func (c Config) Validate() error {
 
 // Server is the TFTP front end.
 type Server struct {
+	component.Base
 	cfg   Config
 	log   *slog.Logger
 	prov  *provision.Service
-	limit *ratelimit.Limiter
+	limit *provision.Throttle
 	srv   *tftp.Server
 	conn  *filterConn
 	sizes sync.Map // transfer key -> bytes, read by the hook
 	xfers *transfers
 }
 
+var _ component.Component = (*Server)(nil)
+
+// Name is the TFTP server's component name.
+func (s *Server) Name() string { return "tftp" }
+
 // New prepares the server.
-func New(cfg Config, log *slog.Logger, prov *provision.Service, limit *ratelimit.Limiter) (*Server, error) {
+func New(cfg Config, log *slog.Logger, prov *provision.Service, limit *provision.Throttle) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("tftpd: %w", err)
 	}
@@ -103,13 +109,17 @@ func (s *Server) newLib() *tftp.Server {
 	return srv
 }
 
-// Listen binds the UDP socket.
-func (s *Server) Listen() error {
+// Bind binds the UDP socket (once: it does nothing while bound).
+func (s *Server) Bind(context.Context) error {
+	if s.conn != nil {
+		return nil
+	}
 	pc, err := net.ListenPacket("udp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("tftpd: %w", err)
 	}
 	s.conn = &filterConn{PacketConn: pc, s: s}
+	s.log.Info("listening", "addr", pc.LocalAddr().String())
 	return nil
 }
 
@@ -119,15 +129,12 @@ func (s *Server) Addr() net.Addr { return s.conn.LocalAddr() }
 // Serve answers until ctx ends, then lets running transfers finish and closes the
 // socket. It listens first when there is no socket (Serve may run again: HA).
 func (s *Server) Serve(ctx context.Context) error {
-	if s.conn == nil {
-		if err := s.Listen(); err != nil {
-			return err
-		}
+	if err := s.Bind(ctx); err != nil {
+		return err
 	}
 	conn := s.conn
 	defer func() { conn.Close(); s.conn = nil }()
 	srv := s.newLib()
-	s.log.Info("tftp listening", "addr", conn.LocalAddr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(conn) }()
 	select {
@@ -159,9 +166,7 @@ func (s *Server) read(filename string, rf io.ReaderFrom) error {
 		if t.MAC != "" {
 			s.prov.SeeUnknown(t.Tenant, t.MAC, ip, "tftp", t.Name)
 		}
-		if s.limit.Fail(ip) {
-			provision.LogThrottled(s.log, ip, filename)
-		}
+		s.limit.Fail(ip, filename)
 		if errors.Is(err, provision.ErrBadPath) {
 			return errors.New("access violation")
 		}
@@ -461,9 +466,7 @@ func (c *filterConn) check(p []byte, addr net.Addr) (string, int, bool) {
 			return slowDown, errUndefined, false
 		}
 		log.Warn("access violation", "src", src, "file", printable(name))
-		if c.s.limit.Fail(src) {
-			provision.LogThrottled(log, src, name)
-		}
+		c.s.limit.Fail(src, name)
 		return "access violation", errAccess, false
 	}
 	// Names provision refuses as paths (a percent sign, an empty segment, a
@@ -475,9 +478,7 @@ func (c *filterConn) check(p []byte, addr net.Addr) (string, int, bool) {
 	}
 	if errors.Is(err, provision.ErrBadPath) {
 		log.Warn("access violation", "src", src, "file", printable(name))
-		if c.s.limit.Fail(src) {
-			provision.LogThrottled(log, src, name)
-		}
+		c.s.limit.Fail(src, name)
 		return "access violation", errAccess, false
 	}
 	if needsAuth(t) {

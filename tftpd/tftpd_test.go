@@ -40,11 +40,11 @@ func tfStart(t *testing.T, mode string, burst int) *tfEnv {
 	cfg.Listen = "127.0.0.1:0"
 	// Short retransmissions: probes that never ACK end fast, so shutdown is quick.
 	cfg.Timeout, cfg.Retries = 300*time.Millisecond, 2
-	srv, err := New(cfg, e.Logger, e.Prov, ratelimit.New(burst, time.Minute))
+	srv, err := New(cfg, e.Logger, e.Prov, provision.NewThrottle(ratelimit.New(burst, time.Minute), e.Logger))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Listen(); err != nil {
+	if err := srv.Bind(e.Ctx); err != nil {
 		t.Fatal(err)
 	}
 	e.addr = srv.Addr().String()
@@ -604,7 +604,7 @@ func FuzzRequestFilter(f *testing.F) {
 		f.Add(p)
 	}
 	e := provtest.New(f, provision.ModeSingle, 1<<30)
-	s := &Server{log: slog.New(slog.NewTextHandler(io.Discard, nil)), prov: e.Prov, limit: ratelimit.New(1<<30, time.Nanosecond)}
+	s := &Server{log: slog.New(slog.NewTextHandler(io.Discard, nil)), prov: e.Prov, limit: provision.NewThrottle(ratelimit.New(1<<30, time.Nanosecond), slog.New(slog.NewTextHandler(io.Discard, nil)))}
 	c := &filterConn{s: s}
 	addr := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
 	f.Fuzz(func(t *testing.T, p []byte) {
@@ -655,7 +655,7 @@ func TestTFTPServeAgain(t *testing.T) {
 	cfg.Listen = pc.LocalAddr().String()
 	pc.Close()
 	cfg.Timeout, cfg.Retries = 300*time.Millisecond, 2
-	srv, err := New(cfg, e.Logger, e.Prov, ratelimit.New(1000, time.Minute))
+	srv, err := New(cfg, e.Logger, e.Prov, provision.NewThrottle(ratelimit.New(1000, time.Minute), e.Logger))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -813,11 +813,11 @@ func TestTFTPTransferCaps(t *testing.T) {
 		cfg.Listen = "127.0.0.1:0"
 		cfg.Timeout, cfg.Retries = 300*time.Millisecond, 2
 		cfg.MaxTransfersPerSource, cfg.MaxTransfers = perSource, global
-		srv, err := New(cfg, e.Logger, e.Prov, ratelimit.New(1000, time.Minute))
+		srv, err := New(cfg, e.Logger, e.Prov, provision.NewThrottle(ratelimit.New(1000, time.Minute), e.Logger))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := srv.Listen(); err != nil {
+		if err := srv.Bind(e.Ctx); err != nil {
 			t.Fatal(err)
 		}
 		e.addr = srv.Addr().String()

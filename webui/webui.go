@@ -2,6 +2,7 @@ package webui
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -11,6 +12,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/switchboard-pbx/switchboard/internal/component"
 )
 
 //go:embed static
@@ -23,8 +26,11 @@ type asset struct {
 	etag  string
 }
 
+var _ component.Component = (*UI)(nil)
+
 // UI serves the console.
 type UI struct {
+	component.Base
 	assets  map[string]asset
 	started time.Time
 }
@@ -51,6 +57,18 @@ func New() (*UI, error) {
 		return nil, fmt.Errorf("webui: index.html is not embedded")
 	}
 	return u, nil
+}
+
+// Name is the console's component name.
+func (u *UI) Name() string { return "console" }
+
+// Routes serves the console at / on the HTTPS listener.
+func (u *UI) Routes(r component.Router) { r.Handle("/", u) }
+
+// Serve has nothing to run: the console is files.
+func (u *UI) Serve(ctx context.Context) error {
+	<-ctx.Done()
+	return nil
 }
 
 func contentType(p string) string {

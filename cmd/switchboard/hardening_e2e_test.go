@@ -199,9 +199,9 @@ func TestFail2banFilter(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m := regexp.MustCompile("`(level=WARN msg=\"too many unknown files, throttling\" src=ADDR)`").FindSubmatch(readme)
+			m := regexp.MustCompile("`(level=WARN msg=\"too many unknown files, throttling\" component=provisioning src=ADDR)`").FindSubmatch(readme)
 			if m == nil {
-				t.Fatal("README does not document the throttle line as `level=WARN msg=\"too many unknown files, throttling\" src=ADDR`")
+				t.Fatal("README does not document the throttle line as `level=WARN msg=\"too many unknown files, throttling\" component=provisioning src=ADDR`")
 			}
 			documented := regexp.MustCompile(`(?m)^time=\S+ ` + strings.Replace(regexp.QuoteMeta(string(m[1])), "ADDR", `(127\.0\.0\.2[45])`, 1) + ` file=\S+$`)
 			var srcs []string

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -350,4 +351,133 @@ func IntParam(q map[string]string, name string) (int, error) {
 		return 0, Errorf(http.StatusBadRequest, name, "%s must be an integer", name)
 	}
 	return n, nil
+}
+
+// AdminRouter is where admin routes are added (component.Router is one).
+type AdminRouter interface {
+	Admin(pattern string, h Handler)
+}
+
+// Tenants resolves the {tenant} path value of admin routes: a UUID, or
+// "default" for the single-tenant box's tenant. An unknown tenant is
+// store.ErrNotFound.
+type Tenants interface {
+	ResolveTenant(ctx context.Context, ref string) (string, error)
+}
+
+// TenantOf resolves {tenant} for p: another tenant's objects answer 404 to a
+// tenant admin, as if they did not exist.
+func TenantOf(r *http.Request, p Principal, ts Tenants) (string, error) {
+	id, err := ts.ResolveTenant(r.Context(), r.PathValue("tenant"))
+	if err != nil {
+		return "", err
+	}
+	if !p.Sees(id) {
+		return "", store.ErrNotFound
+	}
+	return id, nil
+}
+
+// RawObject reads a JSON object body (strictly, as Decode).
+func RawObject(r *http.Request) (json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := Decode(r, &m); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, Errorf(http.StatusBadRequest, "", "expected a JSON object")
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: re-encode body: %w", err)
+	}
+	return b, nil
+}
+
+// CRUD is one collection of objects; tenant is "" for global collections.
+type CRUD struct {
+	// View is what answers show of an object or a list of them (to mask
+	// secrets); nil shows them as they are.
+	View   func(v any) any
+	List   func(ctx context.Context, tenant string) (any, error)
+	Get    func(ctx context.Context, tenant, id string) (any, error)
+	Save   func(ctx context.Context, actor store.Actor, tenant, id string, patch json.RawMessage) (any, error)
+	Delete func(ctx context.Context, actor store.Actor, tenant, id string) error
+}
+
+// MountCRUD adds list (GET) and create (POST) under base and get, update
+// (PATCH) and delete under base/{id}. A global collection (base without
+// {tenant}) is written by admins only; a tenant's is resolved with ts.
+func (c CRUD) view(v any) any {
+	if c.View == nil {
+		return v
+	}
+	return c.View(v)
+}
+
+func MountCRUD(rt AdminRouter, base string, global bool, ts Tenants, c CRUD) {
+	scope := func(r *http.Request, p Principal, write bool) (string, error) {
+		if global {
+			if write && p.Role != RoleAdmin {
+				return "", ErrAdminOnly
+			}
+			return "", nil
+		}
+		return TenantOf(r, p, ts)
+	}
+	rt.Admin("GET "+base, func(w http.ResponseWriter, r *http.Request, p Principal) error {
+		t, err := scope(r, p, false)
+		if err != nil {
+			return err
+		}
+		v, err := c.List(r.Context(), t)
+		if err != nil {
+			return err
+		}
+		WriteJSON(w, http.StatusOK, map[string]any{"items": c.view(v)})
+		return nil
+	})
+	rt.Admin("GET "+base+"/{id}", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+		t, err := scope(r, p, false)
+		if err != nil {
+			return err
+		}
+		v, err := c.Get(r.Context(), t, r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		WriteJSON(w, http.StatusOK, c.view(v))
+		return nil
+	})
+	write := func(status int) Handler {
+		return func(w http.ResponseWriter, r *http.Request, p Principal) error {
+			t, err := scope(r, p, true)
+			if err != nil {
+				return err
+			}
+			body, err := RawObject(r)
+			if err != nil {
+				return err
+			}
+			v, err := c.Save(r.Context(), p.Actor(), t, r.PathValue("id"), body)
+			if err != nil {
+				return err
+			}
+			WriteJSON(w, status, c.view(v))
+			return nil
+		}
+	}
+	rt.Admin("POST "+base, write(http.StatusCreated))
+	rt.Admin("PATCH "+base+"/{id}", write(http.StatusOK))
+	rt.Admin("DELETE "+base+"/{id}", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+		t, err := scope(r, p, true)
+		if err != nil {
+			return err
+		}
+		if err := c.Delete(r.Context(), p.Actor(), t, r.PathValue("id")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
 }
