@@ -204,8 +204,9 @@ func (s *Server) read(filename string, rf io.ReaderFrom) error {
 	return err
 }
 
-// sentSize is how many bytes body becomes on the wire: the library converts
-// netascii (its mode check is case-sensitive) LF to CR LF and CR to CR NUL.
+// sentSize is how many bytes body becomes on the wire: in netascii mode (the
+// filter hands the library the mode lower-cased) the library converts LF to
+// CR LF and CR to CR NUL.
 func sentSize(body []byte, mode string) int64 {
 	n := int64(len(body))
 	if mode == "netascii" {
@@ -384,24 +385,29 @@ func (c *filterConn) ReadFrom(p []byte) (int, net.Addr, error) {
 			}
 			continue
 		}
-		if !c.admit(p[:n], addr) {
+		req, ok := parseRRQ(p[:n])
+		enc := req.encode()
+		if !ok || len(enc) > len(p) {
+			c.reply(addr, errIllegal, "illegal operation: malformed request")
 			continue
 		}
-		return n, addr, nil
+		if !c.admit(req, addr) {
+			continue
+		}
+		return copy(p, enc), addr, nil
 	}
 }
 
 // admit takes a transfer slot for a request that passed check; a source (or
 // everyone) at the cap is not answered at all: an answer would be what a
 // spoofed flood wants, and a real client retransmits its request.
-func (c *filterConn) admit(p []byte, addr net.Addr) bool {
+func (c *filterConn) admit(req rrq, addr net.Addr) bool {
 	ua, ok := addr.(*net.UDPAddr)
 	if !ok {
 		return true
 	}
-	fields := strings.SplitN(string(p[2:]), "\x00", 3)
 	src := ua.IP.String()
-	ok, logSrc, logAll := c.s.xfers.admit(src, transferKey(*ua, fields[0]), fields[1], time.Now())
+	ok, logSrc, logAll := c.s.xfers.admit(src, transferKey(*ua, req.name), req.mode, time.Now())
 	switch {
 	case logSrc:
 		c.s.log.Warn("too many transfers from one source", "src", src, "max", c.s.cfg.MaxTransfersPerSource)

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -728,6 +729,7 @@ func TestTFTPTsizeIsReal(t *testing.T) {
 		{e.File, "octet", len(e.Body)},
 		{"firmware.rom", "octet", len(e.Firmware)},
 		{e.File, "netascii", netascii},
+		{e.File, "NetASCII", netascii},
 	} {
 		for _, ts := range []string{"0", "1", "-5", "abc", "999999999999", ""} {
 			opts := tfOACK(t, e.addr, tfRQ(opRRQ, c.file, c.mode, "tsize", ts, "blksize", "1024"))
@@ -739,6 +741,12 @@ func TestTFTPTsizeIsReal(t *testing.T) {
 				t.Errorf("%s %s: client tsize %q, OACK tsize %q, want %d", c.file, c.mode, ts, got, c.want)
 			}
 		}
+	}
+	// Option names are case-insensitive (RFC 2347); a repeated one counts once,
+	// and what the library does not support is left out of the OACK.
+	opts := tfOACK(t, e.addr, tfRQ(opRRQ, e.File, "octet", "BLKSIZE", "1024", "blksize", "512", "TSize", "7", "windowsize", "4", "x", "y"))
+	if len(opts) != 2 || opts["blksize"] != "1024" || opts["tsize"] != fmt.Sprint(len(e.Body)) {
+		t.Errorf("OACK options %v, want blksize 1024 and the real tsize only", opts)
 	}
 }
 
@@ -957,4 +965,59 @@ func TestTransfersAccounting(t *testing.T) {
 	if x.total != 1 || x.bySource["a"] != 0 {
 		t.Errorf("after expiry: total %d, a %d, want 1 and 0", x.total, x.bySource["a"])
 	}
+}
+
+// FuzzParseRequest: the read request the filter hands the library is parsed
+// and encoded again; whatever the datagram, the copy is a well-formed RRQ with
+// the same name, a lower-case mode and only blksize (in range) and tsize (0),
+// each once, and parsing the copy gives it back unchanged.
+func FuzzParseRequest(f *testing.F) {
+	for _, p := range [][]byte{
+		tfRQ(opRRQ, "a.cfg", "octet"),
+		tfRQ(opRRQ, "a.cfg", "NetASCII", "BLKSIZE", "1428", "tsize", "abc"),
+		tfRQ(opRRQ, "a.cfg", "octet", "blksize", "7", "blksize", "512", "tsize", "999999999999", "timeout", "0"),
+		tfRQ(opRRQ, "a.cfg", "octet", "blksize", "065464", "windowsize", "8", "multicast", ""),
+		tfRQ(opRRQ, "a.cfg", "octet", "blksize"),
+		tfRQ(opRRQ, "", "octet"),
+		tfRQ(opWRQ, "a.cfg", "octet"),
+		{0, 1, 'a'}, {},
+	} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p []byte) {
+		r, ok := parseRRQ(p)
+		if !ok {
+			return
+		}
+		enc := r.encode()
+		again, ok := parseRRQ(enc)
+		if !ok || again.name != r.name || again.mode != r.mode || fmt.Sprint(again.opts) != fmt.Sprint(r.opts) {
+			t.Fatalf("%q -> %q -> %+v, %v; want %+v", p, enc, again, ok, r)
+		}
+		if len(enc) > len(p)+1 {
+			t.Fatalf("%q: encoded %d bytes from %d", p, len(enc), len(p))
+		}
+		if r.mode != "octet" && r.mode != "netascii" || r.name == "" || strings.Contains(r.name, "\x00") {
+			t.Fatalf("%q: name %q mode %q", p, r.name, r.mode)
+		}
+		seen := map[string]bool{}
+		for _, o := range r.opts {
+			if seen[o.name] {
+				t.Fatalf("%q: option %s twice", p, o.name)
+			}
+			seen[o.name] = true
+			switch o.name {
+			case "blksize":
+				if n, err := strconv.Atoi(o.value); err != nil || n < 8 || n > 65464 {
+					t.Fatalf("%q: blksize %q", p, o.value)
+				}
+			case "tsize":
+				if o.value != "0" {
+					t.Fatalf("%q: tsize %q", p, o.value)
+				}
+			default:
+				t.Fatalf("%q: option %q kept", p, o.name)
+			}
+		}
+	})
 }
