@@ -32,6 +32,7 @@ bench: bin/switchboard
 	$(GO) run ./bench/cti
 	$(GO) run ./bench/ha -bin bin/switchboard
 	$(GO) run ./bench/pnp -bin bin/switchboard
+	$(GO) run ./bench/console -bin bin/switchboard
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -10,7 +10,6 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,9 +31,6 @@ type API struct {
 	byIP    *ratelimit.Limiter
 	byUser  *ratelimit.Limiter
 	mux     *http.ServeMux
-
-	featureMu sync.Mutex
-	features  map[string]bool // optional services whose routes are mounted
 
 	// dummyHash makes a login for an unknown user cost as much as for a known
 	// one (same bcrypt cost), so timing does not reveal which users exist.
@@ -124,7 +120,6 @@ func (a *API) routes() {
 
 // Mount lets other packages add routes under /api/v1 with the same authentication.
 func (a *API) Mount(pattern string, h func(w http.ResponseWriter, r *http.Request, p Principal) error) {
-	a.noteFeature(pattern)
 	a.mux.HandleFunc(pattern, a.authed(h))
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"sort"
-	"strings"
 
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/store"
@@ -50,41 +48,26 @@ func pageParams(r *http.Request) (q string, limit, offset int, err error) {
 // prefTenant is the preference key of the tenant the user worked on last.
 const prefTenant = "tenant"
 
-// features are the optional services whose API is mounted, by a route prefix
-// that only they mount.
-var features = []struct{ name, prefix string }{
-	{"redirect", "/api/v1/tenants/{tenant}/redirect-servers"},
-	{"dhcp", "/api/v1/dhcp/"},
+// features are the optional services, each by a route only it mounts.
+var features = []struct{ name, probe string }{
+	{"redirect", "/api/v1/tenants/x/redirect-servers"},
+	{"dhcp", "/api/v1/dhcp/leases"},
 	{"pnp", "/api/v1/pnp"},
-	{"cti", "/api/v1/cti/"},
+	{"cti", "/api/v1/cti/users"},
 	{"ha", "/api/v1/ha"},
 }
 
-// noteFeature records which optional service a mounted route belongs to, so
-// that GET /status tells the console which pages to show.
-func (a *API) noteFeature(pattern string) {
-	_, path, _ := strings.Cut(pattern, " ")
+// Features lists the optional services that are on, found by asking the
+// router which of their routes exist (however they were mounted): a box
+// without DHCP has no DHCP route, and the console no DHCP page.
+func (a *API) Features() []string {
+	out := []string{}
 	for _, f := range features {
-		if strings.HasPrefix(path, f.prefix) {
-			a.featureMu.Lock()
-			if a.features == nil {
-				a.features = map[string]bool{}
-			}
-			a.features[f.name] = true
-			a.featureMu.Unlock()
+		r, _ := http.NewRequest(http.MethodGet, f.probe, nil)
+		if _, pattern := a.mux.Handler(r); pattern != "" && pattern != "/api/" {
+			out = append(out, f.name)
 		}
 	}
-}
-
-// Features lists the optional services that are on (their API is mounted).
-func (a *API) Features() []string {
-	a.featureMu.Lock()
-	defer a.featureMu.Unlock()
-	out := []string{}
-	for name := range a.features {
-		out = append(out, name)
-	}
-	sort.Strings(out)
 	return out
 }
 

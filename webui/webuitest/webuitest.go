@@ -26,6 +26,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -39,6 +40,7 @@ import (
 
 	cdp "github.com/chromedp/chromedp"
 
+	"github.com/switchboard-pbx/switchboard/internal/nstest"
 	"github.com/switchboard-pbx/switchboard/internal/testlog"
 )
 
@@ -87,9 +89,12 @@ type Daemon struct {
 	// daemon's "ready" log line).
 	HTTPS string
 	Log   *testlog.Buffer
-	cmd   *exec.Cmd
-	done  chan error
-	bin   string
+	// NetNS is the network namespace the daemon runs in ("" for the test's).
+	NetNS  string
+	cmd    *exec.Cmd
+	done   chan error
+	bin    string
+	client *http.Client
 }
 
 var readyRE = regexp.MustCompile(`msg=ready https=(\S+)`)
@@ -97,12 +102,29 @@ var readyRE = regexp.MustCompile(`msg=ready https=(\S+)`)
 // StartDaemon starts the daemon with a configuration of fresh directories,
 // listeners on free ports (port 0) and extra YAML (top-level sections)
 // appended. Stop it with Stop.
-func StartDaemon(bin, extra string) (*Daemon, error) {
+func StartDaemon(bin, extra string) (*Daemon, error) { return StartDaemonNS(bin, extra, "") }
+
+// StartDaemonNS is StartDaemon inside network namespace ns (made by
+// internal/nstest): the API client of the Daemon dials into it too.
+func StartDaemonNS(bin, extra, ns string) (*Daemon, error) {
 	dir, err := os.MkdirTemp("", "switchboard-console-")
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{Dir: dir, Socket: filepath.Join(dir, "sb.sock"), Log: &testlog.Buffer{}, bin: bin}
+	d := &Daemon{Dir: dir, Socket: filepath.Join(dir, "sb.sock"), Log: &testlog.Buffer{}, bin: bin, NetNS: ns, client: insecure}
+	if ns != "" {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // the daemon's own certificate
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				var c net.Conn
+				err := nstest.In(ns, func() error {
+					var err error
+					c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
+					return err
+				})
+				return c, err
+			}}
+		d.client = &http.Client{Timeout: 30 * time.Second, Transport: tr}
+	}
 	cfg := fmt.Sprintf("data_dir: %s\nhttp:\n  listen: \"127.0.0.1:0\"\n  https_listen: \"127.0.0.1:0\"\nadmin:\n  socket: %s\n  bcrypt_cost: 4\ntftp:\n  listen: \"\"\n%s",
 		filepath.Join(dir, "data"), d.Socket, extra)
 	cfgPath := filepath.Join(dir, "switchboard.yaml")
@@ -110,6 +132,9 @@ func StartDaemon(bin, extra string) (*Daemon, error) {
 		return nil, err
 	}
 	d.cmd = exec.Command(bin, "serve", "--config", cfgPath)
+	if ns != "" {
+		d.cmd = exec.Command("ip", "netns", "exec", ns, bin, "serve", "--config", cfgPath) // ip execs it: same pid
+	}
 	d.cmd.Stderr, d.cmd.Stdout = d.Log, d.Log
 	if err := d.cmd.Start(); err != nil {
 		return nil, err
@@ -168,6 +193,9 @@ func (d *Daemon) AddUser(t testing.TB, name, password, role, tenant string) {
 	}
 }
 
+// Client talks to the daemon's HTTPS listener (its self-signed certificate).
+var Client = insecure
+
 var insecure = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 	TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // the daemon's own self-signed certificate
 }}
@@ -191,7 +219,7 @@ func (d *Daemon) API(method, path, token string, body, out any) (int, error) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := insecure.Do(req)
+	resp, err := d.client.Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -210,7 +238,7 @@ func (d *Daemon) API(method, path, token string, body, out any) (int, error) {
 
 // Get fetches a URL of the daemon's HTTPS listener (not the API).
 func (d *Daemon) Get(path string) (*http.Response, []byte, error) {
-	resp, err := insecure.Get("https://" + d.HTTPS + path)
+	resp, err := d.client.Get("https://" + d.HTTPS + path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -250,7 +278,11 @@ func Chromium() string {
 
 // StartBrowser starts chromium headless with a fresh profile; it never reaches
 // another host.
-func StartBrowser() (*Browser, error) {
+func StartBrowser() (*Browser, error) { return StartBrowserNS("") }
+
+// StartBrowserNS starts chromium inside network namespace ns ("" for the
+// test's own): chromedp drives it over a pipe, so no port needs to cross.
+func StartBrowserNS(ns string) (*Browser, error) {
 	path := Chromium()
 	if path == "" {
 		return nil, fmt.Errorf("chromium is not installed (CI installs Debian's chromium from .ci/run)")
@@ -269,6 +301,16 @@ func StartBrowser() (*Browser, error) {
 	}
 	if os.Geteuid() == 0 {
 		opts = append(opts, cdp.NoSandbox)
+	}
+	if ns != "" {
+		ip, err := exec.LookPath("ip")
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, cdp.ModifyCmdFunc(func(cmd *exec.Cmd) {
+			cmd.Args = append([]string{"ip", "netns", "exec", ns, cmd.Path}, cmd.Args[1:]...)
+			cmd.Path = ip
+		}))
 	}
 	actx, cancelA := cdp.NewExecAllocator(context.Background(), opts...)
 	bctx, cancelB := cdp.NewContext(actx)
@@ -289,6 +331,10 @@ func StartBrowser() (*Browser, error) {
 
 // Close stops the browser.
 func (b *Browser) Close() { b.cancel() }
+
+// Context is the browser's chromedp context: chromedp.NewContext(b.Context(),
+// chromedp.WithNewBrowserContext()) opens an isolated tab (the benchmark uses it).
+func (b *Browser) Context() context.Context { return b.ctx }
 
 // Page is one tab in its own browser context (its own localStorage).
 type Page struct {
@@ -328,6 +374,23 @@ func (b *Browser) NewPage(t *testing.T, base, lang string) *Page {
 	return p
 }
 
+// NewTab opens base in another tab of the same browser context (the same
+// storage: a logged-in console stays logged in).
+func (p *Page) NewTab() *Page {
+	p.T.Helper()
+	ctx, cancel := cdp.NewContext(p.ctx)
+	q := &Page{T: p.T, Base: p.Base, ctx: ctx, done: cancel}
+	timer := time.AfterFunc(Timeout, cancel)
+	err := cdp.Do(ctx, cdp.Navigate(p.Base))
+	timer.Stop()
+	if err != nil {
+		cancel()
+		p.T.Fatalf("opening a second tab: %v", err)
+	}
+	p.T.Cleanup(cancel)
+	return q
+}
+
 // Ctx is the tab's context, for chromedp calls the helpers do not cover.
 func (p *Page) Ctx() context.Context { return p.ctx }
 
@@ -357,6 +420,12 @@ func Eval[T any](p *Page, js string) T {
 		p.fail("evaluate "+short(js), err)
 	}
 	return v
+}
+
+// Exec runs JavaScript for its effect.
+func (p *Page) Exec(js string) {
+	p.T.Helper()
+	p.Run("run "+short(js), cdp.Evaluate[cdp.Void](js))
 }
 
 // Poll waits until a JavaScript expression is true.
@@ -628,7 +697,7 @@ var (
 // SharedConfig is the daemon configuration of Shared: multi-tenant, with the
 // vendor redirection service and the CTI on (their API and pages exist; the
 // CTI's AMI is a closed loopback port: its users and profiles need none).
-const SharedConfig = "tenancy:\n  mode: multi\nredirect:\n  enabled: true\n" +
+const SharedConfig = "tenancy:\n  mode: multi\nredirect:\n  enabled: true\n  backoff_min: 50ms\n  backoff_max: 200ms\n  timeout: 2s\n" +
 	"cti:\n  enabled: true\n  bcrypt_cost: 4\n  ami:\n    address: \"127.0.0.1:9\"\n    username: console\n    secret: console-test\n"
 
 // Shared returns the package's Env, starting it on first use (skipping the

@@ -119,7 +119,7 @@ async function editPage(ctx, id) {
     if (!x) throw Object.assign(new Error("not found"), { status: 404 });
     x = Object.assign({}, await api("GET", tbase() + "/templates/" + encodeURIComponent(id)), { origin: x.origin });
   }
-  const ro = !writable(x.origin) && !isNew;
+  const ro = !canWrite() || (!isNew && !writable(x.origin));
   const box = h("div");
   const problems = h("div", { id: "template-problems", "aria-live": "polite" });
   const output = h("div", { id: "template-preview" });
