@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sort"
 
+	"github.com/switchboard-pbx/switchboard/internal/httpapi"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/store"
 )
@@ -13,68 +15,32 @@ import (
 // with a search, previews of unsaved devices and templates, the appliance's
 // interfaces, the user's preferences and what the appliance runs.
 
-// Page sizes of paged lists.
-const (
-	defaultPageSize = 50
-	maxPageSize     = 1000
-)
-
-// pageParams reads q, limit (default 50, at most 1000) and offset.
-func pageParams(r *http.Request) (q string, limit, offset int, err error) {
-	qs, err := query(r, "q", "limit", "offset")
-	if err != nil {
-		return "", 0, 0, err
-	}
-	if limit, err = intParam(qs, "limit"); err != nil {
-		return "", 0, 0, err
-	}
-	if offset, err = intParam(qs, "offset"); err != nil {
-		return "", 0, 0, err
-	}
-	if _, ok := qs["limit"]; !ok {
-		limit = defaultPageSize
-	}
-	switch {
-	case limit < 1 || limit > maxPageSize:
-		return "", 0, 0, errStatus(http.StatusBadRequest, "limit", "limit must be 1-%d", maxPageSize)
-	case offset < 0:
-		return "", 0, 0, errStatus(http.StatusBadRequest, "offset", "offset must not be negative")
-	case len(qs["q"]) > 128:
-		return "", 0, 0, errStatus(http.StatusBadRequest, "q", "q is longer than 128 characters")
-	}
-	return qs["q"], limit, offset, nil
-}
+// pageParams reads q, limit and offset (see httpapi.PageParams).
+var pageParams = httpapi.PageParams
 
 // prefTenant is the preference key of the tenant the user worked on last.
 const prefTenant = "tenant"
 
-// features are the optional services, each by a route only it mounts.
-var features = []struct{ name, probe string }{
-	{"redirect", "/api/v1/tenants/x/redirect-servers"},
-	{"dhcp", "/api/v1/dhcp/leases"},
-	{"pnp", "/api/v1/pnp"},
-	{"cti", "/api/v1/cti/users"},
-	{"ha", "/api/v1/ha"},
+// SetFeatures tells GET /status which optional services run (the console shows
+// their pages): serve lists the names of its optional components.
+func (a *API) SetFeatures(names []string) {
+	a.featureMu.Lock()
+	defer a.featureMu.Unlock()
+	a.features = append([]string(nil), names...)
+	sort.Strings(a.features)
 }
 
-// Features lists the optional services that are on, found by asking the
-// router which of their routes exist (however they were mounted): a box
-// without DHCP has no DHCP route, and the console no DHCP page.
+// Features lists the optional services that are on.
 func (a *API) Features() []string {
-	out := []string{}
-	for _, f := range features {
-		r, _ := http.NewRequest(http.MethodGet, f.probe, nil)
-		if _, pattern := a.mux.Handler(r); pattern != "" && pattern != "/api/" {
-			out = append(out, f.name)
-		}
-	}
-	return out
+	a.featureMu.Lock()
+	defer a.featureMu.Unlock()
+	return append([]string{}, a.features...)
 }
 
 func (a *API) consoleRoutes() {
 	pv := a.prov
 	const tb = "/api/v1/tenants/{tenant}"
-	a.Mount("PUT /api/v1/me/preferences", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+	a.route("PUT /api/v1/me/preferences", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 		var in struct {
 			Tenant *string `json:"tenant"`
 		}
@@ -97,21 +63,21 @@ func (a *API) consoleRoutes() {
 		}
 		return a.writePrefs(w, r, p)
 	})
-	a.Mount("GET /api/v1/me/preferences", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+	a.route("GET /api/v1/me/preferences", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 		return a.writePrefs(w, r, p)
 	})
-	a.Mount("GET /api/v1/interfaces", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+	a.route("GET /api/v1/interfaces", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 		if _, err := query(r); err != nil {
 			return err
 		}
-		l, err := provision.Interfaces()
+		l, err := provision.InterfaceList()
 		if err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"items": l})
 		return nil
 	})
-	a.Mount("POST "+tb+"/devices/preview", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+	a.route("POST "+tb+"/devices/preview", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 		t, err := a.tenantOf(r, p)
 		if err != nil {
 			return err
@@ -132,7 +98,7 @@ func (a *API) consoleRoutes() {
 		writeJSON(w, http.StatusOK, out)
 		return nil
 	})
-	a.Mount("POST "+tb+"/templates/preview", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+	a.route("POST "+tb+"/templates/preview", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 		t, err := a.tenantOf(r, p)
 		if err != nil {
 			return err

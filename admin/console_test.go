@@ -167,19 +167,11 @@ func TestStatusFeaturesAndInterfaces(t *testing.T) {
 	if f, ok := st["features"].([]any); !ok || len(f) != 0 {
 		t.Errorf("features of a bare API: %v", st["features"])
 	}
-	e.api.MountPnP(fakePnP{})
-	e.api.MountDHCP(nil)
+	e.api.SetFeatures([]string{"pnp", "dhcp"})
 	st = e.must(http.StatusOK, "GET", "/api/v1/status", e.adminTk, nil).obj(t)
 	if fmt.Sprint(st["features"]) != "[dhcp pnp]" {
 		t.Errorf("features: %v", st["features"])
 	}
-	pnp := e.must(http.StatusOK, "GET", "/api/v1/pnp", e.adminTk, nil).obj(t)
-	if pnp["unknown"] != "ignore" {
-		t.Errorf("pnp state: %v", pnp)
-	}
-	ten := e.createTenant("acme")
-	e.createUser("ta", "ta-password-1", RoleTenantAdmin, ten)
-	wantError(t, e.do("GET", "/api/v1/pnp", e.login("ta", "ta-password-1"), nil), http.StatusForbidden, "")
 	ifs := items(t, e.must(http.StatusOK, "GET", "/api/v1/interfaces", e.adminTk, nil).obj(t))
 	found := false
 	for _, i := range ifs {
@@ -190,10 +182,6 @@ func TestStatusFeaturesAndInterfaces(t *testing.T) {
 	}
 	wantError(t, e.do("GET", "/api/v1/interfaces?x=1", e.adminTk, nil), http.StatusBadRequest, "x")
 }
-
-type fakePnP struct{}
-
-func (fakePnP) State() any { return map[string]any{"unknown": "ignore"} }
 
 func TestPreviews(t *testing.T) {
 	e := newEnv(t)

@@ -2,6 +2,7 @@ package httpprov
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"crypto/rand"
 	"crypto/subtle"
@@ -12,16 +13,19 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/switchboard-pbx/switchboard/internal/component"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/ratelimit"
 )
 
 // Server is the /provisioning/ handler.
 type Server struct {
+	component.Base
 	log   *slog.Logger
 	prov  *provision.Service
 	limit *ratelimit.Limiter
@@ -34,6 +38,23 @@ type Server struct {
 func New(log *slog.Logger, prov *provision.Service, limit *ratelimit.Limiter) *Server {
 	return &Server{log: log, prov: prov, limit: limit,
 		realm: "switchboard provisioning", nonce: nonces{m: map[string]time.Time{}}}
+}
+
+var _ component.Component = (*Server)(nil)
+
+// Name is the provisioning tree's component name.
+func (s *Server) Name() string { return "provisioning" }
+
+// Routes serves /provisioning/ on HTTPS and on plain HTTP.
+func (s *Server) Routes(r component.Router) {
+	r.Handle("/provisioning/", s)
+	r.Plain("/provisioning/", s.ServeFast)
+}
+
+// Serve has nothing of its own to run: the listeners serve the routes.
+func (s *Server) Serve(ctx context.Context) error {
+	<-ctx.Done()
+	return nil
 }
 
 func clientIP(r *http.Request) string {
@@ -78,21 +99,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case t.File != nil:
 		f := t.File
 		h := w.Header()
+		h["Etag"] = []string{f.ETag}
+		h["Content-Type"] = []string{contentType(f.ContentType)}
+		h["Cache-Control"] = noCache
 		if r.Header.Get("Range") == "" && r.Header.Get("If-None-Match") == "" && r.Header.Get("If-Modified-Since") == "" &&
 			r.Header.Get("If-Match") == "" && r.Header.Get("If-Unmodified-Since") == "" {
 			// The common case of a phone's plain GET: no need for ServeContent's
 			// precondition and range machinery.
-			for k, v := range f.Header {
-				h[k] = v
-			}
+			h["Last-Modified"] = []string{f.ModTime.UTC().Format(http.TimeFormat)}
+			h["Content-Length"] = []string{strconv.Itoa(len(f.Body))}
+			h["Accept-Ranges"] = acceptRanges
 			w.WriteHeader(http.StatusOK)
 			if r.Method != http.MethodHead {
 				w.Write(f.Body) //nolint:errcheck // the client went away
 			}
 		} else {
-			h["Etag"] = f.Header["Etag"]
-			h["Content-Type"] = f.Header["Content-Type"]
-			h["Cache-Control"] = f.Header["Cache-Control"]
 			http.ServeContent(w, r, f.Name, f.ModTime, bytes.NewReader(f.Body))
 		}
 		if s.log.Enabled(r.Context(), slog.LevelInfo) {
@@ -114,6 +135,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// Header values shared by every answer (net/http never changes them).
+var (
+	noCache      = []string{"no-cache"}
+	acceptRanges = []string{"bytes"}
+)
+
+// contentType is a file's Content-Type header: its MIME type, with the charset
+// for text (templates are UTF-8).
+func contentType(mime string) string {
+	switch mime {
+	case "", "text/plain":
+		return "text/plain; charset=utf-8"
+	case "text/xml":
+		return "text/xml; charset=utf-8"
+	}
+	if strings.HasPrefix(mime, "text/") && !strings.Contains(mime, "charset") {
+		return mime + "; charset=utf-8"
+	}
+	return mime
+}
+
 // miss answers a request that names no file; unknown device files are recorded
 // and count against the source.
 func (s *Server) miss(w http.ResponseWriter, r *http.Request, ip, rel string, err error, t provision.Target) {
@@ -127,7 +169,7 @@ func (s *Server) recordMiss(ip, userAgent, rel string, err error, t provision.Ta
 	}
 	if s.limit.Fail(ip) {
 		// One line per throttling decision, fail2ban-friendly.
-		s.log.Warn("provisioning: too many unknown files, throttling", "src", ip, "path", printable(rel))
+		s.log.Warn("too many unknown files, throttling", "src", ip, "path", printable(rel))
 	}
 	s.log.Info("provisioning file not found", "src", ip, "path", printable(rel), "reason", err.Error(), "user_agent", printable(userAgent))
 }
@@ -173,7 +215,7 @@ const (
 // full speed; a challenge or a stale nonce costs nothing.
 func (s *Server) authFailed(ip string, res authResult) {
 	if res == authWrong && s.limit.Fail(ip) {
-		s.log.Warn("provisioning: too many failed logins, throttling", "src", ip)
+		s.log.Warn("too many failed logins, throttling", "src", ip)
 	}
 }
 

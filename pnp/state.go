@@ -2,8 +2,12 @@ package pnp
 
 import (
 	"net"
+	"net/http"
 	"sync"
 	"time"
+
+	"github.com/switchboard-pbx/switchboard/internal/component"
+	"github.com/switchboard-pbx/switchboard/internal/httpapi"
 )
 
 // Sighting is one SUBSCRIBE the responder decided on, for the console's PnP
@@ -99,4 +103,20 @@ func (s *Server) State() any {
 		"notify_answered": c.NotifyAnswered.Load(), "notify_timed_out": c.NotifyTimedOut.Load(),
 	}
 	return st
+}
+
+// Routes adds GET /api/v1/pnp, the responder's policy, interfaces, counters and
+// newest sightings (read-only). They name phones of every tenant, so tenant
+// admins are refused.
+func (s *Server) Routes(rt component.Router) {
+	rt.Admin("GET /api/v1/pnp", func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
+		if _, err := httpapi.Query(r); err != nil {
+			return err
+		}
+		if p.Role == httpapi.RoleTenantAdmin {
+			return httpapi.ErrAdminOnly
+		}
+		httpapi.WriteJSON(w, http.StatusOK, s.State())
+		return nil
+	})
 }

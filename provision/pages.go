@@ -127,19 +127,23 @@ type Interface struct {
 	MAC       string   `json:"mac,omitempty"`
 }
 
-// Interfaces lists the appliance's network interfaces (VLAN interfaces such as
-// eth0.20 included) with the value a dynamic placeholder would take on each.
-func Interfaces() ([]Interface, error) {
+// InterfaceList lists the appliance's network interfaces (VLAN interfaces such
+// as eth0.20 included) with the value a dynamic placeholder takes on each. It
+// reads the host (for the console), never on a phone's request path.
+func InterfaceList() ([]Interface, error) {
 	ifs, err := net.Interfaces()
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Interface, 0, len(ifs))
 	for _, ifc := range ifs {
-		it := Interface{Name: ifc.Name, Up: ifc.Flags&net.FlagUp != 0, IPv4: readIPv4(ifc.Name), Addresses: []string{}, MAC: ifc.HardwareAddr.String()}
+		it := Interface{Name: ifc.Name, Up: ifc.Flags&net.FlagUp != 0, Addresses: []string{}, MAC: ifc.HardwareAddr.String()}
 		if addrs, err := ifc.Addrs(); err == nil {
 			for _, a := range addrs {
 				it.Addresses = append(it.Addresses, a.String())
+				if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && it.IPv4 == "" {
+					it.IPv4 = ipn.IP.String() // what SystemInterfaces gives the renderer
+				}
 			}
 		}
 		out = append(out, it)

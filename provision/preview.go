@@ -193,7 +193,7 @@ func (s *Service) previewVars(tx *store.Tx, tenant, scope string) (map[string]st
 		if p.Type == "static" {
 			vars[p.Name] = p.Value
 		} else {
-			vars[p.Name] = readIPv4(p.Interface)
+			vars[p.Name] = s.render.interfaceIPv4(p.Interface)
 		}
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package webui
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -14,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/switchboard-pbx/switchboard/internal/component"
 )
 
 //go:embed static
@@ -30,8 +33,11 @@ type asset struct {
 	etag  string
 }
 
+var _ component.Component = (*UI)(nil)
+
 // UI serves the console.
 type UI struct {
+	component.Base
 	assets  map[string]asset
 	started time.Time
 	// version names this build of the console's files (a hash of them all).
@@ -283,6 +289,18 @@ func (u *UI) versioned(name string, b []byte) []byte {
 		return pageRefRE.ReplaceAll(b, []byte(`${1}?v=`+u.version+`${2}`))
 	}
 	return b
+}
+
+// Name is the console's component name.
+func (u *UI) Name() string { return "console" }
+
+// Routes serves the console at / on the HTTPS listener.
+func (u *UI) Routes(r component.Router) { r.Handle("/", u) }
+
+// Serve has nothing to run: the console is files.
+func (u *UI) Serve(ctx context.Context) error {
+	<-ctx.Done()
+	return nil
 }
 
 func contentType(p string) string {

@@ -57,6 +57,7 @@ func New(t testing.TB, mode string, burst int) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(st.Subscribe(e.Prov.Commit)) // what the component runner does in serve
 	e.Prov.AssetDir(filepath.Join(dir, "assets"))
 	ten, err := e.Prov.EnsureDefaultTenant(ctx)
 	if err != nil {

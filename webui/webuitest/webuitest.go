@@ -86,7 +86,7 @@ type Daemon struct {
 	Dir    string
 	Socket string
 	// HTTPS is the console's host:port (bound on 127.0.0.1:0, read from the
-	// daemon's "ready" log line).
+	// daemon's "listening" log line once it is ready).
 	HTTPS string
 	Log   *testlog.Buffer
 	// NetNS is the network namespace the daemon runs in ("" for the test's).
@@ -97,7 +97,7 @@ type Daemon struct {
 	client *http.Client
 }
 
-var readyRE = regexp.MustCompile(`msg=ready https=(\S+)`)
+var httpsRE = regexp.MustCompile(`msg=listening component=http listener=https addr=(\S+)`)
 
 // StartDaemon starts the daemon with a configuration of fresh directories,
 // listeners on free ports (port 0) and extra YAML (top-level sections)
@@ -143,9 +143,11 @@ func StartDaemonNS(bin, extra, ns string) (*Daemon, error) {
 	go func() { d.done <- d.cmd.Wait() }()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		if m := readyRE.FindStringSubmatch(d.Log.String()); m != nil {
-			d.HTTPS = m[1]
-			return d, nil
+		if logs := d.Log.String(); strings.Contains(logs, "msg=ready") {
+			if m := httpsRE.FindStringSubmatch(logs); m != nil {
+				d.HTTPS = m[1]
+				return d, nil
+			}
 		}
 		select {
 		case err := <-d.done:
