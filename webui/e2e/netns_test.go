@@ -100,7 +100,7 @@ pnp:
 	if s := p.Text("#dhcp-server"); !strings.Contains(s, "10.203.3.1") {
 		t.Errorf("server: %q", s)
 	}
-	for _, bad := range p.Untranslated() {
+	for _, bad := range append(p.Untranslated(), p.Unlabelled()...) {
 		t.Errorf("#/dhcp: %s", bad)
 	}
 	p.Shot("dhcp")
@@ -112,7 +112,7 @@ pnp:
 	if s := p.Text("#pnp-policy"); !strings.Contains(s, "sbcs0") || !strings.Contains(s, "ricevono l'URL di bootstrap") {
 		t.Errorf("PnP policy: %q", s)
 	}
-	for _, bad := range p.Untranslated() {
+	for _, bad := range append(p.Untranslated(), p.Unlabelled()...) {
 		t.Errorf("#/pnp: %s", bad)
 	}
 	p.Shot("pnp")

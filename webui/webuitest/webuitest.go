@@ -6,14 +6,20 @@
 //
 // A panel's test typically does:
 //
-//	env := webuitest.Shared(t)                  // one daemon and one browser for the package
-//	ten := env.NewTenant(t, "acme")              // its own tenant
-//	p := env.Page(t, "en")                       // a page logged in as a fresh admin, on ten
-//	p.Go("devices/new")                          // waits until the page is shown
+//	env := webuitest.Shared(t)                   // one daemon and one browser for the package
+//	ten := env.NewTenant(t)                       // its own tenant
+//	p, u := env.Page(t, "en", "admin", ten)       // a page logged in as a fresh admin, on ten
+//	p.Go("devices/new")                           // waits until the page is shown
 //	p.Fill("#device-form", "mac", "00:15:65:01:02:03")
 //	p.Submit("#device-form")
+//	p.Reshown("devices")                          // the page the save navigated to
 //	p.WaitVisible(`#devices tr[data-mac="001565010203"]`)
-//	p.Shot("devices")                            // kept when SWITCHBOARD_SCREENSHOTS=DIR
+//	p.Shot("devices")                             // kept when SWITCHBOARD_SCREENSHOTS=DIR
+//	rows := env.AuditRows(t, "object_type=device&user="+u.Name)
+//
+// The package's TestMain calls StopShared. StartDaemonNS and StartBrowserNS
+// run a daemon and a browser inside a network namespace (services that need
+// interfaces: DHCP, PnP).
 //
 // Untranslated(p) lists the texts of the shown page that do not come from the
 // message catalog (the page runs in check mode, see webui/static/core/i18n.js).
@@ -672,6 +678,19 @@ const untranslatedJS = `(() => {
   if (!whole(document.title)) bad.push("title: " + JSON.stringify(document.title));
   return bad;
 })()`
+
+// unlabelledJS lists the form controls with no accessible name: no label (for
+// or around it), aria-label or aria-labelledby.
+const unlabelledJS = `[...document.querySelectorAll("input:not([type=hidden]), select, textarea")]
+  .filter(el => el.offsetParent !== null || el.closest("form"))
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute("aria-label") && !el.getAttribute("aria-labelledby"))
+  .map(el => (el.closest("[id]") ? el.closest("[id]").id + " " : "") + el.tagName.toLowerCase() + "[name=" + (el.name || "") + "]")`
+
+// Unlabelled lists the page's form controls that have no accessible name.
+func (p *Page) Unlabelled() []string {
+	p.T.Helper()
+	return Eval[[]string](p, unlabelledJS)
+}
 
 // Untranslated lists what the shown page displays that is not from the
 // message catalog (see untranslatedJS).

@@ -234,6 +234,9 @@ function frame(panel, title, nodes) {
   document.body.dataset.route = location.hash.split("?")[0];
   const again = keepID && document.getElementById(keepID);
   if (again) {
+    // A search box being typed in while its results loaded keeps what was
+    // typed since (its own pending search then brings the page up to date).
+    if (again.type === "search" && active.type === "search" && again.value !== active.value) again.value = active.value;
     again.focus({ preventScroll: true });
     if (caret !== null && typeof again.setSelectionRange === "function") {
       try { again.setSelectionRange(caret, caret); } catch (e) { /* not a text field */ }
