@@ -9,7 +9,12 @@
 //
 // prints one line:
 //
-//	bench console-devices devices=10000 first_page_ms=... baseline_10_ms=... ratio=... rounds=7 load=...
+//	bench console-devices devices=10000 first_page_ms=... baseline_10_ms=... ratio=... api_ms=... api_baseline_10_ms=... rounds=7 target_ms=300 load=...
+//
+// api_ms is the daemon's share: the median time of the page's API call
+// (GET .../devices?limit=50) asked without a browser. With CONSOLEBENCH_MARKS
+// set, each load's timeline (DOMContentLoaded, catalog, panels, boot, shown)
+// goes to stderr.
 package main
 
 import (
@@ -125,13 +130,33 @@ func run(bin string, n, rounds int) error {
 		smallMs, bigMs = append(smallMs, s), append(bigMs, g)
 		fmt.Fprintf(os.Stderr, "consolebench: round %d: 10 devices %.0f ms, %d devices %.0f ms\n", i+1, s, n, g)
 	}
+	// The API's share: the first page of devices asked directly, without a browser.
+	apiMs := func(tenant string) (float64, error) {
+		var v []float64
+		for i := 0; i < 21; i++ {
+			start := time.Now()
+			if c, err := d.API("GET", "/tenants/"+tenant+"/devices?limit=50", login.Token, nil, nil); err != nil || c != 200 {
+				return 0, fmt.Errorf("devices page: %d %v", c, err)
+			}
+			v = append(v, float64(time.Since(start).Microseconds())/1000)
+		}
+		return median(v), nil
+	}
+	apiBig, err := apiMs(big)
+	if err != nil {
+		return err
+	}
+	apiSmall, err := apiMs(small)
+	if err != nil {
+		return err
+	}
 	load := ""
 	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
 		load = strings.Fields(string(la))[0]
 	}
 	g, s := median(bigMs), median(smallMs)
-	fmt.Printf("bench console-devices devices=%d first_page_ms=%.0f baseline_10_ms=%.0f ratio=%.2f rounds=%d target_ms=300 load=%s\n",
-		n, g, s, g/s, rounds, load)
+	fmt.Printf("bench console-devices devices=%d first_page_ms=%.0f baseline_10_ms=%.0f ratio=%.2f api_ms=%.1f api_baseline_10_ms=%.1f rounds=%d target_ms=300 load=%s\n",
+		n, g, s, g/s, apiBig, apiSmall, rounds, load)
 	return nil
 }
 
