@@ -601,9 +601,10 @@ func (p *Page) Shot(name string) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		p.T.Fatal(err)
 	}
+	p.Exec("window.scrollTo(0, 0)")
 	ctx, cancel := context.WithTimeout(p.ctx, Timeout)
 	defer cancel()
-	b, err := cdp.Run(ctx, cdp.FullScreenshot(90))
+	b, err := cdp.Run(ctx, cdp.FullScreenshot(100) /* 100: PNG */)
 	if err != nil {
 		p.fail("screenshot", err)
 	}

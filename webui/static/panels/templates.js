@@ -179,7 +179,12 @@ async function editPage(ctx, id) {
           ? t("templates.err.not_common", { name: "%%" + n + "%%", line })
           : t("templates.err.unknown", { name: "%%" + n + "%%", line }))))));
     } else {
-      if (!lastServerLine) { area.classList.remove("bad"); area.removeAttribute("aria-invalid"); }
+      if (!lastServerLine) {
+        area.classList.remove("bad");
+        area.removeAttribute("aria-invalid");
+        // The body is right now: the form's "correct the marked fields" is stale.
+        if (f && area.closest("form").querySelectorAll("[aria-invalid=true]").length === 0) f.box.replaceChildren();
+      }
       problems.replaceChildren();
     }
     return unknown.length === 0;
