@@ -36,6 +36,7 @@ bench: bin/switchboard
 	$(GO) run ./bench/ha -bin bin/switchboard
 	$(GO) run ./bench/pnp -bin bin/switchboard
 	$(GO) run ./bench/export
+	$(GO) run ./bench/console -bin bin/switchboard
 
 # golangci-lint, pinned, built from the Go module proxy into the tools cache
 # (SB_CACHE, outside the module); .golangci.yml says which linters run. Not yet
