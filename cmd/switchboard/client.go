@@ -299,6 +299,8 @@ func verbsFor(noun string) []verb {
 		return dhcpVerbs()
 	case "ha":
 		return haVerbs()
+	case "phonebook":
+		return phonebookVerbs()
 	}
 	return nil
 }
