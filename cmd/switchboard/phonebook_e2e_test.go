@@ -148,6 +148,18 @@ func TestPhonebookThroughDaemon(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	// Over TFTP too (tftp-hpa's client), while the tenant has no authentication.
+	if _, err := exec.LookPath("tftp"); err == nil {
+		local := filepath.Join(d.dir, "snom.xml")
+		host, port, _ := strings.Cut(d.tftp, ":")
+		if out, err := exec.Command("tftp", host, port, "-m", "binary", "-c", "get", tenant+"/phonebook/snom.xml", local).CombinedOutput(); err != nil {
+			t.Fatalf("tftp get: %v %s", err, out)
+		}
+		if b, _ := os.ReadFile(local); !strings.Contains(string(b), "<tbook") || !strings.Contains(string(b), "Zoe Neri") {
+			t.Fatalf("TFTP directory: %s", b)
+		}
+	}
+
 	// Roles on the admin API: a tenant admin of another tenant sees nothing,
 	// an auditor reads and cannot write.
 	d.addAdmin("root", "root-password-1")
@@ -207,6 +219,9 @@ func TestPhonebookThroughDaemon(t *testing.T) {
 		local := filepath.Join(d.dir, "yealink.xml")
 		host, port, _ := strings.Cut(d.tftp, ":")
 		out, _ := exec.Command("tftp", host, port, "-m", "binary", "-c", "get", tenant+"/phonebook/yealink.xml", local).CombinedOutput()
+		if !strings.Contains(string(out), "ccess violation") {
+			t.Fatalf("TFTP under authentication: %s", out)
+		}
 		if b, err := os.ReadFile(local); err == nil && len(b) > 0 {
 			t.Fatalf("TFTP served the directory of a tenant with authentication: %s %s", out, b)
 		}
