@@ -29,12 +29,13 @@ test: lint bin/switchboard
 test-race:
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-# Benchmarks against the baselines in the same run (tftpd-hpa, nginx, wrk; root).
+# Benchmarks against the baselines in the same run (tftpd-hpa, nginx, wrk, MariaDB; root).
 bench: bin/switchboard
 	$(GO) run ./bench/provbench -bin bin/switchboard
 	$(GO) run ./bench/cti
 	$(GO) run ./bench/ha -bin bin/switchboard
 	$(GO) run ./bench/pnp -bin bin/switchboard
+	$(GO) run ./bench/phonebook
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
