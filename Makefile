@@ -35,6 +35,7 @@ bench: bin/switchboard
 	$(GO) run ./bench/cti
 	$(GO) run ./bench/ha -bin bin/switchboard
 	$(GO) run ./bench/pnp -bin bin/switchboard
+	$(GO) run ./bench/export
 	$(GO) run ./bench/phonebook
 
 lint:
