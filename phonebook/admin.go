@@ -50,8 +50,9 @@ func newAdminContact(c *Contact) adminContact {
 	return adminContact{Contact: *c, Source: c.Source(), Numbers: n}
 }
 
-// GET .../phonebook?q=&type=&owner=&offset=&limit=: {items, count}; count is
-// every match, items one page of them (by company, then name).
+// GET .../phonebook?q=&type=&owner=&offset=&limit=: {items, total, limit,
+// offset}, as every paged list of the API: total is every match, items one
+// page of them (by company, then name).
 func (s *Service) adminList(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
 	t, err := s.tenantOf(r, p)
 	if err != nil {
@@ -69,33 +70,37 @@ func (s *Service) adminList(w http.ResponseWriter, r *http.Request, p httpapi.Pr
 	if err != nil {
 		return err
 	}
-	limit := 100
+	limit := httpapi.DefaultPageSize
 	if _, ok := q["limit"]; ok {
 		if limit, err = httpapi.IntParam(q, "limit"); err != nil {
 			return err
 		}
 	}
-	if offset < 0 || limit < 0 {
-		return httpapi.Errorf(http.StatusBadRequest, "limit", "offset and limit must not be negative")
+	switch {
+	case limit < 1 || limit > httpapi.MaxPageSize:
+		return httpapi.Errorf(http.StatusBadRequest, "limit", "limit must be 1-%d", httpapi.MaxPageSize)
+	case offset < 0:
+		return httpapi.Errorf(http.StatusBadRequest, "offset", "offset must not be negative")
+	case len(q["q"]) > 128:
+		return httpapi.Errorf(http.StatusBadRequest, "q", "q is longer than 128 characters")
 	}
-	limit = min(limit, maxPage)
 	owner, hasOwner := q["owner"]
 	s.searches.WithLabelValues("admin").Inc()
 	qq := newQuery(q["q"])
 	items := []adminContact{}
-	count := 0
+	total := 0
 	for _, e := range s.book(t).entries {
 		if typ != "" && e.c.Type != typ || hasOwner && e.c.Owner != owner || !qq.matches(e, ViewAll) &&
 			!strings.Contains(e.email, qq.term) {
 			continue
 		}
-		if count >= offset && len(items) < limit {
+		if total >= offset && len(items) < limit {
 			c := e.c
 			items = append(items, newAdminContact(&c))
 		}
-		count++
+		total++
 	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "count": count})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "total": total, "limit": limit, "offset": offset})
 	return nil
 }
 

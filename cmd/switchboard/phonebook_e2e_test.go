@@ -190,7 +190,7 @@ func TestPhonebookThroughDaemon(t *testing.T) {
 	}
 	aud := d.login("aud", "other-password-1")
 	code, list, _, _ := d.request("GET", "/api/v1/tenants/"+tenant+"/phonebook?q=rossi", aud, nil)
-	if code != 200 || list["count"] != float64(1) {
+	if code != 200 || list["total"] != float64(1) {
 		t.Fatalf("auditor reads: %d %v", code, list)
 	}
 	if code, _, _, _ := d.request("POST", "/api/v1/tenants/"+tenant+"/phonebook", aud, map[string]any{"name": "x"}); code != 403 {

@@ -128,7 +128,7 @@ func phonebookVerbs() []verb {
 					q.Set("offset", strconv.Itoa(*offset))
 					var res struct {
 						Items []phonebookRow `json:"items"`
-						Count int            `json:"count"`
+						Total int            `json:"total"`
 					}
 					raw, err := c.call("GET", b+"?"+q.Encode(), nil, &res)
 					if err != nil {
@@ -136,8 +136,8 @@ func phonebookVerbs() []verb {
 					}
 					return c.show(raw, func(w *tabwriter.Writer) {
 						printPhonebook(w, res.Items)
-						if res.Count > len(res.Items) {
-							fmt.Fprintf(w, "(%d of %d: see --offset and --limit)\n", len(res.Items), res.Count)
+						if res.Total > len(res.Items) {
+							fmt.Fprintf(w, "(%d of %d: see --offset and --limit)\n", len(res.Items), res.Total)
 						}
 					})
 				}
