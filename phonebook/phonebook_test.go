@@ -237,3 +237,33 @@ func TestCommitDeliveryUpdatesIndexAndFiles(t *testing.T) {
 		return err == nil
 	})
 }
+
+// The HA passive node: the active's snapshot imported into its store (what
+// package ha does) brings the contacts into its index and its directory
+// files, ready when it takes over.
+func TestReplicatedToPassive(t *testing.T) {
+	active := newEnv(t, provision.ModeSingle)
+	passive := newEnv(t, provision.ModeSingle)
+	c := active.create(t, Contact{Type: TypePublic, Name: "Replicated", WorkPhone: "100"})
+	active.create(t, Contact{Type: TypeSpeedDial, Owner: "alice", Name: "Mum", SpeedDialNum: "200"})
+	snap, err := active.st.ExportSnapshot(active.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := passive.st.ImportSnapshot(passive.ctx, snap); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the contacts on the passive", func() bool {
+		got, err := passive.pb.Contact(active.tenant, c.ID)
+		return err == nil && got.Name == "Replicated" && len(passive.pb.book(active.tenant).speedDials("alice")) == 1
+	})
+	eventually(t, "the passive's directory file", func() bool {
+		got, err := passive.prov.Resolve("phonebook/yealink.xml")
+		return err == nil && got.Tenant == active.tenant && strings.Contains(string(got.File.Body), "Replicated")
+	})
+	// Ids go on after the replicated ones when the passive takes over.
+	next, err := passive.pb.Create(passive.ctx, passive.admin, Contact{Tenant: active.tenant, Type: TypePublic, Name: "After failover"})
+	if err != nil || next.ID <= c.ID+1 {
+		t.Fatalf("after failover: %+v %v", next, err)
+	}
+}
