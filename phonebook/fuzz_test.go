@@ -85,6 +85,8 @@ func FuzzCTIPayload(f *testing.F) {
 		`{"type":"private","name":"x","workphone":"1"}`, `{"id":"12","name":null}`, `{"id":12.5}`, `{"id":1e400}`,
 		`{"type":["a"]}`, `[]`, `null`, `{"name":"\u0000"}`, `{"extension":201}`, `{"id":"9007199254740993"}`,
 		"type=private&name=x", "%zz", `{"a":`, `{"speeddial_num":"+39 333"}`,
+		`{"file64":"data:text/csv;base64,bmFtZSxzcGVlZGRpYWxfbnVtCk11bSwxMjMK"}`, `{"file64":"bmFtZQpYCg=="}`, `{"file64":"data:,"}`,
+		`{"file64":"!!!"}`,
 	} {
 		f.Add([]byte(s), strings.HasPrefix(s, "{") || strings.HasPrefix(s, "[") || s == "null")
 	}
@@ -98,6 +100,15 @@ func FuzzCTIPayload(f *testing.F) {
 		p, err := readPayload(req, 64<<10)
 		if err != nil {
 			return
+		}
+		if f64, present, err := textValue(p, "file64"); err == nil && present {
+			// import_csv_speeddial: base64 (or a data: URL) of a CSV file.
+			if data, err := DecodeFile64(f64); err == nil {
+				if len(data) > maxImport {
+					t.Fatalf("decoded %d bytes, more than the limit", len(data))
+				}
+				parseCSV(data, false)
+			}
 		}
 		if raw, ok := p["id"]; ok {
 			if id, ok := ParseID(raw); ok && (id <= 0 || id > maxID) {
