@@ -24,6 +24,7 @@ type entry struct {
 	numbers string // the numbers, folded, separated by \x00
 	digits  string // the numbers' digits only, separated by \x00
 	email   string // both e-mail addresses, folded
+	all     string // name, company, numbers and notes: the common view in one look
 }
 
 var emptyBook = &book{byID: map[int64]*entry{}}
@@ -37,6 +38,7 @@ func newEntry(c *Contact) *entry {
 		nums[i] = digitsOf(n)
 	}
 	e.digits = strings.Join(nums, "\x00")
+	e.all = e.name + "\x00" + e.company + "\x00" + e.numbers + "\x00" + e.notes
 	return e
 }
 
@@ -128,9 +130,10 @@ func (q query) matches(e *entry, view string) bool {
 			return true
 		}
 	default:
-		if strings.Contains(e.name, q.term) || strings.Contains(e.company, q.term) {
+		if strings.Contains(e.all, q.term) {
 			return true
 		}
+		return q.digits != "" && len(q.digits) >= 3 && strings.Contains(e.digits, q.digits)
 	}
 	if strings.Contains(e.numbers, q.term) || strings.Contains(e.notes, q.term) {
 		return true
