@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchboard-pbx/switchboard/internal/component"
+	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
@@ -79,6 +80,9 @@ type Service struct {
 	loadErr   error
 
 	files *fileSet
+	// ctiTenantID caches the CTI's tenant id (resolved from cfg.CTITenant);
+	// a commit that touches tenants clears it.
+	ctiTenantID atomic.Pointer[string]
 
 	searches *prometheus.CounterVec
 	renders  prometheus.Histogram
@@ -153,6 +157,9 @@ func (s *Service) Serve(ctx context.Context) error {
 // Commit brings the index up to date with a durable commit (another node's
 // write replicated here, an audit restore, the CLI), then the files.
 func (s *Service) Commit(c store.Commit) {
+	if c.Touches(provision.KindTenant) {
+		s.ctiTenantID.Store(nil)
+	}
 	if !c.Touches(KindContact) {
 		return
 	}
@@ -552,9 +559,17 @@ func (s *Service) resolveTenant(ctx context.Context, ref string) (string, error)
 	return s.tenants.ResolveTenant(ctx, ref)
 }
 
-// CTITenant is the tenant of the CTI's users.
+// CTITenant is the tenant of the CTI's users (resolved once, not per request).
 func (s *Service) CTITenant(ctx context.Context) (string, error) {
-	return s.resolveTenant(ctx, s.cfg.CTITenant)
+	if t := s.ctiTenantID.Load(); t != nil {
+		return *t, nil
+	}
+	t, err := s.resolveTenant(ctx, s.cfg.CTITenant)
+	if err != nil {
+		return "", err
+	}
+	s.ctiTenantID.Store(&t)
+	return t, nil
 }
 
 func (s *Service) renderDirty() {
