@@ -25,8 +25,8 @@ func TestBuiltinTemplatesPointAtTheDirectory(t *testing.T) {
 			}
 			for _, tc := range []struct {
 				model, mac, file string // the device file (or the common file)
-				url                  *regexp.Regexp
-				want                 string // the directory file it must name
+				url              *regexp.Regexp
+				want             string // the directory file it must name
 			}{
 				{"yealink-t54w", "00:15:65:00:00:01", "001565000001.cfg", regexp.MustCompile(`remote_phonebook\.data\.1\.url = (\S+)`), FileYealink},
 				{"snom-d785", "00:04:13:00:00:02", "000413000002.xml", regexp.MustCompile(`<file url="([^"]+)"`), FileSnom},
