@@ -86,7 +86,7 @@ async function listPage(ctx) {
     onOpen: (c) => ctx.go(["phonebook", String(c.id)]),
     empty: search || type ? t("core.no_match") : t("phonebook.empty"),
   });
-  const importInput = h("input", { type: "file", accept: ".csv,text/csv", class: "sr-only", tabindex: "-1", id: "phonebook-import-file" });
+  const importInput = h("input", { type: "file", accept: ".csv,text/csv", class: "sr-only", tabindex: "-1", id: "phonebook-import-file", "aria-label": t("phonebook.import") });
   importInput.addEventListener("change", async () => {
     const f = importInput.files[0];
     if (!f) return;
