@@ -24,6 +24,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/ha"
 	"github.com/switchboard-pbx/switchboard/httpd"
 	"github.com/switchboard-pbx/switchboard/httpprov"
+	"github.com/switchboard-pbx/switchboard/internal/apidoc"
 	"github.com/switchboard-pbx/switchboard/internal/component"
 	"github.com/switchboard-pbx/switchboard/pnp"
 	"github.com/switchboard-pbx/switchboard/provision"
@@ -161,6 +162,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 	add(admin.NewSocketServer(cfg.Admin.Socket, d.web.Secure(), clog("socket")), false)
 	add(httpSrv, false)
 	add(console, false)
+	add(apidoc.New(version), false)
 	unknownLimit := ratelimit.New(cfg.Provisioning.UnknownBurst, cfg.Provisioning.UnknownInterval)
 	add(httpprov.New(clog("provisioning"), prov, unknownLimit), true)
 

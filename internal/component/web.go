@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +35,18 @@ type Web struct {
 	gatherer prometheus.Gatherer
 	requests *prometheus.CounterVec
 	health   func(ctx context.Context) (int, []byte)
+	routes   []Route
+}
+
+// Route is one API route a component mounted: the OpenAPI document is checked
+// against this list, so it comes from the router itself.
+type Route struct {
+	// Pattern is the net/http pattern, "GET /api/v1/tenants/{id}".
+	Pattern string
+	// Component is the name of the component that mounted it.
+	Component string
+	// Public routes skip authentication (the login, the API description).
+	Public bool
 }
 
 type plainRoute struct {
@@ -62,11 +75,31 @@ func (r router) Admin(pattern string, h httpapi.Handler) {
 	if _, path, _ := strings.Cut(pattern, " "); !strings.HasPrefix(path, "/api/v1/") {
 		panic("component " + r.name + ": admin route outside /api/v1/: " + pattern)
 	}
+	r.w.routes = append(r.w.routes, Route{Pattern: pattern, Component: r.name})
 	r.w.secure.Handle(pattern, r.w.auth.Wrap(h))
 }
 
 func (r router) Handle(pattern string, h http.Handler) {
+	// A method-qualified route under /api/v1/ is part of the API (the login);
+	// prefixes ("/api/", "/webrest/") are not.
+	if method, path, ok := strings.Cut(pattern, " "); ok && method != "" && strings.HasPrefix(path, "/api/v1/") {
+		r.w.routes = append(r.w.routes, Route{Pattern: pattern, Component: r.name, Public: true})
+	}
 	r.w.secure.Handle(pattern, r.gate.handler(r.name, h))
+}
+
+// Routes lists the API routes mounted so far, sorted by path then method.
+func (w *Web) Routes() []Route {
+	out := append([]Route(nil), w.routes...)
+	sort.Slice(out, func(i, j int) bool {
+		mi, pi, _ := strings.Cut(out[i].Pattern, " ")
+		mj, pj, _ := strings.Cut(out[j].Pattern, " ")
+		if pi != pj {
+			return pi < pj
+		}
+		return mi < mj
+	})
+	return out
 }
 
 func (r router) Plain(prefix string, h fasthttp.RequestHandler) {
