@@ -22,6 +22,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/admin"
 	"github.com/switchboard-pbx/switchboard/cti"
 	"github.com/switchboard-pbx/switchboard/dhcp"
+	"github.com/switchboard-pbx/switchboard/doctor"
 	"github.com/switchboard-pbx/switchboard/ha"
 	"github.com/switchboard-pbx/switchboard/httpd"
 	"github.com/switchboard-pbx/switchboard/pnp"
@@ -57,6 +58,10 @@ type Config struct {
 	DHCP dhcp.Config `yaml:"dhcp"`
 	// HA is two-node active/passive high availability (off by default).
 	HA ha.Config `yaml:"ha"`
+	// Public is how the box is reached from outside the LAN (name, address).
+	Public doctor.Public `yaml:"public"`
+	// Doctor configures "switchboard doctor" (echo service, outside vantage).
+	Doctor doctor.Config `yaml:"doctor"`
 }
 
 // Log configures log/slog output on stderr.
@@ -89,6 +94,8 @@ func Default() Config {
 		DHCP:         dhcp.DefaultConfig(),
 		HA:           ha.DefaultConfig(),
 		PnP:          pnp.DefaultConfig(),
+		Public:       doctor.DefaultPublic(),
+		Doctor:       doctor.DefaultConfig(),
 	}
 }
 
@@ -247,6 +254,8 @@ func (c *Config) Finish() error {
 		{"dhcp", c.DHCP.Validate()},
 		{"ha", c.HA.Validate()},
 		{"pnp", c.PnP.Validate()},
+		{"public", c.Public.Validate()},
+		{"doctor", c.Doctor.Validate()},
 	} {
 		if sec.err != nil {
 			return fmt.Errorf("config: key %s.%w", sec.name, sec.err)

@@ -119,14 +119,19 @@ func cmdClient(noun string, args []string, stdin io.Reader, stdout io.Writer) er
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
-	c := &client{socket: sock, json: cf.json, out: stdout, stdin: stdin, http: &http.Client{
+	c := newClient(sock, cf.json, stdout, stdin)
+	return action(c, pos)
+}
+
+// newClient talks to the daemon's control socket sock.
+func newClient(sock string, asJSON bool, stdout io.Writer, stdin io.Reader) *client {
+	return &client{socket: sock, json: asJSON, out: stdout, stdin: stdin, http: &http.Client{
 		Timeout: 60 * time.Second,
 		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", sock)
 		}},
 	}}
-	return action(c, pos)
 }
 
 // apiErr is an error answer of the daemon.

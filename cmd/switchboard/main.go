@@ -55,6 +55,8 @@ Usage:
   switchboard dhcp leases|rules          the built-in DHCP server (dhcp.enabled)
   switchboard dhcp probe --interface IF  ask the LAN's DHCP servers what phones get (runs locally, root)
   switchboard ha status|pair|switch|unpair|disable   two-node high availability
+  switchboard doctor [--json]            check certificate, names, ports, NAT, PBX, disk, database, HA
+  switchboard vantage --listen ADDR      the doctor's outside vantage (run on a host outside the NAT)
 
 CLI verbs talk to the running daemon over its control socket. Common flags:
   --config FILE   configuration file (to find the socket; default /etc/switchboard/switchboard.yaml)
@@ -101,6 +103,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdClient(noun, args[1:], stdin, stdout)
 	case "cti":
 		err = cmdCTI(args[1:], stdin, stdout)
+	case "doctor":
+		err = cmdDoctor(args[1:], stdout, stderr)
+	case "vantage":
+		err = cmdVantage(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "switchboard: unknown command %q\n\n%s", args[0], usage)
 		return 2

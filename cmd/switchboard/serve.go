@@ -21,6 +21,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/config"
 	"github.com/switchboard-pbx/switchboard/cti"
 	"github.com/switchboard-pbx/switchboard/dhcp"
+	"github.com/switchboard-pbx/switchboard/doctor"
 	"github.com/switchboard-pbx/switchboard/ha"
 	"github.com/switchboard-pbx/switchboard/httpd"
 	"github.com/switchboard-pbx/switchboard/httpprov"
@@ -116,6 +117,7 @@ type daemonParts struct {
 	components []component.Component
 	web        *component.Web
 	role       component.RoleSource
+	doctor     *doctor.Doctor
 }
 
 // build makes the components the configuration asks for. This list is the
@@ -166,8 +168,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 	unknownLimit := ratelimit.New(cfg.Provisioning.UnknownBurst, cfg.Provisioning.UnknownInterval)
 	add(httpprov.New(clog("provisioning"), prov, unknownLimit), true)
 
+	var node *ha.Node
 	if cfg.HA.Enabled() {
-		node, err := ha.New(cfg.HA, cfg.DataDir, clog("ha"))
+		node, err = ha.New(cfg.HA, cfg.DataDir, clog("ha"))
 		if err != nil {
 			return d, err
 		}
@@ -213,7 +216,36 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 		}
 		add(resp, true)
 	}
+	d.doctor = doctor.New(cfg.Doctor.Timeout, doctor.Standard(doctorEnv(cfg, st, node))...)
+	add(d.doctor, false)
 	return d, nil
+}
+
+// doctorEnv is what the doctor's checks look at.
+func doctorEnv(cfg config.Config, st *store.Store, node *ha.Node) doctor.Env {
+	env := doctor.Env{Public: cfg.Public, Config: cfg.Doctor, HTTPSAddr: cfg.HTTP.HTTPSListen,
+		SelfSigned: cfg.HTTP.SelfSigned, DataDir: cfg.DataDir, Store: st,
+		URLs: []doctor.NamedURL{{Name: "the provisioning base URL", Key: "provisioning.base_url", URL: cfg.Provisioning.BaseURL}}}
+	if cfg.HTTP.Listen != "" {
+		env.Listeners = append(env.Listeners, doctor.Listener{Name: "http", Network: "tcp", Addr: cfg.HTTP.Listen, Key: "http.listen"})
+	}
+	env.Listeners = append(env.Listeners, doctor.Listener{Name: "https", Network: "tcp", Addr: cfg.HTTP.HTTPSListen, Key: "http.https_listen"})
+	if cfg.TFTP.Listen != "" {
+		env.Listeners = append(env.Listeners, doctor.Listener{Name: "tftp", Network: "udp-tftp", Addr: cfg.TFTP.Listen, Key: "tftp.listen", ActiveOnly: true})
+	}
+	env.Listeners = append(env.Listeners, doctor.Listener{Name: "socket", Network: "unix", Addr: cfg.Admin.Socket, Key: "admin.socket"})
+	if cfg.CTI.Enabled {
+		a := cfg.CTI.AMI
+		env.AMI = &a
+		if cfg.CTI.FQDN != "" {
+			env.URLs = append(env.URLs, doctor.NamedURL{Name: "the mobile app's QR code host", Key: "cti.fqdn", URL: cfg.CTI.FQDN})
+		}
+	}
+	if node != nil {
+		env.HA = node.Status
+		env.Active = node.IsActive
+	}
+	return env
 }
 
 // registry holds the process's metrics and the store revision.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/switchboard-pbx/switchboard/admin"
 	"github.com/switchboard-pbx/switchboard/cti"
+	"github.com/switchboard-pbx/switchboard/doctor"
 	"github.com/switchboard-pbx/switchboard/ha"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/redirect"
@@ -124,6 +125,7 @@ var ops = concat(
 		{Pattern: "GET /api/v1/me", Tag: "session", Summary: "Who the caller is", Out: me{}},
 		{Pattern: "PUT /api/v1/me/password", Tag: "session", Summary: "Change the caller's own password", In: passwordChange{}},
 		{Pattern: "GET /api/v1/status", Tag: "system", Summary: "Version, revision, schema and tenancy mode", Out: status{}},
+		{Pattern: "GET /api/v1/diagnostics", Tag: "system", Summary: "Run the doctor's checks (switchboard doctor)", Out: doctor.Report{}},
 		{Pattern: "GET /api/v1/openapi.json", Tag: "system", Summary: "This document", Out: Object, Public: true},
 
 		{Pattern: "GET /api/v1/users", Tag: "users", Summary: "List admin users", Out: List(admin.UserView{})},
