@@ -20,6 +20,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/cti/amitest"
 	"github.com/switchboard-pbx/switchboard/ha"
 	"github.com/switchboard-pbx/switchboard/internal/testlog"
+	"github.com/switchboard-pbx/switchboard/internal/testpki"
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
@@ -64,9 +65,9 @@ func expect(t *testing.T, res map[string]Result, id string, want Status, detail 
 // expired.
 func TestTLS(t *testing.T) {
 	const fqdn = "pbx.example.test"
-	p := newPKI(t, []string{fqdn}, time.Now().Add(90*24*time.Hour))
-	full, leafOnly := p.serveTLS(t, true), p.serveTLS(t, false)
-	env := Env{Public: Public{FQDN: fqdn}, Roots: p.roots}
+	p := testpki.New(t, []string{fqdn}, time.Now().Add(90*24*time.Hour))
+	full, leafOnly := p.Serve(t, true), p.Serve(t, false)
+	env := Env{Public: Public{FQDN: fqdn}, Roots: p.Roots}
 
 	env.HTTPSAddr = full
 	res := run(t, env, "tls.names", "tls.expiry", "tls.chain", "tls.intermediates")
@@ -99,7 +100,9 @@ func TestTLS(t *testing.T) {
 	env.Now, env.Roots = nil, nil
 	expect(t, run(t, env, "tls.chain"), "tls.chain", Fail, "does not reach a trusted root")
 	ca := filepath.Join(t.TempDir(), "ca.pem")
-	writePEM(t, ca, p.root.Raw)
+	if err := os.WriteFile(ca, p.RootPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	env.Config = DefaultConfig()
 	env.Config.CAFile = ca
 	expect(t, run(t, env, "tls.chain"), "tls.chain", OK, "trusted root")

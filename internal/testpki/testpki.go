@@ -1,4 +1,7 @@
-package doctor
+// Package testpki makes a throw-away PKI for tests: a root CA, an intermediate
+// CA and a server certificate it issues, and a real TLS server presenting the
+// chain with or without the intermediate.
+package testpki
 
 import (
 	"crypto/ecdsa"
@@ -10,19 +13,19 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
-	"os"
 	"testing"
 	"time"
 )
 
-// pki is a CA, an intermediate and a leaf made for the test.
-type pki struct {
-	root, inter, leaf *x509.Certificate
-	leafKey           *ecdsa.PrivateKey
-	roots             *x509.CertPool
+// PKI is a root, an intermediate and a leaf made for one test.
+type PKI struct {
+	Root, Inter, Leaf *x509.Certificate
+	LeafKey           *ecdsa.PrivateKey
+	// Roots holds Root only.
+	Roots *x509.CertPool
 }
 
-func mkcert(t *testing.T, tmpl, parent *x509.Certificate, pub *ecdsa.PublicKey, signer *ecdsa.PrivateKey) *x509.Certificate {
+func mkcert(t testing.TB, tmpl, parent *x509.Certificate, pub *ecdsa.PublicKey, signer *ecdsa.PrivateKey) *x509.Certificate {
 	t.Helper()
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
 	if err != nil {
@@ -35,7 +38,8 @@ func mkcert(t *testing.T, tmpl, parent *x509.Certificate, pub *ecdsa.PublicKey, 
 	return c
 }
 
-func newPKI(t *testing.T, names []string, notAfter time.Time) *pki {
+// New makes the chain; the leaf covers names and expires at notAfter.
+func New(t testing.TB, names []string, notAfter time.Time) *PKI {
 	t.Helper()
 	key := func() *ecdsa.PrivateKey {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -60,18 +64,41 @@ func newPKI(t *testing.T, names []string, notAfter time.Time) *pki {
 	leaf := mkcert(t, lt, inter, &lk.PublicKey, ik)
 	pool := x509.NewCertPool()
 	pool.AddCert(root)
-	return &pki{root: root, inter: inter, leaf: leaf, leafKey: lk, roots: pool}
+	return &PKI{Root: root, Inter: inter, Leaf: leaf, LeafKey: lk, Roots: pool}
 }
 
-// serveTLS runs a real TLS server on loopback presenting the leaf and, when
-// withInter, the intermediate.
-func (p *pki) serveTLS(t *testing.T, withInter bool) string {
-	t.Helper()
-	chain := [][]byte{p.leaf.Raw}
+// CertPEM is the leaf, followed by the intermediate when withInter.
+func (p *PKI) CertPEM(withInter bool) []byte {
+	out := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.Leaf.Raw})
 	if withInter {
-		chain = append(chain, p.inter.Raw)
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.Inter.Raw})...)
 	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{{Certificate: chain, PrivateKey: p.leafKey}}})
+	return out
+}
+
+// KeyPEM is the leaf's private key.
+func (p *PKI) KeyPEM(t testing.TB) []byte {
+	der, err := x509.MarshalECPrivateKey(p.LeafKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})
+}
+
+// RootPEM is the root certificate.
+func (p *PKI) RootPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.Root.Raw})
+}
+
+// Serve runs a real TLS server on loopback presenting the leaf and, when
+// withInter, the intermediate; it returns its address.
+func (p *PKI) Serve(t testing.TB, withInter bool) string {
+	t.Helper()
+	chain := [][]byte{p.Leaf.Raw}
+	if withInter {
+		chain = append(chain, p.Inter.Raw)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{{Certificate: chain, PrivateKey: p.LeafKey}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,12 +116,4 @@ func (p *pki) serveTLS(t *testing.T, withInter bool) string {
 		}
 	}()
 	return ln.Addr().String()
-}
-
-func writePEM(t *testing.T, path string, der []byte) {
-	t.Helper()
-	b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
 }
