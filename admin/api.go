@@ -301,10 +301,13 @@ func (a *API) status(w http.ResponseWriter, r *http.Request, p Principal) error 
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"version":      a.version,
-		"revision":     a.st.Revision(),
-		"schema":       schema,
-		"tenancy_mode": a.prov.Mode(),
+		"version":  a.version,
+		"revision": a.st.Revision(),
+		// The newest revision the provisioning files reflect: a change has
+		// reached the phones' files once this is at least its revision.
+		"rendered_revision": a.prov.RenderedRevision(),
+		"schema":            schema,
+		"tenancy_mode":      a.prov.Mode(),
 	})
 	return nil
 }

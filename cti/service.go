@@ -162,7 +162,7 @@ func (svc *Service) Health(context.Context) component.Health {
 	case st.Logins > 0:
 		return component.Health{Status: component.Degraded, Detail: fmt.Sprintf("AMI link to %s lost, reconnecting: %v", addr, st.LastError)}
 	case st.LastError != nil:
-		return component.Health{Status: component.Down, Detail: fmt.Sprintf("AMI not connected to %s: %v", addr, st.LastError)}
+		return component.Health{Status: component.Degraded, Detail: fmt.Sprintf("AMI not connected to %s: %v", addr, st.LastError)}
 	default:
 		return component.Health{Status: component.Degraded, Detail: "AMI connecting to " + addr}
 	}

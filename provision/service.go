@@ -13,16 +13,17 @@ import (
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
-// Serve renders files as changes arrive until ctx ends.
-func (s *Service) Serve(ctx context.Context) error {
-	go s.recordSightings(ctx)
-	s.render.run(ctx)
-	return nil
-}
-
-// WaitRendered blocks until the provisioning files reflect revision rev.
+// WaitRendered blocks until the provisioning files reflect revision rev, which
+// must reach the service through Commit (as every commit does in serve).
 func (s *Service) WaitRendered(ctx context.Context, rev int64) error {
 	return s.render.waitRendered(ctx, rev)
+}
+
+// RenderedRevision is the newest store revision the files reflect.
+func (s *Service) RenderedRevision() int64 {
+	s.render.dirtyMu.Lock()
+	defer s.render.dirtyMu.Unlock()
+	return s.render.doneRev
 }
 
 // Lookup returns the rendered file name of tenant.
