@@ -19,6 +19,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/cti/ami"
 	"github.com/switchboard-pbx/switchboard/cti/amitest"
 	"github.com/switchboard-pbx/switchboard/ha"
+	"github.com/switchboard-pbx/switchboard/internal/asterisktest"
 	"github.com/switchboard-pbx/switchboard/internal/testlog"
 	"github.com/switchboard-pbx/switchboard/internal/testpki"
 	"github.com/switchboard-pbx/switchboard/store"
@@ -489,4 +490,23 @@ func TestConfigValidate(t *testing.T) {
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestPBXRealAsterisk runs the AMI checks against a real Asterisk 20
+// (internal/asterisktest): the login works, the clock agrees, and its
+// transports (UDP and TCP, no TLS) make the transports check fail naming TLS
+// and only TLS; a wrong secret fails the login.
+func TestPBXRealAsterisk(t *testing.T) {
+	pbx := asterisktest.Start(t, asterisktest.Options{Extensions: 2})
+	a := ami.DefaultConfig()
+	a.Address, a.Username, a.Secret = pbx.AMIAddr, pbx.AMIUser, pbx.AMISecret
+	env := Env{AMI: &a}
+	res := run(t, env, "pbx.ami", "pbx.transports", "pbx.clock")
+	expect(t, res, "pbx.ami", OK, "logged in to AMI at "+pbx.AMIAddr)
+	expect(t, res, "pbx.transports", Fail, "no SIP TLS transport (it has: tcp ")
+	expect(t, res, "pbx.clock", OK, "clocks agree")
+	bad := a
+	bad.Secret = "not-" + a.Secret
+	env.AMI = &bad
+	expect(t, run(t, env, "pbx.ami"), "pbx.ami", Fail, "refused")
 }

@@ -107,7 +107,7 @@ func (e *checker) pbxAMI(ctx context.Context) Result {
 		return fail("check cti.ami.address, cti.ami.username and cti.ami.secret against manager.conf on the PBX, and that Asterisk runs",
 			"AMI at %s: %v", e.AMI.Address, f.err)
 	}
-	return ok("logged in to AMI at %s (%s)", e.AMI.Address, f.version)
+	return ok("logged in to AMI at %s (AMI version %s)", e.AMI.Address, f.version)
 }
 
 func (e *checker) pbxTransports(ctx context.Context) Result {
