@@ -17,7 +17,9 @@ var (
 	commit  = ""
 )
 
-func versionString() string {
+// commitString is the commit the binary was built from, "unknown" when the
+// build recorded none.
+func commitString() string {
 	c := commit
 	if c == "" {
 		if bi, ok := debug.ReadBuildInfo(); ok {
@@ -31,7 +33,11 @@ func versionString() string {
 	if c == "" {
 		c = "unknown"
 	}
-	return fmt.Sprintf("switchboard %s (commit %s, %s, %s/%s)", version, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return c
+}
+
+func versionString() string {
+	return fmt.Sprintf("switchboard %s (commit %s, %s, %s/%s)", version, commitString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
 const usage = `switchboard: the PBX appliance services daemon and its CLI

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -255,7 +256,9 @@ func registry(st *store.Store) *prometheus.Registry {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_store_revision",
 			Help: "Global configuration revision (committed changes)."}, func() float64 { return float64(st.Revision()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_build_info",
-			Help: "Always 1; the version is in the help of 'switchboard version'."}, func() float64 { return 1 }),
+			Help:        "Always 1; the labels say which build runs.",
+			ConstLabels: prometheus.Labels{"version": version, "commit": commitString(), "goversion": runtime.Version()}},
+			func() float64 { return 1 }),
 	)
 	return reg
 }

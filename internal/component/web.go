@@ -34,7 +34,7 @@ type Web struct {
 	plain    []plainRoute
 	gatherer prometheus.Gatherer
 	requests *prometheus.CounterVec
-	health   func(ctx context.Context) (int, []byte)
+	health   func(ctx context.Context) healthReport
 	routes   []Route
 }
 
@@ -59,7 +59,7 @@ func NewWeb(auth Authenticator) *Web {
 	return &Web{auth: auth, secure: http.NewServeMux(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_http_requests_total",
 			Help: "HTTP requests by listener, area and status code."}, []string{"listener", "area", "code"}),
-		health: func(context.Context) (int, []byte) { return http.StatusOK, []byte(`{"status":"ok"}` + "\n") },
+		health: func(context.Context) healthReport { return healthReport{Status: OK, Components: map[string]Health{}} },
 	}
 }
 
@@ -111,7 +111,7 @@ func (w *Web) Secure() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", w.secure)
 	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, r *http.Request) {
-		code, body := w.healthNow(r.Context())
+		code, body := w.healthNow(r.Context(), r.URL.Query().Get("role") == "active")
 		rw.Header().Set("Content-Type", "application/json")
 		rw.Header().Set("Cache-Control", "no-store")
 		rw.WriteHeader(code)
@@ -140,7 +140,7 @@ func (w *Web) Plain(fallback fasthttp.RequestHandler) fasthttp.RequestHandler {
 			}
 		}
 		if string(p) == "/healthz" && ctx.IsGet() {
-			code, body := w.healthNow(ctx)
+			code, body := w.healthNow(ctx, string(ctx.QueryArgs().Peek("role")) == "active")
 			ctx.SetContentType("application/json")
 			ctx.Response.Header.Set("Cache-Control", "no-store")
 			ctx.SetStatusCode(code)
@@ -152,10 +152,19 @@ func (w *Web) Plain(fallback fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return countFast(w.requests, h)
 }
 
-func (w *Web) healthNow(ctx context.Context) (int, []byte) {
+// healthNow is /healthz. A passive HA node is healthy (200) when its parts
+// are: it is ready to take over. A load balancer in front of both nodes asks
+// /healthz?role=active instead, which answers 503 on the passive node, so
+// that only the active one gets traffic.
+func (w *Web) healthNow(ctx context.Context, activeOnly bool) (int, []byte) {
 	hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	return w.health(hctx)
+	r := w.health(hctx)
+	code, body := marshalHealth(r)
+	if activeOnly && r.Role == "passive" {
+		code = http.StatusServiceUnavailable
+	}
+	return code, body
 }
 
 // healthReport is the body of /healthz.
