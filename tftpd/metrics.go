@@ -24,7 +24,7 @@ type metrics struct {
 }
 
 func newMetrics() *metrics {
-	return &metrics{
+	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_tftp_requests_total",
 			Help: "TFTP requests by tenant and result (served, not_found, denied, throttled, malformed)."}, []string{"tenant", "result"}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_tftp_sent_bytes_total",
@@ -34,6 +34,11 @@ func newMetrics() *metrics {
 		throttled: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_tftp_throttled_total",
 			Help: "TFTP requests refused because their source asked for too many unknown files."}),
 	}
+	// The series exist from the start, so dashboards and alerts see 0, not
+	// "no data", on a quiet box.
+	m.bytes.WithLabelValues(noTenant)
+	m.errors.WithLabelValues(noTenant)
+	return m
 }
 
 func (m *metrics) request(tenant, result string) {
