@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -32,14 +33,13 @@ replication lag.
 
 // cmdDoctor is "switchboard doctor": GET /api/v1/diagnostics, printed.
 func cmdDoctor(args []string, stdout, stderr io.Writer) error {
-	if helpAsked(args) {
-		fmt.Fprint(stdout, doctorUsage)
-		return nil
-	}
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cf commonFlags
 	cf.register(fs)
+	if printHelp(stdout, fs, args, doctorUsage) {
+		return nil
+	}
 	if _, err := parse(fs, args); err != nil {
 		return &exitError{code: 2}
 	}
@@ -86,13 +86,12 @@ any other address. Point doctor.vantage at http://THIS-HOST:PORT.
 
 // cmdVantage is "switchboard vantage": the doctor's outside vantage.
 func cmdVantage(args []string, stdout, stderr io.Writer) error {
-	if helpAsked(args) {
-		fmt.Fprint(stdout, vantageUsage)
-		return nil
-	}
 	fs := flag.NewFlagSet("vantage", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", ":7070", "TCP address to listen on")
+	if printHelp(stdout, fs, args, vantageUsage) {
+		return nil
+	}
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 2}
 	}
@@ -115,10 +114,24 @@ func cmdVantage(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// helpAsked is true for "help", "-h" or "--help" anywhere in args.
+// printHelp prints usage and the flags to stdout when args ask for help.
+func printHelp(stdout io.Writer, fs *flag.FlagSet, args []string, usage string) bool {
+	if !helpAsked(args) {
+		return false
+	}
+	fmt.Fprintf(stdout, "%s\nFlags:\n", strings.TrimRight(usage, "\n")+"\n")
+	fs.SetOutput(stdout)
+	fs.PrintDefaults()
+	return true
+}
+
+// helpAsked is true for "help" first, or "-h" or "--help" anywhere in args.
 func helpAsked(args []string) bool {
+	if len(args) > 0 && args[0] == "help" {
+		return true
+	}
 	for _, a := range args {
-		if a == "help" || a == "-h" || a == "--help" || a == "-help" {
+		if a == "-h" || a == "--help" || a == "-help" {
 			return true
 		}
 	}

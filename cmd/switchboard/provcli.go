@@ -19,11 +19,19 @@ import (
 // single-tenant tenant).
 
 func tenantFlag(fs *flag.FlagSet) *string {
-	return fs.String("tenant", "default", "tenant UUID or name (default: the single-tenant tenant)")
+	return fs.String("tenant", "", "tenant UUID or name (default: the box's tenant when there is only one)")
 }
 
-// tenantBase resolves --tenant to the API prefix of that tenant.
+// tenantBase resolves --tenant to the API prefix of that tenant. Without
+// --tenant, a single-tenant box has its one tenant; a multi-tenant box with
+// one tenant uses it and says so; with several it asks which.
 func (c *client) tenantBase(ref string) (string, error) {
+	if ref == "" {
+		var err error
+		if ref, err = c.defaultTenant(); err != nil {
+			return "", err
+		}
+	}
 	if ref != "default" {
 		id, err := c.tenantID(ref)
 		if err != nil {
@@ -32,6 +40,30 @@ func (c *client) tenantBase(ref string) (string, error) {
 		ref = id
 	}
 	return "/api/v1/tenants/" + url.PathEscape(ref), nil
+}
+
+// defaultTenant is the tenant a verb uses when --tenant is not given.
+func (c *client) defaultTenant() (string, error) {
+	var res struct {
+		Mode  string
+		Items []tenantRow
+	}
+	if _, err := c.call("GET", "/api/v1/tenants", nil, &res); err != nil {
+		return "", err
+	}
+	if res.Mode != "multi" {
+		return "default", nil
+	}
+	var names []string
+	for _, t := range res.Items {
+		names = append(names, t.Name)
+	}
+	sort.Strings(names)
+	if len(names) == 1 {
+		fmt.Fprintf(c.errOut(), "(tenant %s)\n", names[0])
+		return names[0], nil
+	}
+	return "", &exitError{code: 2, msg: fmt.Sprintf("this box has %d tenants (%s): name one with --tenant NAME", len(names), strings.Join(names, ", "))}
 }
 
 // raw performs a request with a non-JSON body and returns the answer's bytes.
@@ -260,11 +292,13 @@ func deviceVerbs() []verb {
 				}
 			}},
 	}
+	vs = append(vs, deviceEditVerbs()...)
 	return append(vs, csvVerbs("devices")...)
 }
 
 func accountVerbs() []verb {
-	return append([]verb{listVerb("accounts", "list SIP accounts", []string{"extension", "sip_username", "display_name", "transport"})}, csvVerbs("accounts")...)
+	vs := append([]verb{listVerb("accounts", "list SIP accounts", []string{"extension", "sip_username", "display_name", "transport"})}, accountEditVerbs()...)
+	return append(vs, csvVerbs("accounts")...)
 }
 
 func fileVerbs() []verb {

@@ -41,6 +41,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "/etc/switchboard/switchboard.yaml", "configuration file")
+	if printHelp(stdout, fs, args, "usage: switchboard serve [--config FILE]\n\nRuns the daemon until SIGTERM or SIGINT.\n") {
+		return nil
+	}
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 2}
 	}
