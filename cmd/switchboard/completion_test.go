@@ -59,5 +59,3 @@ func TestCompletionShipped(t *testing.T) {
 		}
 	}
 }
-
-
