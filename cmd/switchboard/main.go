@@ -64,6 +64,8 @@ Usage:
   switchboard ha status|pair|switch|unpair|disable   two-node high availability
   switchboard doctor [--json]            check certificate, names, ports, NAT, PBX, disk, database, HA
   switchboard vantage --listen ADDR      the doctor's outside vantage (run on a host outside the NAT)
+  switchboard support-bundle [-o FILE]   one .tar.gz for support, secrets redacted
+  switchboard completion bash|zsh        shell completion script
 
 CLI verbs talk to the running daemon over its control socket. Common flags:
   --config FILE   configuration file (to find the socket; default /etc/switchboard/switchboard.yaml)
@@ -124,6 +126,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdVantage(args[1:], stdout, stderr)
 	case "completion":
 		err = cmdCompletion(args[1:], stdout)
+	case "support-bundle":
+		err = cmdSupportBundle(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "switchboard: unknown command %q%s\n\n%s", args[0], didYouMean(args[0], commandNames()), usage)
 		return 2
