@@ -223,4 +223,3 @@ func recentLogs() []byte {
 	}
 	return out
 }
-

@@ -16,10 +16,10 @@ import (
 // in any file, while the files support needs are there.
 func TestSupportBundleHasNoSecrets(t *testing.T) {
 	const (
-		amiSecret   = "AmiS3cret-Bundle-0001"
-		adminPass   = "Adm1n-Bundle-Passw0rd"
-		sipPass     = "S1p-Bundle-Passw0rd-77"
-		phonePass   = "Ph0ne-Bundle-Admin-55"
+		amiSecret = "AmiS3cret-Bundle-0001"
+		adminPass = "Adm1n-Bundle-Passw0rd"
+		sipPass   = "S1p-Bundle-Passw0rd-77"
+		phonePass = "Ph0ne-Bundle-Admin-55"
 	)
 	d := newDaemon(t, `cti:
   enabled: true
