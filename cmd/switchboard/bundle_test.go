@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestSupportBundleHasNoSecrets seeds known secrets in the configuration (the
@@ -126,5 +128,45 @@ func TestRedactConfig(t *testing.T) {
 	}
 	if len(secrets) != 3 || !strings.Contains(string(out), "name: keep") || !strings.Contains(string(out), "host: h") {
 		t.Errorf("secrets %v\n%s", secrets, out)
+	}
+}
+
+// TestDemoLoginFollowsPasswordChange: after "user passwd admin" the demo's
+// login file and the next banner no longer show the old password.
+func TestDemoLoginFollowsPasswordChange(t *testing.T) {
+	d := newDaemon(t, "demo:\n  enabled: true\ntenancy:\n  mode: multi\n")
+	d.start()
+	file := filepath.Join(d.dir, "data", "demo-login.txt")
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := strings.TrimSpace(strings.SplitN(string(b), "password: ", 2)[1])
+	if !strings.Contains(d.stdout.String(), "admin / "+old) {
+		t.Fatalf("banner lacks the demo password:\n%s", d.stdout.String())
+	}
+	if out, errOut, code := d.cli("N3w-Passw0rd-xyz\n", "user", "passwd", "admin", "--password-stdin"); code != 0 {
+		t.Fatalf("passwd: %s %s", out, errOut)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ = os.ReadFile(file)
+		if !strings.Contains(string(b), old) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demo-login.txt still shows the old password: %s", b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(string(b), "changed since the demo set it up") {
+		t.Errorf("demo-login.txt: %s", b)
+	}
+	if err := d.stop(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	d.start()
+	if strings.Contains(d.stdout.String(), old) || !strings.Contains(d.stdout.String(), "admin / (changed since the demo set it up") {
+		t.Errorf("banner after the change:\n%s", d.stdout.String())
 	}
 }
