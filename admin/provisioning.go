@@ -212,6 +212,7 @@ func (a *API) provisioningRoutes() {
 		if files == nil {
 			files = []*provision.File{}
 		}
+		httpapi.SortItems(files)
 		writeJSON(w, http.StatusOK, map[string]any{"items": files})
 		return nil
 	})
@@ -304,6 +305,7 @@ func (a *API) provisioningRoutes() {
 		if err != nil {
 			return err
 		}
+		httpapi.SortItems(l)
 		writeJSON(w, http.StatusOK, map[string]any{"items": l})
 		return nil
 	})

@@ -182,12 +182,23 @@ type apiErr struct {
 	Field  string `json:"field"`
 }
 
+// Error says it in the CLI's words: the field is the flag that sets it, and
+// API references become the CLI verbs.
 func (e *apiErr) Error() string {
-	if e.Field != "" {
-		return fmt.Sprintf("%s (field %s)", e.Msg, e.Field)
+	msg := cliWords(e.Msg)
+	if e.Field != "" && !strings.HasPrefix(msg, "line ") {
+		return fmt.Sprintf("%s (--%s)", msg, strings.ReplaceAll(e.Field, "_", "-"))
 	}
-	return e.Msg
+	return msg
 }
+
+// apiRefs maps API references in messages to the CLI verbs that do the same.
+var apiRefs = strings.NewReplacer(
+	"(the models: GET /api/v1/models, switchboard catalog models)", "(see: switchboard catalog models)",
+	"log in at POST /api/v1/login", "check --socket and that you may use it",
+)
+
+func cliWords(msg string) string { return apiRefs.Replace(msg) }
 
 // call sends a request and decodes a 2xx answer into out (raw JSON also returned).
 func (c *client) call(method, path string, body any, out any) (json.RawMessage, error) {

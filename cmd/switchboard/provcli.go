@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 // Provisioning verbs: devices, accounts, files, the unknown-device list, the
@@ -181,6 +182,10 @@ func printTable(w *tabwriter.Writer, cols []string, items []map[string]any) {
 			case nil:
 				vals[i] = "-"
 			case string:
+				// Timestamps in the local zone, to the second.
+				if t, err := time.Parse(time.RFC3339Nano, x); err == nil && len(x) >= 20 {
+					x = t.Local().Format("2006-01-02 15:04:05")
+				}
 				vals[i] = dash(strings.SplitN(x, "\n", 2)[0])
 			case float64:
 				vals[i] = strconv.FormatFloat(x, 'f', -1, 64)
@@ -452,12 +457,29 @@ func pbxVerbs() []verb {
 					if err != nil {
 						return err
 					}
-					var m map[string]any
+					var before, m map[string]any
+					if _, err := c.call("GET", base+"/pbx", nil, &before); err != nil {
+						return err
+					}
 					raw, err := c.call("PATCH", base+"/pbx", body, &m)
 					if err != nil {
 						return err
 					}
-					return c.show(raw, func(w *tabwriter.Writer) { printKV(w, m) })
+					var changed []string
+					for k := range body {
+						if fmt.Sprint(before[k]) != fmt.Sprint(m[k]) {
+							changed = append(changed, k)
+						}
+					}
+					sort.Strings(changed)
+					return c.show(raw, func(w *tabwriter.Writer) {
+						if len(changed) == 0 {
+							fmt.Fprintln(w, "unchanged: the values given are the current ones")
+						} else {
+							fmt.Fprintf(w, "changed: %s\n", strings.Join(changed, ", "))
+						}
+						printKV(w, m)
+					})
 				}
 			}},
 	}
