@@ -56,7 +56,7 @@ func dhcpVerbs() []verb {
 
 func dhcpHint(err error) error {
 	var ee *exitError
-	if errors.As(err, &ee) && strings.Contains(ee.msg, "no such endpoint") {
+	if errors.As(err, &ee) && (strings.Contains(ee.msg, "no such endpoint") || strings.Contains(ee.msg, "DHCP server is not enabled")) {
 		return &exitError{code: 1, msg: "the daemon's DHCP server is not enabled (set dhcp.enabled in the configuration)"}
 	}
 	return err

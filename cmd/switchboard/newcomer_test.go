@@ -93,3 +93,23 @@ func TestNewcomerFrictions(t *testing.T) {
 		t.Errorf("unknown tenant: %d %v", code, body)
 	}
 }
+
+// TestFeatureOffSaysSo: "ha status" and "cti dump" on a box with HA and the
+// CTI off say what is off and how to turn it on, not "no such endpoint".
+func TestFeatureOffSaysSo(t *testing.T) {
+	d := newDaemon(t, "")
+	d.start()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"ha", "status"}, "HA is off on this node (ha.state: disabled)"},
+		{[]string{"cti", "dump"}, "the CTI server is off (set cti.enabled: true"},
+		{[]string{"dhcp", "leases"}, "DHCP server is not enabled"},
+	} {
+		_, errOut, code := d.cli("", c.args...)
+		if code != 1 || !strings.Contains(errOut, c.want) || strings.Contains(errOut, "no such endpoint") {
+			t.Errorf("%v: exit %d %q", c.args, code, errOut)
+		}
+	}
+}

@@ -149,6 +149,15 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 		return d, err
 	}
 	d.web = component.NewWeb(api)
+	if !cfg.HA.Enabled() {
+		api.FeatureOff("/api/v1/ha", "HA is off on this node (ha.state: disabled): there is no cluster to show; to pair two nodes, see the README's \"High availability\"")
+	}
+	if !cfg.CTI.Enabled {
+		api.FeatureOff("/api/v1/cti", "the CTI server is off (set cti.enabled: true and cti.ami.* in the configuration)")
+	}
+	if !cfg.DHCP.Enabled {
+		api.FeatureOff("/api/v1/dhcp", "the daemon's DHCP server is not enabled (set dhcp.enabled in the configuration)")
+	}
 	// The redirect kinds and device rules are registered even when the service
 	// is off, so that devices and restores are still checked.
 	redir, err := redirect.New(cfg.Redirect, st, prov, clog("redirect"))
