@@ -3,6 +3,7 @@ package doctor
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -107,4 +108,37 @@ func (e *checker) haReplication(context.Context) Result {
 			"the passive node is %d revisions behind (revision %d here, %d there)", s.ReplicationLag, s.Revision, s.Peer.Revision)
 	}
 	return ok("replication lag %d revision(s)", s.ReplicationLag)
+}
+
+// haUnits checks that the polkit rule will let the service user start and
+// stop every unit of ha.units.
+func (e *checker) haUnits(context.Context) Result {
+	if e.HA == nil || len(e.HAUnits) == 0 {
+		return skip("no HA unit hooks (ha.units)")
+	}
+	if e.AsRoot {
+		return ok("the daemon runs as root: systemctl needs no polkit rule")
+	}
+	b, err := os.ReadFile(e.UnitsFile)
+	if err != nil {
+		return fail("list the units of ha.units, one per line, in "+e.UnitsFile+" (the packages install it)", "%v", err)
+	}
+	listed := map[string]bool{}
+	for _, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSpace(l)
+		if l != "" && !strings.HasPrefix(l, "#") {
+			listed[l], listed[strings.TrimSuffix(l, ".service")] = true, true
+		}
+	}
+	var missing []string
+	for _, u := range e.HAUnits {
+		if !listed[u] && !listed[strings.TrimSuffix(u, ".service")] {
+			missing = append(missing, u)
+		}
+	}
+	if len(missing) > 0 {
+		return fail("add "+strings.Join(missing, ", ")+" to "+e.UnitsFile+" (as root): the polkit rule reads it",
+			"the service user may not start or stop %s: not in %s", strings.Join(missing, ", "), e.UnitsFile)
+	}
+	return ok("the %d unit(s) of ha.units are in %s", len(e.HAUnits), e.UnitsFile)
 }

@@ -58,6 +58,12 @@ type Env struct {
 	AMI *ami.Config
 	// HA reports the cluster state; nil when HA is off.
 	HA func() ha.Status
+	// HAUnits are ha.units; UnitsFile is the list the polkit rule reads
+	// (/etc/switchboard-ha-units).
+	HAUnits   []string
+	UnitsFile string
+	// AsRoot is true when the daemon runs as root (systemctl needs no rule).
+	AsRoot bool
 	// Active reports whether this node serves (true without HA).
 	Active func() bool
 	// Roots are the trusted roots; nil: the system's plus doctor.ca_file.
@@ -102,6 +108,7 @@ func Standard(env Env) []Check {
 		Check{"audit.chain", e.auditChain},
 		Check{"ha.peer", e.haPeer},
 		Check{"ha.replication", e.haReplication},
+		Check{"ha.units", e.haUnits},
 	)
 	return cs
 }

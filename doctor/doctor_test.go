@@ -440,6 +440,17 @@ func TestAppliance(t *testing.T) {
 	expect(t, run(t, env, "ha.replication"), "ha.replication", Fail, "25 revisions behind")
 	status.Peer.Alive = false
 	expect(t, run(t, env, "ha.peer"), "ha.peer", Fail, "not reachable")
+
+	{
+		env.HAUnits = []string{"asterisk.service", "sb-extra"}
+		env.UnitsFile = filepath.Join(t.TempDir(), "ha-units")
+		os.WriteFile(env.UnitsFile, []byte("# comment\nasterisk\n"), 0o644)
+		expect(t, run(t, env, "ha.units"), "ha.units", Fail, "may not start or stop sb-extra")
+		os.WriteFile(env.UnitsFile, []byte("asterisk\nsb-extra.service\n"), 0o644)
+		expect(t, run(t, env, "ha.units"), "ha.units", OK, "2 unit(s)")
+		env.AsRoot = true
+		expect(t, run(t, env, "ha.units"), "ha.units", OK, "runs as root")
+	}
 }
 
 // TestReport: the worst verdict wins, a slow check is cut off, a panic is a

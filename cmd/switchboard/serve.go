@@ -257,6 +257,9 @@ func doctorEnv(cfg config.Config, st *store.Store, node *ha.Node) doctor.Env {
 	if node != nil {
 		env.HA = node.Status
 		env.Active = node.IsActive
+		env.HAUnits = cfg.HA.Units
+		env.UnitsFile = "/etc/switchboard-ha-units"
+		env.AsRoot = os.Geteuid() == 0
 	}
 	return env
 }
