@@ -35,6 +35,7 @@ bench: bin/switchboard
 	$(GO) run ./bench/cti
 	$(GO) run ./bench/ha -bin bin/switchboard
 	$(GO) run ./bench/pnp -bin bin/switchboard
+	$(GO) run ./bench/export
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

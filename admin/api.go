@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,6 +37,9 @@ type API struct {
 	byUser  *ratelimit.Limiter
 	rt      component.Router
 	off     []featureOff
+
+	featureMu sync.Mutex
+	features  []string // optional services that run (SetFeatures)
 
 	// dummyHash makes a login for an unknown user cost as much as for a known
 	// one (same bcrypt cost), so timing does not reveal which users exist.
@@ -113,6 +117,7 @@ func (a *API) Routes(r component.Router) {
 	a.route("POST /api/v1/audit/{id}/restore", a.restoreAudit)
 
 	a.provisioningRoutes()
+	a.consoleRoutes()
 	r.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for _, f := range a.off {
 			if r.URL.Path == f.prefix || strings.HasPrefix(r.URL.Path, f.prefix+"/") {
@@ -214,7 +219,7 @@ func (a *API) authed(h handler) http.HandlerFunc {
 
 // selfService paths change only the caller's own session or password, which every
 // role, the read-only auditor included, may do.
-var selfService = map[string]bool{"/api/v1/logout": true, "/api/v1/me/password": true}
+var selfService = map[string]bool{"/api/v1/logout": true, "/api/v1/me/password": true, "/api/v1/me/preferences": true}
 
 func (a *API) recoverer(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -324,12 +329,18 @@ func (a *API) status(w http.ResponseWriter, r *http.Request, p Principal) error 
 		"rendered_revision": a.prov.RenderedRevision(),
 		"schema":            schema,
 		"tenancy_mode":      a.prov.Mode(),
+		"features":          a.Features(),
 	})
 	return nil
 }
 
 func (a *API) me(w http.ResponseWriter, r *http.Request, p Principal) error {
-	writeJSON(w, http.StatusOK, map[string]any{"username": p.User, "role": p.Role, "tenant": p.Tenant, "source_ip": p.IP})
+	last, err := a.lastTenant(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"username": p.User, "role": p.Role, "tenant": p.Tenant, "source_ip": p.IP,
+		"last_tenant": last})
 	return nil
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/pnp"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/redirect"
+	"github.com/switchboard-pbx/switchboard/tasks"
 	"github.com/switchboard-pbx/switchboard/tftpd"
 )
 
@@ -62,6 +63,8 @@ type Config struct {
 	Public doctor.Public `yaml:"public"`
 	// Doctor configures "switchboard doctor" (echo service, outside vantage).
 	Doctor doctor.Config `yaml:"doctor"`
+	// Tasks are the scheduled CDR exports mailed over SMTP.
+	Tasks tasks.Config `yaml:"tasks"`
 }
 
 // Log configures log/slog output on stderr.
@@ -96,6 +99,7 @@ func Default() Config {
 		PnP:          pnp.DefaultConfig(),
 		Public:       doctor.DefaultPublic(),
 		Doctor:       doctor.DefaultConfig(),
+		Tasks:        tasks.DefaultConfig(),
 	}
 }
 
@@ -240,6 +244,12 @@ func (c *Config) Finish() error {
 	if c.Redirect.KeyFile == "" {
 		c.Redirect.KeyFile = filepath.Join(c.DataDir, "redirect.key")
 	}
+	if c.Tasks.KeyFile == "" {
+		c.Tasks.KeyFile = filepath.Join(c.DataDir, "mail.key")
+	}
+	if c.Tasks.WorkDir == "" {
+		c.Tasks.WorkDir = filepath.Join(c.DataDir, "exports")
+	}
 	for _, sec := range []struct {
 		name string
 		err  error
@@ -256,6 +266,7 @@ func (c *Config) Finish() error {
 		{"pnp", c.PnP.Validate()},
 		{"public", c.Public.Validate()},
 		{"doctor", c.Doctor.Validate()},
+		{"tasks", c.Tasks.Validate()},
 	} {
 		if sec.err != nil {
 			return fmt.Errorf("config: key %s.%w", sec.name, sec.err)

@@ -93,7 +93,7 @@ public:
 	} {
 		body, ok := files[name]
 		if !ok {
-			t.Errorf("bundle lacks %s (has %v)", name, keys(files))
+			t.Errorf("bundle lacks %s (has %v)", name, bundleNames(files))
 			continue
 		}
 		if !strings.Contains(body, want) {
@@ -105,7 +105,7 @@ public:
 	}
 }
 
-func keys(m map[string]string) []string {
+func bundleNames(m map[string]string) []string {
 	var out []string
 	for k := range m {
 		out = append(out, k)

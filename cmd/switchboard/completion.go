@@ -17,7 +17,8 @@ func completionWords() map[string][]string {
 	words := map[string][]string{"": commandNames()}
 	nouns := map[string]string{"status": "status", "user": "user", "tenant": "tenant", "audit": "audit", "device": "device",
 		"account": "account", "files": "file", "unknown": "unknown", "catalog": "catalog", "template": "template", "pbx": "pbx",
-		"redirect": "redirect", "dhcp": "dhcp", "ha": "ha", "cti": "cti", "cti user": "cti user", "cti profile": "cti profile"}
+		"redirect": "redirect", "dhcp": "dhcp", "ha": "ha", "cti": "cti", "cti user": "cti user", "cti profile": "cti profile",
+		"task": "task", "mail": "mail"}
 	for path, key := range nouns {
 		var names []string
 		for _, v := range verbsFor(key) {

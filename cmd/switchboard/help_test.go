@@ -9,7 +9,7 @@ import (
 
 // clientNouns are the commands whose verbs come from verbsFor.
 var clientNouns = []string{"status", "user", "tenant", "audit", "device", "account", "files", "unknown", "catalog",
-	"template", "pbx", "redirect", "dhcp", "ha", "cti", "cti user", "cti profile"}
+	"template", "pbx", "redirect", "dhcp", "ha", "cti", "cti user", "cti profile", "task", "mail"}
 
 // TestHelpEverywhere walks the real command table: "switchboard --help", and
 // "--help" of every command, noun and verb, exit 0 with the help on stdout and

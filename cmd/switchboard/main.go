@@ -48,7 +48,7 @@ Usage:
   switchboard status                     revision, schema and tenancy of the running daemon
   switchboard user list|show|add|set|passwd|delete|revoke ...
   switchboard tenant list|show|add|set|delete ...
-  switchboard audit list|show|verify|restore ...
+  switchboard audit list|show|verify|restore|export ...
   switchboard device list|show|add|set|delete|preview|import|export ...
   switchboard account list|show|add|set|delete|import|export ...
   switchboard files list|show ...        generated provisioning files
@@ -62,6 +62,8 @@ Usage:
   switchboard dhcp leases|rules          the built-in DHCP server (dhcp.enabled)
   switchboard dhcp probe --interface IF  ask the LAN's DHCP servers what phones get (runs locally, root)
   switchboard ha status|pair|switch|unpair|disable   two-node high availability
+  switchboard task list|show|add|set|delete|run|runs  scheduled CDR exports by mail
+  switchboard mail show|set|test         SMTP settings of scheduled tasks
   switchboard doctor [--json]            check certificate, names, ports, NAT, PBX, disk, database, HA
   switchboard vantage --listen ADDR      the doctor's outside vantage (run on a host outside the NAT)
   switchboard support-bundle [-o FILE]   one .tar.gz for support, secrets redacted
@@ -112,9 +114,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "dhcp":
 		err = cmdDHCP(args[1:], stdin, stdout, stderr)
 	case "status", "user", "users", "tenant", "tenants", "audit", "device", "devices", "account", "accounts",
-		"file", "files", "unknown", "catalog", "pbx", "redirect", "ha", "template", "templates":
+		"file", "files", "unknown", "catalog", "pbx", "redirect", "ha", "template", "templates", "task", "tasks", "mail":
 		noun := args[0]
-		if noun != "status" && noun != "unknown" && noun != "redirect" && noun != "ha" {
+		if noun != "status" && noun != "unknown" && noun != "redirect" && noun != "ha" && noun != "mail" {
 			noun = strings.TrimSuffix(noun, "s")
 		}
 		err = cmdClient(noun, args[1:], stdin, stdout)
@@ -171,7 +173,7 @@ func hoistGlobalFlags(args []string) []string {
 // commandNames are the top-level commands, for "did you mean" and completion.
 func commandNames() []string {
 	return []string{"serve", "version", "help", "status", "user", "tenant", "audit", "device", "account", "files",
-		"unknown", "catalog", "template", "pbx", "redirect", "dhcp", "ha", "cti", "doctor", "vantage", "support-bundle", "completion"}
+		"unknown", "catalog", "template", "pbx", "redirect", "dhcp", "ha", "cti", "task", "mail", "doctor", "vantage", "support-bundle", "completion"}
 }
 
 // didYouMean suggests the closest of names to s (" (did you mean X?)"), or

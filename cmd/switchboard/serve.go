@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
@@ -213,8 +214,14 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 		if err != nil {
 			return d, err
 		}
+		c.SetPBXLocation(pbxLocation(cfg))
 		add(c, true)
 	}
+	tasksSvc, err := newTasks(ctx, cfg, clog("tasks"), st, prov)
+	if err != nil {
+		return d, err
+	}
+	add(tasksSvc, true)
 	if cfg.DHCP.Enabled {
 		srv, err := dhcp.NewForProvisioning(ctx, cfg.DHCP, clog("dhcp"), st, prov, cfg.Provisioning.BaseURL)
 		if err != nil {
@@ -229,7 +236,29 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 		}
 		add(resp, true)
 	}
+	// The console shows the pages of the optional services that run.
+	var optional []string
+	for _, c := range d.components {
+		if n := c.Name(); n == "redirect" || n == "dhcp" || n == "pnp" || n == "cti" || n == "ha" {
+			optional = append(optional, n)
+		}
+	}
+	api.SetFeatures(optional)
 	d.doctor = doctor.New(cfg.Doctor.Timeout, doctor.Standard(doctorEnv(cfg, st, node))...)
+	// Services add their own checks.
+	smtpRoots, err := x509.SystemCertPool()
+	if err != nil || smtpRoots == nil {
+		smtpRoots = x509.NewCertPool()
+	}
+	if cfg.Tasks.CAFile != "" {
+		if b, err := os.ReadFile(cfg.Tasks.CAFile); err == nil {
+			smtpRoots.AppendCertsFromPEM(b)
+		}
+	}
+	d.doctor.Add(doctor.SMTPCheck(func(ctx context.Context) (doctor.SMTPTarget, bool, error) {
+		m, err := tasksSvc.Mail(ctx)
+		return doctor.SMTPTarget{Host: m.Host, Port: m.Port, Security: m.Security, Roots: smtpRoots}, m.Configured, err
+	}))
 	add(d.doctor, false)
 	return d, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/redirect"
 	"github.com/switchboard-pbx/switchboard/store"
+	"github.com/switchboard-pbx/switchboard/tasks"
 )
 
 // Bodies without an exported Go type of their own.
@@ -100,6 +101,20 @@ type (
 		Action string    `json:"action"`
 		Status ha.Status `json:"status"`
 	}
+	preferences struct {
+		Tenant *string `json:"tenant"`
+	}
+	taskRunStarted struct {
+		Message string    `json:"message"`
+		Run     tasks.Run `json:"run"`
+	}
+	mailTest struct {
+		To string `json:"to"`
+	}
+	mailTestResult struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error,omitempty"`
+	}
 )
 
 // crud is the five routes httpapi.MountCRUD mounts for one collection.
@@ -189,6 +204,27 @@ var ops = concat(
 		{Pattern: "POST /api/v1/ha/switch", Tag: "ha", Summary: "Hand the resource to the peer", Out: haAction{}},
 		{Pattern: "POST /api/v1/ha/unpair", Tag: "ha", Summary: "Leave the cluster", Out: haAction{}},
 		{Pattern: "POST /api/v1/ha/disable", Tag: "ha", Summary: "Turn HA off on both nodes", Out: haAction{}},
+
+		{Pattern: "GET /api/v1/me/preferences", Tag: "session", Summary: "The caller's console preferences (the last tenant)", Out: preferences{}},
+		{Pattern: "PUT /api/v1/me/preferences", Tag: "session", Summary: "Save the caller's console preferences", In: preferences{}, Out: preferences{}},
+		{Pattern: "GET /api/v1/interfaces", Tag: "system", Summary: "This machine's network interfaces (for DHCP and PnP settings)", Out: Object},
+		{Pattern: "POST " + tb + "/devices/preview", Tag: "devices", Summary: "Render a device's file from unsaved fields (?id= a saved device to start from)",
+			Query: []string{"id"}, In: Object, Out: provision.DevicePreview{}},
+		{Pattern: "POST " + tb + "/templates/preview", Tag: "catalog", Summary: "Render an unsaved template body for a device", In: provision.TemplatePreview{}, Out: preview{}},
+		{Pattern: "GET /api/v1/pnp", Tag: "pnp", Summary: "The SIP PnP responder's state and recent answers", Out: Object},
+
+		{Pattern: "GET /api/v1/tasks", Tag: "tasks", Summary: "Scheduled tasks (CDR exports by mail)", Out: List(tasks.View{})},
+		{Pattern: "POST /api/v1/tasks", Tag: "tasks", Summary: "Add a scheduled task", In: tasks.Input{}, Out: tasks.View{}, Status: 201},
+		{Pattern: "GET /api/v1/tasks/{id}", Tag: "tasks", Summary: "Show a task", Out: tasks.View{}},
+		{Pattern: "PATCH /api/v1/tasks/{id}", Tag: "tasks", Summary: "Change a task", In: tasks.Input{}, Out: tasks.View{}},
+		{Pattern: "DELETE /api/v1/tasks/{id}", Tag: "tasks", Summary: "Delete a task"},
+		{Pattern: "POST /api/v1/tasks/{id}/run", Tag: "tasks", Summary: "Run a task now", Out: taskRunStarted{}, Status: 202},
+		{Pattern: "GET /api/v1/tasks/{id}/runs", Tag: "tasks", Summary: "A task's past runs, newest first", Query: []string{"limit"}, Out: List(tasks.Run{})},
+		{Pattern: "GET /api/v1/mail", Tag: "tasks", Summary: "SMTP settings (the password never shown)", Out: tasks.MailView{}},
+		{Pattern: "PUT /api/v1/mail", Tag: "tasks", Summary: "Set the SMTP settings", In: tasks.MailInput{}, Out: tasks.MailView{}},
+		{Pattern: "POST /api/v1/mail/test", Tag: "tasks", Summary: "Send a test mail", In: mailTest{}, Out: mailTestResult{}},
+		{Pattern: "GET /api/v1/audit/export", Tag: "audit", Summary: "The audit log as CSV, JSON, XLSX or XML (the same filters as GET /api/v1/audit)",
+			Query: []string{"format", "month", "day", "user", "object_type", "object_id", "action", "columns", "lang"}, Out: Binary},
 
 		{Pattern: "POST " + tb + "/redirect-servers/{id}/test", Tag: "redirect", Summary: "Check a redirection server's credentials", Out: redirect.TestResult{}},
 		{Pattern: "GET " + tb + "/redirect-status", Tag: "redirect", Summary: "Each device's state at its vendor's redirection service", Out: List(redirect.DeviceStatus{})},
