@@ -22,6 +22,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/admin"
 	"github.com/switchboard-pbx/switchboard/cti"
 	"github.com/switchboard-pbx/switchboard/dhcp"
+	"github.com/switchboard-pbx/switchboard/doctor"
 	"github.com/switchboard-pbx/switchboard/ha"
 	"github.com/switchboard-pbx/switchboard/httpd"
 	"github.com/switchboard-pbx/switchboard/phonebook"
@@ -61,6 +62,10 @@ type Config struct {
 	DHCP dhcp.Config `yaml:"dhcp"`
 	// HA is two-node active/passive high availability (off by default).
 	HA ha.Config `yaml:"ha"`
+	// Public is how the box is reached from outside the LAN (name, address).
+	Public doctor.Public `yaml:"public"`
+	// Doctor configures "switchboard doctor" (echo service, outside vantage).
+	Doctor doctor.Config `yaml:"doctor"`
 	// Tasks are the scheduled CDR exports mailed over SMTP.
 	Tasks tasks.Config `yaml:"tasks"`
 }
@@ -96,6 +101,8 @@ func Default() Config {
 		DHCP:         dhcp.DefaultConfig(),
 		HA:           ha.DefaultConfig(),
 		PnP:          pnp.DefaultConfig(),
+		Public:       doctor.DefaultPublic(),
+		Doctor:       doctor.DefaultConfig(),
 		Tasks:        tasks.DefaultConfig(),
 	}
 }
@@ -262,6 +269,8 @@ func (c *Config) Finish() error {
 		{"dhcp", c.DHCP.Validate()},
 		{"ha", c.HA.Validate()},
 		{"pnp", c.PnP.Validate()},
+		{"public", c.Public.Validate()},
+		{"doctor", c.Doctor.Validate()},
 		{"tasks", c.Tasks.Validate()},
 	} {
 		if sec.err != nil {
