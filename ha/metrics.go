@@ -1,6 +1,7 @@
 package ha
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,19 @@ func (n *Node) Collectors() []prometheus.Collector {
 		g("epoch", "Persisted election epoch of this node.", func(s Status) float64 { return float64(s.Epoch) }),
 		g("ping_reach", "Ping-group targets this node reaches.", func(s Status) float64 { return float64(s.Reach) }),
 		g("replication_lag_revisions", "Store revisions the passive is behind the active.", func(s Status) float64 { return float64(s.ReplicationLag) }),
+	}
+	if n.repl != nil {
+		for _, c := range []struct {
+			name, help string
+			v          *atomic.Int64
+		}{
+			{"sync_sent_bytes_total", "Bytes the active node sent on the sync link (SSH included).", &n.repl.sentBytes},
+			{"sync_snapshots_total", "Snapshots the active node sent to seed or heal the passive.", &n.repl.snapshots},
+			{"sync_change_batches_total", "Change-log batches the active node sent.", &n.repl.batches},
+		} {
+			out = append(out, prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "switchboard_ha_" + c.name, Help: c.help},
+				func() float64 { return float64(c.v.Load()) }))
+		}
 	}
 	for i, name := range pathNames {
 		out = append(out,

@@ -213,11 +213,20 @@ ha:
 		for _, n := range []*haNode{c.a, c.b} {
 			c.kill(n)
 			if t.Failed() {
-				t.Logf("log of node %s:\n%s", n.name, tail(n.log, 60))
+				t.Logf("log of node %s:\n%s", n.name, tail(n.log, logLines()))
 			}
 		}
 	})
 	return c
+}
+
+// logLines is how many lines of each node's log a failed test shows
+// (SBH_LOG_LINES, default 60).
+func logLines() int {
+	if n, err := strconv.Atoi(os.Getenv("SBH_LOG_LINES")); err == nil && n > 0 {
+		return n
+	}
+	return 60
 }
 
 func tail(l *lockedBuf, lines int) string {
