@@ -91,7 +91,9 @@ func TestChangeLogReplays(t *testing.T) {
 	var hooked []Change
 	passive.OnCommitSync(func(_ int64, c []Change) { hooked = append(hooked, c...) })
 
-	up(func(tx *Tx) error { return tx.Replace("device", "t1", "d0", dev{MAC: "000000000000", Note: "desk"}, "note") })
+	up(func(tx *Tx) error {
+		return tx.Replace("device", "t1", "d0", dev{MAC: "000000000000", Note: "desk"}, "note")
+	})
 	// Swap the MACs of d1 and d2 through a third value: the unique index holds
 	// only if the writes are replayed in their order.
 	up(func(tx *Tx) error {
