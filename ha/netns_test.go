@@ -214,6 +214,9 @@ ha:
 			c.kill(n)
 			if t.Failed() {
 				t.Logf("log of node %s:\n%s", n.name, tail(n.log, logLines()))
+				if d := os.Getenv("SBH_LOG_DIR"); d != "" && n.log != nil {
+					os.WriteFile(filepath.Join(d, t.Name()+"-"+n.name+".log"), []byte(n.log.String()), 0o644)
+				}
 			}
 		}
 	})

@@ -164,15 +164,14 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 	unknownLimit := ratelimit.New(cfg.Provisioning.UnknownBurst, cfg.Provisioning.UnknownInterval)
 	add(httpprov.New(clog("provisioning"), prov, unknownLimit), true)
 
-	if cfg.HA.Enabled() {
-		node, err := ha.New(cfg.HA, cfg.DataDir, clog("ha"))
-		if err != nil {
-			return d, err
-		}
-		node.AttachStore(st)
-		d.role = node
-		add(node, false)
+	// Always there, HA on or off: its settings can be saved and started at run
+	// time, and the role it gives follows them (a node with HA off serves).
+	hasvc, err := ha.NewService(cfg.HA, cfg.DataDir, st, clog("ha"), cfg.Tenancy.Mode == provision.ModeSingle)
+	if err != nil {
+		return d, err
 	}
+	d.role = hasvc
+	add(hasvc, false)
 	if cfg.Demo.Enabled {
 		demo, err := newDemo(ctx, cfg, st, prov, api, httpSrv, stdout)
 		if err != nil {
