@@ -313,7 +313,7 @@ func sentBytes(ns string) (float64, error) {
 }
 
 type result struct {
-	p50, p99 time.Duration
+	p50, p99  time.Duration
 	perCommit float64
 	load      string
 }
