@@ -60,6 +60,12 @@ type replicator struct {
 	peerRev   int64         // as the passive: the active's revision
 	applied   time.Time     // as the passive: last change applied
 
+	// sendMu guards the passive being fed: a commit sends its own change log
+	// from the committing goroutine (no hand-over to another one on the path of
+	// every write), the feed loop the catch-up and the keepalives.
+	sendMu sync.Mutex
+	feeder *feeder
+
 	// What the active sent: bytes on the wire (SSH included), snapshots, change batches.
 	sentBytes, snapshots, batches atomic.Int64
 }
@@ -76,13 +82,55 @@ func newReplicator(n *Node, st Store) *replicator {
 		ackCh: make(chan struct{}), commitCh: make(chan struct{}, 1)}
 }
 
-// committed is the store's OnCommitSync hook on every node.
-func (r *replicator) committed(rev int64, _ []store.Change) {
-	select {
-	case r.commitCh <- struct{}{}:
-	default:
+// feeder is the passive this active node feeds (guarded by sendMu).
+type feeder struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	raw    net.Conn
+	fc     *frameConn
+	have   store.AuditMark // the last audit row sent
+}
+
+// flushLocked sends the change log after f.have; r.sendMu is held. A failure
+// ends the session (the passive comes back with a hello).
+func (r *replicator) flushLocked(f *feeder, wait time.Duration) error {
+	for {
+		f.raw.SetWriteDeadline(time.Now().Add(wait))
+		rows, err := r.st.ChangeLog(f.ctx, f.have, batchRows)
+		if err != nil || len(rows) == 0 {
+			return err
+		}
+		b, err := json.Marshal(rows)
+		if err != nil {
+			return err
+		}
+		if err := f.fc.write(msgChanges, b); err != nil {
+			f.cancel()
+			return err
+		}
+		r.batches.Add(1)
+		last := rows[len(rows)-1]
+		f.have = store.AuditMark{ID: last.ID, Hash: last.Hash}
 	}
-	deadline := time.NewTimer(r.timeout)
+}
+
+// committed is the store's OnCommitSync hook on every node: on the active it
+// sends the commit to the attached passive and waits for its acknowledgement.
+func (r *replicator) committed(rev int64, _ []store.Change) {
+	start := time.Now()
+	r.sendMu.Lock()
+	if f := r.feeder; f != nil && f.ctx.Err() == nil {
+		if err := r.flushLocked(f, r.timeout); err != nil {
+			r.log.Warn("sending a commit to the passive failed", "revision", rev, "err", err)
+		}
+	} else {
+		select {
+		case r.commitCh <- struct{}{}:
+		default:
+		}
+	}
+	r.sendMu.Unlock()
+	deadline := time.NewTimer(max(r.timeout-time.Since(start), 0))
 	defer deadline.Stop()
 	for {
 		r.mu.Lock()
@@ -283,6 +331,19 @@ func (r *replicator) feed(ctx context.Context, raw net.Conn, fc *frameConn, rev 
 			"objects", len(snap.Objects), "bytes", len(b), "diverged", !ok)
 		have = snap.Audit.Head
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	f := &feeder{ctx: ctx, cancel: cancel, raw: raw, fc: fc, have: have}
+	r.sendMu.Lock()
+	r.feeder = f
+	r.sendMu.Unlock()
+	defer func() {
+		r.sendMu.Lock()
+		if r.feeder == f {
+			r.feeder = nil
+		}
+		r.sendMu.Unlock()
+	}()
 	tick := time.NewTicker(r.n.cfg.Keepalive)
 	defer tick.Stop()
 	keepalive := false
@@ -290,29 +351,15 @@ func (r *replicator) feed(ctx context.Context, raw net.Conn, fc *frameConn, rev 
 		if r.n.Role() != RoleActive {
 			return nil
 		}
-		deadline()
-		rows, err := r.st.ChangeLog(ctx, have, batchRows)
+		r.sendMu.Lock()
+		err := r.flushLocked(f, 3*r.timeout)
+		if err == nil && keepalive {
+			err = fc.write(msgKeepalive, revPayload(r.st.Revision()))
+			keepalive = false
+		}
+		r.sendMu.Unlock()
 		if err != nil {
 			return err
-		}
-		if len(rows) > 0 {
-			b, err := json.Marshal(rows)
-			if err != nil {
-				return err
-			}
-			if err := fc.write(msgChanges, b); err != nil {
-				return err
-			}
-			r.batches.Add(1)
-			last := rows[len(rows)-1]
-			have = store.AuditMark{ID: last.ID, Hash: last.Hash}
-			continue
-		}
-		if keepalive {
-			if err := fc.write(msgKeepalive, revPayload(r.st.Revision())); err != nil {
-				return err
-			}
-			keepalive = false
 		}
 		select {
 		case <-ctx.Done():
