@@ -138,7 +138,7 @@ func (m *Machine) Receive(now time.Time, path int, hb Heartbeat) Step {
 		if hb.Takeover && m.role == RoleActive && !m.Yielding(now) {
 			// The passive asked for the resource: hand it over as on a local
 			// switch, if the peer could serve (else it keeps asking, in vain).
-			m.Switch(now) //nolint:errcheck // refused: the asking node's wait ends without a takeover
+			m.startSwitch(now) //nolint:errcheck // refused: the asking node's wait ends without a takeover
 
 		}
 	}
@@ -194,17 +194,25 @@ func (m *Machine) Tick(now time.Time) Step {
 // Switch asks this (active) node to hand the resource to the peer. It fails unless
 // the peer is alive and could take over.
 func (m *Machine) Switch(now time.Time) (Step, error) {
+	if err := m.startSwitch(now); err != nil {
+		return m.noStep(), err
+	}
+	return m.decide(now), nil
+}
+
+// startSwitch checks that a switch can happen and starts it; the caller decides.
+func (m *Machine) startSwitch(now time.Time) error {
 	if !m.PeerAlive(now) {
-		return m.noStep(), fmt.Errorf("ha: cannot switch: the peer is not heard from")
+		return fmt.Errorf("ha: cannot switch: the peer is not heard from")
 	}
 	if m.peer.Group > 0 && m.peer.Reach == 0 {
-		return m.noStep(), fmt.Errorf("ha: cannot switch: %s reaches no ping-group target", m.peer.Name)
+		return fmt.Errorf("ha: cannot switch: %s reaches no ping-group target", m.peer.Name)
 	}
 	if m.role != RoleActive {
-		return m.noStep(), fmt.Errorf("ha: cannot switch: this node is %s, ask the active node", m.role)
+		return fmt.Errorf("ha: cannot switch: this node is %s, ask the active node", m.role)
 	}
 	m.switchUntil = now.Add(4 * m.t.Dead)
-	return m.decide(now), nil
+	return nil
 }
 
 // RequestTakeover asks, on the passive node, that the active hand the resource

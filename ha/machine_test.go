@@ -336,13 +336,17 @@ func TestTakeoverFromThePassive(t *testing.T) {
 		h.Takeover = m.Asking(p.now)
 		return h
 	}
+	released := false // a reported the change (Node releases the resource on it)
 	step := func(d time.Duration) {
 		for end := p.now.Add(d); p.now.Before(end); {
 			p.now = p.now.Add(testTimers.Keepalive / 4)
 			p.seq++
 			p.b.Receive(p.now, PathMain, hb(p.a))
-			p.a.Receive(p.now, PathMain, hb(p.b))
-			p.a.Tick(p.now)
+			for _, s := range []Step{p.a.Receive(p.now, PathMain, hb(p.b)), p.a.Tick(p.now)} {
+				if s.From == RoleActive && s.To == RolePassive {
+					released = true
+				}
+			}
 			p.b.Tick(p.now)
 		}
 	}
@@ -362,8 +366,8 @@ func TestTakeoverFromThePassive(t *testing.T) {
 		t.Fatal(err)
 	}
 	step(time.Second)
-	if p.roles() != "passive/active" {
-		t.Fatalf("after the takeover: %s", p.roles())
+	if p.roles() != "passive/active" || !released {
+		t.Fatalf("after the takeover: %s (release reported: %v)", p.roles(), released)
 	}
 	if p.b.Asking(p.now) {
 		t.Fatal("the new active still asks")

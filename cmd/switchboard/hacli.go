@@ -67,13 +67,10 @@ func haVerbs() []verb {
 					return status(c, raw, s)
 				}
 			}},
-		{name: "pair", args: "--serial SERIAL", help: "pair this coordinator with the secondary whose serial number is SERIAL",
+		{name: "pair", args: "[--serial SERIAL]", help: "pair this coordinator with the secondary whose serial number is SERIAL (default: the remote_serial setting)",
 			flags: func(fs *flag.FlagSet) func(*client, []string) error {
 				serial := fs.String("serial", "", "the secondary's serial number (as printed on it)")
 				return func(c *client, _ []string) error {
-					if *serial == "" {
-						return &exitError{code: 2, msg: "ha pair: --serial is required"}
-					}
 					raw, err := c.call("POST", "/api/v1/ha/pair", map[string]string{"serial": *serial}, nil)
 					if err != nil {
 						return err
