@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +36,9 @@ type API struct {
 	byIP    *ratelimit.Limiter
 	byUser  *ratelimit.Limiter
 	rt      component.Router
+
+	featureMu sync.Mutex
+	features  []string // optional services that run (SetFeatures)
 
 	// dummyHash makes a login for an unknown user cost as much as for a known
 	// one (same bcrypt cost), so timing does not reveal which users exist.
@@ -112,6 +116,7 @@ func (a *API) Routes(r component.Router) {
 	a.route("POST /api/v1/audit/{id}/restore", a.restoreAudit)
 
 	a.provisioningRoutes()
+	a.consoleRoutes()
 	r.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	}))
@@ -198,7 +203,7 @@ func (a *API) authed(h handler) http.HandlerFunc {
 
 // selfService paths change only the caller's own session or password, which every
 // role, the read-only auditor included, may do.
-var selfService = map[string]bool{"/api/v1/logout": true, "/api/v1/me/password": true}
+var selfService = map[string]bool{"/api/v1/logout": true, "/api/v1/me/password": true, "/api/v1/me/preferences": true}
 
 func (a *API) recoverer(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -301,16 +306,25 @@ func (a *API) status(w http.ResponseWriter, r *http.Request, p Principal) error 
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"version":      a.version,
-		"revision":     a.st.Revision(),
-		"schema":       schema,
-		"tenancy_mode": a.prov.Mode(),
+		"version":  a.version,
+		"revision": a.st.Revision(),
+		// The newest revision the provisioning files reflect: a change has
+		// reached the phones' files once this is at least its revision.
+		"rendered_revision": a.prov.RenderedRevision(),
+		"schema":            schema,
+		"tenancy_mode":      a.prov.Mode(),
+		"features":          a.Features(),
 	})
 	return nil
 }
 
 func (a *API) me(w http.ResponseWriter, r *http.Request, p Principal) error {
-	writeJSON(w, http.StatusOK, map[string]any{"username": p.User, "role": p.Role, "tenant": p.Tenant, "source_ip": p.IP})
+	last, err := a.lastTenant(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"username": p.User, "role": p.Role, "tenant": p.Tenant, "source_ip": p.IP,
+		"last_tenant": last})
 	return nil
 }
 

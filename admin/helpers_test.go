@@ -72,11 +72,11 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if err != nil {
 		t.Fatalf("provision.New: %v", err)
 	}
+	t.Cleanup(st.Subscribe(prov.Commit)) // what the component runner does in serve
 	def, err := prov.EnsureDefaultTenant(ctx)
 	if err != nil {
 		t.Fatalf("EnsureDefaultTenant: %v", err)
 	}
-	t.Cleanup(st.Subscribe(prov.Commit)) // what the component runner does in serve
 	reg := prometheus.NewRegistry()
 	api, err := New(cfg, log, st, prov, "test-version")
 	if err != nil {

@@ -25,7 +25,10 @@ func (a *API) provisioningRoutes() {
 	const tb = "/api/v1/tenants/{tenant}"
 	a.mount(tb+"/accounts", false, httpapi.CRUD{
 		List: func(ctx context.Context, t string) (any, error) { return pv.Accounts(ctx, t) },
-		Get:  func(ctx context.Context, t, id string) (any, error) { return pv.Account(ctx, t, id) },
+		Page: func(ctx context.Context, t, q string, lim, off int) (any, int, error) {
+			return pv.AccountPage(ctx, t, q, lim, off)
+		},
+		Get: func(ctx context.Context, t, id string) (any, error) { return pv.Account(ctx, t, id) },
 		Save: func(ctx context.Context, ac store.Actor, t, id string, b json.RawMessage) (any, error) {
 			return pv.SaveAccount(ctx, ac, t, id, b)
 		},
@@ -35,6 +38,9 @@ func (a *API) provisioningRoutes() {
 		List: func(ctx context.Context, t string) (any, error) {
 			l, err := pv.Devices(ctx, t)
 			return pv.ViewDevices(t, l), err
+		},
+		Page: func(ctx context.Context, t, q string, lim, off int) (any, int, error) {
+			return pv.DevicePage(ctx, t, q, lim, off)
 		},
 		Get: func(ctx context.Context, t, id string) (any, error) {
 			d, err := pv.Device(ctx, t, id)
@@ -207,6 +213,15 @@ func (a *API) provisioningRoutes() {
 		t, err := a.tenantOf(r, p)
 		if err != nil {
 			return err
+		}
+		if r.URL.RawQuery != "" {
+			q, lim, off, err := pageParams(r)
+			if err != nil {
+				return err
+			}
+			files, total := pv.FilePage(t, q, lim, off)
+			writeJSON(w, http.StatusOK, map[string]any{"items": files, "total": total, "limit": lim, "offset": off})
+			return nil
 		}
 		files, _ := pv.Files(t)
 		if files == nil {

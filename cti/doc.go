@@ -20,6 +20,23 @@
 // permission rules (permissions.go), written once for both the REST endpoints
 // and the socket.io rooms.
 //
+// # Routes of other packages under /webrest
+//
+// Another package serves nethcti routes for logged-in CTI users (the
+// phonebook's /webrest/phonebook/...) through Service.Mount:
+//
+//	err := ctiSvc.Mount("GET /webrest/phonebook/search/{term}",
+//		func(w http.ResponseWriter, r *http.Request, c cti.Caller) error {
+//			// c.Username, c.Extensions, c.Has("ad_phonebook"), c.MacroOn("phonebook")
+//			return httpapi.Errorf(http.StatusBadRequest, "term", "...") // or write the answer
+//		})
+//
+// The route gets the CTI's authentication (session, persistent and
+// phone-island tokens), CORS, panic recovery, error format and HA gate; an
+// unauthenticated request is answered 401 before the handler runs. Mount it
+// in serve right after cti.New. Service.Authenticate checks a request's CTI
+// credentials for a handler mounted elsewhere.
+//
 // It relies on: store (users, profiles, persistent tokens, audit), provision
 // (phone credentials and remote-control address for click-to-call over the
 // phone's HTTP interface), and an Asterisk reachable over AMI. Nothing runs

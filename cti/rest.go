@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -80,7 +81,7 @@ func (svc *Service) routes() {
 		m.HandleFunc(pattern, svc.wrap(func(w http.ResponseWriter, r *http.Request) error {
 			c, ok := svc.authenticate(r)
 			if !ok {
-				return rerr(http.StatusUnauthorized, "", "missing or expired token: log in at POST /webrest/authentication/login")
+				return errUnauthorized
 			}
 			return h(w, r, c)
 		}))
@@ -426,14 +427,16 @@ func (svc *Service) setPresence(w http.ResponseWriter, r *http.Request, c *calle
 	return nil
 }
 
-// Endpoints0 lists the user's extensions (main first).
+// Endpoints0 lists the user's extensions (main first), each once.
 func (u *User) Endpoints0() []string {
 	out := []string{}
 	if u.MainExtension != "" {
 		out = append(out, u.MainExtension)
 	}
 	for _, e := range u.Endpoints {
-		out = append(out, e.ID)
+		if !slices.Contains(out, e.ID) {
+			out = append(out, e.ID)
+		}
 	}
 	return out
 }

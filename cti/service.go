@@ -41,7 +41,8 @@ type Service struct {
 	model    *model.Model
 	presence map[string]presenceState
 	history  *cdr.Store
-	amiUp    bool // logged in and re-synced
+	pbxLoc   *time.Location // zone of Asterisk's local times (CDR StartTime); nil = the system's
+	amiUp    bool           // logged in and re-synced
 	resyncs  int
 	lastSync time.Time
 	serving  bool
@@ -162,7 +163,7 @@ func (svc *Service) Health(context.Context) component.Health {
 	case st.Logins > 0:
 		return component.Health{Status: component.Degraded, Detail: fmt.Sprintf("AMI link to %s lost, reconnecting: %v", addr, st.LastError)}
 	case st.LastError != nil:
-		return component.Health{Status: component.Down, Detail: fmt.Sprintf("AMI not connected to %s: %v", addr, st.LastError)}
+		return component.Health{Status: component.Degraded, Detail: fmt.Sprintf("AMI not connected to %s: %v", addr, st.LastError)}
 	default:
 		return component.Health{Status: component.Degraded, Detail: "AMI connecting to " + addr}
 	}
@@ -216,6 +217,7 @@ func (svc *Service) Serve(ctx context.Context) error {
 		svc.log.Error("call history disabled", "err", err)
 	} else {
 		svc.mu.Lock()
+		h.SetLocation(svc.pbxLoc)
 		svc.history = h
 		svc.mu.Unlock()
 		defer func() {
@@ -328,6 +330,14 @@ func (svc *Service) event(ctx context.Context, c *ami.Conn, m ami.Message) {
 		}
 		return
 	}
+	if cdr.QueueEvents[m.Event()] {
+		// The call-center data of exports; the model sees the event too.
+		if h := svc.historyDB(); h != nil {
+			if err := h.AddQueueEvent(ctx, m, time.Now()); err != nil {
+				svc.log.Warn("store queue event", "event", m.Event(), "err", err)
+			}
+		}
+	}
 	svc.publish(svc.apply(m))
 }
 
@@ -346,6 +356,15 @@ func (svc *Service) load(snap model.Snapshot) []frame {
 	svc.resyncs++
 	svc.lastSync = time.Now()
 	return emits
+}
+
+// SetPBXLocation sets the PBX's time zone, in which Asterisk writes the times
+// of CDRs (StartTime) and queue events are recorded for exports. Call it
+// before Serve; nil keeps the system's zone.
+func (svc *Service) SetPBXLocation(loc *time.Location) {
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	svc.pbxLoc = loc
 }
 
 func (svc *Service) historyDB() *cdr.Store {

@@ -130,8 +130,9 @@ func New(cfg Config, log *slog.Logger, web *component.Web) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("httpd: %w", err)
 	}
-	secure, plain := web.Secure(), web.Plain(RedirectToHTTPS(cfg.HTTPSListen))
 	s := &Server{cfg: cfg, log: log}
+	// The redirect names the bound HTTPS port (the configured one may be 0).
+	secure, plain := web.Secure(), web.Plain(RedirectToHTTPS(func() string { return s.HTTPSAddr().String() }))
 	mk := func(h http.Handler) *http.Server {
 		return &http.Server{
 			Handler:           h,
@@ -199,6 +200,11 @@ func (s *Server) Bind(context.Context) error {
 		s.plainLn = pl
 	}
 	s.listened = true
+	// Logged here, before "ready": tests and operators read the bound addresses.
+	s.log.Info("listening", "listener", "https", "addr", s.httpsLn.Addr().String())
+	if s.plainLn != nil {
+		s.log.Info("listening", "listener", "http", "addr", s.plainLn.Addr().String())
+	}
 	return nil
 }
 
@@ -223,7 +229,6 @@ func (s *Server) Serve(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		s.log.Info("https listening", "addr", s.httpsLn.Addr().String())
 		if err := s.https.ServeTLS(s.httpsLn, "", ""); !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("httpd: https: %w", err)
 		}
@@ -232,7 +237,6 @@ func (s *Server) Serve(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.log.Info("http listening", "addr", s.plainLn.Addr().String())
 			if err := s.plain.Serve(s.plainLn); err != nil {
 				errc <- fmt.Errorf("httpd: http: %w", err)
 			}
@@ -253,10 +257,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	return err
 }
 
-// RedirectToHTTPS answers every request with a redirect to the same path on HTTPS.
-func RedirectToHTTPS(httpsAddr string) fasthttp.RequestHandler {
-	_, port, _ := net.SplitHostPort(httpsAddr)
+// RedirectToHTTPS answers every request with a redirect to the same path on
+// HTTPS, at the port of httpsAddr().
+func RedirectToHTTPS(httpsAddr func() string) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
+		_, port, _ := net.SplitHostPort(httpsAddr())
 		host := string(ctx.Host())
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h

@@ -59,12 +59,12 @@ func (s *Server) ServeFast(ctx *fasthttp.RequestCtx) {
 	}
 	if t.File != nil {
 		f := t.File
-		for k, v := range f.Header {
-			if k != "Content-Length" && k != "Accept-Ranges" {
-				ctx.Response.Header.Set(k, v[0])
-			}
-		}
-		ctx.Response.Header.Set("Accept-Ranges", "bytes")
+		h := &ctx.Response.Header
+		h.Set("ETag", f.ETag)
+		h.SetContentType(contentType(f.ContentType))
+		h.Set("Cache-Control", "no-cache")
+		h.SetLastModified(f.ModTime)
+		h.Set("Accept-Ranges", "bytes")
 		if notModified(ctx, f.ETag, f.ModTime) {
 			ctx.SetStatusCode(fasthttp.StatusNotModified)
 			ctx.Response.SkipBody = true

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -98,21 +99,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case t.File != nil:
 		f := t.File
 		h := w.Header()
+		h["Etag"] = []string{f.ETag}
+		h["Content-Type"] = []string{contentType(f.ContentType)}
+		h["Cache-Control"] = noCache
 		if r.Header.Get("Range") == "" && r.Header.Get("If-None-Match") == "" && r.Header.Get("If-Modified-Since") == "" &&
 			r.Header.Get("If-Match") == "" && r.Header.Get("If-Unmodified-Since") == "" {
 			// The common case of a phone's plain GET: no need for ServeContent's
 			// precondition and range machinery.
-			for k, v := range f.Header {
-				h[k] = v
-			}
+			h["Last-Modified"] = []string{f.ModTime.UTC().Format(http.TimeFormat)}
+			h["Content-Length"] = []string{strconv.Itoa(len(f.Body))}
+			h["Accept-Ranges"] = acceptRanges
 			w.WriteHeader(http.StatusOK)
 			if r.Method != http.MethodHead {
 				w.Write(f.Body) //nolint:errcheck // the client went away
 			}
 		} else {
-			h["Etag"] = f.Header["Etag"]
-			h["Content-Type"] = f.Header["Content-Type"]
-			h["Cache-Control"] = f.Header["Cache-Control"]
 			http.ServeContent(w, r, f.Name, f.ModTime, bytes.NewReader(f.Body))
 		}
 		if s.log.Enabled(r.Context(), slog.LevelInfo) {
@@ -132,6 +133,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.ServeContent(w, r, a.Name, a.ModTime, fh)
 		s.log.Debug("provisioning asset served", "src", ip, "tenant", t.Tenant, "file", a.Name, "bytes", a.Size, "took", time.Since(start))
 	}
+}
+
+// Header values shared by every answer (net/http never changes them).
+var (
+	noCache      = []string{"no-cache"}
+	acceptRanges = []string{"bytes"}
+)
+
+// contentType is a file's Content-Type header: its MIME type, with the charset
+// for text (templates are UTF-8).
+func contentType(mime string) string {
+	switch mime {
+	case "", "text/plain":
+		return "text/plain; charset=utf-8"
+	case "text/xml":
+		return "text/xml; charset=utf-8"
+	}
+	if strings.HasPrefix(mime, "text/") && !strings.Contains(mime, "charset") {
+		return mime + "; charset=utf-8"
+	}
+	return mime
 }
 
 // miss answers a request that names no file; unknown device files are recorded

@@ -43,23 +43,6 @@ type assetStore struct {
 
 func assetID(tenant, name string) string { return tenant + "/" + name }
 
-func (as *assetStore) lookup(tenant, name string) (*Asset, bool) {
-	if as.dir == "" {
-		return nil, false
-	}
-	var a Asset
-	found := false
-	err := as.s.st.View(context.Background(), func(tx *store.Tx) error {
-		var err error
-		found, err = tx.Get(KindAsset, assetID(tenant, name), &a)
-		return err
-	})
-	if err != nil || !found {
-		return nil, false
-	}
-	return &a, true
-}
-
 // MaxAssetSize bounds an upload.
 const MaxAssetSize = 512 << 20
 

@@ -2,6 +2,12 @@ package provision
 
 import (
 	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchboard-pbx/switchboard/internal/component"
 	"github.com/switchboard-pbx/switchboard/store"
@@ -9,11 +15,8 @@ import (
 
 var _ component.Component = (*Service)(nil)
 
-// Name is the renderer's component name.
+// Name is the renderer's component name (httpprov's is "provisioning").
 func (s *Service) Name() string { return "render" }
-
-// Commit marks what a commit touched for the renderer.
-func (s *Service) Commit(c store.Commit) { s.render.onCommit(c.Rev, c.Changes, c.All) }
 
 // ResolveTenant maps the {tenant} of an admin route to a tenant id: a UUID, or
 // "default" for the single-tenant box's tenant; an unknown one is
@@ -26,4 +29,90 @@ func (s *Service) ResolveTenant(ctx context.Context, ref string) (string, error)
 		return "", err
 	}
 	return ref, nil
+}
+
+// Serve renders files as commits arrive, and records the sightings of unknown
+// phones, until ctx ends. It may run again after it returned (HA).
+func (s *Service) Serve(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.recordSightings(ctx); close(done) }()
+	poll := s.cfg.InterfacePoll
+	if poll <= 0 {
+		poll = DefaultConfig().InterfacePoll
+	}
+	s.render.run(ctx, poll)
+	<-done
+	return nil
+}
+
+// Commit takes a durable store commit: the tenants it touched are rendered anew
+// by Serve. It never waits for the rendering.
+func (s *Service) Commit(c store.Commit) { s.render.commit(c) }
+
+// Health is degraded while a tenant's files could not be rendered (its phones
+// get the previous files) and before the first rendering is done.
+func (s *Service) Health(context.Context) component.Health {
+	r := s.render
+	r.dirtyMu.Lock()
+	failed := make([]string, 0, len(r.failed))
+	for t, err := range r.failed {
+		failed = append(failed, fmt.Sprintf("tenant %s: %s", t, err))
+	}
+	first := r.doneRev == 0 && (r.busy || len(r.dirty) > 0)
+	r.dirtyMu.Unlock()
+	if len(failed) > 0 {
+		sort.Strings(failed)
+		return component.Health{Status: component.Degraded, Detail: "rendering failed, phones get the previous files: " + strings.Join(failed, "; ")}
+	}
+	if first {
+		return component.Health{Status: component.Degraded, Detail: "rendering the files for the first time"}
+	}
+	files, problems := r.counts()
+	return component.Health{Status: component.OK, Detail: fmt.Sprintf("%d files, %d devices without a file", files, problems)}
+}
+
+// counts is the number of rendered files and of devices without one.
+func (r *renderer) counts() (files, problems int) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, tf := range r.tenants {
+		files += len(tf.files)
+		problems += len(tf.errors)
+	}
+	return files, problems
+}
+
+type metrics struct {
+	renderSeconds prometheus.Histogram
+	renderErrors  prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		renderSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "switchboard_provisioning_render_seconds",
+			Help:    "Time to render one tenant's provisioning files.",
+			Buckets: []float64{.001, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}),
+		renderErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_provisioning_render_errors_total",
+			Help: "Tenant renderings that failed (the tenant's phones kept the previous files)."}),
+	}
+}
+
+func (m *metrics) observe(d time.Duration, err error) {
+	m.renderSeconds.Observe(d.Seconds())
+	if err != nil {
+		m.renderErrors.Inc()
+	}
+}
+
+// Collectors are the rendering metrics and the size of the rendered tree.
+func (s *Service) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		s.metrics.renderSeconds, s.metrics.renderErrors,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_provisioning_files",
+			Help: "Rendered provisioning files, all tenants."}, func() float64 { f, _ := s.render.counts(); return float64(f) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_provisioning_device_problems",
+			Help: "Configured devices without a file (no account, disabled, template error)."}, func() float64 { _, p := s.render.counts(); return float64(p) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_provisioning_rendered_revision",
+			Help: "Newest store revision the provisioning files reflect."}, func() float64 { return float64(s.RenderedRevision()) }),
+	}
 }

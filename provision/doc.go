@@ -1,6 +1,20 @@
-// Package provision is the domain core of the appliance: tenants today, and the
-// device catalog, templates, devices and accounts as they arrive. It holds the rules
-// (what a valid tenant is, when one may be deleted) and no network I/O: the admin
-// API, the CLI and the protocol servers all go through it, and it persists through
-// package store, so every change it makes is audited.
+// Package provision is the domain core of desk-phone provisioning: tenants, the
+// device catalog (brands, models, templates), SIP accounts, devices, custom
+// placeholders and uploaded assets, with the rules that make them valid. The
+// admin API, the CLI and the protocol servers all go through it; every change is
+// persisted through package store, in one transaction with its audit row.
+//
+// Files are rendered ahead of requests. The Service is the "provisioning"
+// component of switchboard serve: Commit receives store commits, and Serve
+// re-renders the tenants they touched into an in-memory tree (one tenant at a
+// time, replacing files as it goes, so a large tenant never holds two
+// generations). WaitRendered tells when a revision has reached the tree.
+//
+// The request path (Resolve, Lookup, FindMAC) reads that tree only: no SQLite,
+// no system calls, no allocation for a file name in another case. It does no
+// network I/O and knows no protocol: httpprov makes HTTP answers (headers,
+// authentication) and tftpd TFTP ones. The only other input, the addresses of
+// the interfaces dynamic placeholders name, comes from an injected Interfaces
+// source that Serve reads every provisioning.interface_poll, never while
+// rendering.
 package provision

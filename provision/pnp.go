@@ -14,15 +14,13 @@ func (s *Service) FindMAC(mac string) []DeviceRef {
 	defer r.mu.RUnlock()
 	var out []DeviceRef
 	for id, tf := range r.tenants {
-		if !tf.macs[mac] {
+		name, ok := tf.devices[mac]
+		if !ok || tf.disabled {
 			continue
 		}
 		ref := DeviceRef{Tenant: id}
-		for _, f := range tf.files {
-			if f.MAC == mac && f.Device != "" {
-				ref.Device, ref.File = f.Device, f.Name
-				break
-			}
+		if f := tf.lookupFile(name); name != "" && f != nil {
+			ref.Device, ref.File = f.Device, f.Name
 		}
 		out = append(out, ref)
 	}

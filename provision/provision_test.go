@@ -43,6 +43,14 @@ const (
 
 func pvStart(tb testing.TB, mode string) *pvEnv {
 	tb.Helper()
+	return pvStartWith(tb, mode, Config{}, nil)
+}
+
+// pvStartWith starts the service with cfg's non-zero fields over the test's, and
+// calls setup (when not nil) before Serve; setup may take over the delivery of
+// commits, which the store's hook does otherwise.
+func pvStartWith(tb testing.TB, mode string, over Config, setup func(*Service, *store.Store) bool) *pvEnv {
+	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := tb.TempDir()
 	st, err := store.Open(ctx, store.DefaultConfig(dir))
@@ -52,12 +60,14 @@ func pvStart(tb testing.TB, mode string) *pvEnv {
 	}
 	tb.Cleanup(func() { st.Close() })
 	e := &pvEnv{ctx: ctx, st: st, actor: store.Actor{User: "test", IP: "127.0.0.1"}}
-	e.s, err = New(st, TenancyConfig{Mode: mode, DefaultTenant: "default"},
-		Config{BaseURL: "http://127.0.0.1:8080", UnknownBurst: 5, UnknownInterval: time.Minute},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg := Config{BaseURL: "http://127.0.0.1:8080", UnknownBurst: 5, UnknownInterval: time.Minute, InterfacePoll: over.InterfacePoll}
+	e.s, err = New(st, TenancyConfig{Mode: mode, DefaultTenant: "default"}, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		cancel()
 		tb.Fatal(err)
+	}
+	if setup == nil || !setup(e.s, st) {
+		tb.Cleanup(st.Subscribe(e.s.Commit)) // what the component runner does in serve
 	}
 	e.s.AssetDir(filepath.Join(dir, "assets"))
 	ten, err := e.s.EnsureDefaultTenant(ctx)
@@ -66,7 +76,6 @@ func pvStart(tb testing.TB, mode string) *pvEnv {
 		tb.Fatal(err)
 	}
 	e.tenant = ten.ID
-	tb.Cleanup(st.Subscribe(e.s.Commit)) // what the component runner does in serve
 	done := make(chan struct{})
 	go func() { e.s.Serve(ctx); close(done) }()
 	tb.Cleanup(func() { cancel(); <-done })

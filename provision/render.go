@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"runtime"
 	"runtime/debug"
 	"sort"
 	"strconv"
@@ -22,37 +23,65 @@ import (
 
 // File is a rendered provisioning file. Files are rendered when something they
 // depend on changes, never per request; an unchanged re-render keeps its ETag and
-// modification time, so phones' conditional requests stay cheap.
+// modification time, so phones' conditional requests stay cheap. A File never
+// changes once rendered: a new rendering is a new File.
 type File struct {
-	Name        string    `json:"name"`
-	Tenant      string    `json:"tenant"`
-	Device      string    `json:"device,omitempty"` // device id; empty for common files
-	MAC         string    `json:"mac,omitempty"`
-	Size        int       `json:"size"`
-	ModTime     time.Time `json:"modified"`
-	ETag        string    `json:"etag"`
-	ContentType string    `json:"content_type"`
-	Body        []byte    `json:"-"`
-	// Header holds the response header values, built once per rendering so that
-	// serving a file allocates nothing for them (net/http never mutates them).
-	Header map[string][]string `json:"-"`
+	Name    string    `json:"name"`
+	Tenant  string    `json:"tenant"`
+	Device  string    `json:"device,omitempty"` // device id; empty for common files
+	MAC     string    `json:"mac,omitempty"`
+	Size    int       `json:"size"`
+	ModTime time.Time `json:"modified"`
+	// ETag identifies the content (a quoted hash), for conditional requests.
+	ETag string `json:"etag"`
+	// ContentType is the template's MIME type (text/plain, text/xml).
+	ContentType string `json:"content_type"`
+	Body        []byte `json:"-"`
 	// Secret says the file carries SIP or phone credentials.
 	Secret bool `json:"secret"`
 }
 
-// tenantFiles is one tenant's rendered tree.
+// tenantFiles is one tenant's rendered tree: everything the request path needs,
+// so that serving a phone reads memory only.
 type tenantFiles struct {
-	files  map[string]*File
-	errors map[string]string // device id -> why it has no file
-	macs   map[string]bool   // every configured device, with or without a file
-	auth   HTTPAuth          // what the tenant demands of requests for secret files
-	rev    int64
+	files   map[string]*File  // by lower-case name (phones differ in the case of the MAC)
+	assets  map[string]*Asset // uploaded files, by name
+	devices map[string]string // every configured MAC -> its file's name ("" without one)
+	errors  map[string]string // device id -> why it has no file
+	auth    HTTPAuth          // what the tenant demands of requests for secret files
+	rev     int64
 	// disabled tenants serve nothing (files, assets) and see no unknown phones.
 	disabled bool
 }
 
-// renderer keeps every tenant's files and re-renders the tenants that changes
-// touch, coalescing bursts of commits into one pass.
+func newTenantFiles() *tenantFiles {
+	return &tenantFiles{files: map[string]*File{}, assets: map[string]*Asset{}, devices: map[string]string{}, errors: map[string]string{}}
+}
+
+// fileKey is the key of a file name in tenantFiles.files.
+func fileKey(name string) string { return strings.ToLower(name) }
+
+// lookupFile finds a file by name whatever the case of its letters, without
+// allocating: the name is folded into a buffer on the stack.
+func (tf *tenantFiles) lookupFile(name string) *File {
+	var buf [256]byte
+	if len(name) > len(buf) {
+		return tf.files[fileKey(name)]
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return tf.files[string(buf[:len(name)])]
+}
+
+// renderer keeps every tenant's files and re-renders the tenants that commits
+// touch, coalescing bursts of commits into one pass. It runs in one goroutine
+// (run): only that goroutine writes the trees, under mu, so it may read them
+// without the lock.
 type renderer struct {
 	s   *Service
 	log *slog.Logger
@@ -62,18 +91,24 @@ type renderer struct {
 	single  string // the tenant served at the root in single-tenant mode
 
 	dirtyMu sync.Mutex
-	dirty   map[string]int64 // tenant ("*" = all) -> newest revision seen
+	dirty   map[string]bool // tenants to render ("*" = all)
+	seenRev int64           // newest revision delivered by Commit
+	doneRev int64           // every revision up to this one is rendered
+	busy    bool            // a pass is running
 	wake    chan struct{}
-	doneRev int64
 	cond    *sync.Cond
+	failed  map[string]string // tenant -> why its last rendering failed
 
-	ifaceMu sync.Mutex
-	ifaces  map[string]string // interface -> IPv4 read at the last poll
+	ifaceMu sync.RWMutex
+	ifaces  map[string]string // interface -> IPv4, as last read from the source
+	// usedIfaces are the interfaces placeholders named in the passes so far
+	// (run goroutine only).
+	usedIfaces map[string]bool
 }
 
 func newRenderer(s *Service, log *slog.Logger) *renderer {
-	r := &renderer{s: s, log: log, tenants: map[string]*tenantFiles{}, dirty: map[string]int64{"*": 0},
-		wake: make(chan struct{}, 1), ifaces: map[string]string{}}
+	r := &renderer{s: s, log: log, tenants: map[string]*tenantFiles{}, dirty: map[string]bool{"*": true},
+		wake: make(chan struct{}, 1), ifaces: map[string]string{}, failed: map[string]string{}, usedIfaces: map[string]bool{}}
 	r.cond = sync.NewCond(&r.dirtyMu)
 	return r
 }
@@ -84,39 +119,60 @@ func (r *renderer) setSingle(id string) {
 	r.mu.Unlock()
 }
 
-// onCommit marks the tenants a transaction touched.
-func (r *renderer) onCommit(rev int64, changes []store.Change, all bool) {
+// renderedKinds are the store kinds files are made from.
+var renderedKinds = map[string]bool{KindTenant: true, KindPBX: true, KindAccount: true, KindDevice: true,
+	KindPlaceholder: true, KindModel: true, KindTemplate: true, KindAsset: true}
+
+// commit marks the tenants a delivered commit touched. It never blocks on
+// rendering: the run goroutine does the work.
+func (r *renderer) commit(c store.Commit) {
 	r.dirtyMu.Lock()
-	if all {
-		r.dirty["*"] = rev
+	if c.Rev > r.seenRev {
+		r.seenRev = c.Rev
 	}
-	for _, c := range changes {
+	if c.All {
+		r.dirty["*"] = true // too much changed to list: render every tenant
+	}
+	for _, ch := range c.Changes {
 		switch {
-		case c.Kind == KindTenant:
-			r.dirty[c.ID] = rev
-		case c.Tenant == "" && (c.Kind == KindModel || c.Kind == KindTemplate):
-			r.dirty["*"] = rev // a global model or template: every tenant may use it
-		case c.Tenant != "":
-			r.dirty[c.Tenant] = rev
+		case !renderedKinds[ch.Kind]:
+		case ch.Kind == KindTenant:
+			r.dirty[ch.ID] = true
+		case ch.Tenant == globalScope || ch.Tenant == "":
+			r.dirty["*"] = true // a global model or template: every tenant may use it
+		default:
+			r.dirty[ch.Tenant] = true
 		}
 	}
-	if len(r.dirty) == 0 {
-		// Nothing of ours changed; still record the revision as rendered.
-		if rev > r.doneRev {
-			r.doneRev = rev
-			r.cond.Broadcast()
-		}
+	if !r.busy && len(r.dirty) == 0 && r.seenRev > r.doneRev {
+		// Nothing of ours changed and nothing is pending: rendered as it is.
+		r.doneRev = r.seenRev
+		r.cond.Broadcast()
 	}
 	r.dirtyMu.Unlock()
+	r.poke()
+}
+
+func (r *renderer) poke() {
 	select {
 	case r.wake <- struct{}{}:
 	default:
 	}
 }
 
-// run renders dirty tenants until ctx ends.
-func (r *renderer) run(ctx context.Context) {
-	poll := time.NewTicker(10 * time.Second)
+// markAll schedules every tenant for rendering.
+func (r *renderer) markAll() {
+	r.dirtyMu.Lock()
+	r.dirty["*"] = true
+	r.dirtyMu.Unlock()
+	r.poke()
+}
+
+// run renders dirty tenants until ctx ends, and re-reads the interfaces that
+// dynamic placeholders name every ifacePoll.
+func (r *renderer) run(ctx context.Context, ifacePoll time.Duration) {
+	r.refreshInterfaces()
+	poll := time.NewTicker(ifacePoll)
 	defer poll.Stop()
 	for {
 		r.renderDirty(ctx)
@@ -125,20 +181,39 @@ func (r *renderer) run(ctx context.Context) {
 			return
 		case <-r.wake:
 		case <-poll.C:
-			r.pollInterfaces()
+			if r.refreshInterfaces() {
+				r.markAll()
+			}
 		}
 	}
 }
 
 func (r *renderer) renderDirty(ctx context.Context) {
 	r.dirtyMu.Lock()
-	dirty := r.dirty
-	r.dirty = map[string]int64{}
-	r.dirtyMu.Unlock()
+	dirty, target := r.dirty, r.seenRev
 	if len(dirty) == 0 {
+		r.dirtyMu.Unlock()
 		return
 	}
-	rev := r.s.st.Revision()
+	r.dirty, r.busy = map[string]bool{}, true
+	r.dirtyMu.Unlock()
+	if dirty["*"] {
+		// Rendering everything from data read after this point covers every
+		// revision committed so far, delivered or not.
+		target = max(target, r.s.st.Revision())
+	}
+	r.renderTenants(ctx, dirty)
+	r.dirtyMu.Lock()
+	r.busy = false
+	r.doneRev = max(r.doneRev, target)
+	if len(r.dirty) == 0 {
+		r.doneRev = max(r.doneRev, r.seenRev)
+	}
+	r.cond.Broadcast()
+	r.dirtyMu.Unlock()
+}
+
+func (r *renderer) renderTenants(ctx context.Context, dirty map[string]bool) {
 	if r.s.Mode() == ModeSingle {
 		// The served tenant is the oldest one; a replicated snapshot (HA) replaces
 		// the tenants with the active node's, so it is read again.
@@ -148,10 +223,11 @@ func (r *renderer) renderDirty(ctx context.Context) {
 		}
 	}
 	var tenants []string
-	if _, all := dirty["*"]; all {
+	if dirty["*"] {
 		list, err := r.s.Tenants(ctx)
 		if err != nil {
-			r.log.Error("list tenants", "err", err)
+			r.log.Error("listing tenants to render", "err", err)
+			r.markFailed("*", err)
 			return
 		}
 		for _, t := range list {
@@ -168,43 +244,44 @@ func (r *renderer) renderDirty(ctx context.Context) {
 		for t := range dirty {
 			tenants = append(tenants, t)
 		}
+		sort.Strings(tenants)
 	}
-	rendered := 0
+	churn := 0
 	for _, t := range tenants {
 		start := time.Now()
-		tf, err := r.renderTenant(ctx, t)
+		st, err := r.renderTenant(ctx, t)
+		churn += st.replaced + st.written
+		r.s.metrics.observe(time.Since(start), err)
 		if err != nil {
-			r.log.Error("render tenant", "tenant", t, "err", err)
+			if ctx.Err() == nil {
+				r.log.Error("rendering tenant", "tenant", t, "err", err)
+			}
+			r.markFailed(t, err)
 			continue
 		}
-		r.mu.Lock()
-		if tf == nil {
-			delete(r.tenants, t)
-		} else {
-			r.tenants[t] = tf
-			for _, f := range tf.files {
-				rendered += f.Size
-			}
-		}
-		r.mu.Unlock()
-		if tf != nil {
-			r.log.Debug("rendered tenant", "tenant", t, "files", len(tf.files), "took", time.Since(start))
-		}
+		r.markFailed(t, nil)
+		r.log.Debug("rendered tenant", "tenant", t, "files", st.files, "changed", st.changed, "took", time.Since(start))
 	}
-	r.dirtyMu.Lock()
-	if rev > r.doneRev {
-		r.doneRev = rev
-	}
-	r.cond.Broadcast()
-	r.dirtyMu.Unlock()
-	if rendered > 16<<20 {
-		// A pass over thousands of files leaves the previous generation as garbage;
-		// hand it back now rather than carrying twice the tree until the next GC.
+	if churn > 16<<20 {
+		// A large pass (the first one, or one that replaced many files) leaves
+		// much garbage: the previous generation and what reading the store
+		// took. Hand it back to the system now rather than over minutes.
 		debug.FreeOSMemory()
 	}
 }
 
-// waitRendered blocks until the files reflect revision rev (or ctx ends).
+func (r *renderer) markFailed(tenant string, err error) {
+	r.dirtyMu.Lock()
+	defer r.dirtyMu.Unlock()
+	if err == nil {
+		delete(r.failed, tenant)
+		return
+	}
+	r.failed[tenant] = err.Error()
+}
+
+// waitRendered blocks until the files reflect revision rev (or ctx ends). Revision
+// rev must reach the renderer through Commit.
 func (r *renderer) waitRendered(ctx context.Context, rev int64) error {
 	stop := context.AfterFunc(ctx, func() {
 		r.dirtyMu.Lock()
@@ -229,48 +306,6 @@ func containsStr(list []string, s string) bool {
 	return false
 }
 
-// snapshot is what rendering a tenant reads, in one read transaction.
-type snapshot struct {
-	tenant       Tenant
-	pbx          PBXSettings
-	accounts     map[string]Account
-	devices      []Device
-	placeholders []Placeholder
-	models       map[string]Model
-	templates    map[string]Template
-}
-
-func (r *renderer) load(ctx context.Context, tenant string) (*snapshot, error) {
-	sn := &snapshot{accounts: map[string]Account{}, models: map[string]Model{}, templates: map[string]Template{}}
-	found := false
-	err := r.s.st.View(ctx, func(tx *store.Tx) error {
-		ok, err := tx.Get(KindTenant, tenant, &sn.tenant)
-		if err != nil || !ok {
-			return err
-		}
-		found = true
-		if sn.pbx, err = getPBX(tx, tenant); err != nil {
-			return err
-		}
-		if err := listInto(tx, KindAccount, tenant, func(a Account) { sn.accounts[a.ID] = a }); err != nil {
-			return err
-		}
-		if err := listInto(tx, KindDevice, tenant, func(d Device) { sn.devices = append(sn.devices, d) }); err != nil {
-			return err
-		}
-		if err := listInto(tx, KindPlaceholder, tenant, func(p Placeholder) { sn.placeholders = append(sn.placeholders, p) }); err != nil {
-			return err
-		}
-		models, templates, err := r.s.catalogIn(tx, tenant)
-		sn.models, sn.templates = models, templates
-		return err
-	})
-	if err != nil || !found {
-		return nil, err
-	}
-	return sn, nil
-}
-
 // listInto decodes every object of kind in tenant.
 func listInto[T any](tx *store.Tx, kind, tenant string, add func(T)) error {
 	return tx.List(kind, tenant, func(id string, data json.RawMessage) error {
@@ -283,143 +318,304 @@ func listInto[T any](tx *store.Tx, kind, tenant string, add func(T)) error {
 	})
 }
 
-func (r *renderer) renderTenant(ctx context.Context, tenant string) (*tenantFiles, error) {
-	sn, err := r.load(ctx, tenant)
-	if err != nil || sn == nil {
-		return nil, err
+// renderStats says what a tenant's pass did.
+type renderStats struct {
+	files, changed int
+	replaced       int // bytes of bodies the pass made garbage
+	written        int // bytes of new bodies
+}
+
+// tenantData is what rendering a tenant's files needs besides its devices, read
+// in the same read transaction as the devices.
+type tenantData struct {
+	tenant    Tenant
+	pbx       PBXSettings
+	accounts  map[string]Account
+	models    map[string]Model
+	templates map[string]Template
+	assets    map[string]*Asset
+	base      map[string]string // tenant-wide placeholder values
+	custom    map[string]bool
+}
+
+// treeWriter writes a pass's files into the live tree in batches, so that a
+// phone keeps being served while its tenant is re-rendered and the bodies of
+// the previous generation become garbage as the pass goes, not all at its end:
+// a tenant of 10,000 phones never holds two generations in memory.
+type treeWriter struct {
+	r      *renderer
+	tenant string
+	tf     *tenantFiles // live; only the run goroutine writes it
+	now    time.Time
+	seen   map[string]*File // the files of this pass, by key
+	models map[string]bool  // models of the tenant's devices (for common files)
+	batch  []*File
+	stats  renderStats
+	since  int // bytes replaced since the last collection
+}
+
+const (
+	writeBatch = 256     // files per lock
+	gcEvery    = 8 << 20 // bytes of replaced bodies between collections
+)
+
+func (r *renderer) newWriter(tenant string) *treeWriter {
+	r.mu.Lock()
+	tf, ok := r.tenants[tenant]
+	if !ok {
+		tf = newTenantFiles()
+		tf.disabled = true // not served until the pass ends
+		r.tenants[tenant] = tf
 	}
-	r.mu.RLock()
-	old := r.tenants[tenant]
-	r.mu.RUnlock()
-	out := &tenantFiles{files: map[string]*File{}, errors: map[string]string{}, macs: map[string]bool{}, rev: r.s.st.Revision()}
-	if !sn.tenant.Enabled {
-		out.disabled = true
-		return out, nil
+	r.mu.Unlock()
+	return &treeWriter{r: r, tenant: tenant, tf: tf, now: time.Now().UTC().Truncate(time.Second), seen: map[string]*File{}, models: map[string]bool{}}
+}
+
+// put adds a rendered file; a file with the same bytes as the served one is kept
+// as it is (same ETag, same Last-Modified). It reports false when another file of
+// this pass already has the name.
+func (w *treeWriter) put(f *File) (*File, bool) {
+	key := fileKey(f.Name)
+	if first, dup := w.seen[key]; dup {
+		return first, false
 	}
-	out.auth = HTTPAuth{Mode: sn.pbx.HTTPAuth, User: sn.pbx.HTTPUser, Password: sn.pbx.HTTPPassword}
-	now := time.Now().UTC().Truncate(time.Second)
-	custom := map[string]bool{}
-	base := r.s.pbxVars(sn.tenant, sn.pbx)
-	for _, p := range sn.placeholders {
-		custom[p.Name] = true
-		if p.Type == "static" {
-			base[p.Name] = p.Value
-		} else {
-			base[p.Name] = r.interfaceIPv4(p.Interface)
+	sum := sha256.Sum256(f.Body)
+	f.ETag = `"` + hex.EncodeToString(sum[:12]) + `"`
+	f.Size = len(f.Body)
+	f.ModTime = w.now
+	w.stats.files++
+	if prev, ok := w.tf.files[key]; ok && prev.ETag == f.ETag && prev.Name == f.Name && prev.Secret == f.Secret && prev.Device == f.Device {
+		w.seen[key] = prev
+		return prev, true // unchanged: nothing to write
+	} else if ok {
+		w.stats.replaced += prev.Size
+		w.since += prev.Size
+	}
+	w.seen[key] = f
+	w.stats.changed++
+	w.stats.written += f.Size
+	w.batch = append(w.batch, f)
+	if len(w.batch) >= writeBatch {
+		w.flush()
+	}
+	return f, true
+}
+
+func (w *treeWriter) flush() {
+	if len(w.batch) > 0 {
+		w.r.mu.Lock()
+		for _, f := range w.batch {
+			w.tf.files[fileKey(f.Name)] = f
+		}
+		w.r.mu.Unlock()
+		clear(w.batch)
+		w.batch = w.batch[:0]
+	}
+	if w.since >= gcEvery {
+		// The bodies just replaced are garbage; collect them now so that the
+		// next ones reuse their memory instead of growing the heap to twice the
+		// tree (the tree is large, its pointers few: a collection is cheap).
+		runtime.GC()
+		w.since = 0
+	}
+}
+
+// finish removes the files the pass did not write and installs the tenant-wide
+// state (authentication, device list, errors, assets) in one step.
+func (w *treeWriter) finish(devices, errs map[string]string, assets map[string]*Asset, auth HTTPAuth, disabled bool, rev int64) {
+	w.flush()
+	w.r.mu.Lock()
+	for key, f := range w.tf.files {
+		if _, ok := w.seen[key]; !ok {
+			w.stats.replaced += f.Size
+			delete(w.tf.files, key)
 		}
 	}
-	isCustom := func(n string) bool { return custom[n] }
-	compiled := map[string]*Compiled{}
-	compile := func(id, scope string) (*Compiled, Template, error) {
-		t, ok := sn.templates[id]
-		if !ok {
-			return nil, t, fmt.Errorf("template %q does not exist", id)
-		}
-		if c, ok := compiled[id]; ok {
-			return c, t, nil
-		}
-		c, err := Compile(t.Body, KnownFor(scope, isCustom))
+	w.tf.devices, w.tf.errors, w.tf.assets = devices, errs, assets
+	w.tf.auth, w.tf.disabled, w.tf.rev = auth, disabled, rev
+	w.r.mu.Unlock()
+}
+
+func (r *renderer) renderTenant(ctx context.Context, tenant string) (renderStats, error) {
+	var w *treeWriter
+	rev := r.s.st.Revision()
+	gone := false
+	err := r.s.st.View(ctx, func(tx *store.Tx) error {
+		td, ok, err := r.loadTenant(tx, tenant)
 		if err != nil {
-			return nil, t, fmt.Errorf("template %q: %w", t.Name, err)
+			return err
 		}
-		compiled[id] = c
-		return c, t, nil
+		if !ok {
+			gone = true
+			return nil
+		}
+		w = r.newWriter(tenant)
+		devices, errs := map[string]string{}, map[string]string{}
+		if !td.tenant.Enabled {
+			w.finish(devices, errs, map[string]*Asset{}, HTTPAuth{}, true, rev)
+			return nil
+		}
+		if err := r.renderDevices(tx, td, w, devices, errs); err != nil {
+			return err
+		}
+		r.renderCommon(td, w)
+		w.finish(devices, errs, td.assets, HTTPAuth{Mode: td.pbx.HTTPAuth, User: td.pbx.HTTPUser, Password: td.pbx.HTTPPassword}, false, rev)
+		return nil
+	})
+	if gone {
+		r.mu.Lock()
+		delete(r.tenants, tenant)
+		r.mu.Unlock()
 	}
-	put := func(f *File) {
-		sum := sha256.Sum256(f.Body)
-		f.ETag = `"` + hex.EncodeToString(sum[:12]) + `"`
-		f.Size = len(f.Body)
-		f.ModTime = now
-		if old != nil {
-			if prev, ok := old.files[f.Name]; ok && prev.ETag == f.ETag {
-				f = prev // unchanged: same bytes, same ETag, same Last-Modified
-			}
-		}
-		if f.Header == nil {
-			ct := f.ContentType
-			if ct == "" {
-				ct = "text/plain"
-			}
-			if strings.HasPrefix(ct, "text/") && !strings.Contains(ct, "charset") {
-				ct += "; charset=utf-8"
-			}
-			f.Header = map[string][]string{
-				"Etag":           {f.ETag},
-				"Content-Type":   {ct},
-				"Cache-Control":  {"no-cache"},
-				"Last-Modified":  {f.ModTime.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT")}, // http.TimeFormat
-				"Content-Length": {strconv.Itoa(len(f.Body))},
-				"Accept-Ranges":  {"bytes"},
-			}
-		}
-		out.files[f.Name] = f
+	if w == nil {
+		return renderStats{}, err
 	}
-	usedModels := map[string]bool{}
+	return w.stats, err
+}
+
+// loadTenant reads everything but the devices.
+func (r *renderer) loadTenant(tx *store.Tx, tenant string) (*tenantData, bool, error) {
+	td := &tenantData{accounts: map[string]Account{}, assets: map[string]*Asset{}, custom: map[string]bool{}}
+	ok, err := tx.Get(KindTenant, tenant, &td.tenant)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	if td.pbx, err = getPBX(tx, tenant); err != nil {
+		return nil, false, err
+	}
+	if err := listInto(tx, KindAccount, tenant, func(a Account) { td.accounts[a.ID] = a }); err != nil {
+		return nil, false, err
+	}
+	if r.s.assets.dir != "" {
+		if err := listInto(tx, KindAsset, tenant, func(a Asset) { td.assets[a.Name] = &a }); err != nil {
+			return nil, false, err
+		}
+	}
+	if td.models, td.templates, err = r.s.catalogIn(tx, tenant); err != nil {
+		return nil, false, err
+	}
+	td.base = r.s.pbxVars(td.tenant, td.pbx)
+	err = listInto(tx, KindPlaceholder, tenant, func(p Placeholder) {
+		td.custom[p.Name] = true
+		td.base[p.Name] = r.placeholderValue(p)
+	})
+	return td, true, err
+}
+
+// placeholderValue is a custom placeholder's value: its text, or the address of
+// the interface it names as last read (never read here: rendering does no I/O).
+func (r *renderer) placeholderValue(p Placeholder) string {
+	if p.Type == "static" {
+		return p.Value
+	}
+	r.usedIfaces[p.Interface] = true
+	return r.interfaceIPv4(p.Interface)
+}
+
+// compiler compiles each template of a pass once.
+type compiler struct {
+	td       *tenantData
+	compiled map[string]*Compiled
+}
+
+func (c *compiler) get(id, scope string) (*Compiled, Template, error) {
+	t, ok := c.td.templates[id]
+	if !ok {
+		return nil, t, fmt.Errorf("template %q does not exist", id)
+	}
+	if x, ok := c.compiled[id]; ok {
+		return x, t, nil
+	}
+	x, err := Compile(t.Body, KnownFor(scope, func(n string) bool { return c.td.custom[n] }))
+	if err != nil {
+		return nil, t, fmt.Errorf("template %q: %w", t.Name, err)
+	}
+	c.compiled[id] = x
+	return x, t, nil
+}
+
+// renderDevices renders each device as it is read from the store, so that the
+// devices of a large tenant are never all decoded at once.
+func (r *renderer) renderDevices(tx *store.Tx, td *tenantData, w *treeWriter, devices, errs map[string]string) error {
+	comp := &compiler{td: td, compiled: map[string]*Compiled{}}
+	vars := make(map[string]string, len(td.base)+40)
 	var b []byte
-	for _, d := range sn.devices {
-		out.macs[d.MAC] = true
-		m, ok := sn.models[d.Model]
-		if !ok {
-			out.errors[d.ID] = fmt.Sprintf("model %q does not exist", d.Model)
-			continue
+	return tx.List(KindDevice, w.tenant, func(id string, data json.RawMessage) error {
+		var d Device
+		if err := json.Unmarshal(data, &d); err != nil {
+			return fmt.Errorf("provision: device %s: %w", id, err)
 		}
-		usedModels[m.ID] = true
-		acc, ok := sn.accounts[d.Account]
+		devices[d.MAC] = ""
+		m, ok := td.models[d.Model]
 		if !ok {
-			out.errors[d.ID] = "no linked account: no file is generated"
-			continue
+			errs[d.ID] = fmt.Sprintf("model %q does not exist", d.Model)
+			return nil
+		}
+		w.models[m.ID] = true
+		acc, ok := td.accounts[d.Account]
+		if !ok {
+			errs[d.ID] = "no linked account: no file is generated"
+			return nil
 		}
 		if !d.Enabled {
-			out.errors[d.ID] = "disabled"
-			continue
+			errs[d.ID] = "disabled"
+			return nil
 		}
 		tid := d.Template
 		if tid == "" {
 			tid = m.Template
 		}
-		c, t, err := compile(tid, ScopeDevice)
+		c, t, err := comp.get(tid, ScopeDevice)
 		if err != nil {
-			out.errors[d.ID] = err.Error()
-			continue
+			errs[d.ID] = err.Error()
+			return nil
 		}
 		mac, err := ParseMAC(d.MAC)
 		if err != nil {
-			out.errors[d.ID] = err.Error()
-			continue
+			errs[d.ID] = err.Error()
+			return nil
 		}
-		vars := make(map[string]string, len(base)+40)
-		for k, v := range base {
+		clear(vars)
+		for k, v := range td.base {
 			vars[k] = v
 		}
-		deviceVars(vars, d, mac, m, sn.pbx, acc, r.s.brandName(m.Brand))
+		deviceVars(vars, d, mac, m, td.pbx, acc, r.s.brandName(m.Brand))
 		b = c.Append(b[:0], vars, t.Escape)
-		name := m.File.Name(mac)
-		if prev, dup := out.files[name]; dup {
-			out.errors[d.ID] = fmt.Sprintf("file %s is already generated for device %s", name, prev.MAC)
-			continue
+		f, ok := w.put(&File{Name: m.File.Name(mac), Tenant: w.tenant, Device: d.ID, MAC: mac.String(), ContentType: t.ContentType, Body: bytes.Clone(b), Secret: true})
+		if !ok {
+			errs[d.ID] = fmt.Sprintf("file %s is already generated for device %s", f.Name, f.MAC)
+			return nil
 		}
-		put(&File{Name: name, Tenant: tenant, Device: d.ID, MAC: mac.String(), ContentType: t.ContentType, Body: bytes.Clone(b), Secret: true})
-	}
-	ids := make([]string, 0, len(usedModels))
-	for id := range usedModels {
+		devices[d.MAC] = f.Name
+		return nil
+	})
+}
+
+// renderCommon renders the common files of the models the tenant's devices use.
+func (r *renderer) renderCommon(td *tenantData, w *treeWriter) {
+	ids := make([]string, 0, len(w.models))
+	for id := range w.models {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	comp := &compiler{td: td, compiled: map[string]*Compiled{}}
+	done := map[string]bool{}
+	var b []byte
 	for _, id := range ids {
-		for _, cf := range sn.models[id].CommonFiles {
-			if _, done := out.files[cf.Name]; done {
+		for _, cf := range td.models[id].CommonFiles {
+			if done[fileKey(cf.Name)] {
 				continue // shared by several models of one family
 			}
-			c, t, err := compile(cf.Template, ScopeCommon)
+			done[fileKey(cf.Name)] = true
+			c, t, err := comp.get(cf.Template, ScopeCommon)
 			if err != nil {
-				r.log.Warn("common file not rendered", "tenant", tenant, "file", cf.Name, "err", err)
+				r.log.Warn("common file not rendered", "tenant", w.tenant, "file", cf.Name, "err", err)
 				continue
 			}
-			b = c.Append(b[:0], base, t.Escape)
-			put(&File{Name: cf.Name, Tenant: tenant, ContentType: t.ContentType, Body: bytes.Clone(b)})
+			b = c.Append(b[:0], td.base, t.Escape)
+			w.put(&File{Name: cf.Name, Tenant: w.tenant, ContentType: t.ContentType, Body: bytes.Clone(b)})
 		}
 	}
-	return out, nil
 }
 
 // pbxVars are the tenant-wide placeholder values.
@@ -530,81 +726,16 @@ func deviceVars(v map[string]string, d Device, mac MAC, m Model, p PBXSettings, 
 	v["DEVICE_LABEL"] = strings.TrimSpace(label)
 }
 
-// interfaceIPv4 returns the interface's first IPv4 address ("" if none), and
-// remembers it so that the poller notices a change.
-func (r *renderer) interfaceIPv4(name string) string {
-	ip := readIPv4(name)
-	r.ifaceMu.Lock()
-	r.ifaces[name] = ip
-	r.ifaceMu.Unlock()
-	return ip
-}
-
-func readIPv4(name string) string {
-	ifc, err := net.InterfaceByName(name)
-	if err != nil {
-		return ""
-	}
-	addrs, err := ifc.Addrs()
-	if err != nil {
-		return ""
-	}
-	for _, a := range addrs {
-		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
-			return ipn.IP.String()
-		}
-	}
-	return ""
-}
-
-// pollInterfaces re-renders everything when an interface a dynamic placeholder
-// reads has changed its address.
-func (r *renderer) pollInterfaces() {
-	r.ifaceMu.Lock()
-	changed := false
-	for name, old := range r.ifaces {
-		if now := readIPv4(name); now != old {
-			r.log.Info("interface address changed: re-rendering", "interface", name, "old", old, "new", now)
-			changed = true
-		}
-	}
-	r.ifaceMu.Unlock()
-	if changed {
-		r.dirtyMu.Lock()
-		r.dirty["*"] = r.s.st.Revision()
-		r.dirtyMu.Unlock()
-		select {
-		case r.wake <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// configured reports whether tenant has a device with mac.
-func (r *renderer) configured(tenant, mac string) bool {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	tf, ok := r.tenants[tenant]
-	return ok && tf.macs[mac]
-}
-
-// lookup returns a tenant's file.
+// lookup returns a tenant's file, whatever the case of the name.
 func (r *renderer) lookup(tenant, name string) (*File, bool) {
-	f, _, ok := r.lookupAuth(tenant, name)
-	return f, ok
-}
-
-// lookupAuth returns a tenant's file and the authentication the tenant demands,
-// from one rendering (no database access on the request path).
-func (r *renderer) lookupAuth(tenant, name string) (*File, HTTPAuth, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	tf, ok := r.tenants[tenant]
 	if !ok {
-		return nil, HTTPAuth{}, false
+		return nil, false
 	}
-	f, ok := tf.files[name]
-	return f, tf.auth, ok
+	f := tf.lookupFile(name)
+	return f, f != nil
 }
 
 // list returns a tenant's files, sorted by name, and per-device render errors.

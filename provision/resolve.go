@@ -74,7 +74,8 @@ func (s *Service) Resolve(path string) (Target, error) {
 		t.Tenant = id.String()
 	}
 	t.Name = name
-	// One look at the rendered tree: tenant, file and the tenant's auth together.
+	// One look at the rendered tree: tenant, file or asset, and the tenant's
+	// authentication together (memory only: this is every phone's request).
 	r := s.render
 	r.mu.RLock()
 	if !multi {
@@ -84,27 +85,26 @@ func (s *Service) Resolve(path string) (Target, error) {
 	if ok && tf.disabled {
 		ok = false // a disabled tenant is answered as if it did not exist
 	}
-	var f *File
 	if ok {
-		f = tf.files[name]
-		if f != nil && f.Secret {
-			t.Auth = tf.auth
+		if f := tf.lookupFile(name); f != nil {
+			t.File = f
+			if f.Secret {
+				t.Auth = tf.auth
+			}
+		} else if a, found := tf.assets[name]; found {
+			t.Asset = a
+		} else if mac := s.macInName(name); mac != "" {
+			if _, configured := tf.devices[mac]; !configured {
+				t.MAC = mac
+			}
 		}
 	}
 	r.mu.RUnlock()
-	if !ok {
+	switch {
+	case !ok:
 		return t, ErrNoTenant
-	}
-	if f != nil {
-		t.File = f
+	case t.File != nil || t.Asset != nil:
 		return t, nil
-	}
-	if a, ok := s.assets.lookup(t.Tenant, t.Name); ok {
-		t.Asset = a
-		return t, nil
-	}
-	if mac := s.macInName(t.Name); mac != "" && !s.render.configured(t.Tenant, mac) {
-		t.MAC = mac
 	}
 	return t, ErrNoFile
 }

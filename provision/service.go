@@ -13,16 +13,17 @@ import (
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
-// Serve renders files as changes arrive until ctx ends.
-func (s *Service) Serve(ctx context.Context) error {
-	go s.recordSightings(ctx)
-	s.render.run(ctx)
-	return nil
-}
-
-// WaitRendered blocks until the provisioning files reflect revision rev.
+// WaitRendered blocks until the provisioning files reflect revision rev, which
+// must reach the service through Commit (as every commit does in serve).
 func (s *Service) WaitRendered(ctx context.Context, rev int64) error {
 	return s.render.waitRendered(ctx, rev)
+}
+
+// RenderedRevision is the newest store revision the files reflect.
+func (s *Service) RenderedRevision() int64 {
+	s.render.dirtyMu.Lock()
+	defer s.render.dirtyMu.Unlock()
+	return s.render.doneRev
 }
 
 // Lookup returns the rendered file name of tenant.
@@ -516,13 +517,7 @@ func (s *Service) DeleteDevice(ctx context.Context, actor store.Actor, tenant, i
 
 // ViewDevices adds each device's file name or problem.
 func (s *Service) ViewDevices(tenant string, list []Device) []DeviceView {
-	files, problems := s.render.list(tenant)
-	byDevice := map[string]string{}
-	for _, f := range files {
-		if f.Device != "" {
-			byDevice[f.Device] = f.Name
-		}
-	}
+	byDevice, problems := s.render.deviceFiles(tenant, list)
 	out := make([]DeviceView, len(list))
 	for i, d := range list {
 		out[i] = DeviceView{Device: d, File: byDevice[d.ID], Problem: problems[d.ID]}

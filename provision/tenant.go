@@ -48,13 +48,16 @@ type Config struct {
 	// answered before it is throttled; then one more per UnknownInterval.
 	UnknownBurst    int           `yaml:"unknown_burst"`
 	UnknownInterval time.Duration `yaml:"unknown_interval"`
+	// InterfacePoll is how often the addresses of the interfaces dynamic
+	// placeholders name are re-read; a change re-renders the files.
+	InterfacePoll time.Duration `yaml:"interface_poll"`
 	// Tenancy is filled from the "tenancy" section.
 	Mode string `yaml:"-"`
 }
 
 // DefaultConfig leaves a phone's normal probing of a few names well inside the burst.
 func DefaultConfig() Config {
-	return Config{UnknownBurst: 30, UnknownInterval: 10 * time.Second}
+	return Config{UnknownBurst: 30, UnknownInterval: 10 * time.Second, InterfacePoll: 10 * time.Second}
 }
 
 // Validate names the first bad key (relative to the section).
@@ -68,6 +71,9 @@ func (c Config) Validate() error {
 	}
 	if c.UnknownInterval <= 0 {
 		return errors.New("unknown_interval: must be positive")
+	}
+	if c.InterfacePoll < 0 {
+		return errors.New("interface_poll: must not be negative")
 	}
 	return nil
 }
@@ -128,7 +134,9 @@ func checkName(n string) error {
 	return nil
 }
 
-// Service applies the domain rules and persists through the store.
+// Service applies the domain rules and persists through the store. It is the
+// "provisioning" component of switchboard serve: Serve renders the files as
+// commits arrive (see Commit).
 type Service struct {
 	component.Base
 	st      *store.Store
@@ -138,6 +146,8 @@ type Service struct {
 	builtin Catalog
 	render  *renderer
 	assets  assetStore
+	ifaces  Interfaces
+	metrics *metrics
 
 	sightings chan sighting
 
@@ -158,7 +168,7 @@ func New(st *store.Store, tcfg TenancyConfig, cfg Config, log *slog.Logger) (*Se
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{st: st, tcfg: tcfg, cfg: cfg, log: log, builtin: cat}
+	s := &Service{st: st, tcfg: tcfg, cfg: cfg, log: log, builtin: cat, ifaces: SystemInterfaces{}, metrics: newMetrics()}
 	s.render = newRenderer(s, log)
 	s.assets = assetStore{s: s}
 	s.sightings = make(chan sighting, 1024)

@@ -402,7 +402,7 @@ func (s *Service) Preview(ctx context.Context, tenant, deviceID, templateID stri
 			if p.Type == "static" {
 				custom[p.Name] = p.Value
 			} else {
-				custom[p.Name] = readIPv4(p.Interface)
+				custom[p.Name] = s.render.interfaceIPv4(p.Interface)
 			}
 		}
 		c, err := Compile(tmpl.Body, KnownFor(ScopeDevice, func(n string) bool { _, ok := custom[n]; return ok }))

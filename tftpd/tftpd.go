@@ -105,6 +105,7 @@ func (s *Server) Bind(context.Context) error {
 		return fmt.Errorf("tftpd: %w", err)
 	}
 	s.conn = &filterConn{PacketConn: pc, s: s}
+	s.log.Info("listening", "addr", pc.LocalAddr().String())
 	return nil
 }
 
@@ -120,7 +121,6 @@ func (s *Server) Serve(ctx context.Context) error {
 	conn := s.conn
 	defer func() { conn.Close(); s.conn = nil }()
 	srv := s.newLib()
-	s.log.Info("listening", "addr", conn.LocalAddr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(conn) }()
 	select {

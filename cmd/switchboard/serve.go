@@ -194,8 +194,14 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 		if err != nil {
 			return d, err
 		}
+		c.SetPBXLocation(pbxLocation(cfg))
 		add(c, true)
 	}
+	tasksSvc, err := newTasks(ctx, cfg, clog("tasks"), st, prov)
+	if err != nil {
+		return d, err
+	}
+	add(tasksSvc, true)
 	if cfg.DHCP.Enabled {
 		srv, err := dhcp.NewForProvisioning(ctx, cfg.DHCP, clog("dhcp"), st, prov, cfg.Provisioning.BaseURL)
 		if err != nil {
@@ -210,6 +216,14 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 		}
 		add(resp, true)
 	}
+	// The console shows the pages of the optional services that run.
+	var optional []string
+	for _, c := range d.components {
+		if n := c.Name(); n == "redirect" || n == "dhcp" || n == "pnp" || n == "cti" || n == "ha" {
+			optional = append(optional, n)
+		}
+	}
+	api.SetFeatures(optional)
 	return d, nil
 }
 

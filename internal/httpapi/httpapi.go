@@ -236,7 +236,10 @@ func RawObject(r *http.Request) (json.RawMessage, error) {
 
 // CRUD is one collection of objects; tenant is "" for global collections.
 type CRUD struct {
-	List   func(ctx context.Context, tenant string) (any, error)
+	List func(ctx context.Context, tenant string) (any, error)
+	// Page, when set, serves list requests with q, limit or offset: one page of
+	// the matching objects and their total, read without loading them all.
+	Page   func(ctx context.Context, tenant, q string, limit, offset int) (any, int, error)
 	Get    func(ctx context.Context, tenant, id string) (any, error)
 	Save   func(ctx context.Context, actor store.Actor, tenant, id string, patch json.RawMessage) (any, error)
 	Delete func(ctx context.Context, actor store.Actor, tenant, id string) error
@@ -259,6 +262,18 @@ func MountCRUD(rt AdminRouter, base string, global bool, ts Tenants, c CRUD) {
 		t, err := scope(r, p, false)
 		if err != nil {
 			return err
+		}
+		if c.Page != nil && r.URL.RawQuery != "" {
+			q, lim, off, err := PageParams(r)
+			if err != nil {
+				return err
+			}
+			v, total, err := c.Page(r.Context(), t, q, lim, off)
+			if err != nil {
+				return err
+			}
+			WriteJSON(w, http.StatusOK, map[string]any{"items": v, "total": total, "limit": lim, "offset": off})
+			return nil
 		}
 		v, err := c.List(r.Context(), t)
 		if err != nil {
@@ -310,4 +325,37 @@ func MountCRUD(rt AdminRouter, base string, global bool, ts Tenants, c CRUD) {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
+}
+
+// Page sizes of paged lists.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 1000
+)
+
+// PageParams reads q, limit (default 50, at most 1000) and offset, refusing any
+// other query parameter.
+func PageParams(r *http.Request) (q string, limit, offset int, err error) {
+	qs, err := Query(r, "q", "limit", "offset")
+	if err != nil {
+		return "", 0, 0, err
+	}
+	if limit, err = IntParam(qs, "limit"); err != nil {
+		return "", 0, 0, err
+	}
+	if offset, err = IntParam(qs, "offset"); err != nil {
+		return "", 0, 0, err
+	}
+	if _, ok := qs["limit"]; !ok {
+		limit = DefaultPageSize
+	}
+	switch {
+	case limit < 1 || limit > MaxPageSize:
+		return "", 0, 0, Errorf(http.StatusBadRequest, "limit", "limit must be 1-%d", MaxPageSize)
+	case offset < 0:
+		return "", 0, 0, Errorf(http.StatusBadRequest, "offset", "offset must not be negative")
+	case len(qs["q"]) > 128:
+		return "", 0, 0, Errorf(http.StatusBadRequest, "q", "q is longer than 128 characters")
+	}
+	return qs["q"], limit, offset, nil
 }

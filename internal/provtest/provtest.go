@@ -57,13 +57,13 @@ func New(t testing.TB, mode string, burst int) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(st.Subscribe(e.Prov.Commit)) // what the component runner does in serve
 	e.Prov.AssetDir(filepath.Join(dir, "assets"))
 	ten, err := e.Prov.EnsureDefaultTenant(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.Tenant = ten.ID
-	t.Cleanup(st.Subscribe(e.Prov.Commit)) // what the component runner does in serve
 	served := make(chan struct{})
 	go func() { e.Prov.Serve(ctx); close(served) }()
 	t.Cleanup(func() { cancel(); <-served })
