@@ -23,7 +23,7 @@ const (
 	ActionTakeover      = "takeover"       // on the passive: ask the active to hand it over
 	ActionUnpair        = "unpair"         // on the passive: leave the cluster
 	ActionUnpairPassive = "unpair-passive" // on the active: detach the passive
-	ActionDisable       = "disable"        // on either: HA off on both nodes
+	ActionDisable       = "disable"        // on the active (either works): HA off on both nodes
 )
 
 // actions are what this node offers now, given its status.
@@ -38,7 +38,7 @@ func actions(s Status) []string {
 	case s.Role == RoleActive.String():
 		return []string{ActionSwitch, ActionUnpairPassive, ActionDisable}
 	case s.Role == RolePassive.String():
-		return []string{ActionTakeover, ActionUnpair, ActionDisable}
+		return []string{ActionTakeover, ActionUnpair}
 	}
 	return []string{}
 }
