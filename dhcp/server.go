@@ -30,7 +30,8 @@ const (
 
 // LeaseStore persists leases; *store.Store is one.
 type LeaseStore interface {
-	PutDHCPLease(ctx context.Context, l store.DHCPLease) error
+	// PutDHCPLeases writes leases in one transaction, in order.
+	PutDHCPLeases(ctx context.Context, ls []store.DHCPLease) error
 	DHCPLeases(ctx context.Context) ([]store.DHCPLease, error)
 }
 
@@ -75,6 +76,7 @@ type Server struct {
 	dropped        atomic.Int64
 	now            func() time.Time
 	persistTimeout time.Duration
+	batch          leaseBatch
 
 	mu      sync.Mutex
 	leases  map[uint32]*store.DHCPLease
@@ -499,9 +501,9 @@ func (s *Server) request(req *dhcpv4.DHCPv4, mac string) *dhcpv4.DHCPv4 {
 		return s.nak(req)
 	}
 	l := s.bindLocked(req, mac, tenant, ip, now)
-	err := s.persist(*l)
+	saved := s.enqueue(*l)
 	s.mu.Unlock()
-	if err != nil {
+	if err := <-saved; err != nil {
 		// An address we cannot remember could be given twice after a restart.
 		s.log.Error("lease not saved, not acknowledged", "mac", mac, "ip", l.IP, "err", err)
 		return nil
@@ -515,7 +517,7 @@ func (s *Server) bindLocked(req *dhcpv4.DHCPv4, mac, tenant string, ip uint32, n
 	if old, ok := s.byMAC[mac]; ok && old != ip {
 		if l := s.leases[old]; l != nil && l.MAC == mac {
 			l.State, l.Expires, l.Updated = StateReleased, now, now
-			s.persist(*l) //nolint:errcheck // best effort: the new lease is what matters
+			s.enqueue(*l) // best effort: the new lease is what matters
 		}
 	}
 	if l := s.leases[ip]; l != nil && l.MAC != mac && l.MAC != "" {
@@ -549,10 +551,54 @@ func sanitize(v string) string {
 	}, v)
 }
 
-func (s *Server) persist(l store.DHCPLease) error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.persistTimeout)
-	defer cancel()
-	return s.st.PutDHCPLease(ctx, l)
+// leaseBatch writes the leases of concurrent requests together: a request
+// waits for one transaction (one fsync) shared with every lease queued
+// meanwhile. One fsync per lease would cap a boot storm (thousands of phones
+// in a second) at the disk's fsync rate.
+type leaseBatch struct {
+	mu      sync.Mutex
+	pending []store.DHCPLease
+	waiters []chan error
+	running bool
+}
+
+// enqueue queues l for the store; call it with s.mu held, so that the
+// leases of one address are written in the order they changed. The channel
+// says when (and whether) l is durable: wait on it after releasing s.mu.
+func (s *Server) enqueue(l store.DHCPLease) <-chan error {
+	b := &s.batch
+	ch := make(chan error, 1)
+	b.mu.Lock()
+	b.pending = append(b.pending, l)
+	b.waiters = append(b.waiters, ch)
+	if !b.running {
+		b.running = true
+		go s.writeLeases()
+	}
+	b.mu.Unlock()
+	return ch
+}
+
+// writeLeases writes what is queued, batch after batch, until nothing is.
+func (s *Server) writeLeases() {
+	b := &s.batch
+	for {
+		b.mu.Lock()
+		ls, ws := b.pending, b.waiters
+		b.pending, b.waiters = nil, nil
+		if len(ls) == 0 {
+			b.running = false
+			b.mu.Unlock()
+			return
+		}
+		b.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), s.persistTimeout)
+		err := s.st.PutDHCPLeases(ctx, ls)
+		cancel()
+		for _, w := range ws {
+			w <- err
+		}
+	}
 }
 
 func (s *Server) decline(req *dhcpv4.DHCPv4, mac string) {
@@ -565,17 +611,19 @@ func (s *Server) decline(req *dhcpv4.DHCPv4, mac string) {
 	}
 	ip, now := u32(want), s.now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	l := s.leases[ip]
 	if l == nil || l.MAC != mac {
+		s.mu.Unlock()
 		return
 	}
 	delete(s.byMAC, mac)
 	l.MAC, l.State, l.Expires, l.Updated = "", StateDeclined, now.Add(s.cfg.DeclineHold), now
-	if err := s.persist(*l); err != nil {
-		s.log.Warn("save declined address", "ip", l.IP, "err", err)
+	saved, addr := s.enqueue(*l), l.IP
+	s.mu.Unlock()
+	if err := <-saved; err != nil {
+		s.log.Warn("save declined address", "ip", addr, "err", err)
 	}
-	s.log.Warn("address declined (in use by someone else?)", "mac", mac, "ip", l.IP)
+	s.log.Warn("address declined (in use by someone else?)", "mac", mac, "ip", addr)
 }
 
 func (s *Server) release(req *dhcpv4.DHCPv4, mac string) {
@@ -585,15 +633,17 @@ func (s *Server) release(req *dhcpv4.DHCPv4, mac string) {
 	}
 	ip, now := u32(c), s.now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	l := s.leases[ip]
 	if l == nil || l.MAC != mac || l.State != StateBound {
+		s.mu.Unlock()
 		return
 	}
 	// Keep the MAC: the same client asking again gets the same address.
 	l.State, l.Expires, l.Updated = StateReleased, now, now
-	if err := s.persist(*l); err != nil {
-		s.log.Warn("save released lease", "ip", l.IP, "err", err)
+	saved, addr := s.enqueue(*l), l.IP
+	s.mu.Unlock()
+	if err := <-saved; err != nil {
+		s.log.Warn("save released lease", "ip", addr, "err", err)
 	}
 }
 
