@@ -285,8 +285,10 @@ func (s *Server) tenantURL(tenant string) string {
 	return s.baseURL + "/provisioning/"
 }
 
-// maxInflight is how many datagrams are handled at once; more are dropped.
-const maxInflight = 64
+// maxInflight is how many datagrams are handled at once; more are dropped. A
+// REQUEST waits for its lease's write (shared with the others queued, see
+// leaseBatch), so in a boot storm hundreds wait at once: a few KB each.
+const maxInflight = 1024
 
 // Dropped counts datagrams dropped because maxInflight were being handled.
 func (s *Server) Dropped() int64 { return s.dropped.Load() }
