@@ -10,11 +10,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/server4"
 	"github.com/insomniacslk/dhcp/iana"
+	"golang.org/x/sys/unix"
 
 	"github.com/switchboard-pbx/switchboard/internal/component"
 	"github.com/switchboard-pbx/switchboard/provision"
@@ -83,6 +85,8 @@ type Server struct {
 	byMAC   map[string]uint32
 	offers  map[string]offer  // by MAC
 	offerIP map[uint32]string // the MAC each offered address is held for
+	cursor  uint32            // where pick looks for a never-used address first
+	nextGC  time.Time         // when gcOffers may read the offers again
 }
 
 // New builds a server from a validated, enabled cfg. baseURL is
@@ -154,8 +158,29 @@ func (s *Server) Bind(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("dhcp: listen on %s port %d: %w", s.cfg.Interface, s.cfg.Port, err)
 	}
+	growReadBuffer(conn, 4<<20)
 	s.conn = conn
 	return nil
+}
+
+// growReadBuffer asks for a receive buffer of n bytes: a boot storm sends
+// thousands of DISCOVERs in a second, more than the default (about 200 KB)
+// holds while they are answered. Past net.core.rmem_max only a process with
+// CAP_NET_ADMIN gets it (SO_RCVBUFFORCE); otherwise it gets what it may.
+func growReadBuffer(conn net.PacketConn, n int) {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	raw.Control(func(fd uintptr) { //nolint:errcheck // best effort: the default buffer works, with more drops
+		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n) != nil {
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, n) //nolint:errcheck // as above
+		}
+	})
 }
 
 // interfaceIPv4 is the interface's IPv4 address, preferring one inside subnet.
@@ -404,6 +429,16 @@ func (s *Server) pick(mac string, requested net.IP, now time.Time) (uint32, bool
 	}
 	// Never-used addresses first, so a client that went away and comes back
 	// probably finds its old address still free; then the one free longest.
+	// The never-used ones are looked for from where the last one was found:
+	// a boot storm hands out thousands in a row, and scanning the pool from
+	// its start each time would cost a pass over every lease already given.
+	for ip := max(s.cursor, s.start); ip <= s.end && ip >= s.start; ip++ {
+		if s.leases[ip] == nil && s.inPool(ip) && s.freeFor(ip, mac, now) {
+			s.cursor = ip + 1
+			return ip, true
+		}
+	}
+	s.cursor = s.start
 	var reuse uint32
 	var reuseAt time.Time
 	found := false
@@ -440,9 +475,12 @@ func (s *Server) discover(req *dhcpv4.DHCPv4, mac string) *dhcpv4.DHCPv4 {
 
 // gcOffers drops stale offers so a scan of DISCOVERs cannot grow the map. Caller holds s.mu.
 func (s *Server) gcOffers(now time.Time) {
-	if len(s.offers) < 64 {
+	// At most once a second: each pass reads every offer, and a boot storm
+	// holds thousands.
+	if len(s.offers) < 64 || now.Before(s.nextGC) {
 		return
 	}
+	s.nextGC = now.Add(time.Second)
 	for m, o := range s.offers {
 		if now.After(o.until) {
 			s.dropOffer(m)

@@ -82,7 +82,10 @@ func openPacket(ifname string) (*packetConn, error) {
 		&unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}); err != nil {
 		return nil, fmt.Errorf("filter: %w", err)
 	}
-	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 32<<20) //nolint:errcheck // the default works, slower
+	// Ten thousand replies may arrive in a burst (root may pass rmem_max).
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20) != nil {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 32<<20) //nolint:errcheck // the default works, with drops
+	}
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: ifi.Index}); err != nil {
 		return nil, fmt.Errorf("bind: %w", err)
 	}
