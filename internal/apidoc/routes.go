@@ -210,6 +210,10 @@ var ops = concat(
 		{Pattern: "POST /api/v1/ha/switch", Tag: "ha", Summary: "Hand the resource to the peer", Out: haAction{}},
 		{Pattern: "POST /api/v1/ha/unpair", Tag: "ha", Summary: "Leave the cluster", Out: haAction{}},
 		{Pattern: "POST /api/v1/ha/disable", Tag: "ha", Summary: "Turn HA off on both nodes", Out: haAction{}},
+		{Pattern: "POST /api/v1/ha/takeover", Tag: "ha", Summary: "Ask the active node to hand the resource to this passive node", Out: haAction{}},
+		{Pattern: "POST /api/v1/ha/unpair-passive", Tag: "ha", Summary: "Detach the passive node (on the active node, which keeps the resource)", Out: haAction{}},
+		{Pattern: "GET /api/v1/ha/config", Tag: "ha", Summary: "This node's HA settings (saved, or the configuration file's), its serial and interfaces", Out: Object},
+		{Pattern: "PUT /api/v1/ha/config", Tag: "ha", Summary: "Save this node's HA settings and start HA with them", In: ha.Settings{}, Out: Object},
 
 		{Pattern: "GET /api/v1/me/preferences", Tag: "session", Summary: "The caller's console preferences (the last tenant)", Out: preferences{}},
 		{Pattern: "PUT /api/v1/me/preferences", Tag: "session", Summary: "Save the caller's console preferences", In: preferences{}, Out: preferences{}},

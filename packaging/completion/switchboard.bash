@@ -55,12 +55,16 @@ _switchboard_words() {
     "files") sbw="list show" ;;
     "files list") sbw="--config --json --socket --tenant" ;;
     "files show") sbw="--config --json --reveal --socket --tenant" ;;
-    "ha") sbw="disable pair status switch unpair" ;;
+    "ha") sbw="config disable pair set status switch takeover unpair unpair-passive" ;;
+    "ha config") sbw="--config --json --socket" ;;
     "ha disable") sbw="--config --json --socket" ;;
     "ha pair") sbw="--config --json --serial --socket" ;;
+    "ha set") sbw="--config --json --socket" ;;
     "ha status") sbw="--config --json --socket" ;;
     "ha switch") sbw="--config --json --socket" ;;
+    "ha takeover") sbw="--config --json --socket" ;;
     "ha unpair") sbw="--config --json --socket" ;;
+    "ha unpair-passive") sbw="--config --json --socket" ;;
     "mail") sbw="set show test" ;;
     "mail set") sbw="--config --from --host --json --password-stdin --port --security --socket --username" ;;
     "mail show") sbw="--config --json --socket" ;;
