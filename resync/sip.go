@@ -107,7 +107,7 @@ func (s *sender) notify(ctx context.Context, r notifyReq) (notifyResult, error) 
 			if err != nil {
 				return notifyResult{Code: resp.Code, Reason: resp.Reason + " (" + err.Error() + ")"}, nil
 			}
-			m.Auth = authorization(c, r.AuthUser, r.Password, u.Raw, randHex(8))
+			m.Auth = authorization(c, "NOTIFY", r.AuthUser, r.Password, u.Raw, randHex(8))
 			m.AuthProxy = resp.Code == 407
 			m.CSeq++
 			challenged = true

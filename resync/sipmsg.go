@@ -75,11 +75,13 @@ func parseContact(s string) (contactURI, error) {
 		if ip := net.ParseIP(host); ip == nil || ip.To4() != nil {
 			return contactURI{}, fmt.Errorf("contact %q has a bad IPv6 address", s)
 		}
-	} else if i := strings.LastIndexByte(hostport, ':'); i >= 0 {
-		host, port = hostport[:i], hostport[i+1:]
-	}
-	if host == "" || strings.ContainsAny(host, ":[]@") {
-		return contactURI{}, fmt.Errorf("contact %q has no usable host", s)
+	} else {
+		if i := strings.LastIndexByte(hostport, ':'); i >= 0 {
+			host, port = hostport[:i], hostport[i+1:]
+		}
+		if host == "" || strings.ContainsAny(host, ":[]@") {
+			return contactURI{}, fmt.Errorf("contact %q has no usable host", s)
+		}
 	}
 	u.Host = host
 	if port != "" {
@@ -353,14 +355,15 @@ func hexHash(alg string, parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// authorization is the Authorization value answering c for a NOTIFY to uri
-// (RFC 7616 / RFC 3261 section 22), with cnonce when qop=auth is offered.
-func authorization(c challenge, user, password, uri, cnonce string) string {
+// authorization is the Authorization value answering c for a request of
+// method to uri (RFC 7616 / RFC 3261 section 22), with cnonce when qop=auth
+// is offered.
+func authorization(c challenge, method, user, password, uri, cnonce string) string {
 	ha1 := hexHash(c.Algorithm, user, c.Realm, password)
 	if strings.HasSuffix(strings.ToUpper(c.Algorithm), "-SESS") {
 		ha1 = hexHash(c.Algorithm, ha1, c.Nonce, cnonce)
 	}
-	ha2 := hexHash(c.Algorithm, "NOTIFY", uri)
+	ha2 := hexHash(c.Algorithm, method, uri)
 	const nc = "00000001"
 	var resp string
 	if c.QOPAuth {
