@@ -10,9 +10,9 @@ import (
 
 func TestParseContact(t *testing.T) {
 	for _, c := range []struct {
-		in                     string
+		in                    string
 		user, host, transport string
-		port                   int
+		port                  int
 	}{
 		{"sip:201@192.0.2.7:5060;transport=UDP", "201", "192.0.2.7", "udp", 5060},
 		{"<sip:201@192.0.2.7>", "201", "192.0.2.7", "udp", 5060},
