@@ -27,6 +27,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/pnp"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/redirect"
+	"github.com/switchboard-pbx/switchboard/resync"
 	"github.com/switchboard-pbx/switchboard/tasks"
 	"github.com/switchboard-pbx/switchboard/tftpd"
 )
@@ -60,6 +61,9 @@ type Config struct {
 	HA ha.Config `yaml:"ha"`
 	// Tasks are the scheduled CDR exports mailed over SMTP.
 	Tasks tasks.Config `yaml:"tasks"`
+	// Resync sends phones their vendor's NOTIFY to re-read their files or to
+	// restart, through the PBX reached with cti.ami (the CTI may be off).
+	Resync resync.Config `yaml:"resync"`
 }
 
 // Log configures log/slog output on stderr.
@@ -93,6 +97,7 @@ func Default() Config {
 		HA:           ha.DefaultConfig(),
 		PnP:          pnp.DefaultConfig(),
 		Tasks:        tasks.DefaultConfig(),
+		Resync:       resync.DefaultConfig(),
 	}
 }
 
@@ -258,6 +263,7 @@ func (c *Config) Finish() error {
 		{"ha", c.HA.Validate()},
 		{"pnp", c.PnP.Validate()},
 		{"tasks", c.Tasks.Validate()},
+		{"resync", c.Resync.Validate()},
 	} {
 		if sec.err != nil {
 			return fmt.Errorf("config: key %s.%w", sec.name, sec.err)

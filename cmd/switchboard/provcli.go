@@ -260,6 +260,7 @@ func deviceVerbs() []verb {
 				}
 			}},
 	}
+	vs = append(vs, resyncVerbs()...)
 	return append(vs, csvVerbs("devices")...)
 }
 
