@@ -206,7 +206,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 		return d, err
 	}
 	add(rs, false)
-	api.SetSaveHint(func(ctx context.Context, tenant, kind, id string) (any, error) { return rs.Affected(ctx, tenant, kind, id) })
+	api.SetSaveHint(func(ctx context.Context, tenant, kind, id string) (any, error) {
+		return rs.Affected(ctx, tenant, kind, id)
+	})
 	tasksSvc, err := newTasks(ctx, cfg, clog("tasks"), st, prov)
 	if err != nil {
 		return d, err
