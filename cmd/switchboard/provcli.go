@@ -311,6 +311,7 @@ func deviceVerbs() []verb {
 			return base + "/devices/" + fmt.Sprint(d["id"]) + "/reveal", nil
 		}))
 	vs = append(vs, deviceEditVerbs()...)
+	vs = append(vs, resyncVerbs()...)
 	return append(vs, csvVerbs("devices")...)
 }
 

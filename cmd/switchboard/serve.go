@@ -35,6 +35,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/ratelimit"
 	"github.com/switchboard-pbx/switchboard/redirect"
+	"github.com/switchboard-pbx/switchboard/resync"
 	"github.com/switchboard-pbx/switchboard/store"
 	"github.com/switchboard-pbx/switchboard/tftpd"
 	"github.com/switchboard-pbx/switchboard/webui"
@@ -227,6 +228,16 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 		}
 		add(c, true)
 	}
+	// Resync reaches the PBX with the CTI's AMI settings, whether or not the
+	// CTI runs; without credentials it answers that they are missing.
+	rs, err := resync.New(cfg.Resync, cfg.CTI.AMI, st, prov, clog("resync"))
+	if err != nil {
+		return d, err
+	}
+	add(rs, false)
+	api.SetSaveHint(func(ctx context.Context, tenant, kind, id string) (any, error) {
+		return rs.Affected(ctx, tenant, kind, id)
+	})
 	tasksSvc, err := newTasks(ctx, cfg, clog("tasks"), st, prov)
 	if err != nil {
 		return d, err
@@ -252,6 +263,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 		if n := c.Name(); n == "redirect" || n == "dhcp" || n == "pnp" || n == "cti" || n == "ha" {
 			optional = append(optional, n)
 		}
+	}
+	if rs.Configured() {
+		optional = append(optional, "resync")
 	}
 	api.SetFeatures(optional)
 	d.doctor = doctor.New(cfg.Doctor.Timeout, doctor.Standard(doctorEnv(cfg, st, hasvc))...)

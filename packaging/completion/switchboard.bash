@@ -37,13 +37,15 @@ _switchboard_words() {
     "cti user passwd") sbw="--config --json --password-stdin --socket" ;;
     "cti user set") sbw="--cellphone --config --default-device --disable --email --enable --endpoint --extension --json --name --profile --socket --voicemail" ;;
     "cti user show") sbw="--config --json --socket" ;;
-    "device") sbw="add delete export import list preview reveal set show" ;;
+    "device") sbw="add delete export import list preview reboot resync reveal set show" ;;
     "device add") sbw="--account --config --json --mac --model --notes --socket --template --tenant" ;;
     "device delete") sbw="--config --json --socket --tenant" ;;
     "device export") sbw="--config --json --secrets --socket --tenant" ;;
     "device import") sbw="--config --json --socket --tenant" ;;
     "device list") sbw="--config --json --socket --tenant" ;;
     "device preview") sbw="--config --json --socket --template --tenant" ;;
+    "device reboot") sbw="--all --config --json --model --socket --template --tenant --via" ;;
+    "device resync") sbw="--all --config --json --model --socket --template --tenant --via" ;;
     "device reveal") sbw="--config --json --socket --tenant" ;;
     "device set") sbw="--account --config --disable --dns1 --dns2 --enable --gateway --ip-address --ip-mode --json --model --netmask --notes --phone-password-stdin --phone-username --redirect-server --set --socket --template --tenant" ;;
     "device show") sbw="--config --json --socket --tenant" ;;
