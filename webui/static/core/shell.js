@@ -15,6 +15,9 @@ let booted = false;
 
 /** start loads the manifest and the panels, then shows the login or the console. */
 export async function start() {
+  // A returning user's session is asked for now, alongside the catalog and
+  // the panels, rather than after them.
+  const session = S.token ? fetchSession() : null;
   const resp = await fetch("/ui/manifest.json");
   const man = await resp.json();
   initI18n(man.messages, man.languages);
@@ -39,17 +42,26 @@ export async function start() {
   };
   window.addEventListener("hashchange", () => route());
   if (!S.token) loginPage();
-  else await boot();
+  else await boot(session);
 }
 
-async function boot() {
+// fetchSession asks for who is logged in, the appliance and the tenants.
+function fetchSession() {
+  const p = Promise.all([api("GET", "/me"), api("GET", "/status"), api("GET", "/tenants")]);
+  p.catch(() => { /* boot handles it */ });
+  return p;
+}
+
+async function boot(session) {
   try {
-    const [me, status, tl] = await Promise.all([api("GET", "/me"), api("GET", "/status"), api("GET", "/tenants")]);
+    const [me, status, tl] = await (session || fetchSession());
     S.me = me;
     S.status = status;
     S.tenants = tl.items || [];
   } catch (err) {
-    if (err.status !== 401) loginPage(t("core.api_unreachable"), err);
+    // A refused token asked for before the handler was set: the session is over.
+    if (err.status === 401) { if (S.token) logout(false, t("core.session_ended")); return; }
+    loginPage(t("core.api_unreachable"), err);
     return;
   }
   S.tenant = pickTenant();
