@@ -93,6 +93,16 @@ func TestRevealSecrets(t *testing.T) {
 		t.Errorf("device reveal: %d audit rows", n)
 	}
 
+	// The device page links to its file, which opens in the file manager (masked).
+	p.Go("devices/" + devID)
+	p.Click("#device-file-link")
+	p.Reshown("files?q=001565000201.cfg&open=001565000201.cfg")
+	p.WaitVisible("#file-view pre")
+	if s := p.Text("#file-view pre"); !strings.Contains(s, "Ada Lovelace") {
+		t.Errorf("the device's file: %q", s)
+	}
+	noSecret(p, "the device's file")
+
 	// PBX settings: the provisioning HTTP password.
 	p.Go("pbx")
 	p.WaitVisible("#reveal-http-password")

@@ -72,6 +72,10 @@ async function generatedPage(ctx) {
       onSearch: (text) => ctx.setQuery({ q: text }) })),
     list, pager({ id: "files-pager", total: res.total, offset, limit: PAGE, count: items.length, onGo: (off) => ctx.setQuery({ q: search, offset: off }) }),
     view);
+  // #/files?q=NAME&open=NAME (the device page's "Show the file") opens it.
+  const wanted = ctx.query.get("open");
+  const hit = wanted && items.find((f) => f.name === wanted);
+  if (hit) await open(hit);
 }
 
 async function assetsPage(ctx) {
