@@ -50,12 +50,17 @@ type UI struct {
 	version string
 }
 
-// Manifest is what the console loads first: the panel modules to import and the
-// message catalog, merged from static/i18n/*.json.
+// Manifest is what the console loads first: the panel modules to import, which
+// module serves which first route segment, and the message catalog, merged
+// from static/i18n/*.json.
 type Manifest struct {
-	Languages []string                       `json:"languages"`
-	Panels    []string                       `json:"panels"`
-	Messages  map[string]map[string]*Message `json:"messages"`
+	Languages []string `json:"languages"`
+	Panels    []string `json:"panels"`
+	// Routes maps a route's first segment ("devices", "" for the start page)
+	// to the panel module serving it: the console imports that one first and
+	// shows the page, then the others (for the menu).
+	Routes   map[string]string              `json:"routes"`
+	Messages map[string]map[string]*Message `json:"messages"`
 }
 
 // Message is one catalog entry: a text, or plural forms chosen by the count
@@ -251,10 +256,20 @@ func New() (*UI, error) {
 		return nil, fmt.Errorf("webui: message catalog: %w", err)
 	}
 	sort.Strings(panels)
+	routes := map[string]string{}
 	for i := range panels {
 		panels[i] += "?v=" + u.version
+		src := files[strings.TrimPrefix(strings.TrimSuffix(panels[i], "?v="+u.version), "/ui/")]
+		m := panelRE.FindSubmatch(src)
+		if m == nil {
+			return nil, fmt.Errorf("webui: %s: no register({ id: \"...\", path: \"...\" at the start of a line", panels[i])
+		}
+		if _, dup := routes[string(m[1])]; dup {
+			return nil, fmt.Errorf("webui: %s: path %q is served by another panel too", panels[i], m[1])
+		}
+		routes[string(m[1])] = panels[i]
 	}
-	man, err := json.Marshal(Manifest{Languages: Languages, Panels: panels, Messages: msgs})
+	man, err := json.Marshal(Manifest{Languages: Languages, Panels: panels, Routes: routes, Messages: msgs})
 	if err != nil {
 		return nil, fmt.Errorf("webui: manifest: %w", err)
 	}
@@ -264,7 +279,9 @@ func New() (*UI, error) {
 		if strings.HasPrefix(n, "i18n/") {
 			continue // served merged, in the manifest
 		}
-		if strings.HasSuffix(n, ".js") && n != "app.js" {
+		// The page's own modules and the panels' shared ones; the panels
+		// themselves are imported when their page or the menu needs them.
+		if strings.HasSuffix(n, ".js") && n != "app.js" && (strings.HasPrefix(n, "core/") || strings.HasPrefix(n, "panels/shared/")) {
 			modules = append(modules, n)
 		}
 	}
@@ -283,12 +300,12 @@ func New() (*UI, error) {
 	return u, nil
 }
 
-// preloads lists in the page every module and the manifest the console will
-// load, so that the browser asks for them all at once, in parallel, while it
-// parses the page, instead of finding them one import level (and, for the
-// panels, one manifest) at a time: a browser that does not cache (one that
-// was told to ignore the appliance's self-signed certificate) pays each of
-// those levels as a round trip on every load.
+// preloads lists in the page the modules and the manifest the console loads
+// before its first page, so that the browser asks for them all at once, in
+// parallel, while it parses the page, instead of finding them one import
+// level at a time: a browser that does not cache (one told to ignore the
+// appliance's self-signed certificate) pays each level as a round trip on
+// every load.
 func (u *UI) preloads(page []byte, modules []string) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "<link rel=\"preload\" href=\"/ui/manifest.json?v=%s\" as=\"fetch\" crossorigin>\n", u.version)
@@ -332,6 +349,10 @@ func acceptsGzip(r *http.Request) bool {
 	}
 	return false
 }
+
+// panelRE finds a panel's route: every panel file starts its register() call
+// with its id and path ("register({\n  id: "devices", path: "devices", ...").
+var panelRE = regexp.MustCompile(`(?m)^register\(\{\s*id:\s*"[^"]+",\s*path:\s*"([^"]*)"`)
 
 var (
 	// moduleRefRE finds the relative module specifiers of import and export
