@@ -43,6 +43,9 @@ func TestRevealSecrets(t *testing.T) {
 	p.Go("accounts/" + accID)
 	p.WaitVisible("#reveal-sip-password")
 	noSecret(p, "account form")
+	if p.Count("#show-password:not([hidden])") != 0 {
+		t.Errorf("\"Show the password\" offered for the masked saved password")
+	}
 	p.Click("#reveal-sip-password")
 	p.WaitVisible("dialog[open]")
 	if s := p.Text("dialog[open]"); !strings.Contains(s, "SIP password of account 201") || !strings.Contains(s, "recorded in the audit log") {

@@ -118,6 +118,12 @@ async function editPage(ctx, id) {
     },
   });
   if (!isNew && !ro) {
+    // The saved password comes masked: "Show the password" shows what is
+    // typed, so it is offered once a new one is being typed; "Show" beside
+    // the field reveals the saved one.
+    const toggle = f.el.querySelector("#show-password");
+    toggle.hidden = true;
+    f.input("sip_password").addEventListener("input", () => { toggle.hidden = false; }, { once: true });
     f.byName.sip_password.wrap.append(revealButton({ id: "reveal-sip-password", path: "/accounts/" + encodeURIComponent(id) + "/reveal",
       key: "sip_password", what: t("reveal.sip_password", { extension: a.extension }) }));
   }
