@@ -97,7 +97,8 @@ func TestNodeSocketIOClient(t *testing.T) {
 	}
 	nc.wait("extenUpdate", hasConv(false))
 	emitAll(e.ami, sc.Answer(a, b, "bn"), one(Enter(a, "bn", "basic", 1), Enter(b, "bn", "basic", 2)))
-	nc.wait("extenConnected", hasConv(true))
+	nc.wait("extenConnected", func(d json.RawMessage) bool { return string(d) == `{"extenConnected":"201"}` })
+	nc.wait("extenUpdate", hasConv(true))
 	e.ami.EmitAll(Hangup(b, 16, "Normal Clearing"), Hangup(a, 16, "Normal Clearing"))
 	h := nc.wait("extenHangup", nil)
 	var hm map[string]string
@@ -112,7 +113,7 @@ func TestNodeSocketIOClient(t *testing.T) {
 	e.ami.Emit(M("Event", "ParkedCall", "ParkeeChannel", tr.Name, "ParkeeCallerIDNum", "0611", "ParkingLot", "default", "ParkingSpace", "72", "ParkingTimeout", "45"))
 	p := nc.wait("parkingUpdate", nil)
 	var pk model.Parking
-	if json.Unmarshal(p, &pk) != nil || pk.Parking != "72" || pk.ParkedNum != "0611" {
+	if json.Unmarshal(p, &pk) != nil || pk.Parking != "72" || pk.ParkedCaller == nil || pk.ParkedCaller.Num != "0611" {
 		t.Fatalf("parkingUpdate: %s", p)
 	}
 	// A second login of alice takes the node client over.

@@ -69,14 +69,14 @@ func TestSocketRateLimitAndTransport(t *testing.T) {
 	if _, err := siotest.Dial(ctx, e.srv.URL); err == nil || !strings.Contains(err.Error(), "429") {
 		t.Fatalf("4th connection in the burst: %v", err)
 	}
-	// Long polling is not offered: the clients use transports:['websocket'].
+	// A long-polling handshake is a new session too: limited the same way.
 	resp, err := http.Get(e.srv.URL + "/socket.io/?EIO=4&transport=polling")
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 400 {
-		t.Fatalf("polling: %d", resp.StatusCode)
+	if resp.StatusCode != 429 {
+		t.Fatalf("polling handshake past the burst: %d", resp.StatusCode)
 	}
 }
 
