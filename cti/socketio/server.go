@@ -419,17 +419,21 @@ func closingFrames(s *Socket) [][]byte {
 // poll answers a long-polling GET with the frames queued, waiting for the
 // first one.
 func (srv *Server) poll(ctx context.Context, w http.ResponseWriter, r *http.Request, s *Socket) {
+	if s.Transport() == "websocket" {
+		engineError(w, http.StatusBadRequest, 3, "Bad request")
+		return
+	}
 	if !s.drain.TryLock() {
+		if s.Transport() == "websocket" {
+			engineError(w, http.StatusBadRequest, 3, "Bad request")
+			return
+		}
 		// Two polls at once: a broken client. Engine.IO closes the session.
 		engineError(w, http.StatusBadRequest, 3, "Bad request")
 		s.Close("overlapping polls")
 		return
 	}
 	defer s.drain.Unlock()
-	if s.Transport() == "websocket" {
-		engineError(w, http.StatusBadRequest, 3, "Bad request")
-		return
-	}
 	var frames [][]byte
 	select {
 	case b := <-s.send:
