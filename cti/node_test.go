@@ -3,6 +3,7 @@ package cti
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,9 +19,16 @@ import (
 type nodeClient struct {
 	t      *testing.T
 	events chan map[string]json.RawMessage
+	stdin  io.Writer
 }
 
 func startNode(t *testing.T, url, user, token string) *nodeClient {
+	return startNodeMode(t, url, user, token, "websocket")
+}
+
+// startNodeMode starts the client with transports ['websocket'] ("websocket")
+// or its default transports ("default": polling, then the upgrade).
+func startNodeMode(t *testing.T, url, user, token, mode string) *nodeClient {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -29,7 +37,7 @@ func startNode(t *testing.T, url, user, token string) *nodeClient {
 	if _, err := os.Stat(filepath.Join("testdata", "node_modules", "socket.io-client")); err != nil {
 		t.Skip("socket.io-client missing: run 'npm ci' in cti/testdata (.ci/run does)")
 	}
-	cmd := exec.Command(node, "testdata/client.js", url, user, token)
+	cmd := exec.Command(node, "testdata/client.js", url, user, token, mode)
 	stdout, _ := cmd.StdoutPipe()
 	stdin, _ := cmd.StdinPipe()
 	cmd.Stderr = os.Stderr
@@ -37,7 +45,7 @@ func startNode(t *testing.T, url, user, token string) *nodeClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() })
-	nc := &nodeClient{t: t, events: make(chan map[string]json.RawMessage, 256)}
+	nc := &nodeClient{t: t, events: make(chan map[string]json.RawMessage, 256), stdin: stdin}
 	go func() {
 		defer close(nc.events)
 		sc := bufio.NewScanner(stdout)
@@ -50,6 +58,29 @@ func startNode(t *testing.T, url, user, token string) *nodeClient {
 		}
 	}()
 	return nc
+}
+
+// waitMsg waits for an event line and returns all of it.
+func (nc *nodeClient) waitMsg(name string) map[string]json.RawMessage {
+	nc.t.Helper()
+	deadline := time.After(15 * time.Second)
+	var seen []string
+	for {
+		select {
+		case m, open := <-nc.events:
+			if !open {
+				nc.t.Fatalf("node client exited waiting for %s (seen %v)", name, seen)
+			}
+			var ev string
+			json.Unmarshal(m["event"], &ev)
+			seen = append(seen, ev)
+			if ev == name {
+				return m
+			}
+		case <-deadline:
+			nc.t.Fatalf("node client: no %s within 15 s (seen %v)", name, seen)
+		}
+	}
 }
 
 func (nc *nodeClient) wait(name string, ok func(json.RawMessage) bool) json.RawMessage {
@@ -120,4 +151,48 @@ func TestNodeSocketIOClient(t *testing.T) {
 	e.socket("alice")
 	nc.wait("takeOver", nil)
 	nc.wait("disconnect", nil)
+}
+
+// socket.io-client with its default transports (long polling first, then the
+// upgrade to websocket) and with transports ['websocket']: both log in, get
+// their pings acknowledged and receive events, before and after the upgrade.
+func TestNodeTransports(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, mode := range []string{"default", "websocket", "polling"} {
+		t.Run(mode, func(t *testing.T) {
+			nc := startNodeMode(t, e.srv.URL, "alice", e.login("alice", "alice-password"), mode)
+			open := nc.waitMsg("open")
+			want := map[string]string{"default": `"polling"`, "websocket": `"websocket"`, "polling": `"polling"`}[mode]
+			if string(open["transport"]) != want {
+				t.Fatalf("first transport %s, want %s", open["transport"], want)
+			}
+			if mode == "default" {
+				if up := nc.waitMsg("upgrade"); string(up["transport"]) != `"websocket"` {
+					t.Fatalf("upgrade: %s", up["transport"])
+				}
+			}
+			nc.wait("authe_ok", nil)
+			if p := nc.waitMsg("pong"); mode == "polling" && string(p["transport"]) != `"polling"` {
+				t.Fatalf("pong over %s", p["transport"])
+			}
+			if mode == "default" {
+				io.WriteString(nc.stdin, "ping\n")
+				if p := nc.waitMsg("pong"); string(p["transport"]) != `"websocket"` {
+					t.Fatalf("pong after the upgrade over %s", p["transport"])
+				}
+			}
+			e.ami.Emit(DeviceState("203", "UNAVAILABLE"))
+			nc.wait("extenUpdate", func(d json.RawMessage) bool {
+				var x extEv
+				json.Unmarshal(d, &x)
+				return x.Exten == "203" && x.Status == "offline"
+			})
+			e.ami.Emit(DeviceState("203", "NOT_INUSE"))
+			nc.wait("extenUpdate", func(d json.RawMessage) bool {
+				var x extEv
+				json.Unmarshal(d, &x)
+				return x.Exten == "203" && x.Status == "online"
+			})
+		})
+	}
 }
