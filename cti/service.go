@@ -118,7 +118,11 @@ func New(cfg Config, log *slog.Logger, st *store.Store) (*Service, error) {
 		owners := svc.dir.Owners()
 		svc.mu.Lock()
 		svc.model.SetOwners(owners)
+		// New users' presence is known from now on, so their first change
+		// is told; changed users are told at once.
+		frames := svc.presenceFramesLocked(nil)
 		svc.mu.Unlock()
+		svc.publish(frames)
 	}
 	st.Register(store.Kind{Name: kindUnautheCall})
 	st.Register(store.Kind{Name: kindSettings})

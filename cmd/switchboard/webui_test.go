@@ -20,6 +20,12 @@ import (
 
 func browser(t *testing.T) context.Context {
 	t.Helper()
+	return browserWith(t)
+}
+
+// browserWith starts chromium with extra options (flags) besides the usual.
+func browserWith(t *testing.T, extra ...cdp.ExecAllocatorOption) context.Context {
+	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Skip("chromium is not installed (CI installs Debian's chromium from .ci/run)")
@@ -35,6 +41,7 @@ func browser(t *testing.T) context.Context {
 	if os.Geteuid() == 0 {
 		opts = append(opts, cdp.NoSandbox)
 	}
+	opts = append(opts, extra...)
 	actx, cancel := cdp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
 	ctx, cancel2 := cdp.NewContext(actx)

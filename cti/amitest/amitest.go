@@ -256,6 +256,9 @@ func (s *Server) serve(c net.Conn) {
 			return
 		case "pjsipshowendpoints", "coreshowchannels", "queuestatus", "parkedcalls", "parkinglots":
 			s.list(act, id, write)
+		case "confbridgelistrooms":
+			// Asterisk's answer when no conference runs.
+			write(M("Response", "Error", "ActionID", id, "Message", "No active conferences."))
 		case "dbget":
 			s.mu.Lock()
 			v, ok := s.astdb[a.Get("Family")+"/"+a.Get("Key")]
