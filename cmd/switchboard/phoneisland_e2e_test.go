@@ -161,7 +161,7 @@ func TestPhoneIslandWidget(t *testing.T) {
 	waitFor("socket authorized", named("phone-island-socket-authorized"))
 	user := waitFor("user informations", named("phone-island-user-informations-update"))
 	var me struct {
-		Username      string `json:"username"`
+		Username      string                    `json:"username"`
 		DefaultDevice struct{ ID, Type string } `json:"default_device"`
 	}
 	if json.Unmarshal(user.Detail, &me) != nil || me.Username != "alice" || me.DefaultDevice.Type != "physical" {
