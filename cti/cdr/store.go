@@ -100,6 +100,14 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return tx.Commit()
 }
 
+// Legs counts the CDRs kept for a uniqueid (a parked or transferred call has
+// several).
+func (s *Store) Legs(ctx context.Context, uniqueid string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM cdr WHERE uniqueid = ?`, uniqueid).Scan(&n)
+	return n, err
+}
+
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
 
