@@ -350,7 +350,11 @@ func TestAsteriskParkAndPickup(t *testing.T) {
 	pc := a.pbx.Register(t, a.ext[2].Number, asterisktest.PhoneOptions{AnswerAfter: 200 * time.Millisecond})
 	c, in, cv := a.call(t, op, pa, pb, 1)
 	tok := a.token(0)
-	time.Sleep(time.Second) // a second of talk before the park, to see it kept in the history
+	// A second of talk before the park, to see it kept in the history.
+	eventually(t, "a second of talk", func() bool {
+		x := a.extOf(a.ext[0].Number)
+		return x != nil && connectedConv(*x) != nil && connectedConv(*x).Duration >= 1
+	})
 	a.post(t, 0, tok, "/webrest/astproxy/park", map[string]string{"convid": cv.ID, "endpointId": a.ext[0].Number, "applicantId": a.ext[0].Number})
 	c.WaitEnded(t, astWait)
 	p := waitEv(t, op, "parkingUpdate", func(d json.RawMessage) bool { return strings.Contains(string(d), `"num":"`+a.ext[1].Number+`"`) })
@@ -374,7 +378,7 @@ func TestAsteriskParkAndPickup(t *testing.T) {
 	// Every leg of the call is kept: the merged row has the talk before the
 	// park (nethcti's history showed a 0 s call when only the last leg was).
 	day := time.Now().UTC().Format("20060102")
-	uid := ""
+	linked := ""
 	eventually(t, "the parked call in the history", func() bool {
 		code, b := a.do("GET", "/webrest/historycall/interval/extension/"+a.ext[0].Number+"/"+day+"/"+day, "op", tok, "")
 		var r struct{ Rows []map[string]any }
@@ -383,15 +387,17 @@ func TestAsteriskParkAndPickup(t *testing.T) {
 		}
 		for _, row := range r.Rows {
 			if row["dst"] == a.ext[1].Number && row["billsec"].(float64) >= 1 {
-				uid, _ = row["uniqueid"].(string)
+				linked, _ = row["linkedid"].(string)
 				return true
 			}
 		}
 		return false
 	})
+	// The dial to the parker, the parked leg and the retrieval: Asterisk
+	// sends them as CDRs of one call (one linkedid; two share a uniqueid).
 	eventually(t, "every leg of the parked call kept", func() bool {
-		legs, err := a.svc.historyDB().Legs(context.Background(), uid)
-		return err == nil && legs >= 2
+		legs, err := a.svc.historyDB().Legs(context.Background(), linked)
+		return err == nil && legs >= 3
 	})
 }
 

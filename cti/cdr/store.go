@@ -100,11 +100,11 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return tx.Commit()
 }
 
-// Legs counts the CDRs kept for a uniqueid (a parked or transferred call has
-// several).
-func (s *Store) Legs(ctx context.Context, uniqueid string) (int, error) {
+// Legs counts the CDRs kept of a call, by its linkedid (a parked or
+// transferred call has several, some of them with one uniqueid).
+func (s *Store) Legs(ctx context.Context, linkedid string) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM cdr WHERE uniqueid = ?`, uniqueid).Scan(&n)
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM cdr WHERE linkedid = ?`, linkedid).Scan(&n)
 	return n, err
 }
 

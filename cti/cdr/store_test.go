@@ -2,6 +2,7 @@ package cdr
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -119,5 +120,67 @@ func TestQueryRefusals(t *testing.T) {
 		if !errors.As(err, &qe) || qe.Field != c.field {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// A call parked and picked up (or transferred) gives several CDRs with one
+// UniqueID and often one destination; every one is kept (by Sequence) and a
+// query merges them into the call as nethcti shows it: the longest duration,
+// the billable seconds of the answered leg.
+func TestLegsKeptAndMerged(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	day := time.Date(2026, 3, 2, 0, 0, 0, 0, time.Local)
+	leg := func(seq string, dur, bill int, disp string) ami.Message {
+		ev := cdrEvent("9.1", "201", "202", `"Alice" <201>`, day.Add(9*time.Hour), dur, bill, disp)
+		ev.Add("LinkedID", "9.1")
+		ev.Add("Sequence", seq)
+		return ev
+	}
+	for _, ev := range []ami.Message{leg("10", 4, 4, "ANSWERED"), leg("11", 30, 0, "ANSWERED"), leg("11", 30, 0, "ANSWERED")} {
+		if err := s.Add(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.Legs(ctx, "9.1"); err != nil || n != 2 {
+		t.Fatalf("legs: %d %v", n, err)
+	}
+	n, rows, err := s.Query(ctx, Query{From: day, To: day.AddDate(0, 0, 1), Limit: 10, Extensions: []string{"201"}})
+	if err != nil || n != 1 || rows[0].Duration != 30 || rows[0].Billsec != 4 || rows[0].Linkedid != "9.1" || rows[0].Direction != "out" {
+		t.Fatalf("merged call: %d %+v %v", n, rows, err)
+	}
+}
+
+// A history file of the first format (one row per uniqueid and destination)
+// is converted in place, its rows kept.
+func TestOpenConvertsTheFirstFormat(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), FileName)
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE cdr (uniqueid TEXT NOT NULL, dst TEXT NOT NULL, time INTEGER NOT NULL, src TEXT NOT NULL,
+		cnum TEXT NOT NULL, cnam TEXT NOT NULL, channel TEXT NOT NULL, dstchannel TEXT NOT NULL,
+		duration INTEGER NOT NULL, billsec INTEGER NOT NULL, disposition TEXT NOT NULL,
+		recordingfile TEXT NOT NULL, PRIMARY KEY (uniqueid, dst));
+		CREATE INDEX cdr_by_time ON cdr(time);
+		INSERT INTO cdr VALUES ('1.1','202',1772442000,'201','201','Alice','PJSIP/201-1','PJSIP/202-2',60,55,'ANSWERED','');`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	day := time.Unix(1772442000, 0).Add(-time.Hour)
+	n, rows, err := s.Query(ctx, Query{From: day, To: day.Add(2 * time.Hour), Limit: 10})
+	if err != nil || n != 1 || rows[0].Billsec != 55 || rows[0].Cnam != "Alice" {
+		t.Fatalf("converted: %d %+v %v", n, rows, err)
 	}
 }

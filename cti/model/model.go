@@ -473,6 +473,15 @@ func (m *Model) rebuild(e string) (changed bool, obj any) {
 	before := extPrint(x)
 	x.Conversations = convs
 	x.Status = statusOf(m.devState[e])
+	if x.Status == "busy" {
+		// Asterisk's device state of a PJSIP endpoint stays in use while its
+		// call is held: the Hold event says it.
+		for _, c := range m.byEP[e] {
+			if c.Hold {
+				x.Status = "onhold"
+			}
+		}
+	}
 	if x.DND && x.Status != "offline" {
 		x.Status = "dnd"
 	}
