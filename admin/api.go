@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,9 +33,17 @@ type API struct {
 	prov    *provision.Service
 	users   *Users
 	version string
-	byIP    *ratelimit.Limiter
-	byUser  *ratelimit.Limiter
-	rt      component.Router
+	// Failed logins are counted per source address, per (username, source)
+	// and per username from everywhere (a larger budget): the last two lock a
+	// user out only where the guesses come from, unless they come from many
+	// places.
+	byIP   *ratelimit.Limiter
+	byPair *ratelimit.Limiter
+	byUser *ratelimit.Limiter
+	rt     component.Router
+
+	featureMu sync.Mutex
+	features  []string // optional services that run (SetFeatures)
 
 	// dummyHash makes a login for an unknown user cost as much as for a known
 	// one (same bcrypt cost), so timing does not reveal which users exist.
@@ -54,7 +63,8 @@ func New(cfg Config, log *slog.Logger, st *store.Store, prov *provision.Service,
 		cfg: cfg, log: log, st: st, prov: prov, version: version,
 		users:  newUsers(st, cfg.BcryptCost),
 		byIP:   ratelimit.New(cfg.LoginIPBurst, cfg.LoginIPInterval),
-		byUser: ratelimit.New(cfg.LoginUserBurst, cfg.LoginUserInterval),
+		byPair: ratelimit.New(cfg.LoginUserBurst, cfg.LoginUserInterval),
+		byUser: ratelimit.New(cfg.LoginUserTotalBurst, cfg.LoginUserTotalInterval),
 		loginFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_admin_login_failures_total", Help: "Failed admin logins (bad username or password)."}),
 		loginThrottled: prometheus.NewCounter(prometheus.CounterOpts{
@@ -112,6 +122,7 @@ func (a *API) Routes(r component.Router) {
 	a.route("POST /api/v1/audit/{id}/restore", a.restoreAudit)
 
 	a.provisioningRoutes()
+	a.consoleRoutes()
 	r.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	}))
@@ -198,7 +209,7 @@ func (a *API) authed(h handler) http.HandlerFunc {
 
 // selfService paths change only the caller's own session or password, which every
 // role, the read-only auditor included, may do.
-var selfService = map[string]bool{"/api/v1/logout": true, "/api/v1/me/password": true}
+var selfService = map[string]bool{"/api/v1/logout": true, "/api/v1/me/password": true, "/api/v1/me/preferences": true}
 
 func (a *API) recoverer(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -237,7 +248,9 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 		return errStatus(http.StatusBadRequest, "username", "username is required")
 	}
 	ip := remoteIP(r)
-	wait := max(a.byIP.Wait(ip), a.byUser.Wait(strings.ToLower(req.Username)))
+	user := strings.ToLower(req.Username)
+	pair := user + "\x00" + ip
+	wait := max(a.byIP.Wait(ip), a.byPair.Wait(pair), a.byUser.Wait(user))
 	if wait > 0 {
 		a.loginThrottled.Inc()
 		a.log.Warn("login throttled", "user", req.Username, "src", ip, "retry_after", wait.Round(time.Second).String())
@@ -262,7 +275,8 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 			reason = "user disabled"
 		}
 		a.byIP.Fail(ip)
-		a.byUser.Fail(strings.ToLower(req.Username))
+		a.byPair.Fail(pair)
+		a.byUser.Fail(user)
 		a.loginFailures.Inc()
 		a.log.Warn("login failed", "user", req.Username, "src", ip, "reason", reason)
 		return errStatus(http.StatusUnauthorized, "", "invalid username or password")
@@ -308,12 +322,18 @@ func (a *API) status(w http.ResponseWriter, r *http.Request, p Principal) error 
 		"rendered_revision": a.prov.RenderedRevision(),
 		"schema":            schema,
 		"tenancy_mode":      a.prov.Mode(),
+		"features":          a.Features(),
 	})
 	return nil
 }
 
 func (a *API) me(w http.ResponseWriter, r *http.Request, p Principal) error {
-	writeJSON(w, http.StatusOK, map[string]any{"username": p.User, "role": p.Role, "tenant": p.Tenant, "source_ip": p.IP})
+	last, err := a.lastTenant(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"username": p.User, "role": p.Role, "tenant": p.Tenant, "source_ip": p.IP,
+		"last_tenant": last})
 	return nil
 }
 

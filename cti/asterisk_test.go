@@ -350,10 +350,11 @@ func TestAsteriskParkAndPickup(t *testing.T) {
 	pc := a.pbx.Register(t, a.ext[2].Number, asterisktest.PhoneOptions{AnswerAfter: 200 * time.Millisecond})
 	c, in, cv := a.call(t, op, pa, pb, 1)
 	tok := a.token(0)
-	// A second of talk before the park, to see it kept in the history.
+	// A second of talk before the park, to see it kept in the history (the
+	// conversation's duration counts the ringing too: wait for two).
 	eventually(t, "a second of talk", func() bool {
 		x := a.extOf(a.ext[0].Number)
-		return x != nil && connectedConv(*x) != nil && connectedConv(*x).Duration >= 1
+		return x != nil && connectedConv(*x) != nil && connectedConv(*x).Duration >= 2
 	})
 	a.post(t, 0, tok, "/webrest/astproxy/park", map[string]string{"convid": cv.ID, "endpointId": a.ext[0].Number, "applicantId": a.ext[0].Number})
 	c.WaitEnded(t, astWait)
@@ -379,8 +380,15 @@ func TestAsteriskParkAndPickup(t *testing.T) {
 	// park (nethcti's history showed a 0 s call when only the last leg was).
 	day := time.Now().UTC().Format("20060102")
 	linked := ""
+	var last []byte
+	defer func() {
+		if t.Failed() {
+			t.Logf("last history: %s", last)
+		}
+	}()
 	eventually(t, "the parked call in the history", func() bool {
 		code, b := a.do("GET", "/webrest/historycall/interval/extension/"+a.ext[0].Number+"/"+day+"/"+day, "op", tok, "")
+		last = b
 		var r struct{ Rows []map[string]any }
 		if code != 200 || json.Unmarshal(b, &r) != nil {
 			return false
@@ -396,7 +404,7 @@ func TestAsteriskParkAndPickup(t *testing.T) {
 	// The dial to the parker, the parked leg and the retrieval: Asterisk
 	// sends them as CDRs of one call (one linkedid; two share a uniqueid).
 	eventually(t, "every leg of the parked call kept", func() bool {
-		legs, err := a.svc.historyDB().Legs(context.Background(), linked)
+		legs, err := a.svc.historyDB().CallLegs(context.Background(), linked)
 		return err == nil && legs >= 3
 	})
 }

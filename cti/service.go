@@ -50,7 +50,8 @@ type Service struct {
 	nethlink               map[string]nethlinkSeen // last NethLink heartbeat per user
 	recalls                map[string][]recallWait // recall on busy, by called extension
 	history                *cdr.Store
-	amiUp                  bool // logged in and re-synced
+	pbxLoc                 *time.Location // zone of Asterisk's local times (CDR StartTime); nil = the system's
+	amiUp                  bool           // logged in and re-synced
 	resyncs                int
 	lastSync               time.Time
 	serving                bool
@@ -235,6 +236,7 @@ func (svc *Service) Serve(ctx context.Context) error {
 		svc.log.Error("call history disabled", "err", err)
 	} else {
 		svc.mu.Lock()
+		h.SetLocation(svc.pbxLoc)
 		svc.history = h
 		svc.mu.Unlock()
 		defer func() {
@@ -348,6 +350,14 @@ func (svc *Service) event(ctx context.Context, c *ami.Conn, m ami.Message) {
 		}
 		return
 	}
+	if cdr.QueueEvents[m.Event()] {
+		// The call-center data of exports; the model sees the event too.
+		if h := svc.historyDB(); h != nil {
+			if err := h.AddQueueEvent(ctx, m, time.Now()); err != nil {
+				svc.log.Warn("store queue event", "event", m.Event(), "err", err)
+			}
+		}
+	}
 	switch m.Event() {
 	case "OriginateResponse":
 		if w := svc.orig.seen(m); w != nil {
@@ -384,6 +394,15 @@ func (svc *Service) load(snap model.Snapshot) []frame {
 	svc.resyncs++
 	svc.lastSync = svc.now()
 	return emits
+}
+
+// SetPBXLocation sets the PBX's time zone, in which Asterisk writes the times
+// of CDRs (StartTime) and queue events are recorded for exports. Call it
+// before Serve; nil keeps the system's zone.
+func (svc *Service) SetPBXLocation(loc *time.Location) {
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	svc.pbxLoc = loc
 }
 
 func (svc *Service) historyDB() *cdr.Store {

@@ -216,6 +216,18 @@ func TestUnknownIgnoredByDefault(t *testing.T) {
 			t.Errorf("ignored MAC recorded on the unknown list")
 		}
 	}
+	// The state the console shows: both phones, newest first, with what they got.
+	st := p.srv.State().(State)
+	if len(st.Recent) != 2 || st.Unknown != UnknownIgnore || st.Counters["answered"] != 1 || st.Counters["ignored"] != 1 || len(st.Interfaces) == 0 {
+		t.Fatalf("state: %+v", st)
+	}
+	known, unknown := st.Recent[0], st.Recent[1]
+	if known.MAC != "001565123456" || !known.Answered || !known.Known || known.URL != p.Prov.ProvisioningURL(p.Tenant) || known.Vendor != "yealink" {
+		t.Errorf("newest sighting: %+v", known)
+	}
+	if unknown.MAC != "00304FA99948" || unknown.Answered || unknown.URL != "" {
+		t.Errorf("ignored sighting: %+v", unknown)
+	}
 }
 
 // TestRateLimitPerSource: beyond the burst a source gets nothing, another source

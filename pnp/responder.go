@@ -70,6 +70,8 @@ type Server struct {
 	tenantIDs map[string]string // name or UUID -> UUID
 	tenantAt  time.Time
 
+	recent recent // the newest decisions, for State
+
 	// OnNotifyDone, when set, is called when a NOTIFY transaction ends (tests).
 	OnNotifyDone func(answered bool)
 }
@@ -363,17 +365,23 @@ func (s *Server) handle(data []byte, src netip.AddrPort, ifindex int) {
 	v := s.ident.Identify(sub.EventVendor, sub.EventModel, sub.UserAgent, sub.MAC)
 	body, tenant, known := s.decide(sub, v, ifc.name, ip)
 	log := s.log.With("src", src.String(), "mac", sub.MAC.String(), "vendor", v.Brand, "model", v.Model, "interface", ifc.name)
+	seen := Sighting{Time: now.UTC(), MAC: sub.MAC.String(), Source: src.String(), Interface: ifc.name, Vendor: v.Brand, Model: v.Model,
+		Known: known, Tenant: tenant}
 	if body == "" {
 		s.stats.Ignored.Add(1)
+		s.recent.add(seen)
 		log.Debug("SUBSCRIBE ignored")
 		return
 	}
 	local := ifc.localFor(src.Addr())
 	if !local.IsValid() {
 		s.stats.Ignored.Add(1)
+		s.recent.add(seen)
 		log.Warn("no IPv4 address on the interface to answer from")
 		return
 	}
+	seen.Answered, seen.URL = true, body
+	s.recent.add(seen)
 	lport := uint16(s.uc.LocalAddr().(*net.UDPAddr).Port)
 	tag := randHex(8)
 	ok := build200(sub, tag, netip.AddrPortFrom(local, lport), src)

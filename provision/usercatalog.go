@@ -346,7 +346,7 @@ func (s *Service) DeleteModel(ctx context.Context, actor store.Actor, tenant, id
 }
 
 // Preview renders a template (a saved one by id, or body) for a device without
-// saving anything.
+// saving anything; secrets are rendered as store.Mask.
 func (s *Service) Preview(ctx context.Context, tenant, deviceID, templateID string, body *string) (string, error) {
 	var out string
 	err := s.st.View(ctx, func(tx *store.Tx) error {
@@ -421,6 +421,13 @@ func (s *Service) Preview(ctx context.Context, tenant, deviceID, templateID stri
 		}
 		mac, _ := ParseMAC(d.MAC)
 		deviceVars(vars, d, mac, m, pbx, acc, s.brandName(m.Brand))
+		// A preview is for checking a template, not for reading secrets (see
+		// RevealFile for that).
+		for _, k := range secretVars {
+			if vars[k] != "" {
+				vars[k] = store.Mask
+			}
+		}
 		var b strings.Builder
 		c.Render(&b, vars, tmpl.Escape)
 		out = b.String()

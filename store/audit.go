@@ -34,8 +34,9 @@ type AuditRow struct {
 var AuditColumns = []string{"id", "tx_id", "time", "user", "source_ip", "action", "object_type",
 	"object_id", "tenant", "description", "before", "after", "prev_hash", "hash"}
 
-// Actions that appear in audit rows.
-var AuditActions = []string{"create", "update", "delete", "restore"}
+// Actions that appear in audit rows. A "reveal" changed nothing: someone was
+// shown a secret in clear (see Reveal).
+var AuditActions = []string{"create", "update", "delete", "restore", "reveal"}
 
 const timeLayout = "2006-01-02T15:04:05.000000000Z"
 
@@ -176,6 +177,30 @@ func (s *Store) Audit(ctx context.Context, f AuditFilter) ([]AuditRow, int, erro
 	if err := f.Validate(); err != nil {
 		return nil, 0, err
 	}
+	cond, args := f.where()
+	var total int
+	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM audit`+cond, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("store: count audit: %w", err)
+	}
+	rows, err := s.read.QueryContext(ctx, auditSelect+cond+` ORDER BY id DESC LIMIT ? OFFSET ?`,
+		append(args, f.Limit, f.Offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: list audit: %w", err)
+	}
+	defer rows.Close()
+	out := []AuditRow{}
+	for rows.Next() {
+		r, err := scanAudit(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("store: list audit: %w", err)
+		}
+		out = append(out, s.redact(r))
+	}
+	return out, total, rows.Err()
+}
+
+// where is the SQL condition of the filter (with its leading WHERE).
+func (f *AuditFilter) where() (string, []any) {
 	var where []string
 	var args []any
 	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
@@ -200,29 +225,41 @@ func (s *Store) Audit(ctx context.Context, f AuditFilter) ([]AuditRow, int, erro
 	if f.Tenant != "" {
 		add("tenant = ?", f.Tenant)
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
+	if len(where) == 0 {
+		return "", nil
 	}
-	var total int
-	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM audit`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("store: count audit: %w", err)
+	return " WHERE " + strings.Join(where, " AND "), args
+}
+
+// AuditEach calls fn with every row matching f (Limit and Offset aside), oldest
+// first, redacted, from one consistent snapshot: the export of the audit log.
+func (s *Store) AuditEach(ctx context.Context, f AuditFilter, fn func(*AuditRow) error) error {
+	f.Limit, f.Offset = 1, 0
+	if err := f.Validate(); err != nil {
+		return err
 	}
-	rows, err := s.read.QueryContext(ctx, auditSelect+cond+` ORDER BY id DESC LIMIT ? OFFSET ?`,
-		append(args, f.Limit, f.Offset)...)
+	cond, args := f.where()
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, 0, fmt.Errorf("store: list audit: %w", err)
+		return fmt.Errorf("store: export audit: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only
+	rows, err := tx.QueryContext(ctx, auditSelect+cond+` ORDER BY id`, args...)
+	if err != nil {
+		return fmt.Errorf("store: export audit: %w", err)
 	}
 	defer rows.Close()
-	out := []AuditRow{}
 	for rows.Next() {
 		r, err := scanAudit(rows)
 		if err != nil {
-			return nil, 0, fmt.Errorf("store: list audit: %w", err)
+			return fmt.Errorf("store: export audit: %w", err)
 		}
-		out = append(out, s.redact(r))
+		r = s.redact(r)
+		if err := fn(&r); err != nil {
+			return err
+		}
 	}
-	return out, total, rows.Err()
+	return rows.Err()
 }
 
 // AuditRowByID returns one row, redacted.
@@ -237,7 +274,34 @@ func (s *Store) AuditRowByID(ctx context.Context, id int64) (AuditRow, error) {
 	return s.redact(r), nil
 }
 
-const redacted = `"********"`
+// Mask stands for a secret wherever one is not shown: audit images, API
+// answers, rendered files. A client that sends it back as a secret's value
+// means "unchanged".
+const Mask = "********"
+
+const redacted = `"` + Mask + `"`
+
+// Redact replaces the values of kind's secret keys in the JSON object doc with
+// Mask (a doc that is not an object comes back as is).
+func (s *Store) Redact(kind string, doc json.RawMessage) json.RawMessage {
+	k, ok := s.kind(kind)
+	if !ok || len(k.Secrets) == 0 {
+		return doc
+	}
+	return redactJSON(doc, k.Secrets)
+}
+
+// Reveal records, as an audit row of its own, that actor was shown a secret
+// of object id of kind in clear (what in desc, never the secret). It changes
+// no object and raises no revision: the row's tx_id is the revision the
+// secret was read at. Like any write it is refused on a passive HA node.
+func (s *Store) Reveal(ctx context.Context, actor Actor, kind, tenant, id, desc string) error {
+	_, err := s.Update(ctx, actor, func(tx *Tx) error {
+		return tx.appendAudit(AuditRow{TxID: tx.rev - 1, Time: tx.now, User: actor.User, SourceIP: actor.IP,
+			Action: "reveal", ObjectType: kind, ObjectID: id, Tenant: tenant, Description: desc})
+	})
+	return err
+}
 
 func (s *Store) redact(r AuditRow) AuditRow {
 	k, ok := s.kind(r.ObjectType)
@@ -355,6 +419,9 @@ func (s *Store) Restore(ctx context.Context, actor Actor, id int64) (int64, erro
 		}
 		if err != nil {
 			return fmt.Errorf("store: audit row %d: %w", id, err)
+		}
+		if src.Action == "reveal" {
+			return &ValidationError{Field: "id", Msg: fmt.Sprintf("audit row %d records a reveal, which changed nothing: there is nothing to restore", id)}
 		}
 		k, ok := s.kind(src.ObjectType)
 		if !ok {

@@ -6,10 +6,13 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net/http"
 	"path"
+	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -19,7 +22,11 @@ import (
 //go:embed static
 var static embed.FS
 
-// asset is one embedded file with its validators, computed once at start.
+// Languages are the console's languages, the first being the product's first
+// language. Every catalog file holds every message in each of them.
+var Languages = []string{"it", "en"}
+
+// asset is one served file with its validators, computed once at start.
 type asset struct {
 	body  []byte
 	ctype string
@@ -33,11 +40,176 @@ type UI struct {
 	component.Base
 	assets  map[string]asset
 	started time.Time
+	// version names this build of the console's files (a hash of them all).
+	// Every URL the console loads carries it (?v=...); such a request is
+	// cached for good, since a different build has a different version, and a
+	// reload costs one request (the page) instead of one per module.
+	version string
 }
 
-// New loads the embedded files.
+// Manifest is what the console loads first: the panel modules to import and the
+// message catalog, merged from static/i18n/*.json.
+type Manifest struct {
+	Languages []string                       `json:"languages"`
+	Panels    []string                       `json:"panels"`
+	Messages  map[string]map[string]*Message `json:"messages"`
+}
+
+// Message is one catalog entry: a text, or plural forms chosen by the count
+// argument {n} (CLDR categories: one, many, other; other is required).
+type Message struct {
+	Text   string            `json:"-"`
+	Plural map[string]string `json:"-"`
+}
+
+// MarshalJSON writes a text as a string and plural forms as an object, the
+// shapes the console's t() reads.
+func (m *Message) MarshalJSON() ([]byte, error) {
+	if m.Plural != nil {
+		return json.Marshal(m.Plural)
+	}
+	return json.Marshal(m.Text)
+}
+
+// UnmarshalJSON reads either shape.
+func (m *Message) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '{' {
+		return json.Unmarshal(b, &m.Plural)
+	}
+	return json.Unmarshal(b, &m.Text)
+}
+
+// forms are the message's texts, for checks.
+func (m *Message) forms() []string {
+	if m.Plural == nil {
+		return []string{m.Text}
+	}
+	out := make([]string, 0, len(m.Plural))
+	for _, k := range []string{"zero", "one", "two", "few", "many", "other"} {
+		if s, ok := m.Plural[k]; ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+var (
+	placeholderRE = regexp.MustCompile(`\{([a-zA-Z_][a-zA-Z0-9_]*)\}`)
+	keyRE         = regexp.MustCompile(`^[a-z0-9_]+(\.[A-Za-z0-9_]+)+$`)
+	pluralForms   = map[string]bool{"zero": true, "one": true, "two": true, "few": true, "many": true, "other": true}
+)
+
+// LoadCatalog merges the catalog files of fsys (a directory of NAME.json, each
+// {"it": {...}, "en": {...}}) and checks them: every key starts with "NAME.",
+// is in every language, and names the same {placeholders} in each; plural
+// entries have an "other" form and use {n}. Splitting the catalog per panel
+// lets a panel bring its strings in its own file without touching another.
+func LoadCatalog(fsys fs.FS) (map[string]map[string]*Message, error) {
+	out := map[string]map[string]*Message{}
+	for _, l := range Languages {
+		out[l] = map[string]*Message{}
+	}
+	files, err := fs.Glob(fsys, "*.json")
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no catalog files")
+	}
+	for _, f := range files {
+		ns := strings.TrimSuffix(f, ".json")
+		raw, err := fs.ReadFile(fsys, f)
+		if err != nil {
+			return nil, err
+		}
+		var byLang map[string]map[string]*Message
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&byLang); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		for l := range byLang {
+			if _, ok := out[l]; !ok {
+				return nil, fmt.Errorf("%s: language %q is not one of %s", f, l, strings.Join(Languages, ", "))
+			}
+		}
+		ref := byLang[Languages[0]]
+		for _, l := range Languages {
+			msgs := byLang[l]
+			for k, m := range msgs {
+				if !keyRE.MatchString(k) || !strings.HasPrefix(k, ns+".") {
+					return nil, fmt.Errorf("%s: key %q must start with %q (the file's name) and be dotted lower-case words", f, k, ns+".")
+				}
+				if _, ok := ref[k]; !ok {
+					return nil, fmt.Errorf("%s: %q is in %s but not in %s", f, k, l, Languages[0])
+				}
+				if _, dup := out[l][k]; dup {
+					return nil, fmt.Errorf("%s: %q is defined twice", f, k)
+				}
+				if err := checkMessage(m, ref[k]); err != nil {
+					return nil, fmt.Errorf("%s: %s %q: %w", f, l, k, err)
+				}
+				out[l][k] = m
+			}
+			for k := range ref {
+				if _, ok := msgs[k]; !ok {
+					return nil, fmt.Errorf("%s: %q has no %s text", f, k, l)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+func placeholders(s string) string {
+	var names []string
+	for _, m := range placeholderRE.FindAllStringSubmatch(s, -1) {
+		names = append(names, m[1])
+	}
+	sort.Strings(names)
+	return strings.Join(names, ",")
+}
+
+// checkMessage compares a translation with the first language's text: a
+// translation that drops or invents a {placeholder} would show a raw brace or
+// lose the value.
+func checkMessage(m, ref *Message) error {
+	forms := m.forms()
+	if len(forms) == 0 || (m.Plural == nil && strings.TrimSpace(m.Text) == "") {
+		return fmt.Errorf("empty text")
+	}
+	if m.Plural != nil {
+		if _, ok := m.Plural["other"]; !ok {
+			return fmt.Errorf("plural forms need \"other\"")
+		}
+		for k := range m.Plural {
+			if !pluralForms[k] {
+				return fmt.Errorf("plural form %q is not a CLDR category", k)
+			}
+		}
+	}
+	// Plural forms may say "one" rather than {n}: {n} is left out of the comparison.
+	norm := func(s string) string {
+		if m.Plural != nil {
+			s = strings.ReplaceAll(s, "{n}", "")
+		}
+		return placeholders(s)
+	}
+	refForms := ref.forms()
+	want := norm(refForms[len(refForms)-1])
+	for _, s := range forms {
+		if got := norm(s); got != want {
+			return fmt.Errorf("placeholders {%s} differ from the %s text's {%s}", got, Languages[0], want)
+		}
+	}
+	return nil
+}
+
+// New loads the embedded files, checks the catalog and builds the manifest.
 func New() (*UI, error) {
 	u := &UI{assets: map[string]asset{}, started: time.Now().UTC().Truncate(time.Second)}
+	files := map[string][]byte{}
+	var names, panels []string
 	err := fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -46,17 +218,77 @@ func New() (*UI, error) {
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(b)
-		u.assets["/"+strings.TrimPrefix(p, "static/")] = asset{body: b, ctype: contentType(p), etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+		rel := strings.TrimPrefix(p, "static/")
+		files[rel] = b
+		names = append(names, rel)
+		if strings.HasPrefix(rel, "panels/") && strings.HasSuffix(rel, ".js") && !strings.Contains(strings.TrimPrefix(rel, "panels/"), "/") {
+			panels = append(panels, "/ui/"+rel)
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("webui: %w", err)
 	}
-	if _, ok := u.assets["/index.html"]; !ok {
+	if _, ok := files["index.html"]; !ok {
 		return nil, fmt.Errorf("webui: index.html is not embedded")
 	}
+	sort.Strings(names)
+	all := sha256.New()
+	for _, n := range names {
+		fmt.Fprintf(all, "%s %d\n", n, len(files[n]))
+		all.Write(files[n])
+	}
+	u.version = hex.EncodeToString(all.Sum(nil)[:8])
+	sub, err := fs.Sub(static, "static/i18n")
+	if err != nil {
+		return nil, fmt.Errorf("webui: %w", err)
+	}
+	msgs, err := LoadCatalog(sub)
+	if err != nil {
+		return nil, fmt.Errorf("webui: message catalog: %w", err)
+	}
+	sort.Strings(panels)
+	for i := range panels {
+		panels[i] += "?v=" + u.version
+	}
+	man, err := json.Marshal(Manifest{Languages: Languages, Panels: panels, Messages: msgs})
+	if err != nil {
+		return nil, fmt.Errorf("webui: manifest: %w", err)
+	}
+	u.add("/manifest.json", man)
+	for _, n := range names {
+		if strings.HasPrefix(n, "i18n/") {
+			continue // served merged, in the manifest
+		}
+		u.add("/"+n, u.versioned(n, files[n]))
+	}
 	return u, nil
+}
+
+func (u *UI) add(name string, b []byte) {
+	sum := sha256.Sum256(b)
+	u.assets[name] = asset{body: b, ctype: contentType(name), etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+}
+
+var (
+	// moduleRefRE finds the relative module specifiers of import and export
+	// statements ("from "../core/kit.js"").
+	moduleRefRE = regexp.MustCompile(`(\bfrom\s+")(\.{1,2}/[^"?]+\.js)(")`)
+	// pageRefRE finds the page's and the shell's references to /ui/ files.
+	pageRefRE = regexp.MustCompile(`("/ui/[^"?]+\.(?:js|css|json|svg))(")`)
+)
+
+// versioned adds ?v=<version> to the console's references to its own files,
+// so that a browser caches each file for as long as this build is served.
+func (u *UI) versioned(name string, b []byte) []byte {
+	switch path.Ext(name) {
+	case ".js":
+		b = moduleRefRE.ReplaceAll(b, []byte("${1}${2}?v="+u.version+"${3}"))
+		return pageRefRE.ReplaceAll(b, []byte(`${1}?v=`+u.version+`${2}`))
+	case ".html":
+		return pageRefRE.ReplaceAll(b, []byte(`${1}?v=`+u.version+`${2}`))
+	}
+	return b
 }
 
 // Name is the console's component name.
@@ -79,6 +311,8 @@ func contentType(p string) string {
 		return "text/javascript; charset=utf-8"
 	case ".css":
 		return "text/css; charset=utf-8"
+	case ".json":
+		return "application/json"
 	case ".svg":
 		return "image/svg+xml"
 	}
@@ -90,7 +324,7 @@ func contentType(p string) string {
 const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
-// ServeHTTP answers GET and HEAD for / and /ui/<file>.
+// ServeHTTP answers GET and HEAD for /, /favicon.ico and /ui/<file>.
 func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
@@ -101,6 +335,8 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case name == "/" || name == "/index.html":
 		name = "/index.html"
+	case name == "/favicon.ico":
+		name = "/icon.svg"
 	case strings.HasPrefix(name, "/ui/"):
 		name = strings.TrimPrefix(name, "/ui")
 	default:
@@ -119,8 +355,13 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("ETag", a.etag)
-	// The page itself is revalidated on every load so that an upgrade shows at
-	// once; its scripts are named by the page and revalidated by ETag too.
-	h.Set("Cache-Control", "no-cache")
+	if name != "/index.html" && r.URL.Query().Get("v") == u.version {
+		// This build's file: it never changes under this URL.
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		// The page (and an unversioned or stale URL) is revalidated on every
+		// load, so that an upgrade shows at once; an unchanged one costs a 304.
+		h.Set("Cache-Control", "no-cache")
+	}
 	http.ServeContent(w, r, name, u.started, bytes.NewReader(a.body))
 }

@@ -161,7 +161,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 	add(admin.NewSocketServer(cfg.Admin.Socket, d.web.Secure(), clog("socket")), false)
 	add(httpSrv, false)
 	add(console, false)
-	unknownLimit := ratelimit.New(cfg.Provisioning.UnknownBurst, cfg.Provisioning.UnknownInterval)
+	// One budget of unknown files for HTTP and TFTP, and one logger for its
+	// line: both protocols write the same line (README, fail2ban).
+	unknownLimit := provision.NewThrottle(ratelimit.New(cfg.Provisioning.UnknownBurst, cfg.Provisioning.UnknownInterval), clog("provisioning"))
 	add(httpprov.New(clog("provisioning"), prov, unknownLimit), true)
 
 	if cfg.HA.Enabled() {
@@ -195,8 +197,14 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 		if err != nil {
 			return d, err
 		}
+		c.SetPBXLocation(pbxLocation(cfg))
 		add(c, true)
 	}
+	tasksSvc, err := newTasks(ctx, cfg, clog("tasks"), st, prov)
+	if err != nil {
+		return d, err
+	}
+	add(tasksSvc, true)
 	if cfg.DHCP.Enabled {
 		srv, err := dhcp.NewForProvisioning(ctx, cfg.DHCP, clog("dhcp"), st, prov, cfg.Provisioning.BaseURL)
 		if err != nil {
@@ -211,6 +219,14 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 		}
 		add(resp, true)
 	}
+	// The console shows the pages of the optional services that run.
+	var optional []string
+	for _, c := range d.components {
+		if n := c.Name(); n == "redirect" || n == "dhcp" || n == "pnp" || n == "cti" || n == "ha" {
+			optional = append(optional, n)
+		}
+	}
+	api.SetFeatures(optional)
 	return d, nil
 }
 

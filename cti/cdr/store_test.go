@@ -2,11 +2,11 @@ package cdr
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -123,6 +123,50 @@ func TestQueryRefusals(t *testing.T) {
 	}
 }
 
+// TestFilePrivate (F10): the history file and its WAL and shared-memory files
+// are readable by the daemon's user only (they hold who called whom), however
+// permissive the umask, and a file left 0644 by an older version is fixed.
+func TestFilePrivate(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := PathBeside(filepath.Join(dir, "switchboard.db"))
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	check := func(when string) {
+		t.Helper()
+		for _, p := range []string{path, path + "-wal", path + "-shm"} {
+			fi, err := os.Stat(p)
+			if err != nil {
+				t.Fatalf("%s: %v", when, err)
+			}
+			if m := fi.Mode().Perm(); m != 0o600 {
+				t.Errorf("%s: %s mode %o, want 600", when, filepath.Base(p), m)
+			}
+		}
+	}
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(ctx, cdrEvent("1.1", "201", "202", `"Alice" <201>`, time.Now(), 60, 55, "ANSWERED")); err != nil {
+		t.Fatal(err)
+	}
+	check("new file")
+	s.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		os.Chmod(p, 0o644) // as an older version left them
+	}
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Add(ctx, cdrEvent("1.2", "201", "202", `"Alice" <201>`, time.Now(), 60, 55, "ANSWERED")); err != nil {
+		t.Fatal(err)
+	}
+	check("reopened")
+}
+
 // A call parked and picked up (or transferred) gives several CDRs with one
 // UniqueID and often one destination; every one is kept (by Sequence) and a
 // query merges them into the call as nethcti shows it: the longest duration,
@@ -146,41 +190,11 @@ func TestLegsKeptAndMerged(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n, err := s.Legs(ctx, "9.1"); err != nil || n != 2 {
+	if n, err := s.CallLegs(ctx, "9.1"); err != nil || n != 2 {
 		t.Fatalf("legs: %d %v", n, err)
 	}
 	n, rows, err := s.Query(ctx, Query{From: day, To: day.AddDate(0, 0, 1), Limit: 10, Extensions: []string{"201"}})
 	if err != nil || n != 1 || rows[0].Duration != 30 || rows[0].Billsec != 4 || rows[0].Linkedid != "9.1" || rows[0].Direction != "out" {
 		t.Fatalf("merged call: %d %+v %v", n, rows, err)
-	}
-}
-
-// A history file of the first format (one row per uniqueid and destination)
-// is converted in place, its rows kept.
-func TestOpenConvertsTheFirstFormat(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), FileName)
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`CREATE TABLE cdr (uniqueid TEXT NOT NULL, dst TEXT NOT NULL, time INTEGER NOT NULL, src TEXT NOT NULL,
-		cnum TEXT NOT NULL, cnam TEXT NOT NULL, channel TEXT NOT NULL, dstchannel TEXT NOT NULL,
-		duration INTEGER NOT NULL, billsec INTEGER NOT NULL, disposition TEXT NOT NULL,
-		recordingfile TEXT NOT NULL, PRIMARY KEY (uniqueid, dst));
-		CREATE INDEX cdr_by_time ON cdr(time);
-		INSERT INTO cdr VALUES ('1.1','202',1772442000,'201','201','Alice','PJSIP/201-1','PJSIP/202-2',60,55,'ANSWERED','');`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	day := time.Unix(1772442000, 0).Add(-time.Hour)
-	n, rows, err := s.Query(ctx, Query{From: day, To: day.Add(2 * time.Hour), Limit: 10})
-	if err != nil || n != 1 || rows[0].Billsec != 55 || rows[0].Cnam != "Alice" {
-		t.Fatalf("converted: %d %+v %v", n, rows, err)
 	}
 }
