@@ -230,6 +230,7 @@ func (a *API) provisioningRoutes() {
 		if files == nil {
 			files = []*provision.File{}
 		}
+		httpapi.SortItems(files)
 		writeJSON(w, http.StatusOK, map[string]any{"items": files})
 		return nil
 	})

@@ -22,8 +22,10 @@ import (
 	"github.com/switchboard-pbx/switchboard/admin"
 	"github.com/switchboard-pbx/switchboard/cti"
 	"github.com/switchboard-pbx/switchboard/dhcp"
+	"github.com/switchboard-pbx/switchboard/doctor"
 	"github.com/switchboard-pbx/switchboard/ha"
 	"github.com/switchboard-pbx/switchboard/httpd"
+	"github.com/switchboard-pbx/switchboard/phonebook"
 	"github.com/switchboard-pbx/switchboard/pnp"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/redirect"
@@ -52,12 +54,18 @@ type Config struct {
 	Demo Demo `yaml:"demo"`
 	// CTI is the nethcti-compatible CTI server over Asterisk AMI (off by default).
 	CTI cti.Config `yaml:"cti"`
+	// Phonebook is the contacts phones and CTI clients share.
+	Phonebook phonebook.Config `yaml:"phonebook"`
 	// Redirect registers devices with vendor redirection services.
 	Redirect redirect.Config `yaml:"redirect"`
 	// DHCP is the optional DHCPv4 server (off by default).
 	DHCP dhcp.Config `yaml:"dhcp"`
 	// HA is two-node active/passive high availability (off by default).
 	HA ha.Config `yaml:"ha"`
+	// Public is how the box is reached from outside the LAN (name, address).
+	Public doctor.Public `yaml:"public"`
+	// Doctor configures "switchboard doctor" (echo service, outside vantage).
+	Doctor doctor.Config `yaml:"doctor"`
 	// Tasks are the scheduled CDR exports mailed over SMTP.
 	Tasks tasks.Config `yaml:"tasks"`
 }
@@ -88,10 +96,13 @@ func Default() Config {
 		Provisioning: provision.DefaultConfig(),
 		TFTP:         tftpd.DefaultConfig(),
 		CTI:          cti.DefaultConfig(),
+		Phonebook:    phonebook.DefaultConfig(),
 		Redirect:     redirect.DefaultConfig(),
 		DHCP:         dhcp.DefaultConfig(),
 		HA:           ha.DefaultConfig(),
 		PnP:          pnp.DefaultConfig(),
+		Public:       doctor.DefaultPublic(),
+		Doctor:       doctor.DefaultConfig(),
 		Tasks:        tasks.DefaultConfig(),
 	}
 }
@@ -253,10 +264,13 @@ func (c *Config) Finish() error {
 		{"provisioning", c.Provisioning.Validate()},
 		{"tftp", c.TFTP.Validate()},
 		{"cti", c.CTI.Validate()},
+		{"phonebook", c.Phonebook.Validate()},
 		{"redirect", c.Redirect.Validate()},
 		{"dhcp", c.DHCP.Validate()},
 		{"ha", c.HA.Validate()},
 		{"pnp", c.PnP.Validate()},
+		{"public", c.Public.Validate()},
+		{"doctor", c.Doctor.Validate()},
 		{"tasks", c.Tasks.Validate()},
 	} {
 		if sec.err != nil {

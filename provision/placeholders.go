@@ -38,6 +38,7 @@ var Placeholders = []PlaceholderInfo{
 	{"KPBX_LANGUAGE", SourcePBX, "phone UI language, ISO 639-1 (en, it, de, ...)"},
 	{"KPBX_VOICEMAIL_NUMBER", SourcePBX, "number to dial for voicemail"},
 	{"KPBX_RESYNC_SECONDS", SourcePBX, "how often phones re-check their configuration, in seconds"},
+	{"KPBX_PHONEBOOK_URL", SourcePBX, "URL of the tenant's phonebook directory, ending in /: add yealink.xml, snom.xml, fanvil.xml, grandstream.xml, cisco.xml or 000000000000-directory.xml"},
 
 	{"ACCOUNT_EXTENSION", SourceAccount, "the extension number"},
 	{"ACCOUNT_SIP_USERNAME", SourceAccount, "SIP user (From/Contact user)"},

@@ -642,6 +642,7 @@ func (s *Service) pbxVars(t Tenant, p PBXSettings) map[string]string {
 		"KPBX_LANGUAGE":                p.Language,
 		"KPBX_VOICEMAIL_NUMBER":        p.VoicemailNumber,
 		"KPBX_RESYNC_SECONDS":          strconv.Itoa(p.ResyncSeconds),
+		"KPBX_PHONEBOOK_URL":           provURL + "phonebook/",
 	}
 }
 

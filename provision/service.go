@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -124,10 +125,33 @@ func (s *Service) checkDelete(tx *store.Tx, kind, id string) error {
 			return err
 		}
 		if n > 0 {
-			return &store.ConflictError{Field: "id", Msg: fmt.Sprintf("the account is linked to %d device(s): unlink them first", n)}
+			return &store.ConflictError{Field: "id", Msg: fmt.Sprintf("the account is linked to %d device(s) (%s): unlink them (set their account to none) or delete them first",
+				n, strings.Join(accountDevices(tx, id), ", "))}
 		}
 	}
 	return nil
+}
+
+// accountDevices are the MACs of the devices linked to account id, sorted (at
+// most ten, then "...").
+func accountDevices(tx *store.Tx, id string) []string {
+	var a Account
+	if ok, err := tx.Get(KindAccount, id, &a); err != nil || !ok {
+		return nil
+	}
+	var macs []string
+	tx.List(KindDevice, a.Tenant, func(_ string, data json.RawMessage) error { //nolint:errcheck // best effort: the count is the refusal
+		var d Device
+		if json.Unmarshal(data, &d) == nil && d.Account == id {
+			macs = append(macs, d.MAC)
+		}
+		return nil
+	})
+	sort.Strings(macs)
+	if len(macs) > 10 {
+		macs = append(macs[:10], "...")
+	}
+	return macs
 }
 
 // ---- PBX settings ----
@@ -413,7 +437,7 @@ func (s *Service) checkDevice(tx *store.Tx, d *Device) error {
 		return err
 	}
 	if _, ok := models[d.Model]; !ok {
-		return verr("model", "model %q does not exist (see GET /api/v1/catalog/models)", d.Model)
+		return verr("model", "model %q does not exist%s (the models: GET /api/v1/models, switchboard catalog models)", d.Model, closestModel(models, d.Model))
 	}
 	if d.Template != "" {
 		t, ok := templates[d.Template]
@@ -674,4 +698,43 @@ func (s *Service) expireUnknown(ctx context.Context) {
 func (s *Service) UnknownDevices(ctx context.Context, tenant string) ([]store.UnknownDevice, error) {
 	l, _, err := s.st.UnknownDevicesPage(ctx, tenant, time.Now().Add(-s.cfg.UnknownMaxAge), -1, 0)
 	return l, err
+}
+
+// closestModel suggests the model id nearest to id (" (did you mean
+// \"yealink-t46u\"?)"): a typo, or the model without its variant suffix.
+func closestModel(models map[string]Model, id string) string {
+	best, bestD := "", 4
+	for m := range models {
+		d := levenshtein(strings.ToLower(id), m)
+		if strings.HasPrefix(m, strings.ToLower(id)) {
+			d = min(d, 1)
+		}
+		if d < bestD || (d == bestD && m < best) {
+			best, bestD = m, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

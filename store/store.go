@@ -57,6 +57,15 @@ var (
 	ErrReadOnly = errors.New("read-only transaction")
 )
 
+// NotFoundError is ErrNotFound that says what was not found ("no tenant with
+// id or name \"x\""), for answers better than a bare "not found".
+type NotFoundError struct{ What string }
+
+func (e *NotFoundError) Error() string { return e.What }
+
+// Is makes errors.Is(err, ErrNotFound) true.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
 // ConflictError is a uniqueness or reference violation; Field names the JSON field.
 type ConflictError struct {
 	Field string

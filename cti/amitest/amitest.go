@@ -79,6 +79,26 @@ type Server struct {
 	logins   int
 	onAction func(a Fields) []Fields
 	astdb    map[string]string // family/key -> value
+	commands map[string]string // CLI command -> output (Action: Command)
+	clock    time.Duration     // added to the Ping timestamp
+}
+
+// SetCommand sets the output of a CLI command run with Action: Command, one
+// "Output:" line per line, as Asterisk 20 answers it.
+func (s *Server) SetCommand(cmd, output string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.commands == nil {
+		s.commands = map[string]string{}
+	}
+	s.commands[cmd] = output
+}
+
+// SetClockOffset makes the PBX's clock (the Ping timestamp) run off by d.
+func (s *Server) SetClockOffset(d time.Duration) {
+	s.mu.Lock()
+	s.clock = d
+	s.mu.Unlock()
 }
 
 // Start listens on 127.0.0.1 with the given manager credentials.
@@ -250,7 +270,23 @@ func (s *Server) serve(c net.Conn) {
 		}
 		switch act {
 		case "ping":
-			write(M("Response", "Success", "ActionID", id, "Ping", "Pong", "Timestamp", strconv.FormatInt(time.Now().Unix(), 10)+".000000"))
+			s.mu.Lock()
+			now := time.Now().Add(s.clock)
+			s.mu.Unlock()
+			write(M("Response", "Success", "ActionID", id, "Ping", "Pong", "Timestamp", fmt.Sprintf("%d.%06d", now.Unix(), now.Nanosecond()/1000)))
+		case "command":
+			s.mu.Lock()
+			out, known := s.commands[a.Get("Command")]
+			s.mu.Unlock()
+			if !known {
+				write(M("Response", "Error", "ActionID", id, "Message", "Command output follows", "Output", "No such command '"+a.Get("Command")+"'"))
+				continue
+			}
+			resp := M("Response", "Success", "ActionID", id, "Message", "Command output follows")
+			for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+				resp = append(resp, [2]string{"Output", line})
+			}
+			write(resp)
 		case "logoff":
 			write(M("Response", "Goodbye", "ActionID", id, "Message", "Thanks for all the fish."))
 			return
