@@ -245,7 +245,13 @@ func islandBrowser(t *testing.T, extra ...cdp.ExecAllocatorOption) context.Conte
 	t.Cleanup(cancel)
 	ctx, cancel2 := cdp.NewContext(actx)
 	t.Cleanup(cancel2)
-	if err := islandRun(ctx, cdp.Navigate("about:blank")); err != nil {
+	// The first run starts the browser and binds it to its context: a child
+	// context with a deadline would end the browser with it, so a timer
+	// stands in for the deadline.
+	timer := time.AfterFunc(90*time.Second, cancel2)
+	err = cdp.Do(ctx, cdp.Navigate("about:blank"))
+	timer.Stop()
+	if err != nil {
 		t.Fatalf("starting chromium: %v", err)
 	}
 	return ctx
