@@ -159,3 +159,28 @@ func TestSocketMaxConnections(t *testing.T) {
 		t.Fatalf("third connection: %v", err)
 	}
 }
+
+// The Go long-polling client of the benchmark (siotest.DialPolling) against
+// the CTI: login, an event, a second user's takeover heard on polling, and the
+// close ends the session on the server.
+func TestSocketPollingClient(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := siotest.DialPolling(ctx, e.srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Login(ctx, "bob", e.login("bob", "bob-password"), "desktop"); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.svc.sio.Count(); n != 1 {
+		t.Fatalf("%d sockets on the server, want 1", n)
+	}
+	e.ami.Emit(amitest.DeviceState("202", "UNAVAILABLE"))
+	expect(t, c, "extenUpdate", func(x extEv) bool { return x.Exten == "202" })
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the polling session to end", func() bool { return e.svc.sio.Count() == 0 })
+}

@@ -396,8 +396,8 @@ func (srv *Server) keepalive(ctx context.Context, s *Socket) {
 
 // finish waits (bounded) for the closing frames to reach a polling client.
 func (srv *Server) finish(s *Socket) {
-	if s.Transport() == "websocket" {
-		return
+	if s.Transport() == "websocket" || s.closeM == "client closed" || s.closeM == "client disconnect" {
+		return // a client that said goodbye expects nothing more
 	}
 	// The next poll delivers the disconnect; a client that never polls again
 	// is forgotten after a while.
