@@ -184,3 +184,30 @@ func TestSocketPollingClient(t *testing.T) {
 	}
 	eventually(t, "the polling session to end", func() bool { return e.svc.sio.Count() == 0 })
 }
+
+// A reload (switchboard cti reload) tells every logged-in client with
+// serverReloaded, no payload, as nethcti does; a socket not logged in hears
+// nothing.
+func TestSocketServerReloaded(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.socket("bob")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	anon, err := siotest.Dial(ctx, e.srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer anon.Close()
+	if err := e.svc.reloadAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := c.Wait(ctx, "serverReloaded")
+	if err != nil || len(ev.Args) != 0 {
+		t.Fatalf("serverReloaded: %+v %v", ev, err)
+	}
+	short, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel2()
+	if ev, err := anon.Wait(short, "serverReloaded"); err == nil {
+		t.Fatalf("a socket not logged in heard %+v", ev)
+	}
+}

@@ -21,7 +21,8 @@ import (
 // Event is one socket.io event received.
 type Event struct {
 	Name string
-	Data json.RawMessage
+	Data json.RawMessage   // the first argument
+	Args []json.RawMessage // every argument (actionNethLink has two)
 	// At is when the frame was read off the connection (latency measurements
 	// should not include the consumer's own scheduling).
 	At time.Time
@@ -219,7 +220,7 @@ func (c *Client) frame(b []byte, at time.Time) {
 		}
 		var name string
 		json.Unmarshal(arr[0], &name) //nolint:errcheck // empty name is still delivered
-		ev := Event{Name: name, At: at}
+		ev := Event{Name: name, At: at, Args: arr[1:]}
 		if len(arr) > 1 {
 			ev.Data = arr[1]
 		}
