@@ -19,6 +19,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/switchboard-pbx/switchboard/internal/mariadbtest"
+	"github.com/switchboard-pbx/switchboard/internal/needs"
 	"github.com/switchboard-pbx/switchboard/internal/testlog"
 )
 
@@ -40,7 +41,7 @@ func middlewareTarball(t *testing.T) string {
 			}
 		}
 	}
-	t.Skip("nethcti-middleware source not found: set SB_MIDDLEWARE to nethcti-middleware-0.5.9.tar.gz or SB_SHARED to the shared directory (.ci/run does)")
+	needs.Missing(t, "nethcti-middleware source not found: set SB_MIDDLEWARE to nethcti-middleware-0.5.9.tar.gz or SB_SHARED to the shared directory (.ci/run does)")
 	return ""
 }
 
@@ -52,7 +53,7 @@ func buildMiddleware(t *testing.T) string {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		if _, e := os.Stat("/usr/local/go/bin/go"); e != nil {
-			t.Skip("no Go toolchain to build nethcti-middleware")
+			needs.Missing(t, "no Go toolchain to build nethcti-middleware")
 		}
 		goBin = "/usr/local/go/bin/go"
 	}

@@ -12,6 +12,7 @@ import (
 
 	. "github.com/switchboard-pbx/switchboard/cti/amitest"
 	"github.com/switchboard-pbx/switchboard/cti/model"
+	"github.com/switchboard-pbx/switchboard/internal/needs"
 )
 
 // nodeClient runs the npm socket.io-client (cti/testdata, installed by npm ci in
@@ -32,10 +33,10 @@ func startNodeMode(t *testing.T, url, user, token, mode string) *nodeClient {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is not installed (.ci/run installs it with npm)")
+		needs.Missing(t, "node is not installed (.ci/run installs it with npm)")
 	}
 	if _, err := os.Stat(filepath.Join("testdata", "node_modules", "socket.io-client")); err != nil {
-		t.Skip("socket.io-client missing: run 'npm ci' in cti/testdata (.ci/run does)")
+		needs.Missing(t, "socket.io-client missing: run 'npm ci' in cti/testdata (.ci/run does)")
 	}
 	cmd := exec.Command(node, "testdata/client.js", url, user, token, mode)
 	stdout, _ := cmd.StdoutPipe()

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	. "github.com/switchboard-pbx/switchboard/cti/amitest"
+	"github.com/switchboard-pbx/switchboard/internal/needs"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/store"
 )
@@ -105,10 +106,10 @@ func runNode(t *testing.T, script string, args ...string) ([]map[string]json.Raw
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is not installed (.ci/run installs it with npm)")
+		needs.Missing(t, "node is not installed (.ci/run installs it with npm)")
 	}
 	if _, err := os.Stat(filepath.Join("testdata", "node_modules", "socket.io-client")); err != nil {
-		t.Skip("socket.io-client missing: run 'npm ci' in cti/testdata (.ci/run does)")
+		needs.Missing(t, "socket.io-client missing: run 'npm ci' in cti/testdata (.ci/run does)")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

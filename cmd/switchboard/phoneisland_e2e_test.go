@@ -25,6 +25,7 @@ import (
 
 	"github.com/switchboard-pbx/switchboard/cti"
 	"github.com/switchboard-pbx/switchboard/cti/amitest"
+	"github.com/switchboard-pbx/switchboard/internal/needs"
 )
 
 // bundlePhoneIsland builds the test page's script with esbuild (npm, in the
@@ -34,7 +35,7 @@ func bundlePhoneIsland(t *testing.T) string {
 	dir, _ := filepath.Abs(filepath.Join("..", "..", "cti", "testdata", "phone-island"))
 	esbuild := filepath.Join(dir, "node_modules", ".bin", "esbuild")
 	if _, err := os.Stat(esbuild); err != nil {
-		t.Skip("phone-island is not installed: run 'npm ci' in cti/testdata/phone-island (.ci/run does)")
+		needs.Missing(t, "phone-island is not installed: run 'npm ci' in cti/testdata/phone-island (.ci/run does)")
 	}
 	out := t.TempDir()
 	cmd := exec.Command(esbuild, "entry.jsx", "--bundle", "--outdir="+out, "--platform=browser", "--format=iife",
@@ -228,7 +229,7 @@ func islandBrowser(t *testing.T, extra ...cdp.ExecAllocatorOption) context.Conte
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
-		t.Skip("chromium is not installed (CI installs Debian's chromium from .ci/run)")
+		needs.Missing(t, "chromium is not installed (CI installs Debian's chromium from .ci/run)")
 	}
 	opts := []cdp.ExecAllocatorOption{
 		cdp.ExecPath(path), cdp.Headless, cdp.NoFirstRun, cdp.NoDefaultBrowserCheck, cdp.DisableGPU,
