@@ -18,6 +18,7 @@ import (
 
 	. "github.com/switchboard-pbx/switchboard/cti/amitest"
 	"github.com/switchboard-pbx/switchboard/internal/needs"
+	"github.com/switchboard-pbx/switchboard/phonebook"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/store"
 )
@@ -98,8 +99,25 @@ func replayEnv(t *testing.T) (*env, *vendorPhone) {
 	}
 	day := time.Now().Format("2006-01-02")
 	e.ami.Emit(cdrEvent("1.1", "201", "202", `"Alice" <201>`, day+" 09:00:00", 60, 55, "ANSWERED"))
+	// The appliance's phonebook on the CTI, as switchboard serve mounts it.
+	book, err := phonebook.New(ctx, phonebook.DefaultConfig(), testLogger(t), e.st, oneTenant("default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := book.MountCTI(func(pattern string, h phonebook.UserHandler) error {
+		return e.svc.Mount(pattern, func(w http.ResponseWriter, r *http.Request, c Caller) error {
+			return h(w, r, phonebook.User{Username: c.Username, IP: c.IP, Profile: c})
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	return e, vp
 }
+
+// oneTenant resolves every tenant reference to one tenant id.
+type oneTenant string
+
+func (o oneTenant) ResolveTenant(context.Context, string) (string, error) { return string(o), nil }
 
 // runNode runs a script of cti/testdata and returns its JSON lines.
 func runNode(t *testing.T, script string, args ...string) ([]map[string]json.RawMessage, error) {
