@@ -190,7 +190,20 @@ func TestAsteriskInternalCall(t *testing.T) {
 
 	c := pa.Dial(t, eb, asterisktest.CallOptions{})
 	in := pb.WaitCall(t, astWait)
-	r := waitExt(t, u1, eb, "ringing", func(x model.Extension) bool { return x.Status == "ringing" && len(x.Conversations) == 1 })
+	// Asterisk may announce the ringing device before the Dial that links the
+	// two channels (stasis topics are not ordered with each other): wait for
+	// the conversation with both ends.
+	r := waitExt(t, u1, eb, "ringing", func(x model.Extension) bool {
+		if x.Status != "ringing" || len(x.Conversations) != 1 {
+			return false
+		}
+		for _, cv := range x.Conversations {
+			if cv.ChDest == nil {
+				return false
+			}
+		}
+		return true
+	})
 	for _, cv := range r.Conversations {
 		if cv.Direction != "in" || cv.CounterpartNum != ea || cv.Connected || cv.Owner != eb || cv.ChSource == nil ||
 			!strings.HasPrefix(cv.ChSource.Channel, "PJSIP/"+ea+"-") || cv.ID != cv.ChSource.Channel+">"+cv.ChDest.Channel || cv.LinkedID == "" {
