@@ -45,6 +45,7 @@ type API struct {
 
 	featureMu sync.Mutex
 	features  []string // optional services that run (SetFeatures)
+	saveHint  SaveHint // what template and model saves answer besides the object
 
 	// dummyHash makes a login for an unknown user cost as much as for a known
 	// one (same bcrypt cost), so timing does not reveal which users exist.

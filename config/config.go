@@ -29,6 +29,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/pnp"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/redirect"
+	"github.com/switchboard-pbx/switchboard/resync"
 	"github.com/switchboard-pbx/switchboard/tasks"
 	"github.com/switchboard-pbx/switchboard/tftpd"
 )
@@ -68,6 +69,9 @@ type Config struct {
 	Doctor doctor.Config `yaml:"doctor"`
 	// Tasks are the scheduled CDR exports mailed over SMTP.
 	Tasks tasks.Config `yaml:"tasks"`
+	// Resync sends phones their vendor's NOTIFY to re-read their files or to
+	// restart, through the PBX reached with cti.ami (the CTI may be off).
+	Resync resync.Config `yaml:"resync"`
 }
 
 // Log configures log/slog output on stderr.
@@ -104,6 +108,7 @@ func Default() Config {
 		Public:       doctor.DefaultPublic(),
 		Doctor:       doctor.DefaultConfig(),
 		Tasks:        tasks.DefaultConfig(),
+		Resync:       resync.DefaultConfig(),
 	}
 }
 
@@ -272,6 +277,7 @@ func (c *Config) Finish() error {
 		{"public", c.Public.Validate()},
 		{"doctor", c.Doctor.Validate()},
 		{"tasks", c.Tasks.Validate()},
+		{"resync", c.Resync.Validate()},
 	} {
 		if sec.err != nil {
 			return fmt.Errorf("config: key %s.%w", sec.name, sec.err)

@@ -84,6 +84,8 @@ func (e *checker) haPeer(context.Context) Result {
 	}
 	s := e.HA()
 	switch {
+	case !s.Enabled:
+		return skip("HA is off on this node")
 	case s.Left != "":
 		return warn("pair again (switchboard ha pair) or turn HA off", "this node left the cluster: %s", s.Left)
 	case !s.Paired:
@@ -100,6 +102,9 @@ func (e *checker) haReplication(context.Context) Result {
 		return skip("HA is off (ha.state)")
 	}
 	s := e.HA()
+	if !s.Enabled {
+		return skip("HA is off on this node")
+	}
 	if s.Peer == nil || !s.Peer.Alive {
 		return skip("no live peer to replicate with (see ha.peer)")
 	}

@@ -101,6 +101,10 @@ type Kind struct {
 	// Unique maps a unique index name (see migrations) to the JSON field it covers,
 	// so that a violation is reported on the right field.
 	Unique map[string]string
+	// Local marks a kind whose objects belong to this node alone (its HA
+	// settings): HA replication neither sends them nor removes them on the
+	// passive. Their audit rows travel like any other: the audit chain is one.
+	Local bool
 }
 
 // Store is an open database.

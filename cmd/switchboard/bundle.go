@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -132,9 +131,6 @@ func cmdSupportBundle(args []string, stdout, stderr io.Writer) error {
 	} {
 		b, err := c.raw("GET", q.path, "", nil)
 		if err != nil {
-			if q.name == "ha.json" && strings.Contains(err.Error(), "no such endpoint") {
-				err = errors.New("HA is off on this node (ha.state)")
-			}
 			note(q.name, err)
 			continue
 		}

@@ -84,7 +84,7 @@ public:
 		"packages.txt":      "",
 		"config.yaml":       "secret: REDACTED",
 		"status.json":       `"revision"`,
-		"ha.json":           "HA is off",
+		"ha.json":           `"state": "disabled"`,
 		"doctor.json":       `"checks"`,
 		"audit-verify.json": `"ok": true`,
 		"metrics.txt":       "switchboard_build_info{",

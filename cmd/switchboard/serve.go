@@ -35,6 +35,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/ratelimit"
 	"github.com/switchboard-pbx/switchboard/redirect"
+	"github.com/switchboard-pbx/switchboard/resync"
 	"github.com/switchboard-pbx/switchboard/store"
 	"github.com/switchboard-pbx/switchboard/tftpd"
 	"github.com/switchboard-pbx/switchboard/webui"
@@ -159,9 +160,6 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 		return d, err
 	}
 	d.web = component.NewWeb(api)
-	if !cfg.HA.Enabled() {
-		api.FeatureOff("/api/v1/ha", "HA is off on this node (ha.state: disabled): there is no cluster to show; to pair two nodes, see the README's \"High availability\"")
-	}
 	if !cfg.CTI.Enabled {
 		api.FeatureOff("/api/v1/cti", "the CTI server is off (set cti.enabled: true and cti.ami.* in the configuration)")
 	}
@@ -194,16 +192,14 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 	unknownLimit := provision.NewThrottle(ratelimit.New(cfg.Provisioning.UnknownBurst, cfg.Provisioning.UnknownInterval), clog("provisioning"))
 	add(httpprov.New(clog("provisioning"), prov, unknownLimit), true)
 
-	var node *ha.Node
-	if cfg.HA.Enabled() {
-		node, err = ha.New(cfg.HA, cfg.DataDir, clog("ha"))
-		if err != nil {
-			return d, err
-		}
-		node.AttachStore(st)
-		d.role = node
-		add(node, false)
+	// Always there, HA on or off: its settings can be saved and started at run
+	// time, and the role it gives follows them (a node with HA off serves).
+	hasvc, err := ha.NewService(cfg.HA, cfg.DataDir, st, clog("ha"), cfg.Tenancy.Mode == provision.ModeSingle)
+	if err != nil {
+		return d, err
 	}
+	d.role = hasvc
+	add(hasvc, false)
 	if cfg.Demo.Enabled {
 		demo, err := newDemo(ctx, cfg, st, prov, api, httpSrv, stdout)
 		if err != nil {
@@ -232,6 +228,16 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 		}
 		add(c, true)
 	}
+	// Resync reaches the PBX with the CTI's AMI settings, whether or not the
+	// CTI runs; without credentials it answers that they are missing.
+	rs, err := resync.New(cfg.Resync, cfg.CTI.AMI, st, prov, clog("resync"))
+	if err != nil {
+		return d, err
+	}
+	add(rs, false)
+	api.SetSaveHint(func(ctx context.Context, tenant, kind, id string) (any, error) {
+		return rs.Affected(ctx, tenant, kind, id)
+	})
 	tasksSvc, err := newTasks(ctx, cfg, clog("tasks"), st, prov)
 	if err != nil {
 		return d, err
@@ -258,8 +264,11 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 			optional = append(optional, n)
 		}
 	}
+	if rs.Configured() {
+		optional = append(optional, "resync")
+	}
 	api.SetFeatures(optional)
-	d.doctor = doctor.New(cfg.Doctor.Timeout, doctor.Standard(doctorEnv(cfg, st, node))...)
+	d.doctor = doctor.New(cfg.Doctor.Timeout, doctor.Standard(doctorEnv(cfg, st, hasvc))...)
 	// Services add their own checks.
 	smtpRoots, err := x509.SystemCertPool()
 	if err != nil || smtpRoots == nil {
@@ -289,7 +298,7 @@ func ctiMounter(c *cti.Service) phonebook.Mounter {
 }
 
 // doctorEnv is what the doctor's checks look at.
-func doctorEnv(cfg config.Config, st *store.Store, node *ha.Node) doctor.Env {
+func doctorEnv(cfg config.Config, st *store.Store, node *ha.Service) doctor.Env {
 	env := doctor.Env{Public: cfg.Public, Config: cfg.Doctor, HTTPSAddr: cfg.HTTP.HTTPSListen,
 		SelfSigned: cfg.HTTP.SelfSigned, DataDir: cfg.DataDir, Store: st,
 		URLs: []doctor.NamedURL{{Name: "the provisioning base URL", Key: "provisioning.base_url", URL: cfg.Provisioning.BaseURL}}}

@@ -10,6 +10,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/phonebook"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/redirect"
+	"github.com/switchboard-pbx/switchboard/resync"
 	"github.com/switchboard-pbx/switchboard/store"
 	"github.com/switchboard-pbx/switchboard/tasks"
 )
@@ -60,6 +61,10 @@ type (
 		SIPPassword   string `json:"sip_password,omitempty"`
 		PhonePassword string `json:"phone_password,omitempty"`
 		HTTPPassword  string `json:"http_password,omitempty"`
+	}
+	resyncOne struct {
+		Reboot bool   `json:"reboot"`
+		Via    string `json:"via,omitempty"`
 	}
 	copyRequest struct {
 		Name string `json:"name"`
@@ -210,6 +215,10 @@ var ops = concat(
 		{Pattern: "POST /api/v1/ha/switch", Tag: "ha", Summary: "Hand the resource to the peer", Out: haAction{}},
 		{Pattern: "POST /api/v1/ha/unpair", Tag: "ha", Summary: "Leave the cluster", Out: haAction{}},
 		{Pattern: "POST /api/v1/ha/disable", Tag: "ha", Summary: "Turn HA off on both nodes", Out: haAction{}},
+		{Pattern: "POST /api/v1/ha/takeover", Tag: "ha", Summary: "Ask the active node to hand the resource to this passive node", Out: haAction{}},
+		{Pattern: "POST /api/v1/ha/unpair-passive", Tag: "ha", Summary: "Detach the passive node (on the active node, which keeps the resource)", Out: haAction{}},
+		{Pattern: "GET /api/v1/ha/config", Tag: "ha", Summary: "This node's HA settings (saved, or the configuration file's), its serial and interfaces", Out: Object},
+		{Pattern: "PUT /api/v1/ha/config", Tag: "ha", Summary: "Save this node's HA settings and start HA with them", In: ha.Settings{}, Out: Object},
 
 		{Pattern: "GET /api/v1/me/preferences", Tag: "session", Summary: "The caller's console preferences (the last tenant)", Out: preferences{}},
 		{Pattern: "PUT /api/v1/me/preferences", Tag: "session", Summary: "Save the caller's console preferences", In: preferences{}, Out: preferences{}},
@@ -246,6 +255,10 @@ var ops = concat(
 		{Pattern: "GET " + tb + "/phonebook.csv", Tag: "phonebook", Summary: "Contacts as CSV", Out: CSV},
 		{Pattern: "POST " + tb + "/phonebook.csv", Tag: "phonebook", Summary: "Import contacts from CSV (all rows or none)", In: CSV, Out: phonebook.ImportResult{}},
 		{Pattern: "GET " + tb + "/phonebook-files", Tag: "phonebook", Summary: "The phonebook files served to desk phones, per vendor", Out: Object},
+
+		{Pattern: "POST " + tb + "/devices/{id}/resync", Tag: "devices", Summary: "Tell a phone to re-read its files (or restart: reboot true) by its vendor's SIP NOTIFY", In: resyncOne{}, Out: resync.Report{}},
+		{Pattern: "POST " + tb + "/resync", Tag: "devices", Summary: "Resync or reboot the devices of a template, a model, a list or the whole tenant", In: resync.Request{}, Out: resync.Report{}},
+		{Pattern: "GET /api/v1/resync/vendors", Tag: "devices", Summary: "The NOTIFY events each vendor understands, and how resyncs are sent", Out: Object},
 
 		{Pattern: "POST " + tb + "/redirect-servers/{id}/test", Tag: "redirect", Summary: "Check a redirection server's credentials", Out: redirect.TestResult{}},
 		{Pattern: "GET " + tb + "/redirect-status", Tag: "redirect", Summary: "Each device's state at its vendor's redirection service", Out: List(redirect.DeviceStatus{})},
