@@ -30,6 +30,9 @@ type client struct {
 	out    io.Writer
 	stdin  io.Reader
 	http   *http.Client
+	// keys is set by the KEY=VALUE verbs (pbx set, ha set): an error names
+	// the KEY the user typed, not a flag.
+	keys bool
 }
 
 // commonFlags are accepted by every CLI verb.
@@ -181,6 +184,8 @@ type apiErr struct {
 	Status int
 	Msg    string `json:"error"`
 	Field  string `json:"field"`
+	// Keys: the verb takes KEY=VALUE pairs, so the field is named as a KEY.
+	Keys bool `json:"-"`
 }
 
 // Error says it in the CLI's words: the field is the flag that sets it, and
@@ -188,6 +193,9 @@ type apiErr struct {
 func (e *apiErr) Error() string {
 	msg := cliWords(e.Msg)
 	if e.Field != "" && !strings.HasPrefix(msg, "line ") {
+		if e.Keys {
+			return fmt.Sprintf("%s (%s=)", msg, e.Field)
+		}
 		return fmt.Sprintf("%s (--%s)", msg, strings.ReplaceAll(e.Field, "_", "-"))
 	}
 	return msg
@@ -232,7 +240,7 @@ func (c *client) call(method, path string, body any, out any) (json.RawMessage, 
 		return nil, fmt.Errorf("reading the answer: %w", err)
 	}
 	if resp.StatusCode >= 300 {
-		e := &apiErr{Status: resp.StatusCode}
+		e := &apiErr{Status: resp.StatusCode, Keys: c.keys}
 		if json.Unmarshal(raw, e) != nil || e.Msg == "" {
 			e.Msg = strings.TrimSpace(string(raw))
 		}

@@ -120,6 +120,7 @@ func haVerbs() []verb {
 					if len(pos) == 0 {
 						return &exitError{code: 2, msg: "ha set: give KEY=VALUE pairs"}
 					}
+					c.keys = true
 					var cur struct {
 						Settings map[string]any `json:"settings"`
 					}

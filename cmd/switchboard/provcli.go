@@ -536,6 +536,7 @@ func pbxVerbs() []verb {
 					if len(pos) == 0 {
 						return &exitError{code: 2, msg: "pbx set: give KEY=VALUE pairs"}
 					}
+					c.keys = true
 					body := map[string]any{}
 					for _, kv := range pos {
 						k, v, ok := strings.Cut(kv, "=")

@@ -75,6 +75,7 @@ type Server struct {
 	entries  map[string]Fields // queue|channel -> caller
 	queues   map[string]bool
 	parked   map[string]Fields // space -> ParkedCall fields
+	lots     []Fields          // Parkinglot events
 	logins   int
 	onAction func(a Fields) []Fields
 	astdb    map[string]string // family/key -> value
@@ -192,6 +193,13 @@ func (s *Server) SetDB(family, key, value string) {
 	s.astdb[family+"/"+key] = value
 }
 
+// AddParkingLot declares a parking lot with spaces from..to (Parkinglots).
+func (s *Server) AddParkingLot(name string, from, to, timeout int) {
+	s.mu.Lock()
+	s.lots = append(s.lots, M("Name", name, "StartSpace", strconv.Itoa(from), "StopSpace", strconv.Itoa(to), "Timeout", strconv.Itoa(timeout)))
+	s.mu.Unlock()
+}
+
 // AddQueue declares a queue with no members.
 func (s *Server) AddQueue(name string) {
 	s.mu.Lock()
@@ -282,8 +290,11 @@ func (s *Server) serve(c net.Conn) {
 		case "logoff":
 			write(M("Response", "Goodbye", "ActionID", id, "Message", "Thanks for all the fish."))
 			return
-		case "pjsipshowendpoints", "coreshowchannels", "queuestatus", "parkedcalls":
+		case "pjsipshowendpoints", "coreshowchannels", "queuestatus", "parkedcalls", "parkinglots":
 			s.list(act, id, write)
+		case "confbridgelistrooms":
+			// Asterisk's answer when no conference runs.
+			write(M("Response", "Error", "ActionID", id, "Message", "No active conferences."))
 		case "dbget":
 			s.mu.Lock()
 			v, ok := s.astdb[a.Get("Family")+"/"+a.Get("Key")]
@@ -382,6 +393,11 @@ func (s *Server) list(act, id string, write func(Fields) error) {
 						"CallerIDName", e.Get("CallerIDName"), "Wait", "3", "Priority", "0"))
 				}
 			}
+		}
+	case "parkinglots":
+		done = "ParkinglotsComplete"
+		for _, l := range s.lots {
+			items = append(items, append(M("Event", "Parkinglot", "ActionID", id), l...))
 		}
 	case "parkedcalls":
 		done = "ParkedCallsComplete"
