@@ -26,7 +26,24 @@
 //
 // The server lists every static/panels/*.js in /ui/manifest.json with the
 // message catalog merged from static/i18n/*.json, so adding a panel touches no
-// other file.
+// other file. It also reads each panel's path from the start of its
+// register() call (id and path first, as below) and maps it to the module:
+// the console imports the panel of the page asked for first, shows that page,
+// then imports the others for the menu.
+//
+// # Loading
+//
+// Every file is served under a URL carrying the build's version (?v=<hash of
+// all files>, added to the scripts' references by the server) and is then
+// cached for good; the page itself is revalidated. A browser told to ignore
+// the appliance's self-signed certificate caches nothing, so the first page
+// is also kept fast without the cache: the page lists the core modules and the
+// manifest as preloads (fetched at once, in parallel, over one HTTP/2
+// connection, instead of one import level at a time), only the page's own
+// panel is loaded before it is shown (the other panels, for the menu, right
+// after), the files go out gzip-compressed (compressed once at start), and
+// the session's first API calls go out alongside the manifest. bench/console measures
+// the devices page's first page in Chromium.
 //
 // # Adding a panel
 //

@@ -2,6 +2,7 @@ package webui
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"embed"
@@ -26,9 +27,11 @@ var static embed.FS
 // language. Every catalog file holds every message in each of them.
 var Languages = []string{"it", "en"}
 
-// asset is one served file with its validators, computed once at start.
+// asset is one served file with its validators, computed once at start, and
+// its gzip form when that is smaller (compressed once, not per request).
 type asset struct {
 	body  []byte
+	gz    []byte
 	ctype string
 	etag  string
 }
@@ -47,12 +50,17 @@ type UI struct {
 	version string
 }
 
-// Manifest is what the console loads first: the panel modules to import and the
-// message catalog, merged from static/i18n/*.json.
+// Manifest is what the console loads first: the panel modules to import, which
+// module serves which first route segment, and the message catalog, merged
+// from static/i18n/*.json.
 type Manifest struct {
-	Languages []string                       `json:"languages"`
-	Panels    []string                       `json:"panels"`
-	Messages  map[string]map[string]*Message `json:"messages"`
+	Languages []string `json:"languages"`
+	Panels    []string `json:"panels"`
+	// Routes maps a route's first segment ("devices", "" for the start page)
+	// to the panel module serving it: the console imports that one first and
+	// shows the page, then the others (for the menu).
+	Routes   map[string]string              `json:"routes"`
+	Messages map[string]map[string]*Message `json:"messages"`
 }
 
 // Message is one catalog entry: a text, or plural forms chosen by the count
@@ -248,27 +256,103 @@ func New() (*UI, error) {
 		return nil, fmt.Errorf("webui: message catalog: %w", err)
 	}
 	sort.Strings(panels)
+	routes := map[string]string{}
 	for i := range panels {
 		panels[i] += "?v=" + u.version
+		src := files[strings.TrimPrefix(strings.TrimSuffix(panels[i], "?v="+u.version), "/ui/")]
+		m := panelRE.FindSubmatch(src)
+		if m == nil {
+			return nil, fmt.Errorf("webui: %s: no register({ id: \"...\", path: \"...\" at the start of a line", panels[i])
+		}
+		if _, dup := routes[string(m[1])]; dup {
+			return nil, fmt.Errorf("webui: %s: path %q is served by another panel too", panels[i], m[1])
+		}
+		routes[string(m[1])] = panels[i]
 	}
-	man, err := json.Marshal(Manifest{Languages: Languages, Panels: panels, Messages: msgs})
+	man, err := json.Marshal(Manifest{Languages: Languages, Panels: panels, Routes: routes, Messages: msgs})
 	if err != nil {
 		return nil, fmt.Errorf("webui: manifest: %w", err)
 	}
 	u.add("/manifest.json", man)
+	var modules []string
 	for _, n := range names {
 		if strings.HasPrefix(n, "i18n/") {
 			continue // served merged, in the manifest
 		}
-		u.add("/"+n, u.versioned(n, files[n]))
+		// The page's own modules and the panels' shared ones; the panels
+		// themselves are imported when their page or the menu needs them.
+		if strings.HasSuffix(n, ".js") && n != "app.js" && (strings.HasPrefix(n, "core/") || strings.HasPrefix(n, "panels/shared/")) {
+			modules = append(modules, n)
+		}
+	}
+	for _, n := range names {
+		if strings.HasPrefix(n, "i18n/") {
+			continue
+		}
+		b := u.versioned(n, files[n])
+		if n == "index.html" {
+			b = u.preloads(b, modules)
+		}
+		if err := u.add("/"+n, b); err != nil {
+			return nil, err
+		}
 	}
 	return u, nil
 }
 
-func (u *UI) add(name string, b []byte) {
-	sum := sha256.Sum256(b)
-	u.assets[name] = asset{body: b, ctype: contentType(name), etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+// preloads lists in the page the modules and the manifest the console loads
+// before its first page, so that the browser asks for them all at once, in
+// parallel, while it parses the page, instead of finding them one import
+// level at a time: a browser that does not cache (one told to ignore the
+// appliance's self-signed certificate) pays each level as a round trip on
+// every load.
+func (u *UI) preloads(page []byte, modules []string) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "<link rel=\"preload\" href=\"/ui/manifest.json?v=%s\" as=\"fetch\" crossorigin>\n", u.version)
+	for _, m := range modules {
+		fmt.Fprintf(&b, "<link rel=\"modulepreload\" href=\"/ui/%s?v=%s\">\n", m, u.version)
+	}
+	return bytes.Replace(page, []byte("</head>"), []byte(b.String()+"</head>"), 1)
 }
+
+func (u *UI) add(name string, b []byte) error {
+	sum := sha256.Sum256(b)
+	a := asset{body: b, ctype: contentType(name), etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+	var z bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&z, gzip.BestCompression)
+	if err != nil {
+		return fmt.Errorf("webui: gzip: %w", err)
+	}
+	if _, err := zw.Write(b); err != nil {
+		return fmt.Errorf("webui: gzip %s: %w", name, err)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("webui: gzip %s: %w", name, err)
+	}
+	if z.Len() < len(b) {
+		a.gz = z.Bytes()
+	}
+	u.assets[name] = a
+	return nil
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding allows gzip (and
+// does not refuse it with q=0).
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
+			continue
+		}
+		q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+	}
+	return false
+}
+
+// panelRE finds a panel's route: every panel file starts its register() call
+// with its id and path ("register({\n  id: "devices", path: "devices", ...").
+var panelRE = regexp.MustCompile(`(?m)^register\(\{\s*id:\s*"[^"]+",\s*path:\s*"([^"]*)"`)
 
 var (
 	// moduleRefRE finds the relative module specifiers of import and export
@@ -354,7 +438,15 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("ETag", a.etag)
+	h.Add("Vary", "Accept-Encoding")
+	body, etag := a.body, a.etag
+	if a.gz != nil && acceptsGzip(r) {
+		// Its own validator: a cache must not answer a client without gzip
+		// with the compressed bytes.
+		body, etag = a.gz, strings.TrimSuffix(a.etag, `"`)+`-gz"`
+		h.Set("Content-Encoding", "gzip")
+	}
+	h.Set("ETag", etag)
 	if name != "/index.html" && r.URL.Query().Get("v") == u.version {
 		// This build's file: it never changes under this URL.
 		h.Set("Cache-Control", "public, max-age=31536000, immutable")
@@ -363,5 +455,5 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// load, so that an upgrade shows at once; an unchanged one costs a 304.
 		h.Set("Cache-Control", "no-cache")
 	}
-	http.ServeContent(w, r, name, u.started, bytes.NewReader(a.body))
+	http.ServeContent(w, r, name, u.started, bytes.NewReader(body))
 }

@@ -1,7 +1,10 @@
 package webui
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -61,6 +64,10 @@ func TestServe(t *testing.T) {
 	if len(man.Panels) < 10 || man.Panels[0] != "/ui/panels/accounts.js?v="+u.version || len(man.Messages["it"]) != len(man.Messages["en"]) {
 		t.Errorf("manifest: %d panels (%v), %d/%d messages", len(man.Panels), man.Panels, len(man.Messages["it"]), len(man.Messages["en"]))
 	}
+	// Each first route segment to its panel's module, every panel once.
+	if man.Routes["devices"] != "/ui/panels/devices.js?v="+u.version || man.Routes[""] != "/ui/panels/overview.js?v="+u.version || len(man.Routes) != len(man.Panels) {
+		t.Errorf("manifest routes: %v", man.Routes)
+	}
 	for _, p := range man.Panels {
 		if strings.Contains(p, "/shared/") {
 			t.Errorf("a shared module is listed as a panel: %s", p)
@@ -74,6 +81,50 @@ func TestServe(t *testing.T) {
 	for _, p := range []string{"/", "/ui/core/shell.js", "/ui/core/shell.js?v=0000"} {
 		if cc := do("GET", p).Header().Get("Cache-Control"); cc != "no-cache" {
 			t.Errorf("%s: Cache-Control %q", p, cc)
+		}
+	}
+	// The page names every module and the manifest up front (fetched in
+	// parallel while it is parsed), under their versioned URLs.
+	page := do("GET", "/").Body.String()
+	for _, ref := range []string{
+		`<link rel="modulepreload" href="/ui/core/shell.js?v=` + u.version + `">`,
+		`<link rel="modulepreload" href="/ui/panels/shared/catalog.js?v=` + u.version + `">`,
+		`<link rel="preload" href="/ui/manifest.json?v=` + u.version + `" as="fetch" crossorigin>`,
+	} {
+		if !strings.Contains(page, ref) {
+			t.Errorf("the page lacks %s", ref)
+		}
+	}
+	// Panels are not: the page's own is imported first, the others after it is shown.
+	if strings.Contains(page, `modulepreload" href="/ui/app.js`) || strings.Contains(page, `modulepreload" href="/ui/panels/devices.js`) ||
+		strings.Index(page, "modulepreload") > strings.Index(page, "</head>") {
+		t.Errorf("preloads: %s", page)
+	}
+	// gzip for clients that take it, the same bytes once inflated, under a
+	// validator of its own; plain bytes for the others.
+	for _, p := range []string{"/", "/ui/manifest.json?v=" + u.version, "/ui/core/shell.js?v=" + u.version, "/ui/app.css"} {
+		plain := do("GET", p)
+		z := do("GET", p, "Accept-Encoding", "br, gzip, deflate")
+		if plain.Header().Get("Content-Encoding") != "" || z.Header().Get("Content-Encoding") != "gzip" || !strings.Contains(z.Header().Get("Vary"), "Accept-Encoding") {
+			t.Errorf("%s: Content-Encoding %q / %q, Vary %q", p, plain.Header().Get("Content-Encoding"), z.Header().Get("Content-Encoding"), z.Header().Get("Vary"))
+			continue
+		}
+		zr, err := gzip.NewReader(z.Body)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		inflated, err := io.ReadAll(zr)
+		if err != nil || !bytes.Equal(inflated, plain.Body.Bytes()) || z.Body.Len() >= plain.Body.Len() {
+			t.Errorf("%s: gzip body of %d bytes inflates to %d, plain %d (%v)", p, z.Body.Len(), len(inflated), plain.Body.Len(), err)
+		}
+		if z.Header().Get("ETag") == plain.Header().Get("ETag") {
+			t.Errorf("%s: the gzip and plain bodies share the ETag %s", p, z.Header().Get("ETag"))
+		}
+		if c := do("GET", p, "Accept-Encoding", "gzip", "If-None-Match", z.Header().Get("ETag")); c.Code != http.StatusNotModified {
+			t.Errorf("%s: gzip revalidation: %d", p, c.Code)
+		}
+		if r := do("GET", p, "Accept-Encoding", "gzip;q=0, identity"); r.Header().Get("Content-Encoding") != "" {
+			t.Errorf("%s: gzip sent to a client refusing it", p)
 		}
 	}
 	// Every module reference carries the version, so no module is fetched

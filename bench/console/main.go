@@ -11,10 +11,17 @@
 //
 //	bench console-devices devices=10000 first_page_ms=... baseline_10_ms=... ratio=... api_ms=... api_baseline_10_ms=... rounds=7 target_ms=300 load=...
 //
+// With -previous OTHER_BIN, a second daemon of another build (say, the last
+// release) gets the same big tenant and its loads are interleaved with this
+// build's, under the same load, printing a second line:
+//
+//	bench console-devices-vs-previous devices=... first_page_ms=... previous_ms=... ratio=... load=...
+//
 // api_ms is the daemon's share: the median time of the page's API call
 // (GET .../devices?limit=50) asked without a browser. With CONSOLEBENCH_MARKS
 // set, each load's timeline (DOMContentLoaded, catalog, panels, boot, shown)
-// goes to stderr.
+// and its requests (how many, how many from the network, bytes, when the last
+// script and API answer arrived) go to stderr.
 package main
 
 import (
@@ -38,53 +45,86 @@ func main() {
 	bin := flag.String("bin", "bin/switchboard", "the switchboard binary")
 	n := flag.Int("devices", 10000, "devices in the big tenant")
 	rounds := flag.Int("rounds", 7, "page loads per tenant (the median is printed)")
+	previous := flag.String("previous", "", "another build of switchboard to compare with, in the same run (its loads interleaved)")
 	flag.Parse()
-	if err := run(*bin, *n, *rounds); err != nil {
+	if err := run(*bin, *previous, *n, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "consolebench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin string, n, rounds int) error {
-	if webuitest.Chromium() == "" {
-		return fmt.Errorf("chromium is not installed")
-	}
+// target is one daemon under test, logged in, with its tenants seeded and a
+// browser context (its own storage) on its console.
+type target struct {
+	d          *webuitest.Daemon
+	token      string
+	base       string
+	ctx        context.Context
+	big, small string
+}
+
+func setUp(b *webuitest.Browser, bin string, n int, withSmall bool) (*target, func(), error) {
 	d, err := webuitest.StartDaemon(bin, "tenancy:\n  mode: multi\n")
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer d.Stop()
 	out, e, code, err := d.CLI("bench-password-1\n", "user", "add", "bench", "--role", "admin", "--password-stdin")
 	if err != nil || code != 0 {
-		return fmt.Errorf("user add: %v %d %s %s", err, code, out, e)
+		d.Stop()
+		return nil, nil, fmt.Errorf("user add: %v %d %s %s", err, code, out, e)
 	}
 	var login struct{ Token string }
 	if c, err := d.API("POST", "/login", "", map[string]string{"username": "bench", "password": "bench-password-1"}, &login); err != nil || c != 200 {
-		return fmt.Errorf("login: %d %v", c, err)
+		d.Stop()
+		return nil, nil, fmt.Errorf("login: %d %v", c, err)
 	}
-	big, err := seed(d, login.Token, "big", n)
-	if err != nil {
-		return err
+	tg := &target{d: d, token: login.Token, base: "https://" + d.HTTPS + "/"}
+	if tg.big, err = seed(d, login.Token, "big", n); err != nil {
+		d.Stop()
+		return nil, nil, err
 	}
-	small, err := seed(d, login.Token, "small", 10)
-	if err != nil {
-		return err
+	if withSmall {
+		if tg.small, err = seed(d, login.Token, "small", 10); err != nil {
+			d.Stop()
+			return nil, nil, err
+		}
+	}
+	ctx, cancel := cdp.NewContext(b.Context(), cdp.WithNewBrowserContext())
+	tg.ctx = ctx
+	// Log in once: the token stays in the tab's storage.
+	if err := cdp.Do(ctx, cdp.Navigate(tg.base),
+		cdp.Evaluate[cdp.Void](`localStorage.setItem("sb.token", `+fmt.Sprintf("%q", login.Token)+`)`)); err != nil {
+		cancel()
+		d.Stop()
+		return nil, nil, fmt.Errorf("browser: %w", err)
+	}
+	return tg, func() { cancel(); d.Stop() }, nil
+}
+
+func run(bin, previous string, n, rounds int) error {
+	if webuitest.Chromium() == "" {
+		return fmt.Errorf("chromium is not installed")
 	}
 	b, err := webuitest.StartBrowser()
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	base := "https://" + d.HTTPS + "/"
-	ctx, cancel := cdp.NewContext(b.Context(), cdp.WithNewBrowserContext())
-	defer cancel()
-	// Log in once: the token stays in the tab's storage.
-	if err := cdp.Do(ctx, cdp.Navigate(base),
-		cdp.Evaluate[cdp.Void](`localStorage.setItem("sb.token", `+fmt.Sprintf("%q", login.Token)+`)`)); err != nil {
-		return fmt.Errorf("browser: %w", err)
+	cur, stop, err := setUp(b, bin, n, true)
+	if err != nil {
+		return err
 	}
-	measure := func(tenant string) (float64, error) {
-		if c, err := d.API("PUT", "/me/preferences", login.Token, map[string]string{"tenant": tenant}, nil); err != nil || c != 200 {
+	defer stop()
+	var prev *target
+	if previous != "" {
+		if prev, stop, err = setUp(b, previous, n, false); err != nil {
+			return fmt.Errorf("previous build: %w", err)
+		}
+		defer stop()
+	}
+	measureOn := func(tg *target, tenant string) (float64, error) {
+		d, ctx, base := tg.d, tg.ctx, tg.base
+		if c, err := d.API("PUT", "/me/preferences", tg.token, map[string]string{"tenant": tenant}, nil); err != nil || c != 200 {
 			return 0, fmt.Errorf("preference: %d %v", c, err)
 		}
 		lctx, cancel := context.WithTimeout(ctx, 120*time.Second)
@@ -100,24 +140,38 @@ func run(bin string, n, rounds int) error {
 			return 0, err
 		}
 		if os.Getenv("CONSOLEBENCH_MARKS") != "" {
-			marks, _ := cdp.Run(lctx, cdp.Evaluate[string](`[...performance.getEntriesByType("navigation").map(n => "dcl=" + Math.round(n.domContentLoadedEventEnd)),
-				...performance.getEntriesByType("mark").map(m => m.name + "=" + Math.round(m.startTime))].join(" ")`))
+			marks, _ := cdp.Run(lctx, cdp.Evaluate[string](`[...performance.getEntriesByType("navigation").map(n => "html=" + Math.round(n.responseEnd) + " dcl=" + Math.round(n.domContentLoadedEventEnd) + " page_bytes=" + n.transferSize),
+				...performance.getEntriesByType("mark").map(m => m.name + "=" + Math.round(m.startTime)),
+				(() => { const r = performance.getEntriesByType("resource");
+					return "requests=" + r.length + " from_network=" + r.filter(x => x.transferSize > 0).length +
+						" bytes=" + r.reduce((a, x) => a + x.transferSize, 0) + " api=" + r.filter(x => x.name.includes("/api/")).length +
+						" js_end=" + Math.round(Math.max(0, ...r.filter(x => x.name.includes(".js")).map(x => x.responseEnd))) +
+						" api_end=" + Math.round(Math.max(0, ...r.filter(x => x.name.includes("/api/")).map(x => x.responseEnd))) +
+						" proto=" + [...new Set(r.map(x => x.nextHopProtocol))].join(","); })()].join(" ")`))
 			fmt.Fprintf(os.Stderr, "consolebench: %s shown=%.0f\n", marks, ms)
 		}
 		rows, err := cdp.Run(lctx, cdp.Evaluate[int](`document.querySelectorAll("#devices tbody tr[data-mac]").length`))
-		if err != nil || rows != min(50, n) && tenant == big {
+		if err != nil || rows != min(50, n) && tenant == tg.big {
 			return 0, fmt.Errorf("%d rows on the first page (%v)", rows, err)
 		}
 		return ms, nil
 	}
-	// One warm-up load of each (the browser's cache of the console's files).
+	measure := func(tenant string) (float64, error) { return measureOn(cur, tenant) }
+	big, small, d, login := cur.big, cur.small, cur.d, struct{ Token string }{cur.token}
+	// One warm-up load of each (the browser's cache of the console's files,
+	// though with the self-signed certificate Chromium caches nothing).
 	if _, err := measure(small); err != nil {
 		return err
 	}
 	if _, err := measure(big); err != nil {
 		return err
 	}
-	var bigMs, smallMs []float64
+	if prev != nil {
+		if _, err := measureOn(prev, prev.big); err != nil {
+			return err
+		}
+	}
+	var bigMs, smallMs, prevMs []float64
 	for i := 0; i < rounds; i++ {
 		s, err := measure(small)
 		if err != nil {
@@ -129,6 +183,14 @@ func run(bin string, n, rounds int) error {
 		}
 		smallMs, bigMs = append(smallMs, s), append(bigMs, g)
 		fmt.Fprintf(os.Stderr, "consolebench: round %d: 10 devices %.0f ms, %d devices %.0f ms\n", i+1, s, n, g)
+		if prev != nil {
+			p, err := measureOn(prev, prev.big)
+			if err != nil {
+				return err
+			}
+			prevMs = append(prevMs, p)
+			fmt.Fprintf(os.Stderr, "consolebench: round %d: previous build, %d devices %.0f ms\n", i+1, n, p)
+		}
 	}
 	// The API's share: the first page of devices asked directly, without a browser.
 	apiMs := func(tenant string) (float64, error) {
@@ -157,6 +219,11 @@ func run(bin string, n, rounds int) error {
 	g, s := median(bigMs), median(smallMs)
 	fmt.Printf("bench console-devices devices=%d first_page_ms=%.0f baseline_10_ms=%.0f ratio=%.2f api_ms=%.1f api_baseline_10_ms=%.1f rounds=%d target_ms=300 load=%s\n",
 		n, g, s, g/s, apiBig, apiSmall, rounds, load)
+	if prev != nil {
+		p := median(prevMs)
+		fmt.Printf("bench console-devices-vs-previous devices=%d first_page_ms=%.0f previous_ms=%.0f ratio=%.2f rounds=%d load=%s\n",
+			n, g, p, g/p, rounds, load)
+	}
 	return nil
 }
 

@@ -480,7 +480,8 @@ func (p *Page) Login(user, password string) {
 // for route (a "#/..." hash) when not empty.
 func (p *Page) waitShown(route string) {
 	p.T.Helper()
-	js := fmt.Sprintf(`(() => { const s = window.__sbShown; return !!s && s.seq > %d && (%q === "" || s.path === %q); })()`, p.seq, route, route)
+	// The page, and the whole menu (the other panels load after the first page).
+	js := fmt.Sprintf(`(() => { const s = window.__sbShown; return !!s && s.seq > %d && (%q === "" || s.path === %q) && window.SB.complete(); })()`, p.seq, route, route)
 	p.Poll("wait for page "+route, js)
 	p.seq = Eval[int64](p, `window.__sbShown.seq`)
 }

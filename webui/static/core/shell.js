@@ -12,23 +12,48 @@ import { form } from "./forms.js";
 let gen = 0;          // render generation: a late answer never overwrites a newer page
 let shown = 0;        // pages shown so far (tests and the benchmark wait on it)
 let booted = false;
+let others = null;    // the import of every panel, once started
+let allLoaded = false;
 
-/** start loads the manifest and the panels, then shows the login or the console. */
+// loadAll imports every panel (for the menu and any route), once; the menu
+// is then redrawn with all of them.
+function loadAll(man) {
+  if (!others) {
+    others = Promise.all(man.panels.map((p) => import(p))).then(() => {
+      allLoaded = true;
+      performance.mark("sb:panels");
+      redrawNav();
+    });
+  }
+  return others;
+}
+
+/** start loads the manifest and the page's panel, then shows the login or the console. */
 export async function start() {
+  // A returning user's session is asked for now, alongside the catalog and
+  // the panel, rather than after them.
+  const session = S.token ? fetchSession() : null;
   const resp = await fetch("/ui/manifest.json");
   const man = await resp.json();
   initI18n(man.messages, man.languages);
   performance.mark("sb:manifest");
-  await Promise.all(man.panels.map((p) => import(p)));
-  performance.mark("sb:panels");
+  // The panel of the page asked for first: its page is shown before the
+  // other panels are even fetched (they come next, for the menu).
+  const first = man.routes[parseHash().segs[0] || ""];
+  if (first) await import(first);
+  performance.mark("sb:panel");
+  loadAllPanels = () => loadAll(man);
   setUnauthorizedHandler(() => logout(false, t("core.session_ended")));
   // For the tests and the benchmark: what the page knows about itself.
   window.SB = {
     missingKeys,
     panels: () => panels.map((p) => ({ id: p.id, path: p.path, nav: !!p.nav, visible: !!(S.me && p.visible()) })),
     go: (hash) => { if (location.hash === hash) route(); else location.hash = hash; },
+    // Every panel is loaded (the menu is whole).
+    complete: () => allLoaded,
     // Every route of the visible panels: their menu page and the pages they list.
     routes: async () => {
+      await loadAllPanels();
       const out = [];
       for (const p of panels.filter((x) => x.visible())) {
         out.push(p.path);
@@ -39,17 +64,28 @@ export async function start() {
   };
   window.addEventListener("hashchange", () => route());
   if (!S.token) loginPage();
-  else await boot();
+  else await boot(session);
 }
 
-async function boot() {
+let loadAllPanels = () => Promise.resolve();
+
+// fetchSession asks for who is logged in, the appliance and the tenants.
+function fetchSession() {
+  const p = Promise.all([api("GET", "/me"), api("GET", "/status"), api("GET", "/tenants")]);
+  p.catch(() => { /* boot handles it */ });
+  return p;
+}
+
+async function boot(session) {
   try {
-    const [me, status, tl] = await Promise.all([api("GET", "/me"), api("GET", "/status"), api("GET", "/tenants")]);
+    const [me, status, tl] = await (session || fetchSession());
     S.me = me;
     S.status = status;
     S.tenants = tl.items || [];
   } catch (err) {
-    if (err.status !== 401) loginPage(t("core.api_unreachable"), err);
+    // A refused token asked for before the handler was set: the session is over.
+    if (err.status === 401) { if (S.token) logout(false, t("core.session_ended")); return; }
+    loginPage(t("core.api_unreachable"), err);
     return;
   }
   S.tenant = pickTenant();
@@ -114,6 +150,7 @@ function loginPage(note, err) {
     note ? message("error", h("strong", {}, note), err ? h("span", { class: "detail" }, v(err.message)) : null) : null,
     f.el));
   document.body.dataset.page = "login";
+  loadAllPanels(); // while the user types
 }
 
 /** logout ends the session (revoking the token when asked) and shows the login. */
@@ -156,7 +193,12 @@ export function route() {
   if (!booted) { boot(); return; }
   const { segs, query } = parseHash();
   const vis = visiblePanels();
-  let panel = vis.find((p) => p.path !== "" && p.path === segs[0]);
+  let panel = vis.find((p) => p.path === (segs[0] || ""));
+  if (!panel && !allLoaded) {
+    // Not among the panels loaded so far: route again once all are.
+    loadAllPanels().then(() => route());
+    return;
+  }
   if (!panel) panel = vis.find((p) => p.path === "") || vis[0];
   const rest = panel.path === "" ? segs : segs.slice(1);
   const my = ++gen;
@@ -169,6 +211,7 @@ export function route() {
       if (my !== gen) return false;
       frame(panel, title, nodes);
       window.__sbShown = { seq: ++shown, page: panel.id, path: location.hash || "#/", at: performance.now() };
+      if (!allLoaded) setTimeout(() => loadAllPanels(), 0); // the rest of the menu, after the page
       return true;
     },
     go: (segsOrHash, q) => {
@@ -188,6 +231,33 @@ export function route() {
     if (!(err instanceof APIError)) console.error(err);
     ctx.show(t(panel.nav || "core.error_title"), errorMessage(err instanceof APIError ? err : new APIError(0, String(err && err.message || err))));
   });
+}
+
+// navFor is the menu, with current marked.
+function navFor(current) {
+  return h("nav", { id: "nav", "aria-label": t("core.menu") },
+    groups.map((g) => {
+      const items = visiblePanels().filter((p) => p.group === g.id && p.nav);
+      if (!items.length) return null;
+      return h("div", { class: "nav-group" },
+        h("div", { class: "nav-title" }, t(g.label)),
+        h("ul", {}, items.map((p) => h("li", {},
+          h("a", { href: "#/" + p.path, "data-panel": p.id, "aria-current": p.id === current ? "page" : null }, t(p.nav))))));
+    }));
+}
+
+// redrawNav puts the whole menu up once every panel is loaded (the page
+// itself is left alone: it may hold what the user typed).
+function redrawNav() {
+  const old = document.getElementById("nav");
+  if (!old || !booted || !S.me) return;
+  const focused = old.contains(document.activeElement) ? document.activeElement.getAttribute("data-panel") : null;
+  const next = navFor(document.body.dataset.page);
+  old.replaceWith(next);
+  if (focused) {
+    const again = next.querySelector(`a[data-panel="${focused}"]`);
+    if (again) again.focus({ preventScroll: true });
+  }
 }
 
 // frame puts a page up: header, menu, title and content.
@@ -210,16 +280,7 @@ function frame(panel, title, nodes) {
     langSelect("lang"),
     h("a", { class: "who", href: "#/profile", title: t("core.my_account") }, t("core.who", { user: S.me.username, role })),
     h("button", { type: "button", class: "secondary", id: "logout", onclick: () => logout(true) }, t("core.logout")));
-  const current = panel.id;
-  const nav = h("nav", { id: "nav", "aria-label": t("core.menu") },
-    groups.map((g) => {
-      const items = visiblePanels().filter((p) => p.group === g.id && p.nav);
-      if (!items.length) return null;
-      return h("div", { class: "nav-group" },
-        h("div", { class: "nav-title" }, t(g.label)),
-        h("ul", {}, items.map((p) => h("li", {},
-          h("a", { href: "#/" + p.path, "data-panel": p.id, "aria-current": p.id === current ? "page" : null }, t(p.nav))))));
-    }));
+  const nav = navFor(panel.id);
   const main = h("main", { id: "main", tabindex: "-1" }, h("h1", {}, title), takeFlash(), ...nodes);
   const skip = h("button", { type: "button", class: "skip", onclick: () => main.focus() }, t("core.skip"));
   // Keep the focus where it was when the same control is on the new page (a

@@ -6,6 +6,7 @@ import {
   h, v, mono, t, api, tbase, q, canWrite, form, table, pager, searchBox, register, flash, confirmDialog,
   errorMessage, message, busy, download,
 } from "../core/kit.js";
+import { revealButton } from "./shared/reveal.js";
 
 const PAGE = 50;
 
@@ -18,15 +19,12 @@ register({
   render: (ctx) => (ctx.path.length ? editPage(ctx, ctx.path[0]) : listPage(ctx)),
 });
 
+// secretCell: the password is masked in every answer of the API; "Show"
+// reveals it (audited) for the roles that may.
 function secretCell(a) {
-  if (!canWrite()) return h("span", { class: "mono", title: t("accounts.secret_hidden") }, "••••••");
-  const secret = h("span", { class: "mono", "data-v": "" }, "••••••");
-  const toggle = h("button", { type: "button", class: "secondary", onclick: () => {
-    const shown = secret.textContent !== "••••••";
-    secret.textContent = shown ? "••••••" : a.sip_password;
-    toggle.textContent = shown ? t("core.show") : t("core.hide");
-  } }, t("core.show"));
-  return h("span", {}, secret, " ", toggle);
+  return h("span", {}, h("span", { class: "mono", title: canWrite() ? null : t("accounts.secret_hidden") }, "••••••"), " ",
+    revealButton({ id: "reveal-" + a.id, path: "/accounts/" + encodeURIComponent(a.id) + "/reveal", key: "sip_password",
+      what: t("reveal.sip_password", { extension: a.extension }) }));
 }
 
 async function listPage(ctx) {
@@ -119,6 +117,16 @@ async function editPage(ctx, id) {
       ctx.go(["accounts"], {});
     },
   });
+  if (!isNew && !ro) {
+    // The saved password comes masked: "Show the password" shows what is
+    // typed, so it is offered once a new one is being typed; "Show" beside
+    // the field reveals the saved one.
+    const toggle = f.el.querySelector("#show-password");
+    toggle.hidden = true;
+    f.input("sip_password").addEventListener("input", () => { toggle.hidden = false; }, { once: true });
+    f.byName.sip_password.wrap.append(revealButton({ id: "reveal-sip-password", path: "/accounts/" + encodeURIComponent(id) + "/reveal",
+      key: "sip_password", what: t("reveal.sip_password", { extension: a.extension }) }));
+  }
   const linked = h("div", { id: "account-linked" });
   const doDelete = async () => {
     const ok = await confirmDialog({ title: t("accounts.delete_title"), danger: true, confirm: t("core.delete"),

@@ -62,7 +62,7 @@ async function listPage(ctx) {
       { name: "object_type", label: t("audit.col.object_type"), type: "select",
         options: [{ value: "", label: t("audit.any") }, ...TYPES.map((x) => ({ value: x, label: t("audit.type." + x) }))] },
       { name: "action", label: t("audit.col.action"), type: "select",
-        options: [{ value: "", label: t("audit.any") }, ...["create", "update", "delete", "restore"].map((a) => ({ value: a, label: t("audit.action." + a) }))] },
+        options: [{ value: "", label: t("audit.any") }, ...["create", "update", "delete", "restore", "reveal"].map((a) => ({ value: a, label: t("audit.action." + a) }))] },
     ],
     onSubmit: async (vals) => ctx.setQuery(vals),
   });
@@ -117,7 +117,7 @@ async function listPage(ctx) {
       onGo: (off) => ctx.setQuery(Object.assign({}, filter, { offset: off })) }));
 }
 
-const TYPES = ["tenant", "user", "pbx", "account", "device", "placeholder", "model", "template", "asset",
+const TYPES = ["tenant", "user", "pbx", "account", "device", "placeholder", "model", "template", "asset", "file",
   "redirect_server", "redirect_state", "cti_user", "cti_profile", "ha_action", "task", "task_run", "mail_settings"];
 
 // flatten turns an object into path -> value ("file.mac_format": "lower").
@@ -214,7 +214,8 @@ async function diffTable(row) {
 async function detailPage(ctx, id) {
   const r = await api("GET", "/audit/" + encodeURIComponent(id));
   const box = h("div");
-  const restore = isAdmin() ? h("button", { type: "button", class: "secondary", id: "restore", onclick: async () => {
+  // A reveal changed nothing: there is nothing to restore.
+  const restore = isAdmin() && r.action !== "reveal" ? h("button", { type: "button", class: "secondary", id: "restore", onclick: async () => {
     const ok = await confirmDialog({
       title: t("audit.restore_title", { id: r.id }),
       confirm: t("audit.restore"),

@@ -8,6 +8,7 @@ import {
 } from "../core/kit.js";
 import { catalog, modelLabel, brandOptions, accountLabel } from "./shared/catalog.js";
 import { deviceButtons, tenantButtons } from "./shared/resync.js";
+import { revealButton } from "./shared/reveal.js";
 
 const PAGE = 50;
 
@@ -246,9 +247,15 @@ async function editPage(ctx, id) {
     }
   };
   noteFor(f.values());
+  if (dev && !ro) {
+    f.byName.phone_password.wrap.append(revealButton({ id: "reveal-phone-password", path: "/devices/" + encodeURIComponent(id) + "/reveal",
+      key: "phone_password", what: t("reveal.phone_password", { mac: d.mac }) }));
+  }
   const state = dev ? section(t("devices.sec.state"), h("table", { class: "kv", id: "device-state" }, h("tbody", {},
     h("tr", {}, h("th", {}, t("devices.state")), h("td", {}, stateTag(dev))),
-    h("tr", {}, h("th", {}, t("devices.file")), h("td", {}, dev.file ? mono(dev.file) : (dev.problem ? v(dev.problem) : ""))),
+    h("tr", {}, h("th", {}, t("devices.file")), h("td", {}, dev.file
+      ? [mono(dev.file), " ", h("a", { href: "#/files?" + new URLSearchParams({ q: dev.file, open: dev.file }), id: "device-file-link" }, t("devices.show_file"))]
+      : (dev.problem ? v(dev.problem) : ""))),
     feature("redirect") ? h("tr", {}, h("th", {}, t("devices.redirect_state")), h("td", {}, redirectTag(dev.redirect) || t("devices.redirect.none"))) : null))) : null;
   ctx.show(isNew ? t("devices.new_title") : t("devices.edit_title", { mac: d.mac }),
     ro ? message("info", t("core.read_only")) : null, note, acted, state, f.el, preview);

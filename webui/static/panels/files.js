@@ -7,6 +7,7 @@ import {
   h, mono, time, tag, t, api, tbase, q, canWrite, fmtBytes, table, pager, searchBox, register, flash,
   confirmDialog, errorMessage, section, busy, download, S,
 } from "../core/kit.js";
+import { revealButton } from "./shared/reveal.js";
 
 const PAGE = 100;
 
@@ -32,9 +33,19 @@ async function generatedPage(ctx) {
   const open = async (f) => {
     try {
       const c = await api("GET", tbase() + "/files/" + encodeURIComponent(f.name));
+      let content = c.content;
+      const pre = h("pre", { "data-v": "", id: "file-content" }, content);
+      // A file with secrets comes masked; "Show with passwords" asks for it
+      // in clear (an audited reveal) for the roles that may.
+      const secret = c.file && c.file.secret;
+      const reveal = secret ? revealButton({ id: "file-reveal", path: "/files/" + encodeURIComponent(f.name) + "/reveal",
+        label: t("reveal.file_show"), what: t("reveal.file", { name: f.name }),
+        onValue: (res) => { content = res.content; pre.replaceChildren(content); masked.hidden = true; } }) : null;
+      const masked = h("p", { class: "muted", id: "file-masked", hidden: !secret }, t("reveal.file_masked"));
       view.replaceChildren(section(null, h("div", { class: "toolbar" }, h("h2", {}, mono(f.name)), h("span", { class: "grow" }),
-        h("button", { type: "button", class: "secondary", id: "file-download", onclick: () => download(f.name, c.content, f.content_type) }, t("core.download"))),
-      h("pre", { "data-v": "" }, c.content)));
+        reveal,
+        h("button", { type: "button", class: "secondary", id: "file-download", onclick: () => download(f.name, content, f.content_type) }, t("core.download"))),
+      masked, pre));
       view.scrollIntoView({ block: "nearest" });
     } catch (err) { view.replaceChildren(errorMessage(err)); }
   };
@@ -61,6 +72,10 @@ async function generatedPage(ctx) {
       onSearch: (text) => ctx.setQuery({ q: text }) })),
     list, pager({ id: "files-pager", total: res.total, offset, limit: PAGE, count: items.length, onGo: (off) => ctx.setQuery({ q: search, offset: off }) }),
     view);
+  // #/files?q=NAME&open=NAME (the device page's "Show the file") opens it.
+  const wanted = ctx.query.get("open");
+  const hit = wanted && items.find((f) => f.name === wanted);
+  if (hit) await open(hit);
 }
 
 async function assetsPage(ctx) {

@@ -4,6 +4,7 @@
 "use strict";
 
 import { h, v, mono, t, api, tbase, canWrite, form, register, flash, message, section, S, lang } from "../core/kit.js";
+import { revealButton } from "./shared/reveal.js";
 
 const PHONE_LANGUAGES = ["it", "en", "de", "fr", "es", "pt", "nl", "pl", "cs", "sk", "sl", "hr", "hu", "ro", "el", "tr", "ru", "sv", "da", "no", "fi"];
 
@@ -59,6 +60,11 @@ register({
       authNote.replaceChildren(vals.http_auth === "none" ? message("warn", t("pbx.warn.no_auth")) : "");
     };
     f.byName.resync_seconds.wrap.append(resyncNote);
+    // The saved password (masked), when there is one to show.
+    if (p.http_auth !== "none") {
+      f.byName.http_password.wrap.append(revealButton({ id: "reveal-http-password", path: "/pbx/reveal", key: "http_password",
+        what: t("reveal.http_password") }));
+    }
     notes(f.values());
     ctx.show(t("pbx.nav"),
       !canWrite() ? message("info", t("core.read_only")) : null,

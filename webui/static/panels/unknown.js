@@ -1,18 +1,32 @@
-// Telefoni sconosciuti: phones that asked for a file nobody configured; adopting
-// one makes it a device, the model pre-chosen from what it asked for.
+// Telefoni sconosciuti: phones that asked for a file nobody configured (a
+// tenant may list a thousand: paged by the server, newest first); adopting one
+// makes it a device, the model pre-chosen from what it asked for.
 "use strict";
 
-import { h, mono, time, tag, t, api, tbase, q, canWrite, table, register, flash, errorMessage, busy } from "../core/kit.js";
+import { h, mono, time, tag, t, api, tbase, q, canWrite, table, pager, register, flash, errorMessage, busy } from "../core/kit.js";
 import { catalog, modelLabel, accountLabel } from "./shared/catalog.js";
+
+const PAGE = 50;
 
 register({
   id: "unknown", path: "unknown", group: "provisioning", order: 15, nav: "unknown.nav",
   render: async (ctx) => {
+    const offset = Math.max(0, parseInt(ctx.query.get("offset") || "0", 10) || 0);
     const [unk, acc, cat] = await Promise.all([
-      api("GET", tbase() + "/unknown-devices"),
+      api("GET", tbase() + "/unknown-devices" + q({ limit: PAGE, offset })),
       canWrite() ? api("GET", tbase() + "/accounts" + q({ limit: 1000 })) : Promise.resolve({ items: [] }),
       catalog()]);
+    const items = unk.items || [];
+    // Past the end (the last phone of the last page adopted): the last page.
+    if (!items.length && offset > 0 && unk.total > 0) {
+      ctx.setQuery({ offset: Math.floor((unk.total - 1) / PAGE) * PAGE });
+      return;
+    }
     const accounts = acc.items || [];
+    // One list of accounts for every row's account field (typed or picked),
+    // not a select of them all per row.
+    const accountList = canWrite() ? h("datalist", { id: "unknown-accounts" },
+      accounts.map((a) => h("option", { value: a.extension, "data-v": "" }, accountLabel(a)))) : null;
     const box = h("div");
     const guessOf = (u) => {
       const g = u.models || [];
@@ -30,9 +44,8 @@ register({
             g.map((x) => h("option", { value: x.model, selected: x.model === best, "data-v": "" }, modelLabel(cat, x.model)))) : null,
           h("optgroup", { label: t("unknown.all_models") },
             cat.models.map((m) => h("option", { value: m.id, "data-v": "" }, modelLabel(cat, m.id))))),
-        h("select", { name: "account_extension", "aria-label": t("unknown.account") },
-          h("option", { value: "" }, t("unknown.no_account")),
-          accounts.map((a) => h("option", { value: a.extension, "data-v": "" }, accountLabel(a)))),
+        h("input", { name: "account_extension", list: "unknown-accounts", "aria-label": t("unknown.account"),
+          placeholder: t("unknown.no_account"), autocomplete: "off", size: 14 }),
         h("button", { type: "submit" }, t("unknown.adopt")));
       f.addEventListener("submit", async (ev) => {
         ev.preventDefault();
@@ -71,10 +84,11 @@ register({
         } },
         canWrite() ? { id: "adopt", label: t("unknown.adopt"), value: adoptForm } : null,
       ].filter(Boolean),
-      rows: unk.items || [],
+      rows: items,
       attrs: (u) => ({ "data-mac": u.mac }),
       empty: t("unknown.empty"),
     });
-    ctx.show(t("unknown.nav"), h("p", { class: "muted" }, t("unknown.intro")), box, list);
+    ctx.show(t("unknown.nav"), h("p", { class: "muted" }, t("unknown.intro")), box, accountList, list,
+      pager({ id: "unknown-pager", total: unk.total || 0, offset, limit: PAGE, count: items.length, onGo: (off) => ctx.setQuery({ offset: off }) }));
   },
 });
