@@ -233,3 +233,18 @@ func (s *Service) FilePage(tenant, q string, limit, offset int) ([]*File, int) {
 	}
 	return out, total
 }
+
+// DeviceUse is what choosing devices by model or template needs of a device.
+type DeviceUse struct {
+	ID       string `json:"id"`
+	Model    string `json:"model"`
+	Template string `json:"template"`
+}
+
+// EachDeviceUse calls f with each of a tenant's devices in turn, decoding only
+// their model and template and holding none of them: counting over ten
+// thousand devices (the resync hint of a template save, which runs beside the
+// re-render the save causes) then costs next to no memory.
+func (s *Service) EachDeviceUse(ctx context.Context, tenant string, f func(DeviceUse)) error {
+	return s.st.View(ctx, func(tx *store.Tx) error { return listInto(tx, KindDevice, tenant, f) })
+}

@@ -215,7 +215,7 @@ func (s *Service) selectDevices(ctx context.Context, tenant string, req Request)
 			return "", nil, err
 		}
 		for _, d := range all {
-			if usesTemplate(d, modelByID, req.Template) {
+			if usesTemplate(d.Template, modelByID[d.Model], req.Template) {
 				devs = append(devs, d)
 			}
 		}
@@ -286,9 +286,8 @@ func (s *Service) findDevice(ctx context.Context, tenant, ref string) (provision
 
 // usesTemplate: the device's file, or a common file of its model, comes from
 // the template.
-func usesTemplate(d provision.Device, models map[string]provision.Model, tmpl string) bool {
-	m := models[d.Model]
-	if d.Template == tmpl || (d.Template == "" && m.Template == tmpl) {
+func usesTemplate(devTemplate string, m provision.Model, tmpl string) bool {
+	if devTemplate == tmpl || (devTemplate == "" && m.Template == tmpl) {
 		return true
 	}
 	for _, cf := range m.CommonFiles {
@@ -323,15 +322,14 @@ func (s *Service) Affected(ctx context.Context, tenant, kind, id string) (Affect
 		for _, m := range models {
 			byID[m.ID] = m
 		}
-		devs, err := s.prov.Devices(ctx, t)
-		if err != nil {
-			return Affected{}, err
-		}
-		for _, d := range devs {
-			if (kind == "template" && usesTemplate(d, byID, id)) || (kind == "model" && d.Model == id) {
+		err = s.prov.EachDeviceUse(ctx, t, func(d provision.DeviceUse) {
+			if (kind == "template" && usesTemplate(d.Template, byID[d.Model], id)) || (kind == "model" && d.Model == id) {
 				out.Devices++
 				out.Tenants[t]++
 			}
+		})
+		if err != nil {
+			return Affected{}, err
 		}
 	}
 	if tenant != "" {
