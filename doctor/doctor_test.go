@@ -458,6 +458,7 @@ func TestAppliance(t *testing.T) {
 func TestReport(t *testing.T) {
 	d := New(200*time.Millisecond,
 		Check{"a", func(context.Context) Result { return ok("fine") }},
+		// A check that ignores its cancellation and answers late: the sleep is the behaviour under test.
 		Check{"b", func(ctx context.Context) Result { <-ctx.Done(); time.Sleep(time.Second); return ok("late") }},
 		Check{"c", func(context.Context) Result { panic("boom") }},
 	)

@@ -139,7 +139,7 @@ func TestRetransmittedSubscribe(t *testing.T) {
 	sub := ph.subscribe("C074AD112233", "dup-1", "Grandstream")
 	for i := 0; i < 3; i++ {
 		ph.send(sub)
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // copies apart in time, as a phone's retransmission timer sends them: the behaviour under test
 	}
 	msgs := ph.recv(700 * time.Millisecond)
 	oks, ok := count(msgs, "SIP/2.0 200 OK")
