@@ -154,7 +154,7 @@ func (l *lab) dhclient(ns, name, vendorClass string) map[string]string {
 	// -1 leaves a daemon holding the lease; stop it (SIGTERM releases nothing).
 	if b, err := os.ReadFile(pid); err == nil {
 		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 1 {
-			unix.Kill(n, unix.SIGTERM) //nolint:errcheck
+			unix.Kill(n, unix.SIGTERM)
 		}
 	}
 	return nstest.ReadEnv(t, out+".BOUND")
@@ -176,7 +176,7 @@ func (l *lab) sniff(ns string) func() string {
 		cancel()
 		t.Fatal(err)
 	}
-	stop := func() { cancel(); cmd.Wait() } //nolint:errcheck // killed on purpose
+	stop := func() { cancel(); cmd.Wait() } // killed on purpose
 	// lines are the captured packets: destination port, DHCP message type,
 	// option 66.
 	lines := func() [][]string {
@@ -406,7 +406,7 @@ func TestProbeAgainstDnsmasq(t *testing.T) {
 	if err := dm.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cancel(); dm.Wait() }) //nolint:errcheck
+	t.Cleanup(func() { cancel(); dm.Wait() })
 	// dnsmasq binds within milliseconds; the probe's own retransmissions cover the rest.
 	probe := func(vc string) *Offer {
 		t.Helper()
@@ -474,7 +474,7 @@ func TestProbeAgainstDnsmasq(t *testing.T) {
 	}
 	sctx, scancel := context.WithCancel(env.Ctx)
 	defer scancel()
-	go srv.Serve(sctx) //nolint:errcheck
+	go srv.Serve(sctx)
 	var offs []*Offer
 	if err := nstest.In(pr, func() error {
 		var err error
@@ -529,7 +529,7 @@ func TestRealRenew(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }() //nolint:errcheck
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	waitFile := func(p string) map[string]string {
 		t.Helper()
 		for i := 0; i < 100; i++ {

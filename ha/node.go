@@ -200,7 +200,7 @@ func (n *Node) Serve(ctx context.Context) error {
 		// serving the resource on its own.
 		n.leftReason = reason
 		n.m.role = role
-		n.log.Warn("this node has left the cluster; no election (remove "+n.leftPath()+" to rejoin)", "reason", reason, "role", role.String())
+		n.log.Warn("this node has left the cluster; no election", "reason", reason, "role", role.String(), "rejoin", "remove "+n.leftPath())
 		if role == RoleActive {
 			if err := n.res.acquire(); err != nil {
 				n.log.Error("acquiring the resource", "err", err)
@@ -339,7 +339,7 @@ func (n *Node) receive(path int, c *net.UDPConn) {
 // that a release is complete before the heartbeat announcing it leaves.
 func (n *Node) apply(s Step) {
 	if s.Warn != "" {
-		n.log.Warn(""+s.Warn, "warning_threshold", n.cfg.Warning)
+		n.log.Warn("late heartbeat", "detail", s.Warn, "warning_threshold", n.cfg.Warning)
 	}
 	if s.PeerDied {
 		n.log.Warn("peer dead: silent on every path", "peer", n.m.peer.Name, "dead_timeout", n.cfg.Dead)

@@ -375,7 +375,7 @@ func (n *Node) Pair(ctx context.Context, serial string) error {
 	var out, errOut strings.Builder
 	sess.Stdout, sess.Stderr = &out, &errOut
 	if err := sess.Run(pairCommand); err != nil {
-		return fmt.Errorf("ha: the secondary refused pairing: %v %s", err, strings.TrimSpace(errOut.String()))
+		return fmt.Errorf("ha: the secondary refused pairing: %w %s", err, strings.TrimSpace(errOut.String()))
 	}
 	var rep pairReply
 	if err := json.Unmarshal([]byte(out.String()), &rep); err != nil {

@@ -192,7 +192,7 @@ func hpCurl(t *testing.T, url string, args ...string) hpResp {
 	// The last header block is the final answer's (Digest shows a 401 first).
 	if i := bytes.LastIndex(raw, []byte("HTTP/")); i >= 0 {
 		tp := textproto.NewReader(bufio.NewReader(bytes.NewReader(raw[i:])))
-		tp.ReadLine() //nolint:errcheck // the status line; the code comes from -w
+		tp.ReadLine() // the status line; the code comes from -w
 		if h, err := tp.ReadMIMEHeader(); err == nil || len(h) > 0 {
 			r.header = http.Header(h)
 		}

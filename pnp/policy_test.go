@@ -287,8 +287,7 @@ func TestTruncatedCorpus(t *testing.T) {
 // interface or MAC prefix maps to; a configured one gets its own tenant's URL.
 func TestTenantMap(t *testing.T) {
 	t.Parallel()
-	var p *phoneEnv
-	p = startEnv(t, provision.ModeMulti, func(c *Config) {
+	p := startEnv(t, provision.ModeMulti, func(c *Config) {
 		c.Unknown = UnknownBootstrap
 		c.Tenants = []TenantMap{
 			{MACPrefix: "00:30:4F", Tenant: "beta"},

@@ -709,7 +709,7 @@ func build200(sub *Subscribe, tag string, local, src netip.AddrPort) []byte {
 // Call-ID, our own CSeq, the Contact as Request-URI, and the URL as the body.
 func buildNotify(sub *Subscribe, tag, branch string, local netip.AddrPort, body string) []byte {
 	req := sub.Req
-	target := sip.Uri{Scheme: "sip", Host: local.Addr().String()}
+	var target sip.Uri
 	if c := req.Contact(); c != nil {
 		target = *c.Address.Clone()
 	} else {

@@ -50,8 +50,6 @@ type Server struct {
 	Created     time.Time `json:"created"`
 }
 
-func (s *Server) tenantID() string { return s.Tenant }
-
 // ServerView is a server as the API shows it: never its credentials.
 type ServerView struct {
 	ID                 string    `json:"id"`

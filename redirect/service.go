@@ -96,7 +96,6 @@ type retry struct {
 	key   string // the desired registration the failures were about
 	fails int
 	next  time.Time
-	last  time.Time
 }
 
 type cachedClient struct {

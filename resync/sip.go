@@ -50,7 +50,7 @@ type notifyResult struct {
 
 func randHex(n int) string {
 	b := make([]byte, n)
-	rand.Read(b) //nolint:errcheck // crypto/rand does not fail on Linux
+	rand.Read(b) // crypto/rand does not fail on Linux
 	return hex.EncodeToString(b)
 }
 

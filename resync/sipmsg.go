@@ -100,9 +100,6 @@ func parseContact(s string) (contactURI, error) {
 	return u, nil
 }
 
-// addr is the contact's host:port.
-func (u contactURI) addr() string { return net.JoinHostPort(u.Host, strconv.Itoa(u.Port)) }
-
 // hostInURI brackets an IPv6 address for a SIP URI.
 func hostInURI(ip net.IP) string {
 	if ip.To4() == nil {

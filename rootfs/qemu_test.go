@@ -91,10 +91,10 @@ func TestQEMUBoot(t *testing.T) {
 		if err := q.Start(); err != nil {
 			t.Fatal(err)
 		}
-		go func() { q.Wait(); close(done) }() //nolint:errcheck // exit seen through done
+		go func() { q.Wait(); close(done) }() // exit seen through done
 		console, exited = c, done
 		t.Cleanup(func() {
-			q.Process.Kill() //nolint:errcheck // it may have exited
+			q.Process.Kill() // it may have exited
 			<-done
 			if t.Failed() {
 				t.Logf("console:\n%s", c.String())
@@ -135,7 +135,7 @@ func TestQEMUBoot(t *testing.T) {
 
 	// The admin API over HTTPS (self-signed), through the forwarded port.
 	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the appliance's own self-signed pair
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // the appliance's own self-signed pair
 	api := fmt.Sprintf("https://127.0.0.1:%d/api/v1", httpsPort)
 	var token string
 	call := func(method, path string, body any, want int) map[string]any {
@@ -156,7 +156,7 @@ func TestQEMUBoot(t *testing.T) {
 			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
 		}
 		var v map[string]any
-		json.Unmarshal(raw, &v) //nolint:errcheck // some answers are empty
+		json.Unmarshal(raw, &v) // some answers are empty
 		return v
 	}
 	token, _ = call("POST", "/login", map[string]string{"username": "admin", "password": password}, 200)["token"].(string)

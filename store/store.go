@@ -255,7 +255,7 @@ func (s *Store) Update(ctx context.Context, actor Actor, fn func(tx *Tx) error) 
 	if err != nil {
 		return 0, fmt.Errorf("store: begin: %w", err)
 	}
-	defer sqlTx.Rollback() //nolint:errcheck // after Commit this is a no-op
+	defer sqlTx.Rollback() // after Commit this is a no-op
 	var cur int64
 	if err := sqlTx.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key='revision'`).Scan(&cur); err != nil {
 		return 0, fmt.Errorf("store: read revision: %w", err)
@@ -298,7 +298,7 @@ func (s *Store) View(ctx context.Context, fn func(tx *Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin read: %w", err)
 	}
-	defer sqlTx.Rollback() //nolint:errcheck // read-only
+	defer sqlTx.Rollback() // read-only
 	return fn(&Tx{s: s, ctx: ctx, tx: sqlTx, readOnly: true})
 }
 

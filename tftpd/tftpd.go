@@ -75,7 +75,6 @@ type Server struct {
 	log   *slog.Logger
 	prov  *provision.Service
 	limit *provision.Throttle
-	srv   *tftp.Server
 	conn  *filterConn
 	sizes sync.Map // transfer key -> sent, read by the hook
 	xfers *transfers
@@ -446,7 +445,7 @@ func (c *filterConn) reply(addr net.Addr, code uint16, msg string) {
 	binary.BigEndian.PutUint16(b, opError)
 	binary.BigEndian.PutUint16(b[2:], code)
 	b = append(append(b, msg...), 0)
-	c.PacketConn.WriteTo(b, addr) //nolint:errcheck // best effort, like any UDP answer
+	c.WriteTo(b, addr) //nolint:errcheck // best effort, like any UDP answer
 }
 
 // check decides whether a datagram on the request port may reach the library:

@@ -379,14 +379,6 @@ type optional struct {
 func (o *optional) String() string     { return o.val }
 func (o *optional) Set(s string) error { o.val, o.set = s, true; return nil }
 
-func (o *optional) ptr() *string {
-	if !o.set {
-		return nil
-	}
-	v := o.val
-	return &v
-}
-
 type userRow struct {
 	Username string    `json:"username"`
 	Role     string    `json:"role"`

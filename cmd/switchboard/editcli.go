@@ -328,7 +328,7 @@ func (c *client) templateBase(tenant string) (string, error) {
 
 // readBody reads a template body from FILE or "-" (standard input).
 func (c *client) readBody(path string) (string, error) {
-	var r io.Reader = c.stdin
+	r := c.stdin
 	if path != "-" {
 		f, err := os.Open(path)
 		if err != nil {

@@ -232,7 +232,7 @@ func phonebookVerbs() []verb {
 					if err != nil {
 						return err
 					}
-					var in io.Reader = c.stdin
+					in := c.stdin
 					if pos[0] != "-" {
 						f, err := os.Open(pos[0])
 						if err != nil {

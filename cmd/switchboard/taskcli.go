@@ -260,8 +260,7 @@ func taskVerbs() []verb {
 					}
 					for {
 						var runs struct{ Items []tasks.Run }
-						raw, err = c.call("GET", "/api/v1/tasks/"+url.PathEscape(id)+"/runs?limit=20", nil, &runs)
-						if err != nil {
+						if _, err := c.call("GET", "/api/v1/tasks/"+url.PathEscape(id)+"/runs?limit=20", nil, &runs); err != nil {
 							return err
 						}
 						for _, r := range runs.Items {
