@@ -252,7 +252,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		srv.Close() //nolint:errcheck // closing is how server4 stops
-		<-done
+		<-done //nolint:errcheck // Serve's error after Close is the close itself
 		s.conn = nil // the next Serve (HA: active again) binds anew
 		return nil
 	case err := <-done:

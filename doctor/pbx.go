@@ -44,7 +44,7 @@ func askPBX(ctx context.Context, cfg ami.Config, now func() time.Time) *pbxFacts
 		f.err = err
 		return f
 	}
-	defer conn.Close()
+	defer conn.Close() //nolint:errcheck // the check read what it needed
 	f.version = conn.Version
 	defer conn.Action(ctx, ami.NewMessage("Action", "Logoff")) //nolint:errcheck // closing anyway
 

@@ -289,7 +289,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer cancel()
 	s.https.Shutdown(sctx) //nolint:errcheck // best effort at exit
 	if s.plain != nil {
-		s.plain.ShutdownWithContext(sctx) //nolint:errcheck
+		s.plain.ShutdownWithContext(sctx) //nolint:errcheck // best effort at exit
 	}
 	wg.Wait()
 	return err

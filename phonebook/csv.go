@@ -463,7 +463,7 @@ func (s *Service) Export(tenant string, w io.Writer) error {
 		for i, f := range Fields {
 			rec[i+1] = c.Get(f)
 		}
-		cw.Write(rec) //nolint:errcheck
+		cw.Write(rec) //nolint:errcheck // checked by Flush
 	}
 	cw.Flush()
 	return cw.Error()

@@ -513,7 +513,7 @@ func (s *Service) failed(ctx context.Context, it item, cur state, server string,
 		delay = s.cfg.BackoffMax
 	}
 	// Full jitter over the upper half keeps many failing devices from retrying in step.
-	delay = delay/2 + rand.N(delay/2+1)
+	delay = delay/2 + rand.N(delay/2+1) //nolint:gosec // G404: retry jitter, not a secret
 	if class == ErrRateLimited {
 		if pause <= 0 {
 			pause = delay

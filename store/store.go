@@ -170,12 +170,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	r.SetMaxOpenConns(8)
 	s := &Store{cfg: cfg, write: w, read: r, kinds: map[string]Kind{}}
 	if err := s.migrate(ctx); err != nil {
-		s.Close()
+		s.Close() //nolint:errcheck // opening failed already; that error is the one to report
 		return nil, err
 	}
 	var rev int64
 	if err := w.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key='revision'`).Scan(&rev); err != nil {
-		s.Close()
+		s.Close() //nolint:errcheck // opening failed already; that error is the one to report
 		return nil, fmt.Errorf("store: read revision: %w", err)
 	}
 	s.rev.Store(rev)

@@ -146,7 +146,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		srv.Shutdown()
-		<-errc
+		<-errc //nolint:errcheck // Serve's error after Shutdown is the shutdown itself
 		return nil
 	case err := <-errc:
 		return fmt.Errorf("tftpd: %w", err)
@@ -404,7 +404,7 @@ func (c *filterConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		}
 		if reason, code, ok := c.check(p[:n], addr); !ok {
 			if code >= 0 {
-				c.reply(addr, uint16(code), reason)
+				c.reply(addr, uint16(code), reason) //nolint:gosec // G115: TFTP error codes 0-8
 			}
 			continue
 		}

@@ -47,7 +47,7 @@ func NewSRAPS(keyID, secret string) *SRAPS {
 func jsonAnswer(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v) //nolint:errcheck // test double
+	json.NewEncoder(w).Encode(v) // test double
 }
 
 // checkHawk verifies the Authorization header against the request exactly.
