@@ -406,7 +406,7 @@ func (n *Node) sendLocked(now time.Time) {
 			return
 		}
 		c.SetWriteDeadline(now.Add(n.cfg.Keepalive)) //nolint:errcheck // a closed socket shows in the write below
-		c.WriteToUDP(b, n.peers[i]) //nolint:errcheck // a path that is down is what heartbeats detect
+		c.WriteToUDP(b, n.peers[i])                  //nolint:errcheck // a path that is down is what heartbeats detect
 	}
 }
 
