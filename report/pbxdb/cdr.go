@@ -114,7 +114,8 @@ func (d *DB) parse(s string) (time.Time, error) {
 // to (a transfer an hour later) are seen.
 func (d *DB) Legs(ctx context.Context, from, to time.Time, fn func(*report.CDR) error) error {
 	// COALESCE: a table altered by hand may allow NULLs.
-	q := fmt.Sprintf(`SELECT CAST(c.calldate AS CHAR), COALESCE(c.clid, ''), COALESCE(c.src, ''), COALESCE(c.dst, ''), //nolint:gosec // G201: Open lets only a plain identifier be the table name
+	//nolint:gosec // G201: Open lets only a plain identifier be the table name
+	q := fmt.Sprintf(`SELECT CAST(c.calldate AS CHAR), COALESCE(c.clid, ''), COALESCE(c.src, ''), COALESCE(c.dst, ''),
 		COALESCE(c.dcontext, ''), COALESCE(c.channel, ''), COALESCE(c.dstchannel, ''), COALESCE(c.lastapp, ''),
 		COALESCE(c.lastdata, ''), COALESCE(c.duration, 0), COALESCE(c.billsec, 0), COALESCE(c.disposition, ''),
 		COALESCE(c.accountcode, ''), COALESCE(c.uniqueid, ''), COALESCE(c.linkedid, ''), COALESCE(c.sequence, 0),
