@@ -102,7 +102,7 @@ func server(n int) error {
 	cfg.Enabled = true
 	cfg.AMI.Address, cfg.AMI.Username, cfg.AMI.Secret = ami.Addr(), "bench", "benchsecret"
 	cfg.SocketBurst, cfg.MaxSockets, cfg.BcryptCost = 10*n, 10*n, 4
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	svc, err := cti.New(cfg, log, st)
 	if err != nil {
 		return err
