@@ -405,7 +405,7 @@ func (n *Node) sendLocked(now time.Time) {
 			n.log.Error("encoding a heartbeat", "err", err)
 			return
 		}
-		c.SetWriteDeadline(now.Add(n.cfg.Keepalive)) //nolint:errcheck // a closed socket shows in the write below
+		c.SetWriteDeadline(now.Add(n.cfg.Keepalive)) // a closed socket shows in the write below
 		c.WriteToUDP(b, n.peers[i])                  //nolint:errcheck // a path that is down is what heartbeats detect
 	}
 }
