@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"net"
 	"net/http"
 	"strings"
@@ -48,8 +47,6 @@ func remoteIP(r *http.Request) string {
 	}
 	return host
 }
-
-var errThrottled = errors.New("too many failed logins")
 
 // authenticate resolves the bearer token of r to a principal.
 func (a *API) authenticate(r *http.Request) (Principal, bool) {

@@ -205,6 +205,9 @@ func TestPreviews(t *testing.T) {
 	}
 	wantError(t, e.do("POST", base+"/devices/preview", e.adminTk, obj{"mac": "00:15:65:zz:00:01", "model": "yealink-t46u"}), http.StatusBadRequest, "mac")
 	wantError(t, e.do("POST", base+"/devices/preview", e.adminTk, obj{"mac": "001565000001", "model": "nope"}), http.StatusBadRequest, "model")
+	if e.revision() != rev {
+		t.Errorf("a preview of an unsaved device saved something")
+	}
 	// An existing device with changes not yet saved.
 	dev := e.must(http.StatusCreated, "POST", base+"/devices", e.adminTk, obj{"mac": "001565000002", "model": "yealink-t46u"}).obj(t)
 	rev = e.revision()

@@ -105,12 +105,6 @@ func TestLoginBadRequests(t *testing.T) {
 	}
 }
 
-// near compares durations computed in floating point.
-func near(got, want time.Duration) bool {
-	d := got - want
-	return d > -time.Millisecond && d < time.Millisecond
-}
-
 // doFrom is do from another loopback address (127.0.0.0/8 is all local).
 func (e *env) doFrom(local, method, path string, body any) resp {
 	e.t.Helper()

@@ -333,7 +333,7 @@ func TestTokens(t *testing.T) {
 	} {
 		t.Run("revoked by "+c.name, func(t *testing.T) {
 			e.createUser("bob", "bob-password", RoleAuditor, "")
-			defer e.api.Users().Delete(context.Background(), store.System, "bob", nil) //nolint:errcheck
+			defer e.api.Users().Delete(context.Background(), store.System, "bob", nil)
 			t1, t2 := e.login("bob", "bob-password"), e.login("bob", "bob-password")
 			e.must(http.StatusOK, "GET", "/api/v1/me", t1, nil)
 			r := e.must(c.status, c.method, c.path, e.adminTk, c.body)

@@ -116,7 +116,7 @@ func (s *SocketServer) Serve(ctx context.Context) error {
 		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		s.srv.Shutdown(sctx) //nolint:errcheck // exiting anyway
-		os.Remove(s.path)
+		os.Remove(s.path)    //nolint:errcheck // a leftover socket file is removed by the next Bind
 		s.ln = nil
 		return nil
 	case err := <-errc:

@@ -231,7 +231,7 @@ func (c Config) Validate() error {
 	for i, r := range c.Reservations {
 		m, err := provision.ParseMAC(r.MAC)
 		if err != nil {
-			return fmt.Errorf("reservations[%d].mac: %v", i, err)
+			return fmt.Errorf("reservations[%d].mac: %w", i, err)
 		}
 		ip, ok := ip4(r.IP)
 		if !ok || !sub.Contains(ip) {
@@ -259,7 +259,7 @@ func (r VendorRule) validate() error {
 	}
 	if r.VendorClassRegex != "" {
 		if _, err := regexp.Compile(r.VendorClassRegex); err != nil {
-			return fmt.Errorf("vendor_class_regex: %v", err)
+			return fmt.Errorf("vendor_class_regex: %w", err)
 		}
 	}
 	for _, o := range r.OUIs {
@@ -276,7 +276,7 @@ func (r VendorRule) validate() error {
 func (o Options) validate() error {
 	check := func(key, v string) error {
 		if err := checkTemplate(v); err != nil {
-			return fmt.Errorf("%s: %v", key, err)
+			return fmt.Errorf("%s: %w", key, err)
 		}
 		return nil
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -152,7 +154,7 @@ func (l *lab) dhclient(ns, name, vendorClass string) map[string]string {
 	// -1 leaves a daemon holding the lease; stop it (SIGTERM releases nothing).
 	if b, err := os.ReadFile(pid); err == nil {
 		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 1 {
-			unix.Kill(n, unix.SIGTERM) //nolint:errcheck
+			unix.Kill(n, unix.SIGTERM)
 		}
 	}
 	return nstest.ReadEnv(t, out+".BOUND")
@@ -164,35 +166,67 @@ func (l *lab) dhclient(ns, name, vendorClass string) map[string]string {
 func (l *lab) sniff(ns string) func() string {
 	t := l.t
 	ctx, cancel := context.WithTimeout(l.env.Ctx, 40*time.Second)
-	cmd := nstest.Cmd(ctx, ns, "tshark", "-i", "sbdc0", "-l", "-n", "-f", "udp src port 67",
-		"-T", "fields", "-e", "dhcp.option.dhcp", "-e", "dhcp.option.tftp_server_name", "-c", "2")
+	// Besides the server's answers, the capture takes the probes below (to
+	// the discard port): tshark says "Capturing on" before dumpcap captures.
+	cmd := nstest.Cmd(ctx, ns, "tshark", "-i", "sbdc0", "-l", "-n", "-f", "udp src port 67 or udp dst port 9",
+		"-T", "fields", "-e", "udp.dstport", "-e", "dhcp.option.dhcp", "-e", "dhcp.option.tftp_server_name")
 	out, errs := &provtest.Log{}, &provtest.Log{}
 	cmd.Stdout, cmd.Stderr = out, errs
 	if err := cmd.Start(); err != nil {
 		cancel()
 		t.Fatal(err)
 	}
-	for i := 0; !strings.Contains(errs.String(), "Capturing on"); i++ {
-		if i > 200 {
-			cancel()
-			t.Fatalf("tshark did not start capturing in 20 s:\n%s", errs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	time.Sleep(500 * time.Millisecond) // "Capturing on" comes just before the capture does
-	return func() string {
-		t.Helper()
-		defer cancel()
-		if err := cmd.Wait(); err != nil {
-			t.Fatalf("tshark: %v\n%s\n%s", err, out.String(), errs.String())
-		}
-		for _, line := range strings.Split(out.String(), "\n") {
-			if typ, v, ok := strings.Cut(line, "\t"); ok && typ == "5" { // DHCPACK
-				return v
+	stop := func() { cancel(); cmd.Wait() } // killed on purpose
+	// lines are the captured packets: destination port, DHCP message type,
+	// option 66.
+	lines := func() [][]string {
+		var ls [][]string
+		all := strings.Split(out.String(), "\n")
+		for _, line := range all[:len(all)-1] { // whole lines only
+			if f := strings.Split(line, "\t"); len(f) == 3 {
+				ls = append(ls, f)
 			}
 		}
-		t.Fatalf("tshark saw no ACK:\n%s", out.String())
-		return ""
+		return ls
+	}
+	// The capture is on once a probe broadcast from the server's side shows
+	// in it; until then, probe again.
+	probe, err := net.ResolveUDPAddr("udp4", "10.201.1.255:9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); !slices.ContainsFunc(lines(), func(f []string) bool { return f[0] == "9" }); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("tshark did not capture a probe in 20 s:\n%s\n%s", out.String(), errs.String())
+		}
+		err := nstest.In(l.srvNS, func() error {
+			c, err := net.DialUDP("udp4", nil, probe) // Go sets SO_BROADCAST on UDP sockets
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_, err = c.Write([]byte("probe"))
+			return err
+		})
+		if err != nil {
+			stop()
+			t.Fatalf("probe: %v", err)
+		}
+	}
+	return func() string {
+		t.Helper()
+		defer stop()
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			for _, f := range lines() {
+				if f[1] == "5" { // DHCPACK
+					return f[2]
+				}
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				t.Fatalf("tshark saw no ACK:\n%s\n%s", out.String(), errs.String())
+			}
+		}
 	}
 }
 
@@ -372,7 +406,7 @@ func TestProbeAgainstDnsmasq(t *testing.T) {
 	if err := dm.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cancel(); dm.Wait() }) //nolint:errcheck
+	t.Cleanup(func() { cancel(); dm.Wait() })
 	// dnsmasq binds within milliseconds; the probe's own retransmissions cover the rest.
 	probe := func(vc string) *Offer {
 		t.Helper()
@@ -440,7 +474,7 @@ func TestProbeAgainstDnsmasq(t *testing.T) {
 	}
 	sctx, scancel := context.WithCancel(env.Ctx)
 	defer scancel()
-	go srv.Serve(sctx) //nolint:errcheck
+	go srv.Serve(sctx)
 	var offs []*Offer
 	if err := nstest.In(pr, func() error {
 		var err error
@@ -495,7 +529,7 @@ func TestRealRenew(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }() //nolint:errcheck
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	waitFile := func(p string) map[string]string {
 		t.Helper()
 		for i := 0; i < 100; i++ {
@@ -512,7 +546,8 @@ func TestRealRenew(t *testing.T) {
 	if len(before) != 1 || before[0].IP != bound["ip"] {
 		t.Fatalf("stored %+v, udhcpc bound %q", before, bound["ip"])
 	}
-	time.Sleep(20 * time.Millisecond) // so the renewal's timestamp differs
+	// No wait for the renewal's timestamp to differ: leases keep nanoseconds
+	// and the renewal is a round trip through udhcpc later.
 	if err := cmd.Process.Signal(unix.SIGUSR1); err != nil {
 		t.Fatal(err)
 	}

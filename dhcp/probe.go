@@ -123,7 +123,7 @@ func Probe(ctx context.Context, pc ProbeConfig) ([]*Offer, error) {
 		if !now.Before(deadline) || ctx.Err() != nil {
 			break
 		}
-		conn.SetReadDeadline(wait) //nolint:errcheck // a failure shows as a read error below
+		conn.SetReadDeadline(wait) // a failure shows as a read error below
 		n, _, err := conn.ReadFrom(buf)
 		if err != nil {
 			var ne net.Error

@@ -251,8 +251,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	go func() { done <- srv.Serve() }()
 	select {
 	case <-ctx.Done():
-		srv.Close() //nolint:errcheck // closing is how server4 stops
-		<-done
+		srv.Close()  //nolint:errcheck // closing is how server4 stops
+		<-done       //nolint:errcheck // Serve's error after Close is the close itself
 		s.conn = nil // the next Serve (HA: active again) binds anew
 		return nil
 	case err := <-done:

@@ -87,7 +87,7 @@ type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time          { return c.t }
 func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
-func quiet() *slog.Logger                { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quiet() *slog.Logger                { return slog.New(slog.DiscardHandler) }
 func brands() map[string][]string {
 	return map[string][]string{"yealink": {"001565"}, "snom": {"000413"}, "poly": {"0004F2"}, "grandstream": {"000B82"}, "fanvil": {"0C383E"}, "gigaset": {"7C2F80"}, "cisco": {"00000C"}}
 }

@@ -210,7 +210,7 @@ func encodeSubOptions(sub map[int]string) ([]byte, error) {
 		if c < 1 || c > 254 || len(sub[c]) > 255 {
 			return nil, fmt.Errorf("sub-option %d: code or length out of range", c)
 		}
-		b = append(b, byte(c), byte(len(sub[c])))
+		b = append(b, byte(c), byte(len(sub[c]))) //nolint:gosec // G115: both checked to fit a byte just above
 		b = append(b, sub[c]...)
 	}
 	return b, nil

@@ -454,7 +454,7 @@ func (e *checker) listener(ctx context.Context, l Listener) Result {
 		// Two bytes are a malformed request: the server answers an ERROR
 		// packet and counts nothing against the sender.
 		deadline, _ := ctx.Deadline()
-		c.SetDeadline(deadline) //nolint:errcheck // a UDP socket takes a deadline
+		c.SetDeadline(deadline) // a UDP socket takes a deadline
 		if _, err := c.Write([]byte{0, 1}); err != nil {
 			return fail(fix, "%s: %v", addr, err)
 		}

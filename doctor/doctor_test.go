@@ -116,12 +116,7 @@ func TestListeners(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closedAddr := closed.Addr().String()
-	closed.Close()
+	closedAddr := fmt.Sprintf("127.0.0.1:%d", refusingPort(t))
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	env := Env{Listeners: []Listener{
 		{Name: "https", Network: "tcp", Addr: ":" + port, Key: "http.https_listen"},
@@ -274,9 +269,7 @@ func TestEchoAndVantage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer open.Close()
-	closed, _ := net.Listen("tcp", "127.0.0.1:0")
-	closedPort := closed.Addr().(*net.TCPAddr).Port
-	closed.Close()
+	closedPort := refusingPort(t)
 	openPort := open.Addr().(*net.TCPAddr).Port
 	cfg := DefaultConfig()
 	cfg.EchoURL = v.URL + "/v1/ip"
@@ -458,6 +451,7 @@ func TestAppliance(t *testing.T) {
 func TestReport(t *testing.T) {
 	d := New(200*time.Millisecond,
 		Check{"a", func(context.Context) Result { return ok("fine") }},
+		// A check that ignores its cancellation and answers late: the sleep is the behaviour under test.
 		Check{"b", func(ctx context.Context) Result { <-ctx.Done(); time.Sleep(time.Second); return ok("late") }},
 		Check{"c", func(context.Context) Result { panic("boom") }},
 	)

@@ -141,7 +141,7 @@ func (e *checker) vantageUDP(ctx context.Context) Result {
 	}
 	defer pc.Close()
 	nonceB := make([]byte, 12)
-	rand.Read(nonceB) //nolint:errcheck // crypto/rand does not fail
+	rand.Read(nonceB) // crypto/rand does not fail
 	nonce := "switchboard-doctor-" + hex.EncodeToString(nonceB)
 	got := make(chan string, 1)
 	go func() {

@@ -3,7 +3,6 @@ package doctor
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"strconv"
@@ -40,12 +39,12 @@ func (e *checker) pbx(ctx context.Context) *pbxFacts {
 
 func askPBX(ctx context.Context, cfg ami.Config, now func() time.Time) *pbxFacts {
 	f := &pbxFacts{}
-	conn, err := ami.Dial(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	conn, err := ami.Dial(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		f.err = err
 		return f
 	}
-	defer conn.Close()
+	defer conn.Close() //nolint:errcheck // the check read what it needed
 	f.version = conn.Version
 	defer conn.Action(ctx, ami.NewMessage("Action", "Logoff")) //nolint:errcheck // closing anyway
 
@@ -57,7 +56,7 @@ func askPBX(ctx context.Context, cfg ami.Config, now func() time.Time) *pbxFacts
 	if err != nil {
 		f.clockErr = err
 	} else if ts, perr := strconv.ParseFloat(resp.Get("Timestamp"), 64); perr != nil || ts <= 0 {
-		f.clockErr = fmt.Errorf("Ping answered no Timestamp (%q)", resp.Get("Timestamp"))
+		f.clockErr = fmt.Errorf("the AMI Ping answered no Timestamp (%q)", resp.Get("Timestamp"))
 	} else {
 		sec, frac := math.Modf(ts)
 		pbx := time.Unix(int64(sec), int64(frac*1e9))

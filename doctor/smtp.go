@@ -47,13 +47,13 @@ func SMTPCheck(settings func(ctx context.Context) (SMTPTarget, bool, error)) Che
 		}
 		defer conn.Close()
 		if dl, ok := ctx.Deadline(); ok {
-			conn.SetDeadline(dl) //nolint:errcheck // a TCP connection takes a deadline
+			conn.SetDeadline(dl) // a TCP connection takes a deadline
 		}
 		c, err := smtp.NewClient(conn, t.Host)
 		if err != nil {
 			return fail(fix, "%s does not greet as an SMTP server: %v", addr, err)
 		}
-		defer c.Close()
+		defer c.Close() //nolint:errcheck // the check read what it needed
 		if err := c.Hello("switchboard-doctor"); err != nil {
 			return fail(fix, "%s refused EHLO: %v", addr, err)
 		}

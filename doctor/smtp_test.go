@@ -3,7 +3,6 @@ package doctor
 import (
 	"context"
 	"crypto/x509"
-	"net"
 	"os"
 	"testing"
 	"time"
@@ -23,9 +22,7 @@ func TestSMTP(t *testing.T) {
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(ca)
-	closed, _ := net.Listen("tcp", "127.0.0.1:0")
-	closedPort := closed.Addr().(*net.TCPAddr).Port
-	closed.Close()
+	closedPort := refusingPort(t)
 	check := func(target SMTPTarget, configured bool) Result {
 		c := SMTPCheck(func(context.Context) (SMTPTarget, bool, error) { return target, configured, nil })
 		return New(5*time.Second, c).Run(context.Background()).Checks[0]

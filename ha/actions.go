@@ -270,7 +270,7 @@ func (n *Node) Status() Status {
 	alive := n.m.PeerAlive(now)
 	if p, ok := n.m.Peer(); ok {
 		s.Peer = &PeerStatus{Serial: p.Name, SyncIP: remote, Role: p.Role.String(), Alive: alive,
-			Epoch: p.Epoch, Reach: int(p.Reach), Revision: int64(p.Revision)}
+			Epoch: p.Epoch, Reach: int(p.Reach), Revision: int64(p.Revision)} //nolint:gosec // G115: revisions count commits from 1, far below 2^63
 		if alive && p.Role == RoleActive {
 			s.ActiveNode = p.Name
 		}

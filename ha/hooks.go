@@ -53,7 +53,7 @@ func (h *hookRunner) run(ctx context.Context) {
 func (h *hookRunner) exec(ctx context.Context, r Role, name string, args ...string) {
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
+	cmd := exec.CommandContext(ctx, name, args...) //nolint:gosec // G204: the hook the operator configured
 	cmd.Env = append(os.Environ(), "SWITCHBOARD_HA_ROLE="+r.String())
 	start := time.Now()
 	out, err := cmd.CombinedOutput()

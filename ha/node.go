@@ -99,7 +99,7 @@ func New(cfg Config, dataDir string, log *slog.Logger) (*Node, error) {
 }
 
 func readKey(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) //nolint:gosec // G304: a file in the node's own state directory
 	if err != nil {
 		return nil, fmt.Errorf("ha: cluster key: %w (pair the nodes, or write 64 hex digits there)", err)
 	}
@@ -179,14 +179,14 @@ func (n *Node) Serve(ctx context.Context) error {
 		paths = append(paths, struct{ local, remote string }{n.cfg.SyncLocalIP, n.cfg.SyncRemoteIP})
 	}
 	for i, p := range paths {
-		la := net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(p.local), uint16(n.cfg.Port)))
+		la := net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(p.local), uint16(n.cfg.Port))) //nolint:gosec // G115: Validate keeps the port in 1-65535
 		c, err := net.ListenUDP("udp", la)
 		if err != nil {
 			n.closeConns()
 			return fmt.Errorf("ha: heartbeat on the %s path: %w", pathNames[i], err)
 		}
 		n.conns[i] = c
-		n.peers[i] = net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(p.remote), uint16(n.cfg.Port)))
+		n.peers[i] = net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(p.remote), uint16(n.cfg.Port))) //nolint:gosec // G115: Validate keeps the port in 1-65535
 	}
 	n.started = time.Now()
 	n.mu.Lock()
@@ -200,7 +200,7 @@ func (n *Node) Serve(ctx context.Context) error {
 		// serving the resource on its own.
 		n.leftReason = reason
 		n.m.role = role
-		n.log.Warn("this node has left the cluster; no election (remove "+n.leftPath()+" to rejoin)", "reason", reason, "role", role.String())
+		n.log.Warn("this node has left the cluster; no election", "reason", reason, "role", role.String(), "rejoin", "remove "+n.leftPath())
 		if role == RoleActive {
 			if err := n.res.acquire(); err != nil {
 				n.log.Error("acquiring the resource", "err", err)
@@ -339,7 +339,7 @@ func (n *Node) receive(path int, c *net.UDPConn) {
 // that a release is complete before the heartbeat announcing it leaves.
 func (n *Node) apply(s Step) {
 	if s.Warn != "" {
-		n.log.Warn(""+s.Warn, "warning_threshold", n.cfg.Warning)
+		n.log.Warn("late heartbeat", "detail", s.Warn, "warning_threshold", n.cfg.Warning)
 	}
 	if s.PeerDied {
 		n.log.Warn("peer dead: silent on every path", "peer", n.m.peer.Name, "dead_timeout", n.cfg.Dead)
@@ -395,7 +395,7 @@ func (n *Node) sendLocked(now time.Time) {
 		}
 		n.seq++
 		hb := Heartbeat{Role: n.m.Role(), DefaultActive: n.cfg.DefaultActive, Yield: n.m.Yielding(now) || n.stopped,
-			Reach: uint8(n.m.Reach()), Group: uint8(n.m.Group()), Epoch: n.m.Epoch(), Boot: n.boot, Seq: n.seq,
+			Reach: uint8(n.m.Reach()), Group: uint8(n.m.Group()), Epoch: n.m.Epoch(), Boot: n.boot, Seq: n.seq, //nolint:gosec // G115: at most the number of ping targets, a handful
 			Fresh: n.m.Fresh(), Takeover: n.m.Asking(now), Leave: n.leftReason != "", Disable: n.leftReason == LeftDisabled, Sent: now.UnixNano(), Revision: uint64(max(n.revision(), 0)), Name: n.cfg.Serial}
 		if n.echo[i] != 0 {
 			hb.Echo, hb.Hold = n.echo[i], int64(now.Sub(n.echoAt[i]))
@@ -405,8 +405,8 @@ func (n *Node) sendLocked(now time.Time) {
 			n.log.Error("encoding a heartbeat", "err", err)
 			return
 		}
-		c.SetWriteDeadline(now.Add(n.cfg.Keepalive))
-		c.WriteToUDP(b, n.peers[i]) //nolint:errcheck // a path that is down is what heartbeats detect
+		c.SetWriteDeadline(now.Add(n.cfg.Keepalive)) // a closed socket shows in the write below
+		c.WriteToUDP(b, n.peers[i])                  //nolint:errcheck // a path that is down is what heartbeats detect
 	}
 }
 

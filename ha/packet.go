@@ -85,10 +85,10 @@ func (hb Heartbeat) Marshal(key []byte) ([]byte, error) {
 		flags |= 32
 	}
 	b = append(b, byte(hb.Role), flags, hb.Reach, hb.Group)
-	for _, v := range []uint64{hb.Epoch, hb.Boot, hb.Seq, uint64(hb.Sent), uint64(hb.Echo), uint64(hb.Hold), hb.Revision} {
+	for _, v := range []uint64{hb.Epoch, hb.Boot, hb.Seq, uint64(hb.Sent), uint64(hb.Echo), uint64(hb.Hold), hb.Revision} { //nolint:gosec // G115: two's complement on the wire, decoded by the same cast
 		b = binary.BigEndian.AppendUint64(b, v)
 	}
-	b = append(b, byte(len(hb.Name)))
+	b = append(b, byte(len(hb.Name))) //nolint:gosec // G115: Encode refuses names over maxName (64)
 	b = append(b, hb.Name...)
 	m := hmac.New(sha256.New, key)
 	m.Write(b)
@@ -129,7 +129,7 @@ func ParseHeartbeat(b, key []byte) (Heartbeat, error) {
 	p := body[8:]
 	u := func() uint64 { v := binary.BigEndian.Uint64(p); p = p[8:]; return v }
 	hb.Epoch, hb.Boot, hb.Seq = u(), u(), u()
-	hb.Sent, hb.Echo, hb.Hold = int64(u()), int64(u()), int64(u())
+	hb.Sent, hb.Echo, hb.Hold = int64(u()), int64(u()), int64(u()) //nolint:gosec // G115: two's complement on the wire, encoded by the same cast
 	hb.Revision = u()
 	n := int(p[0])
 	if n > maxName || len(p) != 1+n {

@@ -74,14 +74,14 @@ func (n *Node) pairAddrs() (local, remote netip.AddrPort) {
 	if n.cfg.SyncInterface != "" {
 		l, r = n.cfg.SyncLocalIP, n.cfg.SyncRemoteIP
 	}
-	p := uint16(n.cfg.PairPort)
+	p := uint16(n.cfg.PairPort) //nolint:gosec // G115: Validate keeps the port in 1-65535
 	return netip.AddrPortFrom(netip.MustParseAddr(l), p), netip.AddrPortFrom(netip.MustParseAddr(r), p)
 }
 
 // hostKey loads (or creates) this node's SSH host key.
 func (n *Node) hostKey() (ssh.Signer, error) {
 	p := filepath.Join(n.dir, "ssh_host_ed25519_key")
-	if b, err := os.ReadFile(p); err == nil {
+	if b, err := os.ReadFile(p); err == nil { //nolint:gosec // G304: the node's own host key in its state directory
 		s, err := ssh.ParsePrivateKey(b)
 		if err != nil {
 			return nil, fmt.Errorf("ha: host key %s: %w", p, err)
@@ -207,7 +207,7 @@ func (n *Node) servePairing(c net.Conn, cfg *ssh.ServerConfig) {
 	go ssh.DiscardRequests(reqs)
 	for nc := range chans {
 		if nc.ChannelType() != "session" {
-			nc.Reject(ssh.UnknownChannelType, "only sessions")
+			nc.Reject(ssh.UnknownChannelType, "only sessions") //nolint:errcheck // refusing; the peer may be gone
 			continue
 		}
 		ch, creqs, err := nc.Accept()
@@ -217,17 +217,17 @@ func (n *Node) servePairing(c net.Conn, cfg *ssh.ServerConfig) {
 		for req := range creqs {
 			var cmd struct{ Command string }
 			if req.Type != "exec" || ssh.Unmarshal(req.Payload, &cmd) != nil || cmd.Command != pairCommand {
-				req.Reply(false, nil)
+				req.Reply(false, nil) //nolint:errcheck // a reply to a peer that may be gone; the session reports it
 				continue
 			}
-			req.Reply(true, nil)
+			req.Reply(true, nil) //nolint:errcheck // a reply to a peer that may be gone; the session reports it
 			status := 0
 			if err := n.acceptPairing(ch, conn.RemoteAddr()); err != nil {
 				n.log.Error("pairing failed", "err", err)
 				fmt.Fprintf(ch.Stderr(), "%v\n", err)
 				status = 1
 			}
-			ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(status)}))
+			ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(status)})) //nolint:errcheck // the last message; the peer may be gone
 			ch.Close()
 			return
 		}
@@ -265,7 +265,7 @@ func (n *Node) acceptPairing(ch ssh.Channel, from net.Addr) error {
 		return err
 	}
 	reply, _ := json.Marshal(pairReply{Serial: n.cfg.Serial})
-	ch.Write(reply)
+	ch.Write(reply) //nolint:errcheck // the peer reads it or pairing fails on its side
 	n.log.Info("paired with the coordinator", "coordinator", req.Serial, "from", from.String())
 	n.pairOnce.Do(func() { close(n.pairedCh) })
 	return nil
@@ -308,7 +308,7 @@ func (n *Node) Pair(ctx context.Context, serial string) error {
 	}
 	_, remote := n.pairAddrs()
 	khPath := filepath.Join(n.dir, "known_hosts")
-	if f, err := os.OpenFile(khPath, os.O_CREATE|os.O_RDONLY, 0o600); err == nil {
+	if f, err := os.OpenFile(khPath, os.O_CREATE|os.O_RDONLY, 0o600); err == nil { //nolint:gosec // G304: known_hosts in the node's state directory
 		f.Close()
 	}
 	kh, err := knownhosts.New(khPath)
@@ -321,7 +321,7 @@ func (n *Node) Pair(ctx context.Context, serial string) error {
 		if errors.As(err, &ke) && len(ke.Want) == 0 {
 			// First contact: pin it. A changed key later is refused.
 			line := knownhosts.Line([]string{knownhosts.Normalize(host)}, key) + "\n"
-			f, ferr := os.OpenFile(khPath, os.O_APPEND|os.O_WRONLY, 0o600)
+			f, ferr := os.OpenFile(khPath, os.O_APPEND|os.O_WRONLY, 0o600) //nolint:gosec // G304: known_hosts in the node's state directory
 			if ferr != nil {
 				return ferr
 			}
@@ -366,7 +366,7 @@ func (n *Node) Pair(ctx context.Context, serial string) error {
 	if err != nil {
 		return fmt.Errorf("ha: pairing session: %w", err)
 	}
-	defer sess.Close()
+	defer sess.Close() //nolint:errcheck // the command's result was read
 	key := make([]byte, 32)
 	rand.Read(key)
 	body, _ := json.Marshal(pairRequest{ClusterKey: hex.EncodeToString(key), Serial: n.cfg.Serial,
@@ -375,7 +375,7 @@ func (n *Node) Pair(ctx context.Context, serial string) error {
 	var out, errOut strings.Builder
 	sess.Stdout, sess.Stderr = &out, &errOut
 	if err := sess.Run(pairCommand); err != nil {
-		return fmt.Errorf("ha: the secondary refused pairing: %v %s", err, strings.TrimSpace(errOut.String()))
+		return fmt.Errorf("ha: the secondary refused pairing: %w %s", err, strings.TrimSpace(errOut.String()))
 	}
 	var rep pairReply
 	if err := json.Unmarshal([]byte(out.String()), &rep); err != nil {

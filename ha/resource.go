@@ -142,7 +142,7 @@ func garp(ifi *net.Interface, ips []netip.Addr) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer c.Close() //nolint:errcheck // the announcement was sent or failed already
 	for i := 0; i < announcements; i++ {
 		for _, ip := range ips {
 			// A request whose sender and target are both the address: every Linux
@@ -169,7 +169,7 @@ func unsolicitedNA(ifi *net.Interface, ips []netip.Addr) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer c.Close() //nolint:errcheck // the announcement was sent or failed already
 	all := netip.MustParseAddr("ff02::1")
 	for i := 0; i < announcements; i++ {
 		for _, ip := range ips {

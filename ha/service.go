@@ -136,13 +136,13 @@ func (s *Service) Serve(ctx context.Context) error {
 		case <-ctx.Done():
 			cancel()
 			if node != nil {
-				<-done
+				<-done //nolint:errcheck // the node's error after cancel is the cancel itself
 			}
 			return nil
 		case <-s.restart:
 			cancel()
 			if node != nil {
-				<-done
+				<-done //nolint:errcheck // the node's error after cancel is the cancel itself
 			}
 		case err := <-done:
 			cancel()

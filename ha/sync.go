@@ -75,7 +75,7 @@ func newReplicator(n *Node, st Store) *replicator {
 	if n.cfg.SyncInterface != "" {
 		ip, rip = n.cfg.SyncLocalIP, n.cfg.SyncRemoteIP
 	}
-	port := uint16(n.cfg.SyncPort)
+	port := uint16(n.cfg.SyncPort) //nolint:gosec // G115: Validate keeps the port in 1-65535
 	return &replicator{n: n, st: st, log: n.log.With("part", "sync"),
 		local:  netip.AddrPortFrom(netip.MustParseAddr(ip), port),
 		remote: netip.AddrPortFrom(netip.MustParseAddr(rip), port), timeout: n.cfg.Dead,
@@ -233,7 +233,7 @@ func (r *replicator) serveConn(ctx context.Context, raw net.Conn) {
 		return
 	}
 	if nc.ChannelType() != syncChannel {
-		nc.Reject(ssh.UnknownChannelType, "only "+syncChannel)
+		nc.Reject(ssh.UnknownChannelType, "only "+syncChannel) //nolint:errcheck // refusing; the peer may be gone
 		return
 	}
 	ch, creqs, err := nc.Accept()
@@ -243,7 +243,7 @@ func (r *replicator) serveConn(ctx context.Context, raw net.Conn) {
 	go ssh.DiscardRequests(creqs)
 	go func() {
 		for nc := range chans {
-			nc.Reject(ssh.Prohibited, "one sync channel per connection")
+			nc.Reject(ssh.Prohibited, "one sync channel per connection") //nolint:errcheck // refusing; the peer may be gone
 		}
 	}()
 	fc := newFrameConn(ch)

@@ -70,7 +70,7 @@ func clusterIdentity(key []byte) (ssh.Signer, error) {
 // pinnedPeerKey is the peer's host key as pairing pinned it in known_hosts
 // (nil when nothing is pinned for host).
 func pinnedPeerKey(dir, host string) (ssh.PublicKey, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "known_hosts"))
+	b, err := os.ReadFile(filepath.Join(dir, "known_hosts")) //nolint:gosec // G304: known_hosts in the node's state directory
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -146,7 +146,7 @@ func (c *frameConn) write(typ byte, payload []byte) error {
 	}
 	b := make([]byte, frameHeader, frameHeader+len(payload))
 	b[0] = typ
-	binary.BigEndian.PutUint32(b[1:], uint32(len(payload)))
+	binary.BigEndian.PutUint32(b[1:], uint32(len(payload))) //nolint:gosec // G115: at most maxFrame (64 MiB), checked above
 	if _, err := c.w.Write(append(b, payload...)); err != nil {
 		return fmt.Errorf("ha sync: write: %w", err)
 	}
@@ -178,7 +178,7 @@ func readFrame(r io.Reader) (byte, []byte, error) {
 	return hdr[0], buf, nil
 }
 
-func revPayload(rev int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(rev)) }
+func revPayload(rev int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(rev)) } //nolint:gosec // G115: revisions are positive
 
 func parseRev(p []byte) (int64, error) {
 	if len(p) != 8 {
@@ -195,7 +195,7 @@ func parseRev(p []byte) (int64, error) {
 // (8 bytes) and hash of the last row of its audit chain.
 func helloPayload(rev int64, head store.AuditMark) []byte {
 	b := revPayload(rev)
-	b = binary.BigEndian.AppendUint64(b, uint64(head.ID))
+	b = binary.BigEndian.AppendUint64(b, uint64(head.ID)) //nolint:gosec // G115: change ids are positive
 	return append(b, head.Hash...)
 }
 

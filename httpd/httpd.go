@@ -289,7 +289,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer cancel()
 	s.https.Shutdown(sctx) //nolint:errcheck // best effort at exit
 	if s.plain != nil {
-		s.plain.ShutdownWithContext(sctx) //nolint:errcheck
+		s.plain.ShutdownWithContext(sctx) //nolint:errcheck // best effort at exit
 	}
 	wg.Wait()
 	return err
@@ -319,7 +319,7 @@ func RedirectToHTTPS(httpsAddr func() string) fasthttp.RequestHandler {
 type fastLogger struct{ log *slog.Logger }
 
 func (l fastLogger) Printf(format string, args ...any) {
-	l.log.Debug("" + fmt.Sprintf(format, args...))
+	l.log.Debug("fasthttp", "detail", fmt.Sprintf(format, args...))
 }
 
 // guard wraps the HTTPS handler: HSTS on every answer, and a read deadline of

@@ -240,7 +240,7 @@ func TestSlowBody(t *testing.T) {
 			if _, err := c.Write([]byte("b")); err != nil {
 				t.Fatalf("upload cut off after %d bytes: %v", i, err)
 			}
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(100 * time.Millisecond) // the slow upload under test, not a wait
 		}
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)

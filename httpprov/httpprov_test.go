@@ -192,7 +192,7 @@ func hpCurl(t *testing.T, url string, args ...string) hpResp {
 	// The last header block is the final answer's (Digest shows a 401 first).
 	if i := bytes.LastIndex(raw, []byte("HTTP/")); i >= 0 {
 		tp := textproto.NewReader(bufio.NewReader(bytes.NewReader(raw[i:])))
-		tp.ReadLine() //nolint:errcheck // the status line; the code comes from -w
+		tp.ReadLine() // the status line; the code comes from -w
 		if h, err := tp.ReadMIMEHeader(); err == nil || len(h) > 0 {
 			r.header = http.Header(h)
 		}
@@ -345,8 +345,19 @@ func TestHTTPChangesAndETag(t *testing.T) {
 		return out
 	}
 	before := get()
-	// Let a second pass, so that a re-render would show in Last-Modified.
-	time.Sleep(1100 * time.Millisecond)
+	// Last-Modified counts whole seconds: wait until the clock is past the
+	// served one's second, so that a re-render would show in it.
+	for name, r := range before {
+		lm, err := http.ParseTime(r.header.Get("Last-Modified"))
+		if err != nil {
+			t.Fatalf("%s: Last-Modified: %v", name, err)
+		}
+		for deadline := time.Now().Add(5 * time.Second); !time.Now().Truncate(time.Second).After(lm); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the clock did not pass Last-Modified %s", name, lm)
+			}
+		}
+	}
 	if _, err := e.Prov.SaveAccount(e.Ctx, e.Actor, e.Tenant, e.Account, json.RawMessage(`{"sip_password":"`+hpSecret+`"}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -566,6 +577,31 @@ func TestHTTPUnknownDevices(t *testing.T) {
 	hpNeedCurl(t)
 	e := hpStart(t, provision.ModeSingle)
 	fr := e.fronts(t, 1000)
+	// listed waits until mac is on the list (sightings are recorded
+	// asynchronously) and returns its entry.
+	listed := func(front, mac string) store.UnknownDevice {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			list, err := e.Prov.UnknownDevices(e.Ctx, e.Tenant)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range list {
+				if u.MAC == mac {
+					return u
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %s not listed", front, mac)
+			}
+		}
+	}
+	adopt := func(mac string) {
+		t.Helper()
+		if _, err := e.Prov.SaveDevice(e.Ctx, e.Actor, e.Tenant, "", json.RawMessage(`{"mac":"`+mac+`","model":"`+hpModel+`"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i, f := range fr {
 		mac := fmt.Sprintf("001565abcd%02x", i)
 		norm := strings.ToUpper(mac)
@@ -573,28 +609,10 @@ func TestHTTPUnknownDevices(t *testing.T) {
 		if r := hpCurl(t, f.base+e.prefix+mac+".cfg", "-A", ua); r.code != 404 {
 			t.Fatalf("%s: unknown MAC: %v", f.name, r)
 		}
-		var found *store.UnknownDevice
-		for deadline := time.Now().Add(5 * time.Second); found == nil && time.Now().Before(deadline); {
-			list, err := e.Prov.UnknownDevices(e.Ctx, e.Tenant)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, u := range list {
-				if u.MAC == norm {
-					found = &u
-				}
-			}
-			time.Sleep(20 * time.Millisecond)
+		if found := listed(f.name, norm); found.UserAgent != ua || found.IP != "127.0.0.1" || found.File != mac+".cfg" {
+			t.Errorf("%s: listed as %+v", f.name, found)
 		}
-		if found == nil {
-			t.Fatalf("%s: %s not listed", f.name, norm)
-		}
-		if found.UserAgent != ua || found.IP != "127.0.0.1" || found.File != mac+".cfg" {
-			t.Errorf("%s: listed as %+v", f.name, *found)
-		}
-		if _, err := e.Prov.SaveDevice(e.Ctx, e.Actor, e.Tenant, "", json.RawMessage(`{"mac":"`+norm+`","model":"`+hpModel+`"}`)); err != nil {
-			t.Fatal(err)
-		}
+		adopt(norm)
 		list, err := e.Prov.UnknownDevices(e.Ctx, e.Tenant)
 		if err != nil {
 			t.Fatal(err)
@@ -606,13 +624,21 @@ func TestHTTPUnknownDevices(t *testing.T) {
 		// A configured device without a file (no account) is not "unknown" either.
 		e.Sync(t)
 		hpCurl(t, f.base+e.prefix+mac+".cfg", "-A", ua)
-		time.Sleep(100 * time.Millisecond)
+		// A barrier instead of a wait for nothing: sightings are recorded one
+		// at a time in the order they were seen, so once an unknown MAC asked
+		// for afterwards is listed, a sighting of the configured one would be.
+		sentinel := fmt.Sprintf("001565FFFF%02X", i)
+		if r := hpCurl(t, f.base+e.prefix+strings.ToLower(sentinel)+".cfg", "-A", ua); r.code != 404 {
+			t.Fatalf("%s: sentinel MAC: %v", f.name, r)
+		}
+		listed(f.name, sentinel)
 		list, _ = e.Prov.UnknownDevices(e.Ctx, e.Tenant)
 		for _, u := range list {
 			if u.MAC == norm {
 				t.Errorf("%s: configured device listed again: %+v", f.name, u)
 			}
 		}
+		adopt(sentinel)
 	}
 }
 

@@ -257,7 +257,7 @@ func (s *Service) adminImport(w http.ResponseWriter, r *http.Request, p httpapi.
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusBadRequest)
-		json.NewEncoder(w).Encode(map[string]any{"error": ie.Error(), "field": "csv", "errors": lines}) //nolint:errcheck
+		json.NewEncoder(w).Encode(map[string]any{"error": ie.Error(), "field": "csv", "errors": lines}) //nolint:errcheck // the client went away
 		return nil
 	}
 	if err != nil {

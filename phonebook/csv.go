@@ -109,7 +109,7 @@ func DecodeFile64(s string) ([]byte, error) {
 		if b2, err2 := base64.RawStdEncoding.DecodeString(s); err2 == nil {
 			return b2, nil
 		}
-		return nil, fmt.Errorf("not base64: %v", err)
+		return nil, fmt.Errorf("not base64: %w", err)
 	}
 	return b, nil
 }
@@ -463,7 +463,7 @@ func (s *Service) Export(tenant string, w io.Writer) error {
 		for i, f := range Fields {
 			rec[i+1] = c.Get(f)
 		}
-		cw.Write(rec) //nolint:errcheck
+		cw.Write(rec) //nolint:errcheck // checked by Flush
 	}
 	cw.Flush()
 	return cw.Error()

@@ -2,7 +2,6 @@ package phonebook
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"testing"
 	"time"
@@ -34,7 +33,7 @@ func newEnv(tb testing.TB, mode string) *env {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	pcfg := provision.DefaultConfig()
 	pcfg.BaseURL, pcfg.UnknownBurst, pcfg.UnknownInterval = "http://127.0.0.1:8080", 5, time.Minute
 	prov, err := provision.New(st, provision.TenancyConfig{Mode: mode, DefaultTenant: "default"}, pcfg, log)

@@ -52,12 +52,12 @@ func TestBuiltinTemplatesPointAtTheDirectory(t *testing.T) {
 				u := string(m[1])
 				prov := e.prov.ProvisioningURL(e.tenant)
 				var rel string
-				switch {
-				case tc.want == FilePolyDirectory:
+				switch tc.want {
+				case FilePolyDirectory:
 					// A directory relative to the provisioning URL, where the
 					// phone asks for <mac>-directory.xml.
 					rel = strings.TrimPrefix(prov, "http://127.0.0.1:8080/provisioning/") + u + "/0004f2000006-directory.xml"
-				case tc.want == FileGrandstreamPath:
+				case FileGrandstreamPath:
 					// A server path under which the phone asks for phonebook.xml.
 					rel = strings.TrimPrefix(u, "http://127.0.0.1:8080/provisioning/") + "/" + FileGrandstreamPath
 				default:

@@ -139,7 +139,7 @@ func TestRetransmittedSubscribe(t *testing.T) {
 	sub := ph.subscribe("C074AD112233", "dup-1", "Grandstream")
 	for i := 0; i < 3; i++ {
 		ph.send(sub)
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // copies apart in time, as a phone's retransmission timer sends them: the behaviour under test
 	}
 	msgs := ph.recv(700 * time.Millisecond)
 	oks, ok := count(msgs, "SIP/2.0 200 OK")
@@ -287,8 +287,7 @@ func TestTruncatedCorpus(t *testing.T) {
 // interface or MAC prefix maps to; a configured one gets its own tenant's URL.
 func TestTenantMap(t *testing.T) {
 	t.Parallel()
-	var p *phoneEnv
-	p = startEnv(t, provision.ModeMulti, func(c *Config) {
+	p := startEnv(t, provision.ModeMulti, func(c *Config) {
 		c.Unknown = UnknownBootstrap
 		c.Tenants = []TenantMap{
 			{MACPrefix: "00:30:4F", Tenant: "beta"},

@@ -259,7 +259,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	for _, i := range s.ifaces {
 		names = append(names, i.name)
 	}
-	s.log.Info("listening", "group", netip.AddrPortFrom(Group, uint16(s.cfg.Port)).String(),
+	s.log.Info("listening", "group", netip.AddrPortFrom(Group, uint16(s.cfg.Port)).String(), //nolint:gosec // G115: Validate keeps the port in 1-65535
 		"interfaces", strings.Join(names, ","), "notify", s.uc.LocalAddr().String(), "unknown", s.cfg.Unknown)
 	var wg sync.WaitGroup
 	wg.Add(3)
@@ -382,7 +382,7 @@ func (s *Server) handle(data []byte, src netip.AddrPort, ifindex int) {
 	}
 	seen.Answered, seen.URL = true, body
 	s.recent.add(seen)
-	lport := uint16(s.uc.LocalAddr().(*net.UDPAddr).Port)
+	lport := uint16(s.uc.LocalAddr().(*net.UDPAddr).Port) //nolint:gosec // G115: a bound UDP port fits 16 bits
 	tag := randHex(8)
 	ok := build200(sub, tag, netip.AddrPortFrom(local, lport), src)
 	dst := replyAddr(sub.Req, src)
@@ -682,7 +682,7 @@ func randHex(n int) string {
 	const digits = "0123456789abcdef"
 	b := make([]byte, n)
 	for i := range b {
-		b[i] = digits[rand.IntN(16)]
+		b[i] = digits[rand.IntN(16)] //nolint:gosec // G404: a SIP tag or branch must be unique, not secret
 	}
 	return string(b)
 }
@@ -709,7 +709,7 @@ func build200(sub *Subscribe, tag string, local, src netip.AddrPort) []byte {
 // Call-ID, our own CSeq, the Contact as Request-URI, and the URL as the body.
 func buildNotify(sub *Subscribe, tag, branch string, local netip.AddrPort, body string) []byte {
 	req := sub.Req
-	target := sip.Uri{Scheme: "sip", Host: local.Addr().String()}
+	var target sip.Uri
 	if c := req.Contact(); c != nil {
 		target = *c.Address.Clone()
 	} else {

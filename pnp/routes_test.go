@@ -40,7 +40,7 @@ func TestStateRoute(t *testing.T) {
 		rec := httptest.NewRecorder()
 		web.Secure().ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/pnp", nil))
 		var m map[string]any
-		json.Unmarshal(rec.Body.Bytes(), &m) //nolint:errcheck // checked through m
+		json.Unmarshal(rec.Body.Bytes(), &m) // checked through m
 		return rec.Code, m
 	}
 	if code, m := get(httpapi.Principal{User: "root", Role: httpapi.RoleAdmin}); code != http.StatusOK || m["unknown"] != "bootstrap" || m["counters"] == nil {

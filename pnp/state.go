@@ -93,7 +93,7 @@ func (s *Server) State() any {
 	}
 	s.mu.Unlock()
 	for _, m := range s.cfg.Tenants {
-		st.Tenants = append(st.Tenants, TenantMapView{Interface: m.Interface, MACPrefix: m.MACPrefix, Tenant: m.Tenant})
+		st.Tenants = append(st.Tenants, TenantMapView(m))
 	}
 	c := &s.stats
 	st.Counters = map[string]uint64{

@@ -64,7 +64,7 @@ func ParseSubscribe(data []byte) (*Subscribe, error) {
 		return nil, errors.New("bad Call-ID")
 	}
 	if _, ok := from.Params.Get("tag"); !ok {
-		return nil, errors.New("From has no tag")
+		return nil, errors.New("the From header has no tag")
 	}
 	if cl := req.ContentLength(); cl != nil && int(*cl) != len(req.Body()) {
 		return nil, errors.New("truncated body")

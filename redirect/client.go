@@ -162,7 +162,7 @@ func NewClient(e Endpoint) (Client, error) {
 	}
 	u, err := url.Parse(e.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("redirect: base URL %q must be http(s)://host/...", e.BaseURL)
+		return nil, fmt.Errorf("redirect: base URL %q is not an http(s)://host/path URL", e.BaseURL)
 	}
 	if e.HTTP == nil {
 		e.HTTP = &http.Client{Timeout: 15 * time.Second}
@@ -245,7 +245,7 @@ func retryAfter(v string, now time.Time) time.Duration {
 
 func randomHex(n int) string {
 	b := make([]byte, n)
-	rand.Read(b) //nolint:errcheck // crypto/rand does not fail on Linux
+	rand.Read(b) // crypto/rand does not fail on Linux
 	return hex.EncodeToString(b)
 }
 

@@ -17,10 +17,9 @@ type flavour struct {
 	double *redirecttest.Double
 	ep     redirect.Endpoint
 	// where the double records a registration of ours
-	target  string
-	checks  bool // the service has a check call
-	target2 func() redirect.Endpoint
-	code    string
+	target string
+	checks bool // the service has a check call
+	code   string
 }
 
 const provURL = "http://127.0.0.1:1/provisioning/"

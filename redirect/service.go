@@ -96,7 +96,6 @@ type retry struct {
 	key   string // the desired registration the failures were about
 	fails int
 	next  time.Time
-	last  time.Time
 }
 
 type cachedClient struct {
@@ -514,7 +513,7 @@ func (s *Service) failed(ctx context.Context, it item, cur state, server string,
 		delay = s.cfg.BackoffMax
 	}
 	// Full jitter over the upper half keeps many failing devices from retrying in step.
-	delay = delay/2 + rand.N(delay/2+1)
+	delay = delay/2 + rand.N(delay/2+1) //nolint:gosec // G404: retry jitter, not a secret
 	if class == ErrRateLimited {
 		if pause <= 0 {
 			pause = delay

@@ -307,22 +307,27 @@ func TestBulkTemplate(t *testing.T) {
 	}
 	nextNotify(t, p1, 0)
 	nextNotify(t, p2, 0)
-	// The others: give a stray NOTIFY the time the sent ones took.
-	time.Sleep(300 * time.Millisecond)
-	for _, m := range p3.Messages()[seen3:] {
-		if m.Received && m.Method() == "NOTIFY" {
-			t.Errorf("the unregistered phone got %s", m)
-		}
-	}
-	if n := len(notifies(other)); n != 0 {
-		t.Errorf("the phone on another template got %d NOTIFYs", n)
-	}
 	if got := auditCount(t, e); got != before+1 {
 		t.Errorf("%d audit rows for one request", got-before)
 	}
 	rows, _, err := e.Store.Audit(e.Ctx, store.AuditFilter{ObjectType: KindAction, Limit: 1})
 	if err != nil || len(rows) != 1 || !strings.Contains(rows[0].Description, "resync of template yealink-device (4 devices)") || rows[0].User != e.Actor.User {
 		t.Errorf("audit row: %+v %v", rows, err)
+	}
+	// The others got nothing. A barrier instead of a wait for nothing: a
+	// reboot of the Snom phone, sent after the request returned, goes the
+	// same way (AMI, then Asterisk), so a NOTIFY the request had sent to
+	// either phone left Asterisk before it.
+	if r := one(t, e.run(t, Request{Devices: []string{dOther.MAC}, Reboot: true})); r.Status != SentAMI {
+		t.Fatalf("barrier reboot: %+v", r)
+	}
+	if n := nextNotify(t, other, 0); n.Header("Event") != "check-sync;reboot=true" {
+		t.Errorf("the phone on another template got the template's NOTIFY:\n%s", n.Text)
+	}
+	for _, m := range p3.Messages()[seen3:] {
+		if m.Received && m.Method() == "NOTIFY" {
+			t.Errorf("the unregistered phone got %s", m)
+		}
 	}
 
 	// A reboot by model reaches the model's registered phones only.
@@ -338,7 +343,7 @@ func TestBulkTemplate(t *testing.T) {
 	if len(rep.Results) != 5 || rep.Counts[SentAMI] != 3 {
 		t.Errorf("all: %+v", rep.Counts)
 	}
-	if n := nextNotify(t, other, 0); n.Header("Event") != "check-sync;reboot=false" {
+	if n := nextNotify(t, other, 1); n.Header("Event") != "check-sync;reboot=false" {
 		t.Errorf("Snom Event: %s", n.Header("Event"))
 	}
 }
@@ -433,9 +438,16 @@ func TestBadInput(t *testing.T) {
 	if got := auditCount(t, e); got != before+1 { // the other tenant's creation only
 		t.Errorf("bad requests wrote %d audit rows", got-before-1)
 	}
-	time.Sleep(200 * time.Millisecond)
-	if n := len(notifies(ph)); n != 0 {
-		t.Errorf("bad requests sent %d NOTIFYs", n)
+	// A barrier instead of a wait for nothing: a reboot sent after them goes
+	// the same way, so a NOTIFY a bad request had sent would arrive first.
+	if r := one(t, e.run(t, Request{Devices: []string{d.ID}, Reboot: true})); r.Status != SentAMI {
+		t.Fatalf("barrier reboot: %+v", r)
+	}
+	if n := nextNotify(t, ph, 0); n.Header("Event") != "check-sync;reboot=true" {
+		t.Errorf("a bad request sent a NOTIFY:\n%s", n.Text)
+	}
+	if n := len(notifies(ph)); n != 1 {
+		t.Errorf("bad requests sent %d NOTIFYs", n-1)
 	}
 }
 

@@ -50,7 +50,7 @@ type notifyResult struct {
 
 func randHex(n int) string {
 	b := make([]byte, n)
-	rand.Read(b) //nolint:errcheck // crypto/rand does not fail on Linux
+	rand.Read(b) // crypto/rand does not fail on Linux
 	return hex.EncodeToString(b)
 }
 
@@ -87,7 +87,7 @@ func (s *sender) notify(ctx context.Context, r notifyReq) (notifyResult, error) 
 		return notifyResult{}, fmt.Errorf("open a UDP socket on %s: %w", localIP, err)
 	}
 	defer pc.Close()
-	stop := context.AfterFunc(ctx, func() { pc.SetReadDeadline(time.Now()) }) //nolint:errcheck // wakes the reader
+	stop := context.AfterFunc(ctx, func() { pc.SetReadDeadline(time.Now()) }) // wakes the reader
 	defer stop()
 	m := notifyMsg{Contact: u, Local: pc.LocalAddr().(*net.UDPAddr), CallID: randHex(12) + "@" + localIP.String(),
 		FromTag: randHex(6), CSeq: 1, Event: r.Event, UserAgent: s.userAgent}
@@ -152,7 +152,7 @@ func transact(ctx context.Context, pc *net.UDPConn, dst *net.UDPAddr, m notifyMs
 		if d, ok := ctx.Deadline(); ok && d.Before(dl) {
 			dl = d
 		}
-		pc.SetReadDeadline(dl) //nolint:errcheck // a closed socket fails the read below
+		pc.SetReadDeadline(dl) // a closed socket fails the read below
 		n, _, err := pc.ReadFromUDP(buf)
 		if err != nil {
 			var ne net.Error

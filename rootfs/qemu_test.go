@@ -54,7 +54,6 @@ func TestQEMUBoot(t *testing.T) {
 	t.Logf("image with kernel built in %s", time.Since(start).Round(time.Second))
 	base := filepath.Join(out, "switchboard-"+version+"-amd64")
 
-	httpPort, httpsPort := freePort(t), freePort(t)
 	const serial = "QEMU-TEST-0042"
 	// KVM is not used: /dev/kvm exists on these machines but a guest kernel
 	// hangs right after decompression under it (nested virtualisation), so
@@ -65,39 +64,66 @@ func TestQEMUBoot(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	q := exec.CommandContext(ctx, "qemu-system-x86_64",
-		"-machine", "q35,accel="+accel, "-cpu", "max", "-m", "1024", "-smp", "2",
-		"-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio",
-		"-kernel", base+".vmlinuz", "-initrd", base+".initrd",
-		"-append", "root=LABEL=sbroot console=ttyS0 panic=-1",
-		"-drive", "file="+base+".ext4,format=raw,if=virtio",
-		"-netdev", fmt.Sprintf("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:80,hostfwd=tcp:127.0.0.1:%d-:443", httpPort, httpsPort),
-		"-device", "virtio-net-pci,netdev=n0",
-		"-smbios", "type=1,serial="+serial)
-	console := &lockedBuffer{}
-	q.Stdout, q.Stderr = console, console
-	if err := q.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		q.Process.Kill() //nolint:errcheck // it may have exited
-		q.Wait()         //nolint:errcheck // killed
-		if t.Failed() {
-			t.Logf("console:\n%s", console.String())
+	// QEMU's hostfwd needs port numbers and cannot take a listening socket,
+	// and with port 0 it would not say which ones it got. So the ports are
+	// picked free and may be taken by someone else before QEMU binds them:
+	// QEMU then exits at once saying it could not set up the forwarding
+	// rule, and the boot is retried on other ports. Once QEMU runs it holds
+	// both ports, so nothing else can answer on them.
+	var (
+		httpPort, httpsPort int
+		console             *lockedBuffer
+		exited              chan struct{}
+	)
+	boot := func() {
+		httpPort, httpsPort = unusedPort(t), unusedPort(t)
+		q := exec.CommandContext(ctx, "qemu-system-x86_64",
+			"-machine", "q35,accel="+accel, "-cpu", "max", "-m", "1024", "-smp", "2",
+			"-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio",
+			"-kernel", base+".vmlinuz", "-initrd", base+".initrd",
+			"-append", "root=LABEL=sbroot console=ttyS0 panic=-1",
+			"-drive", "file="+base+".ext4,format=raw,if=virtio",
+			"-netdev", fmt.Sprintf("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:80,hostfwd=tcp:127.0.0.1:%d-:443", httpPort, httpsPort),
+			"-device", "virtio-net-pci,netdev=n0",
+			"-smbios", "type=1,serial="+serial)
+		c, done := &lockedBuffer{}, make(chan struct{})
+		q.Stdout, q.Stderr = c, c
+		if err := q.Start(); err != nil {
+			t.Fatal(err)
 		}
-	})
+		go func() { q.Wait(); close(done) }() // exit seen through done
+		console, exited = c, done
+		t.Cleanup(func() {
+			q.Process.Kill() // it may have exited
+			<-done
+			if t.Failed() {
+				t.Logf("console:\n%s", c.String())
+			}
+		})
+	}
+	boot()
 
 	// First boot: the console shows the DMI serial and a one-time password.
 	var password string
 	bootStart := time.Now()
-	for password == "" {
-		if ctx.Err() != nil {
-			t.Fatal("no first-boot banner on the console")
-		}
-		if m := regexp.MustCompile(`Login:\s+admin / (\S+)`).FindStringSubmatch(console.String()); m != nil {
+	banner := regexp.MustCompile(`Login:\s+admin / (\S+)`)
+	for attempt := 1; password == ""; time.Sleep(time.Second) {
+		if m := banner.FindStringSubmatch(console.String()); m != nil {
 			password = m[1]
+			break
 		}
-		time.Sleep(time.Second)
+		select {
+		case <-exited:
+			if !strings.Contains(strings.ToLower(console.String()), "host forwarding rule") || attempt == 5 {
+				t.Fatalf("qemu exited before the first-boot banner:\n%s", console.String())
+			}
+			t.Logf("a forwarded port was taken before qemu bound it, again on other ports:\n%s", console.String())
+			attempt++
+			boot()
+		case <-ctx.Done():
+			t.Fatal("no first-boot banner on the console")
+		default:
+		}
 	}
 	t.Logf("first boot done after %s", time.Since(bootStart).Round(time.Second))
 	if !strings.Contains(console.String(), "Serial number:  "+serial) {
@@ -109,7 +135,7 @@ func TestQEMUBoot(t *testing.T) {
 
 	// The admin API over HTTPS (self-signed), through the forwarded port.
 	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the appliance's own self-signed pair
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // the appliance's own self-signed pair
 	api := fmt.Sprintf("https://127.0.0.1:%d/api/v1", httpsPort)
 	var token string
 	call := func(method, path string, body any, want int) map[string]any {
@@ -130,7 +156,7 @@ func TestQEMUBoot(t *testing.T) {
 			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
 		}
 		var v map[string]any
-		json.Unmarshal(raw, &v) //nolint:errcheck // some answers are empty
+		json.Unmarshal(raw, &v) // some answers are empty
 		return v
 	}
 	token, _ = call("POST", "/login", map[string]string{"username": "admin", "password": password}, 200)["token"].(string)
@@ -168,7 +194,9 @@ func TestQEMUBoot(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
+// unusedPort is a loopback TCP port nobody listens on now. It can be taken
+// before it is used: the caller must notice and retry (see TestQEMUBoot).
+func unusedPort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -243,7 +243,7 @@ func (s *Store) AuditEach(ctx context.Context, f AuditFilter, fn func(*AuditRow)
 	if err != nil {
 		return fmt.Errorf("store: export audit: %w", err)
 	}
-	defer tx.Rollback() //nolint:errcheck // read-only
+	defer tx.Rollback() // read-only
 	rows, err := tx.QueryContext(ctx, auditSelect+cond+` ORDER BY id`, args...)
 	if err != nil {
 		return fmt.Errorf("store: export audit: %w", err)
@@ -359,7 +359,7 @@ func (s *Store) Verify(ctx context.Context) (VerifyResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("store: verify: %w", err)
 	}
-	defer rtx.Rollback() //nolint:errcheck // read-only
+	defer rtx.Rollback() // read-only
 	var headHash string
 	err = rtx.QueryRowContext(ctx, `SELECT (SELECT CAST(value AS INTEGER) FROM meta WHERE key='audit_head_id'),
 		(SELECT value FROM meta WHERE key='audit_head_hash')`).Scan(&res.HeadID, &headHash)

@@ -509,7 +509,7 @@ func TestVerifyDuringWrites(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 100 {
-				s.Update(t.Context(), alice, func(tx *Tx) error { //nolint:errcheck
+				s.Update(t.Context(), alice, func(tx *Tx) error {
 					return tx.Create("widget", "", fmt.Sprint(w, "-", i), doc{}, "")
 				})
 			}
@@ -555,7 +555,7 @@ func TestRestore(t *testing.T) {
 		var v struct {
 			Tenant string `json:"tenant"`
 		}
-		json.Unmarshal(data, &v) //nolint:errcheck
+		json.Unmarshal(data, &v)
 		return v.Tenant
 	}
 	type step func(tx *Tx) error

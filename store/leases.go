@@ -33,7 +33,7 @@ func (s *Store) PutDHCPLeases(ctx context.Context, ls []DHCPLease) error {
 	if err != nil {
 		return fmt.Errorf("store: save dhcp leases: %w", err)
 	}
-	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
+	defer tx.Rollback() // after Commit this is a no-op
 	for _, l := range ls {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO dhcp_leases(ip, mac, state, expires, updated, hostname, vendor_class, vendor, tenant)
 		VALUES (?,?,?,?,?,?,?,?,?)

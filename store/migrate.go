@@ -126,11 +126,11 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("store: migration %d: %w", v, err)
 		}
 		if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
-			tx.Rollback() //nolint:errcheck
+			tx.Rollback()
 			return fmt.Errorf("store: migration %d: %w", v, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(version, applied) VALUES (?, ?)`, v, time.Now().UTC().Format(time.RFC3339)); err != nil {
-			tx.Rollback() //nolint:errcheck
+			tx.Rollback()
 			return fmt.Errorf("store: migration %d: %w", v, err)
 		}
 		if err := tx.Commit(); err != nil {

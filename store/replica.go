@@ -110,7 +110,7 @@ func (s *Store) ExportSnapshotAfter(ctx context.Context, have AuditMark) (Snapsh
 	if err != nil {
 		return snap, fmt.Errorf("store: snapshot: %w", err)
 	}
-	defer tx.Rollback() //nolint:errcheck // read-only
+	defer tx.Rollback() // read-only
 	if err := tx.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key='revision'`).Scan(&snap.Revision); err != nil {
 		return snap, fmt.Errorf("store: snapshot revision: %w", err)
 	}
@@ -200,7 +200,7 @@ func (s *Store) ImportSnapshot(ctx context.Context, snap Snapshot) error {
 	if err != nil {
 		return fmt.Errorf("store: import: %w", err)
 	}
-	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
+	defer tx.Rollback() // after Commit this is a no-op
 	old, err := exportObjects(ctx, tx)
 	if err != nil {
 		return err
@@ -214,7 +214,7 @@ func (s *Store) ImportSnapshot(ctx context.Context, snap Snapshot) error {
 	// This node's own (Local) objects stay: they are not the active's to replace.
 	del, args := `DELETE FROM objects`, []any{}
 	if locals := s.localKinds(); len(locals) > 0 {
-		del += ` WHERE kind NOT IN (?` + strings.Repeat(`,?`, len(locals)-1) + `)`
+		del += ` WHERE kind NOT IN (?` + strings.Repeat(`,?`, len(locals)-1) + `)` //nolint:gosec // G202: placeholders only, the kinds are bound
 		for _, k := range locals {
 			args = append(args, k)
 		}
@@ -372,7 +372,7 @@ func (s *Store) Continues(ctx context.Context, rev int64, head AuditMark) (behin
 	if err != nil {
 		return 0, false, fmt.Errorf("store: continues: %w", err)
 	}
-	defer tx.Rollback() //nolint:errcheck // read-only
+	defer tx.Rollback() // read-only
 	mine, err := auditHead(ctx, tx)
 	if err != nil {
 		return 0, false, err
@@ -504,7 +504,7 @@ func (s *Store) ApplyChanges(ctx context.Context, rows []ReplicaAuditRow) error 
 	if err != nil {
 		return fmt.Errorf("store: apply: %w", err)
 	}
-	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
+	defer tx.Rollback() // after Commit this is a no-op
 	var cur int64
 	if err := tx.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key='revision'`).Scan(&cur); err != nil {
 		return fmt.Errorf("store: apply: %w", err)

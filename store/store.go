@@ -170,12 +170,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	r.SetMaxOpenConns(8)
 	s := &Store{cfg: cfg, write: w, read: r, kinds: map[string]Kind{}}
 	if err := s.migrate(ctx); err != nil {
-		s.Close()
+		s.Close() //nolint:errcheck // opening failed already; that error is the one to report
 		return nil, err
 	}
 	var rev int64
 	if err := w.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key='revision'`).Scan(&rev); err != nil {
-		s.Close()
+		s.Close() //nolint:errcheck // opening failed already; that error is the one to report
 		return nil, fmt.Errorf("store: read revision: %w", err)
 	}
 	s.rev.Store(rev)
@@ -255,7 +255,7 @@ func (s *Store) Update(ctx context.Context, actor Actor, fn func(tx *Tx) error) 
 	if err != nil {
 		return 0, fmt.Errorf("store: begin: %w", err)
 	}
-	defer sqlTx.Rollback() //nolint:errcheck // after Commit this is a no-op
+	defer sqlTx.Rollback() // after Commit this is a no-op
 	var cur int64
 	if err := sqlTx.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key='revision'`).Scan(&cur); err != nil {
 		return 0, fmt.Errorf("store: read revision: %w", err)
@@ -298,7 +298,7 @@ func (s *Store) View(ctx context.Context, fn func(tx *Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin read: %w", err)
 	}
-	defer sqlTx.Rollback() //nolint:errcheck // read-only
+	defer sqlTx.Rollback() // read-only
 	return fn(&Tx{s: s, ctx: ctx, tx: sqlTx, readOnly: true})
 }
 

@@ -963,8 +963,8 @@ func TestOnCommit(t *testing.T) {
 		return tx.Create("widget", "t2", "w2", doc{"v": 1}, "")
 	})
 	update(t, s, alice, func(tx *Tx) error { return tx.Replace("widget", "t1", "w1", doc{"v": 1}, "") }) // no-op
-	s.Update(t.Context(), alice, func(tx *Tx) error {                                                    //nolint:errcheck
-		tx.Delete("widget", "w1", "") //nolint:errcheck
+	s.Update(t.Context(), alice, func(tx *Tx) error {
+		tx.Delete("widget", "w1", "")
 		return errors.New("abort")
 	})
 	update(t, s, alice, func(tx *Tx) error { return tx.Delete("widget", "w2", "") })
@@ -1089,7 +1089,7 @@ func TestConcurrentUpdates(t *testing.T) {
 		t.Errorf("Verify rows %d head %d, want %d", res.Rows, res.HeadID, total)
 	}
 	var n int
-	s.View(t.Context(), func(tx *Tx) error { n, _ = tx.Count("widget", ""); return nil }) //nolint:errcheck
+	s.View(t.Context(), func(tx *Tx) error { n, _ = tx.Count("widget", ""); return nil })
 	if n != total {
 		t.Errorf("objects = %d, want %d", n, total)
 	}
@@ -1278,7 +1278,7 @@ func TestSessions(t *testing.T) {
 	rows, _ := s.read.Query(`SELECT token_hash FROM sessions ORDER BY token_hash`)
 	for rows.Next() {
 		var h string
-		rows.Scan(&h) //nolint:errcheck
+		rows.Scan(&h)
 		left = append(left, h)
 	}
 	rows.Close()
@@ -1461,7 +1461,7 @@ func TestOnCommitInRevisionOrder(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s.Update(context.Background(), alice, func(tx *Tx) error { return tx.Create("w", "", "1", doc{}, "") }) //nolint:errcheck
+		s.Update(context.Background(), alice, func(tx *Tx) error { return tx.Create("w", "", "1", doc{}, "") })
 	}()
 	for s.Revision() < 1 { // the first commit is in
 		time.Sleep(time.Millisecond)
@@ -1469,7 +1469,7 @@ func TestOnCommitInRevisionOrder(t *testing.T) {
 	second := make(chan struct{})
 	go func() {
 		defer close(second)
-		s.Update(context.Background(), alice, func(tx *Tx) error { return tx.Create("w", "", "2", doc{}, "") }) //nolint:errcheck
+		s.Update(context.Background(), alice, func(tx *Tx) error { return tx.Create("w", "", "2", doc{}, "") })
 	}()
 	select {
 	case <-second:

@@ -54,7 +54,7 @@ func (s *Store) RecordUnknown(ctx context.Context, u UnknownDevice, maxPerTenant
 	if err != nil {
 		return false, fmt.Errorf("store: record unknown device: %w", err)
 	}
-	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
+	defer tx.Rollback() // after Commit this is a no-op
 	if _, err := tx.ExecContext(ctx, `INSERT INTO unknown_devices(tenant, mac, first_seen, last_seen, ip, user_agent, file, requests)
 		VALUES (?,?,?,?,?,?,?,1) ON CONFLICT(tenant, mac) DO UPDATE SET last_seen=excluded.last_seen, ip=excluded.ip,
 			user_agent=excluded.user_agent, file=excluded.file, requests=requests+1`,

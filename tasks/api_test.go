@@ -152,7 +152,7 @@ func TestAuditExport(t *testing.T) {
 	if err := json.Unmarshal(b, &doc); err != nil || len(doc.Changes) != 2 || len(doc.Changes[0]) != 3 || doc.Changes[0]["action"] != "create" {
 		t.Fatalf("%v %s", err, b)
 	}
-	resp, b = get("?format=xml&user=nobody")
+	_, b = get("?format=xml&user=nobody")
 	path := filepath.Join(t.TempDir(), "a.xml")
 	os.WriteFile(path, b, 0o600)
 	if out, err := exec.Command("xmllint", "--noout", path).CombinedOutput(); err != nil || !strings.Contains(string(b), "<changes>\n</changes>") {

@@ -192,7 +192,7 @@ func (e *env) serve() {
 	e.stop, e.done = cancel, make(chan struct{})
 	go func() {
 		defer close(e.done)
-		e.svc.Serve(ctx) //nolint:errcheck // returns nil
+		e.svc.Serve(ctx) // returns nil
 	}()
 	eventually(e.t, "the scheduler is up", func() bool { return e.svc.active.Load() != nil })
 	e.t.Cleanup(func() { cancel(); <-e.done })

@@ -60,7 +60,11 @@ func (s *Service) execute(ctx context.Context, r Run) {
 		return
 	}
 	dir := &report.Dir{Path: filepath.Join(s.cfg.WorkDir, r.ID)}
-	defer os.RemoveAll(dir.Path)
+	defer func() {
+		if err := os.RemoveAll(dir.Path); err != nil {
+			s.log.Warn("removing a run's work directory", "dir", dir.Path, "err", err)
+		}
+	}()
 	stem := fileStem(&t, r.From, r.To, loc)
 	data := report.CDRData
 	if t.Type == TypeCallCenter {

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,7 +20,6 @@ import (
 type gatedSource struct {
 	legSource
 	gate chan struct{}
-	once sync.Once
 }
 
 func (g *gatedSource) Legs(ctx context.Context, from, to time.Time, fn func(*report.CDR) error) error {

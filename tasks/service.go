@@ -236,7 +236,7 @@ func (s *Service) newRunID() string {
 	s.lastID = t
 	s.mu.Unlock()
 	b := make([]byte, 3)
-	rand.Read(b) //nolint:errcheck // crypto/rand does not fail on Linux
+	rand.Read(b) // crypto/rand does not fail on Linux
 	return t.Format("20060102T150405.000000Z") + "-" + hex.EncodeToString(b)
 }
 
@@ -347,9 +347,10 @@ func (s *Service) recover(ctx context.Context) error {
 			if r.Scheduled != nil && r.Scheduled.After(s.lastDue[r.Task]) {
 				s.lastDue[r.Task] = *r.Scheduled
 			}
-			if r.Status == StatusFailed || r.Status == StatusInterrupted {
+			switch r.Status {
+			case StatusFailed, StatusInterrupted:
 				s.failures[r.Task] = r.Error
-			} else if r.Status == StatusOK {
+			case StatusOK:
 				delete(s.failures, r.Task)
 			}
 			running := s.running[r.Task]

@@ -75,7 +75,6 @@ type Server struct {
 	log   *slog.Logger
 	prov  *provision.Service
 	limit *provision.Throttle
-	srv   *tftp.Server
 	conn  *filterConn
 	sizes sync.Map // transfer key -> sent, read by the hook
 	xfers *transfers
@@ -147,7 +146,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		srv.Shutdown()
-		<-errc
+		<-errc //nolint:errcheck // Serve's error after Shutdown is the shutdown itself
 		return nil
 	case err := <-errc:
 		return fmt.Errorf("tftpd: %w", err)
@@ -405,7 +404,7 @@ func (c *filterConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		}
 		if reason, code, ok := c.check(p[:n], addr); !ok {
 			if code >= 0 {
-				c.reply(addr, uint16(code), reason)
+				c.reply(addr, uint16(code), reason) //nolint:gosec // G115: TFTP error codes 0-8
 			}
 			continue
 		}
@@ -446,7 +445,7 @@ func (c *filterConn) reply(addr net.Addr, code uint16, msg string) {
 	binary.BigEndian.PutUint16(b, opError)
 	binary.BigEndian.PutUint16(b[2:], code)
 	b = append(append(b, msg...), 0)
-	c.PacketConn.WriteTo(b, addr) //nolint:errcheck // best effort, like any UDP answer
+	c.WriteTo(b, addr) //nolint:errcheck // best effort, like any UDP answer
 }
 
 // check decides whether a datagram on the request port may reach the library:

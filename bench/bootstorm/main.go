@@ -96,7 +96,7 @@ func raiseFileLimit() {
 		var cur syscall.Rlimit
 		if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &cur) == nil {
 			cur.Cur = cur.Max
-			syscall.Setrlimit(syscall.RLIMIT_NOFILE, &cur) //nolint:errcheck // as high as allowed
+			syscall.Setrlimit(syscall.RLIMIT_NOFILE, &cur) // as high as allowed
 		}
 	}
 }

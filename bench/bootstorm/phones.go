@@ -84,7 +84,7 @@ func openPacket(ifname string) (*packetConn, error) {
 	}
 	// Ten thousand replies may arrive in a burst (root may pass rmem_max).
 	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20) != nil {
-		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 32<<20) //nolint:errcheck // the default works, with drops
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 32<<20) // the default works, with drops
 	}
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: ifi.Index}); err != nil {
 		return nil, fmt.Errorf("bind: %w", err)
@@ -257,7 +257,7 @@ func tftpGet(ctx context.Context, local net.IP, server, name string) (int, error
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() && tries < 8 {
 				tries++
-				c.WriteToUDP(last, to) //nolint:errcheck // the next timeout tells
+				c.WriteToUDP(last, to) // the next timeout tells
 				continue
 			}
 			return size, fmt.Errorf("tftp %s: %w", name, err)
@@ -274,7 +274,7 @@ func tftpGet(ctx context.Context, local net.IP, server, name string) (int, error
 		switch binary.BigEndian.Uint16(buf[:2]) {
 		case 6: // OACK
 			last = []byte{0, 4, 0, 0}
-			c.WriteToUDP(last, to) //nolint:errcheck
+			c.WriteToUDP(last, to)
 		case 3: // DATA
 			block := binary.BigEndian.Uint16(buf[2:4])
 			ack := []byte{0, 4, buf[2], buf[3]}
@@ -283,7 +283,7 @@ func tftpGet(ctx context.Context, local net.IP, server, name string) (int, error
 				expect++
 				last = ack
 			}
-			c.WriteToUDP(ack, to) //nolint:errcheck
+			c.WriteToUDP(ack, to)
 			if block == expect-1 && n-4 < blk {
 				return size, nil
 			}

@@ -62,7 +62,7 @@ func main() {
 		if p := os.Getenv("CTI_BENCH_CPUPROFILE"); p != "" {
 			// Diagnostics: a CPU profile of the server side, for "go tool pprof".
 			if f, err := os.Create(p); err == nil {
-				pprof.StartCPUProfile(f) //nolint:errcheck // diagnostics only
+				pprof.StartCPUProfile(f) // diagnostics only
 				defer func() { pprof.StopCPUProfile(); f.Close() }()
 			}
 		}
@@ -109,7 +109,7 @@ func server(n int) error {
 	cfg.Enabled = true
 	cfg.AMI.Address, cfg.AMI.Username, cfg.AMI.Secret = ami.Addr(), "bench", "benchsecret"
 	cfg.SocketBurst, cfg.MaxSockets, cfg.BcryptCost = 10*n, 10*n, 4
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	svc, err := cti.New(cfg, log, st)
 	if err != nil {
 		return err
@@ -136,13 +136,13 @@ func server(n int) error {
 	}); err != nil {
 		return err
 	}
-	go svc.Serve(ctx) //nolint:errcheck // ends with ctx
+	go svc.Serve(ctx) // ends with ctx
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	hs := &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(ln) //nolint:errcheck // ends with the process
+	go hs.Serve(ln) // ends with the process
 	for ami.Connected() == 0 {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -187,8 +187,8 @@ func run(n, rounds int) error {
 	defer func() {
 		// Closing stdin ends the server; kill it if it does not go.
 		stdin.Close()
-		t := time.AfterFunc(5*time.Second, func() { cmd.Process.Kill() }) //nolint:errcheck // cleanup
-		cmd.Wait()                                                        //nolint:errcheck // cleanup
+		t := time.AfterFunc(5*time.Second, func() { cmd.Process.Kill() }) // cleanup
+		cmd.Wait()                                                        // cleanup
 		t.Stop()
 	}()
 	line, err := bufio.NewReader(stdout).ReadString('\n')
@@ -403,7 +403,7 @@ func restLoad(url, auth string) (float64, string, error) {
 					failed.Add(1)
 					continue
 				}
-				io.Copy(io.Discard, resp.Body) //nolint:errcheck // draining
+				io.Copy(io.Discard, resp.Body) // draining
 				resp.Body.Close()
 				if resp.StatusCode != 200 {
 					failed.Add(1)

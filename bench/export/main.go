@@ -182,7 +182,7 @@ func runChild(db, format, out string) error {
 	if p := os.Getenv("EXPORT_BENCH_CPUPROFILE"); p != "" {
 		// Diagnostics: a CPU profile of the export, for "go tool pprof".
 		if f, err := os.Create(p + "." + format); err == nil {
-			pprof.StartCPUProfile(f) //nolint:errcheck // diagnostics only
+			pprof.StartCPUProfile(f) // diagnostics only
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
 		}
 	}

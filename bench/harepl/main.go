@@ -228,7 +228,7 @@ type haStatus struct {
 
 func (n *node) status() haStatus {
 	var s haStatus
-	n.call("GET", "/api/v1/ha", "", nil, &s) //nolint:errcheck // zero status: not yet
+	n.call("GET", "/api/v1/ha", "", nil, &s) // zero status: not yet
 	return s
 }
 

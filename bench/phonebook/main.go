@@ -31,7 +31,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -102,7 +101,7 @@ func run() error {
 		return err
 	}
 	defer st.Close()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	pcfg := provision.DefaultConfig()
 	pcfg.BaseURL, pcfg.UnknownBurst, pcfg.UnknownInterval, pcfg.InterfacePoll = "http://127.0.0.1", 5, time.Minute, time.Minute
 	prov, err := provision.New(st, provision.DefaultTenancyConfig(), pcfg, log)

@@ -64,7 +64,7 @@ func openCapture(ns, ifname string) (*capture, error) {
 			if err != nil {
 				return -1, err
 			}
-			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 64<<20) //nolint:errcheck // best effort
+			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 64<<20) // best effort
 			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
 				unix.Close(fd)
 				return -1, err
@@ -75,7 +75,7 @@ func openCapture(ns, ifname string) (*capture, error) {
 			}
 			// Wake the reader now and then, so that close() is noticed.
 			tv := unix.Timeval{Usec: 200000}
-			unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv) //nolint:errcheck // best effort
+			unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv) // best effort
 			return fd, nil
 		}()
 		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err == nil {

@@ -219,14 +219,14 @@ func (c *client) call(method, path string, body any, out any) (json.RawMessage, 
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, "http://switchboard"+path, rd)
+	req, err := http.NewRequest(method, "http://switchboard"+path, rd) //nolint:gosec // G704: to the daemon's own admin socket
 	if err != nil {
 		return nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.http.Do(req) //nolint:gosec // G704: to the daemon's own admin socket
 	if err != nil {
 		hint := "is 'switchboard serve' running, and are you root or its user?"
 		if _, serr := os.Stat(c.socket); errors.Is(serr, os.ErrNotExist) {
@@ -386,14 +386,6 @@ type optional struct {
 
 func (o *optional) String() string     { return o.val }
 func (o *optional) Set(s string) error { o.val, o.set = s, true; return nil }
-
-func (o *optional) ptr() *string {
-	if !o.set {
-		return nil
-	}
-	v := o.val
-	return &v
-}
 
 type userRow struct {
 	Username string    `json:"username"`

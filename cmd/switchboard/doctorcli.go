@@ -106,7 +106,7 @@ func cmdVantage(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	go func() {
 		<-ctx.Done()
-		srv.Close()
+		srv.Close() //nolint:errcheck // stopping on a signal; Serve returns ErrServerClosed
 	}()
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return &exitError{code: 1, msg: "vantage: " + err.Error()}

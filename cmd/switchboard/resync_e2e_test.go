@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/switchboard-pbx/switchboard/internal/asterisktest"
 )
@@ -141,8 +140,16 @@ func TestResyncThroughDaemon(t *testing.T) {
 	if code != 403 {
 		t.Errorf("auditor: %d %v", code, out2)
 	}
-	time.Sleep(200 * time.Millisecond)
-	if n := len(notifies()); n != 6 {
-		t.Errorf("the phone got %d NOTIFYs, want 6", n)
+	// A barrier instead of a wait for nothing: a reboot sent after the refusal
+	// travels the same way (AMI, Asterisk, the phone's one contact), so a
+	// NOTIFY the refused request had sent would arrive before it.
+	if code, rep, _, err := d.request("POST", "/api/v1/tenants/default/devices/"+d1.ID+"/resync", token, map[string]any{"reboot": true}); err != nil || code != 200 {
+		t.Fatalf("barrier reboot: %d %v %v", code, rep, err)
+	}
+	if n := waitNotify(6); n.Header("Event") != "check-sync;reboot=true" {
+		t.Errorf("NOTIFY #7 is not the barrier's reboot (a refused request sent one):\n%s", n.Text)
+	}
+	if n := len(notifies()); n != 7 {
+		t.Errorf("the phone got %d NOTIFYs, want 6 and the barrier's", n)
 	}
 }

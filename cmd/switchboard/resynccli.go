@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -64,8 +65,8 @@ func resyncVerbs() []verb {
 
 // resyncFlagError names the CLI's flags in the daemon's refusals.
 func resyncFlagError(err error) error {
-	ee, ok := err.(*exitError)
-	if !ok {
+	var ee *exitError
+	if !errors.As(err, &ee) {
 		return err
 	}
 	r := strings.NewReplacer("devices (ids or MACs), template, model or all", "MAC|ID arguments, --template, --model or --all",

@@ -71,7 +71,7 @@ func fullRouter(t *testing.T) *component.Web {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	d, err := build(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), st, io.Discard)
+	d, err := build(ctx, cfg, slog.New(slog.DiscardHandler), st, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

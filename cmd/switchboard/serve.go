@@ -61,7 +61,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	log := newLogger(cfg.Log, stderr)
 	if p := os.Getenv("SWITCHBOARD_CPUPROFILE"); p != "" {
 		// Diagnostics: a CPU profile of the whole run, for "go tool pprof".
-		f, err := os.Create(p)
+		f, err := os.Create(p) //nolint:gosec // G304: the profile path the operator set
 		if err != nil {
 			return &exitError{code: 2, msg: err.Error()}
 		}
@@ -99,7 +99,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("closing the store", "err", err)
+		}
+	}()
 	d, err := build(ctx, cfg, log, st, stdout)
 	if err != nil {
 		return err

@@ -260,8 +260,7 @@ func taskVerbs() []verb {
 					}
 					for {
 						var runs struct{ Items []tasks.Run }
-						raw, err = c.call("GET", "/api/v1/tasks/"+url.PathEscape(id)+"/runs?limit=20", nil, &runs)
-						if err != nil {
+						if _, err := c.call("GET", "/api/v1/tasks/"+url.PathEscape(id)+"/runs?limit=20", nil, &runs); err != nil {
 							return err
 						}
 						for _, r := range runs.Items {
@@ -453,7 +452,7 @@ func (c *client) download(path, to string) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
+	defer os.Remove(tmp.Name()) //nolint:errcheck // gone after the rename; a leftover is a hidden temporary file
 	if _, err := io.Copy(tmp, resp.Body); err != nil {
 		tmp.Close()
 		return fmt.Errorf("writing %s: %w", to, err)
@@ -461,7 +460,7 @@ func (c *client) download(path, to string) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), to)
+	return os.Rename(tmp.Name(), to) //nolint:gosec // G703: the output file the operator named
 }
 
 func mustRaw(v any) []byte {

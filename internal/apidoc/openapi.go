@@ -85,7 +85,7 @@ func Document(version string) ([]byte, error) {
 		seen[o.Pattern] = true
 		method, path, ok := strings.Cut(o.Pattern, " ")
 		if !ok || !strings.HasPrefix(path, "/api/v1/") {
-			return nil, fmt.Errorf("apidoc: %q is not METHOD /api/v1/...", o.Pattern)
+			return nil, fmt.Errorf("apidoc: %q is not \"METHOD /api/v1/path\"", o.Pattern)
 		}
 		op := map[string]any{
 			"summary":     o.Summary,
@@ -210,6 +210,6 @@ func (c *Component) Serve(ctx context.Context) error { <-ctx.Done(); return nil 
 func (c *Component) Routes(r component.Router) {
 	r.Handle("GET /api/v1/openapi.json", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(c.doc) //nolint:errcheck // the client went away
+		w.Write(c.doc) // the client went away
 	}))
 }

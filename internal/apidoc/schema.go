@@ -35,14 +35,14 @@ func name(t reflect.Type) string {
 
 // of is the schema of values of type t as encoding/json writes them.
 func (s *schemas) of(t reflect.Type) map[string]any {
-	switch {
-	case t == nil:
+	switch t {
+	case nil:
 		return map[string]any{}
-	case t == timeType:
+	case timeType:
 		return map[string]any{"type": "string", "format": "date-time"}
-	case t == durationType:
+	case durationType:
 		return map[string]any{"type": "integer", "description": "nanoseconds"}
-	case t == rawType:
+	case rawType:
 		return map[string]any{"description": "any JSON value"}
 	}
 	if reflect.PointerTo(t).Implements(reflect.TypeOf((*json.Marshaler)(nil)).Elem()) && t.Kind() != reflect.Struct {

@@ -90,13 +90,13 @@ func DialAMI(addr, user, secret string) (*AMI, error) {
 		return nil, err
 	}
 	r := bufio.NewReader(c)
-	c.SetReadDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	banner, err := r.ReadString('\n')
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("AMI banner: %w", err)
 	}
-	c.SetReadDeadline(time.Time{}) //nolint:errcheck
+	c.SetReadDeadline(time.Time{})
 	a := &AMI{conn: c, changed: make(chan struct{}), pending: map[string]chan Msg{}, lists: map[string][]Msg{},
 		closed: make(chan struct{}), Banner: strings.TrimSpace(banner)}
 	go a.read(r)
@@ -226,7 +226,7 @@ func (a *AMI) action(action string, kv ...string) (Msg, []Msg, error) {
 	a.pending[id] = ch
 	a.mu.Unlock()
 	a.wmu.Lock()
-	a.conn.SetWriteDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck
+	a.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	_, err := a.conn.Write([]byte(b.String()))
 	a.wmu.Unlock()
 	if err != nil {

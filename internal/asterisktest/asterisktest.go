@@ -201,7 +201,7 @@ func Shared(t testing.TB) *PBX {
 
 func randHex(n int) string {
 	b := make([]byte, n)
-	rand.Read(b) //nolint:errcheck // crypto/rand never fails on Linux
+	rand.Read(b) // crypto/rand never fails on Linux
 	return hex.EncodeToString(b)
 }
 
@@ -364,7 +364,7 @@ func (p *PBX) checkSIP() error {
 		if _, err := c.Write([]byte(msg)); err != nil {
 			return err
 		}
-		c.SetReadDeadline(time.Now().Add(250 * time.Millisecond)) //nolint:errcheck
+		c.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
 		n, err := c.Read(buf)
 		if err != nil {
 			continue
@@ -389,7 +389,7 @@ func (p *PBX) kill() {
 	if cmd == nil {
 		return
 	}
-	cmd.Process.Kill() //nolint:errcheck
+	cmd.Process.Kill()
 	<-done
 }
 
@@ -407,11 +407,11 @@ func (p *PBX) stop() {
 		return
 	default:
 	}
-	cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck
+	cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		cmd.Process.Kill() //nolint:errcheck
+		cmd.Process.Kill()
 		<-done
 	}
 }

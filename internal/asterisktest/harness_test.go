@@ -57,7 +57,3 @@ func logEvents(t *testing.T, a *AMI, keys []string, names ...string) {
 	}
 	t.Logf("events:\n%s", b.String())
 }
-
-func cdrsOf(a *AMI, linkedid string) []Msg {
-	return a.Filter(Match("Event", "Cdr", "LinkedID", linkedid))
-}

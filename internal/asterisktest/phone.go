@@ -628,7 +628,7 @@ func (ph *Phone) PowerOff(t testing.TB) {
 	procs := append([]*sippProc(nil), ph.procs...)
 	ph.mu.Unlock()
 	for _, p := range procs {
-		p.cmd.Process.Kill() //nolint:errcheck // it may have ended
+		p.cmd.Process.Kill() // it may have ended
 		<-p.done
 	}
 }
@@ -684,14 +684,14 @@ func (ph *Phone) close(t testing.TB) {
 		select {
 		case <-ph.main.done:
 		default:
-			ph.unregister(2 * time.Second) //nolint:errcheck // best effort
+			ph.unregister(2 * time.Second) // best effort
 		}
 	}
 	ph.mu.Lock()
 	procs := append([]*sippProc(nil), ph.procs...)
 	ph.mu.Unlock()
 	for _, p := range procs {
-		p.cmd.Process.Kill() //nolint:errcheck
+		p.cmd.Process.Kill()
 		<-p.done
 	}
 	close(ph.quit)

@@ -20,7 +20,7 @@ func TestQueueCall(t *testing.T) {
 	ag := p.Register(t, agent.Number, PhoneOptions{AnswerAfter: 500 * time.Millisecond})
 	cl := p.Register(t, caller.Number, PhoneOptions{})
 	a.MustAction(t, "QueueAdd", "Queue", "400", "Interface", iface, "MemberName", "Agent "+agent.Number, "Paused", "false")
-	t.Cleanup(func() { a.Action("QueueRemove", "Queue", "400", "Interface", iface) }) //nolint:errcheck
+	t.Cleanup(func() { a.Action("QueueRemove", "Queue", "400", "Interface", iface) })
 	a.Wait(t, wait, Match("Event", "QueueMemberAdded", "Queue", "400", "Interface", iface))
 	a.MustAction(t, "QueuePause", "Queue", "400", "Interface", iface, "Paused", "true", "Reason", "lunch")
 	a.Wait(t, wait, Match("Event", "QueueMemberPause", "Interface", iface, "Paused", "1", "PausedReason", "lunch"))

@@ -77,7 +77,7 @@ func Prefetch(arch string) {
 	}
 	cmd := exec.Command(filepath.Join(repoRoot(), "rootfs", "mkbase.sh"), cacheDir(), arch, pkgs)
 	if cmd.Start() == nil {
-		go cmd.Wait() //nolint:errcheck // Base reports failures
+		go cmd.Wait() // Base reports failures
 	}
 }
 
@@ -132,7 +132,7 @@ func New(t testing.TB, tarball string) *Root {
 		if m := mountsBelow(dir); len(m) > 0 {
 			t.Errorf("chroottest: still mounted below %s: %v", dir, m)
 			for _, p := range m {
-				syscall.Unmount(p, syscall.MNT_DETACH) //nolint:errcheck // best effort before removal
+				syscall.Unmount(p, syscall.MNT_DETACH) // best effort before removal
 			}
 		}
 		if err := os.RemoveAll(dir); err != nil {
@@ -220,7 +220,7 @@ func (r *Root) Start(args ...string) *Daemon {
 		r.t.Fatalf("starting %v: %v", args, err)
 	}
 	go func() { d.waitErr = d.cmd.Wait(); close(d.done) }()
-	r.t.Cleanup(func() { d.Stop() }) //nolint:errcheck // the test checks Stop itself when it matters
+	r.t.Cleanup(func() { d.Stop() }) // the test checks Stop itself when it matters
 	return d
 }
 
@@ -242,12 +242,12 @@ func (d *Daemon) Stop() error {
 	if ok, err := d.Exited(); ok {
 		return err
 	}
-	d.cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck // it may have just exited
+	d.cmd.Process.Signal(syscall.SIGTERM) // it may have just exited
 	select {
 	case <-d.done:
 		return d.waitErr
 	case <-time.After(15 * time.Second):
-		d.cmd.Process.Kill() //nolint:errcheck // it may have just exited
+		d.cmd.Process.Kill() // it may have just exited
 		<-d.done
 		return errors.New("did not stop within 15 s of SIGTERM")
 	}

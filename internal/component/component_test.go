@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -136,7 +135,7 @@ func start(t *testing.T, rs RoleSource, list ...Component) *harness {
 	h := &harness{st: st, web: NewWeb(auth{}), done: make(chan error, 1), ready: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.stop = cancel
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	go func() {
 		h.done <- Run(ctx, Options{Log: log, Store: st, Registry: prometheus.NewRegistry(), Web: h.web, Role: rs,
 			Ready: func() { close(h.ready) }}, list...)
@@ -269,7 +268,7 @@ func TestBindFailureStopsStartup(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	err = Run(t.Context(), Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Store: st,
+	err = Run(t.Context(), Options{Log: slog.New(slog.DiscardHandler), Store: st,
 		Registry: prometheus.NewRegistry(), Web: NewWeb(auth{})}, c)
 	if err == nil || err.Error() != "busy: bind failed" {
 		t.Fatalf("Run = %v", err)
@@ -320,7 +319,7 @@ func TestListedTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	err = Run(t.Context(), Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Store: st,
+	err = Run(t.Context(), Options{Log: slog.New(slog.DiscardHandler), Store: st,
 		Registry: prometheus.NewRegistry(), Web: NewWeb(auth{})}, &udpComp{name: "x"}, &udpComp{name: "x"})
 	if err == nil {
 		t.Fatal("two components named x accepted")

@@ -119,12 +119,12 @@ func (g *gate) run(ctx context.Context, c Component) error {
 		case <-changed:
 			// A change from active can only be to not active.
 			cancel()
-			<-done
+			<-done //nolint:errcheck // the error after cancel is the cancel itself
 			log.Info("node no longer active: stopped")
 			continue
 		case <-ctx.Done():
 			cancel()
-			<-done
+			<-done //nolint:errcheck // the error after cancel is the cancel itself
 			return nil
 		}
 		cancel()

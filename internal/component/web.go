@@ -115,7 +115,7 @@ func (w *Web) Secure() http.Handler {
 		rw.Header().Set("Content-Type", "application/json")
 		rw.Header().Set("Cache-Control", "no-store")
 		rw.WriteHeader(code)
-		rw.Write(body) //nolint:errcheck // the client went away
+		rw.Write(body) // the client went away
 	})
 	// Run sets the registry after the listeners are built: look it up per scrape.
 	mux.HandleFunc("GET /metrics", func(rw http.ResponseWriter, r *http.Request) {

@@ -169,7 +169,7 @@ func Cleanup() {
 
 func randHex(n int) string {
 	b := make([]byte, n)
-	rand.Read(b) //nolint:errcheck // crypto/rand never fails on Linux
+	rand.Read(b) // crypto/rand never fails on Linux
 	return hex.EncodeToString(b)
 }
 
@@ -231,7 +231,7 @@ func startOnce(server, tmpl string) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start %s: %w", server, err)
 	}
-	go func() { s.cmd.Wait(); close(s.done) }() //nolint:errcheck
+	go func() { s.cmd.Wait(); close(s.done) }()
 
 	// Root over the unix socket creates the test user that connects over TCP.
 	root, err := sql.Open("mysql", "root@unix("+s.Socket+")/")
@@ -287,11 +287,11 @@ func (s *Server) stop(keep bool, logf func(string, ...any)) {
 	select {
 	case <-s.done:
 	default:
-		s.cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck
+		s.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-s.done:
 		case <-time.After(15 * time.Second):
-			s.cmd.Process.Kill() //nolint:errcheck
+			s.cmd.Process.Kill()
 			<-s.done
 		}
 	}
@@ -334,7 +334,7 @@ func (s *Server) NewCDRDB(t testing.TB) string {
 	}
 	t.Cleanup(func() {
 		if d, err := sql.Open("mysql", s.DSN("")); err == nil {
-			d.Exec("DROP DATABASE IF EXISTS `" + name + "`") //nolint:errcheck
+			d.Exec("DROP DATABASE IF EXISTS `" + name + "`")
 			d.Close()
 		}
 	})

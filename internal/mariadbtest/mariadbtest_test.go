@@ -23,7 +23,7 @@ func TestServerAndLoaders(t *testing.T) {
 	}
 	for rows.Next() {
 		var c string
-		rows.Scan(&c) //nolint:errcheck
+		rows.Scan(&c)
 		cols = append(cols, c)
 	}
 	rows.Close()
@@ -76,7 +76,7 @@ func TestServerAndLoaders(t *testing.T) {
 	}
 	// The shared database is untouched by the test's own one.
 	var n int
-	db.QueryRow("SELECT COUNT(*) FROM cdr").Scan(&n) //nolint:errcheck
+	db.QueryRow("SELECT COUNT(*) FROM cdr").Scan(&n)
 	if n != 0 {
 		t.Errorf("asteriskcdrdb.cdr has %d rows", n)
 	}

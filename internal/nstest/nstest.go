@@ -66,7 +66,7 @@ func RemoveLeftovers() {
 			continue
 		}
 		killPids(name)
-		exec.Command("ip", "netns", "del", name).Run() //nolint:errcheck
+		exec.Command("ip", "netns", "del", name).Run()
 	}
 }
 
@@ -74,7 +74,7 @@ func killPids(ns string) {
 	out, _ := exec.Command("ip", "netns", "pids", ns).Output()
 	for _, f := range strings.Fields(string(out)) {
 		if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
-			unix.Kill(pid, unix.SIGKILL) //nolint:errcheck
+			unix.Kill(pid, unix.SIGKILL)
 		}
 	}
 }
@@ -89,7 +89,7 @@ func New(t testing.TB, role string) string {
 	Run(t, "ip", "netns", "add", name)
 	t.Cleanup(func() {
 		killPids(name)
-		exec.Command("ip", "netns", "del", name).Run() //nolint:errcheck
+		exec.Command("ip", "netns", "del", name).Run()
 	})
 	Run(t, "ip", "-n", name, "link", "set", "lo", "up")
 	return name

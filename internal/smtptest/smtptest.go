@@ -147,7 +147,7 @@ func Start(t *testing.T, implicit bool, maxBytes int64) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(l) //nolint:errcheck // ends with Close
+	go srv.Serve(l) // ends with Close
 	t.Cleanup(func() { srv.Close() })
 	s.Addr = l.Addr().String()
 	s.Port = l.Addr().(*net.TCPAddr).Port

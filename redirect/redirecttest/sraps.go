@@ -47,7 +47,7 @@ func NewSRAPS(keyID, secret string) *SRAPS {
 func jsonAnswer(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v) //nolint:errcheck // test double
+	json.NewEncoder(w).Encode(v) // test double
 }
 
 // checkHawk verifies the Authorization header against the request exactly.
@@ -161,7 +161,7 @@ func (s *SRAPS) endpoint(w http.ResponseWriter, r *http.Request, mac string, bod
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(doc) //nolint:errcheck // test double
+		w.Write(doc) // test double
 	case http.MethodPut:
 		var in struct {
 			MAC      string `json:"mac"`
@@ -188,7 +188,7 @@ func (s *SRAPS) endpoint(w http.ResponseWriter, r *http.Request, mac string, bod
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
-		w.Write(body) //nolint:errcheck // test double
+		w.Write(body) // test double
 	case http.MethodDelete:
 		if _, ok := s.docs[m]; !ok {
 			jsonAnswer(w, http.StatusNotFound, map[string]string{"detail": "Not found."})

@@ -45,21 +45,21 @@ func xmlrpcHandler(d **Double, path, user, pass string, methods map[string]rpcMe
 		name, params, err := xmlrpc.ParseCall(body)
 		if err != nil {
 			w.Header().Set("Content-Type", "text/xml")
-			w.Write(xmlrpc.EncodeFault(-32700, "parse error: "+err.Error())) //nolint:errcheck // test double
+			w.Write(xmlrpc.EncodeFault(-32700, "parse error: "+err.Error())) // test double
 			return
 		}
 		(*d).count(name)
 		m, ok := methods[name]
 		w.Header().Set("Content-Type", "text/xml")
 		if !ok {
-			w.Write(xmlrpc.EncodeFault(-32601, "method not found: "+name)) //nolint:errcheck // test double
+			w.Write(xmlrpc.EncodeFault(-32601, "method not found: "+name)) // test double
 			return
 		}
 		out, err := xmlrpc.EncodeResponse(m(params))
 		if err != nil {
 			panic(err) // a bug in the double
 		}
-		w.Write(out) //nolint:errcheck // test double
+		w.Write(out) // test double
 	}
 }
 

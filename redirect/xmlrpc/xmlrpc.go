@@ -243,7 +243,7 @@ func parseDoc(data []byte) (string, doc, error) {
 
 func (p *parser) token() (xml.Token, error) {
 	tok, err := p.d.Token()
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return nil, errors.New("xmlrpc: unexpected end of document")
 	}
 	if err != nil {

@@ -99,7 +99,7 @@ func FuzzParse(f *testing.F) {
 				}
 			}
 		}
-		ParseCall(data) //nolint:errcheck // must not panic
+		ParseCall(data) // must not panic
 	})
 }
 

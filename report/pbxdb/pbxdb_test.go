@@ -289,3 +289,26 @@ func TestRefusesWhatIsNotThere(t *testing.T) {
 		t.Fatal("bad DSN accepted")
 	}
 }
+
+// TestTableNames: the configured table names reach the queries quoted, so
+// Open refuses any that is not a plain identifier.
+func TestTableNames(t *testing.T) {
+	for _, c := range []struct {
+		table, queueLog string
+		ok              bool
+	}{
+		{"", "", true},
+		{"cdr_2024", "queue_log$old", true},
+		{"cdr` WHERE 1; DROP TABLE cdr; --", "", false},
+		{"cdr", "queue log", false},
+		{"cdr.other", "", false},
+	} {
+		db, err := Open(Config{DSN: "reader:pw@tcp(127.0.0.1:3306)/asteriskcdrdb", Table: c.table, QueueLog: c.queueLog})
+		if (err == nil) != c.ok {
+			t.Errorf("table %q, queue_log %q: %v", c.table, c.queueLog, err)
+		}
+		if db != nil {
+			db.Close()
+		}
+	}
+}
