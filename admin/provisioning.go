@@ -362,7 +362,8 @@ func (a *API) provisioningRoutes() {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
-	for _, what := range []string{"accounts", "devices"} {
+	// device-keys.csv: one row per programmable key, the device by MAC.
+	for _, what := range []string{"accounts", "devices", "device-keys"} {
 		a.Mount("GET "+tb+"/"+what+".csv", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 			t, err := a.tenantOf(r, p)
 			if err != nil {
@@ -371,8 +372,11 @@ func (a *API) provisioningRoutes() {
 			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 			w.Header().Set("Content-Disposition", `attachment; filename="`+what+`.csv"`)
 			// Auditors read configuration, not credentials.
-			if what == "accounts" {
+			switch what {
+			case "accounts":
 				return pv.ExportAccounts(r.Context(), t, w, p.CanWrite())
+			case "device-keys":
+				return pv.ExportKeys(r.Context(), t, w)
 			}
 			return pv.ExportDevices(r.Context(), t, w, p.CanWrite())
 		})
@@ -383,9 +387,12 @@ func (a *API) provisioningRoutes() {
 			}
 			body := http.MaxBytesReader(w, r.Body, 32<<20)
 			var res provision.ImportResult
-			if what == "accounts" {
+			switch what {
+			case "accounts":
 				res, err = pv.ImportAccounts(r.Context(), p.Actor(), t, body)
-			} else {
+			case "device-keys":
+				res, err = pv.ImportKeys(r.Context(), p.Actor(), t, body)
+			default:
 				res, err = pv.ImportDevices(r.Context(), p.Actor(), t, body)
 			}
 			if err != nil {

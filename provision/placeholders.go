@@ -7,6 +7,8 @@ const (
 	SourceAccount = "account"
 	SourceDevice  = "device"
 	SourceCustom  = "custom"
+	SourceLine    = "line" // inside %%FOR LINES%% and %%FOR ALL LINES%%
+	SourceKey     = "key"  // inside %%FOR KEYS%% and %%FOR ALL KEYS%%
 )
 
 // PlaceholderInfo documents one built-in placeholder.
@@ -38,6 +40,9 @@ var Placeholders = []PlaceholderInfo{
 	{"KPBX_LANGUAGE", SourcePBX, "phone UI language, ISO 639-1 (en, it, de, ...)"},
 	{"KPBX_VOICEMAIL_NUMBER", SourcePBX, "number to dial for voicemail"},
 	{"KPBX_RESYNC_SECONDS", SourcePBX, "how often phones re-check their configuration, in seconds"},
+	{"KPBX_PICKUP_PREFIX", SourcePBX, "feature code dialled before an extension to pick up its call (directed pickup), e.g. **"},
+	{"KPBX_GROUP_PICKUP_CODE", SourcePBX, "feature code that picks up a call ringing in the group, e.g. *8"},
+	{"KPBX_DND_CODE", SourcePBX, "feature code that toggles do-not-disturb on the PBX, e.g. *76"},
 
 	{"ACCOUNT_EXTENSION", SourceAccount, "the extension number"},
 	{"ACCOUNT_SIP_USERNAME", SourceAccount, "SIP user (From/Contact user)"},
@@ -67,6 +72,35 @@ var Placeholders = []PlaceholderInfo{
 	{"DEVICE_MODEL", SourceDevice, "model name, e.g. T54W"},
 	{"DEVICE_BRAND", SourceDevice, "brand name, e.g. Yealink"},
 	{"DEVICE_LABEL", SourceDevice, "the device's label (its notes' first line)"},
+	{"DEVICE_LINES", SourceDevice, "how many lines (accounts) the device has"},
+
+	{"LINE_NUMBER", SourceLine, "the line's number on the device, from 1 (line 1 is the ACCOUNT_ placeholders' account)"},
+	{"LINE_INDEX0", SourceLine, "the line's number from 0"},
+	{"LINE_ACTIVE", SourceLine, "1 when an account is on the line; empty for the unused lines of FOR ALL LINES"},
+	{"LINE_HANDSET_ID", SourceLine, "the DECT handset of the line, 5 digits (00001)"},
+	{"LINE_DECT_CODE", SourceLine, "the handset's DECT registration code: the extension's last 4 digits (0000 when not numeric)"},
+	{"LINE_EXTENSION", SourceLine, "the line's extension number"},
+	{"LINE_SIP_USERNAME", SourceLine, "SIP user of the line"},
+	{"LINE_SIP_AUTH_USERNAME", SourceLine, "SIP authentication user of the line"},
+	{"LINE_SIP_PASSWORD", SourceLine, "SIP password of the line"},
+	{"LINE_DISPLAY_NAME", SourceLine, "caller name of the line"},
+	{"LINE_FIRST_NAME", SourceLine, "first name of the line's account"},
+	{"LINE_LAST_NAME", SourceLine, "last name of the line's account"},
+	{"LINE_LABEL", SourceLine, "the line's label on the phone (the device's, else the display name)"},
+	{"LINE_VOICEMAIL", SourceLine, "voicemail box of the line"},
+	{"LINE_SIP_TRANSPORT", SourceLine, "transport of the line: udp, tcp or tls"},
+	{"LINE_SIP_PORT", SourceLine, "SIP port of the line's transport"},
+
+	{"KEY_INDEX", SourceKey, "the key's position on the phone or on its expansion module, from 1"},
+	{"KEY_INDEX0", SourceKey, "the key's position from 0"},
+	{"KEY_MODULE", SourceKey, "0 for a key of the phone, 1.. for a key of that expansion module"},
+	{"KEY_POSITION", SourceKey, "the key's position counting the phone's keys, then each module's, from 1"},
+	{"KEY_POSITION0", SourceKey, "KEY_POSITION from 0"},
+	{"KEY_TYPE", SourceKey, "line, blf, speed_dial, park, pickup, group_pickup, dnd, transfer, voicemail, url, intercom, forward, hold or conference; in FOR ALL KEYS the phone's first free keys are line keys of lines 1, 2, ... and the others empty"},
+	{"KEY_VALUE", SourceKey, "what the key dials, watches or opens (an extension, a number, a URL)"},
+	{"KEY_LABEL", SourceKey, "the key's label (its value when none is set)"},
+	{"KEY_LINE", SourceKey, "the device line the key uses, from 1"},
+	{"KEY_LINE0", SourceKey, "the device line the key uses, from 0"},
 }
 
 var placeholderSource = func() map[string]string {
@@ -81,6 +115,18 @@ var placeholderSource = func() map[string]string {
 func BuiltinPlaceholder(name string) (source string, ok bool) {
 	s, ok := placeholderSource[name]
 	return s, ok
+}
+
+// loopPlaceholder is the loop a built-in loop placeholder belongs to (LINES or
+// KEYS), or "".
+func loopPlaceholder(name string) string {
+	switch placeholderSource[name] {
+	case SourceLine:
+		return LoopLines
+	case SourceKey:
+		return LoopKeys
+	}
+	return ""
 }
 
 // KnownFor returns the placeholder check for a template of the given scope:

@@ -12,6 +12,7 @@ import (
 	"net"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -310,6 +311,9 @@ func listInto[T any](tx *store.Tx, kind, tenant string, add func(T)) error {
 		if err := json.Unmarshal(data, &v); err != nil {
 			return fmt.Errorf("provision: %s %s: %w", kind, id, err)
 		}
+		if d, ok := any(&v).(*Device); ok {
+			d.normalize()
+		}
 		add(v)
 		return nil
 	})
@@ -577,7 +581,11 @@ func (r *renderer) renderDevices(tx *store.Tx, td *tenantData, w *treeWriter, de
 			vars[k] = v
 		}
 		deviceVars(vars, d, mac, m, td.pbx, acc, r.s.brandName(m.Brand))
-		b = c.Append(b[:0], vars, t.Escape)
+		sc := deviceScope(c, vars, d, m, td.pbx, td.accounts)
+		if b, err = c.RenderScope(b[:0], sc, t.Escape); err != nil {
+			errs[d.ID] = fmt.Sprintf("template %q: %v", t.Name, err)
+			return nil
+		}
 		f, ok := w.put(&File{Name: m.File.Name(mac), Tenant: w.tenant, Device: d.ID, MAC: mac.String(), ContentType: t.ContentType, Body: bytes.Clone(b), Secret: true})
 		if !ok {
 			errs[d.ID] = fmt.Sprintf("file %s is already generated for device %s", f.Name, f.MAC)
@@ -639,6 +647,9 @@ func (s *Service) pbxVars(t Tenant, p PBXSettings) map[string]string {
 		"KPBX_LANGUAGE":                p.Language,
 		"KPBX_VOICEMAIL_NUMBER":        p.VoicemailNumber,
 		"KPBX_RESYNC_SECONDS":          strconv.Itoa(p.ResyncSeconds),
+		"KPBX_PICKUP_PREFIX":           p.PickupPrefix,
+		"KPBX_GROUP_PICKUP_CODE":       p.GroupPickupCode,
+		"KPBX_DND_CODE":                p.DNDCode,
 	}
 }
 
@@ -672,38 +683,47 @@ func formatOffsetHours(min int) string {
 	return sign + strconv.FormatFloat(h, 'f', -1, 64)
 }
 
-// deviceVars adds the account and device placeholders.
+// accountValues are an account's placeholder values with their defaults.
+type accountValues struct {
+	auth, vm, display, transport, port string
+}
+
+func valuesOf(a Account, p PBXSettings) accountValues {
+	v := accountValues{auth: a.AuthUsername, vm: a.Voicemail, display: a.DisplayName, transport: a.Transport}
+	if v.transport == "" {
+		v.transport = p.Transport
+	}
+	if v.auth == "" {
+		v.auth = a.SIPUsername
+	}
+	if v.vm == "" {
+		v.vm = a.Extension
+	}
+	if v.display == "" {
+		v.display = strings.TrimSpace(a.FirstName + " " + a.LastName)
+	}
+	if v.display == "" {
+		v.display = a.Extension
+	}
+	v.port = strconv.Itoa(p.port(v.transport))
+	return v
+}
+
+// deviceVars adds the account (line 1) and device placeholders.
 func deviceVars(v map[string]string, d Device, mac MAC, m Model, p PBXSettings, a Account, brand string) {
-	transport := a.Transport
-	if transport == "" {
-		transport = p.Transport
-	}
-	auth := a.AuthUsername
-	if auth == "" {
-		auth = a.SIPUsername
-	}
-	vm := a.Voicemail
-	if vm == "" {
-		vm = a.Extension
-	}
-	display := a.DisplayName
-	if display == "" {
-		display = strings.TrimSpace(a.FirstName + " " + a.LastName)
-	}
-	if display == "" {
-		display = a.Extension
-	}
+	av := valuesOf(a, p)
 	label, _, _ := strings.Cut(d.Notes, "\n")
 	v["ACCOUNT_EXTENSION"] = a.Extension
 	v["ACCOUNT_SIP_USERNAME"] = a.SIPUsername
-	v["ACCOUNT_SIP_AUTH_USERNAME"] = auth
+	v["ACCOUNT_SIP_AUTH_USERNAME"] = av.auth
 	v["ACCOUNT_SIP_PASSWORD"] = a.SIPPassword
-	v["ACCOUNT_DISPLAY_NAME"] = display
+	v["ACCOUNT_DISPLAY_NAME"] = av.display
 	v["ACCOUNT_FIRST_NAME"] = a.FirstName
 	v["ACCOUNT_LAST_NAME"] = a.LastName
-	v["ACCOUNT_VOICEMAIL"] = vm
-	v["ACCOUNT_SIP_TRANSPORT"] = transport
-	v["ACCOUNT_SIP_PORT"] = strconv.Itoa(p.port(transport))
+	v["ACCOUNT_VOICEMAIL"] = av.vm
+	v["ACCOUNT_SIP_TRANSPORT"] = av.transport
+	v["ACCOUNT_SIP_PORT"] = av.port
+	v["DEVICE_LINES"] = strconv.Itoa(len(d.Lines))
 	v["IPADDRMODE"] = d.IPAddrMode
 	v["IPADDR"] = d.IPAddr
 	v["IPNETMASK"] = d.Netmask
@@ -721,6 +741,135 @@ func deviceVars(v map[string]string, d Device, mac MAC, m Model, p PBXSettings, 
 	v["DEVICE_MODEL"] = m.Name
 	v["DEVICE_BRAND"] = brand
 	v["DEVICE_LABEL"] = strings.TrimSpace(label)
+}
+
+// deviceScope is what a device's template renders with: vars, and the lines
+// and keys for the loops the template has (only those are built).
+func deviceScope(c *Compiled, vars map[string]string, d Device, m Model, p PBXSettings, accounts map[string]Account) *Scope {
+	sc := &Scope{Vars: vars}
+	if c.UsesLoop(LoopLines) || c.UsesLoop(LoopAllLines) {
+		for i, l := range d.Lines {
+			a, ok := accounts[l.Account]
+			if !ok {
+				continue
+			}
+			sc.Lines = append(sc.Lines, lineFrame(i+1, l, a, p))
+		}
+		if c.UsesLoop(LoopAllLines) {
+			for i := 0; i < max(m.Lines, len(d.Lines)); i++ {
+				if i < len(sc.Lines) {
+					sc.AllLines = append(sc.AllLines, sc.Lines[i])
+				} else {
+					sc.AllLines = append(sc.AllLines, slotFrame(i+1))
+				}
+			}
+		}
+	}
+	if c.UsesLoop(LoopKeys) || c.UsesLoop(LoopAllKeys) {
+		keys := slices.Clone(d.Keys)
+		sort.SliceStable(keys, func(i, j int) bool {
+			if keys[i].Module != keys[j].Module {
+				return keys[i].Module < keys[j].Module
+			}
+			return keys[i].Index < keys[j].Index
+		})
+		modules := 0
+		for _, k := range keys {
+			sc.Keys = append(sc.Keys, keyFrame(k, m, d, sc.Lines))
+			modules = max(modules, k.Module)
+		}
+		if c.UsesLoop(LoopAllKeys) {
+			byPos := map[[2]int]map[string]string{}
+			for i, k := range keys {
+				byPos[[2]int{k.Module, k.Index}] = sc.Keys[i]
+			}
+			for mod := 0; mod <= modules; mod++ {
+				n := m.Keys
+				if mod > 0 {
+					n = m.ModuleKeys
+				}
+				for idx := 1; idx <= n; idx++ {
+					switch f, ok := byPos[[2]int{mod, idx}]; {
+					case ok:
+						sc.AllKeys = append(sc.AllKeys, f)
+					case mod == 0 && idx <= len(sc.Lines):
+						// The phone's first free keys show the lines, as a
+						// factory-new phone does.
+						sc.AllKeys = append(sc.AllKeys, keyFrame(Key{Index: idx, Type: KeyLine, Line: idx}, m, d, sc.Lines))
+					default:
+						sc.AllKeys = append(sc.AllKeys, keyFrame(Key{Module: mod, Index: idx, Line: 1}, m, d, sc.Lines))
+					}
+				}
+			}
+		}
+	}
+	return sc
+}
+
+// lineFrame is the LINE_ placeholders of line n.
+func lineFrame(n int, l DeviceLine, a Account, p PBXSettings) map[string]string {
+	av := valuesOf(a, p)
+	f := slotFrame(n)
+	label := l.Label
+	if label == "" {
+		label = av.display
+	}
+	f["LINE_ACTIVE"] = "1"
+	f["LINE_DECT_CODE"] = dectCode(a.Extension)
+	f["LINE_EXTENSION"] = a.Extension
+	f["LINE_SIP_USERNAME"] = a.SIPUsername
+	f["LINE_SIP_AUTH_USERNAME"] = av.auth
+	f["LINE_SIP_PASSWORD"] = a.SIPPassword
+	f["LINE_DISPLAY_NAME"] = av.display
+	f["LINE_FIRST_NAME"] = a.FirstName
+	f["LINE_LAST_NAME"] = a.LastName
+	f["LINE_LABEL"] = label
+	f["LINE_VOICEMAIL"] = av.vm
+	f["LINE_SIP_TRANSPORT"] = av.transport
+	f["LINE_SIP_PORT"] = av.port
+	return f
+}
+
+// slotFrame is an unused line n: its numbers only.
+func slotFrame(n int) map[string]string {
+	return map[string]string{"LINE_NUMBER": strconv.Itoa(n), "LINE_INDEX0": strconv.Itoa(n - 1),
+		"LINE_HANDSET_ID": fmt.Sprintf("%05d", n)}
+}
+
+// dectCode is the handset registration code of an extension: its last four
+// digits (wazo-provd's rule), or 0000.
+func dectCode(ext string) string {
+	for _, c := range ext {
+		if c < '0' || c > '9' {
+			return "0000"
+		}
+	}
+	if len(ext) >= 4 {
+		return ext[len(ext)-4:]
+	}
+	return strings.Repeat("0", 4-len(ext)) + ext
+}
+
+// keyFrame is the KEY_ placeholders of k; an unused position has no type.
+func keyFrame(k Key, m Model, d Device, lines []map[string]string) map[string]string {
+	pos := k.Index
+	if k.Module > 0 {
+		pos = m.Keys + (k.Module-1)*m.ModuleKeys + k.Index
+	}
+	line := max(k.Line, 1)
+	label := k.Label
+	if label == "" && k.Type == KeyLine && line <= len(lines) {
+		label = lines[line-1]["LINE_LABEL"]
+	}
+	if label == "" {
+		label = k.Value
+	}
+	return map[string]string{
+		"KEY_INDEX": strconv.Itoa(k.Index), "KEY_INDEX0": strconv.Itoa(k.Index - 1),
+		"KEY_MODULE": strconv.Itoa(k.Module), "KEY_POSITION": strconv.Itoa(pos), "KEY_POSITION0": strconv.Itoa(pos - 1),
+		"KEY_TYPE": k.Type, "KEY_VALUE": k.Value, "KEY_LABEL": label,
+		"KEY_LINE": strconv.Itoa(line), "KEY_LINE0": strconv.Itoa(line - 1),
+	}
 }
 
 // lookup returns a tenant's file, whatever the case of the name.

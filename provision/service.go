@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -118,12 +119,24 @@ func (s *Service) checkDelete(tx *store.Tx, kind, id string) error {
 			return &store.ConflictError{Field: "id", Msg: fmt.Sprintf("model is used by %d device(s)", n)}
 		}
 	case KindAccount:
-		n, err := tx.CountWhere(KindDevice, "account", id)
+		var a Account
+		if ok, err := tx.Get(KindAccount, id, &a); err != nil || !ok {
+			return err
+		}
+		n := 0
+		err := listInto(tx, KindDevice, a.Tenant, func(d Device) {
+			for _, l := range d.Lines {
+				if l.Account == id {
+					n++
+					break
+				}
+			}
+		})
 		if err != nil {
 			return err
 		}
 		if n > 0 {
-			return &store.ConflictError{Field: "id", Msg: fmt.Sprintf("the account is linked to %d device(s): unlink them first", n)}
+			return &store.ConflictError{Field: "id", Msg: fmt.Sprintf("the account is on a line of %d device(s): take it off first", n)}
 		}
 	}
 	return nil
@@ -271,6 +284,9 @@ func getIn(tx *store.Tx, kind, tenant, id string, v interface{ tenantID() string
 	if !ok || v.tenantID() != tenant {
 		return store.ErrNotFound
 	}
+	if d, ok := v.(*Device); ok {
+		d.normalize()
+	}
 	return nil
 }
 
@@ -399,6 +415,14 @@ func (s *Service) checkDevice(tx *store.Tx, d *Device) error {
 	if d.IPAddrMode == "" {
 		d.IPAddrMode = "dhcp"
 	}
+	d.normalize()
+	placeKeys(d.Keys)
+	if d.Lines == nil {
+		d.Lines = []DeviceLine{}
+	}
+	if d.Keys == nil {
+		d.Keys = []Key{}
+	}
 	// KalliopePBX's rule: without a linked account there is no file, and the
 	// device is saved disabled.
 	if d.Account == "" {
@@ -420,13 +444,19 @@ func (s *Service) checkDevice(tx *store.Tx, d *Device) error {
 			return verr("template", "template %q does not exist or is not a device template", d.Template)
 		}
 	}
-	if d.Account != "" {
+	if err := models[d.Model].checkDevice(d); err != nil {
+		return err
+	}
+	for i, l := range d.Lines {
 		var a Account
-		if err := getIn(tx, KindAccount, d.Tenant, d.Account, &a); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return verr("account", "account %q does not exist in this tenant", d.Account)
+		if err := getIn(tx, KindAccount, d.Tenant, l.Account, &a); err != nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				return err
 			}
-			return err
+			if i == 0 {
+				return verr("account", "account %q does not exist in this tenant", l.Account)
+			}
+			return verr("lines", "line %d: account %q does not exist in this tenant", i+1, l.Account)
 		}
 	}
 	for _, check := range s.deviceChecks {
@@ -474,7 +504,7 @@ func (s *Service) saveDevice(tx *store.Tx, tenant, id string, patch json.RawMess
 	} else if err := getIn(tx, KindDevice, tenant, id, &d); err != nil {
 		return d, err
 	}
-	if err := strictMerge(&d, patch); err != nil {
+	if err := mergeDevice(&d, patch); err != nil {
 		return d, err
 	}
 	if !create && d.ID != id {
@@ -501,6 +531,54 @@ func (s *Service) saveDevice(tx *store.Tx, tenant, id string, patch json.RawMess
 		return d, err
 	}
 	return d, tx.Replace(KindDevice, tenant, d.ID, d, desc+" updated")
+}
+
+// mergeDevice applies a JSON patch to a device. "lines" replaces the lines and
+// sets the account (line 1's); "account" alone replaces line 1's account, or
+// with "" removes the only line. "keys" replaces the keys.
+func mergeDevice(d *Device, patch json.RawMessage) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(patch, &fields); err != nil {
+		return verr("", "bad JSON: %v", err)
+	}
+	_, hasLines := fields["lines"]
+	_, hasAccount := fields["account"]
+	_, hasKeys := fields["keys"]
+	prev := slices.Clone(d.Lines)
+	// Decoding an array into a slice reuses its elements, which would keep
+	// the fields the patch leaves out: start from nothing.
+	if hasLines {
+		d.Lines = nil
+	}
+	if hasKeys {
+		d.Keys = nil
+	}
+	if err := strictMerge(d, patch); err != nil {
+		return err
+	}
+	switch {
+	case hasLines:
+		first := ""
+		if len(d.Lines) > 0 {
+			first = d.Lines[0].Account
+		}
+		if hasAccount && d.Account != first {
+			return verr("account", "account and the account of lines[0] differ: send one of them")
+		}
+		d.Account = first
+	case hasAccount && d.Account == "":
+		if len(prev) > 1 {
+			return verr("account", "the device has %d lines: send lines to take them off", len(prev))
+		}
+		d.Lines = nil
+	case hasAccount:
+		d.Lines = prev
+		if len(d.Lines) == 0 {
+			d.Lines = []DeviceLine{{}}
+		}
+		d.Lines[0].Account = d.Account
+	}
+	return nil
 }
 
 // DeleteDevice deletes a device.
