@@ -20,8 +20,11 @@ run: bin/switchboard
 # Everything CI runs. Tests that need root skip themselves, saying so, when not root.
 # The packaging tests (packaging/, rootfs/) are among them: they find nfpm and the
 # debootstrap cache through NFPM and SB_CACHE (see test-packages below).
+# The tests with a real Asterisk find it through SB_ASTERISK (default
+# $(SB_CACHE)/asterisk-20.20.1, then /var/cache/switchboard/asterisk-20.20.1;
+# .ci/run builds it) and skip, saying so, when it is not there.
 test: lint bin/switchboard
-	NFPM=$(NFPM) SB_CACHE=$(SB_CACHE) $(GO) test -count=1 -timeout 25m ./...
+	NFPM=$(NFPM) SB_CACHE=$(SB_CACHE) SB_ASTERISK=$(SB_ASTERISK) $(GO) test -count=1 -timeout 25m ./...
 
 test-race:
 	$(GO) test -race -count=1 -timeout 20m ./...
@@ -32,6 +35,7 @@ bench: bin/switchboard
 	$(GO) run ./bench/cti
 	$(GO) run ./bench/ha -bin bin/switchboard
 	$(GO) run ./bench/pnp -bin bin/switchboard
+	$(GO) run ./bench/export
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -1,27 +1,32 @@
 package admin
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/switchboard-pbx/switchboard/internal/component"
+	"github.com/switchboard-pbx/switchboard/internal/httpapi"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/ratelimit"
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
+var _ component.Component = (*API)(nil)
+
 // API is the /api/v1 handler set.
 type API struct {
+	component.Base
 	cfg     Config
 	log     *slog.Logger
 	st      *store.Store
@@ -30,7 +35,10 @@ type API struct {
 	version string
 	byIP    *ratelimit.Limiter
 	byUser  *ratelimit.Limiter
-	mux     *http.ServeMux
+	rt      component.Router
+
+	featureMu sync.Mutex
+	features  []string // optional services that run (SetFeatures)
 
 	// dummyHash makes a login for an unknown user cost as much as for a known
 	// one (same bcrypt cost), so timing does not reveal which users exist.
@@ -41,8 +49,8 @@ type API struct {
 	logins         prometheus.Counter
 }
 
-// New builds the API. reg may be nil (no metrics).
-func New(cfg Config, log *slog.Logger, st *store.Store, prov *provision.Service, reg prometheus.Registerer, version string) (*API, error) {
+// New builds the API.
+func New(cfg Config, log *slog.Logger, st *store.Store, prov *provision.Service, version string) (*API, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
 	}
@@ -63,138 +71,104 @@ func New(cfg Config, log *slog.Logger, st *store.Store, prov *provision.Service,
 		return nil, fmt.Errorf("admin: %w", err)
 	}
 	a.dummyHash = h
-	if reg != nil {
-		for _, c := range []prometheus.Collector{a.loginFailures, a.loginThrottled, a.logins} {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("admin: metrics: %w", err)
-			}
-		}
-	}
-	a.routes()
 	return a, nil
+}
+
+// Collectors are the login counters.
+func (a *API) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{a.loginFailures, a.loginThrottled, a.logins}
 }
 
 // Users exposes the user rules (the demo set-up uses them).
 func (a *API) Users() *Users { return a.users }
 
-// Handler serves /api/v1/.
-func (a *API) Handler() http.Handler { return a.recoverer(a.mux) }
+type handler = httpapi.Handler
 
-type handler func(w http.ResponseWriter, r *http.Request, p Principal) error
+// Name is the admin API's component name.
+func (a *API) Name() string { return "admin" }
 
-func (a *API) routes() {
-	m := http.NewServeMux()
-	m.HandleFunc("POST /api/v1/login", a.wrapErr(a.login))
-	auth := func(pattern string, h handler) { m.HandleFunc(pattern, a.authed(h)) }
-	auth("POST /api/v1/logout", a.logout)
-	auth("GET /api/v1/status", a.status)
-	auth("GET /api/v1/me", a.me)
-	auth("PUT /api/v1/me/password", a.myPassword)
+// Routes mounts /api/v1/login, the API's own routes and the JSON 404 of
+// unknown /api/ paths.
+func (a *API) Routes(r component.Router) {
+	a.rt = r
+	r.Handle("POST /api/v1/login", a.recoverer(a.wrapErr(a.login)))
+	a.route("POST /api/v1/logout", a.logout)
+	a.route("GET /api/v1/status", a.status)
+	a.route("GET /api/v1/me", a.me)
+	a.route("PUT /api/v1/me/password", a.myPassword)
 
-	auth("GET /api/v1/users", a.listUsers)
-	auth("POST /api/v1/users", a.createUser)
-	auth("GET /api/v1/users/{name}", a.getUser)
-	auth("PATCH /api/v1/users/{name}", a.updateUser)
-	auth("DELETE /api/v1/users/{name}", a.deleteUser)
-	auth("DELETE /api/v1/users/{name}/sessions", a.revokeUser)
+	a.route("GET /api/v1/users", a.listUsers)
+	a.route("POST /api/v1/users", a.createUser)
+	a.route("GET /api/v1/users/{name}", a.getUser)
+	a.route("PATCH /api/v1/users/{name}", a.updateUser)
+	a.route("DELETE /api/v1/users/{name}", a.deleteUser)
+	a.route("DELETE /api/v1/users/{name}/sessions", a.revokeUser)
 
-	auth("GET /api/v1/tenants", a.listTenants)
-	auth("POST /api/v1/tenants", a.createTenant)
-	auth("GET /api/v1/tenants/{id}", a.getTenant)
-	auth("PATCH /api/v1/tenants/{id}", a.updateTenant)
-	auth("DELETE /api/v1/tenants/{id}", a.deleteTenant)
+	a.route("GET /api/v1/tenants", a.listTenants)
+	a.route("POST /api/v1/tenants", a.createTenant)
+	a.route("GET /api/v1/tenants/{id}", a.getTenant)
+	a.route("PATCH /api/v1/tenants/{id}", a.updateTenant)
+	a.route("DELETE /api/v1/tenants/{id}", a.deleteTenant)
 
-	auth("GET /api/v1/audit", a.listAudit)
-	auth("GET /api/v1/audit/verify", a.verifyAudit)
-	auth("GET /api/v1/audit/{id}", a.getAudit)
-	auth("POST /api/v1/audit/{id}/restore", a.restoreAudit)
+	a.route("GET /api/v1/audit", a.listAudit)
+	a.route("GET /api/v1/audit/verify", a.verifyAudit)
+	a.route("GET /api/v1/audit/{id}", a.getAudit)
+	a.route("POST /api/v1/audit/{id}/restore", a.restoreAudit)
 
-	a.mux = m
 	a.provisioningRoutes()
-	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+	a.consoleRoutes()
+	r.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", "no such endpoint: "+r.Method+" "+r.URL.Path)
-	})
-	a.mux = m
+	}))
 }
 
-// Mount lets other packages add routes under /api/v1 with the same authentication.
-func (a *API) Mount(pattern string, h func(w http.ResponseWriter, r *http.Request, p Principal) error) {
-	a.mux.HandleFunc(pattern, a.authed(h))
+// route adds one of the API's own admin routes.
+func (a *API) route(pattern string, h handler) { a.rt.Admin(pattern, h) }
+
+// Serve purges expired sessions until ctx ends.
+func (a *API) Serve(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if n, err := a.st.PurgeSessions(ctx, time.Now()); err != nil {
+				a.log.Warn("purging expired sessions failed", "err", err)
+			} else if n > 0 {
+				a.log.Debug("purged expired sessions", "count", n)
+			}
+		}
+	}
 }
 
 // ---- plumbing ----
 
-// apiError is an error with its HTTP status and the field at fault.
-type apiError struct {
-	status int
-	field  string
-	msg    string
-}
-
-func (e *apiError) Error() string { return e.msg }
-
-func errStatus(status int, field, format string, args ...any) error {
-	return &apiError{status: status, field: field, msg: fmt.Sprintf(format, args...)}
-}
-
+// The JSON plumbing every front end shares (internal/httpapi), by the names the
+// handlers of this package use.
 var (
-	errForbiddenWrite = errStatus(http.StatusForbidden, "", "your role is read-only")
-	errAdminOnly      = errStatus(http.StatusForbidden, "", "only an admin may do this")
+	errStatus  = httpapi.Errorf
+	writeJSON  = httpapi.WriteJSON
+	writeError = httpapi.WriteError
+	decode     = httpapi.Decode
+	query      = httpapi.Query
+	intParam   = httpapi.IntParam
+	rawObject  = httpapi.RawObject
+
+	errForbiddenWrite = httpapi.ErrForbiddenWrite
+	errAdminOnly      = httpapi.ErrAdminOnly
 )
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v) //nolint:errcheck // the client went away
-}
-
-func writeError(w http.ResponseWriter, status int, field, msg string) {
-	body := map[string]string{"error": msg}
-	if field != "" {
-		body["field"] = field
-	}
-	writeJSON(w, status, body)
-}
 
 // fail maps an error to its status: input problems are 4xx, anything else is a
 // server fault, logged with the request.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var ae *apiError
-	if errors.As(err, &ae) {
-		writeError(w, ae.status, ae.field, ae.msg)
-		return
-	}
-	if status, field, msg, ok := StoreError(err); ok {
+	if status, field, msg, ok := httpapi.Status(err); ok {
 		writeError(w, status, field, msg)
 		return
 	}
-	a.log.Error("admin API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	writeError(w, http.StatusInternalServerError, "", "internal error (see the daemon log)")
-}
-
-// StoreError maps the store's refusals to their HTTP answer: a validation error
-// is 400 naming the field, a conflict 409, a missing object 404, a write on the
-// passive HA node 503 naming the active one. Every HTTP front end over the store
-// (the admin API, the CTI's /webrest) answers them alike; ok is false for
-// anything else, which is a server fault.
-func StoreError(err error) (status int, field, msg string, ok bool) {
-	var ve *store.ValidationError
-	var ce *store.ConflictError
-	var ro *store.ReadOnlyError
-	switch {
-	case errors.As(err, &ro):
-		return http.StatusServiceUnavailable, "", ro.Msg, true
-	case errors.As(err, &ve):
-		return http.StatusBadRequest, ve.Field, ve.Msg, true
-	case errors.As(err, &ce):
-		return http.StatusConflict, ce.Field, ce.Msg, true
-	case errors.Is(err, store.ErrNotFound):
-		return http.StatusNotFound, "", "not found", true
-	}
-	return 0, "", "", false
 }
 
 func (a *API) wrapErr(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
@@ -203,6 +177,14 @@ func (a *API) wrapErr(h func(w http.ResponseWriter, r *http.Request) error) http
 			a.fail(w, r, err)
 		}
 	}
+}
+
+// Wrap makes an admin route a handler: the caller is authenticated (bearer
+// token, or the control socket's peer), auditors may only read, errors are
+// answered as JSON and a panic as a 500. The component runner wraps every
+// admin route of every component with it.
+func (a *API) Wrap(h httpapi.Handler) http.Handler {
+	return a.recoverer(a.authed(h))
 }
 
 func (a *API) authed(h handler) http.HandlerFunc {
@@ -221,7 +203,7 @@ func (a *API) authed(h handler) http.HandlerFunc {
 
 // selfService paths change only the caller's own session or password, which every
 // role, the read-only auditor included, may do.
-var selfService = map[string]bool{"/api/v1/logout": true, "/api/v1/me/password": true}
+var selfService = map[string]bool{"/api/v1/logout": true, "/api/v1/me/password": true, "/api/v1/me/preferences": true}
 
 func (a *API) recoverer(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -230,83 +212,12 @@ func (a *API) recoverer(h http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				a.log.Error("admin API panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				a.log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
 				writeError(w, http.StatusInternalServerError, "", "internal error (see the daemon log)")
 			}
 		}()
 		h.ServeHTTP(w, r)
 	})
-}
-
-const maxBody = 1 << 20
-
-// decode reads exactly one JSON object into v, refusing unknown fields, and names
-// the field at fault when it can.
-func decode(r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return errStatus(http.StatusUnsupportedMediaType, "", "Content-Type must be application/json")
-	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody+1))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.Is(err, io.EOF):
-			return errStatus(http.StatusBadRequest, "", "request body is empty: expected a JSON object")
-		case errors.As(err, &se):
-			return errStatus(http.StatusBadRequest, "", "malformed JSON at byte %d: %v", se.Offset, se)
-		case errors.As(err, &te):
-			return errStatus(http.StatusBadRequest, te.Field, "field %q must be %s, not %s", te.Field, te.Type, te.Value)
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return errStatus(http.StatusBadRequest, f, "unknown field %q", f)
-		case errors.Is(err, io.ErrUnexpectedEOF):
-			return errStatus(http.StatusBadRequest, "", "truncated JSON body")
-		default:
-			return errStatus(http.StatusBadRequest, "", "bad JSON body: %v", err)
-		}
-	}
-	if dec.More() {
-		return errStatus(http.StatusBadRequest, "", "request body has data after the JSON object")
-	}
-	if dec.InputOffset() > maxBody {
-		return errStatus(http.StatusRequestEntityTooLarge, "", "request body is larger than 1 MiB")
-	}
-	return nil
-}
-
-// query returns the query parameters, refusing any not in allowed.
-func query(r *http.Request, allowed ...string) (map[string]string, error) {
-	out := map[string]string{}
-	for k, vs := range r.URL.Query() {
-		ok := false
-		for _, a := range allowed {
-			if a == k {
-				ok = true
-			}
-		}
-		if !ok {
-			return nil, errStatus(http.StatusBadRequest, k, "unknown query parameter %q (allowed: %s)", k, strings.Join(allowed, ", "))
-		}
-		if len(vs) > 1 {
-			return nil, errStatus(http.StatusBadRequest, k, "query parameter %q given more than once", k)
-		}
-		out[k] = vs[0]
-	}
-	return out, nil
-}
-
-func intParam(q map[string]string, name string) (int, error) {
-	s, ok := q[name]
-	if !ok {
-		return 0, nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return 0, errStatus(http.StatusBadRequest, name, "%s must be an integer", name)
-	}
-	return n, nil
 }
 
 // ---- session ----
@@ -402,12 +313,18 @@ func (a *API) status(w http.ResponseWriter, r *http.Request, p Principal) error 
 		"rendered_revision": a.prov.RenderedRevision(),
 		"schema":            schema,
 		"tenancy_mode":      a.prov.Mode(),
+		"features":          a.Features(),
 	})
 	return nil
 }
 
 func (a *API) me(w http.ResponseWriter, r *http.Request, p Principal) error {
-	writeJSON(w, http.StatusOK, map[string]any{"username": p.User, "role": p.Role, "tenant": p.Tenant, "source_ip": p.IP})
+	last, err := a.lastTenant(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"username": p.User, "role": p.Role, "tenant": p.Tenant, "source_ip": p.IP,
+		"last_tenant": last})
 	return nil
 }
 

@@ -12,29 +12,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/switchboard-pbx/switchboard/store"
+	"github.com/switchboard-pbx/switchboard/internal/httpapi"
 )
 
 // Principal is the authenticated caller of a request.
-type Principal struct {
-	User   string
-	Role   string
-	Tenant string // set for tenant admins
-	IP     string
-	Token  string // hash of the bearer token, for logout
-}
-
-// Actor is how the principal appears in audit rows.
-func (p Principal) Actor() store.Actor { return store.Actor{User: p.User, IP: p.IP} }
-
-// CanWrite reports whether the role may change anything.
-func (p Principal) CanWrite() bool { return p.Role != RoleAuditor }
-
-// Sees reports whether an object of tenant is visible to the principal: tenant
-// admins see their own tenant only, and everything else answers 404 to them.
-func (p Principal) Sees(tenant string) bool {
-	return p.Role != RoleTenantAdmin || tenant == p.Tenant
-}
+type Principal = httpapi.Principal
 
 type ctxKey int
 

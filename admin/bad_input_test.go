@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"github.com/switchboard-pbx/switchboard/internal/httpapi"
+
 	"bytes"
 	"fmt"
 	"net/http"
@@ -81,12 +83,12 @@ func TestBodyLimitBoundary(t *testing.T) {
 		head, tail := `{"name":"big","description":"`, `"}`
 		return []byte(head + strings.Repeat("d", size-len(head)-len(tail)) + tail)
 	}
-	// Exactly maxBody: decoded, then refused by the description rule (a 400 that names it).
-	wantError(t, e.do("POST", "/api/v1/tenants", e.adminTk, body(maxBody)), http.StatusBadRequest, "description")
+	// Exactly httpapi.MaxBody: decoded, then refused by the description rule (a 400 that names it).
+	wantError(t, e.do("POST", "/api/v1/tenants", e.adminTk, body(httpapi.MaxBody)), http.StatusBadRequest, "description")
 	// One byte over: too large.
-	wantError(t, e.do("POST", "/api/v1/tenants", e.adminTk, body(maxBody+1)), http.StatusRequestEntityTooLarge, "-")
+	wantError(t, e.do("POST", "/api/v1/tenants", e.adminTk, body(httpapi.MaxBody+1)), http.StatusRequestEntityTooLarge, "-")
 	// Far over: refused without reading it all.
-	r := e.do("POST", "/api/v1/tenants", e.adminTk, body(3*maxBody))
+	r := e.do("POST", "/api/v1/tenants", e.adminTk, body(3*httpapi.MaxBody))
 	if r.code != http.StatusRequestEntityTooLarge && r.code != http.StatusBadRequest {
 		t.Errorf("3 MiB body: status %d", r.code)
 	}
@@ -315,7 +317,7 @@ func FuzzAPIRequest(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	h := e.api.Handler()
+	h := e.web.Secure()
 	f.Fuzz(func(t *testing.T, body string) {
 		for _, target := range []struct{ method, path string }{
 			{"POST", "/api/v1/tenants"},

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
@@ -49,20 +47,15 @@ func TestNew(t *testing.T) {
 	e := newEnv(t)
 	bad := DefaultConfig()
 	bad.TokenTTL = time.Second
-	if _, err := New(bad, nil, e.st, e.prov, nil, "v"); err == nil || !strings.Contains(err.Error(), "admin: token_ttl") {
+	if _, err := New(bad, nil, e.st, e.prov, "v"); err == nil || !strings.Contains(err.Error(), "admin: token_ttl") {
 		t.Errorf("New with a bad config: %v", err)
 	}
-	// The metrics are already registered by the env's API: a second one on the same
-	// registry is refused, on its own registry or none it is fine.
-	if _, err := New(DefaultConfig(), nil, e.st, e.prov, e.reg, "v"); err == nil {
-		t.Errorf("New registered its metrics twice on one registry")
-	}
-	if _, err := New(DefaultConfig(), nil, e.st, e.prov, prometheus.NewRegistry(), "v"); err != nil {
-		t.Errorf("New on a fresh registry: %v", err)
-	}
-	api, err := New(DefaultConfig(), nil, e.st, e.prov, nil, "v")
+	api, err := New(DefaultConfig(), nil, e.st, e.prov, "v")
 	if err != nil {
-		t.Fatalf("New without metrics: %v", err)
+		t.Fatal(err)
+	}
+	if n := len(api.Collectors()); n != 3 {
+		t.Errorf("%d collectors, want the 3 login counters", n)
 	}
 	// Users work through any API on the store (the demo set-up uses them).
 	u, err := api.Users().Get(context.Background(), "admin")

@@ -137,10 +137,20 @@ func (a *API) listTenants(w http.ResponseWriter, r *http.Request, p Principal) e
 	if err != nil {
 		return err
 	}
-	out := []provision.Tenant{}
+	counts, err := a.prov.DeviceCounts(r.Context())
+	if err != nil {
+		return err
+	}
+	// Each with its number of devices: the console opens on one that has some.
+	type tenantItem struct {
+		provision.Tenant
+		Devices         int    `json:"devices"`
+		ProvisioningURL string `json:"provisioning_url"`
+	}
+	out := []tenantItem{}
 	for _, t := range list {
 		if p.Sees(t.ID) {
-			out = append(out, t)
+			out = append(out, tenantItem{Tenant: t, Devices: counts[t.ID], ProvisioningURL: a.prov.ProvisioningURL(t.ID)})
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"mode": a.prov.Mode(), "items": out})

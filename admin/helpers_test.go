@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/switchboard-pbx/switchboard/internal/component"
 	"github.com/switchboard-pbx/switchboard/internal/testlog"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/store"
@@ -32,6 +33,7 @@ type env struct {
 	prov    *provision.Service
 	api     *API
 	reg     *prometheus.Registry
+	web     *component.Web
 	srv     *httptest.Server
 	log     *syncBuffer
 	def     provision.Tenant // the default tenant
@@ -70,26 +72,29 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if err != nil {
 		t.Fatalf("provision.New: %v", err)
 	}
-	st.OnCommit(func(rev int64, ch []store.Change) { prov.Commit(store.Commit{Rev: rev, Changes: ch}) }) // what serve delivers
+	t.Cleanup(st.Subscribe(prov.Commit)) // what the component runner does in serve
 	def, err := prov.EnsureDefaultTenant(ctx)
 	if err != nil {
 		t.Fatalf("EnsureDefaultTenant: %v", err)
 	}
 	reg := prometheus.NewRegistry()
-	api, err := New(cfg, log, st, prov, reg, "test-version")
+	api, err := New(cfg, log, st, prov, "test-version")
 	if err != nil {
 		t.Fatalf("admin.New: %v", err)
 	}
+	reg.MustRegister(api.Collectors()...)
+	web := component.NewWeb(api)
+	web.Mount(api)
 	name, pw, role := "admin", adminPassword, RoleAdmin
 	if _, err := api.Users().Create(ctx, store.System, UserInput{Username: &name, Password: &pw, Role: &role}); err != nil {
 		t.Fatalf("create first admin: %v", err)
 	}
-	srv := httptest.NewServer(api.Handler())
+	srv := httptest.NewServer(web.Secure())
 	t.Cleanup(srv.Close)
-	e := &env{t: t, st: st, prov: prov, api: api, reg: reg, srv: srv, log: logBuf, def: def}
+	e := &env{t: t, st: st, prov: prov, api: api, web: web, reg: reg, srv: srv, log: logBuf, def: def}
 	// Whatever a test does, the API must never have failed internally.
 	t.Cleanup(func() {
-		for _, bad := range []string{"admin API request failed", "admin API panic"} {
+		for _, bad := range []string{"request failed", "panic"} {
 			if lines := logBuf.Lines(bad); len(lines) > 0 {
 				t.Errorf("server logged an internal failure:\n%s", strings.Join(lines, "\n"))
 			}

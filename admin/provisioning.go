@@ -5,145 +5,51 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/switchboard-pbx/switchboard/internal/httpapi"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
-// crud is one collection of provisioning objects; tenant is "" for the global
-// catalog collections.
-type crud struct {
-	list func(ctx context.Context, tenant string) (any, error)
-	get  func(ctx context.Context, tenant, id string) (any, error)
-	save func(ctx context.Context, actor store.Actor, tenant, id string, patch json.RawMessage) (any, error)
-	del  func(ctx context.Context, actor store.Actor, tenant, id string) error
-}
-
 // tenantOf resolves {tenant} ("default" is the single-tenant tenant) for p.
 func (a *API) tenantOf(r *http.Request, p Principal) (string, error) {
-	id := r.PathValue("tenant")
-	if id == "default" {
-		id = a.prov.DefaultTenant()
-	}
-	if !p.Sees(id) {
-		return "", store.ErrNotFound
-	}
-	if _, err := a.prov.Tenant(r.Context(), id); err != nil {
-		return "", err
-	}
-	return id, nil
+	return httpapi.TenantOf(r, p, a.prov)
 }
 
-// rawObject reads a JSON object body.
-func rawObject(r *http.Request) (json.RawMessage, error) {
-	var m map[string]json.RawMessage
-	if err := decode(r, &m); err != nil {
-		return nil, err
-	}
-	if m == nil {
-		return nil, errStatus(http.StatusBadRequest, "", "expected a JSON object")
-	}
-	b, _ := json.Marshal(m)
-	return b, nil
-}
-
-// mount registers list/create under base and get/update/delete under base/{id}.
-// global collections are written by admins only.
-func (a *API) mount(base string, global bool, c crud) {
-	scope := func(r *http.Request, p Principal, write bool) (string, error) {
-		if global {
-			if write && p.Role != RoleAdmin {
-				return "", errAdminOnly
-			}
-			return "", nil
-		}
-		return a.tenantOf(r, p)
-	}
-	a.Mount("GET "+base, func(w http.ResponseWriter, r *http.Request, p Principal) error {
-		t, err := scope(r, p, false)
-		if err != nil {
-			return err
-		}
-		v, err := c.list(r.Context(), t)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"items": v})
-		return nil
-	})
-	a.Mount("GET "+base+"/{id}", func(w http.ResponseWriter, r *http.Request, p Principal) error {
-		t, err := scope(r, p, false)
-		if err != nil {
-			return err
-		}
-		v, err := c.get(r.Context(), t, r.PathValue("id"))
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, v)
-		return nil
-	})
-	write := func(create bool) handler {
-		return func(w http.ResponseWriter, r *http.Request, p Principal) error {
-			t, err := scope(r, p, true)
-			if err != nil {
-				return err
-			}
-			body, err := rawObject(r)
-			if err != nil {
-				return err
-			}
-			id := r.PathValue("id")
-			v, err := c.save(r.Context(), p.Actor(), t, id, body)
-			if err != nil {
-				return err
-			}
-			status := http.StatusOK
-			if create {
-				status = http.StatusCreated
-			}
-			writeJSON(w, status, v)
-			return nil
-		}
-	}
-	a.Mount("POST "+base, write(true))
-	a.Mount("PATCH "+base+"/{id}", write(false))
-	a.Mount("DELETE "+base+"/{id}", func(w http.ResponseWriter, r *http.Request, p Principal) error {
-		t, err := scope(r, p, true)
-		if err != nil {
-			return err
-		}
-		if err := c.del(r.Context(), p.Actor(), t, r.PathValue("id")); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	})
+// mount adds a CRUD collection (see httpapi.MountCRUD).
+func (a *API) mount(base string, global bool, c httpapi.CRUD) {
+	httpapi.MountCRUD(a.rt, base, global, a.prov, c)
 }
 
 func (a *API) provisioningRoutes() {
 	pv := a.prov
 	const tb = "/api/v1/tenants/{tenant}"
-	a.mount(tb+"/accounts", false, crud{
-		list: func(ctx context.Context, t string) (any, error) { return pv.Accounts(ctx, t) },
-		get:  func(ctx context.Context, t, id string) (any, error) { return pv.Account(ctx, t, id) },
-		save: func(ctx context.Context, ac store.Actor, t, id string, b json.RawMessage) (any, error) {
+	a.mount(tb+"/accounts", false, httpapi.CRUD{
+		List: func(ctx context.Context, t string) (any, error) { return pv.Accounts(ctx, t) },
+		Page: func(ctx context.Context, t, q string, lim, off int) (any, int, error) {
+			return pv.AccountPage(ctx, t, q, lim, off)
+		},
+		Get: func(ctx context.Context, t, id string) (any, error) { return pv.Account(ctx, t, id) },
+		Save: func(ctx context.Context, ac store.Actor, t, id string, b json.RawMessage) (any, error) {
 			return pv.SaveAccount(ctx, ac, t, id, b)
 		},
-		del: pv.DeleteAccount,
+		Delete: pv.DeleteAccount,
 	})
-	a.mount(tb+"/devices", false, crud{
-		list: func(ctx context.Context, t string) (any, error) {
+	a.mount(tb+"/devices", false, httpapi.CRUD{
+		List: func(ctx context.Context, t string) (any, error) {
 			l, err := pv.Devices(ctx, t)
 			return pv.ViewDevices(t, l), err
 		},
-		get: func(ctx context.Context, t, id string) (any, error) {
+		Page: func(ctx context.Context, t, q string, lim, off int) (any, int, error) {
+			return pv.DevicePage(ctx, t, q, lim, off)
+		},
+		Get: func(ctx context.Context, t, id string) (any, error) {
 			d, err := pv.Device(ctx, t, id)
 			if err != nil {
 				return nil, err
 			}
 			return pv.ViewDevices(t, []provision.Device{d})[0], nil
 		},
-		save: func(ctx context.Context, ac store.Actor, t, id string, b json.RawMessage) (any, error) {
+		Save: func(ctx context.Context, ac store.Actor, t, id string, b json.RawMessage) (any, error) {
 			d, err := pv.SaveDevice(ctx, ac, t, id, b)
 			if err != nil {
 				return nil, err
@@ -152,11 +58,11 @@ func (a *API) provisioningRoutes() {
 			pv.WaitRendered(ctx, a.st.Revision()) //nolint:errcheck // ctx ended: answer anyway
 			return pv.ViewDevices(t, []provision.Device{d})[0], nil
 		},
-		del: pv.DeleteDevice,
+		Delete: pv.DeleteDevice,
 	})
-	a.mount(tb+"/placeholders", false, crud{
-		list: func(ctx context.Context, t string) (any, error) { return pv.CustomPlaceholders(ctx, t) },
-		get: func(ctx context.Context, t, id string) (any, error) {
+	a.mount(tb+"/placeholders", false, httpapi.CRUD{
+		List: func(ctx context.Context, t string) (any, error) { return pv.CustomPlaceholders(ctx, t) },
+		Get: func(ctx context.Context, t, id string) (any, error) {
 			l, err := pv.CustomPlaceholders(ctx, t)
 			for _, x := range l {
 				if x.ID == id {
@@ -165,22 +71,22 @@ func (a *API) provisioningRoutes() {
 			}
 			return nil, store.ErrNotFound
 		},
-		save: func(ctx context.Context, ac store.Actor, t, id string, b json.RawMessage) (any, error) {
+		Save: func(ctx context.Context, ac store.Actor, t, id string, b json.RawMessage) (any, error) {
 			return pv.SavePlaceholder(ctx, ac, t, id, b)
 		},
-		del: pv.DeletePlaceholder,
+		Delete: pv.DeletePlaceholder,
 	})
 	for _, global := range []bool{true, false} {
 		prefix := tb
 		if global {
 			prefix = "/api/v1"
 		}
-		a.mount(prefix+"/templates", global, crud{
-			list: func(ctx context.Context, t string) (any, error) {
+		a.mount(prefix+"/templates", global, httpapi.CRUD{
+			List: func(ctx context.Context, t string) (any, error) {
 				_, ts, err := pv.Catalog(ctx, t)
 				return ts, err
 			},
-			get: func(ctx context.Context, t, id string) (any, error) {
+			Get: func(ctx context.Context, t, id string) (any, error) {
 				_, ts, err := pv.Catalog(ctx, t)
 				for _, x := range ts {
 					if x.ID == id {
@@ -189,17 +95,17 @@ func (a *API) provisioningRoutes() {
 				}
 				return nil, store.ErrNotFound
 			},
-			save: func(ctx context.Context, ac store.Actor, t, id string, b json.RawMessage) (any, error) {
+			Save: func(ctx context.Context, ac store.Actor, t, id string, b json.RawMessage) (any, error) {
 				return pv.SaveTemplate(ctx, ac, t, id, b)
 			},
-			del: pv.DeleteTemplate,
+			Delete: pv.DeleteTemplate,
 		})
-		a.mount(prefix+"/models", global, crud{
-			list: func(ctx context.Context, t string) (any, error) {
+		a.mount(prefix+"/models", global, httpapi.CRUD{
+			List: func(ctx context.Context, t string) (any, error) {
 				ms, _, err := pv.Catalog(ctx, t)
 				return ms, err
 			},
-			get: func(ctx context.Context, t, id string) (any, error) {
+			Get: func(ctx context.Context, t, id string) (any, error) {
 				ms, _, err := pv.Catalog(ctx, t)
 				for _, x := range ms {
 					if x.ID == id {
@@ -208,13 +114,13 @@ func (a *API) provisioningRoutes() {
 				}
 				return nil, store.ErrNotFound
 			},
-			save: func(ctx context.Context, ac store.Actor, t, id string, b json.RawMessage) (any, error) {
+			Save: func(ctx context.Context, ac store.Actor, t, id string, b json.RawMessage) (any, error) {
 				return pv.SaveModel(ctx, ac, t, id, b)
 			},
-			del: pv.DeleteModel,
+			Delete: pv.DeleteModel,
 		})
 		for _, what := range []string{"templates", "models"} {
-			a.Mount("POST "+prefix+"/"+what+"/{id}/copy", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+			a.route("POST "+prefix+"/"+what+"/{id}/copy", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 				t := ""
 				var err error
 				if global {
@@ -246,15 +152,15 @@ func (a *API) provisioningRoutes() {
 			})
 		}
 	}
-	a.Mount("GET /api/v1/placeholders", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+	a.route("GET /api/v1/placeholders", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 		writeJSON(w, http.StatusOK, map[string]any{"items": provision.Placeholders})
 		return nil
 	})
-	a.Mount("GET /api/v1/brands", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+	a.route("GET /api/v1/brands", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 		writeJSON(w, http.StatusOK, map[string]any{"items": pv.BuiltinCatalog().Brands})
 		return nil
 	})
-	a.Mount("GET "+tb+"/pbx", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+	a.route("GET "+tb+"/pbx", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 		t, err := a.tenantOf(r, p)
 		if err != nil {
 			return err
@@ -266,7 +172,7 @@ func (a *API) provisioningRoutes() {
 		writeJSON(w, http.StatusOK, s)
 		return nil
 	})
-	a.Mount("PATCH "+tb+"/pbx", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+	a.route("PATCH "+tb+"/pbx", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 		t, err := a.tenantOf(r, p)
 		if err != nil {
 			return err
@@ -282,7 +188,7 @@ func (a *API) provisioningRoutes() {
 		writeJSON(w, http.StatusOK, s)
 		return nil
 	})
-	a.Mount("POST "+tb+"/devices/{id}/preview", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+	a.route("POST "+tb+"/devices/{id}/preview", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 		t, err := a.tenantOf(r, p)
 		if err != nil {
 			return err
@@ -303,10 +209,19 @@ func (a *API) provisioningRoutes() {
 		writeJSON(w, http.StatusOK, map[string]string{"rendered": out})
 		return nil
 	})
-	a.Mount("GET "+tb+"/files", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+	a.route("GET "+tb+"/files", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 		t, err := a.tenantOf(r, p)
 		if err != nil {
 			return err
+		}
+		if r.URL.RawQuery != "" {
+			q, lim, off, err := pageParams(r)
+			if err != nil {
+				return err
+			}
+			files, total := pv.FilePage(t, q, lim, off)
+			writeJSON(w, http.StatusOK, map[string]any{"items": files, "total": total, "limit": lim, "offset": off})
+			return nil
 		}
 		files, _ := pv.Files(t)
 		if files == nil {
@@ -315,7 +230,7 @@ func (a *API) provisioningRoutes() {
 		writeJSON(w, http.StatusOK, map[string]any{"items": files})
 		return nil
 	})
-	a.Mount("GET "+tb+"/files/{name}", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+	a.route("GET "+tb+"/files/{name}", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 		t, err := a.tenantOf(r, p)
 		if err != nil {
 			return err
@@ -327,7 +242,7 @@ func (a *API) provisioningRoutes() {
 		writeJSON(w, http.StatusOK, map[string]any{"file": f, "content": string(f.Body)})
 		return nil
 	})
-	a.Mount("GET "+tb+"/assets", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+	a.route("GET "+tb+"/assets", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 		t, err := a.tenantOf(r, p)
 		if err != nil {
 			return err
@@ -339,7 +254,7 @@ func (a *API) provisioningRoutes() {
 		writeJSON(w, http.StatusOK, map[string]any{"items": l})
 		return nil
 	})
-	a.Mount("PUT "+tb+"/assets/{name}", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+	a.route("PUT "+tb+"/assets/{name}", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 		t, err := a.tenantOf(r, p)
 		if err != nil {
 			return err
@@ -351,7 +266,7 @@ func (a *API) provisioningRoutes() {
 		writeJSON(w, http.StatusOK, as)
 		return nil
 	})
-	a.Mount("DELETE "+tb+"/assets/{name}", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+	a.route("DELETE "+tb+"/assets/{name}", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 		t, err := a.tenantOf(r, p)
 		if err != nil {
 			return err
@@ -364,7 +279,7 @@ func (a *API) provisioningRoutes() {
 	})
 	// device-keys.csv: one row per programmable key, the device by MAC.
 	for _, what := range []string{"accounts", "devices", "device-keys"} {
-		a.Mount("GET "+tb+"/"+what+".csv", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+		a.route("GET "+tb+"/"+what+".csv", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 			t, err := a.tenantOf(r, p)
 			if err != nil {
 				return err
@@ -380,7 +295,7 @@ func (a *API) provisioningRoutes() {
 			}
 			return pv.ExportDevices(r.Context(), t, w, p.CanWrite())
 		})
-		a.Mount("POST "+tb+"/"+what+".csv", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+		a.route("POST "+tb+"/"+what+".csv", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 			t, err := a.tenantOf(r, p)
 			if err != nil {
 				return err
@@ -402,7 +317,7 @@ func (a *API) provisioningRoutes() {
 			return nil
 		})
 	}
-	a.Mount("GET "+tb+"/unknown-devices", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+	a.route("GET "+tb+"/unknown-devices", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 		t, err := a.tenantOf(r, p)
 		if err != nil {
 			return err
@@ -414,7 +329,7 @@ func (a *API) provisioningRoutes() {
 		writeJSON(w, http.StatusOK, map[string]any{"items": l})
 		return nil
 	})
-	a.Mount("POST "+tb+"/unknown-devices/{mac}/adopt", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+	a.route("POST "+tb+"/unknown-devices/{mac}/adopt", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 		t, err := a.tenantOf(r, p)
 		if err != nil {
 			return err

@@ -23,7 +23,8 @@ func TestRedirectServersAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.api.MountRedirect(svc)
+	e.web.Mount(svc)
+	defer e.st.Subscribe(svc.Commit)()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go svc.Serve(ctx)

@@ -13,22 +13,28 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/switchboard-pbx/switchboard/internal/component"
 )
 
 type peerKey struct{}
 
-// SocketServer serves the admin API on the control socket for the CLI.
+var _ component.Component = (*SocketServer)(nil)
+
+// SocketServer serves the admin API on the control socket for the CLI: every
+// request comes from the peer's local user, as an admin.
 type SocketServer struct {
+	component.Base
 	path string
 	log  *slog.Logger
 	srv  *http.Server
 	ln   net.Listener
 }
 
-// NewSocketServer prepares the control socket at path.
-func (a *API) NewSocketServer(path string) *SocketServer {
-	h := a.Handler()
-	s := &SocketServer{path: path, log: a.log}
+// NewSocketServer prepares the control socket at path, serving h (the HTTPS
+// routes, of which the CLI uses the admin API).
+func NewSocketServer(path string, h http.Handler, log *slog.Logger) *SocketServer {
+	s := &SocketServer{path: path, log: log}
 	s.srv = &http.Server{
 		ReadHeaderTimeout: 10 * time.Second,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
@@ -72,9 +78,12 @@ func peerName(c net.Conn) string {
 	return "cli:uid" + uid
 }
 
-// Listen binds the socket, replacing a stale one left by a crash but refusing to
+// Name is the control socket's component name.
+func (s *SocketServer) Name() string { return "socket" }
+
+// Bind binds the socket, replacing a stale one left by a crash but refusing to
 // steal one that a running daemon still answers on.
-func (s *SocketServer) Listen() error {
+func (s *SocketServer) Bind(context.Context) error {
 	if c, err := net.DialTimeout("unix", s.path, time.Second); err == nil {
 		c.Close()
 		return fmt.Errorf("admin: control socket %s is in use: is another switchboard running?", s.path)
@@ -95,19 +104,20 @@ func (s *SocketServer) Listen() error {
 // Serve answers on the socket until ctx ends.
 func (s *SocketServer) Serve(ctx context.Context) error {
 	if s.ln == nil {
-		if err := s.Listen(); err != nil {
+		if err := s.Bind(ctx); err != nil {
 			return err
 		}
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()
-	s.log.Info("control socket listening", "path", s.path)
+	s.log.Info("listening", "path", s.path)
 	select {
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		s.srv.Shutdown(sctx) //nolint:errcheck // exiting anyway
 		os.Remove(s.path)
+		s.ln = nil
 		return nil
 	case err := <-errc:
 		return fmt.Errorf("admin: control socket: %w", err)

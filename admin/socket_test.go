@@ -61,8 +61,8 @@ func TestControlSocket(t *testing.T) {
 	if err := os.WriteFile(path, []byte("stale"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := e.api.NewSocketServer(path)
-	if err := s.Listen(); err != nil {
+	s := NewSocketServer(path, e.web.Secure(), e.api.log)
+	if err := s.Bind(t.Context()); err != nil {
 		t.Fatalf("Listen over a stale file: %v", err)
 	}
 	fi, err := os.Stat(path)
@@ -119,8 +119,8 @@ func TestControlSocket(t *testing.T) {
 	}
 
 	// A second daemon must not steal the socket.
-	other := e.api.NewSocketServer(path)
-	if err := other.Listen(); err == nil || !strings.Contains(err.Error(), "in use") {
+	other := NewSocketServer(path, e.web.Secure(), e.api.log)
+	if err := other.Bind(t.Context()); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Errorf("second Listen: %v, want an 'in use' error", err)
 	}
 	if code, _ := socketDo(t, c, "GET", "/api/v1/status", ""); code != http.StatusOK {

@@ -5,20 +5,23 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/mail"
 	"regexp"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/switchboard-pbx/switchboard/internal/httpapi"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
-// Roles.
+// Roles (see httpapi).
 const (
-	RoleAdmin       = "admin"        // everything
-	RoleTenantAdmin = "tenant_admin" // the "PBX admin" of one tenant
-	RoleAuditor     = "auditor"      // read-only, everywhere
+	RoleAdmin       = httpapi.RoleAdmin
+	RoleTenantAdmin = httpapi.RoleTenantAdmin
+	RoleAuditor     = httpapi.RoleAuditor
 )
 
 // KindUser is the store kind of admin users.
@@ -27,10 +30,14 @@ const KindUser = "user"
 // User is an admin login. PasswordHash is bcrypt; it is kept in audit images (so a
 // restore brings the password back) but redacted whenever rows are shown.
 type User struct {
-	Username     string    `json:"username"`
-	Role         string    `json:"role"`
-	Tenant       string    `json:"tenant,omitempty"`
-	FullName     string    `json:"full_name"`
+	Username string `json:"username"`
+	Role     string `json:"role"`
+	Tenant   string `json:"tenant,omitempty"`
+	FullName string `json:"full_name"`
+	// Email receives mail the appliance sends to users; with Supervisor, the
+	// call-center exports of tasks that notify all supervisors.
+	Email        string    `json:"email,omitempty"`
+	Supervisor   bool      `json:"supervisor,omitempty"`
 	Disabled     bool      `json:"disabled"`
 	PasswordHash string    `json:"password_hash"`
 	Created      time.Time `json:"created"`
@@ -38,16 +45,19 @@ type User struct {
 
 // UserView is a user as the API shows it.
 type UserView struct {
-	Username string    `json:"username"`
-	Role     string    `json:"role"`
-	Tenant   string    `json:"tenant,omitempty"`
-	FullName string    `json:"full_name"`
-	Disabled bool      `json:"disabled"`
-	Created  time.Time `json:"created"`
+	Username   string    `json:"username"`
+	Role       string    `json:"role"`
+	Tenant     string    `json:"tenant,omitempty"`
+	FullName   string    `json:"full_name"`
+	Email      string    `json:"email"`
+	Supervisor bool      `json:"supervisor"`
+	Disabled   bool      `json:"disabled"`
+	Created    time.Time `json:"created"`
 }
 
 func (u User) view() UserView {
-	return UserView{Username: u.Username, Role: u.Role, Tenant: u.Tenant, FullName: u.FullName, Disabled: u.Disabled, Created: u.Created}
+	return UserView{Username: u.Username, Role: u.Role, Tenant: u.Tenant, FullName: u.FullName, Email: u.Email,
+		Supervisor: u.Supervisor, Disabled: u.Disabled, Created: u.Created}
 }
 
 var usernameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._@-]{0,63}$`)
@@ -63,6 +73,14 @@ func (u User) validate(tx *store.Tx) error {
 	}
 	if len(u.FullName) > 128 {
 		return &store.ValidationError{Field: "full_name", Msg: "full_name is longer than 128 characters"}
+	}
+	if u.Email != "" {
+		if a, err := mail.ParseAddress(u.Email); err != nil || a.Address != u.Email || !strings.Contains(u.Email, "@") {
+			return &store.ValidationError{Field: "email", Msg: "email must be an address (name@example.com)"}
+		}
+	}
+	if u.Supervisor && u.Email == "" {
+		return &store.ValidationError{Field: "email", Msg: "a supervisor needs an email address to be notified"}
 	}
 	if u.Role == RoleTenantAdmin {
 		if u.Tenant == "" {
@@ -199,12 +217,14 @@ func (us *Users) List(ctx context.Context, tenant string) ([]UserView, error) {
 
 // UserInput is what the API accepts for a user; nil fields are unchanged.
 type UserInput struct {
-	Username *string `json:"username"`
-	Password *string `json:"password"`
-	Role     *string `json:"role"`
-	Tenant   *string `json:"tenant"`
-	FullName *string `json:"full_name"`
-	Disabled *bool   `json:"disabled"`
+	Username   *string `json:"username"`
+	Password   *string `json:"password"`
+	Role       *string `json:"role"`
+	Tenant     *string `json:"tenant"`
+	FullName   *string `json:"full_name"`
+	Email      *string `json:"email"`
+	Supervisor *bool   `json:"supervisor"`
+	Disabled   *bool   `json:"disabled"`
 }
 
 func (us *Users) apply(u *User, in UserInput) error {
@@ -216,6 +236,12 @@ func (us *Users) apply(u *User, in UserInput) error {
 	}
 	if in.FullName != nil {
 		u.FullName = *in.FullName
+	}
+	if in.Email != nil {
+		u.Email = strings.TrimSpace(*in.Email)
+	}
+	if in.Supervisor != nil {
+		u.Supervisor = *in.Supervisor
 	}
 	if in.Disabled != nil {
 		u.Disabled = *in.Disabled

@@ -27,6 +27,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/pnp"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/redirect"
+	"github.com/switchboard-pbx/switchboard/tasks"
 	"github.com/switchboard-pbx/switchboard/tftpd"
 )
 
@@ -57,6 +58,8 @@ type Config struct {
 	DHCP dhcp.Config `yaml:"dhcp"`
 	// HA is two-node active/passive high availability (off by default).
 	HA ha.Config `yaml:"ha"`
+	// Tasks are the scheduled CDR exports mailed over SMTP.
+	Tasks tasks.Config `yaml:"tasks"`
 }
 
 // Log configures log/slog output on stderr.
@@ -89,6 +92,7 @@ func Default() Config {
 		DHCP:         dhcp.DefaultConfig(),
 		HA:           ha.DefaultConfig(),
 		PnP:          pnp.DefaultConfig(),
+		Tasks:        tasks.DefaultConfig(),
 	}
 }
 
@@ -233,6 +237,12 @@ func (c *Config) Finish() error {
 	if c.Redirect.KeyFile == "" {
 		c.Redirect.KeyFile = filepath.Join(c.DataDir, "redirect.key")
 	}
+	if c.Tasks.KeyFile == "" {
+		c.Tasks.KeyFile = filepath.Join(c.DataDir, "mail.key")
+	}
+	if c.Tasks.WorkDir == "" {
+		c.Tasks.WorkDir = filepath.Join(c.DataDir, "exports")
+	}
 	for _, sec := range []struct {
 		name string
 		err  error
@@ -247,6 +257,7 @@ func (c *Config) Finish() error {
 		{"dhcp", c.DHCP.Validate()},
 		{"ha", c.HA.Validate()},
 		{"pnp", c.PnP.Validate()},
+		{"tasks", c.Tasks.Validate()},
 	} {
 		if sec.err != nil {
 			return fmt.Errorf("config: key %s.%w", sec.name, sec.err)

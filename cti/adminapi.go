@@ -1,73 +1,65 @@
 package cti
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
-	"strings"
 
-	"github.com/switchboard-pbx/switchboard/admin"
+	"github.com/switchboard-pbx/switchboard/cti/ami"
+	"github.com/switchboard-pbx/switchboard/internal/httpapi"
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
-// Mounter is the part of the admin API that adds authenticated routes.
-type Mounter interface {
-	Mount(pattern string, h func(w http.ResponseWriter, r *http.Request, p admin.Principal) error)
-}
-
-// MountAdmin adds /api/v1/cti/... to the admin API: users, profiles (every change
-// audited through the store), reload and dump. CTI users are global, so tenant
-// administrators get 403.
-func (svc *Service) MountAdmin(api Mounter) {
-	type h = func(w http.ResponseWriter, r *http.Request, p admin.Principal) error
+// adminRoutes adds /api/v1/cti/... to the admin API: users, profiles (every
+// change audited through the store), reload and dump. CTI users are global, so
+// tenant administrators get 403.
+func (svc *Service) adminRoutes(mount func(pattern string, h httpapi.Handler)) {
+	type h = httpapi.Handler
 	guard := func(f h) h {
-		return func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-			if p.Role == admin.RoleTenantAdmin {
-				writeErr(w, http.StatusForbidden, "", "CTI users and profiles are global: only an admin may manage them")
+		return func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
+			if p.Role == httpapi.RoleTenantAdmin {
+				httpapi.WriteError(w, http.StatusForbidden, "", "CTI users and profiles are global: only an admin may manage them")
 				return nil
 			}
+			// Answer what has an answer here, so the router sees only faults.
 			err := f(w, r, p)
-			var re *restError
-			if errors.As(err, &re) {
-				writeErr(w, re.status, re.field, re.msg)
+			if status, field, msg, ok := httpapi.Status(err); ok {
+				httpapi.WriteError(w, status, field, msg)
 				return nil
 			}
-			if errors.Is(err, ErrAMIDown) {
-				writeErr(w, http.StatusServiceUnavailable, "", err.Error())
+			if errors.Is(err, ami.ErrDown) {
+				httpapi.WriteError(w, http.StatusServiceUnavailable, "", err.Error())
 				return nil
 			}
 			return err
 		}
 	}
-	api.Mount("GET /api/v1/cti/users", guard(func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-		writeJSON(w, http.StatusOK, svc.dir.Users())
+	mount("GET /api/v1/cti/users", guard(func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
+		httpapi.WriteJSON(w, http.StatusOK, svc.dir.Users())
 		return nil
 	}))
-	api.Mount("POST /api/v1/cti/users", guard(func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-		var in UserInput
-		if err := strictJSON(r, &in); err != nil {
+	mount("POST /api/v1/cti/users", guard(func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
+		var in userInput
+		if err := httpapi.Decode(r, &in); err != nil {
 			return err
 		}
 		u, err := svc.dir.CreateUser(r.Context(), p.Actor(), in)
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusCreated, u)
+		httpapi.WriteJSON(w, http.StatusCreated, u)
 		return nil
 	}))
-	api.Mount("GET /api/v1/cti/users/{name}", guard(func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	mount("GET /api/v1/cti/users/{name}", guard(func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
 		u, _, ok := svc.dir.Resolve(r.PathValue("name"))
 		if !ok || u.Username != r.PathValue("name") {
 			return store.ErrNotFound
 		}
-		writeJSON(w, http.StatusOK, u.view())
+		httpapi.WriteJSON(w, http.StatusOK, u.view())
 		return nil
 	}))
-	api.Mount("PATCH /api/v1/cti/users/{name}", guard(func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-		var in UserInput
-		if err := strictJSON(r, &in); err != nil {
+	mount("PATCH /api/v1/cti/users/{name}", guard(func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
+		var in userInput
+		if err := httpapi.Decode(r, &in); err != nil {
 			return err
 		}
 		name := r.PathValue("name")
@@ -75,10 +67,10 @@ func (svc *Service) MountAdmin(api Mounter) {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, u)
+		httpapi.WriteJSON(w, http.StatusOK, u)
 		return nil
 	}))
-	api.Mount("DELETE /api/v1/cti/users/{name}", guard(func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	mount("DELETE /api/v1/cti/users/{name}", guard(func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
 		name := r.PathValue("name")
 		if err := svc.dir.DeleteUser(r.Context(), p.Actor(), name); err != nil {
 			return err
@@ -86,22 +78,22 @@ func (svc *Service) MountAdmin(api Mounter) {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}))
-	api.Mount("GET /api/v1/cti/profiles", guard(func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-		writeJSON(w, http.StatusOK, svc.dir.Profiles())
+	mount("GET /api/v1/cti/profiles", guard(func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
+		httpapi.WriteJSON(w, http.StatusOK, svc.dir.Profiles())
 		return nil
 	}))
-	api.Mount("GET /api/v1/cti/profiles/{id}", guard(func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	mount("GET /api/v1/cti/profiles/{id}", guard(func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
 		for _, pr := range svc.dir.Profiles() {
 			if pr.ID == r.PathValue("id") {
-				writeJSON(w, http.StatusOK, pr)
+				httpapi.WriteJSON(w, http.StatusOK, pr)
 				return nil
 			}
 		}
 		return store.ErrNotFound
 	}))
-	api.Mount("PUT /api/v1/cti/profiles/{id}", guard(func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	mount("PUT /api/v1/cti/profiles/{id}", guard(func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
 		var pr Profile
-		if err := strictJSON(r, &pr); err != nil {
+		if err := httpapi.Decode(r, &pr); err != nil {
 			return err
 		}
 		if pr.ID != "" && pr.ID != r.PathValue("id") {
@@ -112,59 +104,28 @@ func (svc *Service) MountAdmin(api Mounter) {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, out)
+		httpapi.WriteJSON(w, http.StatusOK, out)
 		return nil
 	}))
-	api.Mount("DELETE /api/v1/cti/profiles/{id}", guard(func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	mount("DELETE /api/v1/cti/profiles/{id}", guard(func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
 		if err := svc.dir.DeleteProfile(r.Context(), p.Actor(), r.PathValue("id")); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}))
-	api.Mount("POST /api/v1/cti/reload", guard(func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	mount("POST /api/v1/cti/reload", guard(func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
 		if !svc.cfg.Enabled {
 			return rerr(http.StatusConflict, "", "cti is not enabled (cti.enabled in the configuration)")
 		}
-		if err := svc.Reload(r.Context()); err != nil {
+		if err := svc.resyncAll(r.Context()); err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"message": "reloaded", "users": len(svc.dir.Users())})
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"message": "reloaded", "users": len(svc.dir.Users())})
 		return nil
 	}))
-	api.Mount("GET /api/v1/cti/dump", guard(func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-		writeJSON(w, http.StatusOK, svc.Dump())
+	mount("GET /api/v1/cti/dump", guard(func(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
+		httpapi.WriteJSON(w, http.StatusOK, svc.dump())
 		return nil
 	}))
-}
-
-// strictJSON decodes one JSON object, refusing unknown fields (named in the error).
-func strictJSON(r *http.Request, v any) error {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20+1))
-	if err != nil {
-		return rerr(http.StatusBadRequest, "", "reading the body: %v", err)
-	}
-	if len(body) > 1<<20 {
-		return rerr(http.StatusRequestEntityTooLarge, "", "request body is larger than 1 MiB")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.Is(err, io.EOF):
-			return rerr(http.StatusBadRequest, "", "request body is empty: expected a JSON object")
-		case errors.As(err, &te):
-			return rerr(http.StatusBadRequest, te.Field, "field %q must be %s", te.Field, te.Type)
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return rerr(http.StatusBadRequest, f, "unknown field %q", f)
-		default:
-			return rerr(http.StatusBadRequest, "", "bad JSON body: %v", err)
-		}
-	}
-	if dec.More() {
-		return rerr(http.StatusBadRequest, "", "request body has data after the JSON object")
-	}
-	return nil
 }

@@ -8,7 +8,20 @@ import (
 	"encoding/hex"
 	"sync"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
+
+// bcryptCompare checks a password against its bcrypt hash.
+var bcryptCompare = bcrypt.CompareHashAndPassword
+
+// dummyPassword is what the hash compared for unknown users hides: random, so
+// no password ever matches it.
+func dummyPassword() []byte {
+	b := make([]byte, 32)
+	rand.Read(b) //nolint:errcheck // crypto/rand does not fail on Linux
+	return []byte(hex.EncodeToString(b))
+}
 
 // Token computes the nethcti token: hex(HMAC-SHA1(key=password,
 // msg=username:password:nonce)). Clients compute the same value from the nonce of
@@ -38,22 +51,22 @@ type grant struct {
 	kind    string    // session|persistent|mobile
 }
 
-// Grants holds the accepted tokens, keyed by SHA-256 of the token, so a memory
+// tokenGrants holds the accepted tokens, keyed by SHA-256 of the token, so a memory
 // dump does not hand out usable tokens. Sliding expiry: each use extends a
 // session token by ttl.
-type Grants struct {
+type tokenGrants struct {
 	mu  sync.Mutex
 	ttl time.Duration
 	now func() time.Time
 	m   map[string]*grant
 }
 
-func newGrants(ttl time.Duration) *Grants {
-	return &Grants{ttl: ttl, now: time.Now, m: map[string]*grant{}}
+func newGrants(ttl time.Duration) *tokenGrants {
+	return &tokenGrants{ttl: ttl, now: time.Now, m: map[string]*grant{}}
 }
 
 // Add accepts token for user; kind "session" expires, others do not.
-func (g *Grants) Add(user, token, kind string) {
+func (g *tokenGrants) Add(user, token, kind string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	gr := &grant{user: user, kind: kind}
@@ -72,7 +85,7 @@ func (g *Grants) Add(user, token, kind string) {
 }
 
 // Check reports whether token belongs to user and is live, extending it.
-func (g *Grants) Check(user, token string) bool {
+func (g *tokenGrants) Check(user, token string) bool {
 	k := hashSecret(token)
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -92,14 +105,14 @@ func (g *Grants) Check(user, token string) bool {
 }
 
 // Remove revokes one token.
-func (g *Grants) Remove(token string) {
+func (g *tokenGrants) Remove(token string) {
 	g.mu.Lock()
 	delete(g.m, hashSecret(token))
 	g.mu.Unlock()
 }
 
 // RemoveUser revokes every token of a user (password change, deletion).
-func (g *Grants) RemoveUser(user string) {
+func (g *tokenGrants) RemoveUser(user string) {
 	g.mu.Lock()
 	for k, gr := range g.m {
 		if gr.user == user {
@@ -110,7 +123,7 @@ func (g *Grants) RemoveUser(user string) {
 }
 
 // Purge drops expired tokens.
-func (g *Grants) Purge() int {
+func (g *tokenGrants) Purge() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now, n := g.now(), 0
@@ -124,7 +137,7 @@ func (g *Grants) Purge() int {
 }
 
 // Load restores non-expiring tokens (hashes) at start-up.
-func (g *Grants) loadHash(user, hash, kind string) {
+func (g *tokenGrants) loadHash(user, hash, kind string) {
 	g.mu.Lock()
 	g.m[hash] = &grant{user: user, kind: kind}
 	g.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 
 	qrcode "github.com/skip2/go-qrcode"
 
+	"github.com/switchboard-pbx/switchboard/cti/ami"
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
@@ -34,18 +35,18 @@ var (
 	queueRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,79}$`)
 )
 
-// permit allows acting on endpoint: one's own, or anyone's with perm.
-func permit(c *caller, endpoint, perm string) error {
+// permit allows operation op on endpoint under the permission rules.
+func permit(c *caller, op, endpoint string) error {
 	if endpoint == "" {
 		return rerr(http.StatusBadRequest, "endpointId", "endpointId is required")
 	}
 	if !extenRe.MatchString(endpoint) {
 		return rerr(http.StatusBadRequest, "endpointId", "endpointId must be an extension")
 	}
-	if c.owns(endpoint) || (perm != "" && c.profile.Has(perm)) {
+	if c.may(op, endpoint) {
 		return nil
 	}
-	return rerr(http.StatusForbidden, "endpointId", "endpoint %s is not yours and your profile lacks the %q permission", endpoint, perm)
+	return rerr(http.StatusForbidden, "endpointId", "endpoint %s is not yours and your profile lacks the %q permission", endpoint, operations[op].perm)
 }
 
 // convChannel finds, in conversation convid, the channel of endpoint and its peer.
@@ -64,19 +65,20 @@ func (svc *Service) convChannel(convid, endpoint string) (own, peer string, err 
 	return "", "", rerr(http.StatusNotFound, "convid", "no conversation %q of endpoint %s", convid, endpoint)
 }
 
-type opFn func(r *http.Request, c *caller, req callReq) (any, error)
+// opFn runs call operation op (its name, for the permission rules).
+type opFn func(r *http.Request, c *caller, op string, req callReq) (any, error)
 
 func (svc *Service) callOps() map[string]authedFn {
 	ops := map[string]opFn{
 		"call":                svc.opCall,
-		"hangup":              svc.opSimple("hangup", func(own, _ string, _ callReq) Message { return NewMessage("Action", "Hangup", "Channel", own) }),
+		"hangup":              svc.opSimple(func(own, _ string) ami.Message { return ami.NewMessage("Action", "Hangup", "Channel", own) }),
 		"blindtransfer":       svc.opTransfer("BlindTransfer"),
 		"atxfer":              svc.opTransfer("Atxfer"),
 		"park":                svc.opPark,
 		"pickup_parking":      svc.opPickupParking,
-		"pickup_conv":         svc.opSpy("pickup", "PickupChan", ""),
-		"start_spy":           svc.opSpy("spy", "ChanSpy", ",qS"),
-		"intrude":             svc.opSpy("intrude", "ChanSpy", ",wqS"),
+		"pickup_conv":         svc.opSpy("PickupChan", ""),
+		"start_spy":           svc.opSpy("ChanSpy", ",qS"),
+		"intrude":             svc.opSpy("ChanSpy", ",wqS"),
 		"start_record":        svc.opRecord("MixMonitor"),
 		"stop_record":         svc.opRecord("StopMixMonitor"),
 		"mute_record":         svc.opRecord("mute"),
@@ -97,11 +99,11 @@ func (svc *Service) callOps() map[string]authedFn {
 			if err := readBody(r, &req); err != nil {
 				return err
 			}
-			res, err := op(r, c, req)
+			res, err := op(r, c, name, req)
 			if err != nil {
 				return err
 			}
-			svc.log.Info("cti: call operation", "op", name, "user", c.user.Username, "endpoint", req.EndpointID, "src", c.ip)
+			svc.log.Info("call operation", "op", name, "user", c.user.Username, "endpoint", req.EndpointID, "src", c.ip)
 			if res == nil {
 				res = map[string]string{"message": name + " done"}
 			}
@@ -115,27 +117,27 @@ func (svc *Service) callOps() map[string]authedFn {
 // originate rings endpoint's own device and then dials number from it.
 func (svc *Service) originate(ctx context.Context, endpoint, number string) (string, error) {
 	uid := "sb" + strconv.FormatInt(time.Now().UnixNano(), 36) + newNonce()[:8]
-	m := NewMessage("Action", "Originate", "Channel", "PJSIP/"+endpoint, "Context", svc.cfg.Context, "Exten", number,
+	m := ami.NewMessage("Action", "Originate", "Channel", "PJSIP/"+endpoint, "Context", svc.cfg.Context, "Exten", number,
 		"Priority", "1", "CallerID", endpoint, "Timeout", strconv.FormatInt(svc.cfg.OriginateTimeout.Milliseconds(), 10),
 		"Async", "true", "ChannelId", uid)
 	return uid, svc.amiDo(ctx, m, true)
 }
 
 // opCall is click-to-call: the caller's chosen or default device dials number.
-func (svc *Service) opCall(r *http.Request, c *caller, req callReq) (any, error) {
+func (svc *Service) opCall(r *http.Request, c *caller, op string, req callReq) (any, error) {
 	num := cleanNumber(req.Number)
 	if num == "" {
 		return nil, rerr(http.StatusBadRequest, "number", "number has no digits")
 	}
 	ep := firstNonEmpty(req.EndpointID, c.user.DefaultDevice, c.user.MainExtension)
-	if err := permit(c, ep, "ad_phone"); err != nil {
+	if err := permit(c, op, ep); err != nil {
 		return nil, err
 	}
 	typ := firstNonEmpty(req.EndpointType, endpointType(c.user, ep), "physical")
 	switch typ {
 	case "webrtc", "nethlink":
 		// The web phone (or the desktop app) dials by itself when told to.
-		n := svc.hub.toUser(c.user.Username, "callWebrtc", map[string]string{"number": num, "endpointId": ep})
+		n := svc.toUser(c.user.Username, "callWebrtc", map[string]string{"number": num, "endpointId": ep})
 		if n == 0 {
 			return nil, rerr(http.StatusConflict, "endpointId", "no connected client of yours can place a %s call", typ)
 		}
@@ -145,7 +147,7 @@ func (svc *Service) opCall(r *http.Request, c *caller, req callReq) (any, error)
 			return nil, rerr(http.StatusBadRequest, "endpointType", "you have no cellphone")
 		}
 		uid := "sb" + strconv.FormatInt(time.Now().UnixNano(), 36)
-		m := NewMessage("Action", "Originate", "Channel", "Local/"+c.user.Cellphone+"@"+svc.cfg.Context, "Context", svc.cfg.Context,
+		m := ami.NewMessage("Action", "Originate", "Channel", "Local/"+c.user.Cellphone+"@"+svc.cfg.Context, "Context", svc.cfg.Context,
 			"Exten", num, "Priority", "1", "CallerID", c.user.MainExtension, "Timeout", strconv.FormatInt(svc.cfg.OriginateTimeout.Milliseconds(), 10),
 			"Async", "true", "ChannelId", uid)
 		return map[string]string{"uniqueid": uid}, svc.amiDo(r.Context(), m, true)
@@ -156,8 +158,8 @@ func (svc *Service) opCall(r *http.Request, c *caller, req callReq) (any, error)
 				if err == nil {
 					return map[string]string{"message": "dialled by the phone", "number": num}, nil
 				}
-				if !errors.Is(err, ErrNoPhoneControl) {
-					svc.log.Warn("cti: phone HTTP dial failed, using AMI", "device", e.Device, "err", err)
+				if !errors.Is(err, errNoPhoneControl) {
+					svc.log.Warn("phone HTTP dial failed, using AMI", "device", e.Device, "err", err)
 				}
 			}
 		}
@@ -167,54 +169,54 @@ func (svc *Service) opCall(r *http.Request, c *caller, req callReq) (any, error)
 	return nil, rerr(http.StatusBadRequest, "endpointType", "endpointType must be physical, webrtc, mobile or nethlink")
 }
 
-func (svc *Service) opSimple(perm string, build func(own, peer string, req callReq) Message) opFn {
-	return func(r *http.Request, c *caller, req callReq) (any, error) {
-		if err := permit(c, req.EndpointID, perm); err != nil {
+// opSimple acts on the caller's channel in a conversation (and its peer).
+func (svc *Service) opSimple(build func(own, peer string) ami.Message) opFn {
+	return func(r *http.Request, c *caller, op string, req callReq) (any, error) {
+		if err := permit(c, op, req.EndpointID); err != nil {
 			return nil, err
 		}
 		own, peer, err := svc.convChannel(req.ConvID, req.EndpointID)
 		if err != nil {
 			return nil, err
 		}
-		return nil, svc.amiDo(r.Context(), build(own, peer, req), true)
+		return nil, svc.amiDo(r.Context(), build(own, peer), true)
 	}
 }
 
 func (svc *Service) opTransfer(action string) opFn {
-	return func(r *http.Request, c *caller, req callReq) (any, error) {
+	return func(r *http.Request, c *caller, op string, req callReq) (any, error) {
 		to := cleanNumber(req.To)
 		if to == "" {
 			return nil, rerr(http.StatusBadRequest, "to", "to must be a number")
 		}
-		return svc.opSimple("transfer", func(own, peer string, _ callReq) Message {
+		return svc.opSimple(func(own, peer string) ami.Message {
 			if action == "BlindTransfer" {
 				// The transferee (the other party) is sent to the new destination.
-				return NewMessage("Action", "BlindTransfer", "Channel", peer, "Context", svc.cfg.Context, "Exten", to)
+				return ami.NewMessage("Action", "BlindTransfer", "Channel", peer, "Context", svc.cfg.Context, "Exten", to)
 			}
 			// Attended: our own leg starts the consultation call.
-			return NewMessage("Action", "Atxfer", "Channel", own, "Exten", to, "Context", svc.cfg.Context)
-		})(r, c, req)
+			return ami.NewMessage("Action", "Atxfer", "Channel", own, "Exten", to, "Context", svc.cfg.Context)
+		})(r, c, op, req)
 	}
 }
 
-func (svc *Service) opPark(r *http.Request, c *caller, req callReq) (any, error) {
-	return svc.opSimple("ad_parking", func(own, peer string, _ callReq) Message {
+func (svc *Service) opPark(r *http.Request, c *caller, op string, req callReq) (any, error) {
+	return svc.opSimple(func(own, peer string) ami.Message {
 		// Park the other party; announce to (and return timeouts to) our channel.
-		return NewMessage("Action", "Park", "Channel", peer, "TimeoutChannel", own, "AnnounceChannel", own)
-	})(r, c, req)
+		return ami.NewMessage("Action", "Park", "Channel", peer, "TimeoutChannel", own, "AnnounceChannel", own)
+	})(r, c, op, req)
 }
 
-func (svc *Service) opPickupParking(r *http.Request, c *caller, req callReq) (any, error) {
+func (svc *Service) opPickupParking(r *http.Request, c *caller, op string, req callReq) (any, error) {
 	ep := firstNonEmpty(req.DestID, req.EndpointID)
-	if err := permit(c, ep, "ad_parking"); err != nil {
+	if err := permit(c, op, ep); err != nil {
 		return nil, err
 	}
 	if !extenRe.MatchString(req.Parking) {
 		return nil, rerr(http.StatusBadRequest, "parking", "parking must be a parking space number")
 	}
 	svc.mu.Lock()
-	p := svc.model.parkings[req.Parking]
-	busy := p != nil && p.Channel != ""
+	busy := svc.model.Parked(req.Parking)
 	svc.mu.Unlock()
 	if !busy {
 		return nil, rerr(http.StatusNotFound, "parking", "no call is parked on %s", req.Parking)
@@ -225,13 +227,13 @@ func (svc *Service) opPickupParking(r *http.Request, c *caller, req callReq) (an
 
 // opSpy covers pickup, spy and intrude: the applicant's device (destId, one of
 // theirs) is called and joined to the target conversation by an application.
-func (svc *Service) opSpy(perm, app, opts string) opFn {
-	return func(r *http.Request, c *caller, req callReq) (any, error) {
+func (svc *Service) opSpy(app, opts string) opFn {
+	return func(r *http.Request, c *caller, op string, req callReq) (any, error) {
 		if !c.owns(req.DestID) {
 			return nil, rerr(http.StatusForbidden, "destId", "destId must be one of your endpoints")
 		}
-		if !c.profile.Has(perm) && !c.owns(req.EndpointID) {
-			return nil, rerr(http.StatusForbidden, "", "your profile lacks the %q permission", perm)
+		if !c.may(op, req.EndpointID) {
+			return nil, rerr(http.StatusForbidden, "", "your profile lacks the %q permission", operations[op].perm)
 		}
 		if !extenRe.MatchString(req.EndpointID) {
 			return nil, rerr(http.StatusBadRequest, "endpointId", "endpointId must be an extension")
@@ -252,32 +254,34 @@ func (svc *Service) opSpy(perm, app, opts string) opFn {
 			}
 			target = chs[0]
 		}
-		m := NewMessage("Action", "Originate", "Channel", "PJSIP/"+req.DestID, "Application", app, "Data", target+opts,
+		m := ami.NewMessage("Action", "Originate", "Channel", "PJSIP/"+req.DestID, "Application", app, "Data", target+opts,
 			"CallerID", req.EndpointID, "Timeout", strconv.FormatInt(svc.cfg.OriginateTimeout.Milliseconds(), 10), "Async", "true")
 		return nil, svc.amiDo(r.Context(), m, true)
 	}
 }
 
 func (svc *Service) opRecord(kind string) opFn {
-	return func(r *http.Request, c *caller, req callReq) (any, error) {
-		return svc.opSimple("ad_recording", func(own, _ string, _ callReq) Message {
+	return func(r *http.Request, c *caller, op string, req callReq) (any, error) {
+		return svc.opSimple(func(own, _ string) ami.Message {
 			switch kind {
 			case "MixMonitor":
 				file := "cti-" + strings.NewReplacer("/", "-", ";", "-").Replace(own) + "-" + strconv.FormatInt(time.Now().Unix(), 10) + ".wav"
-				return NewMessage("Action", "MixMonitor", "Channel", own, "File", file, "Options", "a")
+				return ami.NewMessage("Action", "MixMonitor", "Channel", own, "File", file, "Options", "a")
 			case "StopMixMonitor":
-				return NewMessage("Action", "StopMixMonitor", "Channel", own)
+				return ami.NewMessage("Action", "StopMixMonitor", "Channel", own)
 			case "mute":
-				return NewMessage("Action", "MixMonitorMute", "Channel", own, "Direction", "both", "State", "1")
+				return ami.NewMessage("Action", "MixMonitorMute", "Channel", own, "Direction", "both", "State", "1")
 			default:
-				return NewMessage("Action", "MixMonitorMute", "Channel", own, "Direction", "both", "State", "0")
+				return ami.NewMessage("Action", "MixMonitorMute", "Channel", own, "Direction", "both", "State", "0")
 			}
-		})(r, c, req)
+		})(r, c, op, req)
 	}
 }
 
-func (svc *Service) ownChannel(c *caller, req callReq) (string, error) {
-	if err := permit(c, req.EndpointID, ""); err != nil {
+// ownChannel is the channel of the caller's endpoint in the conversation named,
+// or its newest.
+func (svc *Service) ownChannel(c *caller, op string, req callReq) (string, error) {
+	if err := permit(c, op, req.EndpointID); err != nil {
 		return "", err
 	}
 	if req.ConvID != "" {
@@ -294,8 +298,8 @@ func (svc *Service) ownChannel(c *caller, req callReq) (string, error) {
 }
 
 func (svc *Service) opMute(on bool) opFn {
-	return func(r *http.Request, c *caller, req callReq) (any, error) {
-		ch, err := svc.ownChannel(c, req)
+	return func(r *http.Request, c *caller, op string, req callReq) (any, error) {
+		ch, err := svc.ownChannel(c, op, req)
 		if err != nil {
 			return nil, err
 		}
@@ -303,34 +307,34 @@ func (svc *Service) opMute(on bool) opFn {
 		if on {
 			state = "on"
 		}
-		return nil, svc.amiDo(r.Context(), NewMessage("Action", "MuteAudio", "Channel", ch, "Direction", "in", "State", state), true)
+		return nil, svc.amiDo(r.Context(), ami.NewMessage("Action", "MuteAudio", "Channel", ch, "Direction", "in", "State", state), true)
 	}
 }
 
-func (svc *Service) opDTMF(r *http.Request, c *caller, req callReq) (any, error) {
+func (svc *Service) opDTMF(r *http.Request, c *caller, op string, req callReq) (any, error) {
 	if !toneRe.MatchString(req.Tone) {
 		return nil, rerr(http.StatusBadRequest, "tone", "tone must be one of 0-9 * # A-D")
 	}
-	ch, err := svc.ownChannel(c, req)
+	ch, err := svc.ownChannel(c, op, req)
 	if err != nil {
 		return nil, err
 	}
-	return nil, svc.amiDo(r.Context(), NewMessage("Action", "PlayDTMF", "Channel", ch, "Digit", req.Tone), true)
+	return nil, svc.amiDo(r.Context(), ami.NewMessage("Action", "PlayDTMF", "Channel", ch, "Digit", req.Tone), true)
 }
 
-func (svc *Service) opAnswer(r *http.Request, c *caller, req callReq) (any, error) {
-	if err := permit(c, req.EndpointID, ""); err != nil {
+func (svc *Service) opAnswer(r *http.Request, c *caller, op string, req callReq) (any, error) {
+	if err := permit(c, op, req.EndpointID); err != nil {
 		return nil, err
 	}
 	typ := endpointType(c.user, req.EndpointID)
 	if typ == "webrtc" || typ == "nethlink" {
-		svc.hub.toUser(c.user.Username, "answerWebrtc", map[string]string{"endpointId": req.EndpointID})
+		svc.toUser(c.user.Username, "answerWebrtc", map[string]string{"endpointId": req.EndpointID})
 		return nil, nil
 	}
 	for _, e := range c.user.Endpoints {
 		if e.ID == req.EndpointID && e.Device != "" && svc.phones != nil {
 			if err := svc.phones.Answer(r.Context(), e.Device); err != nil {
-				if errors.Is(err, ErrNoPhoneControl) {
+				if errors.Is(err, errNoPhoneControl) {
 					return nil, rerr(http.StatusConflict, "endpointId", "the phone of %s has no HTTP remote control", req.EndpointID)
 				}
 				return nil, rerr(http.StatusBadGateway, "endpointId", "the phone did not answer: %v", err)
@@ -342,8 +346,8 @@ func (svc *Service) opAnswer(r *http.Request, c *caller, req callReq) (any, erro
 }
 
 func (svc *Service) opQueue(kind string) opFn {
-	return func(r *http.Request, c *caller, req callReq) (any, error) {
-		if !c.owns(req.EndpointID) && !c.profile.MacroOn("qmanager") {
+	return func(r *http.Request, c *caller, op string, req callReq) (any, error) {
+		if !c.may(op, req.EndpointID) {
 			return nil, rerr(http.StatusForbidden, "endpointId", "endpoint %s is not yours and your profile has no queue manager", req.EndpointID)
 		}
 		if !extenRe.MatchString(req.EndpointID) {
@@ -355,14 +359,14 @@ func (svc *Service) opQueue(kind string) opFn {
 			}
 		}
 		iface := "PJSIP/" + req.EndpointID
-		var m Message
+		var m ami.Message
 		switch kind {
 		case "QueueAdd":
-			m = NewMessage("Action", "QueueAdd", "Queue", req.QueueID, "Interface", iface, "Paused", "false", "StateInterface", iface)
+			m = ami.NewMessage("Action", "QueueAdd", "Queue", req.QueueID, "Interface", iface, "Paused", "false", "StateInterface", iface)
 		case "QueueRemove":
-			m = NewMessage("Action", "QueueRemove", "Queue", req.QueueID, "Interface", iface)
+			m = ami.NewMessage("Action", "QueueRemove", "Queue", req.QueueID, "Interface", iface)
 		default:
-			m = NewMessage("Action", "QueuePause", "Interface", iface, "Paused", strconv.FormatBool(kind == "pause"))
+			m = ami.NewMessage("Action", "QueuePause", "Interface", iface, "Paused", strconv.FormatBool(kind == "pause"))
 			if req.QueueID != "" {
 				m.Add("Queue", req.QueueID)
 			}
@@ -405,7 +409,7 @@ func (svc *Service) mobileQR(w http.ResponseWriter, r *http.Request, c *caller) 
 	if err != nil {
 		return err
 	}
-	svc.log.Info("cti: mobile QR code issued", "user", user, "src", c.ip)
+	svc.log.Info("mobile QR code issued", "user", user, "src", c.ip)
 	w.Header().Set("Content-Type", "image/png")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(png) //nolint:errcheck // the client went away

@@ -2,7 +2,8 @@ package cti
 
 import (
 	"net/http"
-	"strings"
+
+	"github.com/switchboard-pbx/switchboard/cti/ami"
 )
 
 // Call forward lives in AstDB, where the FreePBX/NethVoice dialplan reads it:
@@ -17,28 +18,19 @@ func (svc *Service) getCF(w http.ResponseWriter, r *http.Request, c *caller) err
 	if !ok {
 		return rerr(http.StatusBadRequest, "type", "type must be unconditional, busy or unavailable")
 	}
-	if !c.owns(ep) {
+	if !c.may("cfcall", ep) {
 		return rerr(http.StatusForbidden, "endpoint", "endpoint %s is not yours", ep)
 	}
 	if svc.ami == nil {
-		return ErrAMIDown
+		return ami.ErrDown
 	}
 	conn, err := svc.ami.Conn()
 	if err != nil {
 		return err
 	}
-	// DBGet answers as a list (Response: Success, EventList: start, a
-	// DBGetResponse event carrying Val, DBGetComplete), or with an error when
-	// the key is absent: then the forward is off.
-	resp, evs, err := conn.ActionList(r.Context(), NewMessage("Action", "DBGet", "Family", fam, "Key", ep))
-	if err != nil && !strings.Contains(strings.ToLower(resp.Get("Message")), "not found") {
+	to, err := dbGet(r.Context(), conn, fam, ep)
+	if err != nil {
 		return err
-	}
-	to := resp.Get("Val")
-	for _, ev := range evs {
-		if ev.Event() == "DBGetResponse" {
-			to = ev.Get("Val")
-		}
 	}
 	status := "off"
 	if to != "" {
@@ -65,7 +57,7 @@ func (svc *Service) setCF(w http.ResponseWriter, r *http.Request, c *caller) err
 	if req.Endpoint == "" {
 		req.Endpoint = c.user.MainExtension
 	}
-	if !c.owns(req.Endpoint) {
+	if !c.may("cfcall", req.Endpoint) {
 		return rerr(http.StatusForbidden, "endpoint", "endpoint %s is not yours", req.Endpoint)
 	}
 	to := ""
@@ -74,9 +66,9 @@ func (svc *Service) setCF(w http.ResponseWriter, r *http.Request, c *caller) err
 			return rerr(http.StatusBadRequest, "to", "to must be a number")
 		}
 	}
-	m := NewMessage("Action", "DBDel", "Family", fam, "Key", req.Endpoint)
+	m := ami.NewMessage("Action", "DBDel", "Family", fam, "Key", req.Endpoint)
 	if to != "" {
-		m = NewMessage("Action", "DBPut", "Family", fam, "Key", req.Endpoint, "Val", to)
+		m = ami.NewMessage("Action", "DBPut", "Family", fam, "Key", req.Endpoint, "Val", to)
 	}
 	if err := svc.amiDo(r.Context(), m, to != ""); err != nil {
 		return err

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/switchboard-pbx/switchboard/cti/ami"
 )
 
 // Config is the "cti" section of the configuration file.
@@ -16,7 +18,7 @@ type Config struct {
 	// default: serve then behaves as if the package did not exist.
 	Enabled bool `yaml:"enabled"`
 	// AMI is how to reach Asterisk.
-	AMI AMIConfig `yaml:"ami"`
+	AMI ami.Config `yaml:"ami"`
 	// TokenExpiry is the sliding lifetime of a login token: every accepted request
 	// extends it by this much.
 	TokenExpiry time.Duration `yaml:"token_expiry"`
@@ -63,7 +65,7 @@ type UnautheCallConfig struct {
 // DefaultConfig returns the defaults: disabled, local Asterisk, 30 minute tokens.
 func DefaultConfig() Config {
 	return Config{
-		AMI:              DefaultAMIConfig(),
+		AMI:              ami.DefaultConfig(),
 		TokenExpiry:      30 * time.Minute,
 		UnautheCall:      UnautheCallConfig{Allow: []string{}},
 		Trunks:           []string{},

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/switchboard-pbx/switchboard/cti/amitest"
+	"github.com/switchboard-pbx/switchboard/cti/model"
 	"github.com/switchboard-pbx/switchboard/cti/siotest"
 	"github.com/switchboard-pbx/switchboard/store"
 )
@@ -73,6 +74,8 @@ func newEnv(t *testing.T, tweak func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Commits reach the service as serve's component runner delivers them.
+	t.Cleanup(st.Subscribe(svc.Commit))
 	e := &env{t: t, svc: svc, ami: ami, st: st}
 	ctx := context.Background()
 	for _, p := range []Profile{
@@ -94,7 +97,7 @@ func newEnv(t *testing.T, tweak func(*Config)) *env {
 		name, pw, ext, prof := u.name, u.name+"-password", u.ext, u.prof
 		display := strings.ToUpper(name[:1]) + name[1:]
 		eps := []Endpoint{{ID: ext, Type: "physical"}, {ID: "9" + ext, Type: "webrtc"}}
-		if _, err := svc.dir.CreateUser(ctx, store.System, UserInput{Username: &name, Password: &pw, Name: &display,
+		if _, err := svc.dir.CreateUser(ctx, store.System, userInput{Username: &name, Password: &pw, Name: &display,
 			MainExtension: &ext, Endpoints: &eps, Profile: &prof}); err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +115,7 @@ func newEnv(t *testing.T, tweak func(*Config)) *env {
 func (e *env) waitResync() {
 	e.t.Helper()
 	select {
-	case <-e.svc.resync:
+	case <-e.svc.synced:
 	case <-time.After(5 * time.Second):
 		e.t.Fatal("no AMI re-sync within 5 s")
 	}
@@ -120,7 +123,7 @@ func (e *env) waitResync() {
 
 func (e *env) drainResync() {
 	select {
-	case <-e.svc.resync:
+	case <-e.svc.synced:
 	default:
 	}
 }
@@ -205,7 +208,7 @@ func expect[T any](t *testing.T, c *siotest.Client, name string, ok func(T) bool
 }
 
 // extOf reads the model's copy of an extension.
-func (e *env) extOf(x string) *Extension {
+func (e *env) extOf(x string) *model.Extension {
 	e.svc.mu.Lock()
 	defer e.svc.mu.Unlock()
 	return e.svc.model.Extensions()[x]

@@ -6,10 +6,11 @@ import (
 	"time"
 
 	. "github.com/switchboard-pbx/switchboard/cti/amitest"
+	"github.com/switchboard-pbx/switchboard/cti/cdr"
 )
 
 // cdr is an AMI Cdr event as cdr_manager sends it.
-func cdr(uid, src, dst, cid, start string, dur, bill int, disp string) Fields {
+func cdrEvent(uid, src, dst, cid, start string, dur, bill int, disp string) Fields {
 	return M("Event", "Cdr", "Privilege", "cdr,all", "AccountCode", "", "Source", src, "Destination", dst,
 		"DestinationContext", "from-internal", "CallerID", cid, "Channel", "PJSIP/"+src+"-00000001",
 		"DestinationChannel", "PJSIP/"+dst+"-00000002", "LastApplication", "Dial", "LastData", "PJSIP/"+dst,
@@ -24,16 +25,16 @@ func TestHistoryInterval(t *testing.T) {
 	day := time.Now().Format("2006-01-02")
 	ymd := time.Now().Format("20060102")
 	e.ami.EmitAll(
-		cdr("1.1", "201", "202", `"Alice" <201>`, day+" 09:00:00", 60, 55, "ANSWERED"),
-		cdr("1.2", "0611", "202", `"ACME" <0611>`, day+" 10:00:00", 30, 0, "NO ANSWER"),
-		cdr("1.3", "202", "203", `"Bob" <202>`, day+" 11:00:00", 20, 18, "ANSWERED"),
-		cdr("1.3", "202", "203", `"Bob" <202>`, day+" 11:00:00", 20, 18, "ANSWERED"), // re-sent: no duplicate
-		cdr("1.4", "201", "204", `"Alice" <201>`, day+" 12:00:00", 5, 5, "ANSWERED"),
+		cdrEvent("1.1", "201", "202", `"Alice" <201>`, day+" 09:00:00", 60, 55, "ANSWERED"),
+		cdrEvent("1.2", "0611", "202", `"ACME" <0611>`, day+" 10:00:00", 30, 0, "NO ANSWER"),
+		cdrEvent("1.3", "202", "203", `"Bob" <202>`, day+" 11:00:00", 20, 18, "ANSWERED"),
+		cdrEvent("1.3", "202", "203", `"Bob" <202>`, day+" 11:00:00", 20, 18, "ANSWERED"), // re-sent: no duplicate
+		cdrEvent("1.4", "201", "204", `"Alice" <201>`, day+" 12:00:00", 5, 5, "ANSWERED"),
 	)
 	tok := e.login("bob", "bob-password")
 	type resp struct {
-		Count int          `json:"count"`
-		Rows  []HistoryRow `json:"rows"`
+		Count int       `json:"count"`
+		Rows  []cdr.Row `json:"rows"`
 	}
 	get := func(path string) (int, resp) {
 		code, body := e.do("GET", path, "bob", tok, "")

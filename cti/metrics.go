@@ -7,7 +7,7 @@ import "github.com/prometheus/client_golang/prometheus"
 func (svc *Service) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_cti_sockets",
-			Help: "socket.io connections open (logged in or not)."}, func() float64 { return float64(svc.hub.count()) }),
+			Help: "socket.io connections open (logged in or not)."}, func() float64 { return float64(svc.sio.Count()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_cti_ami_up",
 			Help: "1 while the AMI connection to Asterisk is logged in and synced."}, func() float64 {
 			svc.mu.Lock()

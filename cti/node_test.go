@@ -10,6 +10,7 @@ import (
 	"time"
 
 	. "github.com/switchboard-pbx/switchboard/cti/amitest"
+	"github.com/switchboard-pbx/switchboard/cti/model"
 )
 
 // nodeClient runs the npm socket.io-client (cti/testdata, installed by npm ci in
@@ -110,7 +111,7 @@ func TestNodeSocketIOClient(t *testing.T) {
 	nc.wait("trunkUpdate", nil)
 	e.ami.Emit(M("Event", "ParkedCall", "ParkeeChannel", tr.Name, "ParkeeCallerIDNum", "0611", "ParkingLot", "default", "ParkingSpace", "72", "ParkingTimeout", "45"))
 	p := nc.wait("parkingUpdate", nil)
-	var pk Parking
+	var pk model.Parking
 	if json.Unmarshal(p, &pk) != nil || pk.Parking != "72" || pk.ParkedNum != "0611" {
 		t.Fatalf("parkingUpdate: %s", p)
 	}

@@ -16,18 +16,18 @@ import (
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
-// PhoneDialer drives a provisioned desk phone over its own HTTP interface.
-type PhoneDialer interface {
-	// Dial makes the phone of device call number; ErrNoPhoneControl when the
+// phoneDialer drives a provisioned desk phone over its own HTTP interface.
+type phoneDialer interface {
+	// Dial makes the phone of device call number; errNoPhoneControl when the
 	// device has no remote-control address or an unknown vendor.
 	Dial(ctx context.Context, device, number string) error
 	// Answer picks up the ringing call.
 	Answer(ctx context.Context, device string) error
 }
 
-// ErrNoPhoneControl says the phone cannot be driven over HTTP; callers fall back
+// errNoPhoneControl says the phone cannot be driven over HTTP; callers fall back
 // to AMI Originate.
-var ErrNoPhoneControl = errors.New("cti: the phone has no HTTP remote control")
+var errNoPhoneControl = errors.New("cti: the phone has no HTTP remote control")
 
 // httpPhones uses the provisioned phone credentials and remote-control address.
 // The action URLs follow the vendors' public documentation (Snom command.htm,
@@ -47,7 +47,7 @@ func (p *httpPhones) device(ctx context.Context, id string) (provision.Device, s
 			return err
 		}
 		if !ok {
-			return ErrNoPhoneControl
+			return errNoPhoneControl
 		}
 		tx.Get(provision.KindModel, d.Model, &model) //nolint:errcheck // the vendor guess falls back to the model id
 		return nil
@@ -56,7 +56,7 @@ func (p *httpPhones) device(ctx context.Context, id string) (provision.Device, s
 		return d, "", err
 	}
 	if d.RemoteAddress == "" {
-		return d, "", ErrNoPhoneControl
+		return d, "", errNoPhoneControl
 	}
 	return d, strings.ToLower(model.Brand + " " + d.Model), nil
 }
@@ -101,7 +101,7 @@ func (p *httpPhones) Dial(ctx context.Context, id, number string) error {
 	case strings.Contains(vendor, "fanvil"):
 		return p.get(ctx, d, "/cgi-bin/ConfigManApp.com?key=number="+n)
 	}
-	return ErrNoPhoneControl
+	return errNoPhoneControl
 }
 
 func (p *httpPhones) Answer(ctx context.Context, id string) error {
@@ -117,5 +117,5 @@ func (p *httpPhones) Answer(ctx context.Context, id string) error {
 	case strings.Contains(vendor, "fanvil"):
 		return p.get(ctx, d, "/cgi-bin/ConfigManApp.com?key=OK")
 	}
-	return ErrNoPhoneControl
+	return errNoPhoneControl
 }

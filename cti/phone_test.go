@@ -84,11 +84,11 @@ func TestPhoneHTTPDial(t *testing.T) {
 		}
 	}
 	for _, dev := range []string{"gs1", "noaddr", "missing"} {
-		if err := p.Dial(ctx, dev, "1"); !errors.Is(err, ErrNoPhoneControl) {
-			t.Errorf("%s: %v, want ErrNoPhoneControl", dev, err)
+		if err := p.Dial(ctx, dev, "1"); !errors.Is(err, errNoPhoneControl) {
+			t.Errorf("%s: %v, want errNoPhoneControl", dev, err)
 		}
 	}
-	if err := p.Dial(ctx, "badpw", "1"); err == nil || errors.Is(err, ErrNoPhoneControl) {
+	if err := p.Dial(ctx, "badpw", "1"); err == nil || errors.Is(err, errNoPhoneControl) {
 		t.Errorf("wrong phone password: %v", err)
 	}
 	if err := p.Answer(ctx, "snom1"); err != nil || ph.last() != "/command.htm?key=ENTER" {
@@ -97,7 +97,7 @@ func TestPhoneHTTPDial(t *testing.T) {
 
 	// Through the API: bob's desk phone is the Snom; click-to-call drives it.
 	eps := []Endpoint{{ID: "202", Type: "physical", Device: "snom1"}}
-	if _, err := e.svc.dir.UpdateUser(ctx, store.System, "bob", UserInput{Endpoints: &eps}); err != nil {
+	if _, err := e.svc.dir.UpdateUser(ctx, store.System, "bob", userInput{Endpoints: &eps}); err != nil {
 		t.Fatal(err)
 	}
 	tok := e.login("bob", "bob-password")
@@ -112,7 +112,7 @@ func TestPhoneHTTPDial(t *testing.T) {
 	}
 	// A phone that cannot be driven falls back to AMI Originate.
 	eps = []Endpoint{{ID: "202", Type: "physical", Device: "gs1"}}
-	if _, err := e.svc.dir.UpdateUser(ctx, store.System, "bob", UserInput{Endpoints: &eps}); err != nil {
+	if _, err := e.svc.dir.UpdateUser(ctx, store.System, "bob", userInput{Endpoints: &eps}); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := e.do("POST", "/webrest/astproxy/call", "bob", tok, `{"number":"205"}`); code != 200 || len(e.ami.Actions()) != 1 {

@@ -12,13 +12,14 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
-	"github.com/switchboard-pbx/switchboard/admin"
+	"github.com/switchboard-pbx/switchboard/cti/ami"
+	"github.com/switchboard-pbx/switchboard/cti/model"
+	"github.com/switchboard-pbx/switchboard/internal/httpapi"
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
@@ -26,42 +27,19 @@ const kindUnautheCall = "cti_unauthe_call"
 
 // caller is the authenticated CTI user of a request.
 type caller struct {
-	user    *User
-	profile *Profile
-	token   string
-	ip      string
+	access
+	token string
+	ip    string
 }
 
 func (c *caller) actor() store.Actor { return store.Actor{User: "cti:" + c.user.Username, IP: c.ip} }
 
-// owns reports whether endpoint is one of the caller's own.
-func (c *caller) owns(endpoint string) bool {
-	if endpoint == "" {
-		return false
-	}
-	if endpoint == c.user.MainExtension {
-		return true
-	}
-	for _, e := range c.user.Endpoints {
-		if e.ID == endpoint {
-			return true
-		}
-	}
-	return false
-}
-
-type restError struct {
-	status int
-	field  string
-	msg    string
-}
-
-func (e *restError) Error() string { return e.msg }
-
+// rerr is a refusal with its HTTP status and the field at fault.
 func rerr(status int, field, format string, args ...any) error {
-	return &restError{status, field, fmt.Sprintf(format, args...)}
+	return httpapi.Errorf(status, field, format, args...)
 }
 
+// writeJSON answers compact JSON, as nethcti does.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -78,20 +56,15 @@ func writeErr(w http.ResponseWriter, status int, field, msg string) {
 }
 
 func (svc *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var re *restError
-	if errors.As(err, &re) {
-		writeErr(w, re.status, re.field, re.msg)
-		return
-	}
-	if status, field, msg, ok := admin.StoreError(err); ok {
+	if status, field, msg, ok := httpapi.Status(err); ok {
 		writeErr(w, status, field, msg)
 		return
 	}
 	switch {
-	case errors.Is(err, ErrAMIDown):
+	case errors.Is(err, ami.ErrDown):
 		writeErr(w, http.StatusServiceUnavailable, "", "the PBX (Asterisk AMI) is not connected; try again shortly")
 	default:
-		svc.log.Error("cti: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		svc.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeErr(w, http.StatusInternalServerError, "", "internal error (see the daemon log)")
 	}
 }
@@ -108,7 +81,7 @@ func (svc *Service) routes() {
 		m.HandleFunc(pattern, svc.wrap(func(w http.ResponseWriter, r *http.Request) error {
 			c, ok := svc.authenticate(r)
 			if !ok {
-				return rerr(http.StatusUnauthorized, "", "missing or expired token: log in at POST /webrest/authentication/login")
+				return errUnauthorized
 			}
 			return h(w, r, c)
 		}))
@@ -172,7 +145,7 @@ func (svc *Service) wrap(h func(w http.ResponseWriter, r *http.Request) error) h
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				svc.log.Error("cti: panic in request", "path", r.URL.Path, "panic", v)
+				svc.log.Error("panic in request", "path", r.URL.Path, "panic", v)
 				writeErr(w, http.StatusInternalServerError, "", "internal error (see the daemon log)")
 			}
 		}()
@@ -198,7 +171,7 @@ func (svc *Service) authenticate(r *http.Request) (*caller, bool) {
 	if !svc.cfg.AuthDisabled && !svc.grants.Check(u.Username, tok) && !svc.storedToken(r.Context(), u.Username, tok) {
 		return nil, false
 	}
-	return &caller{user: u, profile: p, token: tok, ip: remoteIP(r)}, true
+	return &caller{access: access{user: u, profile: p}, token: tok, ip: remoteIP(r)}, true
 }
 
 // storedToken accepts a persistent or mobile token kept (hashed) in the store,
@@ -278,14 +251,21 @@ func (svc *Service) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	u, _, ok := svc.dir.Resolve(req.Username)
 	good := ok && !u.Disabled
-	if good && !svc.cfg.AuthDisabled {
-		good = bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(req.Password)) == nil
-	} else if !ok && !svc.cfg.AuthDisabled {
-		bcrypt.CompareHashAndPassword(dummyHash, []byte(req.Password)) //nolint:errcheck // equal timing only
+	if !svc.cfg.AuthDisabled {
+		// Exactly one comparison at the configured cost whoever asks: an
+		// unknown or disabled user must not answer faster than a known one
+		// (which would tell who exists).
+		hash := svc.dummyHash
+		if ok {
+			hash = []byte(u.PasswordHash)
+		}
+		if svc.compare(hash, []byte(req.Password)) != nil {
+			good = false
+		}
 	}
 	if !good {
 		svc.loginLim.Fail(ip)
-		svc.log.Warn("cti: login failed", "user", req.Username, "src", ip)
+		svc.log.Warn("login failed", "user", req.Username, "src", ip)
 		writeErr(w, http.StatusUnauthorized, "", "invalid username or password")
 		return nil
 	}
@@ -301,7 +281,7 @@ func (svc *Service) login(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	svc.grants.Add(u.Username, tok, kind)
-	svc.log.Info("cti: login", "user", u.Username, "src", ip, "kind", kind)
+	svc.log.Info("login", "user", u.Username, "src", ip, "kind", kind)
 	// nethcti answers a good login with 401 and the nonce: the client then
 	// computes the token itself.
 	w.Header().Set("WWW-Authenticate", "Digest "+nonce)
@@ -309,12 +289,10 @@ func (svc *Service) login(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("switchboard-cti-timing"), bcrypt.MinCost)
-
 func (svc *Service) logout(w http.ResponseWriter, r *http.Request, c *caller) error {
 	svc.grants.Remove(c.token)
 	svc.st.DeleteSession(r.Context(), hashSecret(c.token)) //nolint:errcheck // only persistent tokens are there
-	svc.log.Info("cti: logout", "user", c.user.Username, "src", c.ip)
+	svc.log.Info("logout", "user", c.user.Username, "src", c.ip)
 	writeJSON(w, http.StatusOK, map[string]string{"message": "logged out"})
 	return nil
 }
@@ -347,13 +325,13 @@ func (svc *Service) persistentRemove(w http.ResponseWriter, r *http.Request, c *
 
 // ---- me ----
 
-func (svc *Service) presenceOf(user string) Presence {
+func (svc *Service) presenceOf(user string) presenceState {
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
 	if p, ok := svc.presence[user]; ok {
 		return p
 	}
-	return Presence{Status: "online"}
+	return presenceState{Status: "online"}
 }
 
 func (svc *Service) me(w http.ResponseWriter, r *http.Request, c *caller) error {
@@ -407,7 +385,7 @@ func (svc *Service) getPresence(w http.ResponseWriter, r *http.Request, c *calle
 var presenceStates = map[string]bool{"online": true, "dnd": true, "voicemail": true, "cellphone": true, "callforward": true}
 
 func (svc *Service) setPresence(w http.ResponseWriter, r *http.Request, c *caller) error {
-	var req Presence
+	var req presenceState
 	if err := readBody(r, &req); err != nil {
 		return err
 	}
@@ -423,11 +401,11 @@ func (svc *Service) setPresence(w http.ResponseWriter, r *http.Request, c *calle
 	}
 	if ext := c.user.MainExtension; ext != "" {
 		// DND lives in AstDB, where the dialplan reads it.
-		var m Message
+		var m ami.Message
 		if req.Status == "dnd" {
-			m = NewMessage("Action", "DBPut", "Family", "DND", "Key", ext, "Val", "YES")
+			m = ami.NewMessage("Action", "DBPut", "Family", "DND", "Key", ext, "Val", "YES")
 		} else {
-			m = NewMessage("Action", "DBDel", "Family", "DND", "Key", ext)
+			m = ami.NewMessage("Action", "DBDel", "Family", "DND", "Key", ext)
 		}
 		if err := svc.amiDo(r.Context(), m, req.Status == "dnd"); err != nil {
 			return err
@@ -443,36 +421,38 @@ func (svc *Service) setPresence(w http.ResponseWriter, r *http.Request, c *calle
 		svc.mu.Unlock()
 	}
 	ev := map[string]any{"presence": map[string]string{"username": c.user.Username, "status": req.Status, "to": req.To}}
-	svc.hub.broadcast("userPresenceUpdate", ev, "presence_panel", c.user.Endpoints0()...)
-	svc.hub.broadcast("userMainPresenceUpdate", map[string]any{"mainPresence": map[string]string{"username": c.user.Username, "status": req.Status}}, "presence_panel", c.user.Endpoints0()...)
+	svc.broadcast("userPresenceUpdate", ev, model.RoomPresence, c.user.Endpoints0()...)
+	svc.broadcast("userMainPresenceUpdate", map[string]any{"mainPresence": map[string]string{"username": c.user.Username, "status": req.Status}}, model.RoomPresence, c.user.Endpoints0()...)
 	writeJSON(w, http.StatusOK, req)
 	return nil
 }
 
-// Endpoints0 lists the user's extensions (main first).
+// Endpoints0 lists the user's extensions (main first), each once.
 func (u *User) Endpoints0() []string {
 	out := []string{}
 	if u.MainExtension != "" {
 		out = append(out, u.MainExtension)
 	}
 	for _, e := range u.Endpoints {
-		out = append(out, e.ID)
+		if !slices.Contains(out, e.ID) {
+			out = append(out, e.ID)
+		}
 	}
 	return out
 }
 
 // amiDo runs an action; strict means an error response from Asterisk fails the
 // request (a DBDel of a key that is not there is fine, a DBPut that fails is not).
-func (svc *Service) amiDo(ctx context.Context, m Message, strict bool) error {
+func (svc *Service) amiDo(ctx context.Context, m ami.Message, strict bool) error {
 	if svc.ami == nil {
-		return ErrAMIDown
+		return ami.ErrDown
 	}
 	resp, err := svc.ami.Action(ctx, m)
 	if err != nil {
-		if errors.Is(err, ErrAMIDown) {
+		if errors.Is(err, ami.ErrDown) {
 			return err
 		}
-		return fmt.Errorf("cti: %s: %w", m.Get("Action"), err)
+		return fmt.Errorf("%s: %w", m.Get("Action"), err)
 	}
 	if strict && !strings.EqualFold(resp.Get("Response"), "Success") {
 		return rerr(http.StatusBadGateway, "", "the PBX refused %s: %s", m.Get("Action"), resp.Get("Message"))
@@ -491,7 +471,7 @@ func (svc *Service) setDefaultDevice(w http.ResponseWriter, r *http.Request, c *
 		return rerr(http.StatusBadRequest, "id", "%q is not one of your endpoints", req.ID)
 	}
 	id := req.ID
-	if _, err := svc.dir.UpdateUser(r.Context(), c.actor(), c.user.Username, UserInput{DefaultDevice: &id}); err != nil {
+	if _, err := svc.dir.UpdateUser(r.Context(), c.actor(), c.user.Username, userInput{DefaultDevice: &id}); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"id": id})
@@ -513,15 +493,11 @@ func (svc *Service) allEndpoints(w http.ResponseWriter, r *http.Request, c *call
 
 // ---- state ----
 
-func (svc *Service) seesAll(c *caller) bool {
-	return c.profile.MacroOn("presence_panel") || c.profile.MacroOn("operator_panel")
-}
-
 func (svc *Service) extensions(w http.ResponseWriter, r *http.Request, c *caller) error {
 	svc.mu.Lock()
 	exts := svc.model.Extensions()
 	svc.mu.Unlock()
-	if !svc.seesAll(c) {
+	if !c.sees(model.RoomPresence) {
 		for e := range exts {
 			if !c.owns(e) {
 				delete(exts, e)
@@ -534,7 +510,7 @@ func (svc *Service) extensions(w http.ResponseWriter, r *http.Request, c *caller
 
 func (svc *Service) extension(w http.ResponseWriter, r *http.Request, c *caller) error {
 	id := r.PathValue("id")
-	if !c.owns(id) && !svc.seesAll(c) {
+	if !c.sees(model.ExtenRoom(id)) && !c.sees(model.RoomPresence) {
 		return rerr(http.StatusForbidden, "", "extension %s is not yours and your profile has no presence panel", id)
 	}
 	svc.mu.Lock()
@@ -548,7 +524,7 @@ func (svc *Service) extension(w http.ResponseWriter, r *http.Request, c *caller)
 }
 
 func (svc *Service) queues(w http.ResponseWriter, r *http.Request, c *caller) error {
-	if !(c.profile.MacroOn("queue_agent") || c.profile.MacroOn("qmanager") || c.profile.MacroOn("operator_panel")) {
+	if !c.sees(model.RoomQueues) {
 		return rerr(http.StatusForbidden, "", "your profile has no queue permissions")
 	}
 	svc.mu.Lock()
@@ -559,7 +535,7 @@ func (svc *Service) queues(w http.ResponseWriter, r *http.Request, c *caller) er
 }
 
 func (svc *Service) trunks(w http.ResponseWriter, r *http.Request, c *caller) error {
-	if !(c.profile.MacroOn("operator_panel") || c.profile.MacroOn("trunks")) {
+	if !c.sees(model.RoomTrunks) {
 		return rerr(http.StatusForbidden, "", "your profile has no trunk permissions")
 	}
 	svc.mu.Lock()
@@ -570,7 +546,7 @@ func (svc *Service) trunks(w http.ResponseWriter, r *http.Request, c *caller) er
 }
 
 func (svc *Service) parkings(w http.ResponseWriter, r *http.Request, c *caller) error {
-	if !(c.profile.MacroOn("operator_panel") || c.profile.MacroOn("parkings") || c.profile.Has("ad_parking")) {
+	if !c.sees(model.RoomParkings) {
 		return rerr(http.StatusForbidden, "", "your profile has no parking permissions")
 	}
 	svc.mu.Lock()
@@ -582,8 +558,7 @@ func (svc *Service) parkings(w http.ResponseWriter, r *http.Request, c *caller) 
 
 func (svc *Service) getDND(w http.ResponseWriter, r *http.Request, c *caller) error {
 	svc.mu.Lock()
-	x := svc.model.exts[c.user.MainExtension]
-	on := x != nil && x.DND
+	on := svc.model.DND(c.user.MainExtension)
 	svc.mu.Unlock()
 	status := "off"
 	if on {
@@ -604,15 +579,15 @@ func (svc *Service) setDND(w http.ResponseWriter, r *http.Request, c *caller) er
 	if req.Endpoint == "" {
 		req.Endpoint = c.user.MainExtension
 	}
-	if !c.owns(req.Endpoint) {
+	if !c.may("dnd", req.Endpoint) {
 		return rerr(http.StatusForbidden, "endpoint", "endpoint %s is not yours", req.Endpoint)
 	}
 	if req.Status != "on" && req.Status != "off" {
 		return rerr(http.StatusBadRequest, "status", "status must be on or off")
 	}
-	m := NewMessage("Action", "DBDel", "Family", "DND", "Key", req.Endpoint)
+	m := ami.NewMessage("Action", "DBDel", "Family", "DND", "Key", req.Endpoint)
 	if req.Status == "on" {
-		m = NewMessage("Action", "DBPut", "Family", "DND", "Key", req.Endpoint, "Val", "YES")
+		m = ami.NewMessage("Action", "DBPut", "Family", "DND", "Key", req.Endpoint, "Val", "YES")
 	}
 	if err := svc.amiDo(r.Context(), m, req.Status == "on"); err != nil {
 		return err
@@ -648,7 +623,7 @@ func (svc *Service) unautheCallPost(w http.ResponseWriter, r *http.Request) erro
 func (svc *Service) unautheCall(w http.ResponseWriter, r *http.Request, endpoint, number string) error {
 	ip := remoteIP(r)
 	if !svc.cfg.UnautheCall.Enabled {
-		svc.log.Warn("cti: unauthe_call refused: disabled", "src", ip)
+		svc.log.Warn("unauthe_call refused: disabled", "src", ip)
 		return rerr(http.StatusForbidden, "", "unauthe_call is disabled (cti.unauthe_call.enabled)")
 	}
 	addr, err := netip.ParseAddr(ip)
@@ -662,7 +637,7 @@ func (svc *Service) unautheCall(w http.ResponseWriter, r *http.Request, endpoint
 		}
 	}
 	if !allowed {
-		svc.log.Warn("cti: unauthe_call refused: source not allowed", "src", ip, "endpoint", endpoint)
+		svc.log.Warn("unauthe_call refused: source not allowed", "src", ip, "endpoint", endpoint)
 		return rerr(http.StatusForbidden, "", "unauthe_call is not allowed from %s", ip)
 	}
 	if !extenRe.MatchString(endpoint) {
@@ -676,7 +651,7 @@ func (svc *Service) unautheCall(w http.ResponseWriter, r *http.Request, endpoint
 	if err != nil {
 		return err
 	}
-	svc.log.Info("cti: unauthe_call", "src", ip, "endpoint", endpoint, "number", num, "uniqueid", uid)
+	svc.log.Info("unauthe_call", "src", ip, "endpoint", endpoint, "number", num, "uniqueid", uid)
 	rec := map[string]string{"endpoint": endpoint, "number": num, "source_ip": ip, "time": time.Now().UTC().Format(time.RFC3339), "uniqueid": uid}
 	if _, err := svc.st.Update(r.Context(), store.Actor{User: "cti:unauthe_call", IP: ip}, func(tx *store.Tx) error {
 		var old map[string]string

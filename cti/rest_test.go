@@ -385,14 +385,14 @@ func (f *fakePhones) Dial(_ context.Context, dev, num string) error {
 	f.dialled = append(f.dialled, dev+":"+num)
 	return nil
 }
-func (f *fakePhones) Answer(context.Context, string) error { return ErrNoPhoneControl }
+func (f *fakePhones) Answer(context.Context, string) error { return errNoPhoneControl }
 
 func TestClickToCallDeskPhoneHTTP(t *testing.T) {
 	e := newEnv(t, nil)
 	fp := &fakePhones{}
-	e.svc.SetPhoneDialer(fp)
+	e.svc.phones = fp
 	eps := []Endpoint{{ID: "202", Type: "physical", Device: "dev-1"}}
-	if _, err := e.svc.dir.UpdateUser(context.Background(), store.System, "bob", UserInput{Endpoints: &eps}); err != nil {
+	if _, err := e.svc.dir.UpdateUser(context.Background(), store.System, "bob", userInput{Endpoints: &eps}); err != nil {
 		t.Fatal(err)
 	}
 	tok := e.login("bob", "bob-password")
@@ -514,7 +514,7 @@ func TestNoExpLogin(t *testing.T) {
 	}
 	// A password change (any path: API, CLI, restore) revokes it; so does disabling.
 	pw := "carol-new-password"
-	if _, err := e.svc.dir.UpdateUser(t.Context(), store.System, "carol", UserInput{Password: &pw}); err != nil {
+	if _, err := e.svc.dir.UpdateUser(t.Context(), store.System, "carol", userInput{Password: &pw}); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := e.do("GET", "/webrest/user/me", "carol", tok, ""); code != 401 {
@@ -527,7 +527,7 @@ func TestDisableRevokes(t *testing.T) {
 	tok := e.login("dave", "dave-password")
 	sock := e.socket("dave")
 	yes := true
-	if _, err := e.svc.dir.UpdateUser(t.Context(), store.System, "dave", UserInput{Disabled: &yes}); err != nil {
+	if _, err := e.svc.dir.UpdateUser(t.Context(), store.System, "dave", userInput{Disabled: &yes}); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := e.do("GET", "/webrest/user/me", "dave", tok, ""); code != 401 {

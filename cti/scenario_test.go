@@ -7,16 +7,17 @@ import (
 	"time"
 
 	. "github.com/switchboard-pbx/switchboard/cti/amitest"
+	"github.com/switchboard-pbx/switchboard/cti/model"
 	"github.com/switchboard-pbx/switchboard/cti/siotest"
 )
 
 type extEv struct {
-	Exten         string                   `json:"exten"`
-	Status        string                   `json:"status"`
-	Conversations map[string]*Conversation `json:"conversations"`
+	Exten         string                         `json:"exten"`
+	Status        string                         `json:"status"`
+	Conversations map[string]*model.Conversation `json:"conversations"`
 }
 
-func conv(x extEv, id string) *Conversation { return x.Conversations[id] }
+func conv(x extEv, id string) *model.Conversation { return x.Conversations[id] }
 
 func emitAll(s *Server, seqs ...[]Fields) {
 	for _, q := range seqs {
@@ -110,11 +111,11 @@ func TestInboundTrunkQueue(t *testing.T) {
 	tr.State, tr.Context, tr.Exten = 6, "from-trunk", "401"
 	e.ami.Emit(sc.Newchannel(tr))
 	e.ami.Emit(append(ev2("QueueCallerJoin", tr), [2]string{"Queue", "401"}, [2]string{"Position", "1"}, [2]string{"Count", "1"}))
-	q := expect(t, alice, "queueUpdate", func(q Queue) bool { return q.Queue == "401" && len(q.WaitingCallers) == 1 })
+	q := expect(t, alice, "queueUpdate", func(q model.Queue) bool { return q.Queue == "401" && len(q.WaitingCallers) == 1 })
 	if w := q.WaitingCallers[tr.Name]; w == nil || w.Num != "0612345678" || w.Position != 1 {
 		t.Fatalf("waiting caller: %+v", q.WaitingCallers)
 	}
-	expect(t, alice, "trunkUpdate", func(x Trunk) bool { return x.Exten == "provider1" && len(x.Conversations) == 1 })
+	expect(t, alice, "trunkUpdate", func(x model.Trunk) bool { return x.Exten == "provider1" && len(x.Conversations) == 1 })
 
 	b := sc.NewChan("202", "202", "Bob", tr)
 	emitAll(e.ami, sc.Dial(tr, b, "PJSIP/202"), sc.Answer(tr, b, "b2"),
@@ -125,23 +126,23 @@ func TestInboundTrunkQueue(t *testing.T) {
 	if c := conv(cn, id); !c.ThroughQueue || !c.ThroughTrunk || c.CounterpartNum != "0612345678" || c.Direction != "in" {
 		t.Fatalf("queue call conversation: %+v", c)
 	}
-	expect(t, alice, "queueUpdate", func(q Queue) bool { return q.Queue == "401" && len(q.WaitingCallers) == 0 })
+	expect(t, alice, "queueUpdate", func(q model.Queue) bool { return q.Queue == "401" && len(q.WaitingCallers) == 0 })
 
 	// Bob pauses in the queue: the member event reaches him and the queue room.
 	e.ami.Emit(M("Event", "QueueMemberPause", "Queue", "401", "MemberName", "Bob", "Interface", "PJSIP/202", "StateInterface", "PJSIP/202",
 		"Membership", "dynamic", "Penalty", "0", "CallsTaken", "1", "LastCall", "0", "InCall", "1", "Status", "2", "Paused", "1", "PausedReason", "lunch"))
-	m := expect(t, bob, "queueMemberUpdate", func(m QueueMember) bool { return true })
+	m := expect(t, bob, "queueMemberUpdate", func(m model.QueueMember) bool { return true })
 	if m.Member != "202" || !m.Paused || m.Reason != "lunch" || m.CallsTaken != 1 {
 		t.Fatalf("member: %+v", m)
 	}
-	expect(t, alice, "queueMemberUpdate", func(m QueueMember) bool { return m.Member == "202" })
+	expect(t, alice, "queueMemberUpdate", func(m model.QueueMember) bool { return m.Member == "202" })
 
 	e.ami.EmitAll(M("Event", "AgentComplete", "Queue", "401", "Channel", tr.Name, "Reason", "caller"), Hangup(tr, 16, "Normal Clearing"), Hangup(b, 16, "Normal Clearing"))
-	qq := expect(t, alice, "queueUpdate", func(q Queue) bool { return q.Completed == 1 })
+	qq := expect(t, alice, "queueUpdate", func(q model.Queue) bool { return q.Completed == 1 })
 	if qq.Members["PJSIP/202"] == nil {
 		t.Fatalf("member missing: %+v", qq)
 	}
-	expect(t, alice, "trunkUpdate", func(x Trunk) bool { return len(x.Conversations) == 0 })
+	expect(t, alice, "trunkUpdate", func(x model.Trunk) bool { return len(x.Conversations) == 0 })
 }
 
 // ev2 is an event carrying a channel snapshot.
@@ -234,7 +235,7 @@ func TestParkAndPickup(t *testing.T) {
 		"ParkeeUniqueid", tr.Uniqueid, "ParkerDialString", "PJSIP/201", "ParkingLot", "default", "ParkingSpace", "71",
 		"ParkingTimeout", "45", "ParkingDuration", "0"),
 		Leave(tr, "b7", "basic", 1), Enter(tr, "park-default", "parking", 1), Leave(a, "b7", "basic", 0), Hangup(a, 16, "Normal Clearing"))
-	p := expect(t, alice, "parkingUpdate", func(p Parking) bool { return p.Parking == "71" })
+	p := expect(t, alice, "parkingUpdate", func(p model.Parking) bool { return p.Parking == "71" })
 	if p.ParkedNum != "0698765432" || p.Channel != tr.Name || p.Timeout != 45 || p.Lot != "default" {
 		t.Fatalf("parking: %+v", p)
 	}
@@ -245,12 +246,12 @@ func TestParkAndPickup(t *testing.T) {
 	c.Exten = "71"
 	e.ami.EmitAll(sc.Newchannel(c), M("Event", "UnParkedCall", "ParkeeChannel", tr.Name, "RetrieverChannel", c.Name, "ParkingSpace", "71",
 		"ParkingLot", "default"), Leave(tr, "park-default", "parking", 0), Enter(c, "b8", "basic", 1), Enter(tr, "b8", "basic", 2))
-	p = expect(t, alice, "parkingUpdate", func(p Parking) bool { return p.Parking == "71" })
+	p = expect(t, alice, "parkingUpdate", func(p model.Parking) bool { return p.Parking == "71" })
 	if p.Channel != "" {
 		t.Fatalf("parking still busy: %+v", p)
 	}
 	cn := expect(t, carol, "extenConnected", func(x extEv) bool { return x.Exten == "203" })
-	var cv *Conversation
+	var cv *model.Conversation
 	for _, v := range cn.Conversations {
 		cv = v
 	}
@@ -311,9 +312,9 @@ func TestResyncReadsLiveCalls(t *testing.T) {
 	eventually(t, "call seen", func() bool { return len(e.extOf("201").Conversations) == 1 })
 	// A fresh service knows nothing and must learn the call from the lists.
 	e.svc.mu.Lock()
-	e.svc.model = NewModel(nil)
+	e.svc.model = model.New(nil, time.Now)
 	e.svc.mu.Unlock()
-	if err := e.svc.Reload(t.Context()); err != nil {
+	if err := e.svc.resyncAll(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	x := e.extOf("201")
@@ -365,7 +366,7 @@ func TestResyncReadsAstDB(t *testing.T) {
 	expect(t, alice, "extenUpdate", func(x extEv) bool { return x.Exten == "203" && x.Status == "dnd" })
 	eventually(t, "cf of 204", func() bool { return e.extOf("204").CF == "0611" })
 	e.ami.SetDB("DND", "203", "")
-	if err := e.svc.Reload(t.Context()); err != nil {
+	if err := e.svc.resyncAll(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if x := e.extOf("203"); x.DND || x.Status != "online" {

@@ -9,46 +9,63 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/switchboard-pbx/switchboard/cti/ami"
+	"github.com/switchboard-pbx/switchboard/cti/cdr"
+	"github.com/switchboard-pbx/switchboard/cti/model"
+	"github.com/switchboard-pbx/switchboard/cti/socketio"
+	"github.com/switchboard-pbx/switchboard/internal/component"
 	"github.com/switchboard-pbx/switchboard/ratelimit"
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
-// Service is the CTI server.
+// Service is the CTI server, a component of "switchboard serve".
 type Service struct {
+	component.Base // Bind: the CTI listens on the daemon's HTTPS listener only
+
 	cfg       Config
 	log       *slog.Logger
 	st        *store.Store
-	dir       *Directory
-	grants    *Grants
-	ami       *AMIClient
-	hub       *hub
+	dir       *directory
+	grants    *tokenGrants
+	ami       *ami.Client
+	sio       *socketio.Server
 	loginLim  *ratelimit.Limiter
 	sockLimit *ratelimit.Limiter
-	phones    PhoneDialer
-	history   *History
+	phones    phoneDialer
+	compare   func(hash, password []byte) error // bcrypt's, replaced by tests that count the work
+	dummyHash []byte                            // compared for unknown users, at the configured cost
 
-	mu       sync.Mutex // guards model and presence
-	model    *Model
-	presence map[string]Presence
-	amiUp    bool
+	mu       sync.Mutex // guards model, presence, history and the AMI state below
+	model    *model.Model
+	presence map[string]presenceState
+	history  *cdr.Store
+	pbxLoc   *time.Location // zone of Asterisk's local times (CDR StartTime); nil = the system's
+	amiUp    bool           // logged in and re-synced
 	resyncs  int
 	lastSync time.Time
+	serving  bool
 
 	ctxMu  sync.Mutex         // guards ctx and cancel
 	ctx    context.Context    // socket.io connections end with it: with each Serve
 	cancel context.CancelFunc // run (a new one is made when Serve runs again: HA)
 	mux    *http.ServeMux
-	resync chan struct{}
+	synced chan struct{} // a re-sync finished (tests wait on it)
+	reload chan struct{} // a commit changed users or profiles
 }
 
-// Presence is a user's presence as clients see it.
-type Presence struct {
+var _ component.Component = (*Service)(nil)
+
+// presenceState is a user's presence as clients see it.
+type presenceState struct {
 	Status string `json:"status"` // online|dnd|voicemail|cellphone|callforward
 	To     string `json:"to,omitempty"`
 }
 
 // New builds the service. Users and profiles are registered with the store here,
-// so the audit log can restore them even while the CTI is disabled.
+// so the audit log can restore them even while the CTI is disabled. log should
+// carry component=cti.
 func New(cfg Config, log *slog.Logger, st *store.Store) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("cti: %w", err)
@@ -58,59 +75,99 @@ func New(cfg Config, log *slog.Logger, st *store.Store) (*Service, error) {
 		cfg: cfg, log: log, st: st,
 		dir:       newDirectory(st, cfg.BcryptCost),
 		grants:    newGrants(cfg.TokenExpiry),
-		hub:       newHub(log),
 		loginLim:  ratelimit.New(cfg.LoginBurst, cfg.LoginInterval),
 		sockLimit: ratelimit.New(cfg.SocketBurst, cfg.SocketInterval),
-		model:     NewModel(cfg.Trunks),
-		presence:  map[string]Presence{},
+		model:     model.New(cfg.Trunks, time.Now),
+		presence:  map[string]presenceState{},
 		ctx:       ctx, cancel: cancel,
-		resync: make(chan struct{}, 1),
+		synced: make(chan struct{}, 1),
+		reload: make(chan struct{}, 1),
 	}
+	svc.compare = bcryptCompare
+	h, err := bcrypt.GenerateFromPassword(dummyPassword(), cfg.BcryptCost)
+	if err != nil {
+		return nil, fmt.Errorf("cti: %w", err)
+	}
+	svc.dummyHash = h
+	svc.sio = socketio.New(socketio.DefaultConfig(), log, svc.socketEvent)
 	svc.phones = &httpPhones{st: st, log: log}
 	svc.dir.revoke = func(user string) {
 		svc.grants.RemoveUser(user)
-		svc.hub.closeUser(user, "tokens revoked")
+		svc.sio.CloseRoom(userRoom(user), "tokens revoked")
 		for _, kind := range []string{"cti-persistent:", "cti-mobile:"} {
 			if _, err := st.DeleteUserSessions(context.Background(), kind+user); err != nil {
-				log.Error("cti: revoke tokens", "user", user, "err", err)
+				log.Error("revoke tokens", "user", user, "err", err)
 			}
 		}
-		log.Info("cti: tokens revoked", "user", user)
+		log.Info("tokens revoked", "user", user)
+	}
+	svc.dir.loaded = func() {
+		names := svc.dir.Names()
+		svc.mu.Lock()
+		svc.model.SetNames(names)
+		svc.mu.Unlock()
 	}
 	st.Register(store.Kind{Name: kindUnautheCall})
 	if cfg.Enabled {
-		ami, err := NewAMIClient(cfg.AMI, log)
+		c, err := ami.New(cfg.AMI, log)
 		if err != nil {
 			return nil, fmt.Errorf("cti: %w", err)
 		}
-		svc.ami = ami
+		svc.ami = c
 	}
 	svc.routes()
-	// Users changed by an audit restore (or anything else) reload the directory.
-	st.OnCommit(func(_ int64, changes []store.Change) {
-		for _, c := range changes {
-			if c.Kind == KindUser || c.Kind == KindProfile {
-				if err := svc.dir.Load(context.Background()); err != nil {
-					log.Error("cti: reload users", "err", err)
-				}
-				svc.mu.Lock()
-				svc.model.SetNames(svc.dir.Names())
-				svc.mu.Unlock()
-				return
-			}
-		}
-	})
 	return svc, nil
 }
 
-// Enabled reports whether the CTI runs.
-func (svc *Service) Enabled() bool { return svc.cfg.Enabled }
+// Name is the component's name.
+func (svc *Service) Name() string { return "cti" }
 
-// Directory gives the admin API the users and profiles.
-func (svc *Service) Directory() *Directory { return svc.dir }
+// Routes mounts /webrest/ and /socket.io/ on the HTTPS listener and the admin
+// routes under /api/v1/cti/.
+func (svc *Service) Routes(r component.Router) {
+	r.Handle("/webrest/", svc.mux)
+	r.Handle("/socket.io/", svc.mux)
+	svc.adminRoutes(r.Admin)
+}
 
-// SetPhoneDialer replaces how desk phones are driven over HTTP (tests).
-func (svc *Service) SetPhoneDialer(p PhoneDialer) { svc.phones = p }
+// Commit reloads users and profiles, off the caller's goroutine, when a commit
+// changed them (an audit restore, the CLI, another API). The CTI's own writes
+// reload the directory before they answer, so their commits need nothing more.
+func (svc *Service) Commit(c store.Commit) {
+	if !c.Touches(KindUser, KindProfile) || c.Rev <= svc.dir.Revision() {
+		return
+	}
+	select {
+	case svc.reload <- struct{}{}:
+	default: // a reload is pending already: it will read this commit too
+	}
+}
+
+// Health reports the link to Asterisk.
+func (svc *Service) Health(context.Context) component.Health {
+	if !svc.cfg.Enabled {
+		return component.Health{Status: component.Off, Detail: "cti.enabled is off"}
+	}
+	svc.mu.Lock()
+	serving, synced := svc.serving, svc.amiUp
+	svc.mu.Unlock()
+	st := svc.ami.Status()
+	addr := svc.cfg.AMI.Address
+	switch {
+	case !serving:
+		return component.Health{Status: component.Off, Detail: "not running on this node"}
+	case synced:
+		return component.Health{Status: component.OK, Detail: "AMI connected to " + addr}
+	case st.Connected:
+		return component.Health{Status: component.Degraded, Detail: "AMI connected to " + addr + ", re-syncing the call state"}
+	case st.Logins > 0:
+		return component.Health{Status: component.Degraded, Detail: fmt.Sprintf("AMI link to %s lost, reconnecting: %v", addr, st.LastError)}
+	case st.LastError != nil:
+		return component.Health{Status: component.Degraded, Detail: fmt.Sprintf("AMI not connected to %s: %v", addr, st.LastError)}
+	default:
+		return component.Health{Status: component.Degraded, Detail: "AMI connecting to " + addr}
+	}
+}
 
 // runContext is the context socket.io connections derive from.
 func (svc *Service) runContext() context.Context {
@@ -122,7 +179,7 @@ func (svc *Service) runContext() context.Context {
 // Handler serves /webrest/ and /socket.io/.
 func (svc *Service) Handler() http.Handler { return svc.mux }
 
-// Serve runs the AMI client and the janitor until ctx ends.
+// Serve runs the AMI client, the directory reloads and the janitor until ctx ends.
 func (svc *Service) Serve(ctx context.Context) error {
 	svc.ctxMu.Lock()
 	if svc.ctx.Err() != nil {
@@ -134,73 +191,118 @@ func (svc *Service) Serve(ctx context.Context) error {
 		return fmt.Errorf("cti: load users: %w", err)
 	}
 	svc.mu.Lock()
-	svc.model.SetNames(svc.dir.Names())
+	svc.serving = true
 	svc.mu.Unlock()
+	defer func() {
+		svc.mu.Lock()
+		svc.serving = false
+		svc.mu.Unlock()
+	}()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	hctx, hcancel := context.WithCancel(ctx)
+	defer hcancel() // before the Wait
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		svc.housekeeping(hctx)
+	}()
 	if !svc.cfg.Enabled {
 		<-ctx.Done()
 		return nil
 	}
-	h, err := openHistory(ctx, historyPath(svc.st.Path()))
+	h, err := cdr.Open(ctx, cdr.PathBeside(svc.st.Path()))
 	if err != nil {
 		// The live CTI does not depend on it: say so and go on without history.
-		svc.log.Error("cti: call history disabled", "err", err)
+		svc.log.Error("call history disabled", "err", err)
 	} else {
 		svc.mu.Lock()
+		h.SetLocation(svc.pbxLoc)
 		svc.history = h
 		svc.mu.Unlock()
-		defer h.close()
+		defer func() {
+			svc.mu.Lock()
+			svc.history = nil
+			svc.mu.Unlock()
+			h.Close()
+		}()
 	}
-	svc.log.Info("cti: starting", "ami", svc.cfg.AMI.Address, "token_expiry", svc.cfg.TokenExpiry.String(),
+	svc.log.Info("starting", "ami", svc.cfg.AMI.Address, "token_expiry", svc.cfg.TokenExpiry.String(),
 		"auth_disabled", svc.cfg.AuthDisabled, "unauthe_call", svc.cfg.UnautheCall.Enabled)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(time.Minute)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				svc.grants.Purge()
-			}
-		}
-	}()
-	err = svc.ami.Run(ctx, svc)
-	svc.hub.closeAll("server shutting down")
-	wg.Wait()
+	err = svc.ami.Run(ctx, (*amiEvents)(svc))
+	svc.sio.CloseAll("server shutting down")
 	return err
 }
 
-// Connected implements AMIHandler: a full re-sync.
-func (svc *Service) Connected(ctx context.Context, c *AMIConn) (err error) {
+// housekeeping reloads the directory after commits that changed it and purges
+// expired tokens, until ctx ends.
+func (svc *Service) housekeeping(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-svc.reload:
+			if err := svc.dir.Load(ctx); err != nil && ctx.Err() == nil {
+				svc.log.Error("reload users", "err", err)
+			}
+		case <-t.C:
+			svc.grants.Purge()
+		}
+	}
+}
+
+// amiEvents is the service as the AMI client's Handler (kept off Service's
+// own method set).
+type amiEvents Service
+
+// Connected is a full re-sync.
+func (h *amiEvents) Connected(ctx context.Context, c *ami.Conn) error {
+	return (*Service)(h).resync(ctx, c)
+}
+
+// Event is one incremental update.
+func (h *amiEvents) Event(ctx context.Context, c *ami.Conn, m ami.Message) {
+	(*Service)(h).event(ctx, c, m)
+}
+
+// Disconnected marks the state stale until the next re-sync.
+func (h *amiEvents) Disconnected(error) {
+	svc := (*Service)(h)
+	svc.mu.Lock()
+	svc.amiUp = false
+	svc.mu.Unlock()
+}
+
+// resync reads Asterisk's whole state and loads it into the model.
+func (svc *Service) resync(ctx context.Context, c *ami.Conn) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = fmt.Errorf("cti: panic in re-sync: %v", v) // the connection is retried
+			err = fmt.Errorf("panic in re-sync: %v", v) // the connection is retried
 		}
 	}()
-	snap, err := ReadSnapshot(ctx, c)
+	snap, err := readSnapshot(ctx, c)
 	if err != nil {
 		return err
 	}
 	emits := svc.load(snap)
-	svc.log.Info("cti: state re-synced", "endpoints", len(snap.Endpoints), "channels", len(snap.Channels), "updates", len(emits))
+	svc.log.Info("state re-synced", "endpoints", len(snap.Endpoints), "channels", len(snap.Channels), "updates", len(emits))
 	svc.publish(emits)
 	select {
-	case svc.resync <- struct{}{}:
+	case svc.synced <- struct{}{}:
 	default:
 	}
 	return nil
 }
 
-// Event implements AMIHandler: one incremental update.
-func (svc *Service) Event(ctx context.Context, c *AMIConn, m Message) {
+// event applies one AMI event.
+func (svc *Service) event(ctx context.Context, c *ami.Conn, m ami.Message) {
 	defer func() {
 		// An event the model mishandles must not take the daemon down: drop the
 		// connection, and the re-sync on reconnect rebuilds a consistent state.
 		if v := recover(); v != nil {
-			svc.log.Error("cti: panic applying an AMI event; reconnecting", "event", m.Event(), "panic", v)
+			svc.log.Error("panic applying an AMI event; reconnecting", "event", m.Event(), "panic", v)
 			c.Close()
 		}
 	}()
@@ -214,31 +316,39 @@ func (svc *Service) Event(ctx context.Context, c *AMIConn, m Message) {
 		if recent {
 			return
 		}
-		if err := svc.Connected(ctx, c); err != nil {
-			svc.log.Warn("cti: re-sync after FullyBooted failed", "err", err)
+		if err := svc.resync(ctx, c); err != nil {
+			svc.log.Warn("re-sync after FullyBooted failed", "err", err)
 			c.Close()
 		}
 		return
 	}
 	if m.Event() == "Cdr" {
 		if h := svc.historyDB(); h != nil {
-			if err := h.add(ctx, m); err != nil {
-				svc.log.Warn("cti: store CDR", "uniqueid", m.Get("UniqueID"), "err", err)
+			if err := h.Add(ctx, m); err != nil {
+				svc.log.Warn("store CDR", "uniqueid", m.Get("UniqueID"), "err", err)
 			}
 		}
 		return
+	}
+	if cdr.QueueEvents[m.Event()] {
+		// The call-center data of exports; the model sees the event too.
+		if h := svc.historyDB(); h != nil {
+			if err := h.AddQueueEvent(ctx, m, time.Now()); err != nil {
+				svc.log.Warn("store queue event", "event", m.Event(), "err", err)
+			}
+		}
 	}
 	svc.publish(svc.apply(m))
 }
 
 // apply and load change the model under svc.mu, released even if they panic.
-func (svc *Service) apply(m Message) []frame {
+func (svc *Service) apply(m ami.Message) []frame {
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
 	return encode(svc.model.Apply(m))
 }
 
-func (svc *Service) load(snap Snapshot) []frame {
+func (svc *Service) load(snap model.Snapshot) []frame {
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
 	emits := encode(svc.model.Load(snap))
@@ -248,17 +358,19 @@ func (svc *Service) load(snap Snapshot) []frame {
 	return emits
 }
 
-func (svc *Service) historyDB() *History {
+// SetPBXLocation sets the PBX's time zone, in which Asterisk writes the times
+// of CDRs (StartTime) and queue events are recorded for exports. Call it
+// before Serve; nil keeps the system's zone.
+func (svc *Service) SetPBXLocation(loc *time.Location) {
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	svc.pbxLoc = loc
+}
+
+func (svc *Service) historyDB() *cdr.Store {
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
 	return svc.history
-}
-
-// Disconnected implements AMIHandler.
-func (svc *Service) Disconnected(err error) {
-	svc.mu.Lock()
-	svc.amiUp = false
-	svc.mu.Unlock()
 }
 
 // frame is an event encoded for the wire with its audience.
@@ -270,10 +382,10 @@ type frame struct {
 
 // encode turns the model's emits into frames. It must run under svc.mu: the
 // data are live model objects, which the next AMI event changes.
-func encode(emits []Emit) []frame {
+func encode(emits []model.Emit) []frame {
 	out := make([]frame, 0, len(emits))
 	for _, e := range emits {
-		b, err := eventFrame(e.Name, e.Data)
+		b, err := socketio.Encode(e.Name, e.Data)
 		if err != nil {
 			continue // our own types always encode
 		}
@@ -285,18 +397,15 @@ func encode(emits []Emit) []frame {
 // publish sends frames, outside svc.mu so slow fan-outs never hold the model.
 func (svc *Service) publish(frames []frame) {
 	for _, f := range frames {
-		svc.hub.broadcastFrame(f.b, f.room, f.also...)
+		svc.sendFrame(f)
 	}
 }
 
-// Reload re-reads users and profiles and forces an AMI re-sync.
-func (svc *Service) Reload(ctx context.Context) error {
+// resyncAll re-reads users and profiles and forces an AMI re-sync.
+func (svc *Service) resyncAll(ctx context.Context) error {
 	if err := svc.dir.Load(ctx); err != nil {
 		return err
 	}
-	svc.mu.Lock()
-	svc.model.SetNames(svc.dir.Names())
-	svc.mu.Unlock()
 	if svc.ami == nil {
 		return nil
 	}
@@ -304,18 +413,18 @@ func (svc *Service) Reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return svc.Connected(ctx, c)
+	return svc.resync(ctx, c)
 }
 
-// Dump is the whole state, for "switchboard cti dump".
-func (svc *Service) Dump() map[string]any {
+// dump is the whole state, for "switchboard cti dump".
+func (svc *Service) dump() map[string]any {
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
 	return map[string]any{
 		"enabled":    svc.cfg.Enabled,
 		"ami_up":     svc.amiUp,
 		"resyncs":    svc.resyncs,
-		"sockets":    svc.hub.count(),
+		"sockets":    svc.sio.Count(),
 		"extensions": svc.model.Extensions(),
 		"trunks":     svc.model.Trunks(),
 		"queues":     svc.model.Queues(),
@@ -332,4 +441,13 @@ func remoteIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -142,9 +143,9 @@ func (p *Profile) validate() error {
 	return nil
 }
 
-// Directory is the in-memory copy of CTI users and profiles. It is refreshed
+// directory is the in-memory copy of CTI users and profiles. It is refreshed
 // after each committed change, so authentication never touches SQLite.
-type Directory struct {
+type directory struct {
 	st   *store.Store
 	cost int
 
@@ -152,6 +153,13 @@ type Directory struct {
 	// disabled or given a new password, whichever path changed them (API, CLI,
 	// audit restore).
 	revoke func(user string)
+	// loaded runs after each Load (the call model takes the display names).
+	loaded func()
+
+	// loadMu makes Loads one at a time, so a slow one never installs an older
+	// snapshot over a newer one.
+	loadMu sync.Mutex
+	rev    atomic.Int64 // store revision the directory has read at least
 
 	mu       sync.RWMutex
 	users    map[string]*User
@@ -159,8 +167,8 @@ type Directory struct {
 	profiles map[string]*Profile
 }
 
-func newDirectory(st *store.Store, cost int) *Directory {
-	d := &Directory{st: st, cost: cost}
+func newDirectory(st *store.Store, cost int) *directory {
+	d := &directory{st: st, cost: cost}
 	st.Register(store.Kind{Name: KindUser, Secrets: []string{"password_hash"},
 		Check: func(tx *store.Tx, id string, data json.RawMessage) error {
 			if data == nil {
@@ -186,15 +194,23 @@ func newDirectory(st *store.Store, cost int) *Directory {
 	return d
 }
 
+// Revision is the store revision whose users and profiles the directory holds
+// (or a newer one).
+func (d *directory) Revision() int64 { return d.rev.Load() }
+
 // Load (re)reads users and profiles from the store.
-func (d *Directory) Load(ctx context.Context) error {
+func (d *directory) Load(ctx context.Context) error {
+	d.loadMu.Lock()
+	defer d.loadMu.Unlock()
+	// Read before the snapshot: what the snapshot sees is at least this revision.
+	rev := d.st.Revision()
 	users := map[string]*User{}
 	profiles := map[string]*Profile{}
 	err := d.st.View(ctx, func(tx *store.Tx) error {
 		if err := tx.List(KindUser, "", func(id string, data json.RawMessage) error {
 			var u User
 			if err := json.Unmarshal(data, &u); err != nil {
-				return fmt.Errorf("cti: user %s: %w", id, err)
+				return fmt.Errorf("user %s: %w", id, err)
 			}
 			users[id] = &u
 			return nil
@@ -204,7 +220,7 @@ func (d *Directory) Load(ctx context.Context) error {
 		return tx.List(KindProfile, "", func(id string, data json.RawMessage) error {
 			var p Profile
 			if err := json.Unmarshal(data, &p); err != nil {
-				return fmt.Errorf("cti: profile %s: %w", id, err)
+				return fmt.Errorf("profile %s: %w", id, err)
 			}
 			profiles[id] = &p
 			return nil
@@ -228,6 +244,7 @@ func (d *Directory) Load(ctx context.Context) error {
 	old := d.users
 	d.users, d.profiles, d.byAlias = users, profiles, alias
 	d.mu.Unlock()
+	d.rev.Store(rev)
 	if d.revoke != nil {
 		for name, o := range old {
 			n := users[name]
@@ -236,11 +253,14 @@ func (d *Directory) Load(ctx context.Context) error {
 			}
 		}
 	}
+	if d.loaded != nil {
+		d.loaded()
+	}
 	return nil
 }
 
 // Resolve finds a user by username, main extension, endpoint or "user@domain".
-func (d *Directory) Resolve(name string) (*User, *Profile, bool) {
+func (d *directory) Resolve(name string) (*User, *Profile, bool) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	u := d.users[name]
@@ -261,14 +281,14 @@ func (d *Directory) Resolve(name string) (*User, *Profile, bool) {
 }
 
 // OwnerOf returns the username owning an endpoint, or "".
-func (d *Directory) OwnerOf(endpoint string) string {
+func (d *directory) OwnerOf(endpoint string) string {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	return d.byAlias[endpoint]
 }
 
 // Names maps extensions to their users' display names.
-func (d *Directory) Names() map[string]string {
+func (d *directory) Names() map[string]string {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	out := map[string]string{}
@@ -280,8 +300,8 @@ func (d *Directory) Names() map[string]string {
 	return out
 }
 
-// UserView is a user without its password hash.
-type UserView struct {
+// userView is a user without its password hash.
+type userView struct {
 	Username      string     `json:"username"`
 	Name          string     `json:"name"`
 	MainExtension string     `json:"mainextension"`
@@ -294,16 +314,16 @@ type UserView struct {
 	Disabled      bool       `json:"disabled"`
 }
 
-func (u *User) view() UserView {
+func (u *User) view() userView {
 	eps := u.Endpoints
 	if eps == nil {
 		eps = []Endpoint{}
 	}
-	return UserView{u.Username, u.Name, u.MainExtension, eps, u.Cellphone, u.Email, u.Voicemail, u.DefaultDevice, u.Profile, u.Disabled}
+	return userView{u.Username, u.Name, u.MainExtension, eps, u.Cellphone, u.Email, u.Voicemail, u.DefaultDevice, u.Profile, u.Disabled}
 }
 
-// UserInput is what the admin API accepts; nil fields stay unchanged on update.
-type UserInput struct {
+// userInput is what the admin API accepts; nil fields stay unchanged on update.
+type userInput struct {
 	Username      *string     `json:"username"`
 	Password      *string     `json:"password"`
 	Name          *string     `json:"name"`
@@ -317,7 +337,7 @@ type UserInput struct {
 	Disabled      *bool       `json:"disabled"`
 }
 
-func (in UserInput) apply(u *User, cost int) error {
+func (in userInput) apply(u *User, cost int) error {
 	set := func(dst *string, src *string) {
 		if src != nil {
 			*dst = strings.TrimSpace(*src)
@@ -349,7 +369,7 @@ func (in UserInput) apply(u *User, cost int) error {
 	return nil
 }
 
-func (d *Directory) profilesTx(tx *store.Tx) (map[string]*Profile, error) {
+func (d *directory) profilesTx(tx *store.Tx) (map[string]*Profile, error) {
 	out := map[string]*Profile{}
 	err := tx.List(KindProfile, "", func(id string, data json.RawMessage) error {
 		out[id] = &Profile{ID: id}
@@ -359,16 +379,16 @@ func (d *Directory) profilesTx(tx *store.Tx) (map[string]*Profile, error) {
 }
 
 // CreateUser adds a user (audited as actor).
-func (d *Directory) CreateUser(ctx context.Context, actor store.Actor, in UserInput) (UserView, error) {
+func (d *directory) CreateUser(ctx context.Context, actor store.Actor, in userInput) (userView, error) {
 	if in.Username == nil || *in.Username == "" {
-		return UserView{}, &store.ValidationError{Field: "username", Msg: "username is required"}
+		return userView{}, &store.ValidationError{Field: "username", Msg: "username is required"}
 	}
 	if in.Password == nil {
-		return UserView{}, &store.ValidationError{Field: "password", Msg: "password is required"}
+		return userView{}, &store.ValidationError{Field: "password", Msg: "password is required"}
 	}
 	u := User{Username: *in.Username}
 	if err := in.apply(&u, d.cost); err != nil {
-		return UserView{}, err
+		return userView{}, err
 	}
 	_, err := d.st.Update(ctx, actor, func(tx *store.Tx) error {
 		ps, err := d.profilesTx(tx)
@@ -388,13 +408,13 @@ func (d *Directory) CreateUser(ctx context.Context, actor store.Actor, in UserIn
 		return err
 	})
 	if err != nil {
-		return UserView{}, err
+		return userView{}, err
 	}
 	return u.view(), d.Load(ctx)
 }
 
 // aliasFree refuses an extension that another user already has.
-func (d *Directory) aliasFree(tx *store.Tx, u *User) error {
+func (d *directory) aliasFree(tx *store.Tx, u *User) error {
 	mine := map[string]bool{u.MainExtension: u.MainExtension != ""}
 	for _, e := range u.Endpoints {
 		mine[e.ID] = true
@@ -421,9 +441,9 @@ func (d *Directory) aliasFree(tx *store.Tx, u *User) error {
 }
 
 // UpdateUser changes a user; check (optional) may refuse based on the old state.
-func (d *Directory) UpdateUser(ctx context.Context, actor store.Actor, name string, in UserInput) (UserView, error) {
+func (d *directory) UpdateUser(ctx context.Context, actor store.Actor, name string, in userInput) (userView, error) {
 	if in.Username != nil && *in.Username != name {
-		return UserView{}, &store.ValidationError{Field: "username", Msg: "username cannot be changed"}
+		return userView{}, &store.ValidationError{Field: "username", Msg: "username cannot be changed"}
 	}
 	var u User
 	_, err := d.st.Update(ctx, actor, func(tx *store.Tx) error {
@@ -450,13 +470,13 @@ func (d *Directory) UpdateUser(ctx context.Context, actor store.Actor, name stri
 		return tx.Replace(KindUser, "", name, &u, "CTI user "+name+" changed")
 	})
 	if err != nil {
-		return UserView{}, err
+		return userView{}, err
 	}
 	return u.view(), d.Load(ctx)
 }
 
 // DeleteUser removes a user.
-func (d *Directory) DeleteUser(ctx context.Context, actor store.Actor, name string) error {
+func (d *directory) DeleteUser(ctx context.Context, actor store.Actor, name string) error {
 	_, err := d.st.Update(ctx, actor, func(tx *store.Tx) error {
 		return tx.Delete(KindUser, name, "CTI user "+name+" deleted")
 	})
@@ -467,10 +487,10 @@ func (d *Directory) DeleteUser(ctx context.Context, actor store.Actor, name stri
 }
 
 // Users lists users, sorted by name.
-func (d *Directory) Users() []UserView {
+func (d *directory) Users() []userView {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	out := make([]UserView, 0, len(d.users))
+	out := make([]userView, 0, len(d.users))
 	for _, u := range d.users {
 		out = append(out, u.view())
 	}
@@ -479,7 +499,7 @@ func (d *Directory) Users() []UserView {
 }
 
 // Profiles lists profiles, sorted by id.
-func (d *Directory) Profiles() []Profile {
+func (d *directory) Profiles() []Profile {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	out := make([]Profile, 0, len(d.profiles))
@@ -491,7 +511,7 @@ func (d *Directory) Profiles() []Profile {
 }
 
 // PutProfile creates or replaces a profile.
-func (d *Directory) PutProfile(ctx context.Context, actor store.Actor, p Profile) (Profile, error) {
+func (d *directory) PutProfile(ctx context.Context, actor store.Actor, p Profile) (Profile, error) {
 	if p.MacroPermissions == nil {
 		p.MacroPermissions = map[string]Macro{}
 	}
@@ -519,7 +539,7 @@ func (d *Directory) PutProfile(ctx context.Context, actor store.Actor, p Profile
 }
 
 // DeleteProfile removes a profile no user has.
-func (d *Directory) DeleteProfile(ctx context.Context, actor store.Actor, id string) error {
+func (d *directory) DeleteProfile(ctx context.Context, actor store.Actor, id string) error {
 	_, err := d.st.Update(ctx, actor, func(tx *store.Tx) error {
 		n, err := tx.CountWhere(KindUser, "profile", id)
 		if err != nil {

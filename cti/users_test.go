@@ -15,7 +15,7 @@ func TestUserValidationChangesNothing(t *testing.T) {
 	ctx := context.Background()
 	before := e.st.Revision()
 	str := func(s string) *string { return &s }
-	for name, in := range map[string]UserInput{
+	for name, in := range map[string]userInput{
 		"no password":        {Username: str("zed")},
 		"bad username":       {Username: str("../zed"), Password: str("long-enough")},
 		"bad extension":      {Username: str("zed"), Password: str("long-enough"), MainExtension: str("20 1")},
@@ -39,7 +39,7 @@ func TestUserValidationChangesNothing(t *testing.T) {
 	}
 }
 
-// An audit restore of a deleted CTI user brings it back for logins at once.
+// An audit restore of a deleted CTI user brings it back for logins.
 func TestRestoreReloadsDirectory(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
@@ -56,9 +56,8 @@ func TestRestoreReloadsDirectory(t *testing.T) {
 	if _, err := e.st.Restore(ctx, store.System, rows[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, ok := e.svc.dir.Resolve("204"); !ok {
-		t.Fatal("restored user does not resolve by extension")
-	}
+	// The reload runs off the store's commit (asynchronously): poll for it.
+	eventually(t, "restored user resolving by extension", func() bool { _, _, ok := e.svc.dir.Resolve("204"); return ok })
 	e.login("dave", "dave-password")
 }
 

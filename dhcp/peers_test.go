@@ -68,7 +68,7 @@ func (l *lab) start() *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := nstest.In(l.srvNS, func() error { return srv.Listen(l.env.Ctx) }); err != nil {
+	if err := nstest.In(l.srvNS, func() error { return srv.Bind(l.env.Ctx) }); err != nil {
 		t.Fatal(err)
 	}
 	if got := srv.ServerIP().String(); got != "10.201.1.1" {
@@ -435,7 +435,7 @@ func TestProbeAgainstDnsmasq(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := nstest.In(us, func() error { return srv.Listen(env.Ctx) }); err != nil {
+	if err := nstest.In(us, func() error { return srv.Bind(env.Ctx) }); err != nil {
 		t.Fatal(err)
 	}
 	sctx, scancel := context.WithCancel(env.Ctx)

@@ -16,6 +16,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4/server4"
 	"github.com/insomniacslk/dhcp/iana"
 
+	"github.com/switchboard-pbx/switchboard/internal/component"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/store"
 )
@@ -51,6 +52,7 @@ type offer struct {
 
 // Server is the DHCPv4 server.
 type Server struct {
+	component.Base
 	cfg      Config
 	log      *slog.Logger
 	st       LeaseStore
@@ -98,7 +100,7 @@ func New(cfg Config, log *slog.Logger, st LeaseStore, dir Directory, baseURL str
 	if err != nil {
 		return nil, fmt.Errorf("dhcp: %w", err)
 	}
-	s := &Server{cfg: cfg, log: log.With("service", "dhcp"), st: st, dir: dir, rules: rules,
+	s := &Server{cfg: cfg, log: log, st: st, dir: dir, rules: rules,
 		baseURL: strings.TrimRight(baseURL, "/"), fallback: fallbackTenant,
 		reserveByMAC: map[string]uint32{}, reserveByIP: map[uint32]string{}, excluded: map[uint32]bool{},
 		now: time.Now, persistTimeout: 5 * time.Second, inflight: make(chan struct{}, maxInflight),
@@ -129,9 +131,9 @@ func New(cfg Config, log *slog.Logger, st LeaseStore, dir Directory, baseURL str
 	return s, nil
 }
 
-// Listen opens the socket on the interface and loads the leases. Serve calls it
+// Bind opens the socket on the interface and loads the leases. Serve calls it
 // when it has not been called; tests call it inside a network namespace.
-func (s *Server) Listen(ctx context.Context) error {
+func (s *Server) Bind(ctx context.Context) error {
 	if s.conn != nil {
 		return nil
 	}
@@ -209,14 +211,14 @@ func (s *Server) ServerIP() net.IP { return s.serverIP }
 
 // Serve answers DHCP until ctx ends.
 func (s *Server) Serve(ctx context.Context) error {
-	if err := s.Listen(ctx); err != nil {
+	if err := s.Bind(ctx); err != nil {
 		return err
 	}
 	srv, err := server4.NewServer("", nil, s.handle, server4.WithConn(s.conn))
 	if err != nil {
 		return fmt.Errorf("dhcp: %w", err)
 	}
-	s.log.Info("dhcp server listening", "interface", s.cfg.Interface, "server_ip", s.serverIP.String(),
+	s.log.Info("listening", "interface", s.cfg.Interface, "server_ip", s.serverIP.String(),
 		"pool", s.cfg.PoolStart+"-"+s.cfg.PoolEnd)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve() }()
@@ -301,7 +303,7 @@ func (s *Server) handle(conn net.PacketConn, _ net.Addr, req *dhcpv4.DHCPv4) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("dhcp: handler panic", "panic", r)
+			s.log.Error("handler panic", "panic", r)
 		}
 	}()
 	reply := s.answer(req)
@@ -310,7 +312,7 @@ func (s *Server) handle(conn net.PacketConn, _ net.Addr, req *dhcpv4.DHCPv4) {
 	}
 	dst := replyAddr(req, reply)
 	if _, err := conn.WriteTo(reply.ToBytes(), dst); err != nil {
-		s.log.Warn("dhcp: send reply", "to", dst.String(), "type", reply.MessageType().String(), "err", err)
+		s.log.Warn("send reply", "to", dst.String(), "type", reply.MessageType().String(), "err", err)
 	}
 }
 
@@ -426,7 +428,7 @@ func (s *Server) discover(req *dhcpv4.DHCPv4, mac string) *dhcpv4.DHCPv4 {
 	}
 	s.mu.Unlock()
 	if !ok {
-		s.log.Warn("dhcp: pool exhausted, no offer", "mac", mac)
+		s.log.Warn("pool exhausted, no offer", "mac", mac)
 		return nil
 	}
 	return s.reply(req, mac, s.tenantOf(mac), dhcpv4.MessageTypeOffer, ipOf(ip))
@@ -493,7 +495,7 @@ func (s *Server) request(req *dhcpv4.DHCPv4, mac string) *dhcpv4.DHCPv4 {
 	}
 	if !ok {
 		s.mu.Unlock()
-		s.log.Info("dhcp: NAK", "mac", mac, "requested", want.String())
+		s.log.Info("NAK", "mac", mac, "requested", want.String())
 		return s.nak(req)
 	}
 	l := s.bindLocked(req, mac, tenant, ip, now)
@@ -501,10 +503,10 @@ func (s *Server) request(req *dhcpv4.DHCPv4, mac string) *dhcpv4.DHCPv4 {
 	s.mu.Unlock()
 	if err != nil {
 		// An address we cannot remember could be given twice after a restart.
-		s.log.Error("dhcp: lease not saved, not acknowledged", "mac", mac, "ip", l.IP, "err", err)
+		s.log.Error("lease not saved, not acknowledged", "mac", mac, "ip", l.IP, "err", err)
 		return nil
 	}
-	s.log.Info("dhcp: lease", "mac", mac, "ip", l.IP, "vendor", l.Vendor, "vendor_class", l.VendorClass)
+	s.log.Info("lease", "mac", mac, "ip", l.IP, "vendor", l.Vendor, "vendor_class", l.VendorClass)
 	return s.reply(req, mac, tenant, dhcpv4.MessageTypeAck, want.To4())
 }
 
@@ -571,9 +573,9 @@ func (s *Server) decline(req *dhcpv4.DHCPv4, mac string) {
 	delete(s.byMAC, mac)
 	l.MAC, l.State, l.Expires, l.Updated = "", StateDeclined, now.Add(s.cfg.DeclineHold), now
 	if err := s.persist(*l); err != nil {
-		s.log.Warn("dhcp: save declined address", "ip", l.IP, "err", err)
+		s.log.Warn("save declined address", "ip", l.IP, "err", err)
 	}
-	s.log.Warn("dhcp: address declined (in use by someone else?)", "mac", mac, "ip", l.IP)
+	s.log.Warn("address declined (in use by someone else?)", "mac", mac, "ip", l.IP)
 }
 
 func (s *Server) release(req *dhcpv4.DHCPv4, mac string) {
@@ -591,7 +593,7 @@ func (s *Server) release(req *dhcpv4.DHCPv4, mac string) {
 	// Keep the MAC: the same client asking again gets the same address.
 	l.State, l.Expires, l.Updated = StateReleased, now, now
 	if err := s.persist(*l); err != nil {
-		s.log.Warn("dhcp: save released lease", "ip", l.IP, "err", err)
+		s.log.Warn("save released lease", "ip", l.IP, "err", err)
 	}
 }
 
@@ -650,18 +652,18 @@ func (s *Server) reply(req *dhcpv4.DHCPv4, mac, tenant string, typ dhcpv4.Messag
 	v := vars{url: s.tenantURL(tenant), baseURL: s.baseURL, host: urlHost(s.baseURL), serverIP: s.serverIP.String(), mac: mac}
 	popts, skipped := provisioningOptions(opts, v)
 	if len(skipped) > 0 {
-		s.log.Warn("dhcp: options too long or empty, not sent", "mac", mac, "rule", name, "options", strings.Join(skipped, ","))
+		s.log.Warn("options too long or empty, not sent", "mac", mac, "rule", name, "options", strings.Join(skipped, ","))
 	}
 	for _, o := range popts {
 		mods = append(mods, dhcpv4.WithOption(o))
 	}
 	r, err := dhcpv4.NewReplyFromRequest(req, mods...)
 	if err != nil {
-		s.log.Warn("dhcp: build reply", "err", err)
+		s.log.Warn("build reply", "err", err)
 		return nil
 	}
 	if typ == dhcpv4.MessageTypeOffer || typ == dhcpv4.MessageTypeAck {
-		s.log.Debug("dhcp: reply", "type", typ.String(), "mac", mac, "rule", name, "vendor_class", sanitize(vc), "tenant", tenant)
+		s.log.Debug("reply", "type", typ.String(), "mac", mac, "rule", name, "vendor_class", sanitize(vc), "tenant", tenant)
 	}
 	return r
 }

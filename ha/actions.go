@@ -62,9 +62,11 @@ func (n *Node) peerActive() bool {
 // AttachStore replicates st between the nodes and makes it refuse writes from users
 // while this node is not active. Call before Serve.
 func (n *Node) AttachStore(st *store.Store) {
+	n.st = st
+	st.Register(store.Kind{Name: KindHAAction})
 	n.repl = newReplicator(n, st)
 	n.SetRevision(st.Revision)
-	st.OnCommit(n.repl.committed)
+	st.OnCommitSync(n.repl.committed)
 	st.SetWriteGuard(n.writeGuard)
 }
 
@@ -145,7 +147,7 @@ func (n *Node) leaveLocked(reason string) error {
 		return fmt.Errorf("ha: persist %s: %w", reason, err)
 	}
 	n.leftReason = reason
-	n.log.Warn("ha: this node left the cluster", "reason", reason, "role", n.m.Role().String())
+	n.log.Warn("this node left the cluster", "reason", reason, "role", n.m.Role().String())
 	return nil
 }
 
@@ -242,11 +244,11 @@ func (n *Node) Status() Status {
 	return s
 }
 
-// PairWith is Pair for the admin API.
-func (n *Node) PairWith(ctx context.Context, serial string) error { return n.Pair(ctx, serial) }
-
-// StatusJSON is Status for the admin API.
-func (n *Node) StatusJSON() any { return n.Status() }
-
 // IsActive reports whether this node holds the resource.
 func (n *Node) IsActive() bool { return n.Role() == RoleActive }
+
+// OnActive adds f, called with whether the node is active on every role change
+// (component.RoleSource: the components that follow the role start and stop).
+func (n *Node) OnActive(f func(active bool)) {
+	n.OnRole(func(r Role) { f(r == RoleActive) })
+}

@@ -26,7 +26,7 @@ func (h *hookRunner) roleChanged(r Role) {
 	select {
 	case h.queue <- r:
 	default:
-		h.log.Error("ha: hook queue full, a role change runs no hooks", "role", r.String())
+		h.log.Error("hook queue full, a role change runs no hooks", "role", r.String())
 	}
 }
 
@@ -62,8 +62,8 @@ func (h *hookRunner) exec(ctx context.Context, r Role, name string, args ...stri
 	}
 	attrs := []any{"role", r.String(), "command", append([]string{name}, args...), "took", time.Since(start).Round(time.Millisecond), "output", string(out)}
 	if err != nil {
-		h.log.Error("ha: hook failed", append(attrs, "err", err)...)
+		h.log.Error("hook failed", append(attrs, "err", err)...)
 		return
 	}
-	h.log.Info("ha: hook ran", attrs...)
+	h.log.Info("hook ran", attrs...)
 }

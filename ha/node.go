@@ -16,11 +16,33 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/switchboard-pbx/switchboard/internal/component"
+	"github.com/switchboard-pbx/switchboard/store"
 )
+
+var (
+	_ component.Component  = (*Node)(nil)
+	_ component.RoleSource = (*Node)(nil)
+)
+
+// Name is the HA node's component name.
+func (n *Node) Name() string { return "ha" }
+
+// Health is the node's role and whether the peer is heard.
+func (n *Node) Health(context.Context) component.Health {
+	s := n.Status()
+	detail := "role " + s.Role + ", " + s.ServiceState
+	if s.ServiceState == "degraded" {
+		return component.Health{Status: component.Degraded, Detail: detail + ": the peer is not heard"}
+	}
+	return component.Health{Status: component.OK, Detail: detail}
+}
 
 // Node runs the election on this host: heartbeats on both paths, the ping group, the
 // resource and the hooks.
 type Node struct {
+	component.Base
 	cfg     Config
 	log     *slog.Logger
 	key     []byte
@@ -43,6 +65,7 @@ type Node struct {
 	watchers []func(Role)
 	stopped  bool
 
+	st         *store.Store
 	repl       *replicator
 	leftReason string // LeftUnpaired / LeftDisabled: no election any more
 
@@ -86,7 +109,7 @@ func New(cfg Config, dataDir string, log *slog.Logger) (*Node, error) {
 	}
 	var b [8]byte
 	rand.Read(b[:])
-	n := &Node{cfg: cfg, log: log.With("component", "ha", "node", cfg.Serial), key: key, dir: dir, res: res,
+	n := &Node{cfg: cfg, log: log.With("node", cfg.Serial), key: key, dir: dir, res: res,
 		boot: binary.BigEndian.Uint64(b[:]), revision: func() int64 { return 0 }, pairedCh: make(chan struct{})}
 	n.hooks = newHookRunner(cfg, n.log)
 	// A target counts as reached while it answered within the dead timeout: losing
@@ -116,7 +139,7 @@ func (n *Node) loadEpoch() uint64 {
 	}
 	e, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 	if err != nil {
-		n.log.Warn("ha: unreadable epoch file, starting from 0", "err", err)
+		n.log.Warn("unreadable epoch file, starting from 0", "err", err)
 		return 0
 	}
 	return e
@@ -130,7 +153,7 @@ func (n *Node) saveEpoch(e uint64) {
 			return
 		}
 	}
-	n.log.Error("ha: could not persist the epoch", "epoch", e)
+	n.log.Error("could not persist the epoch", "epoch", e)
 }
 
 // SetRevision gives the node the store revision it reports to the peer.
@@ -155,7 +178,7 @@ func (n *Node) Serve(ctx context.Context) error {
 		return err
 	} else if len(held) > 0 {
 		// Left behind by a killed daemon: it would keep answering for the address.
-		n.log.Warn("ha: removing a stale resource address at start-up", "addresses", fmt.Sprint(held))
+		n.log.Warn("removing a stale resource address at start-up", "addresses", fmt.Sprint(held))
 		if err := n.res.release(); err != nil {
 			return err
 		}
@@ -197,10 +220,10 @@ func (n *Node) Serve(ctx context.Context) error {
 		// serving the resource on its own.
 		n.leftReason = reason
 		n.m.role = role
-		n.log.Warn("ha: this node has left the cluster; no election (remove "+n.leftPath()+" to rejoin)", "reason", reason, "role", role.String())
+		n.log.Warn("this node has left the cluster; no election (remove "+n.leftPath()+" to rejoin)", "reason", reason, "role", role.String())
 		if role == RoleActive {
 			if err := n.res.acquire(); err != nil {
-				n.log.Error("ha: acquiring the resource", "err", err)
+				n.log.Error("acquiring the resource", "err", err)
 			}
 			go n.res.announce()
 			n.hooks.roleChanged(RoleActive)
@@ -210,7 +233,7 @@ func (n *Node) Serve(ctx context.Context) error {
 		}
 	}
 	n.mu.Unlock()
-	n.log.Info("ha: started", "interface", n.cfg.Interface, "peer", n.cfg.RemoteIP, "sync_peer", n.cfg.SyncRemoteIP,
+	n.log.Info("started", "interface", n.cfg.Interface, "peer", n.cfg.RemoteIP, "sync_peer", n.cfg.SyncRemoteIP,
 		"keepalive", n.cfg.Keepalive, "dead", n.cfg.Dead, "init", n.cfg.Init, "ping_group", len(n.cfg.PingGroup))
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -227,7 +250,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	if n.repl != nil {
 		goRun(func() {
 			if err := n.repl.run(ctx); err != nil {
-				n.log.Error("ha: data sync stopped", "err", err)
+				n.log.Error("data sync stopped", "err", err)
 			}
 		})
 	}
@@ -299,7 +322,7 @@ func (n *Node) receive(path int, c *net.UDPConn) {
 		hb, err := ParseHeartbeat(buf[:sz], n.key)
 		if err != nil {
 			if bad++; bad <= 10 || bad%1000 == 0 {
-				n.log.Warn("ha: dropped a heartbeat", "path", pathNames[path], "from", from.String(), "err", err, "count", bad)
+				n.log.Warn("dropped a heartbeat", "path", pathNames[path], "from", from.String(), "err", err, "count", bad)
 			}
 			continue
 		}
@@ -325,7 +348,7 @@ func (n *Node) receive(path int, c *net.UDPConn) {
 				reason = LeftDisabled
 			}
 			if err := n.leaveLocked(reason); err != nil {
-				n.log.Error("ha: peer left the cluster", "err", err)
+				n.log.Error("peer left the cluster", "err", err)
 			}
 		}
 		n.mu.Unlock()
@@ -336,27 +359,27 @@ func (n *Node) receive(path int, c *net.UDPConn) {
 // that a release is complete before the heartbeat announcing it leaves.
 func (n *Node) apply(s Step) {
 	if s.Warn != "" {
-		n.log.Warn("ha: "+s.Warn, "warning_threshold", n.cfg.Warning)
+		n.log.Warn(""+s.Warn, "warning_threshold", n.cfg.Warning)
 	}
 	if s.PeerDied {
-		n.log.Warn("ha: peer dead: silent on every path", "peer", n.m.peer.Name, "dead_timeout", n.cfg.Dead)
+		n.log.Warn("peer dead: silent on every path", "peer", n.m.peer.Name, "dead_timeout", n.cfg.Dead)
 	}
 	if s.PeerBack {
-		n.log.Info("ha: peer heard", "peer", n.m.peer.Name, "peer_role", n.m.peer.Role.String(), "peer_epoch", n.m.peer.Epoch)
+		n.log.Info("peer heard", "peer", n.m.peer.Name, "peer_role", n.m.peer.Role.String(), "peer_epoch", n.m.peer.Epoch)
 	}
 	if s.Reannounce {
-		n.log.Info("ha: peer released the resource; announcing it again")
+		n.log.Info("peer released the resource; announcing it again")
 		go n.res.announce()
 	}
 	if !s.Changed() {
 		return
 	}
-	n.log.Info("ha: role changed", "from", s.From.String(), "to", s.To.String(), "reason", s.Reason, "epoch", n.m.Epoch(), "reach", n.m.Reach())
+	n.log.Info("role changed", "from", s.From.String(), "to", s.To.String(), "reason", s.Reason, "epoch", n.m.Epoch(), "reach", n.m.Reach())
 	switch {
 	case s.To == RoleActive:
 		n.saveEpoch(n.m.Epoch())
 		if err := n.res.acquire(); err != nil {
-			n.log.Error("ha: acquiring the resource", "err", err)
+			n.log.Error("acquiring the resource", "err", err)
 		}
 		go func() {
 			n.res.announce()
@@ -370,7 +393,7 @@ func (n *Node) apply(s Step) {
 		}()
 	case s.From == RoleActive:
 		if err := n.res.release(); err != nil {
-			n.log.Error("ha: releasing the resource", "err", err)
+			n.log.Error("releasing the resource", "err", err)
 		}
 	}
 	// Init -> passive runs the passive hooks too: whatever the active node runs (a
@@ -399,7 +422,7 @@ func (n *Node) sendLocked(now time.Time) {
 		}
 		b, err := hb.Marshal(n.key)
 		if err != nil {
-			n.log.Error("ha: encoding a heartbeat", "err", err)
+			n.log.Error("encoding a heartbeat", "err", err)
 			return
 		}
 		c.SetWriteDeadline(now.Add(n.cfg.Keepalive))
@@ -418,9 +441,9 @@ func (n *Node) shutdown() {
 	n.stopped = true
 	if wasActive {
 		if err := n.res.release(); err != nil {
-			n.log.Error("ha: releasing the resource at shutdown", "err", err)
+			n.log.Error("releasing the resource at shutdown", "err", err)
 		}
-		n.log.Info("ha: released the resource at shutdown")
+		n.log.Info("released the resource at shutdown")
 		n.m.role = RolePassive
 		for _, w := range n.watchers {
 			w(RolePassive)

@@ -120,7 +120,7 @@ func (n *Node) installKey(key []byte) error {
 // the pairing SSH listener, as the coordinator it waits for Pair.
 func (n *Node) awaitPairing(ctx context.Context) error {
 	if n.cfg.State == StateCoordinator {
-		n.log.Warn("ha: not paired: run 'switchboard ha pair --serial <secondary serial>' on this node")
+		n.log.Warn("not paired: run 'switchboard ha pair --serial <secondary serial>' on this node")
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -140,16 +140,16 @@ func (n *Node) awaitPairing(ctx context.Context) error {
 		PasswordCallback: func(c ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
 			ip, _, _ := net.SplitHostPort(c.RemoteAddr().String())
 			if w := limit.Wait(ip); w > 0 {
-				n.log.Warn("ha: pairing login throttled", "from", ip, "retry_in", w.Round(time.Second))
+				n.log.Warn("pairing login throttled", "from", ip, "retry_in", w.Round(time.Second))
 				return nil, errors.New("throttled")
 			}
 			if subtle.ConstantTimeCompare(pw, want) == 1 {
 				return nil, nil
 			}
 			if limit.Fail(ip) {
-				n.log.Warn("ha: throttling pairing logins", "from", ip)
+				n.log.Warn("throttling pairing logins", "from", ip)
 			}
-			n.log.Warn("ha: wrong pairing password", "from", ip, "user", c.User())
+			n.log.Warn("wrong pairing password", "from", ip, "user", c.User())
 			return nil, errors.New("wrong password")
 		},
 	}
@@ -166,13 +166,13 @@ func (n *Node) awaitPairing(ctx context.Context) error {
 		}
 		ln.Close()
 	}()
-	n.log.Warn("ha: not paired: waiting for the coordinator (SSH, password derived from this serial)", "listen", local.String(), "serial", n.cfg.Serial)
+	n.log.Warn("not paired: waiting for the coordinator (SSH, password derived from this serial)", "listen", local.String(), "serial", n.cfg.Serial)
 	for {
 		c, err := ln.AcceptTCP()
 		if err != nil {
 			select {
 			case <-n.pairedCh:
-				n.log.Info("ha: paired; pairing listener closed (password login off)")
+				n.log.Info("paired; pairing listener closed (password login off)")
 				return nil
 			default:
 			}
@@ -182,7 +182,7 @@ func (n *Node) awaitPairing(ctx context.Context) error {
 			continue
 		}
 		if ip := c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap(); ip != remote.Addr() {
-			n.log.Warn("ha: pairing attempt from an address that is not the peer", "from", ip.String())
+			n.log.Warn("pairing attempt from an address that is not the peer", "from", ip.String())
 			c.Close()
 			continue
 		}
@@ -217,7 +217,7 @@ func (n *Node) servePairing(c net.Conn, cfg *ssh.ServerConfig) {
 			req.Reply(true, nil)
 			status := 0
 			if err := n.acceptPairing(ch, conn.RemoteAddr()); err != nil {
-				n.log.Error("ha: pairing failed", "err", err)
+				n.log.Error("pairing failed", "err", err)
 				fmt.Fprintf(ch.Stderr(), "%v\n", err)
 				status = 1
 			}
@@ -260,7 +260,7 @@ func (n *Node) acceptPairing(ch ssh.Channel, from net.Addr) error {
 	}
 	reply, _ := json.Marshal(pairReply{Serial: n.cfg.Serial})
 	ch.Write(reply)
-	n.log.Info("ha: paired with the coordinator", "coordinator", req.Serial, "from", from.String())
+	n.log.Info("paired with the coordinator", "coordinator", req.Serial, "from", from.String())
 	n.pairOnce.Do(func() { close(n.pairedCh) })
 	return nil
 }
@@ -275,10 +275,10 @@ func (n *Node) configured() {
 		return
 	}
 	if err := os.Remove(n.freshPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
-		n.log.Error("ha: clearing the fresh mark", "err", err)
+		n.log.Error("clearing the fresh mark", "err", err)
 		return
 	}
-	n.log.Info("ha: received the coordinator's configuration")
+	n.log.Info("received the coordinator's configuration")
 	n.apply(n.m.SetFresh(time.Now(), false))
 }
 
@@ -378,7 +378,7 @@ func (n *Node) Pair(ctx context.Context, serial string) error {
 	if err := n.installKey(key); err != nil {
 		return err
 	}
-	n.log.Info("ha: paired", "secondary", rep.Serial, "address", remote.Addr().String(), "pinned_host_keys", strconv.Quote(khPath))
+	n.log.Info("paired", "secondary", rep.Serial, "address", remote.Addr().String(), "pinned_host_keys", strconv.Quote(khPath))
 	n.pairOnce.Do(func() { close(n.pairedCh) })
 	return nil
 }

@@ -69,7 +69,7 @@ func (g *pingGroup) pingLoop(ctx context.Context, target string) {
 			err = p.RunWithContext(ctx)
 		}
 		if err != nil && ctx.Err() == nil && !logged {
-			g.log.Warn("ha: pinging a ping-group target", "target", target, "err", err)
+			g.log.Warn("pinging a ping-group target", "target", target, "err", err)
 			logged = true
 		}
 		select {

@@ -114,7 +114,7 @@ func (r *resource) held() ([]netip.Prefix, error) {
 func (r *resource) announce() {
 	ifi, err := net.InterfaceByName(r.ifname)
 	if err != nil {
-		r.log.Warn("ha: announcing the resource", "interface", r.ifname, "err", err)
+		r.log.Warn("announcing the resource", "interface", r.ifname, "err", err)
 		return
 	}
 	var v4, v6 []netip.Addr
@@ -127,12 +127,12 @@ func (r *resource) announce() {
 	}
 	if len(v4) > 0 {
 		if err := garp(ifi, v4); err != nil {
-			r.log.Warn("ha: gratuitous ARP", "interface", r.ifname, "err", err)
+			r.log.Warn("gratuitous ARP", "interface", r.ifname, "err", err)
 		}
 	}
 	if len(v6) > 0 {
 		if err := unsolicitedNA(ifi, v6); err != nil {
-			r.log.Warn("ha: unsolicited neighbour advertisement", "interface", r.ifname, "err", err)
+			r.log.Warn("unsolicited neighbour advertisement", "interface", r.ifname, "err", err)
 		}
 	}
 }

@@ -77,7 +77,7 @@ func (r *replicator) committed(rev int64, _ []store.Change) {
 		select {
 		case <-ch:
 		case <-deadline.C:
-			r.log.Warn("ha: the passive did not acknowledge a commit in time; continuing without it", "revision", rev, "timeout", r.timeout)
+			r.log.Warn("the passive did not acknowledge a commit in time; continuing without it", "revision", rev, "timeout", r.timeout)
 			return
 		}
 	}
@@ -114,7 +114,7 @@ func (r *replicator) run(ctx context.Context) error {
 			continue
 		}
 		if ip := c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap(); ip != r.remote.Addr() {
-			r.log.Warn("ha: sync connection from an address that is not the peer", "from", ip.String())
+			r.log.Warn("sync connection from an address that is not the peer", "from", ip.String())
 			c.Close()
 			continue
 		}
@@ -134,18 +134,18 @@ func (r *replicator) serveConn(ctx context.Context, c *net.TCPConn) {
 	c.SetDeadline(time.Now().Add(r.timeout))
 	sc, err := handshake(c, r.n.clusterKey(), false)
 	if err != nil {
-		r.log.Warn("ha: sync handshake", "err", err)
+		r.log.Warn("sync handshake", "err", err)
 		return
 	}
 	c.SetDeadline(time.Time{})
 	typ, p, err := sc.read()
 	if err != nil || typ != msgAck {
-		r.log.Warn("ha: sync: no hello from the passive", "err", err)
+		r.log.Warn("no hello from the passive on the sync link", "err", err)
 		return
 	}
 	_, have, err := parseHello(p)
 	if err != nil {
-		r.log.Warn("ha: sync: bad hello from the passive", "err", err)
+		r.log.Warn("bad hello from the passive on the sync link", "err", err)
 		return
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -161,7 +161,7 @@ func (r *replicator) serveConn(ctx context.Context, c *net.TCPConn) {
 		r.ackCh = make(chan struct{})
 		r.mu.Unlock()
 	}()
-	r.log.Info("ha: passive attached for replication", "peer", c.RemoteAddr().String())
+	r.log.Info("passive attached for replication", "peer", c.RemoteAddr().String())
 	go func() {
 		defer cancel()
 		for {
@@ -169,13 +169,13 @@ func (r *replicator) serveConn(ctx context.Context, c *net.TCPConn) {
 			typ, p, err := sc.read()
 			if err != nil {
 				if ctx.Err() == nil {
-					r.log.Info("ha: passive detached", "err", err)
+					r.log.Info("passive detached", "err", err)
 				}
 				return
 			}
 			rev, err := parseRev(p)
 			if typ != msgAck || err != nil {
-				r.log.Warn("ha: sync: unexpected message from the passive", "type", typ)
+				r.log.Warn("unexpected message from the passive on the sync link", "type", typ)
 				return
 			}
 			r.mu.Lock()
@@ -196,7 +196,7 @@ func (r *replicator) serveConn(ctx context.Context, c *net.TCPConn) {
 		if rev := r.st.Revision(); rev != sent {
 			snap, err := r.st.ExportSnapshotAfter(ctx, have)
 			if err != nil {
-				r.log.Error("ha: sync: snapshot", "err", err)
+				r.log.Error("sync snapshot failed", "err", err)
 				return
 			}
 			b, _ := json.Marshal(snap)
@@ -226,7 +226,7 @@ func (r *replicator) dialLoop(ctx context.Context) {
 			// Log a failure once, not at every retry.
 			if err := r.follow(ctx); err != nil && ctx.Err() == nil && err.Error() != last {
 				last = err.Error()
-				r.log.Info("ha: replication from the active stopped", "err", err)
+				r.log.Info("replication from the active stopped", "err", err)
 			}
 		}
 		select {
@@ -315,7 +315,7 @@ func (r *replicator) follow(ctx context.Context) error {
 			r.mu.Unlock()
 			applied = snap.Revision
 			r.n.configured()
-			r.log.Debug("ha: replicated", "revision", snap.Revision, "objects", len(snap.Objects))
+			r.log.Debug("replicated", "revision", snap.Revision, "objects", len(snap.Objects))
 			c.SetWriteDeadline(time.Now().Add(r.timeout))
 			if err := sc.write(msgAck, revPayload(snap.Revision)); err != nil {
 				return err

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/switchboard-pbx/switchboard/internal/component"
 )
 
 // Config is the "http" section of the configuration file.
@@ -105,8 +107,11 @@ func validHostname(h string) bool {
 	return true
 }
 
+var _ component.Component = (*Server)(nil)
+
 // Server is the pair of listeners.
 type Server struct {
+	component.Base
 	cfg      Config
 	log      *slog.Logger
 	https    *http.Server
@@ -116,15 +121,18 @@ type Server struct {
 	listened bool
 }
 
-// New prepares the servers: secure serves every route; plain serves phones. The
+// New prepares the listeners over web: HTTPS serves every route; plain HTTP
+// serves the phones' routes and /healthz, and redirects the rest to HTTPS. The
 // plain listener runs on fasthttp: it carries the boot storms of hundreds of
 // phones, and net/http's per-request cost kept it at two thirds of a static
 // nginx on the same machine.
-func New(cfg Config, log *slog.Logger, secure http.Handler, plain fasthttp.RequestHandler) (*Server, error) {
+func New(cfg Config, log *slog.Logger, web *component.Web) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("httpd: %w", err)
 	}
 	s := &Server{cfg: cfg, log: log}
+	// The redirect names the bound HTTPS port (the configured one may be 0).
+	secure, plain := web.Secure(), web.Plain(RedirectToHTTPS(func() string { return s.HTTPSAddr().String() }))
 	mk := func(h http.Handler) *http.Server {
 		return &http.Server{
 			Handler:           h,
@@ -155,9 +163,15 @@ func New(cfg Config, log *slog.Logger, secure http.Handler, plain fasthttp.Reque
 	return s, nil
 }
 
-// Listen binds the sockets and loads the certificate, so that start-up fails early
+// Name is the listeners' component name.
+func (s *Server) Name() string { return "http" }
+
+// Bind binds the sockets and loads the certificate, so that start-up fails early
 // (port taken, unreadable key) and readiness is only announced once bound.
-func (s *Server) Listen() error {
+func (s *Server) Bind(context.Context) error {
+	if s.listened {
+		return nil
+	}
 	if s.cfg.SelfSigned {
 		created, err := EnsureSelfSigned(s.cfg.TLSCert, s.cfg.TLSKey)
 		if err != nil {
@@ -186,6 +200,11 @@ func (s *Server) Listen() error {
 		s.plainLn = pl
 	}
 	s.listened = true
+	// Logged here, before "ready": tests and operators read the bound addresses.
+	s.log.Info("listening", "listener", "https", "addr", s.httpsLn.Addr().String())
+	if s.plainLn != nil {
+		s.log.Info("listening", "listener", "http", "addr", s.plainLn.Addr().String())
+	}
 	return nil
 }
 
@@ -202,17 +221,14 @@ func (s *Server) PlainAddr() net.Addr {
 
 // Serve serves until ctx ends, then shuts down gracefully.
 func (s *Server) Serve(ctx context.Context) error {
-	if !s.listened {
-		if err := s.Listen(); err != nil {
-			return err
-		}
+	if err := s.Bind(ctx); err != nil {
+		return err
 	}
 	errc := make(chan error, 2)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		s.log.Info("https listening", "addr", s.httpsLn.Addr().String())
 		if err := s.https.ServeTLS(s.httpsLn, "", ""); !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("httpd: https: %w", err)
 		}
@@ -221,7 +237,6 @@ func (s *Server) Serve(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.log.Info("http listening", "addr", s.plainLn.Addr().String())
 			if err := s.plain.Serve(s.plainLn); err != nil {
 				errc <- fmt.Errorf("httpd: http: %w", err)
 			}
@@ -242,10 +257,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	return err
 }
 
-// RedirectToHTTPS answers every request with a redirect to the same path on HTTPS.
-func RedirectToHTTPS(httpsAddr string) fasthttp.RequestHandler {
-	_, port, _ := net.SplitHostPort(httpsAddr)
+// RedirectToHTTPS answers every request with a redirect to the same path on
+// HTTPS, at the port of httpsAddr().
+func RedirectToHTTPS(httpsAddr func() string) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
+		_, port, _ := net.SplitHostPort(httpsAddr())
 		host := string(ctx.Host())
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
@@ -265,5 +281,5 @@ func RedirectToHTTPS(httpsAddr string) fasthttp.RequestHandler {
 type fastLogger struct{ log *slog.Logger }
 
 func (l fastLogger) Printf(format string, args ...any) {
-	l.log.Debug("http: " + fmt.Sprintf(format, args...))
+	l.log.Debug("" + fmt.Sprintf(format, args...))
 }

@@ -2,6 +2,7 @@ package httpprov
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"crypto/rand"
 	"crypto/subtle"
@@ -17,12 +18,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboard-pbx/switchboard/internal/component"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/ratelimit"
 )
 
 // Server is the /provisioning/ handler.
 type Server struct {
+	component.Base
 	log   *slog.Logger
 	prov  *provision.Service
 	limit *ratelimit.Limiter
@@ -35,6 +38,23 @@ type Server struct {
 func New(log *slog.Logger, prov *provision.Service, limit *ratelimit.Limiter) *Server {
 	return &Server{log: log, prov: prov, limit: limit,
 		realm: "switchboard provisioning", nonce: nonces{m: map[string]time.Time{}}}
+}
+
+var _ component.Component = (*Server)(nil)
+
+// Name is the provisioning tree's component name.
+func (s *Server) Name() string { return "provisioning" }
+
+// Routes serves /provisioning/ on HTTPS and on plain HTTP.
+func (s *Server) Routes(r component.Router) {
+	r.Handle("/provisioning/", s)
+	r.Plain("/provisioning/", s.ServeFast)
+}
+
+// Serve has nothing of its own to run: the listeners serve the routes.
+func (s *Server) Serve(ctx context.Context) error {
+	<-ctx.Done()
+	return nil
 }
 
 func clientIP(r *http.Request) string {
@@ -149,7 +169,7 @@ func (s *Server) recordMiss(ip, userAgent, rel string, err error, t provision.Ta
 	}
 	if s.limit.Fail(ip) {
 		// One line per throttling decision, fail2ban-friendly.
-		s.log.Warn("provisioning: too many unknown files, throttling", "src", ip, "path", printable(rel))
+		s.log.Warn("too many unknown files, throttling", "src", ip, "path", printable(rel))
 	}
 	s.log.Info("provisioning file not found", "src", ip, "path", printable(rel), "reason", err.Error(), "user_agent", printable(userAgent))
 }
@@ -195,7 +215,7 @@ const (
 // full speed; a challenge or a stale nonce costs nothing.
 func (s *Server) authFailed(ip string, res authResult) {
 	if res == authWrong && s.limit.Fail(ip) {
-		s.log.Warn("provisioning: too many failed logins, throttling", "src", ip)
+		s.log.Warn("too many failed logins, throttling", "src", ip)
 	}
 }
 

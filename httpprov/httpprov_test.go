@@ -642,7 +642,7 @@ func TestHTTPThrottle(t *testing.T) {
 			}
 		})
 	}
-	if n := e.Log.Count(`msg="provisioning: too many unknown files, throttling" src=127.0.0.1`); n != 3 {
+	if n := e.Log.Count(`msg="too many unknown files, throttling" src=127.0.0.1`); n != 3 {
 		t.Errorf("want one fail2ban line per front, got %d:\n%s", n, e.Log.String())
 	}
 }
@@ -722,7 +722,7 @@ func TestHTTPAuthFailuresThrottled(t *testing.T) {
 				if !slices.Contains(codes, http.StatusTooManyRequests) {
 					t.Errorf("wrong credentials are never throttled (burst 3, codes %v)", codes)
 				}
-				if e.Log.Count(`msg="provisioning: too many failed logins, throttling"`, "src=127.0.0.1") == 0 {
+				if e.Log.Count(`msg="too many failed logins, throttling"`, "src=127.0.0.1") == 0 {
 					t.Error("no fail2ban line for the password guesses")
 				}
 			})

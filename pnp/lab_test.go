@@ -226,3 +226,20 @@ func body(msg string) string {
 }
 
 func startLine(msg string) string { l, _, _ := strings.Cut(msg, "\n"); return strings.TrimSpace(l) }
+
+// waitUDPBound waits until something in namespace ns listens on UDP addr
+// (a SIPp instance started in the background has bound its port).
+func waitUDPBound(t *testing.T, ns, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, err := exec.Command("ip", "netns", "exec", ns, "ss", "-Hlun", "src", addr).Output()
+		if err == nil && len(bytes.TrimSpace(out)) > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on udp %s in %s: %v %s", addr, ns, err, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

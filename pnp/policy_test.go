@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/switchboard-pbx/switchboard/provision"
+	"github.com/switchboard-pbx/switchboard/store"
 )
 
 // phone is a UDP socket in the lab's phone namespace: a phone written in Go, for
@@ -182,15 +184,49 @@ func TestUnknownIgnoredByDefault(t *testing.T) {
 		t.Fatalf("known Yealink: %d NOTIFYs, body %q", n, body(notify))
 	}
 	ph.answer(notify)
-	time.Sleep(200 * time.Millisecond)
-	list, err := p.Prov.UnknownDevices(p.Ctx, p.Tenant)
-	if err != nil {
-		t.Fatal(err)
+	// The ignored SUBSCRIBE was decided before the known one was answered, and
+	// sightings are recorded in order: once the known phone's NOTIFY
+	// transaction is over, the ignored MAC would be on the list by now.
+	deadline := time.Now().Add(5 * time.Second)
+	for p.srv.Stats().NotifyAnswered.Load() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the NOTIFY answer was not seen")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Sightings are recorded in order: once a sentinel seen after it shows on the
+	// list, the ignored MAC would show too if it had been recorded.
+	p.Prov.SeeUnknown(p.Tenant, "001565FFFFFE", "198.18.0.99", "sentinel", "")
+	var list []store.UnknownDevice
+	for {
+		var err error
+		if list, err = p.Prov.UnknownDevices(p.Ctx, p.Tenant); err != nil {
+			t.Fatal(err)
+		}
+		if slices.ContainsFunc(list, func(u store.UnknownDevice) bool { return u.MAC == "001565FFFFFE" }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sentinel sighting never reached the list")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	for _, u := range list {
 		if u.MAC == "00304FA99948" {
 			t.Errorf("ignored MAC recorded on the unknown list")
 		}
+	}
+	// The state the console shows: both phones, newest first, with what they got.
+	st := p.srv.State().(State)
+	if len(st.Recent) != 2 || st.Unknown != UnknownIgnore || st.Counters["answered"] != 1 || st.Counters["ignored"] != 1 || len(st.Interfaces) == 0 {
+		t.Fatalf("state: %+v", st)
+	}
+	known, unknown := st.Recent[0], st.Recent[1]
+	if known.MAC != "001565123456" || !known.Answered || !known.Known || known.URL != p.Prov.ProvisioningURL(p.Tenant) || known.Vendor != "yealink" {
+		t.Errorf("newest sighting: %+v", known)
+	}
+	if unknown.MAC != "00304FA99948" || unknown.Answered || unknown.URL != "" {
+		t.Errorf("ignored sighting: %+v", unknown)
 	}
 }
 

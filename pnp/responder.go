@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 
+	"github.com/switchboard-pbx/switchboard/internal/component"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/ratelimit"
 )
@@ -44,6 +45,7 @@ type Stats struct {
 
 // Server is the PnP responder.
 type Server struct {
+	component.Base
 	cfg   Config
 	log   *slog.Logger
 	prov  Provisioner
@@ -67,6 +69,8 @@ type Server struct {
 	tenantMu  sync.Mutex
 	tenantIDs map[string]string // name or UUID -> UUID
 	tenantAt  time.Time
+
+	recent recent // the newest decisions, for State
 
 	// OnNotifyDone, when set, is called when a NOTIFY transaction ends (tests).
 	OnNotifyDone func(answered bool)
@@ -113,7 +117,7 @@ func New(cfg Config, log *slog.Logger, prov Provisioner, brands []provision.Bran
 		return nil, fmt.Errorf("pnp: %w", err)
 	}
 	if prov.Mode() == provision.ModeMulti && len(cfg.Tenants) == 0 && cfg.Unknown == UnknownBootstrap {
-		log.Warn("pnp: multi-tenant mode without pnp.tenants: unknown phones cannot be given a tenant and are ignored")
+		log.Warn("multi-tenant mode without pnp.tenants: unknown phones cannot be given a tenant and are ignored")
 	}
 	return &Server{
 		cfg: cfg, log: log, prov: prov, ident: NewIdentifier(brands),
@@ -122,16 +126,27 @@ func New(cfg Config, log *slog.Logger, prov Provisioner, brands []provision.Bran
 	}, nil
 }
 
+var _ component.Component = (*Server)(nil)
+
+// Name is the PnP responder's component name.
+func (s *Server) Name() string { return "pnp" }
+
 // Stats returns the live counters.
 func (s *Server) Stats() *Stats { return &s.stats }
 
 // NotifyAddr is the unicast socket's address (after Listen).
 func (s *Server) NotifyAddr() net.Addr { return s.uc.LocalAddr() }
 
-// Listen binds the group socket to 224.0.1.75:port (never the wildcard, which
+// Bind binds the group socket to 224.0.1.75:port (never the wildcard, which
 // would take the PBX's unicast 5060), joins the group on each interface, and
-// binds the unicast socket.
-func (s *Server) Listen() error {
+// binds the unicast socket. It does nothing when the sockets are open.
+func (s *Server) Bind(context.Context) error {
+	s.mu.Lock()
+	bound := s.uc != nil && !s.closed
+	s.mu.Unlock()
+	if bound {
+		return nil
+	}
 	ifs, err := s.interfaces()
 	if err != nil {
 		return err
@@ -236,19 +251,15 @@ func (s *Server) interfaces() ([]net.Interface, error) {
 
 // Serve answers until ctx ends.
 func (s *Server) Serve(ctx context.Context) error {
-	s.mu.Lock()
-	bound := s.uc != nil && !s.closed
-	s.mu.Unlock()
-	if !bound { // first run, or a run after the last one closed the sockets (HA)
-		if err := s.Listen(); err != nil {
-			return err
-		}
+	// First run, or a run after the last one closed the sockets (HA).
+	if err := s.Bind(ctx); err != nil {
+		return err
 	}
 	names := make([]string, 0, len(s.ifaces))
 	for _, i := range s.ifaces {
 		names = append(names, i.name)
 	}
-	s.log.Info("pnp listening", "group", netip.AddrPortFrom(Group, uint16(s.cfg.Port)).String(),
+	s.log.Info("listening", "group", netip.AddrPortFrom(Group, uint16(s.cfg.Port)).String(),
 		"interfaces", strings.Join(names, ","), "notify", s.uc.LocalAddr().String(), "unknown", s.cfg.Unknown)
 	var wg sync.WaitGroup
 	wg.Add(3)
@@ -277,7 +288,7 @@ func (s *Server) readGroup() {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			s.log.Warn("pnp: reading the group socket", "err", err)
+			s.log.Warn("reading the group socket", "err", err)
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
@@ -298,7 +309,7 @@ func (s *Server) readUnicast() {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			s.log.Warn("pnp: reading the notify socket", "err", err)
+			s.log.Warn("reading the notify socket", "err", err)
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
@@ -320,12 +331,12 @@ func (s *Server) handle(data []byte, src netip.AddrPort, ifindex int) {
 		return
 	}
 	if s.limit.Fail(ip) {
-		s.log.Warn("pnp: too many SUBSCRIBEs, throttling", "src", ip)
+		s.log.Warn("too many SUBSCRIBEs, throttling", "src", ip)
 	}
 	sub, err := ParseSubscribe(data)
 	if err != nil {
 		s.stats.Malformed.Add(1)
-		s.log.Debug("pnp: not answered", "src", src.String(), "err", err)
+		s.log.Debug("not answered", "src", src.String(), "err", err)
 		return
 	}
 	now := time.Now()
@@ -354,17 +365,21 @@ func (s *Server) handle(data []byte, src netip.AddrPort, ifindex int) {
 	v := s.ident.Identify(sub.EventVendor, sub.EventModel, sub.UserAgent, sub.MAC)
 	body, tenant, known := s.decide(sub, v, ifc.name, ip)
 	log := s.log.With("src", src.String(), "mac", sub.MAC.String(), "vendor", v.Brand, "model", v.Model, "interface", ifc.name)
+	seen := Sighting{Time: now.UTC(), MAC: sub.MAC.String(), Source: src.String(), Interface: ifc.name, Vendor: v.Brand, Model: v.Model,
+		Known: known, Tenant: tenant}
 	if body == "" {
 		s.stats.Ignored.Add(1)
-		log.Debug("pnp: SUBSCRIBE ignored")
+		log.Debug("SUBSCRIBE ignored")
 		return
 	}
 	local := ifc.localFor(src.Addr())
 	if !local.IsValid() {
 		s.stats.Ignored.Add(1)
-		log.Warn("pnp: no IPv4 address on the interface to answer from")
+		log.Warn("no IPv4 address on the interface to answer from")
 		return
 	}
+	seen.Answered, seen.URL = true, body
+	s.recent.add(seen)
 	lport := uint16(s.uc.LocalAddr().(*net.UDPAddr).Port)
 	tag := randHex(8)
 	ok := build200(sub, tag, netip.AddrPortFrom(local, lport), src)
@@ -387,7 +402,7 @@ func (s *Server) handle(data []byte, src netip.AddrPort, ifindex int) {
 	ctx.timer = time.AfterFunc(s.cfg.T1, func() { s.retransmit(branch) })
 	s.mu.Unlock()
 	s.send(pkt, ctx.dst)
-	log.Info("pnp: provisioning URL sent", "tenant", tenant, "known", known, "url", body)
+	log.Info("provisioning URL sent", "tenant", tenant, "known", known, "url", body)
 }
 
 // decide applies the policy: a configured MAC gets its tenant's URL; an unknown
@@ -396,7 +411,7 @@ func (s *Server) decide(sub *Subscribe, v Vendor, ifname, ip string) (body, tena
 	mac := sub.MAC.String()
 	mapped, mapErr := s.mapTenant(ifname, mac)
 	if mapErr != nil {
-		s.log.Warn("pnp: tenant map", "err", mapErr)
+		s.log.Warn("tenant map", "err", mapErr)
 		return "", "", false
 	}
 	refs := s.findMAC(mac)
@@ -413,7 +428,7 @@ func (s *Server) decide(sub *Subscribe, v Vendor, ifname, ip string) (body, tena
 	case len(refs) == 1:
 		return knownURL(v.Brand, s.prov.ProvisioningURL(refs[0].Tenant), refs[0].File), refs[0].Tenant, true
 	case len(refs) > 1:
-		s.log.Warn("pnp: MAC configured in several tenants: map it with pnp.tenants", "mac", mac)
+		s.log.Warn("MAC configured in several tenants: map it with pnp.tenants", "mac", mac)
 		return "", "", false
 	}
 	if s.cfg.Unknown != UnknownBootstrap {
@@ -517,7 +532,7 @@ func (s *Server) retransmit(branch string) {
 		delete(s.notify, branch)
 		s.mu.Unlock()
 		s.stats.NotifyTimedOut.Add(1)
-		s.log.Info("pnp: NOTIFY not answered, giving up", "dst", tx.dst.String())
+		s.log.Info("NOTIFY not answered, giving up", "dst", tx.dst.String())
 		if f := s.OnNotifyDone; f != nil {
 			f(false)
 		}
@@ -554,7 +569,7 @@ func (s *Server) handleResponse(data []byte, src netip.AddrPort) {
 	s.mu.Unlock()
 	s.stats.NotifyAnswered.Add(1)
 	if status >= 300 {
-		s.log.Info("pnp: NOTIFY refused", "src", src.String(), "status", status)
+		s.log.Info("NOTIFY refused", "src", src.String(), "status", status)
 	}
 	if f := s.OnNotifyDone; f != nil {
 		f(true)
@@ -605,7 +620,7 @@ func (s *Server) sweep(ctx context.Context) {
 
 func (s *Server) send(pkt []byte, dst netip.AddrPort) {
 	if _, err := s.uc.WriteToUDPAddrPort(pkt, dst); err != nil && !errors.Is(err, net.ErrClosed) {
-		s.log.Debug("pnp: send failed", "dst", dst.String(), "err", err)
+		s.log.Debug("send failed", "dst", dst.String(), "err", err)
 	}
 }
 

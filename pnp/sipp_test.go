@@ -56,7 +56,7 @@ func startEnv(t testing.TB, mode string, mut func(*Config)) *phoneEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := inNS(l.app, srv.Listen); err != nil {
+	if err := inNS(l.app, func() error { return srv.Bind(context.Background()) }); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -102,7 +102,7 @@ func TestSIPpForms(t *testing.T) {
 		}
 		close(pbx)
 	}()
-	time.Sleep(300 * time.Millisecond) // let the UAS bind before the call starts
+	waitUDPBound(t, p.lab.app, p.lab.appIP+":5060") // the UAS holds 5060 before the call starts
 	call := make(chan string, 1)
 	go func() {
 		code, out := sipp(ctx, p.lab.phone, p.lab.appIP+":5060", "-sn", "uac", "-i", p.lab.phoneIP, "-p", "5070", "-m", "1", "-timeout", "30s", "-timeout_error")

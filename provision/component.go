@@ -15,8 +15,21 @@ import (
 
 var _ component.Component = (*Service)(nil)
 
-// Name is the component's name.
-func (s *Service) Name() string { return "provisioning" }
+// Name is the renderer's component name (httpprov's is "provisioning").
+func (s *Service) Name() string { return "render" }
+
+// ResolveTenant maps the {tenant} of an admin route to a tenant id: a UUID, or
+// "default" for the single-tenant box's tenant; an unknown one is
+// store.ErrNotFound.
+func (s *Service) ResolveTenant(ctx context.Context, ref string) (string, error) {
+	if ref == "default" {
+		ref = s.DefaultTenant()
+	}
+	if _, err := s.Tenant(ctx, ref); err != nil {
+		return "", err
+	}
+	return ref, nil
+}
 
 // Serve renders files as commits arrive, and records the sightings of unknown
 // phones, until ctx ends. It may run again after it returned (HA).

@@ -67,7 +67,7 @@ func pvStartWith(tb testing.TB, mode string, over Config, setup func(*Service, *
 		tb.Fatal(err)
 	}
 	if setup == nil || !setup(e.s, st) {
-		st.OnCommit(func(rev int64, ch []store.Change) { e.s.Commit(store.Commit{Rev: rev, Changes: ch}) }) // what serve delivers
+		tb.Cleanup(st.Subscribe(e.s.Commit)) // what the component runner does in serve
 	}
 	e.s.AssetDir(filepath.Join(dir, "assets"))
 	ten, err := e.s.EnsureDefaultTenant(ctx)

@@ -131,6 +131,9 @@ func (r *renderer) commit(c store.Commit) {
 	if c.Rev > r.seenRev {
 		r.seenRev = c.Rev
 	}
+	if c.All {
+		r.dirty["*"] = true // too much changed to list: render every tenant
+	}
 	for _, ch := range c.Changes {
 		switch {
 		case !renderedKinds[ch.Kind]:

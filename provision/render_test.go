@@ -28,7 +28,7 @@ func lateDelivery(tb testing.TB) func(*Service, *store.Store) bool {
 		var mu sync.Mutex
 		var queue []store.Commit
 		wake := make(chan struct{}, 1)
-		st.OnCommit(func(rev int64, ch []store.Change) {
+		st.OnCommitSync(func(rev int64, ch []store.Change) {
 			mu.Lock()
 			queue = append(queue, store.Commit{Rev: rev, Changes: append([]store.Change(nil), ch...)})
 			mu.Unlock()
@@ -216,13 +216,13 @@ func TestDynamicPlaceholderFollowsInterface(t *testing.T) {
 	}
 }
 
-// TestProvisioningComponent: the service is a component named provisioning,
+// TestProvisioningComponent: the service is a component named render,
 // healthy once rendered, degraded while a tenant cannot be rendered, with
 // metrics a registry accepts.
 func TestProvisioningComponent(t *testing.T) {
 	e := pvStart(t, ModeSingle)
 	var c component.Component = e.s
-	if c.Name() != "provisioning" {
+	if c.Name() != "render" {
 		t.Errorf("name %q", c.Name())
 	}
 	if h := c.Health(e.ctx); h.Status != component.OK || !strings.Contains(h.Detail, "1 files") {

@@ -595,13 +595,7 @@ func (s *Service) DeleteDevice(ctx context.Context, actor store.Actor, tenant, i
 
 // ViewDevices adds each device's file name or problem.
 func (s *Service) ViewDevices(tenant string, list []Device) []DeviceView {
-	files, problems := s.render.list(tenant)
-	byDevice := map[string]string{}
-	for _, f := range files {
-		if f.Device != "" {
-			byDevice[f.Device] = f.Name
-		}
-	}
+	byDevice, problems := s.render.deviceFiles(tenant, list)
 	out := make([]DeviceView, len(list))
 	for i, d := range list {
 		out[i] = DeviceView{Device: d, File: byDevice[d.ID], Problem: problems[d.ID]}

@@ -474,7 +474,7 @@ func (s *Service) TestServer(ctx context.Context, tenant, id string) (TestResult
 		if errors.As(err, &e) {
 			res.Detail = e.Detail
 		}
-		s.log.Info("redirect: connection test failed", "server", sv.ID, "brand", sv.Brand, "api", sv.API, "error", res.Error, "detail", res.Detail)
+		s.log.Info("connection test failed", "server", sv.ID, "brand", sv.Brand, "api", sv.API, "err", res.Error, "detail", res.Detail)
 		return res, nil
 	}
 	return TestResult{OK: true}, nil

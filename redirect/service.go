@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboard-pbx/switchboard/internal/component"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/store"
 )
@@ -105,6 +106,7 @@ type cachedClient struct {
 
 // Service keeps the vendors' redirection state in line with the devices.
 type Service struct {
+	component.Base
 	cfg  Config
 	st   *store.Store
 	prov *provision.Service
@@ -135,15 +137,19 @@ func New(cfg Config, st *store.Store, prov *provision.Service, log *slog.Logger)
 	if err := s.loadStates(context.Background()); err != nil {
 		return nil, err
 	}
-	st.OnCommit(func(_ int64, changes []store.Change) {
-		for _, c := range changes {
-			if c.Kind == provision.KindDevice || c.Kind == KindServer || c.Kind == provision.KindTenant {
-				s.poke()
-				return
-			}
-		}
-	})
 	return s, nil
+}
+
+var _ component.Component = (*Service)(nil)
+
+// Name is the reconcile loop's component name.
+func (s *Service) Name() string { return "redirect" }
+
+// Commit wakes the loop when devices, servers or tenants changed.
+func (s *Service) Commit(c store.Commit) {
+	if c.Touches(provision.KindDevice, KindServer, provision.KindTenant) {
+		s.poke()
+	}
 }
 
 func (s *Service) poke() {
@@ -225,7 +231,7 @@ func (s *Service) Serve(ctx context.Context) error {
 			verify = true
 		}
 		if err := s.pass(ctx, verify); err != nil && ctx.Err() == nil {
-			s.log.Warn("redirect: reconcile pass failed", "err", err)
+			s.log.Warn("reconcile pass failed", "err", err)
 		}
 		due.Stop()
 		if next, ok := s.nextDue(); ok {
@@ -418,7 +424,7 @@ func (s *Service) reconcile(ctx context.Context, it item, verify bool) {
 	if stale {
 		if !it.curServerOK {
 			// Its server is gone (only a restore can do that): nothing to talk to.
-			log.Warn("redirect: forgetting a registration whose server no longer exists", "mac", cur.MAC, "server", cur.Server)
+			log.Warn("forgetting a registration whose server no longer exists", "mac", cur.MAC, "server", cur.Server)
 		} else {
 			c, err := s.client(it.curServer)
 			if err == nil {
@@ -431,7 +437,7 @@ func (s *Service) reconcile(ctx context.Context, it item, verify bool) {
 				s.failed(ctx, it, cur, cur.Server, err, log.With("mac", cur.MAC, "op", "deregister"))
 				return
 			}
-			log.Info("redirect: deregistered", "mac", cur.MAC, "server", cur.Server)
+			log.Info("deregistered", "mac", cur.MAC, "server", cur.Server)
 		}
 		cur.Server, cur.MAC, cur.Code, cur.Target, cur.Provisioned = "", "", "", "", false
 	}
@@ -460,7 +466,7 @@ func (s *Service) reconcile(ctx context.Context, it item, verify bool) {
 			s.failed(ctx, it, cur, w.server.ID, vendorErr(ErrOwned, "the vendor now shows the MAC on another account"), log.With("mac", w.mac, "op", "check"))
 			return
 		}
-		log.Info("redirect: the vendor lost a registration; registering again", "mac", w.mac)
+		log.Info("the vendor lost a registration; registering again", "mac", w.mac)
 	}
 	if err := c.Register(ctx, t); err != nil {
 		if ctx.Err() != nil {
@@ -470,7 +476,7 @@ func (s *Service) reconcile(ctx context.Context, it item, verify bool) {
 		s.failed(ctx, it, cur, w.server.ID, err, log.With("mac", w.mac, "op", "register"))
 		return
 	}
-	log.Info("redirect: registered", "mac", w.mac, "server", w.server.ID, "brand", w.server.Brand)
+	log.Info("registered", "mac", w.mac, "server", w.server.ID, "brand", w.server.Brand)
 	cur.Server, cur.MAC, cur.Code, cur.Target, cur.Provisioned = w.server.ID, w.mac, w.code, w.target, true
 	s.succeeded(ctx, it, cur, false)
 }
@@ -519,7 +525,7 @@ func (s *Service) failed(ctx context.Context, it item, cur state, server string,
 	r.next = time.Now().Add(delay)
 	fails := r.fails
 	s.mu.Unlock()
-	log.Warn("redirect: vendor call failed", "error", class, "detail", detail, "attempt", fails, "retry_in", delay.Round(time.Millisecond).String())
+	log.Warn("vendor call failed", "err", class, "detail", detail, "attempt", fails, "retry_in", delay.Round(time.Millisecond).String())
 	cur.Error, cur.Detail = class, detail
 	s.write(ctx, it, cur, false, fmt.Sprintf("redirection of device failed: %s", class))
 }
@@ -550,7 +556,7 @@ func (s *Service) write(ctx context.Context, it item, cur state, drop bool, desc
 	})
 	if err != nil {
 		if ctx.Err() == nil {
-			s.log.Error("redirect: recording the state failed", "device", it.device, "err", err)
+			s.log.Error("recording the state failed", "device", it.device, "err", err)
 		}
 		return
 	}

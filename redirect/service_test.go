@@ -40,6 +40,7 @@ func newEnv(t *testing.T, mod func(*redirect.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(pe.Store.Subscribe(svc.Commit)) // what the component runner does in serve
 	go svc.Serve(pe.Ctx)
 	return &env{Env: pe, svc: svc, key: cfg.KeyFile}
 }
@@ -383,6 +384,7 @@ func TestRestartResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	unsub := pe.Store.Subscribe(svc1.Commit)
 	done := make(chan struct{})
 	go func() { svc1.Serve(ctx1); close(done) }()
 	sv, err := svc1.SaveServer(pe.Ctx, pe.Actor, pe.Tenant, "", json.RawMessage(`{"name":"y","brand":"yealink","server_name":"S","base_url":"`+y.URL()+`/xmlrpc","username":"u","password":"p"}`))
@@ -394,6 +396,7 @@ func TestRestartResumes(t *testing.T) {
 	}
 	eventually(t, "registered", func() bool { _, ok := y.Registered("001565123456"); return ok })
 	stop()
+	unsub()
 	<-done
 	// While no service runs, the MAC changes.
 	if _, err := pe.Prov.SaveDevice(pe.Ctx, pe.Actor, pe.Tenant, pe.Device, json.RawMessage(`{"mac":"001565000777"}`)); err != nil {
@@ -403,6 +406,7 @@ func TestRestartResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(pe.Store.Subscribe(svc2.Commit))
 	go svc2.Serve(pe.Ctx)
 	eventually(t, "old MAC deregistered and new one registered after the restart", func() bool {
 		_, old := y.Registered("001565123456")

@@ -176,6 +176,30 @@ func (s *Store) Audit(ctx context.Context, f AuditFilter) ([]AuditRow, int, erro
 	if err := f.Validate(); err != nil {
 		return nil, 0, err
 	}
+	cond, args := f.where()
+	var total int
+	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM audit`+cond, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("store: count audit: %w", err)
+	}
+	rows, err := s.read.QueryContext(ctx, auditSelect+cond+` ORDER BY id DESC LIMIT ? OFFSET ?`,
+		append(args, f.Limit, f.Offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: list audit: %w", err)
+	}
+	defer rows.Close()
+	out := []AuditRow{}
+	for rows.Next() {
+		r, err := scanAudit(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("store: list audit: %w", err)
+		}
+		out = append(out, s.redact(r))
+	}
+	return out, total, rows.Err()
+}
+
+// where is the SQL condition of the filter (with its leading WHERE).
+func (f *AuditFilter) where() (string, []any) {
 	var where []string
 	var args []any
 	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
@@ -200,29 +224,41 @@ func (s *Store) Audit(ctx context.Context, f AuditFilter) ([]AuditRow, int, erro
 	if f.Tenant != "" {
 		add("tenant = ?", f.Tenant)
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
+	if len(where) == 0 {
+		return "", nil
 	}
-	var total int
-	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM audit`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("store: count audit: %w", err)
+	return " WHERE " + strings.Join(where, " AND "), args
+}
+
+// AuditEach calls fn with every row matching f (Limit and Offset aside), oldest
+// first, redacted, from one consistent snapshot: the export of the audit log.
+func (s *Store) AuditEach(ctx context.Context, f AuditFilter, fn func(*AuditRow) error) error {
+	f.Limit, f.Offset = 1, 0
+	if err := f.Validate(); err != nil {
+		return err
 	}
-	rows, err := s.read.QueryContext(ctx, auditSelect+cond+` ORDER BY id DESC LIMIT ? OFFSET ?`,
-		append(args, f.Limit, f.Offset)...)
+	cond, args := f.where()
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, 0, fmt.Errorf("store: list audit: %w", err)
+		return fmt.Errorf("store: export audit: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only
+	rows, err := tx.QueryContext(ctx, auditSelect+cond+` ORDER BY id`, args...)
+	if err != nil {
+		return fmt.Errorf("store: export audit: %w", err)
 	}
 	defer rows.Close()
-	out := []AuditRow{}
 	for rows.Next() {
 		r, err := scanAudit(rows)
 		if err != nil {
-			return nil, 0, fmt.Errorf("store: list audit: %w", err)
+			return fmt.Errorf("store: export audit: %w", err)
 		}
-		out = append(out, s.redact(r))
+		r = s.redact(r)
+		if err := fn(&r); err != nil {
+			return err
+		}
 	}
-	return out, total, rows.Err()
+	return rows.Err()
 }
 
 // AuditRowByID returns one row, redacted.
@@ -423,10 +459,16 @@ type Change struct {
 type Commit struct {
 	Rev     int64
 	Changes []Change
+	// All is set instead of Changes when more changes piled up for a busy
+	// receiver than are worth listing: anything may have changed.
+	All bool
 }
 
 // Touches reports whether the commit changed an object of one of kinds.
 func (c Commit) Touches(kinds ...string) bool {
+	if c.All {
+		return true
+	}
 	for _, ch := range c.Changes {
 		for _, k := range kinds {
 			if ch.Kind == k {

@@ -677,7 +677,7 @@ func TestRestore(t *testing.T) {
 			checks, onRestore = nil, nil
 			rev0, rows0 := s.Revision(), auditCount(t, s)
 			var hookRev int64
-			s.OnCommit(func(rev int64, ch []Change) {
+			s.OnCommitSync(func(rev int64, ch []Change) {
 				hookRev = rev
 				if len(ch) != 1 || ch[0].Action != "restore" || ch[0].ID != "w1" {
 					t.Errorf("hook changes = %+v", ch)
@@ -903,7 +903,7 @@ func TestRestoreCreateUsesCurrentTenant(t *testing.T) {
 	update(t, s, bob, func(tx *Tx) error { return tx.Create("widget", "t1", "w1", doc{"v": 1}, "") })
 	update(t, s, bob, func(tx *Tx) error { return tx.Replace("widget", "t2", "w1", doc{"v": 2}, "") })
 	var changes []Change
-	s.OnCommit(func(_ int64, ch []Change) { changes = ch })
+	s.OnCommitSync(func(_ int64, ch []Change) { changes = ch })
 	if _, err := s.Restore(t.Context(), alice, 1); err != nil {
 		t.Fatal(err)
 	}

@@ -96,6 +96,17 @@ CREATE TABLE dhcp_leases (
 ) WITHOUT ROWID;
 CREATE INDEX dhcp_leases_by_mac ON dhcp_leases(mac);
 `,
+	// 4: per-user console preferences (the tenant worked on last). Not
+	// configuration: no audit row, no revision, not replicated.
+	`
+CREATE TABLE user_prefs (
+	username TEXT NOT NULL,
+	key      TEXT NOT NULL,
+	value    TEXT NOT NULL,
+	updated  TEXT NOT NULL,
+	PRIMARY KEY (username, key)
+) WITHOUT ROWID;
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

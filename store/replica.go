@@ -187,7 +187,7 @@ func exportObjects(ctx context.Context, tx *sql.Tx) ([]ReplicaObject, error) {
 }
 
 // ImportSnapshot makes the objects, the revision and the audit chain exactly those
-// of snap, in one transaction, and tells the OnCommit hooks what changed. The audit
+// of snap, in one transaction, and tells the hooks and subscribers what changed. The audit
 // rows are appended after snap.Audit.From (which must be this chain's row of that
 // id); rows of this node's own past that follow it (written while it was active,
 // never replicated, or system defaults while passive) are replaced: after the
@@ -249,6 +249,7 @@ func (s *Store) ImportSnapshot(ctx context.Context, snap Snapshot) error {
 	for _, h := range hooks {
 		h(snap.Revision, changes)
 	}
+	s.publish(snap.Revision, changes)
 	return nil
 }
 

@@ -29,7 +29,7 @@ func TestSnapshotReplicates(t *testing.T) {
 		t.Fatalf("export: %+v %v", snap, err)
 	}
 	var got []Change
-	dst.OnCommit(func(rev int64, c []Change) { got = c })
+	dst.OnCommitSync(func(rev int64, c []Change) { got = c })
 	if err := dst.ImportSnapshot(ctx, snap); err != nil {
 		t.Fatal(err)
 	}

@@ -104,11 +104,11 @@ type Store struct {
 	mu    sync.RWMutex
 	kinds map[string]Kind
 	hooks []func(rev int64, changes []Change)
+	subs  []*subscriber
 
 	// commitMu is held from a write transaction's commit to the end of its
-	// hooks, so that the revision and the hooks (the renderer, replication)
-	// follow commit order even when a hook is slow: the next writer's commit
-	// waits for it.
+	// synchronous hooks (replication), so that the revision, the hooks and the
+	// subscribers' feed follow commit order: the next writer's commit waits.
 	commitMu sync.Mutex
 	guard    atomic.Pointer[func(Actor) error] // see SetWriteGuard (replica.go)
 }
@@ -187,10 +187,11 @@ func (s *Store) Register(k Kind) {
 	s.kinds[k.Name] = k
 }
 
-// OnCommit adds a function called synchronously after each commit with the new
-// revision and the objects it changed, in revision order. It must be quick (hand
-// work to a goroutine) and must not call Update: the next commit waits for it.
-func (s *Store) OnCommit(f func(rev int64, changes []Change)) {
+// OnCommitSync adds a function called synchronously after each commit, under
+// the commit lock, with the new revision and the objects it changed. It is the
+// replication barrier (an acknowledged write must have reached the HA peer) and
+// nothing else: every next writer waits for it. Components use Subscribe.
+func (s *Store) OnCommitSync(f func(rev int64, changes []Change)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.hooks = append(s.hooks, f)
@@ -274,6 +275,7 @@ func (s *Store) Update(ctx context.Context, actor Actor, fn func(tx *Tx) error) 
 	for _, h := range hooks {
 		h(tx.rev, tx.changes)
 	}
+	s.publish(tx.rev, tx.changes)
 	return tx.rev, nil
 }
 

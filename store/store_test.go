@@ -522,7 +522,7 @@ func TestReplaceIdenticalIsNoChange(t *testing.T) {
 	s := openTest(t)
 	update(t, s, alice, func(tx *Tx) error { return tx.Create("widget", "t1", "w1", doc{"a": 1, "b": "x"}, "") })
 	calls := 0
-	s.OnCommit(func(int64, []Change) { calls++ })
+	s.OnCommitSync(func(int64, []Change) { calls++ })
 
 	// The same document, built as a map or as a struct: still no change.
 	type w struct {
@@ -562,7 +562,7 @@ func TestUpdateErrorRollsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	hooked := false
-	s.OnCommit(func(int64, []Change) { hooked = true })
+	s.OnCommitSync(func(int64, []Change) { hooked = true })
 	boom := errors.New("boom")
 	rev, err := s.Update(t.Context(), bob, func(tx *Tx) error {
 		if err := tx.Create("widget", "t1", "new", doc{"v": 2}, ""); err != nil {
@@ -953,8 +953,8 @@ func TestOnCommit(t *testing.T) {
 		changes []Change
 	}
 	var first, second []call
-	s.OnCommit(func(rev int64, ch []Change) { first = append(first, call{rev, slices.Clone(ch)}) })
-	s.OnCommit(func(rev int64, ch []Change) { second = append(second, call{rev, slices.Clone(ch)}) })
+	s.OnCommitSync(func(rev int64, ch []Change) { first = append(first, call{rev, slices.Clone(ch)}) })
+	s.OnCommitSync(func(rev int64, ch []Change) { second = append(second, call{rev, slices.Clone(ch)}) })
 
 	update(t, s, alice, func(tx *Tx) error {
 		if err := tx.Create("widget", "t1", "w1", doc{"v": 1}, ""); err != nil {
@@ -990,7 +990,7 @@ func TestOnCommitSeesCommittedState(t *testing.T) {
 	s := openTest(t)
 	var seen json.RawMessage
 	var seenRev int64
-	s.OnCommit(func(rev int64, _ []Change) {
+	s.OnCommitSync(func(rev int64, _ []Change) {
 		seenRev = s.Revision()
 		seen = getObj(t, s, "widget", "w1")
 	})
@@ -1016,7 +1016,7 @@ func TestConcurrentUpdates(t *testing.T) {
 	s := openTest(t)
 	var mu sync.Mutex
 	hookRevs := map[int64]bool{}
-	s.OnCommit(func(rev int64, _ []Change) {
+	s.OnCommitSync(func(rev int64, _ []Change) {
 		mu.Lock()
 		hookRevs[rev] = true
 		mu.Unlock()
@@ -1393,7 +1393,7 @@ func TestOnCommitInRevisionOrder(t *testing.T) {
 
 	s := openTest(t)
 	release := make(chan struct{})
-	s.OnCommit(func(rev int64, _ []Change) {
+	s.OnCommitSync(func(rev int64, _ []Change) {
 		if rev == 1 {
 			select { // the first commit's hooks are slow
 			case <-release:
@@ -1403,7 +1403,7 @@ func TestOnCommitInRevisionOrder(t *testing.T) {
 	})
 	var mu sync.Mutex
 	var seen []int64
-	s.OnCommit(func(rev int64, _ []Change) { mu.Lock(); seen = append(seen, rev); mu.Unlock() })
+	s.OnCommitSync(func(rev int64, _ []Change) { mu.Lock(); seen = append(seen, rev); mu.Unlock() })
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -1441,5 +1441,113 @@ func TestReplaceMovesTenantWithSameDocument(t *testing.T) {
 	}
 	if tn := objTenant(t, s, "widget", "w1"); tn != "t2" {
 		t.Errorf("object tenant = %q, want t2", tn)
+	}
+}
+
+// TestSubscribeOffTheCommitLock: a subscriber that never returns does not delay
+// writers: 200 commits complete while its first delivery is still blocked, and
+// once released it gets the rest coalesced, in order, ending at the last revision.
+func TestSubscribeOffTheCommitLock(t *testing.T) {
+	s := openTest(t)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var got []Commit
+	stop := s.Subscribe(func(c Commit) {
+		mu.Lock()
+		got = append(got, c)
+		first := len(got) == 1
+		mu.Unlock()
+		if first {
+			<-release // the slow consumer: stuck until the writers are done
+		}
+	})
+	defer stop()
+	const writes = 200
+	for i := range writes {
+		update(t, s, alice, func(tx *Tx) error { return tx.Create("widget", "", fmt.Sprint(i), doc{"v": i}, "") })
+	}
+	if s.Revision() != writes {
+		t.Fatalf("revision %d after %d writes", s.Revision(), writes)
+	}
+	close(release)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(got)
+		last := Commit{}
+		if n > 0 {
+			last = got[n-1]
+		}
+		mu.Unlock()
+		if last.Rev == writes {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deliveries stopped at %+v", last)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) >= writes {
+		t.Errorf("%d deliveries for %d commits: nothing was coalesced behind the slow consumer", len(got), writes)
+	}
+	seen := map[string]bool{}
+	var prev int64
+	for _, c := range got {
+		if c.Rev <= prev {
+			t.Fatalf("delivery out of order: %d after %d", c.Rev, prev)
+		}
+		prev = c.Rev
+		for _, ch := range c.Changes {
+			seen[ch.ID] = true
+		}
+	}
+	if len(seen) != writes {
+		t.Errorf("%d of %d changes delivered", len(seen), writes)
+	}
+}
+
+// TestSubscribeOverflow: a receiver that falls far behind gets All instead of
+// an unbounded list.
+func TestSubscribeOverflow(t *testing.T) {
+	s := openTest(t)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var got []Commit
+	stop := s.Subscribe(func(c Commit) {
+		mu.Lock()
+		got = append(got, c)
+		first := len(got) == 1
+		mu.Unlock()
+		if first {
+			<-release
+		}
+	})
+	defer stop()
+	update(t, s, alice, func(tx *Tx) error { return tx.Create("widget", "", "first", doc{}, "") })
+	update(t, s, alice, func(tx *Tx) error {
+		for i := range maxPendingChanges + 10 {
+			if err := tx.Create("widget", "", fmt.Sprint(i), doc{}, ""); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	close(release)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n == 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || !got[1].All || got[1].Changes != nil || got[1].Rev != 2 || !got[1].Touches("anything") {
+		t.Fatalf("deliveries %d, second %+v", len(got), got)
 	}
 }

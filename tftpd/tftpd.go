@@ -16,6 +16,7 @@ import (
 
 	"github.com/pin/tftp/v3"
 
+	"github.com/switchboard-pbx/switchboard/internal/component"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/ratelimit"
 )
@@ -57,6 +58,7 @@ func (c Config) Validate() error {
 
 // Server is the TFTP front end.
 type Server struct {
+	component.Base
 	cfg   Config
 	log   *slog.Logger
 	prov  *provision.Service
@@ -65,6 +67,11 @@ type Server struct {
 	conn  *filterConn
 	sizes sync.Map // transfer key -> bytes, read by the hook
 }
+
+var _ component.Component = (*Server)(nil)
+
+// Name is the TFTP server's component name.
+func (s *Server) Name() string { return "tftp" }
 
 // New prepares the server.
 func New(cfg Config, log *slog.Logger, prov *provision.Service, limit *ratelimit.Limiter) (*Server, error) {
@@ -88,13 +95,17 @@ func (s *Server) newLib() *tftp.Server {
 	return srv
 }
 
-// Listen binds the UDP socket.
-func (s *Server) Listen() error {
+// Bind binds the UDP socket (once: it does nothing while bound).
+func (s *Server) Bind(context.Context) error {
+	if s.conn != nil {
+		return nil
+	}
 	pc, err := net.ListenPacket("udp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("tftpd: %w", err)
 	}
 	s.conn = &filterConn{PacketConn: pc, s: s}
+	s.log.Info("listening", "addr", pc.LocalAddr().String())
 	return nil
 }
 
@@ -104,15 +115,12 @@ func (s *Server) Addr() net.Addr { return s.conn.LocalAddr() }
 // Serve answers until ctx ends, then lets running transfers finish and closes the
 // socket. It listens first when there is no socket (Serve may run again: HA).
 func (s *Server) Serve(ctx context.Context) error {
-	if s.conn == nil {
-		if err := s.Listen(); err != nil {
-			return err
-		}
+	if err := s.Bind(ctx); err != nil {
+		return err
 	}
 	conn := s.conn
 	defer func() { conn.Close(); s.conn = nil }()
 	srv := s.newLib()
-	s.log.Info("tftp listening", "addr", conn.LocalAddr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(conn) }()
 	select {
@@ -140,7 +148,7 @@ func (s *Server) read(filename string, rf io.ReaderFrom) error {
 			s.prov.SeeUnknown(t.Tenant, t.MAC, ip, "tftp", t.Name)
 		}
 		if s.limit.Fail(ip) {
-			s.log.Warn("tftp: too many unknown files, throttling", "src", ip, "file", filename)
+			s.log.Warn("too many unknown files, throttling", "src", ip, "file", filename)
 		}
 		if errors.Is(err, provision.ErrBadPath) {
 			return errors.New("access violation")
@@ -152,7 +160,7 @@ func (s *Server) read(filename string, rf io.ReaderFrom) error {
 	case needsAuth(t):
 		// The filter refused it already; the tenant's setting may have changed
 		// between the filter and here.
-		s.log.Warn("tftp: file needs authentication, refused", "src", ip, "file", filename)
+		s.log.Warn("file needs authentication, refused", "src", ip, "file", filename)
 		return errors.New(msgNeedsAuth)
 	case t.File != nil:
 		s.sizes.Store(key, int64(t.File.Size))
@@ -239,14 +247,14 @@ func (c *filterConn) check(p []byte, addr net.Addr) (string, int, bool) {
 	}
 	log := c.s.log
 	if len(p) < 4 {
-		log.Info("tftp: malformed request", "src", src, "bytes", len(p))
+		log.Info("malformed request", "src", src, "bytes", len(p))
 		return "illegal operation", errIllegal, false
 	}
 	op := binary.BigEndian.Uint16(p)
 	switch op {
 	case opWRQ:
 		name, _, _ := strings.Cut(string(p[2:]), "\x00")
-		log.Warn("tftp: write request refused", "src", src, "file", printable(name))
+		log.Warn("write request refused", "src", src, "file", printable(name))
 		return "access violation: this server is read-only", errAccess, false
 	case opRRQ:
 	default:
@@ -255,25 +263,25 @@ func (c *filterConn) check(p []byte, addr net.Addr) (string, int, bool) {
 	}
 	fields := strings.Split(string(p[2:]), "\x00")
 	if len(fields) < 3 || fields[len(fields)-1] != "" || fields[0] == "" {
-		log.Info("tftp: malformed request", "src", src, "bytes", len(p))
+		log.Info("malformed request", "src", src, "bytes", len(p))
 		return "illegal operation: malformed request", errIllegal, false
 	}
 	name, mode := fields[0], strings.ToLower(fields[1])
 	if mode != "octet" && mode != "netascii" {
-		log.Info("tftp: unsupported mode", "src", src, "mode", printable(mode))
+		log.Info("unsupported mode", "src", src, "mode", printable(mode))
 		return "illegal operation: mode must be octet or netascii", errIllegal, false
 	}
 	if len(fields)%2 != 1 {
-		log.Info("tftp: malformed options", "src", src)
+		log.Info("malformed options", "src", src)
 		return "illegal operation: malformed options", errIllegal, false
 	}
 	if wait := c.s.limit.Wait(src); wait > 0 {
 		return "too many requests for unknown files: slow down", errUndefined, false
 	}
 	if strings.HasPrefix(name, "/") || strings.Contains(name, "..") || strings.ContainsAny(name, "\\") || len(name) > 512 {
-		log.Warn("tftp: access violation", "src", src, "file", printable(name))
+		log.Warn("access violation", "src", src, "file", printable(name))
 		if c.s.limit.Fail(src) {
-			log.Warn("tftp: too many unknown files, throttling", "src", src, "file", printable(name))
+			log.Warn("too many unknown files, throttling", "src", src, "file", printable(name))
 		}
 		return "access violation", errAccess, false
 	}
@@ -282,14 +290,14 @@ func (c *filterConn) check(p []byte, addr net.Addr) (string, int, bool) {
 	// because the library sends every read-handler error as code 1.
 	t, err := c.s.prov.Resolve(name)
 	if errors.Is(err, provision.ErrBadPath) {
-		log.Warn("tftp: access violation", "src", src, "file", printable(name))
+		log.Warn("access violation", "src", src, "file", printable(name))
 		if c.s.limit.Fail(src) {
-			log.Warn("tftp: too many unknown files, throttling", "src", src, "file", printable(name))
+			log.Warn("too many unknown files, throttling", "src", src, "file", printable(name))
 		}
 		return "access violation", errAccess, false
 	}
 	if needsAuth(t) {
-		log.Warn("tftp: file needs authentication, refused", "src", src, "file", printable(name))
+		log.Warn("file needs authentication, refused", "src", src, "file", printable(name))
 		return msgNeedsAuth, errAccess, false
 	}
 	return "", 0, true

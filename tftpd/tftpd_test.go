@@ -44,7 +44,7 @@ func tfStart(t *testing.T, mode string, burst int) *tfEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Listen(); err != nil {
+	if err := srv.Bind(e.Ctx); err != nil {
 		t.Fatal(err)
 	}
 	e.addr = srv.Addr().String()
@@ -284,7 +284,7 @@ func TestTFTPMultiTenant(t *testing.T) {
 	if len(reply) < 4 || binary.BigEndian.Uint16(reply) != 3 || !bytes.HasPrefix(e.Body, reply[4:min(len(reply), 20)]) {
 		t.Fatalf("good request after the abuse: %q", reply)
 	}
-	if e.Log.Count(`msg="tftp: write request refused" src=127.0.0.1`, "file="+e.Tenant+"/x.cfg") == 0 {
+	if e.Log.Count(`msg="write request refused" src=127.0.0.1`, "file="+e.Tenant+"/x.cfg") == 0 {
 		t.Error("write request not logged")
 	}
 }
@@ -475,10 +475,10 @@ func TestTFTPAbuse(t *testing.T) {
 	if out, code := e.curl(t, 1024, file, local); code != 0 || !bytes.Equal(readFile(t, local), e.Body) {
 		t.Fatalf("good request after the abuse: exit %d %s", code, out)
 	}
-	if e.Log.Count(`msg="tftp: write request refused"`, "src=127.0.0.1", "file=x.cfg") == 0 {
+	if e.Log.Count(`msg="write request refused"`, "src=127.0.0.1", "file=x.cfg") == 0 {
 		t.Errorf("refused write not logged:\n%s", e.Log.String())
 	}
-	if e.Log.Count(`msg="tftp: access violation"`, "src=127.0.0.1", "file=../x") == 0 {
+	if e.Log.Count(`msg="access violation"`, "src=127.0.0.1", "file=../x") == 0 {
 		t.Errorf("traversal not logged")
 	}
 }
@@ -545,7 +545,7 @@ func TestTFTPAuthTenant(t *testing.T) {
 			if tfIsData(reply) || tfErrCode(reply) != errAccess || !strings.Contains(string(reply), "authentication") {
 				t.Errorf("raw request: want access violation naming authentication, got %q", reply)
 			}
-			if e.Log.Count(`msg="tftp: file needs authentication, refused" src=127.0.0.1`, "file="+e.File) == 0 {
+			if e.Log.Count(`msg="file needs authentication, refused" src=127.0.0.1`, "file="+e.File) == 0 {
 				t.Error("refusal not logged")
 			}
 			common := e.Lookup(t, "y000000000096.cfg")
@@ -601,7 +601,7 @@ func TestTFTPThrottle(t *testing.T) {
 	if !strings.Contains(out, "too many") {
 		t.Errorf("tftp-hpa while throttled: %q", out)
 	}
-	lines := e.Log.Lines(`msg="tftp: too many unknown files, throttling" src=127.0.0.1`)
+	lines := e.Log.Lines(`msg="too many unknown files, throttling" src=127.0.0.1`)
 	if len(lines) != 1 {
 		t.Errorf("want one fail2ban line, got %d:\n%s", len(lines), e.Log.String())
 	}

@@ -2,46 +2,228 @@ package webui
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net/http"
 	"path"
+	"regexp"
+	"sort"
 	"strings"
 	"time"
+
+	"github.com/switchboard-pbx/switchboard/internal/component"
 )
 
 //go:embed static
 var static embed.FS
 
-// asset is one embedded file with its validators, computed once at start.
+// Languages are the console's languages, the first being the product's first
+// language. Every catalog file holds every message in each of them.
+var Languages = []string{"it", "en"}
+
+// asset is one served file with its validators, computed once at start.
 type asset struct {
 	body  []byte
 	ctype string
 	etag  string
 }
 
+var _ component.Component = (*UI)(nil)
+
 // UI serves the console.
 type UI struct {
+	component.Base
 	assets  map[string]asset
 	started time.Time
 }
 
-// New loads the embedded files.
+// Manifest is what the console loads first: the panel modules to import and the
+// message catalog, merged from static/i18n/*.json.
+type Manifest struct {
+	Languages []string                       `json:"languages"`
+	Panels    []string                       `json:"panels"`
+	Messages  map[string]map[string]*Message `json:"messages"`
+}
+
+// Message is one catalog entry: a text, or plural forms chosen by the count
+// argument {n} (CLDR categories: one, many, other; other is required).
+type Message struct {
+	Text   string            `json:"-"`
+	Plural map[string]string `json:"-"`
+}
+
+// MarshalJSON writes a text as a string and plural forms as an object, the
+// shapes the console's t() reads.
+func (m *Message) MarshalJSON() ([]byte, error) {
+	if m.Plural != nil {
+		return json.Marshal(m.Plural)
+	}
+	return json.Marshal(m.Text)
+}
+
+// UnmarshalJSON reads either shape.
+func (m *Message) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '{' {
+		return json.Unmarshal(b, &m.Plural)
+	}
+	return json.Unmarshal(b, &m.Text)
+}
+
+// forms are the message's texts, for checks.
+func (m *Message) forms() []string {
+	if m.Plural == nil {
+		return []string{m.Text}
+	}
+	out := make([]string, 0, len(m.Plural))
+	for _, k := range []string{"zero", "one", "two", "few", "many", "other"} {
+		if s, ok := m.Plural[k]; ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+var (
+	placeholderRE = regexp.MustCompile(`\{([a-zA-Z_][a-zA-Z0-9_]*)\}`)
+	keyRE         = regexp.MustCompile(`^[a-z0-9_]+(\.[A-Za-z0-9_]+)+$`)
+	pluralForms   = map[string]bool{"zero": true, "one": true, "two": true, "few": true, "many": true, "other": true}
+)
+
+// LoadCatalog merges the catalog files of fsys (a directory of NAME.json, each
+// {"it": {...}, "en": {...}}) and checks them: every key starts with "NAME.",
+// is in every language, and names the same {placeholders} in each; plural
+// entries have an "other" form and use {n}. Splitting the catalog per panel
+// lets a panel bring its strings in its own file without touching another.
+func LoadCatalog(fsys fs.FS) (map[string]map[string]*Message, error) {
+	out := map[string]map[string]*Message{}
+	for _, l := range Languages {
+		out[l] = map[string]*Message{}
+	}
+	files, err := fs.Glob(fsys, "*.json")
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no catalog files")
+	}
+	for _, f := range files {
+		ns := strings.TrimSuffix(f, ".json")
+		raw, err := fs.ReadFile(fsys, f)
+		if err != nil {
+			return nil, err
+		}
+		var byLang map[string]map[string]*Message
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&byLang); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		for l := range byLang {
+			if _, ok := out[l]; !ok {
+				return nil, fmt.Errorf("%s: language %q is not one of %s", f, l, strings.Join(Languages, ", "))
+			}
+		}
+		ref := byLang[Languages[0]]
+		for _, l := range Languages {
+			msgs := byLang[l]
+			for k, m := range msgs {
+				if !keyRE.MatchString(k) || !strings.HasPrefix(k, ns+".") {
+					return nil, fmt.Errorf("%s: key %q must start with %q (the file's name) and be dotted lower-case words", f, k, ns+".")
+				}
+				if _, ok := ref[k]; !ok {
+					return nil, fmt.Errorf("%s: %q is in %s but not in %s", f, k, l, Languages[0])
+				}
+				if _, dup := out[l][k]; dup {
+					return nil, fmt.Errorf("%s: %q is defined twice", f, k)
+				}
+				if err := checkMessage(m, ref[k]); err != nil {
+					return nil, fmt.Errorf("%s: %s %q: %w", f, l, k, err)
+				}
+				out[l][k] = m
+			}
+			for k := range ref {
+				if _, ok := msgs[k]; !ok {
+					return nil, fmt.Errorf("%s: %q has no %s text", f, k, l)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+func placeholders(s string) string {
+	var names []string
+	for _, m := range placeholderRE.FindAllStringSubmatch(s, -1) {
+		names = append(names, m[1])
+	}
+	sort.Strings(names)
+	return strings.Join(names, ",")
+}
+
+// checkMessage compares a translation with the first language's text: a
+// translation that drops or invents a {placeholder} would show a raw brace or
+// lose the value.
+func checkMessage(m, ref *Message) error {
+	forms := m.forms()
+	if len(forms) == 0 || (m.Plural == nil && strings.TrimSpace(m.Text) == "") {
+		return fmt.Errorf("empty text")
+	}
+	if m.Plural != nil {
+		if _, ok := m.Plural["other"]; !ok {
+			return fmt.Errorf("plural forms need \"other\"")
+		}
+		for k := range m.Plural {
+			if !pluralForms[k] {
+				return fmt.Errorf("plural form %q is not a CLDR category", k)
+			}
+		}
+	}
+	// Plural forms may say "one" rather than {n}: {n} is left out of the comparison.
+	norm := func(s string) string {
+		if m.Plural != nil {
+			s = strings.ReplaceAll(s, "{n}", "")
+		}
+		return placeholders(s)
+	}
+	refForms := ref.forms()
+	want := norm(refForms[len(refForms)-1])
+	for _, s := range forms {
+		if got := norm(s); got != want {
+			return fmt.Errorf("placeholders {%s} differ from the %s text's {%s}", got, Languages[0], want)
+		}
+	}
+	return nil
+}
+
+// New loads the embedded files, checks the catalog and builds the manifest.
 func New() (*UI, error) {
 	u := &UI{assets: map[string]asset{}, started: time.Now().UTC().Truncate(time.Second)}
+	add := func(name string, b []byte) {
+		sum := sha256.Sum256(b)
+		u.assets[name] = asset{body: b, ctype: contentType(name), etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+	}
+	var panels []string
 	err := fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
+		}
+		rel := strings.TrimPrefix(p, "static/")
+		if strings.HasPrefix(rel, "i18n/") {
+			return nil // served merged, in the manifest
 		}
 		b, err := static.ReadFile(p)
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(b)
-		u.assets["/"+strings.TrimPrefix(p, "static/")] = asset{body: b, ctype: contentType(p), etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+		add("/"+rel, b)
+		if strings.HasPrefix(rel, "panels/") && strings.HasSuffix(rel, ".js") && !strings.Contains(strings.TrimPrefix(rel, "panels/"), "/") {
+			panels = append(panels, "/ui/"+rel)
+		}
 		return nil
 	})
 	if err != nil {
@@ -50,7 +232,33 @@ func New() (*UI, error) {
 	if _, ok := u.assets["/index.html"]; !ok {
 		return nil, fmt.Errorf("webui: index.html is not embedded")
 	}
+	sub, err := fs.Sub(static, "static/i18n")
+	if err != nil {
+		return nil, fmt.Errorf("webui: %w", err)
+	}
+	msgs, err := LoadCatalog(sub)
+	if err != nil {
+		return nil, fmt.Errorf("webui: message catalog: %w", err)
+	}
+	sort.Strings(panels)
+	man, err := json.Marshal(Manifest{Languages: Languages, Panels: panels, Messages: msgs})
+	if err != nil {
+		return nil, fmt.Errorf("webui: manifest: %w", err)
+	}
+	add("/manifest.json", man)
 	return u, nil
+}
+
+// Name is the console's component name.
+func (u *UI) Name() string { return "console" }
+
+// Routes serves the console at / on the HTTPS listener.
+func (u *UI) Routes(r component.Router) { r.Handle("/", u) }
+
+// Serve has nothing to run: the console is files.
+func (u *UI) Serve(ctx context.Context) error {
+	<-ctx.Done()
+	return nil
 }
 
 func contentType(p string) string {
@@ -61,6 +269,8 @@ func contentType(p string) string {
 		return "text/javascript; charset=utf-8"
 	case ".css":
 		return "text/css; charset=utf-8"
+	case ".json":
+		return "application/json"
 	case ".svg":
 		return "image/svg+xml"
 	}
@@ -72,7 +282,7 @@ func contentType(p string) string {
 const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
-// ServeHTTP answers GET and HEAD for / and /ui/<file>.
+// ServeHTTP answers GET and HEAD for /, /favicon.ico and /ui/<file>.
 func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
@@ -83,6 +293,8 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case name == "/" || name == "/index.html":
 		name = "/index.html"
+	case name == "/favicon.ico":
+		name = "/icon.svg"
 	case strings.HasPrefix(name, "/ui/"):
 		name = strings.TrimPrefix(name, "/ui")
 	default:
@@ -101,8 +313,8 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("ETag", a.etag)
-	// The page itself is revalidated on every load so that an upgrade shows at
-	// once; its scripts are named by the page and revalidated by ETag too.
+	// Everything is revalidated on every load so that an upgrade shows at once;
+	// an unchanged file costs a 304.
 	h.Set("Cache-Control", "no-cache")
 	http.ServeContent(w, r, name, u.started, bytes.NewReader(a.body))
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -299,6 +300,10 @@ func verbsFor(noun string) []verb {
 		return dhcpVerbs()
 	case "ha":
 		return haVerbs()
+	case "task":
+		return taskVerbs()
+	case "mail":
+		return mailVerbs()
 	}
 	return nil
 }
@@ -367,13 +372,15 @@ func userVerbs() []verb {
 				return c.show(raw, func(w *tabwriter.Writer) { printUsers(w, []userRow{u}) })
 			}
 		}},
-		{name: "add", args: "USERNAME --role admin|tenant_admin|auditor [--tenant ID|NAME] [--full-name N] [--password-stdin]", nargs: 1,
+		{name: "add", args: "USERNAME --role admin|tenant_admin|auditor [--tenant ID|NAME] [--full-name N] [--email A] [--supervisor] [--password-stdin]", nargs: 1,
 			help: "add a user (asks for the password on a terminal)",
 			flags: func(fs *flag.FlagSet) func(*client, []string) error {
 				role := fs.String("role", "", "admin, tenant_admin or auditor")
-				var tenant, full optional
+				var tenant, full, email optional
 				fs.Var(&tenant, "tenant", "tenant (id or name) of a tenant_admin")
 				fs.Var(&full, "full-name", "full name")
+				fs.Var(&email, "email", "e-mail address")
+				supervisor := fs.Bool("supervisor", false, "receives the call-center exports of tasks that notify all supervisors")
 				pw := fs.String("password", "", "password (visible in the process list: prefer --password-stdin)")
 				pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
 				return func(c *client, pos []string) error {
@@ -395,6 +402,12 @@ func userVerbs() []verb {
 					if full.set {
 						body["full_name"] = full.val
 					}
+					if email.set {
+						body["email"] = email.val
+					}
+					if *supervisor {
+						body["supervisor"] = true
+					}
 					var u userRow
 					raw, err := c.call("POST", "/api/v1/users", body, &u)
 					if err != nil {
@@ -403,12 +416,14 @@ func userVerbs() []verb {
 					return c.show(raw, func(w *tabwriter.Writer) { fmt.Fprintf(w, "user %s added (role %s)\n", u.Username, u.Role) })
 				}
 			}},
-		{name: "set", args: "USERNAME [--role R] [--tenant T] [--full-name N] [--disable|--enable]", nargs: 1, help: "change a user",
+		{name: "set", args: "USERNAME [--role R] [--tenant T] [--full-name N] [--email A] [--supervisor true|false] [--disable|--enable]", nargs: 1, help: "change a user",
 			flags: func(fs *flag.FlagSet) func(*client, []string) error {
-				var role, tenant, full optional
+				var role, tenant, full, email, supervisor optional
 				fs.Var(&role, "role", "admin, tenant_admin or auditor")
 				fs.Var(&tenant, "tenant", "tenant (id or name) of a tenant_admin")
 				fs.Var(&full, "full-name", "full name")
+				fs.Var(&email, "email", "e-mail address ('' removes it)")
+				fs.Var(&supervisor, "supervisor", "true or false: receives call-center exports sent to all supervisors")
 				disable := fs.Bool("disable", false, "disable the user (revokes its tokens)")
 				enable := fs.Bool("enable", false, "enable the user")
 				return func(c *client, pos []string) error {
@@ -428,6 +443,16 @@ func userVerbs() []verb {
 					}
 					if full.set {
 						body["full_name"] = full.val
+					}
+					if email.set {
+						body["email"] = email.val
+					}
+					if supervisor.set {
+						v, err := strconv.ParseBool(supervisor.val)
+						if err != nil {
+							return &exitError{code: 2, msg: "user set: --supervisor must be true or false"}
+						}
+						body["supervisor"] = v
 					}
 					if *disable && *enable {
 						return &exitError{code: 2, msg: "user set: --disable and --enable together"}
@@ -722,6 +747,7 @@ func auditVerbs() []verb {
 					})
 				}
 			}},
+		auditExportVerb(),
 	}
 }
 

@@ -50,16 +50,6 @@ func TestMain(m *testing.M) {
 // syncBuffer collects a process's output for inspection while it runs.
 type syncBuffer = testlog.Buffer
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 type testDaemon struct {
 	t       *testing.T
 	dir     string
@@ -80,12 +70,10 @@ func newDaemon(t *testing.T, extra string) *testDaemon {
 	t.Helper()
 	dir := t.TempDir()
 	d := &testDaemon{t: t, dir: dir, cfgPath: filepath.Join(dir, "switchboard.yaml"), socket: filepath.Join(dir, "data", "sb.sock")}
-	hp, pp := freePort(t), freePort(t)
-	d.https = fmt.Sprintf("127.0.0.1:%d", hp)
-	d.plain = fmt.Sprintf("127.0.0.1:%d", pp)
-	d.tftp = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cfg := fmt.Sprintf("data_dir: %s\nhttp:\n  listen: \"127.0.0.1:%d\"\n  https_listen: %q\nadmin:\n  socket: %s\n  bcrypt_cost: 4\ntftp:\n  listen: %q\n%s",
-		filepath.Join(dir, "data"), pp, d.https, d.socket, d.tftp, extra)
+	// Port 0 everywhere: the daemon binds, logs the addresses before "ready",
+	// and run reads them (no port is picked by the test, so none can be taken).
+	cfg := fmt.Sprintf("data_dir: %s\nhttp:\n  listen: \"127.0.0.1:0\"\n  https_listen: \"127.0.0.1:0\"\nadmin:\n  socket: %s\n  bcrypt_cost: 4\ntftp:\n  listen: \"127.0.0.1:0\"\n%s",
+		filepath.Join(dir, "data"), d.socket, extra)
 	if err := os.WriteFile(d.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +106,8 @@ func (d *testDaemon) run(cmd *exec.Cmd) {
 	})
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if strings.Contains(d.stderr.String(), "msg=ready") {
+		if logs := d.stderr.String(); strings.Contains(logs, "msg=ready") {
+			d.readAddrs(logs)
 			return
 		}
 		select {
@@ -128,6 +117,22 @@ func (d *testDaemon) run(cmd *exec.Cmd) {
 		}
 	}
 	d.t.Fatalf("daemon not ready after 30 s:\n%s", d.stderr.String())
+}
+
+var listeningRE = regexp.MustCompile(`msg=listening component=(http|tftp)(?: listener=(https?))? addr=(\S+)`)
+
+// readAddrs takes the bound addresses from the start-up log (the last start's).
+func (d *testDaemon) readAddrs(logs string) {
+	for _, m := range listeningRE.FindAllStringSubmatch(logs, -1) {
+		switch {
+		case m[1] == "tftp":
+			d.tftp = m[3]
+		case m[2] == "https":
+			d.https = m[3]
+		case m[2] == "http":
+			d.plain = m[3]
+		}
+	}
 }
 
 func (d *testDaemon) stop(sig syscall.Signal) error {
@@ -482,10 +487,10 @@ func TestLoginBruteForceThrottled(t *testing.T) {
 		t.Errorf("right password from a throttled address: %d, want 429", code)
 	}
 	logs := d.stderr.String()
-	if !regexp.MustCompile(`level=WARN msg="login throttled" user=\S+ src=127\.0\.0\.1`).MatchString(logs) {
+	if !regexp.MustCompile(`level=WARN msg="login throttled" component=admin user=\S+ src=127\.0\.0\.1`).MatchString(logs) {
 		t.Errorf("no throttle log line:\n%s", logs)
 	}
-	if !regexp.MustCompile(`level=WARN msg="login failed" user=guess0 src=127\.0\.0\.1 reason="unknown user"`).MatchString(logs) {
+	if !regexp.MustCompile(`level=WARN msg="login failed" component=admin user=guess0 src=127\.0\.0\.1 reason="unknown user"`).MatchString(logs) {
 		t.Errorf("no failed-login log line:\n%s", logs)
 	}
 }

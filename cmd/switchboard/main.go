@@ -42,7 +42,7 @@ Usage:
   switchboard status                     revision, schema and tenancy of the running daemon
   switchboard user list|show|add|set|passwd|delete|revoke ...
   switchboard tenant list|show|add|set|delete ...
-  switchboard audit list|show|verify|restore ...
+  switchboard audit list|show|verify|restore|export ...
   switchboard device list|add|delete|preview|import|export ...
   switchboard account list|import|export ...
   switchboard files list|show ...        generated provisioning files
@@ -55,6 +55,8 @@ Usage:
   switchboard dhcp leases|rules          the built-in DHCP server (dhcp.enabled)
   switchboard dhcp probe --interface IF  ask the LAN's DHCP servers what phones get (runs locally, root)
   switchboard ha status|pair|switch|unpair|disable   two-node high availability
+  switchboard task list|show|add|set|delete|run|runs  scheduled CDR exports by mail
+  switchboard mail show|set|test         SMTP settings of scheduled tasks
 
 CLI verbs talk to the running daemon over its control socket. Common flags:
   --config FILE   configuration file (to find the socket; default /etc/switchboard/switchboard.yaml)
@@ -93,9 +95,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "dhcp":
 		err = cmdDHCP(args[1:], stdin, stdout, stderr)
 	case "status", "user", "users", "tenant", "tenants", "audit", "device", "devices", "account", "accounts",
-		"file", "files", "unknown", "catalog", "pbx", "redirect", "ha":
+		"file", "files", "unknown", "catalog", "pbx", "redirect", "ha", "task", "tasks", "mail":
 		noun := args[0]
-		if noun != "status" && noun != "unknown" && noun != "redirect" && noun != "ha" {
+		if noun != "status" && noun != "unknown" && noun != "redirect" && noun != "ha" && noun != "mail" {
 			noun = strings.TrimSuffix(noun, "s")
 		}
 		err = cmdClient(noun, args[1:], stdin, stdout)

@@ -77,7 +77,7 @@ func TestPnPThroughDaemon(t *testing.T) {
 		default:
 		}
 	}
-	if !strings.Contains(stderr.String(), `msg="pnp listening" group=224.0.1.75:5060`) {
+	if !strings.Contains(stderr.String(), `msg=listening component=pnp group=224.0.1.75:5060`) {
 		t.Fatalf("no pnp listener in the log:\n%s", stderr.String())
 	}
 

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -190,4 +191,171 @@ func IntParam(q map[string]string, name string) (int, error) {
 		return 0, Errorf(http.StatusBadRequest, name, "%s must be an integer", name)
 	}
 	return n, nil
+}
+
+// AdminRouter is where admin routes are added (component.Router is one).
+type AdminRouter interface {
+	Admin(pattern string, h Handler)
+}
+
+// Tenants resolves the {tenant} path value of admin routes: a UUID, or
+// "default" for the single-tenant box's tenant. An unknown tenant is
+// store.ErrNotFound.
+type Tenants interface {
+	ResolveTenant(ctx context.Context, ref string) (string, error)
+}
+
+// TenantOf resolves {tenant} for p: another tenant's objects answer 404 to a
+// tenant admin, as if they did not exist.
+func TenantOf(r *http.Request, p Principal, ts Tenants) (string, error) {
+	id, err := ts.ResolveTenant(r.Context(), r.PathValue("tenant"))
+	if err != nil {
+		return "", err
+	}
+	if !p.Sees(id) {
+		return "", store.ErrNotFound
+	}
+	return id, nil
+}
+
+// RawObject reads a JSON object body (strictly, as Decode).
+func RawObject(r *http.Request) (json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := Decode(r, &m); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, Errorf(http.StatusBadRequest, "", "expected a JSON object")
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: re-encode body: %w", err)
+	}
+	return b, nil
+}
+
+// CRUD is one collection of objects; tenant is "" for global collections.
+type CRUD struct {
+	List func(ctx context.Context, tenant string) (any, error)
+	// Page, when set, serves list requests with q, limit or offset: one page of
+	// the matching objects and their total, read without loading them all.
+	Page   func(ctx context.Context, tenant, q string, limit, offset int) (any, int, error)
+	Get    func(ctx context.Context, tenant, id string) (any, error)
+	Save   func(ctx context.Context, actor store.Actor, tenant, id string, patch json.RawMessage) (any, error)
+	Delete func(ctx context.Context, actor store.Actor, tenant, id string) error
+}
+
+// MountCRUD adds list (GET) and create (POST) under base and get, update
+// (PATCH) and delete under base/{id}. A global collection (base without
+// {tenant}) is written by admins only; a tenant's is resolved with ts.
+func MountCRUD(rt AdminRouter, base string, global bool, ts Tenants, c CRUD) {
+	scope := func(r *http.Request, p Principal, write bool) (string, error) {
+		if global {
+			if write && p.Role != RoleAdmin {
+				return "", ErrAdminOnly
+			}
+			return "", nil
+		}
+		return TenantOf(r, p, ts)
+	}
+	rt.Admin("GET "+base, func(w http.ResponseWriter, r *http.Request, p Principal) error {
+		t, err := scope(r, p, false)
+		if err != nil {
+			return err
+		}
+		if c.Page != nil && r.URL.RawQuery != "" {
+			q, lim, off, err := PageParams(r)
+			if err != nil {
+				return err
+			}
+			v, total, err := c.Page(r.Context(), t, q, lim, off)
+			if err != nil {
+				return err
+			}
+			WriteJSON(w, http.StatusOK, map[string]any{"items": v, "total": total, "limit": lim, "offset": off})
+			return nil
+		}
+		v, err := c.List(r.Context(), t)
+		if err != nil {
+			return err
+		}
+		WriteJSON(w, http.StatusOK, map[string]any{"items": v})
+		return nil
+	})
+	rt.Admin("GET "+base+"/{id}", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+		t, err := scope(r, p, false)
+		if err != nil {
+			return err
+		}
+		v, err := c.Get(r.Context(), t, r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		WriteJSON(w, http.StatusOK, v)
+		return nil
+	})
+	write := func(status int) Handler {
+		return func(w http.ResponseWriter, r *http.Request, p Principal) error {
+			t, err := scope(r, p, true)
+			if err != nil {
+				return err
+			}
+			body, err := RawObject(r)
+			if err != nil {
+				return err
+			}
+			v, err := c.Save(r.Context(), p.Actor(), t, r.PathValue("id"), body)
+			if err != nil {
+				return err
+			}
+			WriteJSON(w, status, v)
+			return nil
+		}
+	}
+	rt.Admin("POST "+base, write(http.StatusCreated))
+	rt.Admin("PATCH "+base+"/{id}", write(http.StatusOK))
+	rt.Admin("DELETE "+base+"/{id}", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+		t, err := scope(r, p, true)
+		if err != nil {
+			return err
+		}
+		if err := c.Delete(r.Context(), p.Actor(), t, r.PathValue("id")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+}
+
+// Page sizes of paged lists.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 1000
+)
+
+// PageParams reads q, limit (default 50, at most 1000) and offset, refusing any
+// other query parameter.
+func PageParams(r *http.Request) (q string, limit, offset int, err error) {
+	qs, err := Query(r, "q", "limit", "offset")
+	if err != nil {
+		return "", 0, 0, err
+	}
+	if limit, err = IntParam(qs, "limit"); err != nil {
+		return "", 0, 0, err
+	}
+	if offset, err = IntParam(qs, "offset"); err != nil {
+		return "", 0, 0, err
+	}
+	if _, ok := qs["limit"]; !ok {
+		limit = DefaultPageSize
+	}
+	switch {
+	case limit < 1 || limit > MaxPageSize:
+		return "", 0, 0, Errorf(http.StatusBadRequest, "limit", "limit must be 1-%d", MaxPageSize)
+	case offset < 0:
+		return "", 0, 0, Errorf(http.StatusBadRequest, "offset", "offset must not be negative")
+	case len(qs["q"]) > 128:
+		return "", 0, 0, Errorf(http.StatusBadRequest, "q", "q is longer than 128 characters")
+	}
+	return qs["q"], limit, offset, nil
 }

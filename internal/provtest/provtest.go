@@ -57,7 +57,7 @@ func New(t testing.TB, mode string, burst int) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.OnCommit(func(rev int64, ch []store.Change) { e.Prov.Commit(store.Commit{Rev: rev, Changes: ch}) }) // what serve delivers
+	t.Cleanup(st.Subscribe(e.Prov.Commit)) // what the component runner does in serve
 	e.Prov.AssetDir(filepath.Join(dir, "assets"))
 	ten, err := e.Prov.EnsureDefaultTenant(ctx)
 	if err != nil {

@@ -1,0 +1,339 @@
+package cdr
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+
+	"github.com/switchboard-pbx/switchboard/cti/ami"
+)
+
+// FileName is the name of the history file, kept beside the store's database.
+const FileName = "cti-history.db"
+
+// PathBeside is the history file beside the store's database file.
+func PathBeside(storePath string) string {
+	return filepath.Join(filepath.Dir(storePath), FileName)
+}
+
+// Store keeps call detail records from AMI "Cdr" events (cdr_manager) and the
+// queue events of app_queue in a SQLite file of its own beside the
+// configuration store: they are not configuration, are never audited, and grow
+// with traffic. Every CDR is kept: park, pickup and transfers give a call
+// several CDRs, some with the same UniqueID, told apart by Sequence (cdr_manager
+// sends LinkedID and Sequence when its [mappings] name them, as they should); a
+// repeated event (re-sent after a reconnect) replaces its row instead of
+// duplicating it. Several Stores (the CTI writing, an export reading) may have
+// the same file open: SQLite's WAL mode lets readers run beside the writer.
+type Store struct {
+	db  *sql.DB
+	loc *time.Location // the PBX's zone: Asterisk writes local times
+}
+
+// The legs are stored in export order: the primary key starts with the
+// start of the leg's call (the earliest start among its legs, kept up to date
+// as legs arrive in any order), so that an export of a period is one range
+// scan with no sort, and a million rows stream in seconds.
+const schema = `
+CREATE TABLE IF NOT EXISTS cdr_leg (
+	call_start  TEXT NOT NULL,    -- the earliest start_local of the call's legs
+	callkey     TEXT NOT NULL,    -- linkedid, or uniqueid without one
+	sequence    INTEGER NOT NULL,
+	id          TEXT NOT NULL,    -- uniqueid/sequence (see legID)
+	uniqueid    TEXT NOT NULL,
+	linkedid    TEXT NOT NULL,
+	time        INTEGER NOT NULL, -- start, unix seconds
+	start_local TEXT NOT NULL,    -- start as Asterisk wrote it (the PBX's wall time)
+	clid TEXT NOT NULL, src TEXT NOT NULL, dst TEXT NOT NULL, dcontext TEXT NOT NULL,
+	channel TEXT NOT NULL, dstchannel TEXT NOT NULL, lastapp TEXT NOT NULL, lastdata TEXT NOT NULL,
+	duration INTEGER NOT NULL, billsec INTEGER NOT NULL, disposition TEXT NOT NULL,
+	accountcode TEXT NOT NULL, userfield TEXT NOT NULL,
+	cnum TEXT NOT NULL, cnam TEXT NOT NULL, recordingfile TEXT NOT NULL,
+	PRIMARY KEY (call_start, callkey, sequence, id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS cdr_leg_id ON cdr_leg(id);
+CREATE INDEX IF NOT EXISTS cdr_leg_by_time ON cdr_leg(time);
+CREATE INDEX IF NOT EXISTS cdr_leg_by_call ON cdr_leg(callkey);
+CREATE TABLE IF NOT EXISTS queue_log (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	time       INTEGER NOT NULL, -- unix seconds
+	time_local TEXT NOT NULL,    -- the PBX's wall time, as queue_log writes it
+	callid TEXT NOT NULL, queuename TEXT NOT NULL, agent TEXT NOT NULL, event TEXT NOT NULL,
+	data1 TEXT NOT NULL, data2 TEXT NOT NULL, data3 TEXT NOT NULL, data4 TEXT NOT NULL, data5 TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS queue_log_by_local ON queue_log(time_local);
+CREATE INDEX IF NOT EXISTS queue_log_by_call ON queue_log(callid, queuename);
+`
+
+// migrateV1 moves the rows of the first schema (one row per uniqueid and
+// destination, the last CDR of a uniqueid overwriting the others) into cdr_leg.
+const migrateV1 = `
+INSERT OR IGNORE INTO cdr_leg(call_start, id, callkey, uniqueid, linkedid, sequence, time, start_local, clid, src, dst, dcontext,
+	channel, dstchannel, lastapp, lastdata, duration, billsec, disposition, accountcode, userfield, cnum, cnam, recordingfile)
+SELECT datetime(time, 'unixepoch', 'localtime'), uniqueid || '/' || dst, uniqueid, uniqueid, '', 0, time, datetime(time, 'unixepoch', 'localtime'),
+	CASE WHEN cnam = '' THEN '<' || cnum || '>' ELSE '"' || cnam || '" <' || cnum || '>' END,
+	src, dst, '', channel, dstchannel, '', '', duration, billsec, disposition, '', recordingfile, cnum, cnam, recordingfile
+FROM (SELECT uniqueid, replace(dst, char(31), '') AS dst, time, replace(src, char(31), '') AS src,
+	replace(cnum, char(31), '') AS cnum, replace(cnam, char(31), '') AS cnam, replace(channel, char(31), '') AS channel,
+	replace(dstchannel, char(31), '') AS dstchannel, duration, billsec, disposition,
+	replace(recordingfile, char(31), '') AS recordingfile FROM cdr);
+DROP TABLE cdr;
+`
+
+// Open opens (creating if needed) the history file at path. Times Asterisk
+// sends are read in the system's zone (see SetLocation).
+func Open(ctx context.Context, path string) (*Store, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return nil, fmt.Errorf("cdr: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("cdr: open %s: %w", path, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit a no-op
+	if _, err := tx.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("cdr: schema of %s: %w", path, err)
+	}
+	var old int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'cdr'`).Scan(&old); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("cdr: schema of %s: %w", path, err)
+	}
+	if old > 0 {
+		if _, err := tx.ExecContext(ctx, migrateV1); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("cdr: migrating %s: %w", path, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("cdr: schema of %s: %w", path, err)
+	}
+	return &Store{db: db, loc: time.Local}, nil
+}
+
+// SetLocation sets the PBX's time zone, in which Asterisk writes StartTime.
+func (s *Store) SetLocation(loc *time.Location) {
+	if loc != nil {
+		s.loc = loc
+	}
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+const localLayout = "2006-01-02 15:04:05"
+
+// cdrTime reads "2026-12-01 10:00:00" (Asterisk's local time format).
+func (s *Store) cdrTime(v string) (time.Time, string, bool) {
+	v = strings.TrimSpace(v)
+	t, err := time.ParseInLocation(localLayout, v, s.loc)
+	return t, v, err == nil
+}
+
+// legID names a CDR: its UniqueID and Sequence when cdr_manager sends the
+// sequence; without it, what tells the CDRs of one UniqueID apart.
+func legID(ev ami.Message) string {
+	uid := ev.Get("UniqueID")
+	if seq := strings.TrimSpace(ev.Get("Sequence")); seq != "" {
+		return uid + "/" + seq
+	}
+	return strings.Join([]string{uid, ev.Get("StartTime"), ev.Get("AnswerTime"), ev.Get("DestinationChannel"),
+		ev.Get("LastApplication"), ev.Get("Destination")}, "/")
+}
+
+// clean drops control characters other than tab and line breaks: they mean
+// nothing in a CDR, and the export's column separator is one of them.
+func clean(ev ami.Message) ami.Message {
+	out := ami.Message{Fields: make([]ami.Field, len(ev.Fields))}
+	for i, f := range ev.Fields {
+		if strings.ContainsFunc(f.Value, ctl) {
+			f.Value = strings.Map(func(r rune) rune {
+				if ctl(r) {
+					return -1
+				}
+				return r
+			}, f.Value)
+		}
+		out.Fields[i] = f
+	}
+	return out
+}
+
+func ctl(r rune) bool { return r < 0x20 && r != '\t' && r != '\n' && r != '\r' }
+
+// Add stores one Cdr event; events without a uniqueid or start time are skipped.
+func (s *Store) Add(ctx context.Context, ev ami.Message) error {
+	ev = clean(ev)
+	start, local, ok := s.cdrTime(ev.Get("StartTime"))
+	uid := ev.Get("UniqueID")
+	if !ok || uid == "" {
+		return nil
+	}
+	cnum, cnam := ev.Get("Source"), ""
+	cid := ev.Get("CallerID")
+	if cid != "" {
+		// "Alice" <201>
+		if i := strings.LastIndexByte(cid, '<'); i >= 0 && strings.HasSuffix(cid, ">") {
+			cnam = strings.Trim(strings.TrimSpace(cid[:i]), `"`)
+			cnum = cid[i+1 : len(cid)-1]
+		}
+	}
+	linked := ev.Get("LinkedID")
+	key := linked
+	if key == "" {
+		key = uid
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("cdr: store %s: %w", uid, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit a no-op
+	// The call starts with its earliest leg, whichever arrives first.
+	callStart := local
+	var earliest sql.NullString
+	if err := tx.QueryRowContext(ctx, `SELECT MIN(start_local) FROM cdr_leg WHERE callkey = ? AND id != ?`, key, legID(ev)).Scan(&earliest); err != nil {
+		return fmt.Errorf("cdr: store %s: %w", uid, err)
+	}
+	if earliest.Valid && earliest.String < callStart {
+		callStart = earliest.String
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE cdr_leg SET call_start = ? WHERE callkey = ? AND call_start != ?`, callStart, key, callStart); err != nil {
+		return fmt.Errorf("cdr: store %s: %w", uid, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO cdr_leg(call_start, id, callkey, uniqueid, linkedid, sequence, time, start_local,
+		clid, src, dst, dcontext, channel, dstchannel, lastapp, lastdata, duration, billsec, disposition, accountcode, userfield,
+		cnum, cnam, recordingfile) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		callStart, legID(ev), key, uid, linked, atoi(ev.Get("Sequence")), start.Unix(), local,
+		cid, ev.Get("Source"), ev.Get("Destination"), ev.Get("DestinationContext"), ev.Get("Channel"), ev.Get("DestinationChannel"),
+		ev.Get("LastApplication"), ev.Get("LastData"), atoi(ev.Get("Duration")), atoi(ev.Get("BillableSeconds")),
+		ev.Get("Disposition"), ev.Get("AccountCode"), ev.Get("UserField"), cnum, cnam, ev.Get("UserField")); err != nil {
+		return fmt.Errorf("cdr: store %s: %w", uid, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("cdr: store %s: %w", uid, err)
+	}
+	return nil
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(strings.TrimSpace(s))
+	return n
+}
+
+// Row is one CDR (a leg of a call), as nethcti's historycall answers it.
+type Row struct {
+	Time          int64  `json:"time"` // unix seconds
+	Uniqueid      string `json:"uniqueid"`
+	Src           string `json:"src"`
+	Dst           string `json:"dst"`
+	Cnum          string `json:"cnum"`
+	Cnam          string `json:"cnam"`
+	Duration      int    `json:"duration"`
+	Billsec       int    `json:"billsec"`
+	Disposition   string `json:"disposition"`
+	Direction     string `json:"direction"` // in|out (seen from Query.Extensions)
+	Recordingfile string `json:"recordingfile"`
+}
+
+// Query selects calls.
+type Query struct {
+	// Extensions are the extensions whose calls are wanted (as caller or
+	// called); nil or empty selects every call. A row's Direction is "in" when
+	// its destination is one of them.
+	Extensions []string
+	// From and To bound the start time: From <= time < To.
+	From, To time.Time
+	// Direction "in" keeps calls to Extensions, "out" calls from them, ""
+	// both. It needs Extensions.
+	Direction string
+	// Filter keeps calls whose source, destination or caller id contains it.
+	Filter string
+	// Limit (at least 1) and Offset page through the result, newest first.
+	Limit, Offset int
+}
+
+// QueryError is a query the store refuses; Field names the parameter at fault.
+type QueryError struct {
+	Field, Msg string
+}
+
+func (e *QueryError) Error() string { return e.Msg }
+
+// Query counts the calls q selects and returns the page it asks for, newest first.
+func (s *Store) Query(ctx context.Context, q Query) (int, []Row, error) {
+	if !q.From.Before(q.To) {
+		return 0, nil, &QueryError{Field: "from", Msg: "from must be before to"}
+	}
+	if q.Limit < 1 || q.Offset < 0 {
+		return 0, nil, &QueryError{Field: "limit", Msg: "limit must be at least 1 and offset not negative"}
+	}
+	where := `time >= ? AND time < ?`
+	args := []any{q.From.Unix(), q.To.Unix()}
+	var exts []any
+	for _, e := range q.Extensions {
+		exts = append(exts, e)
+	}
+	ph := strings.TrimSuffix(strings.Repeat("?,", len(exts)), ",")
+	switch {
+	case q.Direction != "" && q.Direction != "in" && q.Direction != "out":
+		return 0, nil, &QueryError{Field: "direction", Msg: "direction must be in or out"}
+	case len(exts) == 0 && q.Direction != "":
+		return 0, nil, &QueryError{Field: "direction", Msg: "direction needs extensions"}
+	case len(exts) == 0:
+	case q.Direction == "in":
+		where += ` AND dst IN (` + ph + `)`
+		args = append(args, exts...)
+	case q.Direction == "out":
+		where += ` AND (src IN (` + ph + `) OR cnum IN (` + ph + `))`
+		args = append(append(args, exts...), exts...)
+	default:
+		where += ` AND (dst IN (` + ph + `) OR src IN (` + ph + `) OR cnum IN (` + ph + `))`
+		args = append(append(append(args, exts...), exts...), exts...)
+	}
+	if q.Filter != "" {
+		where += ` AND (src LIKE ? ESCAPE '\' OR dst LIKE ? ESCAPE '\' OR cnum LIKE ? ESCAPE '\' OR cnam LIKE ? ESCAPE '\')`
+		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(q.Filter) + "%"
+		args = append(args, like, like, like, like)
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM cdr_leg WHERE `+where, args...).Scan(&n); err != nil {
+		return 0, nil, fmt.Errorf("cdr: count: %w", err)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT time, uniqueid, src, dst, cnum, cnam, duration, billsec, disposition, recordingfile
+		FROM cdr_leg WHERE `+where+` ORDER BY time DESC, uniqueid DESC, sequence DESC LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
+	if err != nil {
+		return 0, nil, fmt.Errorf("cdr: query: %w", err)
+	}
+	defer rows.Close()
+	mine := map[string]bool{}
+	for _, e := range q.Extensions {
+		mine[e] = true
+	}
+	out := []Row{}
+	for rows.Next() {
+		var r Row
+		if err := rows.Scan(&r.Time, &r.Uniqueid, &r.Src, &r.Dst, &r.Cnum, &r.Cnam, &r.Duration, &r.Billsec, &r.Disposition, &r.Recordingfile); err != nil {
+			return 0, nil, fmt.Errorf("cdr: read: %w", err)
+		}
+		r.Direction = "out"
+		if mine[r.Dst] {
+			r.Direction = "in"
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, nil, fmt.Errorf("cdr: read: %w", err)
+	}
+	return n, out, nil
+}

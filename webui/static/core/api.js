@@ -1,0 +1,90 @@
+// The admin API client and the session. The console is a thin client: every read
+// and write is an /api/v1 call with the user's bearer token, so roles and
+// validation are the API's.
+"use strict";
+
+/** S is the session: who is logged in, the appliance, the chosen tenant. */
+export const S = {
+  // The token is kept in localStorage so that a second tab is logged in too;
+  // it expires on the server (admin.token_ttl) and logout revokes it.
+  token: localStorage.getItem("sb.token") || "",
+  me: null,      // GET /me
+  status: null,  // GET /status
+  tenants: [],   // the tenants this user sees
+  tenant: "",    // the chosen tenant's id
+};
+
+export class APIError extends Error {
+  constructor(status, msg, field) {
+    super(msg);
+    this.status = status;
+    this.field = field || "";
+  }
+}
+
+let onUnauthorized = () => {};
+/** setUnauthorizedHandler is called when the token is refused (session over). */
+export function setUnauthorizedHandler(f) { onUnauthorized = f; }
+
+/**
+ * api calls the admin API. body: an object (sent as JSON), or a Blob/File (sent
+ * as is, opts.type its Content-Type). opts.text: answer the body as text.
+ */
+export async function api(method, path, body, opts) {
+  opts = opts || {};
+  const req = { method, headers: {} };
+  if (S.token) req.headers["Authorization"] = "Bearer " + S.token;
+  if (body instanceof Blob) {
+    req.headers["Content-Type"] = opts.type || body.type || "application/octet-stream";
+    req.body = body;
+  } else if (body !== undefined) {
+    req.headers["Content-Type"] = "application/json";
+    req.body = JSON.stringify(body);
+  }
+  let resp;
+  try {
+    resp = await fetch("/api/v1" + path, req);
+  } catch (e) {
+    throw new APIError(0, String(e.message || e));
+  }
+  const text = await resp.text();
+  if (opts.text && resp.ok) return text;
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+  if (resp.status === 401 && path !== "/login") {
+    onUnauthorized();
+    throw new APIError(401, (data && data.error) || "unauthorized");
+  }
+  if (!resp.ok) {
+    throw new APIError(resp.status, (data && data.error) || text || resp.statusText, data && data.field);
+  }
+  return data;
+}
+
+/** tbase is the API path of the chosen tenant. */
+export function tbase(tenant) { return "/tenants/" + encodeURIComponent(tenant || S.tenant); }
+
+/** canWrite: the role may change things (auditors may not). */
+export function canWrite() { return !!S.me && S.me.role !== "auditor"; }
+
+/** isAdmin: a global admin. */
+export function isAdmin() { return !!S.me && S.me.role === "admin"; }
+
+/** feature reports whether a service's API is on (redirect, dhcp, pnp, cti, ha). */
+export function feature(name) { return !!(S.status && S.status.features && S.status.features.includes(name)); }
+
+/** tenantName is a tenant's name for display. */
+export function tenantName(id) {
+  const t = S.tenants.find((x) => x.id === id);
+  return t ? t.name : id;
+}
+
+/** q builds a query string from an object, leaving out empty values. */
+export function q(params) {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) {
+    if (v !== undefined && v !== null && v !== "") p.set(k, String(v));
+  }
+  const s = p.toString();
+  return s ? "?" + s : "";
+}

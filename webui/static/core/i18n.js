@@ -1,0 +1,104 @@
+// The message catalog. Every string the console shows comes from t(key, args):
+// whole sentences with {named} placeholders, never glued from fragments, so a
+// translator sees each message entire. The catalog is merged by the server from
+// webui/static/i18n/*.json (one file per panel, keys prefixed with its name).
+"use strict";
+
+// In check mode (localStorage "sb.i18ncheck" = "1", set by the tests) every
+// translated string is wrapped in two invisible marks; a test then walks the page
+// and fails on any text that is neither one whole marked message nor data
+// (inside an element with data-v).
+export const MARK_START = "\u2062";
+export const MARK_END = "\u2063";
+
+let messages = {};
+let languages = ["it", "en"];
+let check = false;
+const missing = new Set();
+
+/** The console's current language ("it" or "en"). */
+export let lang = "en";
+
+export function initI18n(catalog, langs) {
+  messages = catalog;
+  languages = langs;
+  check = localStorage.getItem("sb.i18ncheck") === "1";
+  lang = chooseLang();
+  document.documentElement.lang = lang;
+}
+
+// chooseLang: the user's choice if any, else the browser's first language we
+// have, else English.
+function chooseLang() {
+  const saved = localStorage.getItem("sb.lang");
+  if (saved && languages.includes(saved)) return saved;
+  for (const l of navigator.languages || [navigator.language || ""]) {
+    const base = String(l).toLowerCase().split("-")[0];
+    if (languages.includes(base)) return base;
+  }
+  return languages.includes("en") ? "en" : languages[0];
+}
+
+export function availableLanguages() { return languages.slice(); }
+
+export function setLang(l) {
+  if (!languages.includes(l)) return;
+  localStorage.setItem("sb.lang", l);
+  lang = l;
+  document.documentElement.lang = l;
+}
+
+/** has reports whether key is in the catalog (for optional per-value labels). */
+export function has(key) { return Object.prototype.hasOwnProperty.call(messages[lang] || {}, key); }
+
+/**
+ * t returns the message key in the current language with {name} replaced by
+ * args.name (numbers formatted for the language). A message with plural forms
+ * is chosen by args.n. A missing key shows as the key itself and is recorded.
+ */
+export function t(key, args) {
+  let m = (messages[lang] || {})[key];
+  if (m === undefined) {
+    missing.add(key);
+    m = key;
+  }
+  if (typeof m === "object") {
+    const n = Number(args && args.n);
+    m = m[new Intl.PluralRules(lang).select(n)] ?? m.other;
+  }
+  const out = m.replace(/\{(\w+)\}/g, (all, name) =>
+    args && Object.prototype.hasOwnProperty.call(args, name) ? fmtArg(args[name]) : all);
+  return check ? MARK_START + out + MARK_END : out;
+}
+
+function fmtArg(v) {
+  if (typeof v === "number") return new Intl.NumberFormat(lang).format(v);
+  return String(v ?? "");
+}
+
+/** plain is t() without the check-mode marks: text sent to the API (a copy's name). */
+export function plain(key, args) {
+  return t(key, args).replace(/[\u2062\u2063]/g, "");
+}
+
+/** missingKeys lists the keys t() was asked for and did not find. */
+export function missingKeys() { return [...missing]; }
+
+/** fmtNumber formats a number for the current language. */
+export function fmtNumber(n) { return new Intl.NumberFormat(lang).format(n); }
+
+/** fmtTime formats an RFC 3339 time as a local date and time (numeric). */
+export function fmtTime(s) {
+  if (!s) return "";
+  const d = new Date(s);
+  if (isNaN(d)) return String(s);
+  return new Intl.DateTimeFormat(lang, { dateStyle: "short", timeStyle: "medium" }).format(d);
+}
+
+/** fmtBytes formats a size with a binary unit from the catalog. */
+export function fmtBytes(n) {
+  if (n < 1024) return t("core.bytes", { n });
+  const one = new Intl.NumberFormat(lang, { maximumFractionDigits: 1 });
+  if (n < 1024 * 1024) return t("core.kib", { size: one.format(n / 1024) });
+  return t("core.mib", { size: one.format(n / 1048576) });
+}
