@@ -57,3 +57,22 @@ func TestDeviceLinesKeysAPI(t *testing.T) {
 		}
 	}
 }
+
+// TestPBXSecretsMaskedForAuditors: the phone admin password is generated for
+// each tenant, shown to writers and masked for auditors.
+func TestPBXSecretsMaskedForAuditors(t *testing.T) {
+	e := newEnv(t)
+	e.createUser("aud", "aud-password", RoleAuditor, "")
+	aud := e.login("aud", "aud-password")
+	path := "/api/v1/tenants/" + e.def.ID + "/pbx"
+	full := e.must(http.StatusOK, "GET", path, e.adminTk, nil).obj(t)
+	pw, _ := full["phone_admin_password"].(string)
+	if len(pw) < 12 || pw == "********" {
+		t.Fatalf("admin sees %q", pw)
+	}
+	masked := e.must(http.StatusOK, "GET", path, aud, nil)
+	if strings.Contains(string(masked.raw), pw) || masked.obj(t)["phone_admin_password"] != "********" {
+		t.Fatalf("auditor sees %s", masked.raw)
+	}
+	wantError(t, e.do("PATCH", path, e.adminTk, obj{"phone_admin_password": "1234"}), http.StatusBadRequest, "phone_admin_password")
+}

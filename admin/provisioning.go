@@ -169,6 +169,10 @@ func (a *API) provisioningRoutes() {
 		if err != nil {
 			return err
 		}
+		if !p.CanWrite() {
+			// Auditors read configuration, not credentials.
+			s = s.Masked()
+		}
 		writeJSON(w, http.StatusOK, s)
 		return nil
 	})

@@ -63,7 +63,7 @@ func TestRedirectServersAPI(t *testing.T) {
 
 	// A device assigned to it gets registered, and its view says so.
 	tb := "/api/v1/tenants/" + e.def.ID
-	acc := e.must(http.StatusCreated, "POST", tb+"/accounts", e.adminTk, obj{"extension": "301", "sip_password": "pw"}).obj(t)
+	acc := e.must(http.StatusCreated, "POST", tb+"/accounts", e.adminTk, obj{"extension": "301", "sip_password": "pw-301-Strong"}).obj(t)
 	dev := e.must(http.StatusCreated, "POST", tb+"/devices", e.adminTk, obj{"mac": "00:04:13:11:22:33", "model": "snom-d785",
 		"account": acc["id"], "redirect_server": id}).obj(t)
 	deadline := time.Now().Add(10 * time.Second)

@@ -26,7 +26,7 @@ type phoneEnv struct {
 
 func addDevice(t testing.TB, e *provtest.Env, ext, mac, model string) {
 	t.Helper()
-	acc, err := e.Prov.SaveAccount(e.Ctx, e.Actor, e.Tenant, "", json.RawMessage(`{"extension":"`+ext+`","sip_password":"pw-`+ext+`"}`))
+	acc, err := e.Prov.SaveAccount(e.Ctx, e.Actor, e.Tenant, "", json.RawMessage(`{"extension":"`+ext+`","sip_password":"pw-`+ext+`-Strong"}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ var builtinDeviceNames2 = map[string]string{
 var requiredDevicePlaceholders = []string{
 	"KPBX_IP_ADDRESS", "LINE_SIP_USERNAME", "LINE_SIP_AUTH_USERNAME", "LINE_SIP_PASSWORD",
 	"LINE_DISPLAY_NAME", "KPBX_NTP_SERVER", "KPBX_PROVISIONING_URL",
-	"KPBX_VOICEMAIL_NUMBER", "PHONEPASSWORD",
+	"KPBX_VOICEMAIL_NUMBER", "PHONE_ADMIN_PASSWORD",
 }
 
 func loadBuiltin(t *testing.T) Catalog {

@@ -44,6 +44,10 @@ type PBXSettings struct {
 	PickupPrefix    string `json:"pickup_prefix"`
 	GroupPickupCode string `json:"group_pickup_code"`
 	DNDCode         string `json:"dnd_code"`
+	// PhoneAdminPassword is the web administrator password of the tenant's
+	// phones (a device's phone_password overrides it): generated when the
+	// tenant is created, never empty.
+	PhoneAdminPassword string `json:"phone_admin_password"`
 	// HTTPAuth protects this tenant's provisioning tree: none, basic or digest.
 	HTTPAuth     string `json:"http_auth"`
 	HTTPUser     string `json:"http_user"`
@@ -99,10 +103,27 @@ func (p PBXSettings) Validate() error {
 	case !featureCodeRE.MatchString(p.DNDCode):
 		return verr("dnd_code", "dnd_code must be up to 16 digits, * or #")
 	}
+	if p.PhoneAdminPassword == "" {
+		return verr("phone_admin_password", "phone_admin_password must not be empty: phones would keep an open web interface")
+	}
+	if err := checkSecret("phone_admin_password", p.PhoneAdminPassword, DefaultPhoneAdminUser); err != nil {
+		return err
+	}
 	if _, err := time.LoadLocation(p.TimeZone); err != nil || p.TimeZone == "" || p.TimeZone == "Local" {
 		return verr("time_zone", "time_zone %q is not an IANA time zone (e.g. Europe/Rome)", p.TimeZone)
 	}
 	return nil
+}
+
+// Masked is the settings with their secrets replaced by ********, for roles
+// that read configuration but not credentials.
+func (p PBXSettings) Masked() PBXSettings {
+	for _, s := range []*string{&p.PhoneAdminPassword, &p.HTTPPassword} {
+		if *s != "" {
+			*s = "********"
+		}
+	}
+	return p
 }
 
 func (p PBXSettings) port(transport string) int {
@@ -142,8 +163,8 @@ func (a Account) Validate() error {
 		return verr("sip_username", "sip_username must be 1-64 characters without spaces, @ : ; < > \"")
 	case len(a.AuthUsername) > 64 || strings.ContainsAny(a.AuthUsername, " \r\n\""):
 		return verr("auth_username", "auth_username must be at most 64 characters without spaces or quotes")
-	case a.SIPPassword == "" || len(a.SIPPassword) > 128 || strings.ContainsAny(a.SIPPassword, "\r\n"):
-		return verr("sip_password", "sip_password must be 1-128 characters on one line")
+	case a.SIPPassword == "":
+		return verr("sip_password", "sip_password is required")
 	case len(a.DisplayName) > 64 || strings.ContainsAny(a.DisplayName, "\r\n"):
 		return verr("display_name", "display_name must be at most 64 characters on one line")
 	case len(a.FirstName) > 64 || strings.ContainsAny(a.FirstName, "\r\n"):
@@ -155,7 +176,7 @@ func (a Account) Validate() error {
 	case a.Transport != "" && a.Transport != "udp" && a.Transport != "tcp" && a.Transport != "tls":
 		return verr("transport", "transport must be empty, udp, tcp or tls")
 	}
-	return nil
+	return checkSecret("sip_password", a.SIPPassword, a.Extension, a.SIPUsername, a.AuthUsername)
 }
 
 // Device is a phone.
@@ -287,8 +308,8 @@ func (d Device) Validate() error {
 		return verr("dns2", "dns2 must be an IP address")
 	case len(d.PhoneUsername) > 64 || strings.ContainsAny(d.PhoneUsername, "\r\n"):
 		return verr("phone_username", "phone_username must be at most 64 characters on one line")
-	case len(d.PhonePassword) > 128 || strings.ContainsAny(d.PhonePassword, "\r\n"):
-		return verr("phone_password", "phone_password must be at most 128 characters on one line")
+	case d.PhonePassword != "" && checkSecret("phone_password", d.PhonePassword, d.PhoneUsername, DefaultPhoneAdminUser) != nil:
+		return checkSecret("phone_password", d.PhonePassword, d.PhoneUsername, DefaultPhoneAdminUser)
 	case d.RemoteAddress != "" && !validHost(d.RemoteAddress):
 		return verr("remote_address", "remote_address must be an IP address or host name")
 	case d.RemotePort != 0 && !validPort(d.RemotePort):

@@ -733,8 +733,10 @@ func deviceVars(v map[string]string, d Device, mac MAC, m Model, p PBXSettings, 
 	v["IPGATEWAY"] = d.Gateway
 	v["IPDNS1"] = d.DNS1
 	v["IPDNS2"] = d.DNS2
-	v["PHONEUSERNAME"] = d.PhoneUsername
-	v["PHONEPASSWORD"] = d.PhonePassword
+	login := phoneLogin(d, p)
+	v["PHONEUSERNAME"] = login.User
+	v["PHONEPASSWORD"] = login.Password
+	v["PHONE_ADMIN_PASSWORD"] = login.Password
 	v["MAC"] = mac.Format(MACUpper)
 	v["MAC_LOWER"] = mac.Format(MACLower)
 	v["MAC_COLON"] = mac.Format(MACColonUpper)

@@ -78,7 +78,7 @@ func (s *Service) registerKinds() {
 		}
 		return p.Validate()
 	})
-	pbx.Secrets = []string{"http_password"}
+	pbx.Secrets = []string{"http_password", "phone_admin_password"}
 	tmpl := decodeCheck(KindTemplate, func(tx *store.Tx, id string, raw json.RawMessage) error {
 		var t UserTemplate
 		if err := json.Unmarshal(raw, &t); err != nil {
@@ -182,6 +182,9 @@ func (s *Service) SetPBX(ctx context.Context, actor store.Actor, tenant string, 
 		if p, err = getPBX(tx, tenant); err != nil {
 			return err
 		}
+		if p.PhoneAdminPassword == "" {
+			p.PhoneAdminPassword = GeneratePassword(phoneAdminPasswordLength)
+		}
 		if err := strictMerge(&p, patch); err != nil {
 			return err
 		}
@@ -198,6 +201,31 @@ func (s *Service) SetPBX(ctx context.Context, actor store.Actor, tenant string, 
 		return tx.Replace(KindPBX, tenant, tenant, p, "PBX settings changed")
 	})
 	return p, err
+}
+
+// phoneAdminPasswordLength is the length of generated phone admin passwords:
+// about 95 bits, typed on a keypad in a minute.
+const phoneAdminPasswordLength = 16
+
+// ensurePBX gives a tenant stored PBX settings with a phone admin password:
+// new tenants get them with the tenant, older ones at start-up (an audited
+// change, replicated like any other).
+func ensurePBX(tx *store.Tx, tenant string) error {
+	var p PBXSettings
+	ok, err := tx.Get(KindPBX, tenant, &p)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !ok:
+		p = DefaultPBXSettings()
+		p.PhoneAdminPassword = GeneratePassword(phoneAdminPasswordLength)
+		return tx.Create(KindPBX, tenant, tenant, p, "PBX settings created with a generated phone admin password")
+	case p.PhoneAdminPassword == "":
+		p.PhoneAdminPassword = GeneratePassword(phoneAdminPasswordLength)
+		return tx.Replace(KindPBX, tenant, tenant, p, "phone admin password generated")
+	}
+	return nil
 }
 
 // strictMerge decodes a JSON object over v, refusing unknown fields.

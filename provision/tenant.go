@@ -225,10 +225,20 @@ func (s *Service) EnsureDefaultTenant(ctx context.Context) (Tenant, error) {
 		}
 		if len(list) > 0 {
 			out = list[0]
-			return nil
+		} else {
+			out = Tenant{ID: uuid.NewString(), Name: s.tcfg.DefaultTenant, Enabled: true, Created: time.Now().UTC().Truncate(time.Second)}
+			if err := tx.Create(KindTenant, out.ID, out.ID, out, "default tenant created at first start"); err != nil {
+				return err
+			}
+			list = append(list, out)
 		}
-		out = Tenant{ID: uuid.NewString(), Name: s.tcfg.DefaultTenant, Enabled: true, Created: time.Now().UTC().Truncate(time.Second)}
-		return tx.Create(KindTenant, out.ID, out.ID, out, "default tenant created at first start")
+		// Tenants created before phone admin passwords existed get theirs now.
+		for _, t := range list {
+			if err := ensurePBX(tx, t.ID); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return out, err
 }
@@ -316,7 +326,10 @@ func (s *Service) CreateTenant(ctx context.Context, actor store.Actor, in Tenant
 				return errSingle
 			}
 		}
-		return tx.Create(KindTenant, t.ID, t.ID, t, fmt.Sprintf("tenant %q created", t.Name))
+		if err := tx.Create(KindTenant, t.ID, t.ID, t, fmt.Sprintf("tenant %q created", t.Name)); err != nil {
+			return err
+		}
+		return ensurePBX(tx, t.ID)
 	})
 	return t, err
 }
@@ -355,6 +368,10 @@ func (s *Service) DeleteTenant(ctx context.Context, actor store.Actor, id string
 		if err := s.checkDeletable(tx, id); err != nil {
 			return err
 		}
+		// The settings go with the tenant (they hold its phones' password).
+		if err := tx.Delete(KindPBX, id, fmt.Sprintf("PBX settings of tenant %q deleted with it", t.Name)); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
 		return tx.Delete(KindTenant, id, fmt.Sprintf("tenant %q deleted", t.Name))
 	})
 	return err
@@ -373,6 +390,7 @@ func (s *Service) checkDeletable(tx *store.Tx, id string) error {
 		return err
 	}
 	delete(owned, KindTenant)
+	delete(owned, KindPBX) // settings, deleted with the tenant
 	if len(owned) > 0 {
 		var parts []string
 		for k, c := range owned {

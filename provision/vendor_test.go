@@ -79,6 +79,8 @@ type vendorSpec struct {
 	key func(k Key, pos int) string
 	// native are key types whose name is the vendor's own word too.
 	native []string
+	// admin is what must appear for the phone admin password pw (escaped).
+	admin func(pw string) string
 }
 
 const pbx = "192.0.2.10"
@@ -94,7 +96,8 @@ func yealinkLine(n int, a Account) []string {
 
 var vendorSpecs = map[string]vendorSpec{
 	"yealink-device": {
-		line: yealinkLine,
+		line:  yealinkLine,
+		admin: yealinkAdmin,
 		key: func(k Key, _ int) string {
 			if k.Module > 0 {
 				return fmt.Sprintf("expansion_module.%d.key.%d.type = %s\n", k.Module, k.Index, yealinkCodes[k.Type])
@@ -102,14 +105,15 @@ var vendorSpecs = map[string]vendorSpec{
 			return fmt.Sprintf("linekey.%d.type = %s\nlinekey.%d.line = %d\n", k.Index, yealinkCodes[k.Type], k.Index, k.Line)
 		},
 	},
-	"yealink-dect": {line: func(n int, a Account) []string {
+	"yealink-dect": {admin: yealinkAdmin, line: func(n int, a Account) []string {
 		return append(yealinkLine(n, a), fmt.Sprintf("handset.%d.incoming_lines = %d\n", n, n))
 	}},
-	"yealink-dect-multicell": {line: func(n int, a Account) []string {
+	"yealink-dect-multicell": {admin: yealinkAdmin, line: func(n int, a Account) []string {
 		return append(yealinkLine(n, a), fmt.Sprintf("account.%d.sip_server.template = %d\n", n, n),
 			fmt.Sprintf("template.%d.sip_server.1.address = %s\n", n, pbx), fmt.Sprintf("handset.%d.incoming_lines = %d\n", n, n))
 	}},
 	"snom-device": {
+		admin:  snomAdmin,
 		xml:    true,
 		native: []string{KeyLine},
 		line: func(n int, a Account) []string {
@@ -125,7 +129,8 @@ var vendorSpecs = map[string]vendorSpec{
 		},
 	},
 	"snom-dect": {
-		xml: true,
+		admin: snomAdmin,
+		xml:   true,
 		line: func(n int, a Account) []string {
 			return []string{fmt.Sprintf(`<user_name idx="%d" perm="R">%s</user_name>`, n, xmlEscaped(a.SIPUsername)),
 				fmt.Sprintf(`<subscr_sip_hs_idx idx="%d" perm="R">%d</subscr_sip_hs_idx>`, n, n),
@@ -133,7 +138,8 @@ var vendorSpecs = map[string]vendorSpec{
 		},
 	},
 	"fanvil-device": {
-		xml: true,
+		admin: func(pw string) string { return "<Password>" + xmlEscaped(pw) + "</Password>" },
+		xml:   true,
 		line: func(n int, a Account) []string {
 			return []string{fmt.Sprintf("<line index=\"%d\">\n      <PhoneNumber>%s</PhoneNumber>", n, xmlEscaped(a.SIPUsername)),
 				fmt.Sprintf("<RegisterPswd>%s</RegisterPswd>", xmlEscaped(a.SIPPassword))}
@@ -149,7 +155,8 @@ var vendorSpecs = map[string]vendorSpec{
 		},
 	},
 	"grandstream-device": {
-		xml: true,
+		admin: func(pw string) string { return "<P2>" + xmlEscaped(pw) + "</P2>" },
+		xml:   true,
 		line: func(n int, a Account) []string {
 			if n == 1 {
 				return []string{"<P271>1</P271>", "<P35>" + xmlEscaped(a.SIPUsername) + "</P35>", "<P34>" + xmlEscaped(a.SIPPassword) + "</P34>"}
@@ -164,6 +171,9 @@ var vendorSpecs = map[string]vendorSpec{
 		},
 	},
 	"gigaset-device": {
+		admin: func(pw string) string {
+			return `<param name="WebUIAccounts.1.Password" value="` + xmlEscaped(pw) + `"/>`
+		},
 		xml: true,
 		line: func(n int, a Account) []string {
 			return []string{fmt.Sprintf(`<oper name="add_hs" value="%05d">`, n),
@@ -173,7 +183,8 @@ var vendorSpecs = map[string]vendorSpec{
 		},
 	},
 	"poly-device": {
-		xml: true,
+		admin: func(pw string) string { return `device.auth.localAdminPassword="` + xmlEscaped(pw) + `"` },
+		xml:   true,
 		line: func(n int, a Account) []string {
 			return []string{fmt.Sprintf(`reg.%d.address="%s"`, n, xmlEscaped(a.SIPUsername)), fmt.Sprintf(`reg.%d.auth.password="%s"`, n, xmlEscaped(a.SIPPassword))}
 		},
@@ -182,7 +193,8 @@ var vendorSpecs = map[string]vendorSpec{
 		},
 	},
 	"cisco-device": {
-		xml: true,
+		admin: func(pw string) string { return `<Admin_Password ua="na">` + xmlEscaped(pw) + `</Admin_Password>` },
+		xml:   true,
 		line: func(n int, a Account) []string {
 			return []string{fmt.Sprintf(`<Line_Enable_%d_ ua="na">Yes</Line_Enable_%d_>`, n, n),
 				fmt.Sprintf(`<User_ID_%d_ ua="na">%s</User_ID_%d_>`, n, xmlEscaped(a.SIPUsername), n),
@@ -205,6 +217,15 @@ var vendorSpecs = map[string]vendorSpec{
 				fmt.Sprintf(`<Extended_Function_%d_ ua="na">%s</Extended_Function_%d_>`, k.Index, fnc, k.Index)
 		},
 	},
+}
+
+func yealinkAdmin(pw string) string {
+	return "static.security.user_name.admin = admin\nstatic.security.user_password = admin:" + pw + "\n"
+}
+
+func snomAdmin(pw string) string {
+	return `<http_user perm="R">admin</http_user>` + "\n    " + `<http_pass perm="R">` + xmlEscaped(pw) + `</http_pass>` + "\n    " +
+		`<admin_mode_password perm="R">` + xmlEscaped(pw) + `</admin_mode_password>`
 }
 
 // keyLabel is the label a key is rendered with (line keys show the line).
@@ -244,6 +265,7 @@ func TestBuiltinTemplatesRenderLinesAndKeys(t *testing.T) {
 	pbxSettings := DefaultPBXSettings()
 	pbxSettings.SIPServer, pbxSettings.PickupPrefix, pbxSettings.GroupPickupCode = pbx, "**", "*8"
 	pbxSettings.VoicemailNumber, pbxSettings.NTPServer = "*97", "ntp.example.net"
+	pbxSettings.PhoneAdminPassword = "Adm1n&<Pass>"
 	used := map[string]bool{}
 	for _, m := range c.Models {
 		tp := tmpls[m.Template]
@@ -284,6 +306,18 @@ func TestBuiltinTemplatesRenderLinesAndKeys(t *testing.T) {
 			return string(out)
 		}
 		out := render(d, pbxSettings)
+		if spec.admin == nil {
+			t.Fatalf("%s: no admin password expectation", what)
+		}
+		if want := spec.admin(pbxSettings.PhoneAdminPassword); !strings.Contains(out, want) {
+			t.Errorf("%s: the tenant's admin password is not set: output lacks %q", what, want)
+		}
+		// A device's own password overrides the tenant's.
+		own := d
+		own.PhonePassword = "Own-Dev1ce-pw"
+		if want := spec.admin(own.PhonePassword); !strings.Contains(render(own, pbxSettings), want) {
+			t.Errorf("%s: the device's admin password is not used: output lacks %q", what, want)
+		}
 		if strings.Contains(out, "%%") {
 			t.Errorf("%s: output contains %%%%:\n%s", what, out)
 		}
