@@ -59,6 +59,7 @@ func FuzzCompileRender(f *testing.F) {
 		"%%IF IPADDRMODE=static%%ip=%%IPADDR%%%%ELSE%%dhcp%%END%%", "%%IF X!=a|b%%%%END%%", "%%END%%", "%%ELSE%%",
 		"%%FOR LINES%%%%FOR KEYS%%%%END%%%%END%%", "%%FOR NOPE%%", "%%IF %%", "%%IF A=%%x%%END%%", "%%LINE_NUMBER%%",
 		"%%FOR KEYS%%\n%%IF KEY_MODULE=0%%a%%ELSE%%b%%ELSE%%c%%END%%%%END%%",
+		"%%KPBX_LANGUAGE|en=English|*=English%%", "%%A|*=%%", "%%A|*=1|*=2%%",
 	} {
 		f.Add(s)
 	}

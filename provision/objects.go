@@ -29,12 +29,14 @@ func verr(field, format string, args ...any) error {
 type PBXSettings struct {
 	// SIPServer is the registrar address phones use; empty means the appliance's
 	// own address as seen by the phone's request is not known, so templates get "".
-	SIPServer       string `json:"sip_server"`
-	SIPUDPPort      int    `json:"sip_udp_port"`
-	SIPTCPPort      int    `json:"sip_tcp_port"`
-	SIPTLSPort      int    `json:"sip_tls_port"`
-	Transport       string `json:"transport"`
-	NTPServer       string `json:"ntp_server"`
+	SIPServer  string `json:"sip_server"`
+	SIPUDPPort int    `json:"sip_udp_port"`
+	SIPTCPPort int    `json:"sip_tcp_port"`
+	SIPTLSPort int    `json:"sip_tls_port"`
+	Transport  string `json:"transport"`
+	NTPServer  string `json:"ntp_server"`
+	// TimeZone is the tenant's IANA zone; "" (not chosen) is UTC for phones,
+	// and lets other services (scheduled tasks) use the appliance's zone.
 	TimeZone        string `json:"time_zone"`
 	Language        string `json:"language"`
 	VoicemailNumber string `json:"voicemail_number"`
@@ -57,7 +59,7 @@ type PBXSettings struct {
 // DefaultPBXSettings are a new tenant's settings.
 func DefaultPBXSettings() PBXSettings {
 	return PBXSettings{SIPUDPPort: 5060, SIPTCPPort: 5060, SIPTLSPort: 5061, Transport: "udp",
-		NTPServer: "pool.ntp.org", TimeZone: "UTC", Language: "en", ResyncSeconds: 86400, HTTPAuth: "none",
+		NTPServer: "pool.ntp.org", Language: "en", ResyncSeconds: 86400, HTTPAuth: "none",
 		PickupPrefix: "**", GroupPickupCode: "*8", DNDCode: "*76"}
 }
 
@@ -109,7 +111,7 @@ func (p PBXSettings) Validate() error {
 	if err := checkSecret("phone_admin_password", p.PhoneAdminPassword, DefaultPhoneAdminUser); err != nil {
 		return err
 	}
-	if _, err := time.LoadLocation(p.TimeZone); err != nil || p.TimeZone == "" || p.TimeZone == "Local" {
+	if _, err := time.LoadLocation(p.TimeZone); p.TimeZone != "" && (err != nil || p.TimeZone == "Local") {
 		return verr("time_zone", "time_zone %q is not an IANA time zone (e.g. Europe/Rome)", p.TimeZone)
 	}
 	return nil

@@ -629,31 +629,34 @@ func (r *renderer) renderCommon(td *tenantData, w *treeWriter) {
 // pbxVars are the tenant-wide placeholder values.
 func (s *Service) pbxVars(t Tenant, p PBXSettings) map[string]string {
 	provURL := provisioningURL(s.cfg.BaseURL, t.ID, s.cfg.Mode == ModeMulti)
-	off := tzOffsetMinutes(p.TimeZone)
-	return map[string]string{
-		"KPBX_IP_ADDRESS":              p.SIPServer,
-		"KPBX_HOSTNAME":                urlHostname(s.cfg.BaseURL),
-		"KPBX_SIP_UDP_PORT":            strconv.Itoa(p.SIPUDPPort),
-		"KPBX_SIP_TCP_PORT":            strconv.Itoa(p.SIPTCPPort),
-		"KPBX_SIP_TLS_PORT":            strconv.Itoa(p.SIPTLSPort),
-		"KPBX_SIP_TRANSPORT":           p.Transport,
-		"KPBX_SIP_PORT":                strconv.Itoa(p.port(p.Transport)),
-		"KPBX_PROVISIONING_URL":        provURL,
-		"KPBX_PROVISIONING_HOST":       urlHost(provURL),
-		"KPBX_TENANT_UUID":             t.ID,
-		"KPBX_PROVISIONING_USER":       p.HTTPUser,
-		"KPBX_PROVISIONING_PASSWORD":   p.HTTPPassword,
-		"KPBX_NTP_SERVER":              p.NTPServer,
-		"KPBX_TIMEZONE":                p.TimeZone,
-		"KPBX_TIMEZONE_OFFSET":         formatOffsetHours(off),
-		"KPBX_TIMEZONE_OFFSET_MINUTES": strconv.Itoa(off),
-		"KPBX_LANGUAGE":                p.Language,
-		"KPBX_VOICEMAIL_NUMBER":        p.VoicemailNumber,
-		"KPBX_RESYNC_SECONDS":          strconv.Itoa(p.ResyncSeconds),
-		"KPBX_PICKUP_PREFIX":           p.PickupPrefix,
-		"KPBX_GROUP_PICKUP_CODE":       p.GroupPickupCode,
-		"KPBX_DND_CODE":                p.DNDCode,
+	zone := p.TimeZone
+	if zone == "" {
+		zone = "UTC"
 	}
+	v := map[string]string{
+		"KPBX_IP_ADDRESS":            p.SIPServer,
+		"KPBX_HOSTNAME":              urlHostname(s.cfg.BaseURL),
+		"KPBX_SIP_UDP_PORT":          strconv.Itoa(p.SIPUDPPort),
+		"KPBX_SIP_TCP_PORT":          strconv.Itoa(p.SIPTCPPort),
+		"KPBX_SIP_TLS_PORT":          strconv.Itoa(p.SIPTLSPort),
+		"KPBX_SIP_TRANSPORT":         p.Transport,
+		"KPBX_SIP_PORT":              strconv.Itoa(p.port(p.Transport)),
+		"KPBX_PROVISIONING_URL":      provURL,
+		"KPBX_PROVISIONING_HOST":     urlHost(provURL),
+		"KPBX_TENANT_UUID":           t.ID,
+		"KPBX_PROVISIONING_USER":     p.HTTPUser,
+		"KPBX_PROVISIONING_PASSWORD": p.HTTPPassword,
+		"KPBX_NTP_SERVER":            p.NTPServer,
+		"KPBX_TIMEZONE":              p.TimeZone,
+		"KPBX_LANGUAGE":              p.Language,
+		"KPBX_VOICEMAIL_NUMBER":      p.VoicemailNumber,
+		"KPBX_RESYNC_SECONDS":        strconv.Itoa(p.ResyncSeconds),
+		"KPBX_PICKUP_PREFIX":         p.PickupPrefix,
+		"KPBX_GROUP_PICKUP_CODE":     p.GroupPickupCode,
+		"KPBX_DND_CODE":              p.DNDCode,
+	}
+	timeVars(v, zone, time.Now())
+	return v
 }
 
 func urlHostname(raw string) string {
@@ -662,19 +665,6 @@ func urlHostname(raw string) string {
 		return host
 	}
 	return h
-}
-
-// tzOffsetMinutes is the standard (winter) offset of an IANA zone: phones apply
-// daylight saving themselves from their own rules.
-func tzOffsetMinutes(zone string) int {
-	loc, err := time.LoadLocation(zone)
-	if err != nil {
-		return 0
-	}
-	year := time.Now().Year()
-	_, jan := time.Date(year, 1, 1, 12, 0, 0, 0, loc).Zone()
-	_, jul := time.Date(year, 7, 1, 12, 0, 0, 0, loc).Zone()
-	return min(jan, jul) / 60
 }
 
 func formatOffsetHours(min int) string {

@@ -9,8 +9,9 @@ import (
 // A template is text with %%NAME%% placeholders (KalliopePBX syntax). Extensions
 // that Kalliope templates never contain, so they stay compatible:
 //
-//	%%NAME|dhcp=0|static=2%%   maps the value (unmapped values pass unchanged),
-//	                           so one template field can take a vendor's codes;
+//	%%NAME|dhcp=0|static=2%%   maps the value (unmapped values pass unchanged,
+//	                           or become the *=value arm's value), so one
+//	                           template field can take a vendor's codes;
 //	%%%%                       is a literal "%%";
 //	%%FOR LINES%%...%%END%%    repeats the text for each line (SIP account) of
 //	                           the device, with %%LINE_...%% placeholders;
@@ -54,6 +55,7 @@ type node struct {
 	text    string            // nodeText
 	name    string            // nodeVar, nodeIf: the placeholder
 	mapping map[string]string // nodeVar
+	deflt   *string           // nodeVar: the "*" arm of the mapping, for values it does not list
 	loop    string            // nodeFor: LINES, ALL LINES, KEYS, ALL KEYS
 	// nodeIf: true when the value is (eq) or is not (!eq) one of vals; with no
 	// vals and any, when it is not empty.
@@ -221,6 +223,10 @@ func Compile(body string, known func(name string) bool) (*Compiled, error) {
 				k, v, found := strings.Cut(pair, "=")
 				if !found {
 					return nil, &TemplateError{Name: name, Line: line, Msg: fmt.Sprintf("placeholder %%%%%s%%%%: mapping %q is not from=to", name, pair)}
+				}
+				if k == "*" {
+					n.deflt = &v
+					continue
 				}
 				n.mapping[k] = v
 			}
@@ -423,6 +429,8 @@ func (r *renderState) render(b []byte, nodes []node) ([]byte, error) {
 			if n.mapping != nil {
 				if m, ok := n.mapping[v]; ok {
 					v = m
+				} else if n.deflt != nil {
+					v = *n.deflt
 				}
 			}
 			b = appendValue(b, v, r.escape)

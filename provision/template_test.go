@@ -53,6 +53,7 @@ func TestTemplateDirectives(t *testing.T) {
 		{name: "directive beside text keeps its line", body: "a %%IF MAC%%x%%END%%\nb", want: "a x\nb"},
 		{name: "directive after a placeholder keeps its line", body: "%%MAC%% %%IF MAC%%\nx%%END%%", want: "001565ABCDEF \nx"},
 		{name: "errors count trimmed lines", body: "%%IF MAC%%\n%%END%%\n%%NOPE%%", errName: "NOPE", errLine: 3},
+		{name: "mapping default arm", body: "%%IPADDRMODE|dhcp=0|*=9%% %%MAC|*=x%% %%IPADDRMODE|static=2|*=9%%", want: "9 x 2"},
 		{name: "kalliope template unchanged", body: "%%MAC%% %%%%x%%%% %%A B%%", want: "001565ABCDEF %%x%% %%A B%%"},
 		{name: "line placeholder outside its loop", body: "a\n%%LINE_NUMBER%%", errName: "LINE_NUMBER", errLine: 2},
 		{name: "key placeholder in the lines loop", body: "%%FOR LINES%%\n%%KEY_TYPE%%%%END%%", errName: "KEY_TYPE", errLine: 2},
