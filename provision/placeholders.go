@@ -41,6 +41,7 @@ var Placeholders = []PlaceholderInfo{
 	{"KPBX_TIMEZONE_POSIX", SourcePBX, "the zone as a POSIX TZ rule with every field, e.g. CET-1CEST-2,M3.5.0/02:00:00,M10.5.0/03:00:00"},
 	{"KPBX_TIMEZONE_SNOM", SourcePBX, "Snom's name of the zone (country and offset, e.g. ITA+1, GBR-0 for UTC)"},
 	{"KPBX_TIMEZONE_GIGASET", SourcePBX, "a zone Gigaset systems list: the zone itself, Greenwich for UTC, else the nearest listed zone"},
+	{"KPBX_TIMEZONE_NAME_YEALINK", SourcePBX, "the Yealink (and Akuvox) name of a zone with daylight saving, e.g. Italy(Rome); empty for others"},
 	{"KPBX_DST", SourcePBX, "1 when the zone has daylight saving time, else empty"},
 	{"KPBX_DST_SAVE_MINUTES", SourcePBX, "minutes daylight saving adds, e.g. 60"},
 	{"KPBX_DST_START_MONTH", SourcePBX, "month daylight saving starts in, 1-12"},

@@ -186,6 +186,7 @@ func timeVars(v map[string]string, zone string, now time.Time) {
 	v["KPBX_TIMEZONE_POSIX"] = r.posixTZ()
 	v["KPBX_TIMEZONE_SNOM"] = snomZone(zone, r)
 	v["KPBX_TIMEZONE_GIGASET"] = gigasetZone(zone, r)
+	v["KPBX_TIMEZONE_NAME_YEALINK"] = yealinkZoneNames[zone]
 	v["KPBX_DST"] = ""
 	if !r.DST {
 		return
@@ -242,6 +243,25 @@ func snomZone(zone string, r ZoneRule) string {
 		return s
 	}
 	return "GBR-0"
+}
+
+// yealinkZoneNames are the zone names of Yealink's firmware family (Yealink,
+// Akuvox) for zones with daylight saving: naming one makes the phone apply that
+// zone's rule by itself.
+var yealinkZoneNames = map[string]string{
+	"Europe/Rome": "Italy(Rome)", "Europe/Vatican": "Italy(Rome)", "Europe/San_Marino": "Italy(Rome)",
+	"Europe/Berlin": "Germany(Berlin)", "Europe/Paris": "France(Paris)", "Europe/Madrid": "Spain(Madrid)",
+	"Europe/London": "United Kingdom(London)", "Europe/Dublin": "Ireland(Dublin)", "Europe/Lisbon": "Portugal(Lisboa,Porto,Funchal)",
+	"Europe/Amsterdam": "Netherlands(Amsterdam)", "Europe/Brussels": "Belgium(Brussels)", "Europe/Vienna": "Austria(Vienna)",
+	"Europe/Zurich": "Switzerland(Bern)", "Europe/Warsaw": "Poland(Warsaw)", "Europe/Prague": "Czech Republic(Prague)",
+	"Europe/Athens": "Greece(Athens)", "Europe/Helsinki": "Finland(Helsinki)", "Europe/Bucharest": "Romania(Bucharest)",
+	"America/New_York": "United States-Eastern Time", "America/Chicago": "United States-Central Time",
+	"America/Denver": "United States-Mountain Time", "America/Los_Angeles": "United States-Pacific Time",
+	"America/Anchorage": "United States-Alaska Time", "America/Halifax": "Canada(Halifax,Saint John)",
+	"America/Toronto": "Canada(Montreal,Ottawa,Quebec)", "America/Vancouver": "Canada(Vancouver,Whitehorse)",
+	"America/St_Johns": "Canada-New Foundland(St.Johns)", "Australia/Sydney": "Australia(Sydney,Melbourne,Canberra)",
+	"Australia/Melbourne": "Australia(Sydney,Melbourne,Canberra)", "Australia/Adelaide": "Australia(Adelaide)",
+	"Pacific/Auckland": "New Zealand(Wellington,Auckland)",
 }
 
 // gigasetZones are the zone names Gigaset Nx70 systems accept (the list of

@@ -18,6 +18,12 @@ var zoneWant = map[string]map[string][]string{
 		"Asia/Kolkata":     {"local_time.time_zone = +5:30\nlocal_time.summer_time = 0\n"},
 		"UTC":              {"local_time.time_zone = 0\nlocal_time.summer_time = 0\n"},
 	},
+	"akuvox-device": {
+		"Europe/Rome":      {"Config.Settings.SNTP.TimeZone = +1\nConfig.Settings.SNTP.Name = Italy(Rome)\nConfig.Settings.SNTP.DTS = 2\n"},
+		"America/New_York": {"Config.Settings.SNTP.TimeZone = -5\nConfig.Settings.SNTP.Name = United States-Eastern Time\nConfig.Settings.SNTP.DTS = 2\n"},
+		"Asia/Kolkata":     {"Config.Settings.SNTP.TimeZone = +5:30\nConfig.Settings.SNTP.Name = \nConfig.Settings.SNTP.DTS = 0\n"},
+		"UTC":              {"Config.Settings.SNTP.TimeZone = 0\nConfig.Settings.SNTP.Name = \nConfig.Settings.SNTP.DTS = 0\n"},
+	},
 	"snom-device": {
 		"Europe/Rome":      {`<timezone perm="R">ITA+1</timezone>`},
 		"America/New_York": {`<timezone perm="R">USA-5</timezone>`},

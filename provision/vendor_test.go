@@ -112,6 +112,18 @@ var vendorSpecs = map[string]vendorSpec{
 		return append(yealinkLine(n, a), fmt.Sprintf("account.%d.sip_server.template = %d\n", n, n),
 			fmt.Sprintf("template.%d.sip_server.1.address = %s\n", n, pbx), fmt.Sprintf("handset.%d.incoming_lines = %d\n", n, n))
 	}},
+	"akuvox-device": {
+		admin: func(pw string) string {
+			return "Config.Settings.WEB_LOGIN.User = admin\nConfig.Settings.WEB_LOGIN.Password = " + pw + "\n"
+		},
+		line: func(n int, a Account) []string {
+			return []string{fmt.Sprintf("Config.Account%d.GENERAL.Enable = 1\n", n), fmt.Sprintf("Config.Account%d.GENERAL.UserName = %s\n", n, a.SIPUsername),
+				fmt.Sprintf("Config.Account%d.GENERAL.Pwd = %s\n", n, a.SIPPassword)}
+		},
+		key: func(k Key, _ int) string {
+			return fmt.Sprintf("Config.Programable.LINEKEY%d.Type = %s\n", k.Index, akuvoxCodes[k.Type])
+		},
+	},
 	"snom-device": {
 		admin:  snomAdmin,
 		xml:    true,
@@ -228,6 +240,9 @@ func snomAdmin(pw string) string {
 		`<admin_mode_password perm="R">` + xmlEscaped(pw) + `</admin_mode_password>`
 }
 
+var akuvoxCodes = map[string]string{KeyLine: "14", KeyBLF: "16", KeySpeedDial: "10", KeyPark: "28", KeyPickup: "7",
+	KeyGroupPickup: "8", KeyDND: "1", KeyTransfer: "27", KeyVoicemail: "26", KeyURL: "21", KeyIntercom: "9", KeyForward: "6"}
+
 // keyLabel is the label a key is rendered with (line keys show the line).
 func keyLabel(k Key) string {
 	if k.Type == KeyLine {
@@ -239,7 +254,7 @@ func keyLabel(k Key) string {
 	return k.Label
 }
 
-var cfgLine = regexp.MustCompile(`^[a-z0-9_]+(\.[A-Za-z0-9_]+)+ = [^\n]*$`)
+var cfgLine = regexp.MustCompile(`^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)+ = [^\n]*$`)
 
 // checkCfg: a Yealink file is its version line, then comments, blank lines and
 // key = value lines.
@@ -426,5 +441,57 @@ func TestBuiltinCommonTemplatesRender(t *testing.T) {
 				checkWellFormed(t, what, out)
 			}
 		}
+	}
+}
+
+// developerNotes are words that belong in the catalog's comments, never in a
+// customer's file.
+var developerNotes = []string{"UNVERIFIED", "TODO", "FIXME", "XXX", "HACK", "wazo", "Tancredi"}
+
+// TestNoDeveloperNotesInFiles renders every file of every built-in model
+// (device and common files) and scans it for developer notes.
+func TestNoDeveloperNotesInFiles(t *testing.T) {
+	c := loadBuiltin(t)
+	tmpls := map[string]Template{}
+	for _, tp := range c.Templates {
+		tmpls[tp.ID] = tp
+	}
+	p := DefaultPBXSettings()
+	p.SIPServer, p.PhoneAdminPassword = pbx, "Adm1n-Pass"
+	files := 0
+	for _, m := range c.Models {
+		tp := tmpls[m.Template]
+		comp, err := Compile(tp.Body, KnownFor(ScopeDevice, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, accounts := sampleDevice(m)
+		vars := pbxOnlyFrom(p)
+		mac, _ := ParseMAC(d.MAC)
+		deviceVars(vars, d, mac, m, p, accounts[d.Account], m.Brand)
+		out, err := comp.RenderScope(nil, deviceScope(comp, vars, d, m, p, accounts), tp.Escape)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rendered := map[string]string{m.File.Name(mac): string(out)}
+		for _, cf := range m.CommonFiles {
+			ct := tmpls[cf.Template]
+			cc, err := Compile(ct.Body, KnownFor(ScopeCommon, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rendered[cf.Name] = string(cc.Append(nil, pbxOnlyFrom(p), ct.Escape))
+		}
+		for name, body := range rendered {
+			files++
+			for _, note := range developerNotes {
+				if strings.Contains(strings.ToLower(body), strings.ToLower(note)) {
+					t.Errorf("model %s: %s contains %q", m.ID, name, note)
+				}
+			}
+		}
+	}
+	if files < len(c.Models) {
+		t.Errorf("%d files for %d models", files, len(c.Models))
 	}
 }
