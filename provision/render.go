@@ -50,7 +50,10 @@ type tenantFiles struct {
 	devices map[string]string // every configured MAC -> its file's name ("" without one)
 	errors  map[string]string // device id -> why it has no file
 	auth    HTTPAuth          // what the tenant demands of requests for secret files
-	rev     int64
+	// warnings are what is wrong with every device file of the tenant (no SIP
+	// server), shown with each device.
+	warnings []Warning
+	rev      int64
 	// disabled tenants serve nothing (files, assets) and see no unknown phones.
 	disabled bool
 }
@@ -424,9 +427,25 @@ func (w *treeWriter) flush() {
 	}
 }
 
+// Warning is a problem of a saved configuration that does not stop its files
+// (a file without a registrar still lets the phone boot), with the field to fix.
+type Warning struct {
+	Field string `json:"field"`
+	Msg   string `json:"msg"`
+}
+
+// tenantWarnings are the problems of a tenant's settings its device files inherit.
+func tenantWarnings(p PBXSettings) []Warning {
+	var out []Warning
+	if p.SIPServer == "" {
+		out = append(out, Warning{Field: "sip_server", Msg: "the PBX settings have no sip_server: phones get a file without a registrar and cannot register"})
+	}
+	return out
+}
+
 // finish removes the files the pass did not write and installs the tenant-wide
 // state (authentication, device list, errors, assets) in one step.
-func (w *treeWriter) finish(devices, errs map[string]string, assets map[string]*Asset, auth HTTPAuth, disabled bool, rev int64) {
+func (w *treeWriter) finish(devices, errs map[string]string, assets map[string]*Asset, auth HTTPAuth, disabled bool, rev int64, warnings []Warning) {
 	w.flush()
 	w.r.mu.Lock()
 	for key, f := range w.tf.files {
@@ -436,7 +455,7 @@ func (w *treeWriter) finish(devices, errs map[string]string, assets map[string]*
 		}
 	}
 	w.tf.devices, w.tf.errors, w.tf.assets = devices, errs, assets
-	w.tf.auth, w.tf.disabled, w.tf.rev = auth, disabled, rev
+	w.tf.auth, w.tf.disabled, w.tf.rev, w.tf.warnings = auth, disabled, rev, warnings
 	w.r.mu.Unlock()
 }
 
@@ -456,14 +475,14 @@ func (r *renderer) renderTenant(ctx context.Context, tenant string) (renderStats
 		w = r.newWriter(tenant)
 		devices, errs := map[string]string{}, map[string]string{}
 		if !td.tenant.Enabled {
-			w.finish(devices, errs, map[string]*Asset{}, HTTPAuth{}, true, rev)
+			w.finish(devices, errs, map[string]*Asset{}, HTTPAuth{}, true, rev, nil)
 			return nil
 		}
 		if err := r.renderDevices(tx, td, w, devices, errs); err != nil {
 			return err
 		}
 		r.renderCommon(td, w)
-		w.finish(devices, errs, td.assets, HTTPAuth{Mode: td.pbx.HTTPAuth, User: td.pbx.HTTPUser, Password: td.pbx.HTTPPassword}, false, rev)
+		w.finish(devices, errs, td.assets, HTTPAuth{Mode: td.pbx.HTTPAuth, User: td.pbx.HTTPUser, Password: td.pbx.HTTPPassword}, false, rev, tenantWarnings(td.pbx))
 		return nil
 	})
 	if gone {
@@ -651,6 +670,8 @@ func (s *Service) pbxVars(t Tenant, p PBXSettings) map[string]string {
 		"KPBX_LANGUAGE":              p.Language,
 		"KPBX_VOICEMAIL_NUMBER":      p.VoicemailNumber,
 		"KPBX_RESYNC_SECONDS":        strconv.Itoa(p.ResyncSeconds),
+		"KPBX_RESYNC_MINUTES":        strconv.Itoa((p.ResyncSeconds + 59) / 60),
+		"KPBX_RESYNC_HOURS":          strconv.Itoa((p.ResyncSeconds + 3599) / 3600),
 		"KPBX_PICKUP_PREFIX":         p.PickupPrefix,
 		"KPBX_GROUP_PICKUP_CODE":     p.GroupPickupCode,
 		"KPBX_DND_CODE":              p.DNDCode,

@@ -185,8 +185,16 @@ func (s *Service) SetPBX(ctx context.Context, actor store.Actor, tenant string, 
 		if p.PhoneAdminPassword == "" {
 			p.PhoneAdminPassword = GeneratePassword(phoneAdminPasswordLength)
 		}
+		had := p.SIPServer
 		if err := strictMerge(&p, patch); err != nil {
 			return err
+		}
+		if had != "" && p.SIPServer == "" {
+			if n, err := tx.Count(KindDevice, tenant); err != nil {
+				return err
+			} else if n > 0 {
+				return verr("sip_server", "sip_server is required: the tenant's %d device(s) register to it", n)
+			}
 		}
 		if err := p.Validate(); err != nil {
 			return err
@@ -397,6 +405,9 @@ type DeviceView struct {
 	Problem string `json:"problem,omitempty"`
 	// Redirect is the vendor redirection status (read-only), when there is one.
 	Redirect any `json:"redirect,omitempty"`
+	// Warnings say what is wrong with the file though it is served (the PBX
+	// settings have no sip_server, ...), with the field to fix.
+	Warnings []Warning `json:"warnings,omitempty"`
 }
 
 // Devices lists a tenant's devices.
@@ -623,10 +634,13 @@ func (s *Service) DeleteDevice(ctx context.Context, actor store.Actor, tenant, i
 
 // ViewDevices adds each device's file name or problem.
 func (s *Service) ViewDevices(tenant string, list []Device) []DeviceView {
-	byDevice, problems := s.render.deviceFiles(tenant, list)
+	byDevice, problems, warnings := s.render.deviceFiles(tenant, list)
 	out := make([]DeviceView, len(list))
 	for i, d := range list {
 		out[i] = DeviceView{Device: d, File: byDevice[d.ID], Problem: problems[d.ID]}
+		if out[i].File != "" {
+			out[i].Warnings = warnings
+		}
 		if s.deviceStatus != nil {
 			if st := s.deviceStatus(d); st != nil {
 				out[i].Redirect = st
