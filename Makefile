@@ -5,7 +5,7 @@ COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GOFILES  := $(shell find . -name '*.go' -not -path './data/*') go.mod go.sum
 
-.PHONY: build run test test-unit test-race bench lint fmt clean
+.PHONY: build run test test-unit test-race bench lint lint-golangci fmt clean
 
 build: bin/switchboard
 
@@ -36,11 +36,25 @@ bench: bin/switchboard
 	$(GO) run ./bench/ha -bin bin/switchboard
 	$(GO) run ./bench/pnp -bin bin/switchboard
 	$(GO) run ./bench/export
+	$(GO) run ./bench/console -bin bin/switchboard
+
+# golangci-lint, pinned, built from the Go module proxy into the tools cache
+# (SB_CACHE, outside the module); .golangci.yml says which linters run. Not yet
+# part of "make lint" (and so of "make test"): its findings are still to fix.
+SB_CACHE              ?= $(CURDIR)/.cache
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT         := $(SB_CACHE)/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
+
+$(GOLANGCI_LINT):
+	GOFLAGS= GOBIN=$(dir $@) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+lint-golangci: $(GOLANGCI_LINT)
+	$(GOLANGCI_LINT) run ./...
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

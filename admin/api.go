@@ -33,9 +33,14 @@ type API struct {
 	prov    *provision.Service
 	users   *Users
 	version string
-	byIP    *ratelimit.Limiter
-	byUser  *ratelimit.Limiter
-	rt      component.Router
+	// Failed logins are counted per source address, per (username, source)
+	// and per username from everywhere (a larger budget): the last two lock a
+	// user out only where the guesses come from, unless they come from many
+	// places.
+	byIP   *ratelimit.Limiter
+	byPair *ratelimit.Limiter
+	byUser *ratelimit.Limiter
+	rt     component.Router
 
 	featureMu sync.Mutex
 	features  []string // optional services that run (SetFeatures)
@@ -58,7 +63,8 @@ func New(cfg Config, log *slog.Logger, st *store.Store, prov *provision.Service,
 		cfg: cfg, log: log, st: st, prov: prov, version: version,
 		users:  newUsers(st, cfg.BcryptCost),
 		byIP:   ratelimit.New(cfg.LoginIPBurst, cfg.LoginIPInterval),
-		byUser: ratelimit.New(cfg.LoginUserBurst, cfg.LoginUserInterval),
+		byPair: ratelimit.New(cfg.LoginUserBurst, cfg.LoginUserInterval),
+		byUser: ratelimit.New(cfg.LoginUserTotalBurst, cfg.LoginUserTotalInterval),
 		loginFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_admin_login_failures_total", Help: "Failed admin logins (bad username or password)."}),
 		loginThrottled: prometheus.NewCounter(prometheus.CounterOpts{
@@ -242,7 +248,9 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 		return errStatus(http.StatusBadRequest, "username", "username is required")
 	}
 	ip := remoteIP(r)
-	wait := max(a.byIP.Wait(ip), a.byUser.Wait(strings.ToLower(req.Username)))
+	user := strings.ToLower(req.Username)
+	pair := user + "\x00" + ip
+	wait := max(a.byIP.Wait(ip), a.byPair.Wait(pair), a.byUser.Wait(user))
 	if wait > 0 {
 		a.loginThrottled.Inc()
 		a.log.Warn("login throttled", "user", req.Username, "src", ip, "retry_after", wait.Round(time.Second).String())
@@ -267,7 +275,8 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 			reason = "user disabled"
 		}
 		a.byIP.Fail(ip)
-		a.byUser.Fail(strings.ToLower(req.Username))
+		a.byPair.Fail(pair)
+		a.byUser.Fail(user)
 		a.loginFailures.Inc()
 		a.log.Warn("login failed", "user", req.Username, "src", ip, "reason", reason)
 		return errStatus(http.StatusUnauthorized, "", "invalid username or password")

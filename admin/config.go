@@ -19,10 +19,19 @@ type Config struct {
 	// after that one more per LoginIPInterval.
 	LoginIPBurst    int           `yaml:"login_ip_burst"`
 	LoginIPInterval time.Duration `yaml:"login_ip_interval"`
-	// LoginUserBurst failed logins for one username (from anywhere) are allowed
-	// before throttling; after that one more per LoginUserInterval.
+	// LoginUserBurst failed logins for one username from one address are
+	// allowed before that username is throttled from that address; after that
+	// one more per LoginUserInterval. Other addresses are not affected, so
+	// guesses from elsewhere cannot lock the user out.
 	LoginUserBurst    int           `yaml:"login_user_burst"`
 	LoginUserInterval time.Duration `yaml:"login_user_interval"`
+	// LoginUserTotalBurst failed logins for one username from all addresses
+	// together are allowed before the username is throttled everywhere; after
+	// that one more per LoginUserTotalInterval. It bounds guessing spread over
+	// many addresses, and is larger than LoginUserBurst, so that only such a
+	// spread reaches it.
+	LoginUserTotalBurst    int           `yaml:"login_user_total_burst"`
+	LoginUserTotalInterval time.Duration `yaml:"login_user_total_interval"`
 }
 
 // DefaultConfig returns the defaults.
@@ -34,6 +43,10 @@ func DefaultConfig() Config {
 		LoginIPInterval:   30 * time.Second,
 		LoginUserBurst:    5,
 		LoginUserInterval: time.Minute,
+		// 50 guesses from several addresses, then one a minute: about half a
+		// million a year, against passwords of at least 8 characters.
+		LoginUserTotalBurst:    50,
+		LoginUserTotalInterval: time.Minute,
 	}
 }
 
@@ -52,6 +65,10 @@ func (c Config) Validate() error {
 		return errors.New("login_user_burst: must be at least 1")
 	case c.LoginUserInterval <= 0:
 		return errors.New("login_user_interval: must be positive")
+	case c.LoginUserTotalBurst < c.LoginUserBurst:
+		return errors.New("login_user_total_burst: must be at least login_user_burst")
+	case c.LoginUserTotalInterval <= 0:
+		return errors.New("login_user_total_interval: must be positive")
 	case len(c.Socket) > 100:
 		return errors.New("socket: path longer than 100 bytes (unix socket limit)")
 	}

@@ -24,6 +24,8 @@ func TestConfigValidate(t *testing.T) {
 		{"login_ip_interval", func(c *Config) { c.LoginIPInterval = 0 }},
 		{"login_user_burst", func(c *Config) { c.LoginUserBurst = 0 }},
 		{"login_user_interval", func(c *Config) { c.LoginUserInterval = -1 }},
+		{"login_user_total_burst", func(c *Config) { c.LoginUserTotalBurst = c.LoginUserBurst - 1 }},
+		{"login_user_total_interval", func(c *Config) { c.LoginUserTotalInterval = 0 }},
 		{"socket", func(c *Config) { c.Socket = "/" + strings.Repeat("x", 100) }},
 	} {
 		t.Run(c.key, func(t *testing.T) {

@@ -59,20 +59,26 @@ func TestDeviceLinesKeysAPI(t *testing.T) {
 }
 
 // TestPBXSecretsMaskedForAuditors: the phone admin password is generated for
-// each tenant, shown to writers and masked for auditors.
+// each tenant, masked for every role that reads the settings, and revealed
+// (audited) only to writers.
 func TestPBXSecretsMaskedForAuditors(t *testing.T) {
 	e := newEnv(t)
 	e.createUser("aud", "aud-password", RoleAuditor, "")
 	aud := e.login("aud", "aud-password")
 	path := "/api/v1/tenants/" + e.def.ID + "/pbx"
-	full := e.must(http.StatusOK, "GET", path, e.adminTk, nil).obj(t)
-	pw, _ := full["phone_admin_password"].(string)
+	rev := e.must(http.StatusOK, "POST", path+"/reveal", e.adminTk, nil).obj(t)
+	pw, _ := rev["phone_admin_password"].(string)
 	if len(pw) < 12 || pw == "********" {
-		t.Fatalf("admin sees %q", pw)
+		t.Fatalf("admin reveals %q", pw)
 	}
-	masked := e.must(http.StatusOK, "GET", path, aud, nil)
-	if strings.Contains(string(masked.raw), pw) || masked.obj(t)["phone_admin_password"] != "********" {
-		t.Fatalf("auditor sees %s", masked.raw)
+	for _, tk := range []string{e.adminTk, aud} {
+		masked := e.must(http.StatusOK, "GET", path, tk, nil)
+		if strings.Contains(string(masked.raw), pw) || masked.obj(t)["phone_admin_password"] != "********" {
+			t.Fatalf("a reader sees %s", masked.raw)
+		}
+	}
+	if r := e.do("POST", path+"/reveal", aud, nil); r.code != http.StatusForbidden {
+		t.Fatalf("auditor reveal: %d %s", r.code, r.raw)
 	}
 	wantError(t, e.do("PATCH", path, e.adminTk, obj{"phone_admin_password": "1234"}), http.StatusBadRequest, "phone_admin_password")
 }

@@ -1,6 +1,11 @@
 package admin
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -9,7 +14,7 @@ import (
 )
 
 func TestLoginThrottledPerAddress(t *testing.T) {
-	e := newEnv(t, withConfig(func(c *Config) { c.LoginIPBurst, c.LoginUserBurst = 3, 100 }))
+	e := newEnv(t, withConfig(func(c *Config) { c.LoginIPBurst, c.LoginUserBurst, c.LoginUserTotalBurst = 3, 100, 100 }))
 	fails0 := e.counter("switchboard_admin_login_failures_total")
 
 	// Different usernames from one address: the address is what runs out.
@@ -55,6 +60,8 @@ func TestLoginThrottledPerAddress(t *testing.T) {
 	e.must(http.StatusOK, "GET", "/api/v1/me", e.adminTk, nil)
 }
 
+// TestLoginThrottledPerUser: a username is throttled from the address its
+// guesses come from, whatever the case it is typed in.
 func TestLoginThrottledPerUser(t *testing.T) {
 	e := newEnv(t, withConfig(func(c *Config) { c.LoginIPBurst, c.LoginUserBurst = 100, 2 }))
 	e.createUser("bob", "bob-password", RoleAuditor, "")
@@ -102,4 +109,60 @@ func TestLoginBadRequests(t *testing.T) {
 func near(got, want time.Duration) bool {
 	d := got - want
 	return d > -time.Millisecond && d < time.Millisecond
+}
+
+// doFrom is do from another loopback address (127.0.0.0/8 is all local).
+func (e *env) doFrom(local, method, path string, body any) resp {
+	e.t.Helper()
+	raw, err := json.Marshal(body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	c := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{
+		LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}).DialContext}}
+	defer c.CloseIdleConnections()
+	req, _ := http.NewRequest(method, e.srv.URL+path, bytes.NewReader(raw))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := c.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s from %s: %v", method, path, local, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return resp{code: res.StatusCode, hdr: res.Header, raw: b}
+}
+
+// TestLoginLockoutPerSource (F9): five wrong passwords for admin from one
+// address lock admin out from that address only; admin logs in from another.
+func TestLoginLockoutPerSource(t *testing.T) {
+	e := newEnv(t)
+	for i := 0; i < 5; i++ {
+		wantError(t, e.doFrom("127.0.0.2", "POST", "/api/v1/login", obj{"username": "admin", "password": "guess"}), http.StatusUnauthorized, "-")
+	}
+	wantError(t, e.doFrom("127.0.0.2", "POST", "/api/v1/login", obj{"username": "admin", "password": adminPassword}), http.StatusTooManyRequests, "-")
+	if r := e.doFrom("127.0.0.3", "POST", "/api/v1/login", obj{"username": "admin", "password": adminPassword}); r.code != http.StatusOK {
+		t.Fatalf("admin from another address after 5 guesses elsewhere: %d %s, want 200", r.code, r.raw)
+	}
+	if n := len(e.log.Lines(`level=WARN msg="login throttled" user=admin src=127.0.0.2`)); n != 1 {
+		t.Errorf("%d 'login throttled' lines for 127.0.0.2, want 1:\n%s", n, e.log)
+	}
+}
+
+// TestLoginUserLimitAcrossSources (F9): guesses for one user spread over many
+// addresses meet the slower per-user limit, which then throttles that user from
+// every address (a token already held keeps working).
+func TestLoginUserLimitAcrossSources(t *testing.T) {
+	e := newEnv(t, withConfig(func(c *Config) { c.LoginUserTotalBurst, c.LoginUserTotalInterval = 8, time.Hour }))
+	for i := 0; i < 8; i++ {
+		src := fmt.Sprintf("127.0.1.%d", 1+i/2)
+		wantError(t, e.doFrom(src, "POST", "/api/v1/login", obj{"username": "admin", "password": "guess"}), http.StatusUnauthorized, "-")
+	}
+	r := e.doFrom("127.0.2.1", "POST", "/api/v1/login", obj{"username": "admin", "password": adminPassword})
+	wantError(t, r, http.StatusTooManyRequests, "-")
+	if secs, err := strconv.Atoi(r.hdr.Get("Retry-After")); err != nil || secs < 3000 {
+		t.Errorf("Retry-After %q, want about an hour", r.hdr.Get("Retry-After"))
+	}
+	e.must(http.StatusOK, "GET", "/api/v1/me", e.adminTk, nil)
+	e.createUser("carol", "carol-password", RoleAuditor, "")
+	e.login("carol", "carol-password") // other users are not affected
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/switchboard-pbx/switchboard/httpd"
 	"github.com/switchboard-pbx/switchboard/internal/httpapi"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/store"
@@ -24,6 +25,7 @@ func (a *API) provisioningRoutes() {
 	pv := a.prov
 	const tb = "/api/v1/tenants/{tenant}"
 	a.mount(tb+"/accounts", false, httpapi.CRUD{
+		View: func(v any) any { return a.masked(provision.KindAccount, v) },
 		List: func(ctx context.Context, t string) (any, error) { return pv.Accounts(ctx, t) },
 		Page: func(ctx context.Context, t, q string, lim, off int) (any, int, error) {
 			return pv.AccountPage(ctx, t, q, lim, off)
@@ -35,6 +37,7 @@ func (a *API) provisioningRoutes() {
 		Delete: pv.DeleteAccount,
 	})
 	a.mount(tb+"/devices", false, httpapi.CRUD{
+		View: func(v any) any { return a.masked(provision.KindDevice, v) },
 		List: func(ctx context.Context, t string) (any, error) {
 			l, err := pv.Devices(ctx, t)
 			return pv.ViewDevices(t, l), err
@@ -169,11 +172,7 @@ func (a *API) provisioningRoutes() {
 		if err != nil {
 			return err
 		}
-		if !p.CanWrite() {
-			// Auditors read configuration, not credentials.
-			s = s.Masked()
-		}
-		writeJSON(w, http.StatusOK, s)
+		writeJSON(w, http.StatusOK, a.masked(provision.KindPBX, s))
 		return nil
 	})
 	a.route("PATCH "+tb+"/pbx", func(w http.ResponseWriter, r *http.Request, p Principal) error {
@@ -189,7 +188,7 @@ func (a *API) provisioningRoutes() {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, s)
+		writeJSON(w, http.StatusOK, a.masked(provision.KindPBX, s))
 		return nil
 	})
 	a.route("POST "+tb+"/devices/{id}/preview", func(w http.ResponseWriter, r *http.Request, p Principal) error {
@@ -243,7 +242,11 @@ func (a *API) provisioningRoutes() {
 		if !ok {
 			return store.ErrNotFound
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"file": f, "content": string(f.Body)})
+		body, err := pv.MaskedBody(r.Context(), f)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"file": f, "content": string(body)})
 		return nil
 	})
 	a.route("GET "+tb+"/assets", func(w http.ResponseWriter, r *http.Request, p Principal) error {
@@ -263,6 +266,9 @@ func (a *API) provisioningRoutes() {
 		if err != nil {
 			return err
 		}
+		// Firmware is large and phones' installers upload it over slow links:
+		// an authenticated upload gets the long body deadline.
+		httpd.ExtendBody(r)
 		as, err := pv.PutAsset(r.Context(), p.Actor(), t, r.PathValue("name"), r.Body)
 		if err != nil {
 			return err
@@ -288,22 +294,44 @@ func (a *API) provisioningRoutes() {
 			if err != nil {
 				return err
 			}
+			q, err := query(r, "secrets")
+			if err != nil {
+				return err
+			}
+			// Secrets only when asked for, by a role that may reveal them,
+			// and then the export is recorded as a reveal.
+			secrets := q["secrets"] == "true"
+			if secrets {
+				if !p.CanWrite() {
+					return errStatus(http.StatusForbidden, "secrets", "your role may not read secrets")
+				}
+				kind := provision.KindAccount
+				if what == "devices" {
+					kind = provision.KindDevice
+				}
+				if err := pv.RevealExport(r.Context(), p.Actor(), t, kind); err != nil {
+					return err
+				}
+				a.log.Info("secrets revealed", "what", what+".csv", "user", p.User, "src", p.IP, "tenant", t)
+			} else if v, ok := q["secrets"]; ok && v != "false" {
+				return errStatus(http.StatusBadRequest, "secrets", "secrets must be true or false")
+			}
 			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 			w.Header().Set("Content-Disposition", `attachment; filename="`+what+`.csv"`)
-			// Auditors read configuration, not credentials.
 			switch what {
 			case "accounts":
-				return pv.ExportAccounts(r.Context(), t, w, p.CanWrite())
+				return pv.ExportAccounts(r.Context(), t, w, secrets)
 			case "device-keys":
 				return pv.ExportKeys(r.Context(), t, w)
 			}
-			return pv.ExportDevices(r.Context(), t, w, p.CanWrite())
+			return pv.ExportDevices(r.Context(), t, w, secrets)
 		})
 		a.route("POST "+tb+"/"+what+".csv", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 			t, err := a.tenantOf(r, p)
 			if err != nil {
 				return err
 			}
+			httpd.ExtendBody(r)
 			body := http.MaxBytesReader(w, r.Body, 32<<20)
 			var res provision.ImportResult
 			switch what {
@@ -321,16 +349,25 @@ func (a *API) provisioningRoutes() {
 			return nil
 		})
 	}
+	a.revealRoutes(tb)
 	a.route("GET "+tb+"/unknown-devices", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 		t, err := a.tenantOf(r, p)
 		if err != nil {
 			return err
 		}
-		l, err := pv.UnknownDevicesView(r.Context(), t)
+		q, err := query(r, "limit", "offset")
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"items": l})
+		limit, offset, err := page(q, 100, 1000)
+		if err != nil {
+			return err
+		}
+		l, total, err := pv.UnknownDevicesView(r.Context(), t, limit, offset)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"items": l, "total": total, "limit": limit, "offset": offset})
 		return nil
 	})
 	a.route("POST "+tb+"/unknown-devices/{mac}/adopt", func(w http.ResponseWriter, r *http.Request, p Principal) error {
@@ -350,5 +387,87 @@ func (a *API) provisioningRoutes() {
 		pv.WaitRendered(r.Context(), a.st.Revision()) //nolint:errcheck // ctx ended: answer anyway
 		writeJSON(w, http.StatusCreated, pv.ViewDevices(t, []provision.Device{d})[0])
 		return nil
+	})
+}
+
+// page reads limit (default def, at most max) and offset (default 0).
+func page(q map[string]string, def, max int) (limit, offset int, err error) {
+	limit, offset = def, 0
+	if _, ok := q["limit"]; ok {
+		if limit, err = intParam(q, "limit"); err != nil {
+			return 0, 0, err
+		}
+		if limit < 1 || limit > max {
+			return 0, 0, errStatus(http.StatusBadRequest, "limit", "limit must be between 1 and %d", max)
+		}
+	}
+	if offset, err = intParam(q, "offset"); err != nil {
+		return 0, 0, err
+	}
+	if offset < 0 {
+		return 0, 0, errStatus(http.StatusBadRequest, "offset", "offset must not be negative")
+	}
+	return limit, offset, nil
+}
+
+// masked is v (an object or a list of objects) as JSON with the secret fields
+// of the store kind masked: every role reads configuration, and a secret only
+// through a reveal.
+func (a *API) masked(kind string, v any) any {
+	if kind == "" {
+		return v
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	var list []json.RawMessage
+	if json.Unmarshal(raw, &list) == nil {
+		for i := range list {
+			list[i] = a.st.Redact(kind, list[i])
+		}
+		return list
+	}
+	return a.st.Redact(kind, raw)
+}
+
+// revealRoutes are the explicit, audited ways to read a secret: POST (they
+// write an audit row), so the auditor, who may not write, cannot; a tenant
+// admin can for its own tenant.
+func (a *API) revealRoutes(tb string) {
+	pv := a.prov
+	reveal := func(pattern, what string, f func(r *http.Request, p Principal, tenant string) (any, error)) {
+		a.route("POST "+tb+pattern, func(w http.ResponseWriter, r *http.Request, p Principal) error {
+			t, err := a.tenantOf(r, p)
+			if err != nil {
+				return err
+			}
+			v, err := f(r, p, t)
+			if err != nil {
+				return err
+			}
+			a.log.Info("secrets revealed", "what", what, "user", p.User, "src", p.IP, "tenant", t)
+			writeJSON(w, http.StatusOK, v)
+			return nil
+		})
+	}
+	reveal("/accounts/{id}/reveal", "sip_password", func(r *http.Request, p Principal, t string) (any, error) {
+		pw, err := pv.RevealAccount(r.Context(), p.Actor(), t, r.PathValue("id"))
+		return map[string]string{"sip_password": pw}, err
+	})
+	reveal("/devices/{id}/reveal", "phone_password", func(r *http.Request, p Principal, t string) (any, error) {
+		pw, err := pv.RevealDevice(r.Context(), p.Actor(), t, r.PathValue("id"))
+		return map[string]string{"phone_password": pw}, err
+	})
+	reveal("/pbx/reveal", "http_password,phone_admin_password", func(r *http.Request, p Principal, t string) (any, error) {
+		pw, admin, err := pv.RevealPBX(r.Context(), p.Actor(), t)
+		return map[string]string{"http_password": pw, "phone_admin_password": admin}, err
+	})
+	reveal("/files/{name}/reveal", "file", func(r *http.Request, p Principal, t string) (any, error) {
+		f, err := pv.RevealFile(r.Context(), p.Actor(), t, r.PathValue("name"))
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"file": f, "content": string(f.Body)}, nil
 	})
 }

@@ -5,9 +5,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +36,19 @@ type Config struct {
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// ShutdownTimeout is how long in-flight requests get at shutdown.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// BodyTimeout bounds how long a client may take to send a request body once
+	// its headers are in (both listeners). A route that takes large uploads
+	// extends it to UploadTimeout after authenticating the request.
+	BodyTimeout time.Duration `yaml:"body_timeout"`
+	// UploadTimeout is the body deadline of authenticated uploads (firmware
+	// assets, CSV imports).
+	UploadTimeout time.Duration `yaml:"upload_timeout"`
+	// MaxConnsPerSource caps the connections one IP address may hold open on
+	// each listener; more are closed as soon as they are accepted.
+	MaxConnsPerSource int `yaml:"max_conns_per_source"`
+	// HSTSMaxAge is the max-age of the Strict-Transport-Security header on
+	// HTTPS answers; 0 sends none.
+	HSTSMaxAge time.Duration `yaml:"hsts_max_age"`
 
 	// SelfSigned is set by the loader when the certificate is the generated one.
 	SelfSigned bool `yaml:"-"`
@@ -47,6 +62,12 @@ func DefaultConfig() Config {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ShutdownTimeout:   5 * time.Second,
+		BodyTimeout:       30 * time.Second,
+		UploadTimeout:     30 * time.Minute,
+		// Phones behind one NAT address share it; a boot storm of a few
+		// hundred of them keeps well under this with keep-alive.
+		MaxConnsPerSource: 128,
+		HSTSMaxAge:        365 * 24 * time.Hour,
 	}
 }
 
@@ -71,6 +92,18 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout < 0 {
 		return errors.New("shutdown_timeout: must not be negative")
+	}
+	if c.BodyTimeout <= 0 {
+		return errors.New("body_timeout: must be positive")
+	}
+	if c.UploadTimeout < c.BodyTimeout {
+		return errors.New("upload_timeout: must be at least body_timeout")
+	}
+	if c.MaxConnsPerSource < 1 {
+		return errors.New("max_conns_per_source: must be at least 1")
+	}
+	if c.HSTSMaxAge < 0 {
+		return errors.New("hsts_max_age: must not be negative")
 	}
 	return nil
 }
@@ -142,13 +175,18 @@ func New(cfg Config, log *slog.Logger, web *component.Web) (*Server, error) {
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		}
 	}
-	s.https = mk(secure)
+	s.https = mk(s.guard(secure))
 	s.https.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	if cfg.Listen != "" {
 		s.plain = &fasthttp.Server{
-			Handler:                       plain,
-			Name:                          "switchboard",
-			ReadTimeout:                   cfg.ReadHeaderTimeout,
+			Handler: plain,
+			Name:    "switchboard",
+			// ReadTimeout covers the headers; once they are in, the body gets
+			// BodyTimeout (phones send none: the plain routes are GET and HEAD).
+			ReadTimeout: cfg.ReadHeaderTimeout,
+			HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+				return fasthttp.RequestConfig{ReadTimeout: cfg.BodyTimeout}
+			},
 			WriteTimeout:                  cfg.ReadHeaderTimeout * 6,
 			IdleTimeout:                   cfg.IdleTimeout,
 			MaxRequestBodySize:            64 << 10,
@@ -190,14 +228,14 @@ func (s *Server) Bind(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("httpd: https: %w", err)
 	}
-	s.httpsLn = ln
+	s.httpsLn = newCapListener(ln, s.cfg.MaxConnsPerSource, s.log.With("listener", "https"))
 	if s.plain != nil {
 		pl, err := net.Listen("tcp", s.cfg.Listen)
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("httpd: http: %w", err)
 		}
-		s.plainLn = pl
+		s.plainLn = newCapListener(pl, s.cfg.MaxConnsPerSource, s.log.With("listener", "http"))
 	}
 	s.listened = true
 	// Logged here, before "ready": tests and operators read the bound addresses.
@@ -282,4 +320,143 @@ type fastLogger struct{ log *slog.Logger }
 
 func (l fastLogger) Printf(format string, args ...any) {
 	l.log.Debug("" + fmt.Sprintf(format, args...))
+}
+
+// guard wraps the HTTPS handler: HSTS on every answer, and a read deadline of
+// BodyTimeout on every request body (net/http has none once the headers are
+// in, so a client trickling a body would hold its connection forever).
+func (s *Server) guard(h http.Handler) http.Handler {
+	hsts := ""
+	if s.cfg.HSTSMaxAge > 0 {
+		hsts = "max-age=" + strconv.FormatInt(int64(s.cfg.HSTSMaxAge/time.Second), 10)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hsts != "" {
+			w.Header().Set("Strict-Transport-Security", hsts)
+		}
+		if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+			rc := http.NewResponseController(w)
+			if err := rc.SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout)); err == nil {
+				b := &deadlineBody{ReadCloser: r.Body, rc: rc, upload: s.cfg.UploadTimeout}
+				r.Body = b
+				r = r.WithContext(context.WithValue(r.Context(), bodyKey{}, b))
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+type bodyKey struct{}
+
+// deadlineBody lifts the read deadline once the body is read to its end: from
+// then on net/http's own read of the connection (which notices a client that
+// goes away) must not time out, or a slow handler would see its request
+// cancelled.
+type deadlineBody struct {
+	io.ReadCloser
+	rc     *http.ResponseController
+	upload time.Duration
+	done   bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	switch {
+	case errors.Is(err, io.EOF) && !b.done:
+		b.done = true
+		b.rc.SetReadDeadline(time.Time{}) //nolint:errcheck // the connection is gone if this fails
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		err = bodyTimeoutError{err}
+	}
+	return n, err
+}
+
+// bodyTimeoutError is a body read cut off by the deadline. Front ends answer
+// it 408 (internal/httpapi.Status recognizes it by its BodyTimeout method, so
+// that an unrelated timeout deep in a handler is not taken for one).
+type bodyTimeoutError struct{ err error }
+
+func (e bodyTimeoutError) Error() string {
+	return "request body not received in time: " + e.err.Error()
+}
+func (e bodyTimeoutError) Unwrap() error { return e.err }
+
+// BodyTimeout marks the error.
+func (bodyTimeoutError) BodyTimeout() bool { return true }
+
+// ExtendBody gives the request's body UploadTimeout instead of BodyTimeout: for
+// routes that take large uploads, called once the request is authenticated, so
+// that only a known user may be slow. It does nothing for requests without a
+// body or not served by this package.
+func ExtendBody(r *http.Request) {
+	if b, ok := r.Context().Value(bodyKey{}).(*deadlineBody); ok && !b.done {
+		b.rc.SetReadDeadline(time.Now().Add(b.upload)) //nolint:errcheck // the connection is gone if this fails
+	}
+}
+
+// capListener closes, as soon as it is accepted, a connection from an address
+// that already holds max of them, so that one source cannot take every file
+// descriptor (idle and slow connections time out, but a source can open new
+// ones as fast as old ones close).
+type capListener struct {
+	net.Listener
+	max int
+	log *slog.Logger
+
+	mu      sync.Mutex
+	open    map[string]int
+	refused map[string]bool // refused since it last had a free slot: one log line each
+}
+
+func newCapListener(ln net.Listener, max int, log *slog.Logger) *capListener {
+	return &capListener{Listener: ln, max: max, log: log, open: map[string]int{}, refused: map[string]bool{}}
+}
+
+func (l *capListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip := c.RemoteAddr().String()
+		if h, _, err := net.SplitHostPort(ip); err == nil {
+			ip = h
+		}
+		l.mu.Lock()
+		if l.open[ip] >= l.max {
+			first := !l.refused[ip]
+			l.refused[ip] = true
+			l.mu.Unlock()
+			c.Close()
+			if first {
+				l.log.Warn("too many connections from one source", "src", ip, "max", l.max)
+			}
+			continue
+		}
+		l.open[ip]++
+		l.mu.Unlock()
+		return &capConn{Conn: c, l: l, ip: ip}, nil
+	}
+}
+
+func (l *capListener) release(ip string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open[ip]--; l.open[ip] <= 0 {
+		delete(l.open, ip)
+	}
+	delete(l.refused, ip)
+}
+
+type capConn struct {
+	net.Conn
+	l    *capListener
+	ip   string
+	once sync.Once
+}
+
+func (c *capConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { c.l.release(c.ip) })
+	return err
 }

@@ -28,31 +28,28 @@ func (s *Server) ServeFast(ctx *fasthttp.RequestCtx) {
 		fastError(ctx, fasthttp.StatusMethodNotAllowed, "method not allowed", "Allow", "GET, HEAD")
 		return
 	}
-	if wait := s.limit.Wait(ip); wait > 0 {
-		fastError(ctx, fasthttp.StatusTooManyRequests, "too many requests for unknown files",
-			"Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-		return
-	}
 	ua := string(ctx.UserAgent())
 	orig := string(ctx.URI().PathOriginal())
 	rel, ok := strings.CutPrefix(string(ctx.Path()), "/provisioning/")
 	if !ok || !canonical(orig, string(ctx.Path())) {
-		s.recordMiss(ip, ua, orig, provision.ErrBadPath, provision.Target{})
-		ctx.Error("file not found", fasthttp.StatusNotFound)
+		s.missFast(ctx, ip, ua, orig, provision.ErrBadPath, provision.Target{})
 		return
 	}
 	t, err := s.prov.Resolve(rel)
 	if err != nil {
-		s.recordMiss(ip, ua, rel, err, t)
-		ctx.Error("file not found", fasthttp.StatusNotFound)
+		s.missFast(ctx, ip, ua, rel, err, t)
 		return
 	}
 	if t.Auth.Required() {
-		res, challenge := s.checkAuth(string(ctx.Request.Header.Peek("Authorization")), string(ctx.Method()),
-			string(ctx.RequestURI()), string(ctx.Path()), t.Auth)
+		authz := string(ctx.Request.Header.Peek("Authorization"))
+		if wait := s.loginWait(ip, authz); wait > 0 {
+			fastError(ctx, fasthttp.StatusTooManyRequests, "too many failed logins", "Retry-After", retryAfter(wait))
+			return
+		}
+		res, challenge := s.checkAuth(authz, string(ctx.Method()), string(ctx.RequestURI()), string(ctx.Path()), t.Auth)
 		if res != authOK {
 			s.authFailed(ip, res)
-			s.log.Warn("provisioning auth failed", "src", ip, "tenant", t.Tenant, "file", t.Name, "user_agent", printable(ua))
+			s.log.Warn("provisioning auth failed", "src", ip, "tenant", t.Tenant, "file", t.Name, "user_agent", provision.Printable(ua))
 			fastError(ctx, fasthttp.StatusUnauthorized, "authentication required", "WWW-Authenticate", challenge)
 			return
 		}
@@ -77,7 +74,7 @@ func (s *Server) ServeFast(ctx *fasthttp.RequestCtx) {
 		}
 		ctx.SetBody(f.Body[from : from+n])
 		if s.log.Enabled(ctx, slog.LevelInfo) {
-			s.log.Info("provisioning file served", "src", ip, "tenant", t.Tenant, "file", f.Name, "bytes", n, "took", time.Since(start), "user_agent", printable(ua))
+			s.log.Info("provisioning file served", "src", ip, "tenant", t.Tenant, "file", f.Name, "bytes", n, "took", time.Since(start), "user_agent", provision.Printable(ua))
 		}
 		return
 	}
@@ -114,6 +111,16 @@ func (s *Server) ServeFast(ctx *fasthttp.RequestCtx) {
 	// fasthttp closes the stream when it has sent it.
 	ctx.SetBodyStream(&sectionFile{SectionReader: io.NewSectionReader(fh, from, n), f: fh}, int(n))
 	s.log.Debug("provisioning asset served", "src", ip, "tenant", t.Tenant, "file", a.Name, "bytes", n, "took", time.Since(start))
+}
+
+// missFast is miss for the fasthttp front.
+func (s *Server) missFast(ctx *fasthttp.RequestCtx, ip, ua, rel string, err error, t provision.Target) {
+	if wait := s.limit.Wait(ip); wait > 0 {
+		fastError(ctx, fasthttp.StatusTooManyRequests, "too many requests for unknown files", "Retry-After", retryAfter(wait))
+		return
+	}
+	s.recordMiss(ip, ua, rel, err, t)
+	ctx.Error("file not found", fasthttp.StatusNotFound)
 }
 
 type sectionFile struct {

@@ -26,18 +26,32 @@ import (
 // Server is the /provisioning/ handler.
 type Server struct {
 	component.Base
-	log   *slog.Logger
-	prov  *provision.Service
-	limit *ratelimit.Limiter
-	realm string
-	nonce nonces
+	log  *slog.Logger
+	prov *provision.Service
+	// limit is the budget of requests for unknown files; logins is the budget
+	// of wrong credentials, the same size but apart, so that a phone sharing
+	// its address with a scanner still authenticates, and a source guessing
+	// passwords still gets its secret-free files.
+	limit  *provision.Throttle
+	logins *ratelimit.Limiter
+	realm  string
+	nonce  *nonces
 }
+
+// Digest nonces live NonceLifetime (a phone reuses its nonce, counting nc up,
+// for the files of one boot; after that it is answered stale=true and takes a
+// new one), and at most MaxNonces are kept: beyond that the oldest are
+// forgotten, so a flood of challenges costs bounded memory.
+const (
+	NonceLifetime = 5 * time.Minute
+	MaxNonces     = 16384
+)
 
 // New builds the handler; limit is shared with the TFTP server so that a scanner
 // cannot double its budget by switching protocol.
-func New(log *slog.Logger, prov *provision.Service, limit *ratelimit.Limiter) *Server {
-	return &Server{log: log, prov: prov, limit: limit,
-		realm: "switchboard provisioning", nonce: nonces{m: map[string]time.Time{}}}
+func New(log *slog.Logger, prov *provision.Service, limit *provision.Throttle) *Server {
+	return &Server{log: log, prov: prov, limit: limit, logins: limit.Sibling(),
+		realm: "switchboard provisioning", nonce: newNonces(MaxNonces, NonceLifetime)}
 }
 
 var _ component.Component = (*Server)(nil)
@@ -74,11 +88,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	if wait := s.limit.Wait(ip); wait > 0 {
-		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
-		http.Error(w, "too many requests for unknown files", http.StatusTooManyRequests)
-		return
-	}
 	rel, ok := strings.CutPrefix(r.URL.Path, "/provisioning/")
 	if !ok || strings.Contains(r.URL.RawPath, "%2F") || strings.Contains(r.URL.RawPath, "%2f") {
 		s.miss(w, r, ip, rel, provision.ErrBadPath, provision.Target{})
@@ -91,7 +100,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if t.Auth.Required() {
 		if !s.authorized(w, r, ip, t.Auth) {
-			s.log.Warn("provisioning auth failed", "src", ip, "tenant", t.Tenant, "file", t.Name, "user_agent", r.UserAgent())
+			s.log.Warn("provisioning auth failed", "src", ip, "tenant", t.Tenant, "file", t.Name, "user_agent", provision.Printable(r.UserAgent()))
 			return
 		}
 	}
@@ -156,41 +165,40 @@ func contentType(mime string) string {
 	return mime
 }
 
-// miss answers a request that names no file; unknown device files are recorded
-// and count against the source.
+// miss answers a request that names no file: 404, and unknown device files
+// are recorded and count against the source, which is answered 429 once it
+// has asked for too many.
 func (s *Server) miss(w http.ResponseWriter, r *http.Request, ip, rel string, err error, t provision.Target) {
+	if wait := s.limit.Wait(ip); wait > 0 {
+		w.Header().Set("Retry-After", retryAfter(wait))
+		http.Error(w, "too many requests for unknown files", http.StatusTooManyRequests)
+		return
+	}
 	s.recordMiss(ip, r.UserAgent(), rel, err, t)
 	http.Error(w, "file not found", http.StatusNotFound)
 }
+
+func retryAfter(wait time.Duration) string { return strconv.Itoa(int(wait.Seconds()) + 1) }
 
 func (s *Server) recordMiss(ip, userAgent, rel string, err error, t provision.Target) {
 	if t.MAC != "" {
 		s.prov.SeeUnknown(t.Tenant, t.MAC, ip, userAgent, t.Name)
 	}
-	if s.limit.Fail(ip) {
-		// One line per throttling decision, fail2ban-friendly.
-		s.log.Warn("too many unknown files, throttling", "src", ip, "path", printable(rel))
-	}
-	s.log.Info("provisioning file not found", "src", ip, "path", printable(rel), "reason", err.Error(), "user_agent", printable(userAgent))
-}
-
-// printable keeps log lines one line long whatever a client sends.
-func printable(s string) string {
-	if len(s) > 256 {
-		s = s[:256]
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
+	s.limit.Fail(ip, rel)
+	s.log.Info("provisioning file not found", "src", ip, "path", provision.Printable(rel), "reason", err.Error(), "user_agent", provision.Printable(userAgent))
 }
 
 // authorized checks Basic or Digest credentials against the tenant's, and
-// challenges when they are missing or wrong.
+// challenges when they are missing or wrong, or answers 429 to a source that
+// tried too many wrong ones (its credentials are then not even looked at).
 func (s *Server) authorized(w http.ResponseWriter, r *http.Request, ip string, p provision.HTTPAuth) bool {
-	res, challenge := s.checkAuth(r.Header.Get("Authorization"), r.Method, r.URL.RequestURI(), r.URL.Path, p)
+	authz := r.Header.Get("Authorization")
+	if wait := s.loginWait(ip, authz); wait > 0 {
+		w.Header().Set("Retry-After", retryAfter(wait))
+		http.Error(w, "too many failed logins", http.StatusTooManyRequests)
+		return false
+	}
+	res, challenge := s.checkAuth(authz, r.Method, r.URL.RequestURI(), r.URL.Path, p)
 	if res == authOK {
 		return true
 	}
@@ -200,21 +208,30 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request, ip string, p
 	return false
 }
 
+// loginWait is how long a source that sends credentials must wait; a request
+// without any (the first step of Digest) is never held back.
+func (s *Server) loginWait(ip, authz string) time.Duration {
+	if strings.TrimSpace(authz) == "" {
+		return 0
+	}
+	return s.logins.Wait(ip)
+}
+
 // authResult is what a request's credentials came to.
 type authResult int
 
 const (
 	authOK      authResult = iota
 	authMissing            // no credentials: the normal first step of Digest
-	authStale              // a Digest nonce we no longer know: the password was not tried
+	authStale              // a Digest nonce we no longer know, or a replay: the password was not tried
 	authWrong              // credentials were tried and are wrong: a guess
 )
 
-// authFailed charges a wrong guess to the source's budget (shared with the
-// requests for unknown files), so a tenant's password cannot be guessed at
-// full speed; a challenge or a stale nonce costs nothing.
+// authFailed charges a wrong guess to the source's login budget, so a
+// tenant's password cannot be guessed at full speed; a challenge, a stale
+// nonce or a replayed response costs nothing.
 func (s *Server) authFailed(ip string, res authResult) {
-	if res == authWrong && s.limit.Fail(ip) {
+	if res == authWrong && s.logins.Fail(ip) {
 		s.log.Warn("too many failed logins, throttling", "src", ip)
 	}
 }
@@ -254,10 +271,14 @@ func (s *Server) checkAuth(authz, method, requestURI, path string, p provision.H
 
 func eq(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
 
-// checkDigest verifies an RFC 2617/7616 MD5 digest response (what desk phones send).
+// checkDigest verifies an RFC 2617/7616 MD5 digest response (what desk phones
+// send). A right response is accepted once: with qop its nc must be higher
+// than any accepted before for that nonce, without qop (RFC 2069, no nc) the
+// nonce is used up. A replay is answered like a stale nonce.
 func (s *Server) checkDigest(method, requestURI, path, params string, p provision.HTTPAuth) authResult {
 	f := parseDigest(params)
-	if !s.nonce.valid(f["nonce"]) {
+	nonce := f["nonce"]
+	if !s.nonce.known(nonce) {
 		return authStale
 	}
 	if f["username"] != p.User || f["realm"] != s.realm {
@@ -266,21 +287,39 @@ func (s *Server) checkDigest(method, requestURI, path, params string, p provisio
 	if f["uri"] != requestURI && f["uri"] != path {
 		return authWrong
 	}
+	var nc uint64
+	counted := f["qop"] != ""
+	if counted {
+		var err error
+		if f["qop"] != "auth" || len(f["nc"]) != 8 {
+			return authWrong
+		}
+		if nc, err = strconv.ParseUint(f["nc"], 16, 32); err != nil || nc == 0 {
+			return authWrong
+		}
+	}
 	md := func(x string) string { sum := md5.Sum([]byte(x)); return hex.EncodeToString(sum[:]) }
 	ha1 := md(p.User + ":" + s.realm + ":" + p.Password)
 	ha2 := md(method + ":" + f["uri"])
 	var want string
-	if f["qop"] == "auth" {
-		want = md(ha1 + ":" + f["nonce"] + ":" + f["nc"] + ":" + f["cnonce"] + ":auth:" + ha2)
+	if counted {
+		want = md(ha1 + ":" + nonce + ":" + f["nc"] + ":" + f["cnonce"] + ":auth:" + ha2)
 	} else {
-		want = md(ha1 + ":" + f["nonce"] + ":" + ha2)
+		want = md(ha1 + ":" + nonce + ":" + ha2)
 	}
 	if !eq(want, f["response"]) {
 		return authWrong
 	}
+	// Only a right response moves nc: garbage with a high nc cannot lock a
+	// phone out of its nonce.
+	if !s.nonce.use(nonce, nc, counted) {
+		return authStale
+	}
 	return authOK
 }
 
+// parseDigest reads the comma-separated key=value pairs of a Digest header;
+// values may be quoted. The first value of a repeated key counts.
 func parseDigest(s string) map[string]string {
 	out := map[string]string{}
 	for len(s) > 0 {
@@ -300,15 +339,32 @@ func parseDigest(s string) map[string]string {
 		} else {
 			v, s, _ = strings.Cut(rest, ",")
 		}
-		out[k] = strings.TrimSpace(v)
+		if _, dup := out[k]; !dup {
+			out[k] = strings.TrimSpace(v)
+		}
 	}
 	return out
 }
 
-// nonces are server nonces valid for 5 minutes.
+// nonces are the server nonces issued in Digest challenges, each with the
+// highest nc accepted so far.
 type nonces struct {
-	mu sync.Mutex
-	m  map[string]time.Time
+	mu    sync.Mutex
+	m     map[string]*nonceState
+	order []string // nonces in issue order, so the oldest go first
+	max   int
+	ttl   time.Duration
+	now   func() time.Time
+}
+
+type nonceState struct {
+	issued time.Time
+	nc     uint64
+	used   bool
+}
+
+func newNonces(max int, ttl time.Duration) *nonces {
+	return &nonces{m: map[string]*nonceState{}, max: max, ttl: ttl, now: time.Now}
 }
 
 func (n *nonces) issue() string {
@@ -317,21 +373,52 @@ func (n *nonces) issue() string {
 	v := hex.EncodeToString(b)
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	now := time.Now()
-	if len(n.m) > 10000 {
-		for k, t := range n.m {
-			if now.Sub(t) > 5*time.Minute {
-				delete(n.m, k)
-			}
+	now := n.now()
+	// Forget the expired, then the oldest while full: every nonce lives as
+	// long, so issue order is expiry order.
+	for len(n.order) > 0 {
+		st, ok := n.m[n.order[0]]
+		if ok && now.Sub(st.issued) < n.ttl && len(n.m) < n.max {
+			break
 		}
+		delete(n.m, n.order[0])
+		n.order = n.order[1:]
 	}
-	n.m[v] = now
+	n.m[v] = &nonceState{issued: now}
+	n.order = append(n.order, v)
 	return v
 }
 
-func (n *nonces) valid(v string) bool {
+// known reports whether v was issued here and has not expired.
+func (n *nonces) known(v string) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	t, ok := n.m[v]
-	return ok && time.Since(t) < 5*time.Minute
+	st, ok := n.m[v]
+	return ok && n.now().Sub(st.issued) < n.ttl
+}
+
+// use accepts one request under nonce v: with counted, nc must exceed every nc
+// accepted before; without, v is good for one request only.
+func (n *nonces) use(v string, nc uint64, counted bool) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	st, ok := n.m[v]
+	if !ok || n.now().Sub(st.issued) >= n.ttl || st.used {
+		return false
+	}
+	if !counted {
+		st.used = true
+		return true
+	}
+	if nc <= st.nc {
+		return false
+	}
+	st.nc = nc
+	return true
+}
+
+func (n *nonces) len() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.m)
 }

@@ -9,7 +9,10 @@ package httpprov
 import (
 	"bufio"
 	"bytes"
+	"crypto/md5"
 	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -104,13 +107,13 @@ type hpFront struct {
 // fasthttp configured as package httpd configures the plain listener.
 func (e *hpEnv) fronts(t *testing.T, burst int) []hpFront {
 	t.Helper()
-	s := New(e.Logger, e.Prov, ratelimit.New(burst, time.Minute))
+	s := New(e.Logger, e.Prov, provision.NewThrottle(ratelimit.New(burst, time.Minute), e.Logger))
 	mux := http.NewServeMux()
 	mux.Handle("/provisioning/", s)
 	plain := httptest.NewServer(mux)
 	t.Cleanup(plain.Close)
-	tls := httptest.NewTLSServer(mux)
-	t.Cleanup(tls.Close)
+	secure := httptest.NewTLSServer(mux)
+	t.Cleanup(secure.Close)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +139,7 @@ func (e *hpEnv) fronts(t *testing.T, burst int) []hpFront {
 	t.Cleanup(func() { fs.Shutdown(); <-done })
 	return []hpFront{
 		{name: "http net-http", base: plain.URL},
-		{name: "https net-http", base: tls.URL},
+		{name: "https net-http", base: secure.URL},
 		{name: "http fasthttp", base: "http://" + ln.Addr().String(), fast: true},
 	}
 }
@@ -613,8 +616,10 @@ func TestHTTPUnknownDevices(t *testing.T) {
 	}
 }
 
-// TestHTTPThrottle: with a burst of 3, a source asking for unknown files gets 429
-// and one fail2ban line.
+// TestHTTPThrottle (F9, F10): with a burst of 3, a source asking for unknown
+// files gets 429 and one fail2ban line, the line TFTP writes too; the files it
+// has are still served to it (a phone behind the same NAT address as a scanner
+// boots), only unknown names are refused.
 func TestHTTPThrottle(t *testing.T) {
 	hpNeedCurl(t)
 	e := hpStart(t, provision.ModeSingle)
@@ -636,14 +641,103 @@ func TestHTTPThrottle(t *testing.T) {
 			if ra, err := strconv.Atoi(last.header.Get("Retry-After")); err != nil || ra < 1 || ra > 61 {
 				t.Errorf("Retry-After %q", last.header.Get("Retry-After"))
 			}
-			// Throttled means throttled: the known file waits too.
-			if r := hpCurl(t, own+e.prefix+hpFile); r.code != 429 {
-				t.Errorf("known file while throttled: %v", r)
+			if r := hpCurl(t, own+e.prefix+hpFile); r.code != 200 || !bytes.Equal(r.body, e.Body) {
+				t.Errorf("known file while throttled: %v, want 200 and the file", r)
+			}
+			if r := hpCurl(t, own+e.prefix+hpAsset, "-r", "0-9"); r.code != 206 {
+				t.Errorf("asset while throttled: %v, want 206", r)
+			}
+			if r := hpCurl(t, own+e.prefix+"unknown-9.cfg"); r.code != 429 {
+				t.Errorf("unknown file after the known one: %v, want 429", r)
 			}
 		})
 	}
-	if n := e.Log.Count(`msg="too many unknown files, throttling" src=127.0.0.1`); n != 3 {
+	if n := e.Log.Count(`level=WARN msg="too many unknown files, throttling" src=127.0.0.1 `); n != 3 {
 		t.Errorf("want one fail2ban line per front, got %d:\n%s", n, e.Log.String())
+	}
+}
+
+// hpChallenge gets a fresh Digest nonce from url.
+func hpChallenge(t *testing.T, c *http.Client, url string) string {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ch := resp.Header.Get("Www-Authenticate")
+	_, rest, ok := strings.Cut(ch, `nonce="`)
+	nonce, _, ok2 := strings.Cut(rest, `"`)
+	if resp.StatusCode != 401 || !ok || !ok2 {
+		t.Fatalf("no Digest challenge: %d %q", resp.StatusCode, ch)
+	}
+	return nonce
+}
+
+// hpDigest is the Authorization header a phone sends for uri with nonce and nc
+// (qop auth; no qop when nc is 0, RFC 2069).
+func hpDigest(user, pw, uri, nonce string, nc int) string {
+	md := func(x string) string { sum := md5.Sum([]byte(x)); return hex.EncodeToString(sum[:]) }
+	const realm = "switchboard provisioning"
+	ha1, ha2 := md(user+":"+realm+":"+pw), md("GET:"+uri)
+	if nc == 0 {
+		return fmt.Sprintf(`Digest username="%s", realm="%s", nonce="%s", uri="%s", response="%s"`,
+			user, realm, nonce, uri, md(ha1+":"+nonce+":"+ha2))
+	}
+	ncs := fmt.Sprintf("%08x", nc)
+	return fmt.Sprintf(`Digest username="%s", realm="%s", nonce="%s", uri="%s", qop=auth, nc=%s, cnonce="c0ffee", response="%s", algorithm=MD5`,
+		user, realm, nonce, uri, ncs, md(ha1+":"+nonce+":"+ncs+":c0ffee:auth:"+ha2))
+}
+
+// TestHTTPDigestReplay (F6): a captured Digest header works once. Replayed, on
+// the same or the other listener, it is refused; the phone's next request with
+// the same nonce and a higher nc works, a lower or equal nc does not; a nonce
+// without qop (RFC 2069, no nc) is good for one request.
+func TestHTTPDigestReplay(t *testing.T) {
+	e := hpStart(t, provision.ModeSingle)
+	e.auth(t, "digest")
+	fr := e.fronts(t, 1<<20)
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	uri := e.prefix + hpFile
+	get := func(base, authz string) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+uri, nil)
+		req.Header.Set("Authorization", authz)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i, f := range fr {
+		other := fr[(i+1)%len(fr)]
+		t.Run(f.name, func(t *testing.T) {
+			nonce := hpChallenge(t, c, f.base+uri)
+			h1 := hpDigest("phones", "bootstrap-pw", uri, nonce, 1)
+			if got := get(f.base, h1); got != 200 {
+				t.Fatalf("first use: %d", got)
+			}
+			for _, base := range []string{f.base, f.base, other.base} {
+				if got := get(base, h1); got != 401 {
+					t.Errorf("replay to %s: %d, want 401", base, got)
+				}
+			}
+			if got := get(f.base, hpDigest("phones", "bootstrap-pw", uri, nonce, 3)); got != 200 {
+				t.Errorf("next nc: %d, want 200", got)
+			}
+			if got := get(f.base, hpDigest("phones", "bootstrap-pw", uri, nonce, 2)); got != 401 {
+				t.Errorf("lower nc: %d, want 401", got)
+			}
+			nonce = hpChallenge(t, c, f.base+uri)
+			h0 := hpDigest("phones", "bootstrap-pw", uri, nonce, 0)
+			if got := get(f.base, h0); got != 200 {
+				t.Fatalf("RFC 2069 first use: %d", got)
+			}
+			if got := get(other.base, h0); got != 401 {
+				t.Errorf("RFC 2069 replay: %d, want 401", got)
+			}
+		})
 	}
 }
 
@@ -693,10 +787,10 @@ func TestHTTPErrorHeaders(t *testing.T) {
 	}
 }
 
-// TestHTTPAuthFailuresThrottled: wrong provisioning credentials drain the same
-// budget as unknown files, so the tenant's password cannot be guessed at full
-// speed. (An unauthenticated first request is the normal start of Digest and
-// must not count.)
+// TestHTTPAuthFailuresThrottled: wrong provisioning credentials drain a budget
+// of their own, so the tenant's password cannot be guessed at full speed. (An
+// unauthenticated first request is the normal start of Digest and must not
+// count.)
 func TestHTTPAuthFailuresThrottled(t *testing.T) {
 	hpNeedCurl(t)
 	for _, front := range []string{"https net-http", "http fasthttp"} {
@@ -715,6 +809,17 @@ func TestHTTPAuthFailuresThrottled(t *testing.T) {
 				if r := hpCurl(t, base+e.prefix+hpFile, flag, "-u", "phones:bootstrap-pw"); r.code != 200 {
 					t.Fatalf("after challenges: %v", r)
 				}
+				// A source throttled for unknown files (a scanner behind the
+				// phone's NAT address) still authenticates.
+				for i := 0; i < 4; i++ {
+					hpCurl(t, base+e.prefix+fmt.Sprintf("unknown-%d.cfg", i))
+				}
+				if r := hpCurl(t, base+e.prefix+"unknown-x.cfg"); r.code != 429 {
+					t.Fatalf("unknown files not throttled: %v", r)
+				}
+				if r := hpCurl(t, base+e.prefix+hpFile, flag, "-u", "phones:bootstrap-pw"); r.code != 200 {
+					t.Fatalf("right credentials from a source throttled for unknown files: %v", r)
+				}
 				var codes []int
 				for i := 0; i < 6; i++ {
 					codes = append(codes, hpCurl(t, base+e.prefix+hpFile, flag, "-u", fmt.Sprintf("phones:guess-%d", i)).code)
@@ -722,7 +827,7 @@ func TestHTTPAuthFailuresThrottled(t *testing.T) {
 				if !slices.Contains(codes, http.StatusTooManyRequests) {
 					t.Errorf("wrong credentials are never throttled (burst 3, codes %v)", codes)
 				}
-				if e.Log.Count(`msg="too many failed logins, throttling"`, "src=127.0.0.1") == 0 {
+				if e.Log.Count(`level=WARN msg="too many failed logins, throttling" src=127.0.0.1`) == 0 {
 					t.Error("no fail2ban line for the password guesses")
 				}
 			})

@@ -21,10 +21,24 @@ var wantEntries = map[string]entry{
 	"/etc/switchboard/":                           {"drwxr-x---", "root/switchboard"},
 	"/etc/switchboard/switchboard.yaml":           {"-rw-r-----", "root/switchboard"},
 	"/var/lib/switchboard/":                       {"drwxr-x---", "switchboard/switchboard"},
+	"/etc/fail2ban/filter.d/switchboard.conf":     {"-rw-r--r--", "root/root"},
+	"/etc/fail2ban/jail.d/switchboard.conf":       {"-rw-r--r--", "root/root"},
+}
+
+// The package's conffiles (deb) and %config(noreplace) files (rpm).
+var configFiles = []string{"/etc/fail2ban/filter.d/switchboard.conf", "/etc/fail2ban/jail.d/switchboard.conf",
+	"/etc/switchboard/switchboard.yaml"}
+
+// Files shipped from the repository as they are: package path -> source.
+var shippedAsIs = map[string]string{
+	"/etc/switchboard/switchboard.yaml":       "configs/switchboard.yaml",
+	"/etc/fail2ban/filter.d/switchboard.conf": "packaging/fail2ban/filter.conf",
+	"/etc/fail2ban/jail.d/switchboard.conf":   "packaging/fail2ban/jail.conf",
 }
 
 // Directories the package may list because they lead to its own paths.
-var parentDirs = map[string]bool{"/etc/": true, "/usr/": true, "/usr/bin/": true, "/usr/lib/": true,
+var parentDirs = map[string]bool{"/etc/": true, "/etc/fail2ban/": true, "/etc/fail2ban/filter.d/": true,
+	"/etc/fail2ban/jail.d/": true, "/usr/": true, "/usr/bin/": true, "/usr/lib/": true,
 	"/usr/lib/systemd/": true, "/usr/lib/systemd/system/": true, "/var/": true, "/var/lib/": true}
 
 var elfMachine = map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
@@ -61,8 +75,8 @@ func TestDebContents(t *testing.T) {
 					t.Errorf("dpkg-deb -I: %s missing or not executable in\n%s", script, info)
 				}
 			}
-			if c := strings.TrimSpace(run(t, "dpkg-deb", "-I", deb, "conffiles")); c != "/etc/switchboard/switchboard.yaml" {
-				t.Errorf("conffiles = %q, want only /etc/switchboard/switchboard.yaml", c)
+			if c, want := sortedLines(run(t, "dpkg-deb", "-I", deb, "conffiles")), strings.Join(configFiles, "\n"); c != want {
+				t.Errorf("conffiles = %q, want %q", c, want)
 			}
 			// The control archive carries our scripts as written.
 			for script, src := range map[string]string{"preinst": "preinstall.sh", "postinst": "postinstall.sh",
@@ -72,9 +86,12 @@ func TestDebContents(t *testing.T) {
 				}
 			}
 
-			// The payload: the default config as shipped, and a binary for arch.
-			if got, want := debFile(t, deb, "./etc/switchboard/switchboard.yaml"), readRepoFile(t, "configs/switchboard.yaml"); string(got) != want {
-				t.Error("packaged config differs from configs/switchboard.yaml")
+			// The payload: the default config and the fail2ban files as in the
+			// repository, and a binary for arch.
+			for dst, src := range shippedAsIs {
+				if got, want := debFile(t, deb, "."+dst), readRepoFile(t, src); string(got) != want {
+					t.Errorf("packaged %s differs from %s", dst, src)
+				}
 			}
 			checkBinary(t, debFile(t, deb, "./usr/bin/switchboard"), arch)
 		})
@@ -155,9 +172,9 @@ func TestRPMContents(t *testing.T) {
 			if got, want := sortedLines(run(t, "rpm", "-qpl", rpm)), sortedLines(strings.Join(wantList, "\n")); got != want {
 				t.Errorf("rpm -qpl:\n%s\nwant:\n%s", got, want)
 			}
-			// rpm -qpc: only the config file, and it is %config(noreplace) ("cn").
-			if got := strings.TrimSpace(run(t, "rpm", "-qpc", rpm)); got != "/etc/switchboard/switchboard.yaml" {
-				t.Errorf("rpm -qpc = %q, want only /etc/switchboard/switchboard.yaml", got)
+			// rpm -qpc: the config files, each %config(noreplace) ("cn").
+			if got, want := sortedLines(run(t, "rpm", "-qpc", rpm)), strings.Join(configFiles, "\n"); got != want {
+				t.Errorf("rpm -qpc = %q, want %q", got, want)
 			}
 			got := map[string]entry{}
 			flags := map[string]string{}
@@ -172,8 +189,10 @@ func TestRPMContents(t *testing.T) {
 				flags[p] = f[0]
 			}
 			checkEntries(t, got)
-			if flags["/etc/switchboard/switchboard.yaml"] != "cn" {
-				t.Errorf("config file flags %q, want cn (%%config(noreplace))", flags["/etc/switchboard/switchboard.yaml"])
+			for _, c := range configFiles {
+				if flags[c] != "cn" {
+					t.Errorf("%s flags %q, want cn (%%config(noreplace))", c, flags[c])
+				}
 			}
 
 			// rpm --scripts: the four scriptlets are ours, run by /bin/sh.

@@ -17,10 +17,13 @@ import (
 
 const (
 	confPath = "/etc/switchboard/switchboard.yaml"
-	dataDir  = "/var/lib/switchboard"
-	enabled  = "/etc/systemd/system/multi-user.target.wants/switchboard.service"
-	binPath  = "/usr/bin/switchboard"
-	unitPath = "/usr/lib/systemd/system/switchboard.service"
+	// The fail2ban filter and jails (conffiles: purge removes them).
+	f2bFilter = "/etc/fail2ban/filter.d/switchboard.conf"
+	f2bJail   = "/etc/fail2ban/jail.d/switchboard.conf"
+	dataDir   = "/var/lib/switchboard"
+	enabled   = "/etc/systemd/system/multi-user.target.wants/switchboard.service"
+	binPath   = "/usr/bin/switchboard"
+	unitPath  = "/usr/lib/systemd/system/switchboard.service"
 )
 
 // appliance unpacks the cached Debian tree (minbase plus systemd, not running)
@@ -120,7 +123,7 @@ func TestDebLifecycle(t *testing.T) {
 
 	// Purge: config, data and the system user all go.
 	r.Run("dpkg", "-P", "switchboard")
-	for _, p := range []string{"/etc/switchboard", dataDir} {
+	for _, p := range []string{"/etc/switchboard", dataDir, f2bFilter, f2bJail} {
 		if exists(r, p) {
 			t.Errorf("purge left %s", p)
 		}
@@ -222,6 +225,8 @@ func checkInstalled(t *testing.T, r *chroottest.Root) {
 		"/etc/switchboard": "root:switchboard 750",
 		confPath:           "root:switchboard 640",
 		dataDir:            "switchboard:switchboard 750",
+		f2bFilter:          "root:root 644",
+		f2bJail:            "root:root 644",
 	} {
 		if got := strings.TrimSpace(r.Run("stat", "-c", "%U:%G %a", p)); got != want {
 			t.Errorf("%s: %s, want %s", p, got, want)

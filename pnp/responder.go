@@ -369,12 +369,14 @@ func (s *Server) handle(data []byte, src netip.AddrPort, ifindex int) {
 		Known: known, Tenant: tenant}
 	if body == "" {
 		s.stats.Ignored.Add(1)
+		s.recent.add(seen)
 		log.Debug("SUBSCRIBE ignored")
 		return
 	}
 	local := ifc.localFor(src.Addr())
 	if !local.IsValid() {
 		s.stats.Ignored.Add(1)
+		s.recent.add(seen)
 		log.Warn("no IPv4 address on the interface to answer from")
 		return
 	}

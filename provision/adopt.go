@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/switchboard-pbx/switchboard/store"
 )
@@ -27,11 +28,12 @@ type UnknownView struct {
 	Models []ModelGuess `json:"models"`
 }
 
-// UnknownDevicesView is UnknownDevices with model guesses.
-func (s *Service) UnknownDevicesView(ctx context.Context, tenant string) ([]UnknownView, error) {
-	list, err := s.st.UnknownDevices(ctx, tenant)
+// UnknownDevicesView is one page of UnknownDevices (limit -1: all) with model
+// guesses, and how many phones the list holds.
+func (s *Service) UnknownDevicesView(ctx context.Context, tenant string, limit, offset int) ([]UnknownView, int, error) {
+	list, total, err := s.st.UnknownDevicesPage(ctx, tenant, time.Now().Add(-s.cfg.UnknownMaxAge), limit, offset)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var models map[string]Model
 	if err := s.st.View(ctx, func(tx *store.Tx) error {
@@ -39,13 +41,13 @@ func (s *Service) UnknownDevicesView(ctx context.Context, tenant string) ([]Unkn
 		models, _, err = s.catalogIn(tx, tenant)
 		return err
 	}); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	out := make([]UnknownView, len(list))
 	for i, u := range list {
 		out[i] = UnknownView{UnknownDevice: u, Models: s.guessModels(models, u)}
 	}
-	return out, nil
+	return out, total, nil
 }
 
 // squash keeps lower-case letters and digits: "SIP-T54W" and "t54w" compare equal.

@@ -17,7 +17,7 @@ func seen(t *testing.T, e *provtest.Env, mac, ua, file string) provision.Unknown
 	t.Helper()
 	e.Prov.SeeUnknown(e.Tenant, mac, "192.0.2.50", ua, file)
 	for i := 0; i < 200; i++ {
-		list, err := e.Prov.UnknownDevicesView(e.Ctx, e.Tenant)
+		list, _, err := e.Prov.UnknownDevicesView(e.Ctx, e.Tenant, -1, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +96,7 @@ func TestAdopt(t *testing.T) {
 	if !ok || !bytes.Contains(f.Body, []byte("adopt-secret")) {
 		t.Fatalf("adopted device's file not rendered with its account")
 	}
-	list, _ := e.Prov.UnknownDevicesView(e.Ctx, e.Tenant)
+	list, _, _ := e.Prov.UnknownDevicesView(e.Ctx, e.Tenant, -1, 0)
 	for _, u := range list {
 		if u.MAC == "001565AABBCC" {
 			t.Error("adopted device still on the unknown list")

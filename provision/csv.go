@@ -56,6 +56,10 @@ func readCSV(r io.Reader, known []string, required []string, row func(line int, 
 	if errors.Is(err, io.EOF) {
 		return lineErr(1, "header", "the file is empty: the first line must name the columns (%s)", strings.Join(known, ","))
 	}
+	var pe *csv.ParseError
+	if err != nil && !errors.As(err, &pe) {
+		return fmt.Errorf("provision: reading the CSV: %w", err)
+	}
 	if err != nil {
 		return lineErr(1, "header", "%v", err)
 	}
@@ -76,14 +80,17 @@ func readCSV(r io.Reader, known []string, required []string, row func(line int, 
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			// FieldPos panics without a record: a parse error carries its line.
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				return lineErr(pe.Line, "csv", "%v", pe.Err)
 			}
-			return lineErr(line, "csv", "%v", err)
+			// Reading failed (too large, too slow, the client left): the
+			// front end answers that, not a line.
+			return fmt.Errorf("provision: reading the CSV: %w", err)
 		}
+		line, _ := cr.FieldPos(0)
 		if len(rec) != len(header) {
 			return lineErr(line, "csv", "%d fields, the header has %d", len(rec), len(header))
 		}
@@ -130,11 +137,7 @@ func (s *Service) ImportAccounts(ctx context.Context, actor store.Actor, tenant 
 			}
 			seen[ext] = line
 			id := byExt[ext]
-			if id != "" && rec["sip_password"] == "" {
-				delete(rec, "sip_password") // an export without secrets keeps them
-			}
-			patch, _ := json.Marshal(rec)
-			if _, err := s.saveAccount(tx, tenant, id, patch); err != nil {
+			if _, err := s.saveAccount(tx, tenant, id, accountRowPatch(rec, id != "")); err != nil {
 				return withLine(line, err)
 			}
 			if id == "" {
@@ -171,66 +174,11 @@ func (s *Service) ImportDevices(ctx context.Context, actor store.Actor, tenant s
 				return lineErr(line, "mac", "MAC %s already on line %d", mac, first)
 			}
 			seen[mac.String()] = line
-			patch := map[string]any{}
 			id := devByMAC[mac.String()]
-			if id != "" && rec["phone_password"] == "" {
-				delete(rec, "phone_password")
+			raw, err := deviceRowPatch(line, rec, mac, id != "", accByExt)
+			if err != nil {
+				return err
 			}
-			if v := rec["lines"]; v != "" {
-				var lines []DeviceLine
-				for i, ext := range strings.Split(v, ";") {
-					ext = strings.TrimSpace(ext)
-					id, ok := accByExt[ext]
-					if !ok {
-						return lineErr(line, "lines", "line %d: no account with extension %q", i+1, ext)
-					}
-					lines = append(lines, DeviceLine{Account: id})
-				}
-				if first := rec["account_extension"]; first != "" && accByExt[first] != lines[0].Account {
-					return lineErr(line, "account_extension", "%s is not the first of the lines (%s)", first, v)
-				}
-				patch["lines"] = lines
-				delete(rec, "account_extension")
-			}
-			delete(rec, "lines")
-			for k, v := range rec {
-				switch k {
-				case "account_extension":
-					if v == "" {
-						patch["account"] = ""
-						continue
-					}
-					id, ok := accByExt[v]
-					if !ok {
-						return lineErr(line, k, "no account with extension %s", v)
-					}
-					patch["account"] = id
-				case "enabled":
-					b, err := parseBool(v)
-					if err != nil {
-						return lineErr(line, k, "%v", err)
-					}
-					patch[k] = b
-				case "remote_port":
-					if v == "" {
-						patch[k] = 0
-						continue
-					}
-					n, err := strconv.Atoi(v)
-					if err != nil {
-						return lineErr(line, k, "%q is not a port number", v)
-					}
-					patch[k] = n
-				default:
-					patch[k] = v
-				}
-			}
-			if _, ok := rec["enabled"]; !ok {
-				lines, _ := patch["lines"].([]DeviceLine)
-				patch["enabled"] = len(lines) > 0 || patch["account"] != nil && patch["account"] != ""
-			}
-			patch["mac"] = mac.String()
-			raw, _ := json.Marshal(patch)
 			if _, err := s.saveDevice(tx, tenant, id, raw); err != nil {
 				return withLine(line, err)
 			}
@@ -243,6 +191,83 @@ func (s *Service) ImportDevices(ctx context.Context, actor store.Actor, tenant s
 		})
 	})
 	return res, err
+}
+
+// accountRowPatch is the JSON patch an account CSV row makes; for an account
+// that exists an empty (or masked) password keeps the one it has, so that an
+// export without secrets imports back unchanged.
+func accountRowPatch(rec map[string]string, exists bool) json.RawMessage {
+	if exists && (rec["sip_password"] == "" || rec["sip_password"] == store.Mask) {
+		delete(rec, "sip_password")
+	}
+	patch, _ := json.Marshal(rec)
+	return patch
+}
+
+// deviceRowPatch is the JSON patch a device CSV row makes: the account named
+// by extension (accByExt), typed fields parsed, the MAC normalized; for a
+// device that exists an empty (or masked) phone password keeps the one it has.
+func deviceRowPatch(line int, rec map[string]string, mac MAC, exists bool, accByExt map[string]string) (json.RawMessage, error) {
+	patch := map[string]any{}
+	if exists && (rec["phone_password"] == "" || rec["phone_password"] == store.Mask) {
+		delete(rec, "phone_password")
+	}
+	if v := rec["lines"]; v != "" {
+		var lines []DeviceLine
+		for i, ext := range strings.Split(v, ";") {
+			ext = strings.TrimSpace(ext)
+			id, ok := accByExt[ext]
+			if !ok {
+				return nil, lineErr(line, "lines", "line %d: no account with extension %q", i+1, ext)
+			}
+			lines = append(lines, DeviceLine{Account: id})
+		}
+		if first := rec["account_extension"]; first != "" && accByExt[first] != lines[0].Account {
+			return nil, lineErr(line, "account_extension", "%s is not the first of the lines (%s)", first, v)
+		}
+		patch["lines"] = lines
+		delete(rec, "account_extension")
+	}
+	delete(rec, "lines")
+	for k, v := range rec {
+		switch k {
+		case "account_extension":
+			if v == "" {
+				patch["account"] = ""
+				continue
+			}
+			id, ok := accByExt[v]
+			if !ok {
+				return nil, lineErr(line, k, "no account with extension %s", v)
+			}
+			patch["account"] = id
+		case "enabled":
+			b, err := parseBool(v)
+			if err != nil {
+				return nil, lineErr(line, k, "%v", err)
+			}
+			patch[k] = b
+		case "remote_port":
+			if v == "" {
+				patch[k] = 0
+				continue
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, lineErr(line, k, "%q is not a port number", v)
+			}
+			patch[k] = n
+		default:
+			patch[k] = v
+		}
+	}
+	if _, ok := rec["enabled"]; !ok {
+		lines, _ := patch["lines"].([]DeviceLine)
+		patch["enabled"] = len(lines) > 0 || patch["account"] != nil && patch["account"] != ""
+	}
+	patch["mac"] = mac.String()
+	raw, _ := json.Marshal(patch)
+	return raw, nil
 }
 
 func parseBool(v string) (bool, error) {

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/switchboard-pbx/switchboard/store"
 )
 
 func FuzzParseMAC(f *testing.F) {
@@ -265,4 +267,131 @@ func fileName(t Target) string {
 		return t.File.Name
 	}
 	return t.Asset.Name
+}
+
+// FuzzImportCSV feeds the CSV import (what an installer uploads to
+// POST .../accounts.csv and .../devices.csv) arbitrary files, into a real store
+// that already holds an account and a device: an import either succeeds or is
+// refused as a whole with a validation or conflict error naming a field, and a
+// refused one changes nothing.
+func FuzzImportCSV(f *testing.F) {
+	e := pvStart(f, ModeSingle)
+	for _, s := range []string{
+		"extension,sip_password\n301,pw-301\n302,pw-302\n",
+		"extension,sip_username,auth_username,sip_password,display_name,first_name,last_name,voicemail,transport\n201,201,201,x,Ada,Ada,L,,udp\n",
+		"\ufeffExtension, SIP_Password\n 303 , pw \n",
+		"extension,sip_password\n301,\"multi\nline\"\n",
+		"extension\n201\n",
+		"extension,bogus\n1,2\n",
+		"extension,sip_password\n1\n",
+		"extension,sip_password\n\"unterminated\n",
+		"",
+		"mac,model,account_extension\n00:15:65:AA:00:01,yealink-t54w,301\n",
+		"mac,model,template,account_extension,enabled,notes,ip_mode,ip_address,netmask,gateway,dns1,dns2,phone_username,phone_password,remote_address,remote_port\n" +
+			"001565aa0002,yealink-t54w,,201,yes,n,static,192.0.2.5,255.255.255.0,192.0.2.1,192.0.2.1,,admin,********,,5060\n",
+		"mac,model,enabled,remote_port\n00-15-65-AA-00-03,yealink-t54w,maybe,x\n",
+		"mac,model\n00:15:65:AA:00:04,yealink-t54w\n00:15:65:aa:00:04,yealink-t54w\n",
+		"mac,model,account_extension\nnot-a-mac,m,\n",
+	} {
+		f.Add(strings.HasPrefix(s, "mac"), s)
+	}
+	f.Fuzz(func(t *testing.T, devices bool, data string) {
+		rev := e.st.Revision()
+		var err error
+		if devices {
+			_, err = e.s.ImportDevices(e.ctx, e.actor, e.tenant, strings.NewReader(data))
+		} else {
+			_, err = e.s.ImportAccounts(e.ctx, e.actor, e.tenant, strings.NewReader(data))
+		}
+		if err == nil {
+			return
+		}
+		var ve *store.ValidationError
+		var ce *store.ConflictError
+		switch {
+		case errors.As(err, &ve) && ve.Field != "":
+		case errors.As(err, &ce):
+		default:
+			t.Fatalf("%q: refused without naming a field: %v", data, err)
+		}
+		if got := e.st.Revision(); got != rev {
+			t.Fatalf("%q: refused (%v) yet the revision moved %d -> %d", data, err, rev, got)
+		}
+	})
+}
+
+// FuzzCSVRows is the CSV import's parsing without the store, fast enough to
+// explore: the header and records of an arbitrary upload, each row turned into
+// the patch the import saves and merged into an Account or a Device as the
+// import does. Nothing may panic; a refusal is a validation error naming a
+// field and a line; a patch is a JSON object the strict merge accepts or
+// refuses naming a field.
+func FuzzCSVRows(f *testing.F) {
+	for _, s := range []string{
+		"extension,sip_password\n301,pw-301\n302,pw-302\n",
+		"\ufeffExtension, SIP_Password\n 303 , pw \n",
+		"extension,sip_password\n301,\"multi\nline\"\n",
+		"extension,sip_password\n\"unterminated\n",
+		"extension,sip_password\n1\n",
+		"extension,bogus\n1,2\n",
+		"",
+		"mac,model,account_extension,enabled,remote_port\n00:15:65:AA:00:01,yealink-t54w,201,no,5060\n",
+		"mac,model,account_extension\n00:15:65:AA:00:01,m,999\n",
+		"mac,model,enabled,remote_port,phone_password\n001565aa0003,m,maybe,x,********\n",
+		"mac,model\n\"00:15\"65,m\n",
+	} {
+		f.Add(strings.HasPrefix(s, "mac"), s)
+	}
+	accByExt := map[string]string{"201": "6f1c2a5e-0000-4000-8000-000000000201"}
+	named := func(err error) bool {
+		var ve *store.ValidationError
+		return errors.As(err, &ve) && ve.Field != ""
+	}
+	f.Fuzz(func(t *testing.T, devices bool, data string) {
+		cols, required := AccountColumns, []string{"extension"}
+		if devices {
+			cols, required = DeviceColumns, []string{"mac", "model"}
+		}
+		err := readCSV(strings.NewReader(data), cols, required, func(line int, rec map[string]string) error {
+			for k := range rec {
+				if !containsStr(cols, k) {
+					t.Fatalf("%q: column %q passed the header check", data, k)
+				}
+			}
+			var patch json.RawMessage
+			var target any
+			if devices {
+				mac, err := ParseMAC(rec["mac"])
+				if err != nil {
+					return lineErr(line, "mac", "%v", err)
+				}
+				if patch, err = deviceRowPatch(line, rec, mac, line%2 == 0, accByExt); err != nil {
+					if !named(err) {
+						t.Fatalf("%q: row refused without a field: %v", data, err)
+					}
+					return err
+				}
+				target = &Device{}
+			} else {
+				patch = accountRowPatch(rec, line%2 == 0)
+				target = &Account{}
+			}
+			if err := strictMerge(target, keepMasked(patch, "sip_password", "phone_password")); err != nil {
+				if !named(err) {
+					t.Fatalf("%q: patch %s refused without a field: %v", data, patch, err)
+				}
+				return err
+			}
+			if a, ok := target.(*Account); ok {
+				a.Validate() //nolint:errcheck // must not panic; the import reports it
+			}
+			return nil
+		})
+		if err != nil && !named(err) {
+			var ve *store.ValidationError
+			if errors.As(err, &ve) || !strings.HasPrefix(err.Error(), "provision: reading the CSV") {
+				t.Fatalf("%q: refused without a field: %v", data, err)
+			}
+		}
+	})
 }

@@ -117,17 +117,6 @@ func (p PBXSettings) Validate() error {
 	return nil
 }
 
-// Masked is the settings with their secrets replaced by ********, for roles
-// that read configuration but not credentials.
-func (p PBXSettings) Masked() PBXSettings {
-	for _, s := range []*string{&p.PhoneAdminPassword, &p.HTTPPassword} {
-		if *s != "" {
-			*s = "********"
-		}
-	}
-	return p
-}
-
 func (p PBXSettings) port(transport string) int {
 	switch transport {
 	case "tcp":

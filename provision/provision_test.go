@@ -60,7 +60,8 @@ func pvStartWith(tb testing.TB, mode string, over Config, setup func(*Service, *
 	}
 	tb.Cleanup(func() { st.Close() })
 	e := &pvEnv{ctx: ctx, st: st, actor: store.Actor{User: "test", IP: "127.0.0.1"}}
-	cfg := Config{BaseURL: "http://127.0.0.1:8080", UnknownBurst: 5, UnknownInterval: time.Minute, InterfacePoll: over.InterfacePoll}
+	cfg := DefaultConfig()
+	cfg.BaseURL, cfg.UnknownBurst, cfg.UnknownInterval, cfg.InterfacePoll = "http://127.0.0.1:8080", 5, time.Minute, over.InterfacePoll
 	e.s, err = New(st, TenancyConfig{Mode: mode, DefaultTenant: "default"}, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		cancel()

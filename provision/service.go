@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/switchboard-pbx/switchboard/ratelimit"
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
@@ -186,7 +187,7 @@ func (s *Service) SetPBX(ctx context.Context, actor store.Actor, tenant string, 
 			p.PhoneAdminPassword = GeneratePassword(phoneAdminPasswordLength)
 		}
 		had := p.SIPServer
-		if err := strictMerge(&p, patch); err != nil {
+		if err := strictMerge(&p, keepMasked(patch, "http_password", "phone_admin_password")); err != nil {
 			return err
 		}
 		if had != "" && p.SIPServer == "" {
@@ -352,7 +353,7 @@ func (s *Service) saveAccount(tx *store.Tx, tenant, id string, patch json.RawMes
 	} else if err := getIn(tx, KindAccount, tenant, id, &a); err != nil {
 		return a, err
 	}
-	if err := strictMerge(&a, patch); err != nil {
+	if err := strictMerge(&a, keepMasked(patch, "sip_password")); err != nil {
 		return a, err
 	}
 	if create && a.ID != "" {
@@ -543,7 +544,7 @@ func (s *Service) saveDevice(tx *store.Tx, tenant, id string, patch json.RawMess
 	} else if err := getIn(tx, KindDevice, tenant, id, &d); err != nil {
 		return d, err
 	}
-	if err := mergeDevice(&d, patch); err != nil {
+	if err := mergeDevice(&d, keepMasked(patch, "phone_password")); err != nil {
 		return d, err
 	}
 	if !create && d.ID != id {
@@ -746,21 +747,51 @@ func (s *Service) SeeUnknown(tenant, mac, ip, userAgent, file string) {
 	}
 }
 
+// recordSightings writes the queued sightings, within the list's bounds: a
+// budget of new phones shared by all sources, the per-tenant cap and the
+// expiry (applied at start and every hour; listings leave expired phones out
+// in between).
 func (s *Service) recordSightings(ctx context.Context) {
+	newPhones := ratelimit.New(s.cfg.UnknownNewBurst, s.cfg.UnknownNewInterval)
+	expire := time.NewTicker(time.Hour)
+	defer expire.Stop()
+	s.expireUnknown(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-expire.C:
+			s.expireUnknown(ctx)
 		case x := <-s.sightings:
-			err := s.st.SeeUnknown(ctx, store.UnknownDevice{Tenant: x.tenant, MAC: x.mac, IP: x.ip, UserAgent: x.ua, File: x.file, LastSeen: x.at})
-			if err != nil && ctx.Err() == nil {
+			allowNew := newPhones.Wait("") == 0
+			u := store.UnknownDevice{Tenant: x.tenant, MAC: x.mac, IP: x.ip, UserAgent: x.ua, File: x.file, LastSeen: x.at}
+			added, err := s.st.RecordUnknown(ctx, u, s.cfg.UnknownMaxPerTenant, allowNew)
+			switch {
+			case err != nil && ctx.Err() == nil:
 				s.log.Warn("recording an unknown device", "mac", x.mac, "err", err)
+			case added:
+				if newPhones.Fail("") {
+					s.log.Warn("too many new unknown devices, recording only those already listed",
+						"burst", s.cfg.UnknownNewBurst, "interval", s.cfg.UnknownNewInterval.String())
+				}
 			}
 		}
 	}
 }
 
-// UnknownDevices is the "seen, not configured" list of a tenant.
+func (s *Service) expireUnknown(ctx context.Context) {
+	n, err := s.st.ExpireUnknown(ctx, time.Now().Add(-s.cfg.UnknownMaxAge))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.Warn("expiring unknown devices", "err", err)
+	case n > 0:
+		s.log.Info("unknown devices expired", "count", n, "max_age", s.cfg.UnknownMaxAge.String())
+	}
+}
+
+// UnknownDevices is the "seen, not configured" list of a tenant (all of it,
+// expired phones left out).
 func (s *Service) UnknownDevices(ctx context.Context, tenant string) ([]store.UnknownDevice, error) {
-	return s.st.UnknownDevices(ctx, tenant)
+	l, _, err := s.st.UnknownDevicesPage(ctx, tenant, time.Now().Add(-s.cfg.UnknownMaxAge), -1, 0)
+	return l, err
 }

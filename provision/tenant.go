@@ -48,6 +48,18 @@ type Config struct {
 	// answered before it is throttled; then one more per UnknownInterval.
 	UnknownBurst    int           `yaml:"unknown_burst"`
 	UnknownInterval time.Duration `yaml:"unknown_interval"`
+	// UnknownMaxPerTenant is how many phones a tenant's "seen, not configured"
+	// list keeps; a new one evicts the one seen least recently.
+	UnknownMaxPerTenant int `yaml:"unknown_max_per_tenant"`
+	// UnknownMaxAge drops a phone from the list once it has not been seen for
+	// this long.
+	UnknownMaxAge time.Duration `yaml:"unknown_max_age"`
+	// UnknownNewBurst phones not on any list yet may be added at once, from all
+	// sources together; after that one more per UnknownNewInterval. Sightings
+	// of listed phones are always recorded. (The per-source budget above does
+	// not bound a flood from spoofed UDP sources; this does.)
+	UnknownNewBurst    int           `yaml:"unknown_new_burst"`
+	UnknownNewInterval time.Duration `yaml:"unknown_new_interval"`
 	// InterfacePoll is how often the addresses of the interfaces dynamic
 	// placeholders name are re-read; a change re-renders the files.
 	InterfacePoll time.Duration `yaml:"interface_poll"`
@@ -57,7 +69,11 @@ type Config struct {
 
 // DefaultConfig leaves a phone's normal probing of a few names well inside the burst.
 func DefaultConfig() Config {
-	return Config{UnknownBurst: 30, UnknownInterval: 10 * time.Second, InterfacePoll: 10 * time.Second}
+	return Config{UnknownBurst: 30, UnknownInterval: 10 * time.Second, InterfacePoll: 10 * time.Second,
+		// A site's unconfigured phones fit; a flood cannot grow the list
+		// beyond this, and it churns at most one phone a second.
+		UnknownMaxPerTenant: 1000, UnknownMaxAge: 30 * 24 * time.Hour,
+		UnknownNewBurst: 200, UnknownNewInterval: time.Second}
 }
 
 // Validate names the first bad key (relative to the section).
@@ -71,6 +87,18 @@ func (c Config) Validate() error {
 	}
 	if c.UnknownInterval <= 0 {
 		return errors.New("unknown_interval: must be positive")
+	}
+	if c.UnknownMaxPerTenant < 1 {
+		return errors.New("unknown_max_per_tenant: must be at least 1")
+	}
+	if c.UnknownMaxAge < time.Hour {
+		return errors.New("unknown_max_age: must be at least 1h")
+	}
+	if c.UnknownNewBurst < 1 {
+		return errors.New("unknown_new_burst: must be at least 1")
+	}
+	if c.UnknownNewInterval <= 0 {
+		return errors.New("unknown_new_interval: must be positive")
 	}
 	if c.InterfacePoll < 0 {
 		return errors.New("interface_poll: must not be negative")

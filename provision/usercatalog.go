@@ -346,7 +346,7 @@ func (s *Service) DeleteModel(ctx context.Context, actor store.Actor, tenant, id
 }
 
 // Preview renders a template (a saved one by id, or body) for a device without
-// saving anything.
+// saving anything; secrets are rendered as store.Mask.
 func (s *Service) Preview(ctx context.Context, tenant, deviceID, templateID string, body *string) (string, error) {
 	var out string
 	err := s.st.View(ctx, func(tx *store.Tx) error {
@@ -423,7 +423,20 @@ func (s *Service) Preview(ctx context.Context, tenant, deviceID, templateID stri
 			}
 		}
 		mac, _ := ParseMAC(d.MAC)
+		// A preview is for checking a template, not for reading secrets (see
+		// RevealFile for that).
+		for id, a := range accounts {
+			if a.SIPPassword != "" {
+				a.SIPPassword = store.Mask
+				accounts[id] = a
+			}
+		}
 		deviceVars(vars, d, mac, m, pbx, accounts[d.Account], s.brandName(m.Brand))
+		for _, k := range secretVars {
+			if vars[k] != "" {
+				vars[k] = store.Mask
+			}
+		}
 		b, err := c.RenderScope(nil, deviceScope(c, vars, d, m, pbx, accounts), tmpl.Escape)
 		if err != nil {
 			return verr("body", "%v", err)

@@ -33,6 +33,12 @@ func New(burst int, interval time.Duration) *Limiter {
 	return &Limiter{burst: float64(burst), interval: interval, m: map[string]*bucket{}, now: time.Now}
 }
 
+// Sibling is a new, empty limiter with the same burst and interval: a budget
+// of its own for another kind of failure.
+func (l *Limiter) Sibling() *Limiter {
+	return New(int(l.burst), l.interval)
+}
+
 func (l *Limiter) refill(b *bucket, now time.Time) {
 	b.tokens = math.Min(l.burst, b.tokens+float64(now.Sub(b.last))/float64(l.interval))
 	b.last = now

@@ -18,69 +18,70 @@ type memFile struct {
 
 func (m *memFile) Close() error { return nil }
 
-// FuzzSinks feeds text from the network (caller names, channel names, user
-// fields) into every text format: JSON must stay valid, XML well formed, CSV
-// parse back to the same cells, and nothing may panic.
-func FuzzSinks(f *testing.F) {
-	for _, s := range []string{"", "Niccolò", `"quoted", comma`, "a\x00b\x1fc", "<&>'\"", "\xff\xfe bad utf8", "=cmd|' /C calc'!A0", "line\r\nbreak", "\uFFFE\uFFFF"} {
+// sinkSeeds are caller names and channel data as they come from the network.
+var sinkSeeds = []string{"", "Niccolò", `"quoted", comma`, "a\x00b\x1fc", "<&>'\"", "\xff\xfe bad utf8", "=cmd|' /C calc'!A0", "line\r\nbreak", "\uFFFE\uFFFF"}
+
+// FuzzJSONSink, FuzzXMLSink and FuzzCSVSink feed text from the network
+// (caller names, channel names, user fields) into the text formats: JSON must
+// stay valid, XML well formed, CSV parse back to the same cells, and nothing
+// may panic.
+func FuzzJSONSink(f *testing.F) { fuzzSink(f, JSON) }
+func FuzzXMLSink(f *testing.F)  { fuzzSink(f, XML) }
+func FuzzCSVSink(f *testing.F)  { fuzzSink(f, CSV) }
+
+func fuzzSink(f *testing.F, format Format) {
+	for _, s := range sinkSeeds {
 		f.Add(s, int64(42))
 	}
+	tables := []*Table{{Sheet: "Calls", File: "calls", Element: "call", Columns: []Column{
+		{Key: "a", Label: "A", kind: text}, {Key: "n", Label: "N", kind: integer}, {Key: "t", Label: "T", kind: datetime}}}}
+	tables = append(tables, &Table{Sheet: "Legs", File: "legs", Element: "leg", Parent: tables[0],
+		Columns: []Column{{Key: "b", Label: "B", kind: text}}})
 	f.Fuzz(func(t *testing.T, s string, n int64) {
-		tables := []*Table{{Sheet: "Calls", File: "calls", Element: "call", Columns: []Column{
-			{Key: "a", Label: "A", kind: text}, {Key: "n", Label: "N", kind: integer}, {Key: "t", Label: "T", kind: datetime}}}}
-		tables = append(tables, &Table{Sheet: "Legs", File: "legs", Element: "leg", Parent: tables[0],
-			Columns: []Column{{Key: "b", Label: "B", kind: text}}})
-		for _, format := range []Format{JSON, XML, CSV} {
-			files := map[string]*memFile{}
-			sink, err := NewSink(format, tables, func(name string) (io.WriteCloser, error) {
-				files[name] = &memFile{}
-				return files[name], nil
-			}, Options{Title: "x", Root: "x", Location: time.UTC})
-			if err != nil {
-				t.Fatal(err)
+		files := map[string]*memFile{}
+		sink, err := NewSink(format, tables, func(name string) (io.WriteCloser, error) {
+			files[name] = &memFile{}
+			return files[name], nil
+		}, Options{Title: "x", Root: "x", Location: time.UTC})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sink.Row(tables[0], []Value{s, n, time.Unix(n%(1<<40), 0)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := sink.Row(tables[1], []Value{s}); err != nil {
+			t.Fatal(err)
+		}
+		if err := sink.Close(); err != nil {
+			t.Fatal(err)
+		}
+		switch format {
+		case JSON:
+			b := files["x.json"].Bytes()
+			var doc map[string][]map[string]any
+			if err := json.Unmarshal(b, &doc); err != nil || len(doc["calls"]) != 1 {
+				t.Fatalf("json %q: %v\n%s", s, err, b)
 			}
-			at := time.Unix(n%(1<<40), 0)
-			if err := sink.Row(tables[0], []Value{s, n, at}); err != nil {
-				t.Fatal(err)
+		case XML:
+			dec := xml.NewDecoder(bytes.NewReader(files["x.xml"].Bytes()))
+			for {
+				_, err := dec.Token()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatalf("xml %q: %v\n%s", s, err, files["x.xml"].Bytes())
+				}
 			}
-			if err := sink.Row(tables[1], []Value{s}); err != nil {
-				t.Fatal(err)
+		case CSV:
+			b := bytes.TrimPrefix(files["x-calls.csv"].Bytes(), []byte("\uFEFF"))
+			recs, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+			if err != nil || len(recs) != 2 || len(recs[1]) != 3 {
+				t.Fatalf("csv %q: %v %q", s, err, recs)
 			}
-			if err := sink.Close(); err != nil {
-				t.Fatal(err)
-			}
-			switch format {
-			case JSON:
-				b := files["x.json"].Bytes()
-				var doc map[string][]map[string]any
-				if err := json.Unmarshal(b, &doc); err != nil || len(doc["calls"]) != 1 {
-					t.Fatalf("json %q: %v\n%s", s, err, b)
-				}
-			case XML:
-				dec := xml.NewDecoder(bytes.NewReader(files["x.xml"].Bytes()))
-				for {
-					_, err := dec.Token()
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						t.Fatalf("xml %q: %v\n%s", s, err, files["x.xml"].Bytes())
-					}
-				}
-			case CSV:
-				b := bytes.TrimPrefix(files["x-calls.csv"].Bytes(), []byte("\uFEFF"))
-				recs, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
-				if err != nil || len(recs) != 2 || len(recs[1]) != 3 {
-					t.Fatalf("csv %q: %v %q", s, err, recs)
-				}
-				want := defuse(sanitize(s))
-				if strings.ContainsRune(want, '\r') {
-					// encoding/csv reads a quoted \r\n back as \n
-					want = strings.ReplaceAll(want, "\r\n", "\n")
-				}
-				if got := recs[1][0]; got != want && strings.ReplaceAll(got, "\r", "") != strings.ReplaceAll(want, "\r", "") {
-					t.Fatalf("csv cell %q, want %q", got, want)
-				}
+			// encoding/csv reads a quoted \r\n back as \n.
+			if got, want := recs[1][0], defuse(sanitize(s)); strings.ReplaceAll(got, "\r", "") != strings.ReplaceAll(want, "\r", "") {
+				t.Fatalf("csv cell %q, want %q", got, want)
 			}
 		}
 	})

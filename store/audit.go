@@ -34,8 +34,9 @@ type AuditRow struct {
 var AuditColumns = []string{"id", "tx_id", "time", "user", "source_ip", "action", "object_type",
 	"object_id", "tenant", "description", "before", "after", "prev_hash", "hash"}
 
-// Actions that appear in audit rows.
-var AuditActions = []string{"create", "update", "delete", "restore"}
+// Actions that appear in audit rows. A "reveal" changed nothing: someone was
+// shown a secret in clear (see Reveal).
+var AuditActions = []string{"create", "update", "delete", "restore", "reveal"}
 
 const timeLayout = "2006-01-02T15:04:05.000000000Z"
 
@@ -273,7 +274,34 @@ func (s *Store) AuditRowByID(ctx context.Context, id int64) (AuditRow, error) {
 	return s.redact(r), nil
 }
 
-const redacted = `"********"`
+// Mask stands for a secret wherever one is not shown: audit images, API
+// answers, rendered files. A client that sends it back as a secret's value
+// means "unchanged".
+const Mask = "********"
+
+const redacted = `"` + Mask + `"`
+
+// Redact replaces the values of kind's secret keys in the JSON object doc with
+// Mask (a doc that is not an object comes back as is).
+func (s *Store) Redact(kind string, doc json.RawMessage) json.RawMessage {
+	k, ok := s.kind(kind)
+	if !ok || len(k.Secrets) == 0 {
+		return doc
+	}
+	return redactJSON(doc, k.Secrets)
+}
+
+// Reveal records, as an audit row of its own, that actor was shown a secret
+// of object id of kind in clear (what in desc, never the secret). It changes
+// no object and raises no revision: the row's tx_id is the revision the
+// secret was read at. Like any write it is refused on a passive HA node.
+func (s *Store) Reveal(ctx context.Context, actor Actor, kind, tenant, id, desc string) error {
+	_, err := s.Update(ctx, actor, func(tx *Tx) error {
+		return tx.appendAudit(AuditRow{TxID: tx.rev - 1, Time: tx.now, User: actor.User, SourceIP: actor.IP,
+			Action: "reveal", ObjectType: kind, ObjectID: id, Tenant: tenant, Description: desc})
+	})
+	return err
+}
 
 func (s *Store) redact(r AuditRow) AuditRow {
 	k, ok := s.kind(r.ObjectType)
@@ -391,6 +419,9 @@ func (s *Store) Restore(ctx context.Context, actor Actor, id int64) (int64, erro
 		}
 		if err != nil {
 			return fmt.Errorf("store: audit row %d: %w", id, err)
+		}
+		if src.Action == "reveal" {
+			return &ValidationError{Field: "id", Msg: fmt.Sprintf("audit row %d records a reveal, which changed nothing: there is nothing to restore", id)}
 		}
 		k, ok := s.kind(src.ObjectType)
 		if !ok {

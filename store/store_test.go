@@ -1141,6 +1141,60 @@ func TestUnknownDevices(t *testing.T) {
 	}
 }
 
+// TestUnknownBounds (F3): RecordUnknown caps a tenant's list, evicting the
+// phones seen least recently, adds nothing new when told not to (but still
+// refreshes), and ExpireUnknown and the paged listing drop old phones.
+func TestUnknownBounds(t *testing.T) {
+	s := openTest(t)
+	t0 := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	rec := func(tenant, mac string, at time.Time, allowNew bool) bool {
+		t.Helper()
+		added, err := s.RecordUnknown(t.Context(), UnknownDevice{Tenant: tenant, MAC: mac, LastSeen: at, IP: "10.0.0.5", File: "f"}, 3, allowNew)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return added
+	}
+	macs := func(tenant string) string {
+		l, _ := s.UnknownDevices(t.Context(), tenant)
+		var out []string
+		for _, u := range l {
+			out = append(out, u.MAC)
+		}
+		return strings.Join(out, ",")
+	}
+	for i, m := range []string{"a", "b", "c"} {
+		if !rec("t1", m, t0.Add(time.Duration(i)*time.Minute), true) {
+			t.Fatalf("%s not added", m)
+		}
+	}
+	rec("t1", "a", t0.Add(10*time.Minute), true) // seen again: now the most recent
+	if rec("t1", "a", t0.Add(11*time.Minute), true) {
+		t.Error("a refresh reported as an addition")
+	}
+	rec("t1", "d", t0.Add(12*time.Minute), true) // evicts b, the least recently seen
+	rec("t2", "x", t0, true)                     // another tenant's cap is its own
+	if got := macs("t1"); got != "d,a,c" {
+		t.Errorf("t1 after the cap: %s, want d,a,c", got)
+	}
+	if rec("t1", "e", t0.Add(13*time.Minute), false) || macs("t1") != "d,a,c" {
+		t.Errorf("a new phone was added without budget: %s", macs("t1"))
+	}
+	rec("t1", "c", t0.Add(14*time.Minute), false) // a listed one is refreshed anyway
+	if got := macs("t1"); got != "c,d,a" {
+		t.Errorf("refresh without budget: %s, want c,d,a", got)
+	}
+	// Paging, with phones last seen before since left out.
+	page, total, err := s.UnknownDevicesPage(t.Context(), "t1", t0.Add(11*time.Minute+time.Second), 1, 1)
+	if err != nil || total != 2 || len(page) != 1 || page[0].MAC != "d" {
+		t.Errorf("page = %+v total %d %v, want [d] of 2", page, total, err)
+	}
+	n, err := s.ExpireUnknown(t.Context(), t0.Add(11*time.Minute+time.Second))
+	if err != nil || n != 2 || macs("t1") != "c,d" || macs("t2") != "" {
+		t.Errorf("expire: %d %v, t1 %s t2 %s", n, err, macs("t1"), macs("t2"))
+	}
+}
+
 // --- Sessions ---
 
 func TestSessions(t *testing.T) {

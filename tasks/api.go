@@ -6,7 +6,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/switchboard-pbx/switchboard/internal/component"
@@ -224,7 +223,6 @@ func (s *Service) auditExport(w http.ResponseWriter, r *http.Request, p httpapi.
 		}
 		return fmt.Errorf("tasks: audit export cut short: %w", err)
 	}
-	hw.rows = strconv.FormatInt(exp.Rows, 10)
 	return exp.Close()
 }
 
@@ -233,7 +231,6 @@ type lazyHeader struct {
 	w       http.ResponseWriter
 	set     func()
 	started bool
-	rows    string
 }
 
 func (l *lazyHeader) Write(p []byte) (int, error) {

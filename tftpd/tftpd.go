@@ -18,7 +18,6 @@ import (
 
 	"github.com/switchboard-pbx/switchboard/internal/component"
 	"github.com/switchboard-pbx/switchboard/provision"
-	"github.com/switchboard-pbx/switchboard/ratelimit"
 )
 
 // Config is the "tftp" section of the configuration file.
@@ -31,11 +30,20 @@ type Config struct {
 	Retries int `yaml:"retries"`
 	// MaxBlockSize caps the blksize a client may negotiate (512-65464).
 	MaxBlockSize int `yaml:"max_block_size"`
+	// MaxTransfersPerSource is how many transfers one IP address may have running
+	// at once; a transfer the client never acknowledges counts until it times out.
+	MaxTransfersPerSource int `yaml:"max_transfers_per_source"`
+	// MaxTransfers is how many transfers may run at once from all sources.
+	MaxTransfers int `yaml:"max_transfers"`
 }
 
-// DefaultConfig listens on the standard port.
+// DefaultConfig listens on the standard port. A phone fetches its files one
+// after the other, so 8 transfers per address leave room for a few phones
+// behind one NAT address, while a spoofed flood earns at most 8 stalled
+// transfers of Timeout x Retries each.
 func DefaultConfig() Config {
-	return Config{Listen: ":69", Timeout: 2 * time.Second, Retries: 5, MaxBlockSize: 65464}
+	return Config{Listen: ":69", Timeout: 2 * time.Second, Retries: 5, MaxBlockSize: 65464,
+		MaxTransfersPerSource: 8, MaxTransfers: 256}
 }
 
 // Validate names the first bad key (relative to the section).
@@ -52,6 +60,10 @@ func (c Config) Validate() error {
 		return errors.New("retries: must be between 1 and 50")
 	case c.MaxBlockSize < 512 || c.MaxBlockSize > 65464:
 		return errors.New("max_block_size: must be between 512 and 65464")
+	case c.MaxTransfersPerSource < 1:
+		return errors.New("max_transfers_per_source: must be at least 1")
+	case c.MaxTransfers < c.MaxTransfersPerSource:
+		return errors.New("max_transfers: must be at least max_transfers_per_source")
 	}
 	return nil
 }
@@ -62,10 +74,11 @@ type Server struct {
 	cfg   Config
 	log   *slog.Logger
 	prov  *provision.Service
-	limit *ratelimit.Limiter
+	limit *provision.Throttle
 	srv   *tftp.Server
 	conn  *filterConn
 	sizes sync.Map // transfer key -> bytes, read by the hook
+	xfers *transfers
 }
 
 var _ component.Component = (*Server)(nil)
@@ -74,11 +87,12 @@ var _ component.Component = (*Server)(nil)
 func (s *Server) Name() string { return "tftp" }
 
 // New prepares the server.
-func New(cfg Config, log *slog.Logger, prov *provision.Service, limit *ratelimit.Limiter) (*Server, error) {
+func New(cfg Config, log *slog.Logger, prov *provision.Service, limit *provision.Throttle) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("tftpd: %w", err)
 	}
-	return &Server{cfg: cfg, log: log, prov: prov, limit: limit}, nil
+	return &Server{cfg: cfg, log: log, prov: prov, limit: limit,
+		xfers: newTransfers(cfg.MaxTransfersPerSource, cfg.MaxTransfers)}, nil
 }
 
 // newLib is the library's server for one run of Serve (it cannot serve again once
@@ -137,33 +151,38 @@ func transferKey(addr net.UDPAddr, file string) string {
 	return addr.IP.String() + "|" + fmt.Sprint(addr.Port) + "|" + file
 }
 
-// read is the library's read handler: it only ever sees filtered requests.
+// read is the library's read handler: it only ever sees filtered requests,
+// each admitted against the transfer caps by the filter; the slot is freed when
+// the transfer ends (done, failed or timed out).
 func (s *Server) read(filename string, rf io.ReaderFrom) error {
 	ot := rf.(tftp.OutgoingTransfer)
 	raddr := ot.RemoteAddr()
 	ip := raddr.IP.String()
+	key := transferKey(raddr, filename)
+	mode, release := s.xfers.start(ip, key)
+	defer release()
 	t, err := s.prov.Resolve(filename)
 	if err != nil {
 		if t.MAC != "" {
 			s.prov.SeeUnknown(t.Tenant, t.MAC, ip, "tftp", t.Name)
 		}
-		if s.limit.Fail(ip) {
-			s.log.Warn("too many unknown files, throttling", "src", ip, "file", filename)
-		}
+		s.limit.Fail(ip, filename)
 		if errors.Is(err, provision.ErrBadPath) {
 			return errors.New("access violation")
 		}
 		return errors.New("file not found")
 	}
-	key := transferKey(raddr, filename)
 	switch {
 	case needsAuth(t):
 		// The filter refused it already; the tenant's setting may have changed
 		// between the filter and here.
-		s.log.Warn("file needs authentication, refused", "src", ip, "file", filename)
+		s.log.Warn("file needs authentication, refused", "src", ip, "file", printable(filename))
 		return errors.New(msgNeedsAuth)
 	case t.File != nil:
 		s.sizes.Store(key, int64(t.File.Size))
+		// The OACK carries the real size whatever tsize the client sent (the
+		// library would echo any value but 0).
+		ot.SetSize(sentSize(t.File.Body, mode))
 		_, err = rf.ReadFrom(bytes.NewReader(t.File.Body))
 	case t.Asset != nil:
 		f, oerr := os.Open(s.prov.AssetPath(t.Asset))
@@ -173,9 +192,149 @@ func (s *Server) read(filename string, rf io.ReaderFrom) error {
 		}
 		defer f.Close()
 		s.sizes.Store(key, t.Asset.Size)
+		if mode == "netascii" {
+			// The converted size is unknown without reading the file: 0 makes
+			// the library leave tsize out of the OACK rather than guess.
+			ot.SetSize(0)
+		} else {
+			ot.SetSize(t.Asset.Size)
+		}
 		_, err = rf.ReadFrom(f)
 	}
 	return err
+}
+
+// sentSize is how many bytes body becomes on the wire: in netascii mode (the
+// filter hands the library the mode lower-cased) the library converts LF to
+// CR LF and CR to CR NUL.
+func sentSize(body []byte, mode string) int64 {
+	n := int64(len(body))
+	if mode == "netascii" {
+		n += int64(bytes.Count(body, []byte{'\n'}) + bytes.Count(body, []byte{'\r'}))
+	}
+	return n
+}
+
+// transfers counts running transfers per source address and in all, from the
+// moment the filter admits a request to the end of its transfer. A transfer
+// the client never acknowledges keeps its slot until it times out, so a
+// spoofed source cannot make the server send more than the cap allows.
+type transfers struct {
+	mu        sync.Mutex
+	perSource int
+	global    int
+	bySource  map[string]int
+	total     int
+	// pending are admitted requests whose transfer has not started yet (the
+	// library runs the read handler in a goroutine of its own), by transfer key:
+	// a retransmitted request starts a transfer of its own, so a key may have
+	// several.
+	pending map[string][]admission
+	// refused are sources refused since they last had a free slot, so that an
+	// episode is logged once; refusedAll is the same for the global cap.
+	refused    map[string]bool
+	refusedAll bool
+}
+
+type admission struct {
+	ip, mode string
+	at       time.Time
+}
+
+// pendingTTL is how long an admitted request may wait for its transfer to
+// start: the library starts it at once, unless it failed to (no socket), and
+// then the slot must come back.
+const pendingTTL = 5 * time.Second
+
+func newTransfers(perSource, global int) *transfers {
+	return &transfers{perSource: perSource, global: global, bySource: map[string]int{},
+		pending: map[string][]admission{}, refused: map[string]bool{}}
+}
+
+// admit takes a slot for a request of src, keyed like the transfer it starts.
+// It returns false when src or everyone is at the cap; logSrc and logAll say
+// that this refusal starts an episode worth one log line.
+func (x *transfers) admit(src, key, mode string, now time.Time) (ok, logSrc, logAll bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.bySource[src] >= x.perSource || x.total >= x.global {
+		x.expire(now)
+	}
+	switch {
+	case x.bySource[src] >= x.perSource:
+		logSrc = !x.refused[src]
+		x.refused[src] = true
+		return false, logSrc, false
+	case x.total >= x.global:
+		logAll = !x.refusedAll
+		x.refusedAll = true
+		return false, false, logAll
+	}
+	x.pending[key] = append(x.pending[key], admission{ip: src, mode: mode, at: now})
+	x.bySource[src]++
+	x.total++
+	return true, false, false
+}
+
+// start claims the admission of a transfer that begins; release frees its slot.
+// mode is the transfer mode as the client sent it.
+func (x *transfers) start(src, key string) (mode string, release func()) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if q := x.pending[key]; len(q) > 0 {
+		mode = q[0].mode
+		if len(q) == 1 {
+			delete(x.pending, key)
+		} else {
+			x.pending[key] = q[1:]
+		}
+	} else {
+		// Its admission expired (or it never had one): it holds a slot anyway
+		// while it runs.
+		x.bySource[src]++
+		x.total++
+	}
+	var once sync.Once
+	return mode, func() { once.Do(func() { x.free(src) }) }
+}
+
+func (x *transfers) free(src string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.bySource[src]--
+	x.total--
+	if x.bySource[src] <= 0 {
+		delete(x.bySource, src)
+	}
+	if x.bySource[src] < x.perSource {
+		delete(x.refused, src)
+	}
+	if x.total < x.global {
+		x.refusedAll = false
+	}
+}
+
+// expire frees the slots of admissions whose transfer never started.
+func (x *transfers) expire(now time.Time) {
+	for k, q := range x.pending {
+		keep := q[:0]
+		for _, a := range q {
+			if now.Sub(a.at) <= pendingTTL {
+				keep = append(keep, a)
+				continue
+			}
+			x.bySource[a.ip]--
+			x.total--
+			if x.bySource[a.ip] <= 0 {
+				delete(x.bySource, a.ip)
+			}
+		}
+		if len(keep) == 0 {
+			delete(x.pending, k)
+		} else {
+			x.pending[k] = keep
+		}
+	}
 }
 
 type hook struct{ s *Server }
@@ -226,8 +385,36 @@ func (c *filterConn) ReadFrom(p []byte) (int, net.Addr, error) {
 			}
 			continue
 		}
-		return n, addr, nil
+		req, ok := parseRRQ(p[:n])
+		enc := req.encode()
+		if !ok || len(enc) > len(p) {
+			c.reply(addr, errIllegal, "illegal operation: malformed request")
+			continue
+		}
+		if !c.admit(req, addr) {
+			continue
+		}
+		return copy(p, enc), addr, nil
 	}
+}
+
+// admit takes a transfer slot for a request that passed check; a source (or
+// everyone) at the cap is not answered at all: an answer would be what a
+// spoofed flood wants, and a real client retransmits its request.
+func (c *filterConn) admit(req rrq, addr net.Addr) bool {
+	ua, ok := addr.(*net.UDPAddr)
+	if !ok {
+		return true
+	}
+	src := ua.IP.String()
+	ok, logSrc, logAll := c.s.xfers.admit(src, transferKey(*ua, req.name), req.mode, time.Now())
+	switch {
+	case logSrc:
+		c.s.log.Warn("too many transfers from one source", "src", src, "max", c.s.cfg.MaxTransfersPerSource)
+	case logAll:
+		c.s.log.Warn("too many transfers", "src", src, "max", c.s.cfg.MaxTransfers)
+	}
+	return ok
 }
 
 func (c *filterConn) reply(addr net.Addr, code uint16, msg string) {
@@ -275,25 +462,29 @@ func (c *filterConn) check(p []byte, addr net.Addr) (string, int, bool) {
 		log.Info("malformed options", "src", src)
 		return "illegal operation: malformed options", errIllegal, false
 	}
-	if wait := c.s.limit.Wait(src); wait > 0 {
-		return "too many requests for unknown files: slow down", errUndefined, false
-	}
+	// Only answers for names that are not files are throttled: a source that
+	// probed too much (or shares its address with one that did) still gets
+	// its own files.
+	throttled := c.s.limit.Wait(src) > 0
+	const slowDown = "too many requests for unknown files: slow down"
 	if strings.HasPrefix(name, "/") || strings.Contains(name, "..") || strings.ContainsAny(name, "\\") || len(name) > 512 {
-		log.Warn("access violation", "src", src, "file", printable(name))
-		if c.s.limit.Fail(src) {
-			log.Warn("too many unknown files, throttling", "src", src, "file", printable(name))
+		if throttled {
+			return slowDown, errUndefined, false
 		}
+		log.Warn("access violation", "src", src, "file", printable(name))
+		c.s.limit.Fail(src, name)
 		return "access violation", errAccess, false
 	}
 	// Names provision refuses as paths (a percent sign, an empty segment, a
 	// control character) are access violations too. They are answered here
 	// because the library sends every read-handler error as code 1.
 	t, err := c.s.prov.Resolve(name)
+	if err != nil && throttled {
+		return slowDown, errUndefined, false
+	}
 	if errors.Is(err, provision.ErrBadPath) {
 		log.Warn("access violation", "src", src, "file", printable(name))
-		if c.s.limit.Fail(src) {
-			log.Warn("too many unknown files, throttling", "src", src, "file", printable(name))
-		}
+		c.s.limit.Fail(src, name)
 		return "access violation", errAccess, false
 	}
 	if needsAuth(t) {

@@ -40,6 +40,11 @@ type UI struct {
 	component.Base
 	assets  map[string]asset
 	started time.Time
+	// version names this build of the console's files (a hash of them all).
+	// Every URL the console loads carries it (?v=...); such a request is
+	// cached for good, since a different build has a different version, and a
+	// reload costs one request (the page) instead of one per module.
+	version string
 }
 
 // Manifest is what the console loads first: the panel modules to import and the
@@ -203,24 +208,19 @@ func checkMessage(m, ref *Message) error {
 // New loads the embedded files, checks the catalog and builds the manifest.
 func New() (*UI, error) {
 	u := &UI{assets: map[string]asset{}, started: time.Now().UTC().Truncate(time.Second)}
-	add := func(name string, b []byte) {
-		sum := sha256.Sum256(b)
-		u.assets[name] = asset{body: b, ctype: contentType(name), etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
-	}
-	var panels []string
+	files := map[string][]byte{}
+	var names, panels []string
 	err := fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
-		}
-		rel := strings.TrimPrefix(p, "static/")
-		if strings.HasPrefix(rel, "i18n/") {
-			return nil // served merged, in the manifest
 		}
 		b, err := static.ReadFile(p)
 		if err != nil {
 			return err
 		}
-		add("/"+rel, b)
+		rel := strings.TrimPrefix(p, "static/")
+		files[rel] = b
+		names = append(names, rel)
 		if strings.HasPrefix(rel, "panels/") && strings.HasSuffix(rel, ".js") && !strings.Contains(strings.TrimPrefix(rel, "panels/"), "/") {
 			panels = append(panels, "/ui/"+rel)
 		}
@@ -229,9 +229,16 @@ func New() (*UI, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webui: %w", err)
 	}
-	if _, ok := u.assets["/index.html"]; !ok {
+	if _, ok := files["index.html"]; !ok {
 		return nil, fmt.Errorf("webui: index.html is not embedded")
 	}
+	sort.Strings(names)
+	all := sha256.New()
+	for _, n := range names {
+		fmt.Fprintf(all, "%s %d\n", n, len(files[n]))
+		all.Write(files[n])
+	}
+	u.version = hex.EncodeToString(all.Sum(nil)[:8])
 	sub, err := fs.Sub(static, "static/i18n")
 	if err != nil {
 		return nil, fmt.Errorf("webui: %w", err)
@@ -241,12 +248,47 @@ func New() (*UI, error) {
 		return nil, fmt.Errorf("webui: message catalog: %w", err)
 	}
 	sort.Strings(panels)
+	for i := range panels {
+		panels[i] += "?v=" + u.version
+	}
 	man, err := json.Marshal(Manifest{Languages: Languages, Panels: panels, Messages: msgs})
 	if err != nil {
 		return nil, fmt.Errorf("webui: manifest: %w", err)
 	}
-	add("/manifest.json", man)
+	u.add("/manifest.json", man)
+	for _, n := range names {
+		if strings.HasPrefix(n, "i18n/") {
+			continue // served merged, in the manifest
+		}
+		u.add("/"+n, u.versioned(n, files[n]))
+	}
 	return u, nil
+}
+
+func (u *UI) add(name string, b []byte) {
+	sum := sha256.Sum256(b)
+	u.assets[name] = asset{body: b, ctype: contentType(name), etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+}
+
+var (
+	// moduleRefRE finds the relative module specifiers of import and export
+	// statements ("from "../core/kit.js"").
+	moduleRefRE = regexp.MustCompile(`(\bfrom\s+")(\.{1,2}/[^"?]+\.js)(")`)
+	// pageRefRE finds the page's and the shell's references to /ui/ files.
+	pageRefRE = regexp.MustCompile(`("/ui/[^"?]+\.(?:js|css|json|svg))(")`)
+)
+
+// versioned adds ?v=<version> to the console's references to its own files,
+// so that a browser caches each file for as long as this build is served.
+func (u *UI) versioned(name string, b []byte) []byte {
+	switch path.Ext(name) {
+	case ".js":
+		b = moduleRefRE.ReplaceAll(b, []byte("${1}${2}?v="+u.version+"${3}"))
+		return pageRefRE.ReplaceAll(b, []byte(`${1}?v=`+u.version+`${2}`))
+	case ".html":
+		return pageRefRE.ReplaceAll(b, []byte(`${1}?v=`+u.version+`${2}`))
+	}
+	return b
 }
 
 // Name is the console's component name.
@@ -313,8 +355,13 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("ETag", a.etag)
-	// Everything is revalidated on every load so that an upgrade shows at once;
-	// an unchanged file costs a 304.
-	h.Set("Cache-Control", "no-cache")
+	if name != "/index.html" && r.URL.Query().Get("v") == u.version {
+		// This build's file: it never changes under this URL.
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		// The page (and an unversioned or stale URL) is revalidated on every
+		// load, so that an upgrade shows at once; an unchanged one costs a 304.
+		h.Set("Cache-Control", "no-cache")
+	}
 	http.ServeContent(w, r, name, u.started, bytes.NewReader(a.body))
 }

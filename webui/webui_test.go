@@ -27,7 +27,7 @@ func TestServe(t *testing.T) {
 		return w
 	}
 	w := do("GET", "/")
-	if w.Code != 200 || !strings.Contains(w.Body.String(), `<script type="module" src="/ui/app.js"`) || w.Header().Get("Content-Security-Policy") != csp {
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `<script type="module" src="/ui/app.js?v=`+u.version+`"`) || w.Header().Get("Content-Security-Policy") != csp {
 		t.Fatalf("/: %d %v", w.Code, w.Header())
 	}
 	for _, p := range []string{"/ui/app.js", "/ui/app.css", "/ui/core/shell.js", "/ui/panels/devices.js", "/ui/manifest.json", "/favicon.ico"} {
@@ -58,12 +58,36 @@ func TestServe(t *testing.T) {
 	if err := json.Unmarshal(do("GET", "/ui/manifest.json").Body.Bytes(), &man); err != nil {
 		t.Fatal(err)
 	}
-	if len(man.Panels) < 10 || man.Panels[0] != "/ui/panels/accounts.js" || len(man.Messages["it"]) != len(man.Messages["en"]) {
+	if len(man.Panels) < 10 || man.Panels[0] != "/ui/panels/accounts.js?v="+u.version || len(man.Messages["it"]) != len(man.Messages["en"]) {
 		t.Errorf("manifest: %d panels (%v), %d/%d messages", len(man.Panels), man.Panels, len(man.Messages["it"]), len(man.Messages["en"]))
 	}
 	for _, p := range man.Panels {
 		if strings.Contains(p, "/shared/") {
 			t.Errorf("a shared module is listed as a panel: %s", p)
+		}
+	}
+	// This build's files under their versioned URL are cached for good; the
+	// page, unversioned and stale URLs are revalidated.
+	if cc := do("GET", "/ui/core/shell.js?v="+u.version).Header().Get("Cache-Control"); !strings.Contains(cc, "immutable") {
+		t.Errorf("versioned module: Cache-Control %q", cc)
+	}
+	for _, p := range []string{"/", "/ui/core/shell.js", "/ui/core/shell.js?v=0000"} {
+		if cc := do("GET", p).Header().Get("Cache-Control"); cc != "no-cache" {
+			t.Errorf("%s: Cache-Control %q", p, cc)
+		}
+	}
+	// Every module reference carries the version, so no module is fetched
+	// twice under two names (which would make two instances of it).
+	shell := do("GET", "/ui/core/shell.js").Body.String()
+	for _, ref := range []string{`from "./i18n.js?v=` + u.version + `"`, `fetch("/ui/manifest.json?v=` + u.version + `")`} {
+		if !strings.Contains(shell, ref) {
+			t.Errorf("shell.js lacks %s", ref)
+		}
+	}
+	for name, src := range jsFiles(t) {
+		served := do("GET", "/ui/"+strings.TrimPrefix(name, "static/")).Body.String()
+		if n := len(moduleRefRE.FindAllString(src, -1)); n != strings.Count(served, "?v="+u.version+`"`)-strings.Count(src, `"/ui/`) {
+			t.Errorf("%s: %d module references, %d versioned", name, n, strings.Count(served, "?v="+u.version))
 		}
 	}
 }

@@ -106,7 +106,7 @@ func (d *testDaemon) run(cmd *exec.Cmd) {
 	})
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if logs := d.stderr.String(); strings.Contains(logs, "msg=ready") {
+		if logs := d.stderr.String(); strings.Contains(logs, "msg=ready") || strings.Contains(logs, `"msg":"ready"`) {
 			d.readAddrs(logs)
 			return
 		}
@@ -119,11 +119,16 @@ func (d *testDaemon) run(cmd *exec.Cmd) {
 	d.t.Fatalf("daemon not ready after 30 s:\n%s", d.stderr.String())
 }
 
-var listeningRE = regexp.MustCompile(`msg=listening component=(http|tftp)(?: listener=(https?))? addr=(\S+)`)
+// listeningRE finds the bound addresses in either log format.
+var listeningRE = regexp.MustCompile(`msg=listening component=(http|tftp)(?: listener=(https?))? addr=(\S+)|` +
+	`"msg":"listening","component":"(http|tftp)"(?:,"listener":"(https?)")?,"addr":"([^"]+)"`)
 
 // readAddrs takes the bound addresses from the start-up log (the last start's).
 func (d *testDaemon) readAddrs(logs string) {
 	for _, m := range listeningRE.FindAllStringSubmatch(logs, -1) {
+		if m[1] == "" { // JSON
+			m = append(m[:1], m[4:]...)
+		}
 		switch {
 		case m[1] == "tftp":
 			d.tftp = m[3]
@@ -368,14 +373,26 @@ func TestAuditVerifyFindsTampering(t *testing.T) {
 }
 
 // TestCrashDuringWrites kills the daemon with SIGKILL in the middle of a stream of
-// 1,000 API writes: every write that was answered 2xx must be there after restart.
+// 1,000 API writes, sent one at a time and 8 at once: every write that was
+// answered 2xx must be there after restart, the database must pass
+// PRAGMA integrity_check and the audit chain must verify.
 func TestCrashDuringWrites(t *testing.T) {
+	for _, workers := range []int{1, 8} {
+		name := "sequential"
+		if workers > 1 {
+			name = fmt.Sprintf("%d-way", workers)
+		}
+		t.Run(name, func(t *testing.T) { crashDuringWrites(t, workers) })
+	}
+}
+
+func crashDuringWrites(t *testing.T, workers int) {
 	d := newDaemon(t, "tenancy:\n  mode: multi\n")
 	d.start()
 	d.addAdmin("writer", "correct horse")
 	token := d.login("writer", "correct horse")
 
-	const total, workers = 1000, 4
+	const total = 1000
 	var mu sync.Mutex
 	acked := map[string]bool{}
 	next := make(chan int)
@@ -776,6 +793,22 @@ func TestProvisioningThroughDaemon(t *testing.T) {
 	if !strings.Contains(out, "0004130004FF") || !strings.Contains(out, model.ID) {
 		t.Errorf("unknown device not listed with its model guess:\n%s", out)
 	}
+	// The list comes a page at a time (F3).
+	for _, mac := range []string{"000413000501", "000413000502"} {
+		get("http://" + d.plain + "/provisioning/e2e-" + mac + ".cfg")
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		out, _, _ = d.cli("", "unknown", "list", "--limit", "1", "--offset", "1")
+		if strings.Contains(out, "(2-2 of 3; --offset 2 for more)") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("unknown list --limit 1 --offset 1:\n%s", out)
+		}
+	}
+	if strings.Count(out, "\n") != 3 { // header, one phone, the footer
+		t.Errorf("a page of one:\n%s", out)
+	}
 	// The installer adopts it: the model comes from the file it asked for.
 	if out, e, code := d.cli("", "unknown", "adopt", "00:04:13:00:04:ff", "--account", "401"); code != 0 || !strings.Contains(out, "adopted 0004130004FF as "+model.ID) {
 		t.Fatalf("unknown adopt: exit %d %s %s", code, out, e)
@@ -790,5 +823,26 @@ func TestProvisioningThroughDaemon(t *testing.T) {
 	out, _, _ = d.cli("", "audit", "list", "--type", "device")
 	if strings.Count(out, "cli:") != 4 {
 		t.Errorf("device imports not audited per device:\n%s", out)
+	}
+	// Secrets are masked unless revealed, and each reveal is audited (F5).
+	for _, c := range []struct {
+		args      []string
+		want, not string
+	}{
+		{[]string{"file", "show", "e2e-000413000401.cfg"}, "pass=********", "secret-401"},
+		{[]string{"file", "show", "e2e-000413000401.cfg", "--reveal"}, "pass=secret-401", ""},
+		{[]string{"account", "reveal", "401"}, "secret-401", ""},
+		{[]string{"account", "export"}, "401,", "secret-401"},
+		{[]string{"account", "export", "--secrets"}, "secret-401", ""},
+		{[]string{"device", "preview", "00:04:13:00:04:01"}, "pass=********", "secret-401"},
+	} {
+		out, e, code := d.cli("", c.args...)
+		if code != 0 || !strings.Contains(out, c.want) || c.not != "" && strings.Contains(out, c.not) {
+			t.Errorf("%v: exit %d %q %s; want %q without %q", c.args, code, out, e, c.want, c.not)
+		}
+	}
+	out, _, _ = d.cli("", "audit", "list", "--action", "reveal")
+	if n := strings.Count(out, " reveal "); n != 3 {
+		t.Errorf("%d reveal rows, want 3 (file, account, export):\n%s", n, out)
 	}
 }

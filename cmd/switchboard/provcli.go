@@ -93,15 +93,20 @@ func csvVerbs(what string) []verb {
 					})
 				}
 			}},
-		{name: "export", args: "[--tenant T]", help: "write " + what + " as CSV on standard output",
+		{name: "export", args: "[--secrets] [--tenant T]", help: "write " + what + " as CSV on standard output (passwords left empty, which an import keeps, unless --secrets)",
 			flags: func(fs *flag.FlagSet) func(*client, []string) error {
 				tenant := tenantFlag(fs)
+				secrets := fs.Bool("secrets", false, "include the passwords in clear (recorded in the audit log as a reveal)")
 				return func(c *client, _ []string) error {
 					base, err := c.tenantBase(*tenant)
 					if err != nil {
 						return err
 					}
-					b, err := c.raw("GET", base+"/"+what+".csv", "", nil)
+					path := base + "/" + what + ".csv"
+					if *secrets {
+						path += "?secrets=true"
+					}
+					b, err := c.raw("GET", path, "", nil)
 					if err != nil {
 						return err
 					}
@@ -261,6 +266,14 @@ func deviceVerbs() []verb {
 			}},
 	}
 	vs = append(vs, deviceLineKeyVerbs()...)
+	vs = append(vs, revealVerb("MAC|ID", "print a device's phone web password (recorded in the audit log)", "phone_password",
+		func(c *client, base, ref string) (string, error) {
+			d, err := c.findDevice(base, ref)
+			if err != nil {
+				return "", err
+			}
+			return base + "/devices/" + fmt.Sprint(d["id"]) + "/reveal", nil
+		}))
 	return append(vs, csvVerbs("devices")...)
 }
 
@@ -424,22 +437,83 @@ func renameVerb(v verb, name, help string) verb {
 }
 
 func accountVerbs() []verb {
-	return append([]verb{listVerb("accounts", "list SIP accounts", []string{"extension", "sip_username", "display_name", "transport"})}, csvVerbs("accounts")...)
+	vs := []verb{listVerb("accounts", "list SIP accounts", []string{"extension", "sip_username", "display_name", "transport"}),
+		revealVerb("EXTENSION", "print an account's SIP password (recorded in the audit log)", "sip_password",
+			func(c *client, base, ext string) (string, error) {
+				var res struct{ Items []map[string]any }
+				if _, err := c.call("GET", base+"/accounts", nil, &res); err != nil {
+					return "", err
+				}
+				for _, a := range res.Items {
+					if a["extension"] == ext {
+						return base + "/accounts/" + fmt.Sprint(a["id"]) + "/reveal", nil
+					}
+				}
+				return "", &exitError{code: 1, msg: fmt.Sprintf("no account with extension %s", ext)}
+			})}
+	return append(vs, csvVerbs("accounts")...)
+}
+
+// revealVerb prints one secret, read through the audited reveal route that
+// path finds for the positional argument.
+func revealVerb(arg, help, key string, path func(c *client, base, ref string) (string, error)) verb {
+	nargs, args := 1, arg+" [--tenant T]"
+	if arg == "" {
+		nargs, args = 0, "[--tenant T]"
+	}
+	return verb{name: "reveal", args: args, nargs: nargs, help: help,
+		flags: func(fs *flag.FlagSet) func(*client, []string) error {
+			tenant := tenantFlag(fs)
+			return func(c *client, pos []string) error {
+				base, err := c.tenantBase(*tenant)
+				if err != nil {
+					return err
+				}
+				ref := ""
+				if len(pos) > 0 {
+					ref = pos[0]
+				}
+				p, err := path(c, base, ref)
+				if err != nil {
+					return err
+				}
+				var res map[string]string
+				raw, err := c.call("POST", p, nil, &res)
+				if err != nil {
+					return err
+				}
+				return c.show(raw, func(w *tabwriter.Writer) {
+					keys := strings.Split(key, ",")
+					if len(keys) == 1 {
+						fmt.Fprintln(w, res[key])
+						return
+					}
+					for _, k := range keys {
+						fmt.Fprintf(w, "%s:\t%s\n", k, res[k])
+					}
+				})
+			}
+		}}
 }
 
 func fileVerbs() []verb {
 	return []verb{
 		listVerb("files", "the generated files (name, size, modified, device)", []string{"name", "size", "modified", "mac", "content_type"}),
-		{name: "show", args: "NAME [--tenant T]", nargs: 1, help: "print one generated file",
+		{name: "show", args: "NAME [--reveal] [--tenant T]", nargs: 1, help: "print one generated file (its passwords as ******** unless --reveal)",
 			flags: func(fs *flag.FlagSet) func(*client, []string) error {
 				tenant := tenantFlag(fs)
+				reveal := fs.Bool("reveal", false, "print the passwords in clear (recorded in the audit log)")
 				return func(c *client, pos []string) error {
 					base, err := c.tenantBase(*tenant)
 					if err != nil {
 						return err
 					}
 					var res struct{ Content string }
-					raw, err := c.call("GET", base+"/files/"+url.PathEscape(pos[0]), nil, &res)
+					method, path := "GET", base+"/files/"+url.PathEscape(pos[0])
+					if *reveal {
+						method, path = "POST", path+"/reveal"
+					}
+					raw, err := c.call(method, path, nil, &res)
 					if err != nil {
 						return err
 					}
@@ -454,13 +528,40 @@ func fileVerbs() []verb {
 }
 
 func unknownVerbs() []verb {
-	list := listVerbWith("unknown-devices", `phones that asked for a file but are not configured ("seen, not configured"), with the likeliest model`,
-		[]string{"mac", "ip", "file", "user_agent", "guess", "first_seen", "last_seen", "requests"}, func(it map[string]any) {
-			if g, _ := it["models"].([]any); len(g) > 0 {
-				best, _ := g[0].(map[string]any)
-				it["guess"] = best["model"]
+	cols := []string{"mac", "ip", "file", "user_agent", "guess", "first_seen", "last_seen", "requests"}
+	list := verb{name: "list", args: "[--limit N] [--offset N] [--tenant T]",
+		help: `phones that asked for a file but are not configured ("seen, not configured"), most recently seen first, with the likeliest model`,
+		flags: func(fs *flag.FlagSet) func(*client, []string) error {
+			tenant := tenantFlag(fs)
+			limit := fs.Int("limit", 100, "phones per page (1-1000)")
+			offset := fs.Int("offset", 0, "phones to skip")
+			return func(c *client, _ []string) error {
+				base, err := c.tenantBase(*tenant)
+				if err != nil {
+					return err
+				}
+				var res struct {
+					Items         []map[string]any
+					Total, Offset int
+				}
+				raw, err := c.call("GET", fmt.Sprintf("%s/unknown-devices?limit=%d&offset=%d", base, *limit, *offset), nil, &res)
+				if err != nil {
+					return err
+				}
+				for _, it := range res.Items {
+					if g, _ := it["models"].([]any); len(g) > 0 {
+						best, _ := g[0].(map[string]any)
+						it["guess"] = best["model"]
+					}
+				}
+				return c.show(raw, func(w *tabwriter.Writer) {
+					printTable(w, cols, res.Items)
+					if len(res.Items) < res.Total {
+						fmt.Fprintf(w, "(%d-%d of %d; --offset %d for more)\n", res.Offset+min(1, len(res.Items)), res.Offset+len(res.Items), res.Total, res.Offset+len(res.Items))
+					}
+				})
 			}
-		})
+		}}
 	adopt := verb{name: "adopt", nargs: 1, args: "MAC [--model MODEL] [--account EXT] [--template ID] [--notes N] [--tenant T]",
 		help: "make a seen phone a device (the model is guessed from its file name and User-Agent unless given)",
 		flags: func(fs *flag.FlagSet) func(*client, []string) error {
@@ -555,6 +656,8 @@ func pbxVerbs() []verb {
 				return c.show(raw, func(w *tabwriter.Writer) { printKV(w, m) })
 			}
 		}},
+		revealVerb("", "print the provisioning HTTP password and the phones' admin password (recorded in the audit log)", "http_password,phone_admin_password",
+			func(_ *client, base, _ string) (string, error) { return base + "/pbx/reveal", nil }),
 		{name: "set", args: "KEY=VALUE... [--tenant T]", nargs: -1, help: "change PBX attributes (e.g. sip_server=10.0.0.5 time_zone=Europe/Rome)",
 			flags: func(fs *flag.FlagSet) func(*client, []string) error {
 				tenant := tenantFlag(fs)

@@ -161,7 +161,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 	add(admin.NewSocketServer(cfg.Admin.Socket, d.web.Secure(), clog("socket")), false)
 	add(httpSrv, false)
 	add(console, false)
-	unknownLimit := ratelimit.New(cfg.Provisioning.UnknownBurst, cfg.Provisioning.UnknownInterval)
+	// One budget of unknown files for HTTP and TFTP, and one logger for its
+	// line: both protocols write the same line (README, fail2ban).
+	unknownLimit := provision.NewThrottle(ratelimit.New(cfg.Provisioning.UnknownBurst, cfg.Provisioning.UnknownInterval), clog("provisioning"))
 	add(httpprov.New(clog("provisioning"), prov, unknownLimit), true)
 
 	if cfg.HA.Enabled() {

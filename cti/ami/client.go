@@ -301,6 +301,13 @@ func (c *Conn) send(ctx context.Context, m Message, list bool) (*pendingAction, 
 	case <-p.ok:
 		return p, nil
 	case <-c.done:
+		// The response may have come just before the close (Asterisk answers a
+		// failed Login, then hangs up): both are ready, and select picks either.
+		select {
+		case <-p.ok:
+			return p, nil
+		default:
+		}
 		return nil, fmt.Errorf("ami: %s: %w", m.Get("Action"), c.closedErr())
 	case <-t.C:
 		return nil, fmt.Errorf("ami: %s: no response within %s", m.Get("Action"), c.timeout)

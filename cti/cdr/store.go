@@ -3,7 +3,9 @@ package cdr
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -86,9 +88,22 @@ FROM (SELECT uniqueid, replace(dst, char(31), '') AS dst, time, replace(src, cha
 DROP TABLE cdr;
 `
 
-// Open opens (creating if needed) the history file at path. Times Asterisk
-// sends are read in the system's zone (see SetLocation).
+// Open opens (creating if needed) the history file at path. The file is made
+// private (0600) before SQLite opens it, as the store's is: SQLite gives the
+// -wal and -shm files the database file's mode, and they hold the same call
+// records; files an older version left readable are made private too. Times
+// Asterisk sends are read in the system's zone (see SetLocation).
 func Open(ctx context.Context, path string) (*Store, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("cdr: create %s: %w", path, err)
+	}
+	f.Close()
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Chmod(path+suffix, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("cdr: %w", err)
+		}
+	}
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)")
 	if err != nil {
 		return nil, fmt.Errorf("cdr: open %s: %w", path, err)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -120,4 +121,48 @@ func TestQueryRefusals(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+}
+
+// TestFilePrivate (F10): the history file and its WAL and shared-memory files
+// are readable by the daemon's user only (they hold who called whom), however
+// permissive the umask, and a file left 0644 by an older version is fixed.
+func TestFilePrivate(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := PathBeside(filepath.Join(dir, "switchboard.db"))
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	check := func(when string) {
+		t.Helper()
+		for _, p := range []string{path, path + "-wal", path + "-shm"} {
+			fi, err := os.Stat(p)
+			if err != nil {
+				t.Fatalf("%s: %v", when, err)
+			}
+			if m := fi.Mode().Perm(); m != 0o600 {
+				t.Errorf("%s: %s mode %o, want 600", when, filepath.Base(p), m)
+			}
+		}
+	}
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(ctx, cdrEvent("1.1", "201", "202", `"Alice" <201>`, time.Now(), 60, 55, "ANSWERED")); err != nil {
+		t.Fatal(err)
+	}
+	check("new file")
+	s.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		os.Chmod(p, 0o644) // as an older version left them
+	}
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Add(ctx, cdrEvent("1.2", "201", "202", `"Alice" <201>`, time.Now(), 60, 55, "ANSWERED")); err != nil {
+		t.Fatal(err)
+	}
+	check("reopened")
 }

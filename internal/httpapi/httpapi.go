@@ -1,14 +1,17 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/switchboard-pbx/switchboard/store"
 )
@@ -69,12 +72,19 @@ var (
 )
 
 // Status maps an error to its HTTP answer: an *Error as it says, the store's
-// refusals (see StoreError) alike everywhere; ok is false for anything else,
-// which is a server fault.
+// refusals (see StoreError) alike everywhere, and a request body that came too
+// slowly (408) or too large (413) however deep a handler met it; ok is false
+// for anything else, which is a server fault.
 func Status(err error) (status int, field, msg string, ok bool) {
 	var ae *Error
-	if errors.As(err, &ae) {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &ae):
 		return ae.Status, ae.Field, ae.Msg, true
+	case isBodyTimeout(err):
+		return http.StatusRequestTimeout, "", "request body not received in time", true
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge, "", fmt.Sprintf("request body is larger than %d bytes", mbe.Limit), true
 	}
 	return StoreError(err)
 }
@@ -123,13 +133,30 @@ func WriteError(w http.ResponseWriter, status int, field, msg string) {
 // MaxBody is the largest JSON request body.
 const MaxBody = 1 << 20
 
+// maxDepth is how deeply a request body may nest objects and arrays: no
+// configuration object comes near it, and a 1 MiB body of brackets would
+// otherwise cost a frame each.
+const maxDepth = 64
+
 // Decode reads exactly one JSON object into v, refusing unknown fields, and names
-// the field at fault when it can.
+// the field at fault when it can. It refuses what a lenient decoder would take
+// silently: a body over MaxBody (413, not a truncated parse), bytes that are
+// not UTF-8 and lone UTF-16 surrogate escapes (which would be stored as
+// U+FFFD), and a key given twice in one object (which would let the last one
+// win unseen; keys that differ only in case count as the same key, since
+// they fill the same field).
 func Decode(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return Errorf(http.StatusUnsupportedMediaType, "", "Content-Type must be application/json")
 	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, MaxBody+1))
+	b, err := ReadBody(r, MaxBody)
+	if err != nil {
+		return err
+	}
+	if err := checkJSON(b); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var se *json.SyntaxError
@@ -153,8 +180,141 @@ func Decode(r *http.Request, v any) error {
 	if dec.More() {
 		return Errorf(http.StatusBadRequest, "", "request body has data after the JSON object")
 	}
-	if dec.InputOffset() > MaxBody {
-		return Errorf(http.StatusRequestEntityTooLarge, "", "request body is larger than 1 MiB")
+	return nil
+}
+
+// ReadBody reads a whole request body of at most limit bytes: a longer one is
+// 413 (refused from its Content-Length before reading, when it has one), one
+// that does not arrive within the read deadline 408.
+func ReadBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, tooLarge(limit)
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	var mbe *http.MaxBytesError
+	switch {
+	case isBodyTimeout(err) || errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, Errorf(http.StatusRequestTimeout, "", "request body not received in time")
+	case errors.As(err, &mbe):
+		return nil, tooLarge(mbe.Limit)
+	case err != nil:
+		return nil, Errorf(http.StatusBadRequest, "", "reading the request body: %v", err)
+	case int64(len(b)) > limit:
+		return nil, tooLarge(limit)
+	}
+	return b, nil
+}
+
+// isBodyTimeout recognizes the error of a body read cut off by the HTTPS
+// listener's body deadline (package httpd).
+func isBodyTimeout(err error) bool {
+	var bt interface{ BodyTimeout() bool }
+	return errors.As(err, &bt) && bt.BodyTimeout()
+}
+
+func tooLarge(limit int64) error {
+	if limit%(1<<20) == 0 {
+		return Errorf(http.StatusRequestEntityTooLarge, "", "request body is larger than %d MiB", limit>>20)
+	}
+	return Errorf(http.StatusRequestEntityTooLarge, "", "request body is larger than %d bytes", limit)
+}
+
+// checkJSON refuses invalid UTF-8, lone surrogate escapes, duplicate keys and
+// deep nesting. Syntax errors are left to the decoder, which words them better.
+func checkJSON(b []byte) error {
+	if !utf8.Valid(b) {
+		return Errorf(http.StatusBadRequest, "", "request body is not valid UTF-8")
+	}
+	if err := checkEscapes(b); err != nil {
+		return err
+	}
+	type frame struct {
+		keys    map[string]bool // nil for an array
+		wantKey bool
+	}
+	var stack []*frame
+	// value marks a value complete in the enclosing object: a key comes next.
+	value := func() {
+		if n := len(stack); n > 0 && stack[n-1].keys != nil {
+			stack[n-1].wantKey = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // io.EOF, or a syntax error for the decoder to report
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				if len(stack) >= maxDepth {
+					return Errorf(http.StatusBadRequest, "", "request body nests deeper than %d levels", maxDepth)
+				}
+				f := &frame{}
+				if t == '{' {
+					f.keys, f.wantKey = map[string]bool{}, true
+				}
+				stack = append(stack, f)
+			default:
+				if len(stack) > 0 {
+					stack = stack[:len(stack)-1]
+				}
+				value()
+			}
+		case string:
+			if n := len(stack); n > 0 && stack[n-1].keys != nil && stack[n-1].wantKey {
+				f := stack[n-1]
+				k := strings.ToLower(t)
+				if f.keys[k] {
+					return Errorf(http.StatusBadRequest, t, "key %q given twice in one object", t)
+				}
+				f.keys[k] = true
+				f.wantKey = false
+				continue
+			}
+			value()
+		default:
+			value()
+		}
+	}
+}
+
+// checkEscapes finds \u escapes of UTF-16 surrogates that do not pair up:
+// encoding/json turns them into U+FFFD without a word.
+func checkEscapes(b []byte) error {
+	hex4 := func(i int) (rune, bool) {
+		if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 16)
+		return rune(n), err == nil
+	}
+	in := false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			in = !in
+		case in && c == '\\':
+			r, ok := hex4(i)
+			if !ok {
+				i++ // a short escape (\", \\, \n, ...): skip its letter
+				continue
+			}
+			switch {
+			case r >= 0xD800 && r < 0xDC00:
+				if lo, ok := hex4(i + 6); ok && lo >= 0xDC00 && lo < 0xE000 {
+					i += 11
+					continue
+				}
+				return Errorf(http.StatusBadRequest, "", "request body has an unpaired UTF-16 surrogate escape at byte %d", i)
+			case r >= 0xDC00 && r < 0xE000:
+				return Errorf(http.StatusBadRequest, "", "request body has an unpaired UTF-16 surrogate escape at byte %d", i)
+			}
+			i += 5
+		}
 	}
 	return nil
 }
@@ -236,6 +396,9 @@ func RawObject(r *http.Request) (json.RawMessage, error) {
 
 // CRUD is one collection of objects; tenant is "" for global collections.
 type CRUD struct {
+	// View is what answers show of an object or a list of them (to mask
+	// secrets); nil shows them as they are.
+	View func(v any) any
 	List func(ctx context.Context, tenant string) (any, error)
 	// Page, when set, serves list requests with q, limit or offset: one page of
 	// the matching objects and their total, read without loading them all.
@@ -243,6 +406,14 @@ type CRUD struct {
 	Get    func(ctx context.Context, tenant, id string) (any, error)
 	Save   func(ctx context.Context, actor store.Actor, tenant, id string, patch json.RawMessage) (any, error)
 	Delete func(ctx context.Context, actor store.Actor, tenant, id string) error
+}
+
+// view is what an answer shows of v.
+func (c CRUD) view(v any) any {
+	if c.View == nil {
+		return v
+	}
+	return c.View(v)
 }
 
 // MountCRUD adds list (GET) and create (POST) under base and get, update
@@ -272,14 +443,14 @@ func MountCRUD(rt AdminRouter, base string, global bool, ts Tenants, c CRUD) {
 			if err != nil {
 				return err
 			}
-			WriteJSON(w, http.StatusOK, map[string]any{"items": v, "total": total, "limit": lim, "offset": off})
+			WriteJSON(w, http.StatusOK, map[string]any{"items": c.view(v), "total": total, "limit": lim, "offset": off})
 			return nil
 		}
 		v, err := c.List(r.Context(), t)
 		if err != nil {
 			return err
 		}
-		WriteJSON(w, http.StatusOK, map[string]any{"items": v})
+		WriteJSON(w, http.StatusOK, map[string]any{"items": c.view(v)})
 		return nil
 	})
 	rt.Admin("GET "+base+"/{id}", func(w http.ResponseWriter, r *http.Request, p Principal) error {
@@ -291,7 +462,7 @@ func MountCRUD(rt AdminRouter, base string, global bool, ts Tenants, c CRUD) {
 		if err != nil {
 			return err
 		}
-		WriteJSON(w, http.StatusOK, v)
+		WriteJSON(w, http.StatusOK, c.view(v))
 		return nil
 	})
 	write := func(status int) Handler {
@@ -308,7 +479,7 @@ func MountCRUD(rt AdminRouter, base string, global bool, ts Tenants, c CRUD) {
 			if err != nil {
 				return err
 			}
-			WriteJSON(w, status, v)
+			WriteJSON(w, status, c.view(v))
 			return nil
 		}
 	}

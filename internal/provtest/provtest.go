@@ -52,8 +52,9 @@ func New(t testing.TB, mode string, burst int) *Env {
 	t.Cleanup(func() { st.Close() })
 	e := &Env{Ctx: ctx, Store: st, Log: &Log{}, Actor: store.Actor{User: "test", IP: "127.0.0.1"}}
 	e.Logger = slog.New(slog.NewTextHandler(e.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.Prov, err = provision.New(st, provision.TenancyConfig{Mode: mode, DefaultTenant: "default"},
-		provision.Config{BaseURL: "http://127.0.0.1", UnknownBurst: burst, UnknownInterval: time.Minute}, e.Logger)
+	pcfg := provision.DefaultConfig()
+	pcfg.BaseURL, pcfg.UnknownBurst, pcfg.UnknownInterval = "http://127.0.0.1", burst, time.Minute
+	e.Prov, err = provision.New(st, provision.TenancyConfig{Mode: mode, DefaultTenant: "default"}, pcfg, e.Logger)
 	if err != nil {
 		t.Fatal(err)
 	}

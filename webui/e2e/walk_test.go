@@ -49,6 +49,9 @@ func TestItalianEverywhere(t *testing.T) {
 		for _, bad := range p.Untranslated() {
 			t.Errorf("#/%s: %s", r, bad)
 		}
+		for _, bad := range p.Unlabelled() {
+			t.Errorf("#/%s: a control without a label: %s", r, bad)
+		}
 		p.Shot(strings.ReplaceAll(r, "/", "_"))
 		if strings.HasSuffix(r, "/new") {
 			// The form's own validation messages.

@@ -6,14 +6,20 @@
 //
 // A panel's test typically does:
 //
-//	env := webuitest.Shared(t)                  // one daemon and one browser for the package
-//	ten := env.NewTenant(t, "acme")              // its own tenant
-//	p := env.Page(t, "en")                       // a page logged in as a fresh admin, on ten
-//	p.Go("devices/new")                          // waits until the page is shown
+//	env := webuitest.Shared(t)                   // one daemon and one browser for the package
+//	ten := env.NewTenant(t)                       // its own tenant
+//	p, u := env.Page(t, "en", "admin", ten)       // a page logged in as a fresh admin, on ten
+//	p.Go("devices/new")                           // waits until the page is shown
 //	p.Fill("#device-form", "mac", "00:15:65:01:02:03")
 //	p.Submit("#device-form")
+//	p.Reshown("devices")                          // the page the save navigated to
 //	p.WaitVisible(`#devices tr[data-mac="001565010203"]`)
-//	p.Shot("devices")                            // kept when SWITCHBOARD_SCREENSHOTS=DIR
+//	p.Shot("devices")                             // kept when SWITCHBOARD_SCREENSHOTS=DIR
+//	rows := env.AuditRows(t, "object_type=device&user="+u.Name)
+//
+// The package's TestMain calls StopShared. StartDaemonNS and StartBrowserNS
+// run a daemon and a browser inside a network namespace (services that need
+// interfaces: DHCP, PnP).
 //
 // Untranslated(p) lists the texts of the shown page that do not come from the
 // message catalog (the page runs in check mode, see webui/static/core/i18n.js).
@@ -26,6 +32,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -39,6 +46,7 @@ import (
 
 	cdp "github.com/chromedp/chromedp"
 
+	"github.com/switchboard-pbx/switchboard/internal/nstest"
 	"github.com/switchboard-pbx/switchboard/internal/testlog"
 )
 
@@ -87,9 +95,12 @@ type Daemon struct {
 	// daemon's "listening" log line once it is ready).
 	HTTPS string
 	Log   *testlog.Buffer
-	cmd   *exec.Cmd
-	done  chan error
-	bin   string
+	// NetNS is the network namespace the daemon runs in ("" for the test's).
+	NetNS  string
+	cmd    *exec.Cmd
+	done   chan error
+	bin    string
+	client *http.Client
 }
 
 var httpsRE = regexp.MustCompile(`msg=listening component=http listener=https addr=(\S+)`)
@@ -97,12 +108,29 @@ var httpsRE = regexp.MustCompile(`msg=listening component=http listener=https ad
 // StartDaemon starts the daemon with a configuration of fresh directories,
 // listeners on free ports (port 0) and extra YAML (top-level sections)
 // appended. Stop it with Stop.
-func StartDaemon(bin, extra string) (*Daemon, error) {
+func StartDaemon(bin, extra string) (*Daemon, error) { return StartDaemonNS(bin, extra, "") }
+
+// StartDaemonNS is StartDaemon inside network namespace ns (made by
+// internal/nstest): the API client of the Daemon dials into it too.
+func StartDaemonNS(bin, extra, ns string) (*Daemon, error) {
 	dir, err := os.MkdirTemp("", "switchboard-console-")
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{Dir: dir, Socket: filepath.Join(dir, "sb.sock"), Log: &testlog.Buffer{}, bin: bin}
+	d := &Daemon{Dir: dir, Socket: filepath.Join(dir, "sb.sock"), Log: &testlog.Buffer{}, bin: bin, NetNS: ns, client: insecure}
+	if ns != "" {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // the daemon's own certificate
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				var c net.Conn
+				err := nstest.In(ns, func() error {
+					var err error
+					c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
+					return err
+				})
+				return c, err
+			}}
+		d.client = &http.Client{Timeout: 30 * time.Second, Transport: tr}
+	}
 	cfg := fmt.Sprintf("data_dir: %s\nhttp:\n  listen: \"127.0.0.1:0\"\n  https_listen: \"127.0.0.1:0\"\nadmin:\n  socket: %s\n  bcrypt_cost: 4\ntftp:\n  listen: \"\"\n%s",
 		filepath.Join(dir, "data"), d.Socket, extra)
 	cfgPath := filepath.Join(dir, "switchboard.yaml")
@@ -110,6 +138,9 @@ func StartDaemon(bin, extra string) (*Daemon, error) {
 		return nil, err
 	}
 	d.cmd = exec.Command(bin, "serve", "--config", cfgPath)
+	if ns != "" {
+		d.cmd = exec.Command("ip", "netns", "exec", ns, bin, "serve", "--config", cfgPath) // ip execs it: same pid
+	}
 	d.cmd.Stderr, d.cmd.Stdout = d.Log, d.Log
 	if err := d.cmd.Start(); err != nil {
 		return nil, err
@@ -170,6 +201,9 @@ func (d *Daemon) AddUser(t testing.TB, name, password, role, tenant string) {
 	}
 }
 
+// Client talks to the daemon's HTTPS listener (its self-signed certificate).
+var Client = insecure
+
 var insecure = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 	TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // the daemon's own self-signed certificate
 }}
@@ -193,7 +227,7 @@ func (d *Daemon) API(method, path, token string, body, out any) (int, error) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := insecure.Do(req)
+	resp, err := d.client.Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -212,7 +246,7 @@ func (d *Daemon) API(method, path, token string, body, out any) (int, error) {
 
 // Get fetches a URL of the daemon's HTTPS listener (not the API).
 func (d *Daemon) Get(path string) (*http.Response, []byte, error) {
-	resp, err := insecure.Get("https://" + d.HTTPS + path)
+	resp, err := d.client.Get("https://" + d.HTTPS + path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -252,7 +286,11 @@ func Chromium() string {
 
 // StartBrowser starts chromium headless with a fresh profile; it never reaches
 // another host.
-func StartBrowser() (*Browser, error) {
+func StartBrowser() (*Browser, error) { return StartBrowserNS("") }
+
+// StartBrowserNS starts chromium inside network namespace ns ("" for the
+// test's own): chromedp drives it over a pipe, so no port needs to cross.
+func StartBrowserNS(ns string) (*Browser, error) {
 	path := Chromium()
 	if path == "" {
 		return nil, fmt.Errorf("chromium is not installed (CI installs Debian's chromium from .ci/run)")
@@ -271,6 +309,16 @@ func StartBrowser() (*Browser, error) {
 	}
 	if os.Geteuid() == 0 {
 		opts = append(opts, cdp.NoSandbox)
+	}
+	if ns != "" {
+		ip, err := exec.LookPath("ip")
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, cdp.ModifyCmdFunc(func(cmd *exec.Cmd) {
+			cmd.Args = append([]string{"ip", "netns", "exec", ns, cmd.Path}, cmd.Args[1:]...)
+			cmd.Path = ip
+		}))
 	}
 	actx, cancelA := cdp.NewExecAllocator(context.Background(), opts...)
 	bctx, cancelB := cdp.NewContext(actx)
@@ -291,6 +339,10 @@ func StartBrowser() (*Browser, error) {
 
 // Close stops the browser.
 func (b *Browser) Close() { b.cancel() }
+
+// Context is the browser's chromedp context: chromedp.NewContext(b.Context(),
+// chromedp.WithNewBrowserContext()) opens an isolated tab (the benchmark uses it).
+func (b *Browser) Context() context.Context { return b.ctx }
 
 // Page is one tab in its own browser context (its own localStorage).
 type Page struct {
@@ -330,6 +382,23 @@ func (b *Browser) NewPage(t *testing.T, base, lang string) *Page {
 	return p
 }
 
+// NewTab opens base in another tab of the same browser context (the same
+// storage: a logged-in console stays logged in).
+func (p *Page) NewTab() *Page {
+	p.T.Helper()
+	ctx, cancel := cdp.NewContext(p.ctx)
+	q := &Page{T: p.T, Base: p.Base, ctx: ctx, done: cancel}
+	timer := time.AfterFunc(Timeout, cancel)
+	err := cdp.Do(ctx, cdp.Navigate(p.Base))
+	timer.Stop()
+	if err != nil {
+		cancel()
+		p.T.Fatalf("opening a second tab: %v", err)
+	}
+	p.T.Cleanup(cancel)
+	return q
+}
+
 // Ctx is the tab's context, for chromedp calls the helpers do not cover.
 func (p *Page) Ctx() context.Context { return p.ctx }
 
@@ -359,6 +428,12 @@ func Eval[T any](p *Page, js string) T {
 		p.fail("evaluate "+short(js), err)
 	}
 	return v
+}
+
+// Exec runs JavaScript for its effect.
+func (p *Page) Exec(js string) {
+	p.T.Helper()
+	p.Run("run "+short(js), cdp.Evaluate[cdp.Void](js))
 }
 
 // Poll waits until a JavaScript expression is true.
@@ -526,9 +601,10 @@ func (p *Page) Shot(name string) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		p.T.Fatal(err)
 	}
+	p.Exec("window.scrollTo(0, 0)")
 	ctx, cancel := context.WithTimeout(p.ctx, Timeout)
 	defer cancel()
-	b, err := cdp.Run(ctx, cdp.FullScreenshot(90))
+	b, err := cdp.Run(ctx, cdp.FullScreenshot(100) /* 100: PNG */)
 	if err != nil {
 		p.fail("screenshot", err)
 	}
@@ -604,6 +680,19 @@ const untranslatedJS = `(() => {
   return bad;
 })()`
 
+// unlabelledJS lists the form controls with no accessible name: no label (for
+// or around it), aria-label or aria-labelledby.
+const unlabelledJS = `[...document.querySelectorAll("input:not([type=hidden]), select, textarea")]
+  .filter(el => el.offsetParent !== null || el.closest("form"))
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute("aria-label") && !el.getAttribute("aria-labelledby"))
+  .map(el => (el.closest("[id]") ? el.closest("[id]").id + " " : "") + el.tagName.toLowerCase() + "[name=" + (el.name || "") + "]")`
+
+// Unlabelled lists the page's form controls that have no accessible name.
+func (p *Page) Unlabelled() []string {
+	p.T.Helper()
+	return Eval[[]string](p, unlabelledJS)
+}
+
 // Untranslated lists what the shown page displays that is not from the
 // message catalog (see untranslatedJS).
 func (p *Page) Untranslated() []string {
@@ -630,7 +719,7 @@ var (
 // SharedConfig is the daemon configuration of Shared: multi-tenant, with the
 // vendor redirection service and the CTI on (their API and pages exist; the
 // CTI's AMI is a closed loopback port: its users and profiles need none).
-const SharedConfig = "tenancy:\n  mode: multi\nredirect:\n  enabled: true\n" +
+const SharedConfig = "tenancy:\n  mode: multi\nredirect:\n  enabled: true\n  backoff_min: 50ms\n  backoff_max: 200ms\n  timeout: 2s\n" +
 	"cti:\n  enabled: true\n  bcrypt_cost: 4\n  ami:\n    address: \"127.0.0.1:9\"\n    username: console\n    secret: console-test\n"
 
 // Shared returns the package's Env, starting it on first use (skipping the

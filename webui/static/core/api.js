@@ -53,7 +53,9 @@ export async function api(method, path, body, opts) {
   try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
   if (resp.status === 401 && path !== "/login") {
     onUnauthorized();
-    throw new APIError(401, (data && data.error) || "unauthorized");
+    const err = new APIError(401, (data && data.error) || "unauthorized");
+    err.sessionEnded = true; // the login page is up: nothing more to show
+    throw err;
   }
   if (!resp.ok) {
     throw new APIError(resp.status, (data && data.error) || text || resp.statusText, data && data.field);

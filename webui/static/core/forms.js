@@ -61,12 +61,17 @@ class Form {
     const buttons = h("div", { class: "buttons" }, this.submitButton, spec.buttons || []);
     this.el = h("form", { id: spec.id, class: spec.inline ? "form inline" : "form", novalidate: true, method: "post", action: "#" },
       this.box, spec.inline ? body : h("div", { class: "fields" }, body), buttons);
-    if (spec.readOnly) for (const el of this.el.querySelectorAll("input, select, textarea")) el.disabled = true;
     this.el.addEventListener("submit", (ev) => { ev.preventDefault(); this.submit(); });
     this.el.addEventListener("input", (ev) => this.changed(ev));
     this.el.addEventListener("change", (ev) => this.changed(ev));
     for (const [k, val] of Object.entries(spec.values || {})) this.set(k, val, true);
     this.refresh();
+    // Read-only (an auditor): every input disabled, the buttons of custom
+    // fields (add a row, remove one) gone; after the values, which may add rows.
+    if (spec.readOnly) {
+      for (const el of this.el.querySelectorAll("input, select, textarea")) el.disabled = true;
+      for (const el of this.el.querySelectorAll(".fields button, fieldset button")) el.hidden = true;
+    }
   }
 
   makeField(fs) {
@@ -238,6 +243,8 @@ class Form {
   showError(err) {
     this.clearErrors();
     let name = err.field || "";
+    // "endpoints[0].id" or "file.prefix": the form's field is the first part.
+    if (name && !this.byName[name]) name = name.split(/[[.]/)[0];
     if (this.spec.errorFields && this.spec.errorFields[name]) name = this.spec.errorFields[name];
     const fld = this.byName[name];
     if (fld) {
@@ -265,7 +272,7 @@ class Form {
       try {
         await this.spec.onSubmit(this.values(), this);
       } catch (err) {
-        if (err && err.status === 401) return;
+        if (err && err.sessionEnded) return;
         this.showError(err);
       }
     };

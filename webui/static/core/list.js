@@ -70,7 +70,9 @@ export function pager({ id, total, offset, limit, count, onGo }) {
  * (debounced) and on Enter.
  */
 export function searchBox({ id, value, label, placeholder, onSearch }) {
-  const inputID = uid("search");
+  // A stable id: the page is rebuilt as the user types, and the shell puts the
+  // focus back on the element with the id that had it.
+  const inputID = id ? id + "-q" : uid("search");
   const input = h("input", { type: "search", id: inputID, name: "q", value: value || "", placeholder, autocomplete: "off" });
   const go = debounce(() => onSearch(input.value.trim()), 250);
   input.addEventListener("input", go);

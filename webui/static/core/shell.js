@@ -18,7 +18,9 @@ export async function start() {
   const resp = await fetch("/ui/manifest.json");
   const man = await resp.json();
   initI18n(man.messages, man.languages);
+  performance.mark("sb:manifest");
   await Promise.all(man.panels.map((p) => import(p)));
+  performance.mark("sb:panels");
   setUnauthorizedHandler(() => logout(false, t("core.session_ended")));
   // For the tests and the benchmark: what the page knows about itself.
   window.SB = {
@@ -52,6 +54,7 @@ async function boot() {
   }
   S.tenant = pickTenant();
   booted = true;
+  performance.mark("sb:boot");
   route();
 }
 
@@ -181,7 +184,7 @@ export function route() {
   const main = document.getElementById("main");
   if (main) main.setAttribute("aria-busy", "true");
   Promise.resolve().then(() => panel.render(ctx)).catch((err) => {
-    if (err && err.status === 401) return;
+    if (err && err.sessionEnded) return;
     if (!(err instanceof APIError)) console.error(err);
     ctx.show(t(panel.nav || "core.error_title"), errorMessage(err instanceof APIError ? err : new APIError(0, String(err && err.message || err))));
   });
@@ -218,6 +221,27 @@ function frame(panel, title, nodes) {
           h("a", { href: "#/" + p.path, "data-panel": p.id, "aria-current": p.id === current ? "page" : null }, t(p.nav))))));
     }));
   const main = h("main", { id: "main", tabindex: "-1" }, h("h1", {}, title), takeFlash(), ...nodes);
-  mount(header, h("div", { class: "layout" }, nav, main));
+  const skip = h("button", { type: "button", class: "skip", onclick: () => main.focus() }, t("core.skip"));
+  // Keep the focus where it was when the same control is on the new page (a
+  // search box being typed in, the tenant picker); else, on a new page, give
+  // it to the content, where a screen reader starts reading.
+  const active = document.activeElement;
+  const keepID = active && active !== document.body && active.id ? active.id : "";
+  const caret = active && typeof active.selectionStart === "number" ? active.selectionStart : null;
+  const samePage = document.body.dataset.route === location.hash.split("?")[0];
+  mount(skip, header, h("div", { class: "layout" }, nav, main));
   document.body.dataset.page = panel.id;
+  document.body.dataset.route = location.hash.split("?")[0];
+  const again = keepID && document.getElementById(keepID);
+  if (again) {
+    // A search box being typed in while its results loaded keeps what was
+    // typed since (its own pending search then brings the page up to date).
+    if (again.type === "search" && active.type === "search" && again.value !== active.value) again.value = active.value;
+    again.focus({ preventScroll: true });
+    if (caret !== null && typeof again.setSelectionRange === "function") {
+      try { again.setSelectionRange(caret, caret); } catch (e) { /* not a text field */ }
+    }
+  } else if (!samePage) {
+    main.focus({ preventScroll: true });
+  }
 }

@@ -29,6 +29,7 @@ export function errorContent(err, fieldLabel) {
   let head;
   switch (err.status) {
     case 0: head = t("core.err.network"); break;
+    case 401: head = t("core.err.unauthorized"); break;
     case 403: head = t("core.err.forbidden"); break;
     case 404: head = t("core.err.not_found"); break;
     case 409: head = fieldLabel ? t("core.err.conflict_field", { field: fieldLabel }) : t("core.err.conflict"); break;

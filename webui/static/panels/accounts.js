@@ -50,7 +50,7 @@ async function listPage(ctx) {
     onOpen: (a) => ctx.go(["accounts", a.id]),
     empty: search ? t("core.no_match") : t("accounts.empty"),
   });
-  const importInput = h("input", { type: "file", accept: ".csv,text/csv", class: "sr-only", tabindex: "-1", id: "accounts-import-file" });
+  const importInput = h("input", { type: "file", accept: ".csv,text/csv", class: "sr-only", tabindex: "-1", id: "accounts-import-file", "aria-label": t("accounts.import") });
   importInput.addEventListener("change", async () => {
     const f = importInput.files[0];
     if (!f) return;

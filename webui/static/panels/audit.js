@@ -5,7 +5,7 @@
 "use strict";
 
 import {
-  h, v, mono, time, tag, t, has, api, tbase, q, S, isAdmin, canWrite, form, table, pager, register, flash,
+  h, v, mono, time, tag, t, has, lang, api, APIError, tbase, q, S, isAdmin, canWrite, form, table, pager, register, flash,
   confirmDialog, errorMessage, message, section, busy, download, columnChooser, chosenColumns, tenantName,
 } from "../core/kit.js";
 import { catalog, modelLabel, accountLabel } from "./shared/catalog.js";
@@ -82,17 +82,24 @@ async function listPage(ctx) {
           h("ul", {}, (r.problems || []).map((p) => h("li", {}, t("audit.chain_problem", { row: p.row }), " ", v(p.reason))))));
     } catch (err) { box.replaceChildren(errorMessage(err)); }
   }) }, t("audit.verify")) : null;
-  const exportAs = (fmt) => async (ev) => busy(ev.currentTarget, async () => {
-    try {
-      const rows = [];
-      for (let off = 0; off < 100000; off += 1000) {
-        const page = await api("GET", "/audit" + q(Object.assign({}, filter, { limit: 1000, offset: off })));
-        rows.push(...(page.items || []));
-        if (rows.length >= page.total || !(page.items || []).length) break;
+  // The server writes the export (every matching row, not just this page) in
+  // the chosen format with the chosen columns.
+  const exportForm = form({
+    id: "audit-export", inline: true, submit: t("audit.export"),
+    values: { format: "xlsx" },
+    fields: [{ name: "format", label: t("audit.export_format"), type: "select",
+      options: ["xlsx", "csv", "json", "xml"].map((x) => ({ value: x, label: t("audit.format." + x) })) }],
+    onSubmit: async (vals) => {
+      const query = q(Object.assign({}, filter, { format: vals.format, columns: visible.join(","), lang }));
+      const resp = await fetch("/api/v1/audit/export" + query, { headers: { Authorization: "Bearer " + S.token } });
+      if (!resp.ok) {
+        const d = await resp.json().catch(() => null);
+        throw new APIError(resp.status, (d && d.error) || resp.statusText, d && d.field);
       }
-      if (fmt === "json") download("audit.json", JSON.stringify(rows, null, 2), "application/json");
-      else download("audit.csv", toCSV(rows), "text/csv");
-    } catch (err) { box.replaceChildren(errorMessage(err)); }
+      const m = /filename="?([^";]+)"?/.exec(resp.headers.get("Content-Disposition") || "");
+      download(m ? m[1] : "audit." + vals.format, await resp.blob(), resp.headers.get("Content-Type"));
+      exportForm.showMessage("ok", t("audit.exported"));
+    },
   });
   const list = table({
     id: "audit", caption: t("audit.nav"), columns: cols, visible, rows: res.items || [],
@@ -102,8 +109,7 @@ async function listPage(ctx) {
   });
   ctx.show(t("audit.nav"), filters.el,
     h("div", { class: "toolbar" }, verify,
-      h("button", { type: "button", class: "secondary", id: "export-csv", onclick: exportAs("csv") }, t("audit.export_csv")),
-      h("button", { type: "button", class: "secondary", id: "export-json", onclick: exportAs("json") }, t("audit.export_json")),
+      exportForm.el,
       h("span", { class: "grow" }),
       columnChooser({ id: "audit-columns", key: COLS_KEY, columns: cols, onChange: () => ctx.reload() })),
     box, list,
@@ -112,16 +118,7 @@ async function listPage(ctx) {
 }
 
 const TYPES = ["tenant", "user", "pbx", "account", "device", "placeholder", "model", "template", "asset",
-  "redirect_server", "redirect_state", "cti_user", "cti_profile", "ha_action"];
-
-function toCSV(rows) {
-  const cols = ["id", "tx_id", "time", "user", "source_ip", "tenant", "action", "object_type", "object_id", "description", "before", "after"];
-  const cell = (x) => {
-    const s = x === undefined || x === null ? "" : typeof x === "object" ? JSON.stringify(x) : String(x);
-    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  };
-  return [cols.join(","), ...rows.map((r) => cols.map((c) => cell(r[c])).join(","))].join("\r\n") + "\r\n";
-}
+  "redirect_server", "redirect_state", "cti_user", "cti_profile", "ha_action", "task", "task_run", "mail_settings"];
 
 // flatten turns an object into path -> value ("file.mac_format": "lower").
 function flatten(obj, prefix, out) {
@@ -239,7 +236,8 @@ async function detailPage(ctx, id) {
       h("tr", {}, h("th", {}, t("audit.col.time")), h("td", {}, time(r.time))),
       h("tr", {}, h("th", {}, t("audit.col.user")), h("td", {}, v(r.user), " ", h("span", { class: "muted" }, v(r.source_ip)))),
       h("tr", {}, h("th", {}, t("audit.col.tenant")), h("td", {}, r.tenant ? v(tenantName(r.tenant)) : t("audit.global"))),
-      h("tr", {}, h("th", {}, t("audit.col.action")), h("td", {}, actionLabel(r.action), " ", typeLabel(r.object_type))),
+      h("tr", {}, h("th", {}, t("audit.col.action")), h("td", {}, actionLabel(r.action))),
+      h("tr", {}, h("th", {}, t("audit.col.object_type")), h("td", {}, typeLabel(r.object_type))),
       h("tr", {}, h("th", {}, t("audit.col.object_id")), h("td", {}, mono(r.object_id))),
       h("tr", {}, h("th", {}, t("audit.col.tx_id")), h("td", {}, v(r.tx_id)))))),
     section(t("audit.changes"), await diffTable(r)),

@@ -76,7 +76,7 @@ async function listPage(ctx) {
 }
 
 function importButton(box, ctx) {
-  const input = h("input", { type: "file", accept: ".csv,text/csv", id: "devices-import-file", class: "sr-only", tabindex: "-1" });
+  const input = h("input", { type: "file", accept: ".csv,text/csv", id: "devices-import-file", class: "sr-only", tabindex: "-1", "aria-label": t("devices.import") });
   input.addEventListener("change", async () => {
     const f = input.files[0];
     if (!f) return;

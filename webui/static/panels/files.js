@@ -25,8 +25,9 @@ function tabs(current) {
 async function generatedPage(ctx) {
   const search = ctx.query.get("q") || "";
   const offset = Math.max(0, parseInt(ctx.query.get("offset") || "0", 10) || 0);
-  const res = await api("GET", tbase() + "/files" + q({ q: search, limit: PAGE, offset }));
+  const [res, pbx] = await Promise.all([api("GET", tbase() + "/files" + q({ q: search, limit: PAGE, offset })), api("GET", tbase() + "/pbx")]);
   const items = res.items || [];
+  const open_ = pbx.http_auth === "none";
   const view = h("div", { id: "file-view" });
   const open = async (f) => {
     try {
@@ -45,8 +46,8 @@ async function generatedPage(ctx) {
       { id: "size", label: t("files.size"), value: (f) => fmtBytes(f.size) },
       { id: "modified", label: t("files.modified"), value: (f) => time(f.modified) },
       { id: "device", label: t("files.device"), value: (f) => (f.mac ? mono(f.mac) : t("files.common")) },
-      { id: "secret", label: t("files.content"), value: (f) => f.secret
-        ? tag(t("files.credentials"), "warn", t("files.credentials_help")) : "" },
+      { id: "secret", label: t("files.content"), value: (f) => !f.secret ? ""
+        : open_ ? tag(t("files.unprotected"), "bad", t("files.unprotected_help")) : tag(t("files.credentials"), "warn", t("files.credentials_help")) },
     ],
     rows: items,
     attrs: (f) => ({ "data-name": f.name }),

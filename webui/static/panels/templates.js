@@ -119,7 +119,7 @@ async function editPage(ctx, id) {
     if (!x) throw Object.assign(new Error("not found"), { status: 404 });
     x = Object.assign({}, await api("GET", tbase() + "/templates/" + encodeURIComponent(id)), { origin: x.origin });
   }
-  const ro = !writable(x.origin) && !isNew;
+  const ro = !canWrite() || (!isNew && !writable(x.origin));
   const box = h("div");
   const problems = h("div", { id: "template-problems", "aria-live": "polite" });
   const output = h("div", { id: "template-preview" });
@@ -179,7 +179,12 @@ async function editPage(ctx, id) {
           ? t("templates.err.not_common", { name: "%%" + n + "%%", line })
           : t("templates.err.unknown", { name: "%%" + n + "%%", line }))))));
     } else {
-      if (!lastServerLine) { area.classList.remove("bad"); area.removeAttribute("aria-invalid"); }
+      if (!lastServerLine) {
+        area.classList.remove("bad");
+        area.removeAttribute("aria-invalid");
+        // The body is right now: the form's "correct the marked fields" is stale.
+        if (f && area.closest("form").querySelectorAll("[aria-invalid=true]").length === 0) f.box.replaceChildren();
+      }
       problems.replaceChildren();
     }
     return unknown.length === 0;

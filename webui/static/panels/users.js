@@ -46,12 +46,15 @@ async function editPage(ctx, name) {
   const f = form({
     id: "user-form",
     readOnly: ro,
-    values: { username: u.username, full_name: u.full_name, role: u.role, tenant: u.tenant || "", disabled: !!u.disabled },
+    values: { username: u.username, full_name: u.full_name, email: u.email || "", supervisor: !!u.supervisor, role: u.role,
+      tenant: u.tenant || "", disabled: !!u.disabled },
     fields: [
       { section: t("users.sec.user") },
       isNew ? { name: "username", label: t("users.username"), required: true, help: t("users.username_help"), attrs: { autocomplete: "off" },
         validate: (x) => (/^[a-zA-Z0-9][a-zA-Z0-9._@-]{0,63}$/.test(x) ? "" : t("users.err.username")) } : null,
       { name: "full_name", label: t("users.full_name"), attrs: { maxlength: 128 } },
+      { name: "email", label: t("users.email"), type: "email", attrs: { autocomplete: "off" } },
+      { name: "supervisor", label: t("users.supervisor"), type: "checkbox", help: t("users.supervisor_help") },
       { name: "role", label: t("users.role"), type: "select", options: roles.map((r) => ({ value: r, label: t("core.role." + r) })),
         help: t("users.role_help") },
       { name: "tenant", label: t("users.tenant"), type: "select", show: (x) => x.role === "tenant_admin",

@@ -1,0 +1,205 @@
+// Command console measures the web console's devices page in Chromium: a real
+// "switchboard serve", a tenant with 10,000 devices (and accounts), and the
+// time from navigating to the page until its first page of devices is shown,
+// read by the page itself (performance.now() since navigation start, when the
+// rows are in the document). The baseline is the same page for a tenant with
+// 10 devices in the same run: the ratio shows what the tenant's size costs.
+//
+//	go run ./bench/console -bin bin/switchboard
+//
+// prints one line:
+//
+//	bench console-devices devices=10000 first_page_ms=... baseline_10_ms=... ratio=... api_ms=... api_baseline_10_ms=... rounds=7 target_ms=300 load=...
+//
+// api_ms is the daemon's share: the median time of the page's API call
+// (GET .../devices?limit=50) asked without a browser. With CONSOLEBENCH_MARKS
+// set, each load's timeline (DOMContentLoaded, catalog, panels, boot, shown)
+// goes to stderr.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	cdp "github.com/chromedp/chromedp"
+
+	"github.com/switchboard-pbx/switchboard/webui/webuitest"
+)
+
+func main() {
+	bin := flag.String("bin", "bin/switchboard", "the switchboard binary")
+	n := flag.Int("devices", 10000, "devices in the big tenant")
+	rounds := flag.Int("rounds", 7, "page loads per tenant (the median is printed)")
+	flag.Parse()
+	if err := run(*bin, *n, *rounds); err != nil {
+		fmt.Fprintln(os.Stderr, "consolebench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(bin string, n, rounds int) error {
+	if webuitest.Chromium() == "" {
+		return fmt.Errorf("chromium is not installed")
+	}
+	d, err := webuitest.StartDaemon(bin, "tenancy:\n  mode: multi\n")
+	if err != nil {
+		return err
+	}
+	defer d.Stop()
+	out, e, code, err := d.CLI("bench-password-1\n", "user", "add", "bench", "--role", "admin", "--password-stdin")
+	if err != nil || code != 0 {
+		return fmt.Errorf("user add: %v %d %s %s", err, code, out, e)
+	}
+	var login struct{ Token string }
+	if c, err := d.API("POST", "/login", "", map[string]string{"username": "bench", "password": "bench-password-1"}, &login); err != nil || c != 200 {
+		return fmt.Errorf("login: %d %v", c, err)
+	}
+	big, err := seed(d, login.Token, "big", n)
+	if err != nil {
+		return err
+	}
+	small, err := seed(d, login.Token, "small", 10)
+	if err != nil {
+		return err
+	}
+	b, err := webuitest.StartBrowser()
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	base := "https://" + d.HTTPS + "/"
+	ctx, cancel := cdp.NewContext(b.Context(), cdp.WithNewBrowserContext())
+	defer cancel()
+	// Log in once: the token stays in the tab's storage.
+	if err := cdp.Do(ctx, cdp.Navigate(base),
+		cdp.Evaluate[cdp.Void](`localStorage.setItem("sb.token", `+fmt.Sprintf("%q", login.Token)+`)`)); err != nil {
+		return fmt.Errorf("browser: %w", err)
+	}
+	measure := func(tenant string) (float64, error) {
+		if c, err := d.API("PUT", "/me/preferences", login.Token, map[string]string{"tenant": tenant}, nil); err != nil || c != 200 {
+			return 0, fmt.Errorf("preference: %d %v", c, err)
+		}
+		lctx, cancel := context.WithTimeout(ctx, 120*time.Second)
+		defer cancel()
+		if err := cdp.Do(lctx, cdp.Navigate("about:blank"), cdp.Navigate(base+"#/devices"),
+			cdp.WaitVisible(cdp.CSS("#devices tbody tr[data-mac]"))); err != nil {
+			return 0, err
+		}
+		ms, err := cdp.Run(lctx, cdp.Evaluate[float64](`(() => { const s = window.__sbShown;
+			if (!s || s.page !== "devices" || !document.querySelector("#devices tbody tr[data-mac]")) throw new Error("not the devices page");
+			return s.at; })()`))
+		if err != nil {
+			return 0, err
+		}
+		if os.Getenv("CONSOLEBENCH_MARKS") != "" {
+			marks, _ := cdp.Run(lctx, cdp.Evaluate[string](`[...performance.getEntriesByType("navigation").map(n => "dcl=" + Math.round(n.domContentLoadedEventEnd)),
+				...performance.getEntriesByType("mark").map(m => m.name + "=" + Math.round(m.startTime))].join(" ")`))
+			fmt.Fprintf(os.Stderr, "consolebench: %s shown=%.0f\n", marks, ms)
+		}
+		rows, err := cdp.Run(lctx, cdp.Evaluate[int](`document.querySelectorAll("#devices tbody tr[data-mac]").length`))
+		if err != nil || rows != min(50, n) && tenant == big {
+			return 0, fmt.Errorf("%d rows on the first page (%v)", rows, err)
+		}
+		return ms, nil
+	}
+	// One warm-up load of each (the browser's cache of the console's files).
+	if _, err := measure(small); err != nil {
+		return err
+	}
+	if _, err := measure(big); err != nil {
+		return err
+	}
+	var bigMs, smallMs []float64
+	for i := 0; i < rounds; i++ {
+		s, err := measure(small)
+		if err != nil {
+			return err
+		}
+		g, err := measure(big)
+		if err != nil {
+			return err
+		}
+		smallMs, bigMs = append(smallMs, s), append(bigMs, g)
+		fmt.Fprintf(os.Stderr, "consolebench: round %d: 10 devices %.0f ms, %d devices %.0f ms\n", i+1, s, n, g)
+	}
+	// The API's share: the first page of devices asked directly, without a browser.
+	apiMs := func(tenant string) (float64, error) {
+		var v []float64
+		for i := 0; i < 21; i++ {
+			start := time.Now()
+			if c, err := d.API("GET", "/tenants/"+tenant+"/devices?limit=50", login.Token, nil, nil); err != nil || c != 200 {
+				return 0, fmt.Errorf("devices page: %d %v", c, err)
+			}
+			v = append(v, float64(time.Since(start).Microseconds())/1000)
+		}
+		return median(v), nil
+	}
+	apiBig, err := apiMs(big)
+	if err != nil {
+		return err
+	}
+	apiSmall, err := apiMs(small)
+	if err != nil {
+		return err
+	}
+	load := ""
+	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
+		load = strings.Fields(string(la))[0]
+	}
+	g, s := median(bigMs), median(smallMs)
+	fmt.Printf("bench console-devices devices=%d first_page_ms=%.0f baseline_10_ms=%.0f ratio=%.2f api_ms=%.1f api_baseline_10_ms=%.1f rounds=%d target_ms=300 load=%s\n",
+		n, g, s, g/s, apiBig, apiSmall, rounds, load)
+	return nil
+}
+
+// seed makes a tenant with n devices, every one linked to its own account,
+// imported as CSV (one transaction each).
+func seed(d *webuitest.Daemon, token, name string, n int) (string, error) {
+	var ten struct{ ID string }
+	if c, err := d.API("POST", "/tenants", token, map[string]string{"name": name}, &ten); err != nil || c != 201 {
+		return "", fmt.Errorf("tenant: %d %v", c, err)
+	}
+	var acc, dev bytes.Buffer
+	acc.WriteString("extension,sip_password,display_name\n")
+	dev.WriteString("mac,model,account_extension,enabled,notes\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&acc, "%d,Secret-%06d-pw,Person %d\n", 100000+i, i, i)
+		fmt.Fprintf(&dev, "0015650%05X,yealink-t46u,%d,true,desk %d\n", i, 100000+i, i)
+	}
+	for _, up := range []struct {
+		what string
+		body *bytes.Buffer
+	}{{"accounts", &acc}, {"devices", &dev}} {
+		req, _ := http.NewRequest("POST", "https://"+d.HTTPS+"/api/v1/tenants/"+ten.ID+"/"+up.what+".csv", up.body)
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "text/csv")
+		resp, err := importClient.Do(req)
+		if err != nil {
+			return "", err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return "", fmt.Errorf("import %s: %d", up.what, resp.StatusCode)
+		}
+	}
+	return ten.ID, nil
+}
+
+// importClient allows the long imports (the daemon's self-signed certificate).
+var importClient = &http.Client{Timeout: 10 * time.Minute, Transport: &http.Transport{
+	TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
+}}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
