@@ -29,7 +29,7 @@ test: lint bin/switchboard
 test-race:
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-# Benchmarks against the baselines in the same run (tftpd-hpa, nginx, wrk; root).
+# Benchmarks against the baselines in the same run (tftpd-hpa, nginx, wrk, MariaDB; root).
 bench: bin/switchboard
 	$(GO) run ./bench/provbench -bin bin/switchboard
 	$(GO) run ./bench/cti
@@ -37,6 +37,7 @@ bench: bin/switchboard
 	$(GO) run ./bench/pnp -bin bin/switchboard
 	$(GO) run ./bench/export
 	$(GO) run ./bench/console -bin bin/switchboard
+	$(GO) run ./bench/phonebook
 
 # golangci-lint, pinned, built from the Go module proxy into the tools cache
 # (SB_CACHE, outside the module); .golangci.yml says which linters run. Not yet

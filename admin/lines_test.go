@@ -53,7 +53,7 @@ func TestDeviceLinesKeysAPI(t *testing.T) {
 	body, _ := f["content"].(string)
 	for _, want := range []string{"account.2.label = Sales\n", "linekey.1.type = 13\n", "linekey.2.type = 15\n", "linekey.2.line = 2\n"} {
 		if !strings.Contains(body, want) {
-			t.Errorf("file lacks %q", want)
+			t.Errorf("file lacks %q:\n%s", want, body)
 		}
 	}
 }

@@ -345,6 +345,8 @@ func (a *API) provisioningRoutes() {
 			if err != nil {
 				return err
 			}
+			// Answer once the files reflect the import, as a device save does.
+			pv.WaitRendered(r.Context(), a.st.Revision()) //nolint:errcheck // ctx ended: answer anyway
 			writeJSON(w, http.StatusOK, res)
 			return nil
 		})

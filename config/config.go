@@ -24,6 +24,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/dhcp"
 	"github.com/switchboard-pbx/switchboard/ha"
 	"github.com/switchboard-pbx/switchboard/httpd"
+	"github.com/switchboard-pbx/switchboard/phonebook"
 	"github.com/switchboard-pbx/switchboard/pnp"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/redirect"
@@ -52,6 +53,8 @@ type Config struct {
 	Demo Demo `yaml:"demo"`
 	// CTI is the nethcti-compatible CTI server over Asterisk AMI (off by default).
 	CTI cti.Config `yaml:"cti"`
+	// Phonebook is the contacts phones and CTI clients share.
+	Phonebook phonebook.Config `yaml:"phonebook"`
 	// Redirect registers devices with vendor redirection services.
 	Redirect redirect.Config `yaml:"redirect"`
 	// DHCP is the optional DHCPv4 server (off by default).
@@ -88,6 +91,7 @@ func Default() Config {
 		Provisioning: provision.DefaultConfig(),
 		TFTP:         tftpd.DefaultConfig(),
 		CTI:          cti.DefaultConfig(),
+		Phonebook:    phonebook.DefaultConfig(),
 		Redirect:     redirect.DefaultConfig(),
 		DHCP:         dhcp.DefaultConfig(),
 		HA:           ha.DefaultConfig(),
@@ -253,6 +257,7 @@ func (c *Config) Finish() error {
 		{"provisioning", c.Provisioning.Validate()},
 		{"tftp", c.TFTP.Validate()},
 		{"cti", c.CTI.Validate()},
+		{"phonebook", c.Phonebook.Validate()},
 		{"redirect", c.Redirect.Validate()},
 		{"dhcp", c.DHCP.Validate()},
 		{"ha", c.HA.Validate()},

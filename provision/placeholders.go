@@ -64,6 +64,7 @@ var Placeholders = []PlaceholderInfo{
 	{"KPBX_PICKUP_PREFIX", SourcePBX, "feature code dialled before an extension to pick up its call (directed pickup), e.g. **"},
 	{"KPBX_GROUP_PICKUP_CODE", SourcePBX, "feature code that picks up a call ringing in the group, e.g. *8"},
 	{"KPBX_DND_CODE", SourcePBX, "feature code that toggles do-not-disturb on the PBX, e.g. *76"},
+	{"KPBX_PHONEBOOK_URL", SourcePBX, "URL of the tenant's phonebook directory, ending in /: add yealink.xml, snom.xml, fanvil.xml, grandstream.xml, cisco.xml or 000000000000-directory.xml"},
 
 	{"ACCOUNT_EXTENSION", SourceAccount, "the extension number"},
 	{"ACCOUNT_SIP_USERNAME", SourceAccount, "SIP user (From/Contact user)"},

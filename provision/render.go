@@ -675,6 +675,7 @@ func (s *Service) pbxVars(t Tenant, p PBXSettings) map[string]string {
 		"KPBX_PICKUP_PREFIX":         p.PickupPrefix,
 		"KPBX_GROUP_PICKUP_CODE":     p.GroupPickupCode,
 		"KPBX_DND_CODE":              p.DNDCode,
+		"KPBX_PHONEBOOK_URL":         provURL + "phonebook/",
 	}
 	timeVars(v, zone, time.Now())
 	return v

@@ -44,6 +44,9 @@ func (s *Service) Resolve(path string) (Target, error) {
 	if len(path) == 0 || len(path) > 512 || strings.ContainsAny(path, "\\\x00") {
 		return t, ErrBadPath
 	}
+	if st, ok, err := s.resolveSub(path); ok {
+		return st, err
+	}
 	dir, name, nested := strings.Cut(path, "/")
 	if nested && strings.Contains(name, "/") {
 		for _, p := range strings.Split(path, "/") {

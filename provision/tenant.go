@@ -181,6 +181,8 @@ type Service struct {
 
 	deviceChecks []func(tx *store.Tx, d *Device) error
 	deviceStatus func(d Device) any
+	// subdirs are the sub-directories other components serve (AddDirectory).
+	subdirs map[string]DirSource
 }
 
 // New loads the built-in catalog and registers the provision kinds with the store.

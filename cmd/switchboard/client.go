@@ -300,6 +300,8 @@ func verbsFor(noun string) []verb {
 		return dhcpVerbs()
 	case "ha":
 		return haVerbs()
+	case "phonebook":
+		return phonebookVerbs()
 	case "task":
 		return taskVerbs()
 	case "mail":

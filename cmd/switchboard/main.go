@@ -51,6 +51,7 @@ Usage:
   switchboard pbx show|set ...           PBX attributes of a tenant
   switchboard cti reload|dump            CTI server (cti.enabled): re-sync, state dump
   switchboard cti user|profile ...       CTI users and profiles
+  switchboard phonebook list|show|add|set|delete|import|export|files ...  contacts and speed dials
   switchboard redirect list|add|set|delete|test|status|assign ...  vendor redirection servers
   switchboard dhcp leases|rules          the built-in DHCP server (dhcp.enabled)
   switchboard dhcp probe --interface IF  ask the LAN's DHCP servers what phones get (runs locally, root)
@@ -95,9 +96,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "dhcp":
 		err = cmdDHCP(args[1:], stdin, stdout, stderr)
 	case "status", "user", "users", "tenant", "tenants", "audit", "device", "devices", "account", "accounts",
-		"file", "files", "unknown", "catalog", "pbx", "redirect", "ha", "task", "tasks", "mail":
+		"file", "files", "unknown", "catalog", "pbx", "redirect", "ha", "task", "tasks", "mail", "phonebook":
 		noun := args[0]
-		if noun != "status" && noun != "unknown" && noun != "redirect" && noun != "ha" && noun != "mail" {
+		if noun != "status" && noun != "unknown" && noun != "redirect" && noun != "ha" && noun != "mail" && noun != "phonebook" {
 			noun = strings.TrimSuffix(noun, "s")
 		}
 		err = cmdClient(noun, args[1:], stdin, stdout)

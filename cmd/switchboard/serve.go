@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -25,6 +26,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/httpd"
 	"github.com/switchboard-pbx/switchboard/httpprov"
 	"github.com/switchboard-pbx/switchboard/internal/component"
+	"github.com/switchboard-pbx/switchboard/phonebook"
 	"github.com/switchboard-pbx/switchboard/pnp"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/ratelimit"
@@ -137,6 +139,13 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 	if _, err := prov.EnsureDefaultTenant(ctx); err != nil {
 		return d, fmt.Errorf("default tenant: %w", err)
 	}
+	// The phonebook runs on both HA nodes, as the renderer does: its files are
+	// ready when a passive node takes over.
+	book, err := phonebook.New(ctx, cfg.Phonebook, clog("phonebook"), st, prov)
+	if err != nil {
+		return d, err
+	}
+	prov.AddDirectory(phonebook.Dir, book)
 	api, err := admin.New(cfg.Admin, clog("admin"), st, prov, version)
 	if err != nil {
 		return d, err
@@ -157,6 +166,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 		return d, err
 	}
 	add(prov, false)
+	add(book, false)
 	add(api, false)
 	add(admin.NewSocketServer(cfg.Admin.Socket, d.web.Secure(), clog("socket")), false)
 	add(httpSrv, false)
@@ -198,6 +208,9 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 			return d, err
 		}
 		c.SetPBXLocation(pbxLocation(cfg))
+		if err := book.MountCTI(ctiMounter(c)); err != nil {
+			return d, err
+		}
 		add(c, true)
 	}
 	tasksSvc, err := newTasks(ctx, cfg, clog("tasks"), st, prov)
@@ -228,6 +241,16 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 	}
 	api.SetFeatures(optional)
 	return d, nil
+}
+
+// ctiMounter mounts another package's /webrest routes on the CTI, for its
+// logged-in users.
+func ctiMounter(c *cti.Service) phonebook.Mounter {
+	return func(pattern string, h phonebook.UserHandler) error {
+		return c.Mount(pattern, func(w http.ResponseWriter, r *http.Request, caller cti.Caller) error {
+			return h(w, r, phonebook.User{Username: caller.Username, IP: caller.IP, Profile: caller})
+		})
+	}
 }
 
 // registry holds the process's metrics and the store revision.

@@ -170,11 +170,11 @@ func TestRolesAndSession(t *testing.T) {
 	// The auditor: every page, no write control.
 	for _, r := range webuitest.Eval[[]string](p, `SB.routes()`) {
 		p.Go(r)
-		// Writes: submit buttons (but the audit filters' and the user's own
+		// Writes: submit buttons (but the audit filters and export (reading), the user's own
 		// password form, which every role may use), delete buttons, "add"
 		// links, imports and uploads.
-		n := webuitest.Eval[int](p, `[...document.querySelectorAll("main form:not(#audit-filters):not(#password-form) button[type=submit], main button.danger, main a.button[id^=add-], #devices-import, #accounts-import, #asset-upload, #restore, button[data-copy], #cf-add, #ep-add")].filter(e => e.offsetParent !== null && !e.disabled).length`)
-		enabled := webuitest.Eval[int](p, `[...document.querySelectorAll("main form.form:not(#audit-filters):not(#password-form) :is(input, select, textarea)")].filter(e => !e.disabled).length`)
+		n := webuitest.Eval[int](p, `[...document.querySelectorAll("main form:not(#audit-filters):not(#audit-export):not(#password-form) button[type=submit], main button.danger, main a.button[id^=add-], #devices-import, #accounts-import, #asset-upload, #restore, button[data-copy], #cf-add, #ep-add")].filter(e => e.offsetParent !== null && !e.disabled).length`)
+		enabled := webuitest.Eval[int](p, `[...document.querySelectorAll("main form.form:not(#audit-filters):not(#audit-export):not(#password-form) :is(input, select, textarea)")].filter(e => !e.disabled).length`)
 		if n != 0 || enabled != 0 {
 			t.Errorf("auditor on #/%s: %d write controls, %d enabled inputs", r, n, enabled)
 		}
