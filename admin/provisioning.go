@@ -457,9 +457,9 @@ func (a *API) revealRoutes(tb string) {
 		pw, err := pv.RevealAccount(r.Context(), p.Actor(), t, r.PathValue("id"))
 		return map[string]string{"sip_password": pw}, err
 	})
-	reveal("/devices/{id}/reveal", "phone_password", func(r *http.Request, p Principal, t string) (any, error) {
-		pw, err := pv.RevealDevice(r.Context(), p.Actor(), t, r.PathValue("id"))
-		return map[string]string{"phone_password": pw}, err
+	reveal("/devices/{id}/reveal", "phone_password,provisioning_url", func(r *http.Request, p Principal, t string) (any, error) {
+		pw, u, err := pv.RevealDevice(r.Context(), p.Actor(), t, r.PathValue("id"))
+		return map[string]string{"phone_password": pw, "provisioning_url": u}, err
 	})
 	reveal("/pbx/reveal", "http_password,phone_admin_password", func(r *http.Request, p Principal, t string) (any, error) {
 		pw, admin, err := pv.RevealPBX(r.Context(), p.Actor(), t)

@@ -208,7 +208,15 @@ func FuzzResolve(f *testing.F) {
 			f.Fatalf("%s does not resolve: %+v %v", prefix+pvAsset, got, err)
 		}
 	}
+	// The multi-tenant tree serves device files only under their token.
+	if _, err := multi.s.SetPBX(multi.ctx, multi.actor, multi.tenant, json.RawMessage(`{"secure_urls":true}`)); err != nil {
+		f.Fatal(err)
+	}
+	multi.sync(f)
 	for _, p := range []string{
+		single.token + "/" + pvFile, tenant + "/" + multi.token + "/" + pvFile, tenant + "/" + multi.token + "/" + pvAsset,
+		tenant + "/" + multi.token + "/001565998877.cfg", tenant + "/" + single.token + "/" + pvFile, multi.token + "//" + pvFile,
+		tenant + "/" + multi.token + "/../" + pvFile, tenant + "/" + multi.token + "/phonebook/yealink.xml",
 		pvFile, pvAsset, "001565abcdef.cfg", "nothing.cfg", "../" + pvFile, "/" + pvFile, "/etc/passwd", "a//b", "a/", ".", "..",
 		"./" + pvFile, `a\b`, pvFile + "\x00", "a%2e%2e", "", strings.Repeat("a", 129), strings.Repeat("a/", 257),
 		tenant + "/" + pvFile, tenant + "/" + pvAsset, tenant + "/../" + tenant + "/" + pvFile, strings.ToUpper(tenant) + "/" + pvFile,
@@ -254,6 +262,17 @@ func FuzzResolve(f *testing.F) {
 				if !strings.EqualFold(dir, got.Tenant) {
 					t.Fatalf("%q resolved in tenant %q", p, got.Tenant)
 				}
+			}
+			// Only the device's own token opens its file; the secure tree
+			// serves no device file by name.
+			if got.Token {
+				tok, rest, _ := strings.Cut(name, "/")
+				if tok != e.token && got.File != nil && got.File.Device != "" || !isURLToken(tok) {
+					t.Fatalf("%q: token %q served %+v", p, tok, got.File)
+				}
+				name = rest
+			} else if e == multi && got.File != nil && got.File.Device != "" {
+				t.Fatalf("%q: a device file by name in a secure tree", p)
 			}
 			if name != got.Name {
 				t.Fatalf("%q resolved to %q", p, got.Name)

@@ -50,6 +50,13 @@ type PBXSettings struct {
 	// phones (a device's phone_password overrides it): generated when the
 	// tenant is created, never empty.
 	PhoneAdminPassword string `json:"phone_admin_password"`
+	// SecureURLs serves the files with secrets (device files: SIP and admin
+	// passwords) only under each device's secret URL
+	// (<provisioning URL><url_token>/<file>); a request that names only the
+	// file (and so only knows the MAC) gets 404, over HTTP, HTTPS and TFTP.
+	// On for new tenants; off (stored settings without the field) is the old
+	// behaviour: files by name, behind http_auth when it is on.
+	SecureURLs bool `json:"secure_urls"`
 	// HTTPAuth protects this tenant's provisioning tree: none, basic or digest.
 	HTTPAuth     string `json:"http_auth"`
 	HTTPUser     string `json:"http_user"`
@@ -60,7 +67,7 @@ type PBXSettings struct {
 func DefaultPBXSettings() PBXSettings {
 	return PBXSettings{SIPUDPPort: 5060, SIPTCPPort: 5060, SIPTLSPort: 5061, Transport: "udp",
 		NTPServer: "pool.ntp.org", Language: "en", ResyncSeconds: 86400, HTTPAuth: "none",
-		PickupPrefix: "**", GroupPickupCode: "*8", DNDCode: "*76"}
+		PickupPrefix: "**", GroupPickupCode: "*8", DNDCode: "*76", SecureURLs: true}
 }
 
 var featureCodeRE = regexp.MustCompile(`^[0-9*#]{0,16}$`)
@@ -205,8 +212,13 @@ type Device struct {
 	RedirectServer string `json:"redirect_server,omitempty"`
 	// RedirectCode is the vendor's device code when the MAC alone is not enough
 	// (Gigaset: the 4 characters after the MAC on the label).
-	RedirectCode string    `json:"redirect_code,omitempty"`
-	Created      time.Time `json:"created"`
+	RedirectCode string `json:"redirect_code,omitempty"`
+	// URLToken names the device's secret directory in its tenant's tree
+	// (see PBXSettings.SecureURLs): 32 hex digits, generated when the device
+	// is created; saving it as "" issues a new one (the old URL stops
+	// working). A secret: masked like a password, read with a reveal.
+	URLToken string    `json:"url_token"`
+	Created  time.Time `json:"created"`
 }
 
 // DeviceLine is one line of a device: an account, and how the phone labels it.

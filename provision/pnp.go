@@ -4,6 +4,9 @@ package provision
 // file (File is "" while the device has none, e.g. without a linked account).
 type DeviceRef struct {
 	Tenant, Device, File string
+	// Token is the device's secret URL token (see DeviceDir): hand the phone
+	// DeviceDir(tenant URL, Token), never the tenant's URL alone.
+	Token string
 }
 
 // FindMAC lists every tenant that configures mac (AABBCCDDEEFF), from the rendered
@@ -21,6 +24,7 @@ func (s *Service) FindMAC(mac string) []DeviceRef {
 		ref := DeviceRef{Tenant: id}
 		if f := tf.lookupFile(name); name != "" && f != nil {
 			ref.Device, ref.File = f.Device, f.Name
+			ref.Token = tf.tokenOf[f.Device]
 		}
 		out = append(out, ref)
 	}

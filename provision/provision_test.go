@@ -33,6 +33,7 @@ type pvEnv struct {
 	model   string // model M: <aabbccddeeff>.cfg
 	account string
 	device  string
+	token   string // the device's secret URL token
 }
 
 const (
@@ -77,6 +78,12 @@ func pvStartWith(tb testing.TB, mode string, over Config, setup func(*Service, *
 		tb.Fatal(err)
 	}
 	e.tenant = ten.ID
+	// The fixture serves device files by name (as tenants made before secret
+	// URLs do); TestSecureURLs turns them on.
+	if _, err := e.s.SetPBX(ctx, e.actor, ten.ID, json.RawMessage(`{"secure_urls":false}`)); err != nil {
+		cancel()
+		tb.Fatal(err)
+	}
 	done := make(chan struct{})
 	go func() { e.s.Serve(ctx); close(done) }()
 	tb.Cleanup(func() { cancel(); <-done })
@@ -102,7 +109,7 @@ func pvStartWith(tb testing.TB, mode string, over Config, setup func(*Service, *
 	if err != nil {
 		tb.Fatal(err)
 	}
-	e.device = d.ID
+	e.device, e.token = d.ID, d.URLToken
 	if _, err := e.s.PutAsset(ctx, e.actor, e.tenant, pvAsset, strings.NewReader("firmware bytes")); err != nil {
 		tb.Fatal(err)
 	}

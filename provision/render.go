@@ -50,6 +50,12 @@ type tenantFiles struct {
 	devices map[string]string // every configured MAC -> its file's name ("" without one)
 	errors  map[string]string // device id -> why it has no file
 	auth    HTTPAuth          // what the tenant demands of requests for secret files
+	// tokens maps each device's secret URL token to the device's id, tokenOf
+	// the other way; secure withholds device files from requests without
+	// their token (PBXSettings.SecureURLs).
+	tokens  map[string]string
+	tokenOf map[string]string
+	secure  bool
 	// warnings are what is wrong with every device file of the tenant (no SIP
 	// server), shown with each device.
 	warnings []Warning
@@ -354,8 +360,9 @@ type treeWriter struct {
 	tenant string
 	tf     *tenantFiles // live; only the run goroutine writes it
 	now    time.Time
-	seen   map[string]*File // the files of this pass, by key
-	models map[string]bool  // models of the tenant's devices (for common files)
+	seen   map[string]*File  // the files of this pass, by key
+	models map[string]bool   // models of the tenant's devices (for common files)
+	tokens map[string]string // device token -> device id
 	batch  []*File
 	stats  renderStats
 	since  int // bytes replaced since the last collection
@@ -375,7 +382,7 @@ func (r *renderer) newWriter(tenant string) *treeWriter {
 		r.tenants[tenant] = tf
 	}
 	r.mu.Unlock()
-	return &treeWriter{r: r, tenant: tenant, tf: tf, now: time.Now().UTC().Truncate(time.Second), seen: map[string]*File{}, models: map[string]bool{}}
+	return &treeWriter{r: r, tenant: tenant, tf: tf, now: time.Now().UTC().Truncate(time.Second), seen: map[string]*File{}, models: map[string]bool{}, tokens: map[string]string{}}
 }
 
 // put adds a rendered file; a file with the same bytes as the served one is kept
@@ -445,8 +452,12 @@ func tenantWarnings(p PBXSettings) []Warning {
 
 // finish removes the files the pass did not write and installs the tenant-wide
 // state (authentication, device list, errors, assets) in one step.
-func (w *treeWriter) finish(devices, errs map[string]string, assets map[string]*Asset, auth HTTPAuth, disabled bool, rev int64, warnings []Warning) {
+func (w *treeWriter) finish(devices, errs map[string]string, assets map[string]*Asset, auth HTTPAuth, disabled bool, rev int64, warnings []Warning, secure bool) {
 	w.flush()
+	tokenOf := make(map[string]string, len(w.tokens))
+	for tok, id := range w.tokens {
+		tokenOf[id] = tok
+	}
 	w.r.mu.Lock()
 	for key, f := range w.tf.files {
 		if _, ok := w.seen[key]; !ok {
@@ -456,6 +467,7 @@ func (w *treeWriter) finish(devices, errs map[string]string, assets map[string]*
 	}
 	w.tf.devices, w.tf.errors, w.tf.assets = devices, errs, assets
 	w.tf.auth, w.tf.disabled, w.tf.rev, w.tf.warnings = auth, disabled, rev, warnings
+	w.tf.tokens, w.tf.tokenOf, w.tf.secure = w.tokens, tokenOf, secure
 	w.r.mu.Unlock()
 }
 
@@ -475,14 +487,14 @@ func (r *renderer) renderTenant(ctx context.Context, tenant string) (renderStats
 		w = r.newWriter(tenant)
 		devices, errs := map[string]string{}, map[string]string{}
 		if !td.tenant.Enabled {
-			w.finish(devices, errs, map[string]*Asset{}, HTTPAuth{}, true, rev, nil)
+			w.finish(devices, errs, map[string]*Asset{}, HTTPAuth{}, true, rev, nil, true)
 			return nil
 		}
 		if err := r.renderDevices(tx, td, w, devices, errs); err != nil {
 			return err
 		}
 		r.renderCommon(td, w)
-		w.finish(devices, errs, td.assets, HTTPAuth{Mode: td.pbx.HTTPAuth, User: td.pbx.HTTPUser, Password: td.pbx.HTTPPassword}, false, rev, tenantWarnings(td.pbx))
+		w.finish(devices, errs, td.assets, HTTPAuth{Mode: td.pbx.HTTPAuth, User: td.pbx.HTTPUser, Password: td.pbx.HTTPPassword}, false, rev, tenantWarnings(td.pbx), td.pbx.SecureURLs)
 		return nil
 	})
 	if gone {
@@ -569,6 +581,9 @@ func (r *renderer) renderDevices(tx *store.Tx, td *tenantData, w *treeWriter, de
 			return fmt.Errorf("provision: device %s: %w", id, err)
 		}
 		devices[d.MAC] = ""
+		if d.URLToken != "" {
+			w.tokens[d.URLToken] = d.ID
+		}
 		m, ok := td.models[d.Model]
 		if !ok {
 			errs[d.ID] = fmt.Sprintf("model %q does not exist", d.Model)
@@ -603,6 +618,7 @@ func (r *renderer) renderDevices(tx *store.Tx, td *tenantData, w *treeWriter, de
 			vars[k] = v
 		}
 		deviceVars(vars, d, mac, m, td.pbx, acc, r.s.brandName(m.Brand))
+		secureVars(vars, td.pbx, d)
 		sc := deviceScope(c, vars, d, m, td.pbx, td.accounts)
 		if b, err = c.RenderScope(b[:0], sc, t.Escape); err != nil {
 			errs[d.ID] = fmt.Sprintf("template %q: %v", t.Name, err)
@@ -643,6 +659,19 @@ func (r *renderer) renderCommon(td *tenantData, w *treeWriter) {
 			w.put(&File{Name: cf.Name, Tenant: w.tenant, ContentType: t.ContentType, Body: bytes.Clone(b)})
 		}
 	}
+}
+
+// secureVars points a device file's own URLs (where the phone fetches its
+// configuration and the phonebook again) at the device's secret directory
+// when the tenant serves device files only there: a phone provisioned once
+// through its token keeps using it.
+func secureVars(vars map[string]string, p PBXSettings, d Device) {
+	if !p.SecureURLs || d.URLToken == "" {
+		return
+	}
+	dir := DeviceDir(vars["KPBX_PROVISIONING_URL"], d.URLToken)
+	vars["KPBX_PROVISIONING_URL"] = dir
+	vars["KPBX_PHONEBOOK_URL"] = dir + "phonebook/"
 }
 
 // pbxVars are the tenant-wide placeholder values.

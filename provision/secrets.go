@@ -70,7 +70,7 @@ func (s *Service) MaskedBody(ctx context.Context, f *File) ([]byte, error) {
 		if err := getIn(tx, KindDevice, f.Tenant, f.Device, &d); err != nil {
 			return err
 		}
-		values = append(values, d.PhonePassword)
+		values = append(values, d.PhonePassword, d.URLToken)
 		for _, l := range d.Lines {
 			var a Account
 			if err := getIn(tx, KindAccount, f.Tenant, l.Account, &a); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -108,13 +108,16 @@ func (s *Service) RevealAccount(ctx context.Context, actor store.Actor, tenant, 
 	return a.SIPPassword, s.st.Reveal(ctx, actor, KindAccount, tenant, id, "sip_password of account "+a.Extension+" revealed")
 }
 
-// RevealDevice returns a device's phone web password and records the reveal.
-func (s *Service) RevealDevice(ctx context.Context, actor store.Actor, tenant, id string) (string, error) {
+// RevealDevice returns a device's phone web password and its secret
+// provisioning URL (the directory its files are served under, see
+// PBXSettings.SecureURLs), and records the reveal.
+func (s *Service) RevealDevice(ctx context.Context, actor store.Actor, tenant, id string) (phonePassword, provisioningURL string, err error) {
 	d, err := s.Device(ctx, tenant, id)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return d.PhonePassword, s.st.Reveal(ctx, actor, KindDevice, tenant, id, "phone_password of device "+d.MAC+" revealed")
+	return d.PhonePassword, DeviceDir(s.ProvisioningURL(tenant), d.URLToken),
+		s.st.Reveal(ctx, actor, KindDevice, tenant, id, "phone_password and secret URL of device "+d.MAC+" revealed")
 }
 
 // RevealPBX returns a tenant's provisioning HTTP password and phone admin

@@ -62,7 +62,7 @@ func (s *Service) registerKinds() {
 		}
 		return s.checkDevice(tx, &d)
 	})
-	dev.Secrets = []string{"phone_password"}
+	dev.Secrets = []string{"phone_password", "url_token"}
 	dev.Unique = map[string]string{"objects_device_mac": "mac"}
 	ph := decodeCheck(KindPlaceholder, func(tx *store.Tx, id string, raw json.RawMessage) error {
 		var p Placeholder
@@ -233,6 +233,27 @@ func ensurePBX(tx *store.Tx, tenant string) error {
 	case p.PhoneAdminPassword == "":
 		p.PhoneAdminPassword = GeneratePassword(phoneAdminPasswordLength)
 		return tx.Replace(KindPBX, tenant, tenant, p, "phone admin password generated")
+	}
+	return nil
+}
+
+// ensureTokens gives every device of tenant that has none (saved before
+// secret URLs existed) its url_token: an audited change, replicated like any
+// other.
+func ensureTokens(tx *store.Tx, tenant string) error {
+	var missing []Device
+	if err := listInto(tx, KindDevice, tenant, func(d Device) {
+		if d.URLToken == "" {
+			missing = append(missing, d)
+		}
+	}); err != nil {
+		return err
+	}
+	for _, d := range missing {
+		d.URLToken = NewURLToken()
+		if err := tx.Replace(KindDevice, tenant, d.ID, d, fmt.Sprintf("device %s: secret URL issued", d.MAC)); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -544,8 +565,15 @@ func (s *Service) saveDevice(tx *store.Tx, tenant, id string, patch json.RawMess
 	} else if err := getIn(tx, KindDevice, tenant, id, &d); err != nil {
 		return d, err
 	}
-	if err := mergeDevice(&d, keepMasked(patch, "phone_password")); err != nil {
+	token := d.URLToken
+	if err := mergeDevice(&d, keepMasked(patch, "phone_password", "url_token")); err != nil {
 		return d, err
+	}
+	switch {
+	case d.URLToken == "":
+		d.URLToken = NewURLToken() // a new device, or a new URL asked for
+	case d.URLToken != token:
+		return d, verr("url_token", "url_token is generated: send \"\" for a new one")
 	}
 	if !create && d.ID != id {
 		return d, verr("id", "id cannot be changed")

@@ -267,6 +267,9 @@ func (s *Service) EnsureDefaultTenant(ctx context.Context) (Tenant, error) {
 			if err := ensurePBX(tx, t.ID); err != nil {
 				return err
 			}
+			if err := ensureTokens(tx, t.ID); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

@@ -343,7 +343,7 @@ func (h hook) log(st tftp.TransferStats, err error) {
 	key := transferKey(net.UDPAddr{IP: st.RemoteAddr, Port: st.Tid}, st.Filename)
 	n, _ := h.s.sizes.LoadAndDelete(key)
 	bytes, _ := n.(int64)
-	args := []any{"src", st.RemoteAddr.String(), "file", st.Filename, "bytes", bytes,
+	args := []any{"src", st.RemoteAddr.String(), "file", printable(st.Filename), "bytes", bytes,
 		"took", st.Duration.Round(time.Microsecond).String(), "blksize", st.Opts["blksize"]}
 	if err != nil {
 		h.s.log.Info("tftp transfer failed", append(args, "result", err.Error())...)
@@ -503,7 +503,9 @@ const msgNeedsAuth = "access violation: this file needs authentication, fetch it
 func needsAuth(t provision.Target) bool { return t.File != nil && t.Auth.Required() }
 
 // printable keeps log lines one line long whatever a client sends.
+// A device's secret URL token in the name is masked (provision.LogPath).
 func printable(s string) string {
+	s = provision.LogPath(s)
 	if len(s) > 128 {
 		s = s[:128]
 	}

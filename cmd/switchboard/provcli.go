@@ -266,7 +266,7 @@ func deviceVerbs() []verb {
 			}},
 	}
 	vs = append(vs, deviceLineKeyVerbs()...)
-	vs = append(vs, revealVerb("MAC|ID", "print a device's phone web password (recorded in the audit log)", "phone_password",
+	vs = append(vs, revealVerb("MAC|ID", "print a device's phone web password and its secret provisioning URL (recorded in the audit log)", "phone_password,provisioning_url",
 		func(c *client, base, ref string) (string, error) {
 			d, err := c.findDevice(base, ref)
 			if err != nil {
