@@ -180,8 +180,8 @@ func TestUnknownIgnoredByDefault(t *testing.T) {
 	ph.send(ph.subscribe("001565123456", "known-1", "Yealink"))
 	msgs := ph.recv(500 * time.Millisecond)
 	n, notify := notifies(msgs)
-	if n != 1 || body(notify) != p.Prov.ProvisioningURL(p.Tenant) {
-		t.Fatalf("known Yealink: %d NOTIFYs, body %q", n, body(notify))
+	if n != 1 || body(notify) != provision.DeviceDir(p.Prov.ProvisioningURL(p.Tenant), p.Token) {
+		t.Fatalf("known Yealink: %d NOTIFYs, body %q, want its secret directory", n, body(notify))
 	}
 	ph.answer(notify)
 	// The ignored SUBSCRIBE was decided before the known one was answered, and
@@ -222,7 +222,7 @@ func TestUnknownIgnoredByDefault(t *testing.T) {
 		t.Fatalf("state: %+v", st)
 	}
 	known, unknown := st.Recent[0], st.Recent[1]
-	if known.MAC != "001565123456" || !known.Answered || !known.Known || known.URL != p.Prov.ProvisioningURL(p.Tenant) || known.Vendor != "yealink" {
+	if known.MAC != "001565123456" || !known.Answered || !known.Known || known.URL != p.Prov.ProvisioningURL(p.Tenant)+"********/" || known.Vendor != "yealink" {
 		t.Errorf("newest sighting: %+v", known)
 	}
 	if unknown.MAC != "00304FA99948" || unknown.Answered || unknown.URL != "" {
@@ -323,7 +323,7 @@ func TestTenantMap(t *testing.T) {
 	// The configured Yealink is found in its own tenant.
 	ph.send(ph.subscribe("001565123456", "map-3", "Yealink"))
 	n, notify = notifies(forCall(ph.recv(500*time.Millisecond), "map-3"))
-	if n != 1 || body(notify) != p.Prov.ProvisioningURL(p.Tenant) {
+	if n != 1 || body(notify) != provision.DeviceDir(p.Prov.ProvisioningURL(p.Tenant), p.Token) {
 		t.Fatalf("configured device: %d NOTIFYs, body %q", n, body(notify))
 	}
 	ph.answer(notify)

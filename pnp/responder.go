@@ -380,7 +380,9 @@ func (s *Server) handle(data []byte, src netip.AddrPort, ifindex int) {
 		log.Warn("no IPv4 address on the interface to answer from")
 		return
 	}
-	seen.Answered, seen.URL = true, body
+	// The state is shown to readers: the device's token is masked there as
+	// in the log.
+	seen.Answered, seen.URL = true, provision.LogPath(body)
 	s.recent.add(seen)
 	lport := uint16(s.uc.LocalAddr().(*net.UDPAddr).Port)
 	tag := randHex(8)
@@ -404,7 +406,7 @@ func (s *Server) handle(data []byte, src netip.AddrPort, ifindex int) {
 	ctx.timer = time.AfterFunc(s.cfg.T1, func() { s.retransmit(branch) })
 	s.mu.Unlock()
 	s.send(pkt, ctx.dst)
-	log.Info("provisioning URL sent", "tenant", tenant, "known", known, "url", body)
+	log.Info("provisioning URL sent", "tenant", tenant, "known", known, "url", provision.LogPath(body))
 }
 
 // decide applies the policy: a configured MAC gets its tenant's URL; an unknown
@@ -428,7 +430,9 @@ func (s *Server) decide(sub *Subscribe, v Vendor, ifname, ip string) (body, tena
 	}
 	switch {
 	case len(refs) == 1:
-		return knownURL(v.Brand, s.prov.ProvisioningURL(refs[0].Tenant), refs[0].File), refs[0].Tenant, true
+		// The device's secret directory: the one way to its file in a tenant
+		// with secure URLs.
+		return knownURL(v.Brand, provision.DeviceDir(s.prov.ProvisioningURL(refs[0].Tenant), refs[0].Token), refs[0].File), refs[0].Tenant, true
 	case len(refs) > 1:
 		s.log.Warn("MAC configured in several tenants: map it with pnp.tenants", "mac", mac)
 		return "", "", false
