@@ -144,10 +144,10 @@ func TestSIPpForms(t *testing.T) {
 	}
 
 	want := map[string]string{ // MAC -> NOTIFY body
-		"00135E874B49": "http://198.18.0.1/boot/00135e874b49.cfg",                 // Gigaset "OEM", unknown
-		"C074AD112233": p.dirOf(t, "C074AD112233"),                                // Grandstream, configured: its secret directory
-		"001565F4F9E1": "http://198.18.0.1/boot/001565f4f9e1.cfg",                 // Yealink W52P, unknown
-		"00304FA99948": "http://198.18.0.1/boot/00304fa99948.cfg",                 // Fanvil OEM, MAC only in From
+		"00135E874B49": "http://198.18.0.1/boot/00135e874b49.cfg",                // Gigaset "OEM", unknown
+		"C074AD112233": p.dirOf(t, "C074AD112233"),                               // Grandstream, configured: its secret directory
+		"001565F4F9E1": "http://198.18.0.1/boot/001565f4f9e1.cfg",                // Yealink W52P, unknown
+		"00304FA99948": "http://198.18.0.1/boot/00304fa99948.cfg",                // Fanvil OEM, MAC only in From
 		"000413AABBCC": p.dirOf(t, "000413AABBCC") + p.fileOf(t, "000413AABBCC"), // snom, configured: its file under its token
 	}
 	checkDialogs(t, readTrace(t, trace), want)
