@@ -759,6 +759,15 @@ func TestProvisioningThroughDaemon(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
+	// Secure URLs are on by default: the MAC alone gets nothing. The rest of
+	// the test serves by name (as tenants made before secret URLs do); the
+	// end fetches through a device's secret URL.
+	if code, body := get("http://" + d.plain + "/provisioning/e2e-000413000401.cfg"); code != 404 || strings.Contains(body, "secret-401") {
+		t.Fatalf("file by MAC with the default secure URLs: %d %q", code, body)
+	}
+	if out, e, code := d.cli("", "pbx", "set", "secure_urls=false"); code != 0 || !strings.Contains(out, "secure_urls") {
+		t.Fatalf("pbx set secure_urls=false: %s %s", out, e)
+	}
 	code, body := get("http://" + d.plain + "/provisioning/e2e-000413000401.cfg")
 	if code != 200 || body != "server=192.0.2.44\nuser=401\npass=secret-401\nname=Ann\n" {
 		t.Fatalf("HTTP file: %d %q", code, body)
@@ -844,5 +853,48 @@ func TestProvisioningThroughDaemon(t *testing.T) {
 	out, _, _ = d.cli("", "audit", "list", "--action", "reveal")
 	if n := strings.Count(out, " reveal "); n != 3 {
 		t.Errorf("%d reveal rows, want 3 (file, account, export):\n%s", n, out)
+	}
+	// Secure URLs back on: the device's secret URL (from device reveal)
+	// serves its file over HTTP and TFTP, the MAC alone nothing.
+	if out, e, code := d.cli("", "pbx", "set", "secure_urls=true"); code != 0 {
+		t.Fatalf("pbx set secure_urls=true: %s %s", out, e)
+	}
+	out, e, rc := d.cli("", "device", "reveal", "00:04:13:00:04:02")
+	_, dir, _ := strings.Cut(out, "provisioning_url:")
+	dir = strings.TrimSpace(dir)
+	_, rel, ok := strings.Cut(dir, "/provisioning/")
+	if rc != 0 || !ok || len(rel) != 33 {
+		t.Fatalf("device reveal: exit %d %q %s", rc, out, e)
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		code, body := get("http://" + d.plain + "/provisioning/" + rel + "e2e-000413000402.cfg")
+		if code == 200 && strings.Contains(body, "pass=secret-402") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("file under the secret URL: %d %q", code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, body := get("http://" + d.plain + "/provisioning/e2e-000413000402.cfg"); code != 404 || strings.Contains(body, "secret-402") {
+		t.Errorf("file by MAC with secure URLs: %d %q", code, body)
+	}
+	if _, err := exec.LookPath("tftp"); err == nil {
+		host, port, _ := net.SplitHostPort(d.tftp)
+		local := filepath.Join(d.dir, "token.cfg")
+		if out, err := exec.Command("tftp", host, port, "-m", "binary", "-c", "get", rel+"e2e-000413000402.cfg", local).CombinedOutput(); err != nil {
+			t.Fatalf("tftp get under the token: %v %s", err, out)
+		}
+		if b, _ := os.ReadFile(local); !strings.Contains(string(b), "pass=secret-402") {
+			t.Errorf("TFTP file under the token: %q", b)
+		}
+		out, _ := exec.Command("tftp", host, port, "-m", "binary", "-c", "get", "e2e-000413000402.cfg", filepath.Join(d.dir, "mac.cfg")).CombinedOutput()
+		if !strings.Contains(string(out), "code 1") {
+			t.Errorf("TFTP by MAC with secure URLs: %q", out)
+		}
+	}
+	if logs := d.stderr.String() + d.stdout.String(); strings.Contains(logs, strings.TrimSuffix(rel[len(rel)-33:], "/")) {
+		t.Errorf("the secret URL reached the daemon's log")
 	}
 }

@@ -658,7 +658,7 @@ func pbxVerbs() []verb {
 		}},
 		revealVerb("", "print the provisioning HTTP password and the phones' admin password (recorded in the audit log)", "http_password,phone_admin_password",
 			func(_ *client, base, _ string) (string, error) { return base + "/pbx/reveal", nil }),
-		{name: "set", args: "KEY=VALUE... [--tenant T]", nargs: -1, help: "change PBX attributes (e.g. sip_server=10.0.0.5 time_zone=Europe/Rome)",
+		{name: "set", args: "KEY=VALUE... [--tenant T]", nargs: -1, help: "change PBX attributes (e.g. sip_server=10.0.0.5 time_zone=Europe/Rome secure_urls=true)",
 			flags: func(fs *flag.FlagSet) func(*client, []string) error {
 				tenant := tenantFlag(fs)
 				return func(c *client, pos []string) error {
@@ -673,6 +673,8 @@ func pbxVerbs() []verb {
 						}
 						if n, err := strconv.Atoi(v); err == nil && (strings.HasSuffix(k, "port") || strings.HasSuffix(k, "seconds")) {
 							body[k] = n
+						} else if b, err := strconv.ParseBool(v); err == nil && k == "secure_urls" {
+							body[k] = b
 						} else {
 							body[k] = v
 						}
