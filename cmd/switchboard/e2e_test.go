@@ -718,6 +718,19 @@ func (d *testDaemon) socketJSON(method, path string, in, out any) {
 	}
 }
 
+// secretDir is the device's secret directory relative to /provisioning/
+// ("<token>/" in single-tenant mode), read with the CLI's device reveal.
+func (d *testDaemon) secretDir(mac string) string {
+	d.t.Helper()
+	out, e, rc := d.cli("", "device", "reveal", mac)
+	_, dir, _ := strings.Cut(out, "provisioning_url:")
+	_, rel, ok := strings.Cut(strings.TrimSpace(dir), "/provisioning/")
+	if rc != 0 || !ok || !strings.HasSuffix(rel, "/") {
+		d.t.Fatalf("device reveal %s: exit %d %q %s", mac, rc, out, e)
+	}
+	return rel
+}
+
 // TestProvisioningThroughDaemon drives the provisioning engine the way an
 // installer does (CLI, CSV files) and fetches the result the way phones do.
 func TestProvisioningThroughDaemon(t *testing.T) {
@@ -859,12 +872,9 @@ func TestProvisioningThroughDaemon(t *testing.T) {
 	if out, e, code := d.cli("", "pbx", "set", "secure_urls=true"); code != 0 {
 		t.Fatalf("pbx set secure_urls=true: %s %s", out, e)
 	}
-	out, e, rc := d.cli("", "device", "reveal", "00:04:13:00:04:02")
-	_, dir, _ := strings.Cut(out, "provisioning_url:")
-	dir = strings.TrimSpace(dir)
-	_, rel, ok := strings.Cut(dir, "/provisioning/")
-	if rc != 0 || !ok || len(rel) != 33 {
-		t.Fatalf("device reveal: exit %d %q %s", rc, out, e)
+	rel := d.secretDir("00:04:13:00:04:02")
+	if len(rel) != 33 {
+		t.Fatalf("secret directory %q", rel)
 	}
 	deadline = time.Now().Add(5 * time.Second)
 	for {

@@ -49,7 +49,8 @@ func TestCLILinesAndKeys(t *testing.T) {
 	if !strings.Contains(out, "00:15:65:00:06:01,1,60,park,701,,1") {
 		t.Errorf("keys-export:\n%s", out)
 	}
-	resp, err := http.Get("http://" + d.plain + "/provisioning/001565000601.cfg")
+	// The file, under the device's secret URL (secure URLs are the default).
+	resp, err := http.Get("http://" + d.plain + "/provisioning/" + d.secretDir("001565000601") + "001565000601.cfg")
 	if err != nil {
 		t.Fatal(err)
 	}
