@@ -147,7 +147,13 @@ func (s *Service) checkDelete(tx *store.Tx, kind, id string) error {
 
 func getPBX(tx *store.Tx, tenant string) (PBXSettings, error) {
 	p := DefaultPBXSettings()
-	_, err := tx.Get(KindPBX, tenant, &p)
+	// Settings stored before secret URLs existed have no secure_urls: those
+	// tenants keep serving device files by name.
+	p.SecureURLs = false
+	ok, err := tx.Get(KindPBX, tenant, &p)
+	if !ok {
+		p.SecureURLs = true
+	}
 	return p, err
 }
 
@@ -218,8 +224,9 @@ const phoneAdminPasswordLength = 16
 
 // ensurePBX gives a tenant stored PBX settings with a phone admin password:
 // new tenants get them with the tenant, older ones at start-up (an audited
-// change, replicated like any other).
-func ensurePBX(tx *store.Tx, tenant string) error {
+// change, replicated like any other). An older tenant (old) without stored
+// settings gets them with secure URLs off: its phones know no token.
+func ensurePBX(tx *store.Tx, tenant string, old bool) error {
 	var p PBXSettings
 	ok, err := tx.Get(KindPBX, tenant, &p)
 	if err != nil {
@@ -228,6 +235,7 @@ func ensurePBX(tx *store.Tx, tenant string) error {
 	switch {
 	case !ok:
 		p = DefaultPBXSettings()
+		p.SecureURLs = !old
 		p.PhoneAdminPassword = GeneratePassword(phoneAdminPasswordLength)
 		return tx.Create(KindPBX, tenant, tenant, p, "PBX settings created with a generated phone admin password")
 	case p.PhoneAdminPassword == "":

@@ -253,6 +253,7 @@ func (s *Service) EnsureDefaultTenant(ctx context.Context) (Tenant, error) {
 		if err != nil {
 			return err
 		}
+		created := ""
 		if len(list) > 0 {
 			out = list[0]
 		} else {
@@ -261,10 +262,13 @@ func (s *Service) EnsureDefaultTenant(ctx context.Context) (Tenant, error) {
 				return err
 			}
 			list = append(list, out)
+			created = out.ID
 		}
-		// Tenants created before phone admin passwords existed get theirs now.
+		// Tenants created before phone admin passwords existed get theirs now
+		// (and keep serving device files by name: secure URLs are for new
+		// tenants, and turning them on breaks phones that know no token).
 		for _, t := range list {
-			if err := ensurePBX(tx, t.ID); err != nil {
+			if err := ensurePBX(tx, t.ID, t.ID != created); err != nil {
 				return err
 			}
 			if err := ensureTokens(tx, t.ID); err != nil {
@@ -362,7 +366,7 @@ func (s *Service) CreateTenant(ctx context.Context, actor store.Actor, in Tenant
 		if err := tx.Create(KindTenant, t.ID, t.ID, t, fmt.Sprintf("tenant %q created", t.Name)); err != nil {
 			return err
 		}
-		return ensurePBX(tx, t.ID)
+		return ensurePBX(tx, t.ID, false)
 	})
 	return t, err
 }

@@ -130,7 +130,8 @@ func TestSecureURLs(t *testing.T) {
 }
 
 // TestTokensForOldDevices: devices stored before secret URLs get a token at
-// start-up (an audited change), and new tenants have secure URLs on.
+// start-up (an audited change); tenants from before keep serving by name, new
+// tenants have secure URLs on.
 func TestTokensForOldDevices(t *testing.T) {
 	e := pvStart(t, ModeMulti)
 	if _, err := e.st.Update(e.ctx, e.actor, func(tx *store.Tx) error {
@@ -149,6 +150,34 @@ func TestTokensForOldDevices(t *testing.T) {
 	d, err := e.s.Device(e.ctx, e.tenant, e.device)
 	if err != nil || !isURLToken(d.URLToken) {
 		t.Fatalf("old device after start-up: %q %v", d.URLToken, err)
+	}
+	// Settings stored by a version without secret URLs (no secure_urls) keep
+	// serving by name; so does an old tenant without stored settings.
+	if _, err := e.st.Update(e.ctx, e.actor, func(tx *store.Tx) error {
+		var raw map[string]any
+		if _, err := tx.Get(KindPBX, e.tenant, &raw); err != nil {
+			return err
+		}
+		raw["secure_urls"] = true
+		delete(raw, "secure_urls")
+		return tx.Replace(KindPBX, e.tenant, e.tenant, raw, "as an older version stored them")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := e.s.PBX(e.ctx, e.tenant); err != nil || p.SecureURLs {
+		t.Errorf("old stored settings: secure_urls %v %v", p.SecureURLs, err)
+	}
+	old := Tenant{ID: "6f1c2a5e-0000-4000-8000-000000000001", Name: "old", Enabled: true}
+	if _, err := e.st.Update(e.ctx, e.actor, func(tx *store.Tx) error {
+		return tx.Create(KindTenant, old.ID, old.ID, old, "as an older version created it")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.s.EnsureDefaultTenant(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := e.s.PBX(e.ctx, old.ID); err != nil || p.SecureURLs || p.PhoneAdminPassword == "" {
+		t.Errorf("old tenant after start-up: secure_urls %v, admin password set %v, %v", p.SecureURLs, p.PhoneAdminPassword != "", err)
 	}
 	ten, err := e.s.CreateTenant(e.ctx, e.actor, TenantInput{Name: ptr("new")})
 	if err != nil {
