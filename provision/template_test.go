@@ -165,9 +165,10 @@ func genTemplate(data []byte) (string, []refNode) {
 	pick := func(list []string, b byte) string { return list[int(b)%len(list)] }
 	// The reference knows nothing of a directive alone on its line, which the
 	// engine drops with its line break (TestTemplateDirectives covers that):
-	// a directive never starts a line here.
+	// a directive never starts a line here, even after blanks.
 	lineStart := func() {
-		if sb.Len() == 0 || strings.HasSuffix(sb.String(), "\n") {
+		s := sb.String()
+		if strings.Trim(s[strings.LastIndexByte(s, '\n')+1:], " \t") == "" {
 			sb.WriteString(".")
 			*cur() = append(*cur(), refNode{text: "."})
 		}
