@@ -2,6 +2,7 @@ package pnp
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"slices"
@@ -337,5 +338,35 @@ func TestTenantMap(t *testing.T) {
 			t.Fatalf("beta's unknown list: %+v", list)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRenewedTokenAnswered: a device whose secret URL is renewed gets the new
+// directory at its next SUBSCRIBE, though the responder caches where a MAC
+// lives.
+func TestRenewedTokenAnswered(t *testing.T) {
+	t.Parallel()
+	p := startEnv(t, provision.ModeSingle, nil)
+	ph := newPhone(t, p.lab, p.lab.phoneIP)
+	ask := func(cid string) string {
+		t.Helper()
+		ph.send(ph.subscribe("001565123456", cid, "Yealink"))
+		n, notify := notifies(forCall(ph.recv(500*time.Millisecond), cid))
+		if n != 1 {
+			t.Fatalf("%s: %d NOTIFYs", cid, n)
+		}
+		ph.answer(notify)
+		return body(notify)
+	}
+	if got, want := ask("tok-1"), provision.DeviceDir(p.Prov.ProvisioningURL(p.Tenant), p.Token); got != want {
+		t.Fatalf("first answer %q, want %q", got, want)
+	}
+	d, err := p.Prov.SaveDevice(p.Ctx, p.Actor, p.Tenant, p.Device, json.RawMessage(`{"url_token":""}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Sync(t)
+	if got, want := ask("tok-2"), provision.DeviceDir(p.Prov.ProvisioningURL(p.Tenant), d.URLToken); got != want || d.URLToken == p.Token {
+		t.Fatalf("after renewal %q, want %q", got, want)
 	}
 }

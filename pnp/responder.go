@@ -30,6 +30,7 @@ var Group = netip.MustParseAddr("224.0.1.75")
 type Provisioner interface {
 	FindMAC(mac string) []provision.DeviceRef
 	Lookup(tenant, name string) (*provision.File, bool)
+	TokenOf(tenant, device string) string
 	ProvisioningURL(tenant string) string
 	Tenants(ctx context.Context) ([]provision.Tenant, error)
 	DefaultTenant() string
@@ -459,7 +460,11 @@ func (s *Server) findMAC(mac string) []provision.DeviceRef {
 	s.refMu.Unlock()
 	if ok && time.Since(c.at) < 10*time.Second {
 		if f, ok := s.prov.Lookup(c.ref.Tenant, c.ref.File); ok && f.MAC == mac {
-			return []provision.DeviceRef{c.ref}
+			// A renewed token reaches the next answer: the old one no
+			// longer opens anything.
+			ref := c.ref
+			ref.Token = s.prov.TokenOf(ref.Tenant, ref.Device)
+			return []provision.DeviceRef{ref}
 		}
 	}
 	refs := s.prov.FindMAC(mac)

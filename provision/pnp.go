@@ -9,6 +9,18 @@ type DeviceRef struct {
 	Token string
 }
 
+// TokenOf is the secret URL token of tenant's device (see DeviceDir), from
+// the rendered tree; "" when the device has none.
+func (s *Service) TokenOf(tenant, device string) string {
+	r := s.render
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if tf := r.tenants[tenant]; tf != nil {
+		return tf.tokenOf[device]
+	}
+	return ""
+}
+
 // FindMAC lists every tenant that configures mac (AABBCCDDEEFF), from the rendered
 // tree: no database access, so protocol front ends may call it per packet.
 func (s *Service) FindMAC(mac string) []DeviceRef {
