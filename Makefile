@@ -29,11 +29,13 @@ test: lint bin/switchboard
 test-race:
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-# Benchmarks against the baselines in the same run (tftpd-hpa, nginx, wrk, MariaDB; root).
+# Benchmarks against the baselines in the same run (tftpd-hpa, dnsmasq, nginx, wrk, keepalived, MariaDB; root).
 bench: bin/switchboard
 	$(GO) run ./bench/provbench -bin bin/switchboard
 	$(GO) run ./bench/cti
 	$(GO) run ./bench/ha -bin bin/switchboard
+	$(GO) run ./bench/harepl -bin bin/switchboard
+	$(GO) run ./bench/bootstorm -bin bin/switchboard
 	$(GO) run ./bench/pnp -bin bin/switchboard
 	$(GO) run ./bench/export
 	$(GO) run ./bench/console -bin bin/switchboard

@@ -41,9 +41,11 @@ type API struct {
 	byPair *ratelimit.Limiter
 	byUser *ratelimit.Limiter
 	rt     component.Router
+	off    []featureOff
 
 	featureMu sync.Mutex
 	features  []string // optional services that run (SetFeatures)
+	saveHint  SaveHint // what template and model saves answer besides the object
 
 	// dummyHash makes a login for an unknown user cost as much as for a known
 	// one (same bcrypt cost), so timing does not reveal which users exist.
@@ -124,9 +126,24 @@ func (a *API) Routes(r component.Router) {
 	a.provisioningRoutes()
 	a.consoleRoutes()
 	r.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, f := range a.off {
+			if r.URL.Path == f.prefix || strings.HasPrefix(r.URL.Path, f.prefix+"/") {
+				writeError(w, http.StatusNotFound, "", f.msg)
+				return
+			}
+		}
 		writeError(w, http.StatusNotFound, "", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	}))
 }
+
+// FeatureOff makes the routes under prefix, which a switched-off service would
+// mount, answer msg (what is off and how to turn it on) instead of "no such
+// endpoint". Call it before the routes are mounted.
+func (a *API) FeatureOff(prefix, msg string) {
+	a.off = append(a.off, featureOff{prefix: strings.TrimSuffix(prefix, "/"), msg: msg})
+}
+
+type featureOff struct{ prefix, msg string }
 
 // route adds one of the API's own admin routes.
 func (a *API) route(pattern string, h handler) { a.rt.Admin(pattern, h) }

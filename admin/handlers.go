@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/switchboard-pbx/switchboard/internal/httpapi"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/store"
 )
@@ -35,6 +36,7 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request, p Principal) err
 	if err != nil {
 		return err
 	}
+	httpapi.SortItems(list)
 	writeJSON(w, http.StatusOK, map[string]any{"items": list})
 	return nil
 }
@@ -153,6 +155,7 @@ func (a *API) listTenants(w http.ResponseWriter, r *http.Request, p Principal) e
 			out = append(out, tenantItem{Tenant: t, Devices: counts[t.ID], ProvisioningURL: a.prov.ProvisioningURL(t.ID)})
 		}
 	}
+	httpapi.SortItems(out)
 	writeJSON(w, http.StatusOK, map[string]any{"mode": a.prov.Mode(), "items": out})
 	return nil
 }

@@ -99,7 +99,11 @@ func (a *API) provisioningRoutes() {
 				return nil, store.ErrNotFound
 			},
 			Save: func(ctx context.Context, ac store.Actor, t, id string, b json.RawMessage) (any, error) {
-				return pv.SaveTemplate(ctx, ac, t, id, b)
+				x, err := pv.SaveTemplate(ctx, ac, t, id, b)
+				if err != nil {
+					return nil, err
+				}
+				return a.withHint(ctx, t, "template", x.ID, x)
 			},
 			Delete: pv.DeleteTemplate,
 		})
@@ -118,7 +122,11 @@ func (a *API) provisioningRoutes() {
 				return nil, store.ErrNotFound
 			},
 			Save: func(ctx context.Context, ac store.Actor, t, id string, b json.RawMessage) (any, error) {
-				return pv.SaveModel(ctx, ac, t, id, b)
+				x, err := pv.SaveModel(ctx, ac, t, id, b)
+				if err != nil {
+					return nil, err
+				}
+				return a.withHint(ctx, t, "model", x.ID, x)
 			},
 			Delete: pv.DeleteModel,
 		})
@@ -230,6 +238,7 @@ func (a *API) provisioningRoutes() {
 		if files == nil {
 			files = []*provision.File{}
 		}
+		httpapi.SortItems(files)
 		writeJSON(w, http.StatusOK, map[string]any{"items": files})
 		return nil
 	})

@@ -22,12 +22,14 @@ import (
 	"github.com/switchboard-pbx/switchboard/admin"
 	"github.com/switchboard-pbx/switchboard/cti"
 	"github.com/switchboard-pbx/switchboard/dhcp"
+	"github.com/switchboard-pbx/switchboard/doctor"
 	"github.com/switchboard-pbx/switchboard/ha"
 	"github.com/switchboard-pbx/switchboard/httpd"
 	"github.com/switchboard-pbx/switchboard/phonebook"
 	"github.com/switchboard-pbx/switchboard/pnp"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/redirect"
+	"github.com/switchboard-pbx/switchboard/resync"
 	"github.com/switchboard-pbx/switchboard/tasks"
 	"github.com/switchboard-pbx/switchboard/tftpd"
 )
@@ -61,8 +63,15 @@ type Config struct {
 	DHCP dhcp.Config `yaml:"dhcp"`
 	// HA is two-node active/passive high availability (off by default).
 	HA ha.Config `yaml:"ha"`
+	// Public is how the box is reached from outside the LAN (name, address).
+	Public doctor.Public `yaml:"public"`
+	// Doctor configures "switchboard doctor" (echo service, outside vantage).
+	Doctor doctor.Config `yaml:"doctor"`
 	// Tasks are the scheduled CDR exports mailed over SMTP.
 	Tasks tasks.Config `yaml:"tasks"`
+	// Resync sends phones their vendor's NOTIFY to re-read their files or to
+	// restart, through the PBX reached with cti.ami (the CTI may be off).
+	Resync resync.Config `yaml:"resync"`
 }
 
 // Log configures log/slog output on stderr.
@@ -96,7 +105,10 @@ func Default() Config {
 		DHCP:         dhcp.DefaultConfig(),
 		HA:           ha.DefaultConfig(),
 		PnP:          pnp.DefaultConfig(),
+		Public:       doctor.DefaultPublic(),
+		Doctor:       doctor.DefaultConfig(),
 		Tasks:        tasks.DefaultConfig(),
+		Resync:       resync.DefaultConfig(),
 	}
 }
 
@@ -262,7 +274,10 @@ func (c *Config) Finish() error {
 		{"dhcp", c.DHCP.Validate()},
 		{"ha", c.HA.Validate()},
 		{"pnp", c.PnP.Validate()},
+		{"public", c.Public.Validate()},
+		{"doctor", c.Doctor.Validate()},
 		{"tasks", c.Tasks.Validate()},
+		{"resync", c.Resync.Validate()},
 	} {
 		if sec.err != nil {
 			return fmt.Errorf("config: key %s.%w", sec.name, sec.err)

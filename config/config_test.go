@@ -203,6 +203,9 @@ func TestFinishErrorsNameTheKey(t *testing.T) {
 		{"provisioning.base_url", func(c *Config) { c.Provisioning.BaseURL = "ftp://phones.example" }},
 		{"provisioning.base_url", func(c *Config) { c.Provisioning.BaseURL = "http://phones.example/prov" }},
 		{"tftp.retries", func(c *Config) { c.TFTP.Retries = 0 }},
+		{"resync.via", func(c *Config) { c.Resync.Via = "fax" }},
+		{"resync.timeout", func(c *Config) { c.Resync.Timeout = 0 }},
+		{"resync.parallel", func(c *Config) { c.Resync.Parallel = 0 }},
 	} {
 		t.Run(c.key, func(t *testing.T) {
 			cfg := Default()

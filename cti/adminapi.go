@@ -1,10 +1,12 @@
 package cti
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
 	"github.com/switchboard-pbx/switchboard/cti/ami"
+	"github.com/switchboard-pbx/switchboard/cti/socketio"
 	"github.com/switchboard-pbx/switchboard/internal/httpapi"
 	"github.com/switchboard-pbx/switchboard/store"
 )
@@ -118,7 +120,7 @@ func (svc *Service) adminRoutes(mount func(pattern string, h httpapi.Handler)) {
 		if !svc.cfg.Enabled {
 			return rerr(http.StatusConflict, "", "cti is not enabled (cti.enabled in the configuration)")
 		}
-		if err := svc.resyncAll(r.Context()); err != nil {
+		if err := svc.reloadAll(r.Context()); err != nil {
 			return err
 		}
 		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"message": "reloaded", "users": len(svc.dir.Users())})
@@ -128,4 +130,23 @@ func (svc *Service) adminRoutes(mount func(pattern string, h httpapi.Handler)) {
 		httpapi.WriteJSON(w, http.StatusOK, svc.dump())
 		return nil
 	}))
+}
+
+// reloadAll re-reads users and the PBX's state, then tells every logged-in
+// client with serverReloaded (no payload), as nethcti does after a reload:
+// phone-island re-reads what it shows.
+func (svc *Service) reloadAll(ctx context.Context) error {
+	if err := svc.resyncAll(ctx); err != nil {
+		return err
+	}
+	f, err := socketio.EncodeArgs("serverReloaded")
+	if err != nil {
+		return err
+	}
+	svc.sio.Each(func(s *socketio.Socket) {
+		if _, ok := s.Value().(socketLogin); ok {
+			s.Send(f)
+		}
+	})
+	return nil
 }

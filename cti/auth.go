@@ -73,10 +73,11 @@ func (g *tokenGrants) Add(user, token, kind string) {
 	if kind == "session" {
 		gr.expires = g.now().Add(g.ttl)
 	}
-	if kind == "mobile" {
-		// A new mobile QR code invalidates the previous mobile login.
+	if kind != "session" {
+		// One non-expiring token of each kind per user: a new mobile QR code
+		// ends the previous mobile login, and so on.
 		for k, o := range g.m {
-			if o.user == user && o.kind == "mobile" {
+			if o.user == user && o.kind == kind {
 				delete(g.m, k)
 			}
 		}
@@ -116,6 +117,17 @@ func (g *tokenGrants) RemoveUser(user string) {
 	g.mu.Lock()
 	for k, gr := range g.m {
 		if gr.user == user {
+			delete(g.m, k)
+		}
+	}
+	g.mu.Unlock()
+}
+
+// RemoveKind revokes a user's tokens of one kind.
+func (g *tokenGrants) RemoveKind(user, kind string) {
+	g.mu.Lock()
+	for k, gr := range g.m {
+		if gr.user == user && gr.kind == kind {
 			delete(g.m, k)
 		}
 	}

@@ -73,12 +73,10 @@ func (svc *Service) setCF(w http.ResponseWriter, r *http.Request, c *caller) err
 	if err := svc.amiDo(r.Context(), m, to != ""); err != nil {
 		return err
 	}
-	if fam == "CF" {
-		svc.mu.Lock()
-		frames := encode(svc.model.SetCF(req.Endpoint, to))
-		svc.mu.Unlock()
-		svc.publish(frames)
-	}
+	svc.mu.Lock()
+	frames := append(encode(svc.model.SetCF(req.Endpoint, fam, to)), svc.presenceFramesLocked([]string{req.Endpoint})...)
+	svc.mu.Unlock()
+	svc.publish(frames)
 	status := "off"
 	if to != "" {
 		status = "on"

@@ -117,7 +117,7 @@ func TestRoutesAndOwnWritesVisibleAtOnce(t *testing.T) {
 	if code := request(t, "GET", srv.URL+"/webrest/user/me", ""); code != 401 {
 		t.Fatalf("/webrest through Routes: %d", code)
 	}
-	if code := request(t, "GET", srv.URL+"/socket.io/?EIO=4&transport=polling", ""); code != 400 {
+	if code := request(t, "GET", srv.URL+"/socket.io/?EIO=3&transport=polling", ""); code != 400 {
 		t.Fatalf("/socket.io through Routes: %d", code)
 	}
 	// CTI users are global: a tenant administrator may not touch them.

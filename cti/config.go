@@ -38,6 +38,20 @@ type Config struct {
 	Context string `yaml:"context"`
 	// OriginateTimeout is how long the caller's own device rings on click-to-call.
 	OriginateTimeout time.Duration `yaml:"originate_timeout"`
+	// OriginateWait is how long a click-to-call request waits for Asterisk to
+	// report an immediate failure (unknown or unregistered device), which it
+	// then answers as an error; a later failure reaches the user's clients
+	// as an event.
+	OriginateWait time.Duration `yaml:"originate_wait"`
+	// FeatureCodes are the PBX's feature codes, served to the clients
+	// (GET /webrest/astproxy/feature_codes); "conference" is also the prefix
+	// of each user's ConfBridge room (prefix + extension). The defaults are
+	// FreePBX's; set them to the PBX's.
+	FeatureCodes map[string]string `yaml:"feature_codes"`
+	// Tenant is the provisioning tenant whose SIP accounts hold the
+	// credentials of the users' web phones and NethLink ("" reads every
+	// tenant; an extension found in two is then left without credentials).
+	Tenant string `yaml:"tenant"`
 	// Trunks names the PJSIP endpoints that are provider trunks (not extensions).
 	Trunks []string `yaml:"trunks"`
 	// FQDN is the host name the mobile app connects to (in its QR code); empty
@@ -74,6 +88,8 @@ func DefaultConfig() Config {
 		MaxSockets:       5000,
 		Context:          "from-internal",
 		OriginateTimeout: 15 * time.Second,
+		OriginateWait:    500 * time.Millisecond,
+		FeatureCodes:     defaultFeatureCodes(),
 		Brand:            "NETHESIS",
 		BcryptCost:       10,
 		LoginBurst:       10,
@@ -81,7 +97,21 @@ func DefaultConfig() Config {
 	}
 }
 
-var contextRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,79}$`)
+var (
+	contextRe     = regexp.MustCompile(`^[A-Za-z0-9_-]{1,79}$`)
+	featureNameRe = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
+	featureCodeRe = regexp.MustCompile(`^[0-9*#]{1,16}$`)
+)
+
+// defaultFeatureCodes are FreePBX's defaults (the names nethcti uses).
+func defaultFeatureCodes() map[string]string {
+	return map[string]string{
+		"dnd_on": "*78", "dnd_off": "*79", "dnd_toggle": "*76",
+		"cf_on": "*72", "cf_off": "*73", "cfb_on": "*90", "cfb_off": "*91", "cfu_on": "*52", "cfu_off": "*53",
+		"pickup": "*8", "direct_pickup": "**", "audio_test": "*43", "echo_test": "*43",
+		"vm_mine": "*97", "vm_other": "*98", "conference": "8", "que_toggle": "*45",
+	}
+}
 
 // Validate names the first bad key, relative to the section. A disabled section
 // is not checked beyond its shape, so defaults never stop start-up.
@@ -105,12 +135,19 @@ func (c Config) Validate() error {
 		return fmt.Errorf("context: %q is not a dialplan context name", c.Context)
 	case c.OriginateTimeout < time.Second:
 		return errors.New("originate_timeout: must be at least 1s")
+	case c.OriginateWait < 0 || c.OriginateWait > 10*time.Second:
+		return errors.New("originate_wait: must be between 0s and 10s")
 	case c.BcryptCost < bcrypt.MinCost || c.BcryptCost > bcrypt.MaxCost:
 		return errors.New("bcrypt_cost: must be between 4 and 31")
 	case c.LoginBurst < 1:
 		return errors.New("login_burst: must be at least 1")
 	case c.LoginInterval <= 0:
 		return errors.New("login_interval: must be positive")
+	}
+	for k, v := range c.FeatureCodes {
+		if !featureNameRe.MatchString(k) || !featureCodeRe.MatchString(v) {
+			return fmt.Errorf("feature_codes.%s: %q is not a feature code (digits, * and #)", k, v)
+		}
 	}
 	for i, a := range c.UnautheCall.Allow {
 		if _, err := netip.ParsePrefix(a); err != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +28,16 @@ type env struct {
 	ami *amitest.Server
 	srv *httptest.Server
 	st  *store.Store
+
+	clockMu sync.Mutex
+	skew    time.Duration // how far the service's debounce clock is ahead
+}
+
+// advance moves the service's FullyBooted debounce clock forward.
+func (e *env) advance(d time.Duration) {
+	e.clockMu.Lock()
+	e.skew += d
+	e.clockMu.Unlock()
 }
 
 func testConfig(ami *amitest.Server) Config {
@@ -39,6 +50,7 @@ func testConfig(ami *amitest.Server) Config {
 	cfg.BcryptCost = 4
 	cfg.Trunks = []string{"provider1"}
 	cfg.SocketBurst = 1000
+	cfg.OriginateWait = 300 * time.Millisecond
 	return cfg
 }
 
@@ -74,9 +86,16 @@ func newEnv(t *testing.T, tweak func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e0 := &env{t: t}
+	svc.now = func() time.Time {
+		e0.clockMu.Lock()
+		defer e0.clockMu.Unlock()
+		return time.Now().Add(e0.skew)
+	}
 	// Commits reach the service as serve's component runner delivers them.
 	t.Cleanup(st.Subscribe(svc.Commit))
-	e := &env{t: t, svc: svc, ami: ami, st: st}
+	e := e0
+	e.svc, e.ami, e.st = svc, ami, st
 	ctx := context.Background()
 	for _, p := range []Profile{
 		{ID: "operator", MacroPermissions: map[string]Macro{
@@ -205,6 +224,24 @@ func expect[T any](t *testing.T, c *siotest.Client, name string, ok func(T) bool
 			return v
 		}
 	}
+}
+
+// connected waits for extenConnected naming exten, then for the extenUpdate of
+// exten whose conversation ok accepts is connected, and returns it.
+func connected(t *testing.T, c *siotest.Client, exten string, ok func(extEv) bool) extEv {
+	t.Helper()
+	expect(t, c, "extenConnected", func(m map[string]string) bool { return m["extenConnected"] == exten })
+	return expect(t, c, "extenUpdate", func(x extEv) bool {
+		if x.Exten != exten || !ok(x) {
+			return false
+		}
+		for _, cv := range x.Conversations {
+			if cv.Connected {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // extOf reads the model's copy of an extension.

@@ -23,6 +23,13 @@ type phoneDialer interface {
 	Dial(ctx context.Context, device, number string) error
 	// Answer picks up the ringing call.
 	Answer(ctx context.Context, device string) error
+	// Hold presses the phone's hold key (hold, or resume a held call).
+	Hold(ctx context.Context, device string) error
+	// Controls reports whether the device can be driven over HTTP.
+	Controls(ctx context.Context, device string) bool
+	// ActionURL is the URL that makes the phone do action ("call" number),
+	// with its credentials, for NethLink to open from beside the phone.
+	ActionURL(ctx context.Context, device, action, number string) (string, bool)
 }
 
 // errNoPhoneControl says the phone cannot be driven over HTTP; callers fall back
@@ -87,35 +94,72 @@ func (p *httpPhones) get(ctx context.Context, d provision.Device, path string) e
 	return nil
 }
 
-func (p *httpPhones) Dial(ctx context.Context, id, number string) error {
-	d, vendor, err := p.device(ctx, id)
-	if err != nil {
-		return err
-	}
-	n := url.QueryEscape(number)
-	switch {
-	case strings.Contains(vendor, "snom"):
-		return p.get(ctx, d, "/command.htm?number="+n)
-	case strings.Contains(vendor, "yealink"):
-		return p.get(ctx, d, "/servlet?key=number="+n)
-	case strings.Contains(vendor, "fanvil"):
-		return p.get(ctx, d, "/cgi-bin/ConfigManApp.com?key=number="+n)
-	}
-	return errNoPhoneControl
+// vendorPaths are the action paths of each vendor's HTTP interface, by
+// action; "%s" is the number.
+var vendorPaths = map[string]map[string]string{
+	"snom":    {"call": "/command.htm?number=%s", "answer": "/command.htm?key=ENTER", "hold": "/command.htm?key=F_HOLD"},
+	"yealink": {"call": "/servlet?key=number=%s", "answer": "/servlet?key=OK", "hold": "/servlet?key=F_HOLD"},
+	"fanvil":  {"call": "/cgi-bin/ConfigManApp.com?key=number=%s", "answer": "/cgi-bin/ConfigManApp.com?key=OK", "hold": "/cgi-bin/ConfigManApp.com?key=F_HOLD"},
 }
 
-func (p *httpPhones) Answer(ctx context.Context, id string) error {
+func vendorOf(v string) string {
+	for name := range vendorPaths {
+		if strings.Contains(v, name) {
+			return name
+		}
+	}
+	return ""
+}
+
+// path is the action's path on device, or errNoPhoneControl.
+func (p *httpPhones) path(ctx context.Context, id, action, number string) (provision.Device, string, error) {
 	d, vendor, err := p.device(ctx, id)
+	if err != nil {
+		return d, "", err
+	}
+	tmpl := vendorPaths[vendorOf(vendor)][action]
+	if tmpl == "" {
+		return d, "", errNoPhoneControl
+	}
+	if strings.Contains(tmpl, "%s") {
+		tmpl = fmt.Sprintf(tmpl, url.QueryEscape(number))
+	}
+	return d, tmpl, nil
+}
+
+func (p *httpPhones) do(ctx context.Context, id, action, number string) error {
+	d, path, err := p.path(ctx, id, action, number)
 	if err != nil {
 		return err
 	}
-	switch {
-	case strings.Contains(vendor, "snom"):
-		return p.get(ctx, d, "/command.htm?key=ENTER")
-	case strings.Contains(vendor, "yealink"):
-		return p.get(ctx, d, "/servlet?key=OK")
-	case strings.Contains(vendor, "fanvil"):
-		return p.get(ctx, d, "/cgi-bin/ConfigManApp.com?key=OK")
+	return p.get(ctx, d, path)
+}
+
+func (p *httpPhones) Dial(ctx context.Context, id, number string) error {
+	return p.do(ctx, id, "call", number)
+}
+
+func (p *httpPhones) Answer(ctx context.Context, id string) error { return p.do(ctx, id, "answer", "") }
+
+func (p *httpPhones) Hold(ctx context.Context, id string) error { return p.do(ctx, id, "hold", "") }
+
+func (p *httpPhones) Controls(ctx context.Context, id string) bool {
+	_, _, err := p.path(ctx, id, "answer", "")
+	return err == nil
+}
+
+func (p *httpPhones) ActionURL(ctx context.Context, id, action, number string) (string, bool) {
+	d, path, err := p.path(ctx, id, action, number)
+	if err != nil {
+		return "", false
 	}
-	return errNoPhoneControl
+	port := d.RemotePort
+	if port == 0 {
+		port = 80
+	}
+	u := url.URL{Scheme: "http", Host: net.JoinHostPort(d.RemoteAddress, strconv.Itoa(port))}
+	if d.PhoneUsername != "" {
+		u.User = url.UserPassword(d.PhoneUsername, d.PhonePassword)
+	}
+	return u.String() + path, true
 }

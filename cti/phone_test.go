@@ -2,14 +2,17 @@ package cti
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/store"
@@ -135,4 +138,69 @@ func FuzzCleanNumber(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Click-to-call from a desk phone the appliance cannot drive (its web
+// interface does not answer from here) while the user's NethLink runs beside
+// it: NethLink gets actionNethLink(url, "call") with the phone's own action URL
+// and provisioned credentials, and Asterisk is not asked; without a NethLink
+// heartbeat the call falls back to AMI Originate.
+func TestClickToCallThroughNethLink(t *testing.T) {
+	e := newEnv(t, nil)
+	// A "phone" that accepts connections and drops them unanswered.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	host, portS, _ := net.SplitHostPort(ln.Addr().String())
+	port, _ := strconv.Atoi(portS)
+	addDevice(t, e.st, "far", "snom-d785", host, port, "phone-pw")
+	ctx := context.Background()
+	eps := []Endpoint{{ID: "202", Type: "physical", Device: "far"}}
+	if _, err := e.svc.dir.UpdateUser(ctx, store.System, "bob", userInput{Endpoints: &eps}); err != nil {
+		t.Fatal(err)
+	}
+	tok := e.login("bob", "bob-password")
+	sock := e.socket("bob")
+
+	// No NethLink yet: Asterisk calls the phone.
+	if code, b := e.do("POST", "/webrest/astproxy/call", "bob", tok, `{"number":"callto:+39 06 1234","endpointType":"extension"}`); code != 200 {
+		t.Fatalf("call: %d %s", code, b)
+	}
+	if acts := e.ami.Actions(); len(acts) != 1 || acts[0].Get("Action") != "Originate" || acts[0].Get("Exten") != "0039061234" {
+		t.Fatalf("AMI: %v", acts)
+	}
+
+	if code, b := e.do("POST", "/webrest/user/nethlink", "bob", tok, `{"extension":"202"}`); code != 200 {
+		t.Fatalf("nethlink heartbeat: %d %s", code, b)
+	}
+	if code, b := e.do("POST", "/webrest/astproxy/call", "bob", tok, `{"number":"tel:204","endpointType":"extension"}`); code != 200 || !strings.Contains(string(b), "NethLink") {
+		t.Fatalf("call: %d %s", code, b)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ev, err := sock.Wait(wctx, "actionNethLink")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var link, kind string
+	if len(ev.Args) != 2 || json.Unmarshal(ev.Args[0], &link) != nil || json.Unmarshal(ev.Args[1], &kind) != nil {
+		t.Fatalf("actionNethLink args: %s", ev.Args)
+	}
+	if want := "http://admin:phone-pw@" + ln.Addr().String() + "/command.htm?number=204"; link != want || kind != "call" {
+		t.Fatalf("actionNethLink(%q, %q), want (%q, call)", link, kind, want)
+	}
+	if n := len(e.ami.Actions()); n != 1 {
+		t.Fatalf("%d AMI actions, want the first call's only", n)
+	}
 }

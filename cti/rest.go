@@ -90,12 +90,59 @@ func (svc *Service) routes() {
 	auth("POST /webrest/authentication/logout", svc.logout)
 	auth("POST /webrest/authentication/persistent_token_login", svc.persistentToken)
 	auth("POST /webrest/authentication/persistent_token_remove", svc.persistentRemove)
+	auth("POST /webrest/authentication/phone_island_token_login", svc.phoneIslandToken)
+	auth("GET /webrest/authentication/phone_island_token_check", svc.phoneIslandCheck)
 	auth("GET /webrest/user/me", svc.me)
 	auth("GET /webrest/user/presence", svc.getPresence)
 	auth("POST /webrest/user/presence", svc.setPresence)
 	auth("POST /webrest/user/default_device", svc.setDefaultDevice)
 	auth("GET /webrest/user/endpoints/all", svc.allEndpoints)
 	auth("GET /webrest/user/mobile_qrcode", svc.mobileQR)
+	auth("GET /webrest/user/paramurl", svc.paramURL)
+	auth("GET /webrest/user/nethlink", svc.nethlinkGet)
+	auth("POST /webrest/user/nethlink", svc.nethlinkPost)
+	auth("POST /webrest/user/settings", svc.settingsPost)
+	auth("DELETE /webrest/user/settings", svc.settingsDelete)
+	auth("DELETE /webrest/user/setting/{prop}", svc.settingDelete)
+	auth("GET /webrest/user/all_avatars", svc.allAvatars)
+	auth("GET /webrest/astproxy/feature_codes", svc.featureCodes)
+	auth("GET /webrest/astproxy/pinstatus", svc.pinStatus)
+	auth("GET /webrest/astproxy/pin", emptyList)
+	auth("POST /webrest/astproxy/pin", notHere("call PINs"))
+	auth("GET /webrest/astproxy/opgroups", svc.opGroups)
+	auth("GET /webrest/astproxy/conference/{endpoint}", svc.conference)
+	auth("GET /webrest/astproxy/qmanager_queues", svc.qmanagerQueues)
+	for _, p := range []string{"queue_astats", "qalarms", "qmanager_astats", "qmanager_qcalls_hist", "qmanager_qstats/{qid}"} {
+		auth("GET /webrest/astproxy/"+p, emptyObject)
+	}
+	for _, p := range []string{"queue_recall/{hours}/{qids}/{type}", "qrecall_info/{hours}/{cid}/{qid}", "qmanager_queue_recall/{hours}/{qids}/{type}"} {
+		auth("GET /webrest/astproxy/"+p, emptyList)
+	}
+	auth("GET /webrest/voicemail/list/{type}", svc.voicemailList)
+	auth("GET /webrest/voicemail/download/{id}", noFile("voice mail message"))
+	auth("GET /webrest/voicemail/listen/{id}", noFile("voice mail message"))
+	auth("GET /webrest/voicemail/listen_custom_msg/{type}", noFile("voice mail greeting"))
+	auth("POST /webrest/voicemail/delete", notHere("voice mail messages"))
+	auth("POST /webrest/voicemail/custom_msg", notHere("voice mail greetings"))
+	auth("POST /webrest/voicemail/custom_msg_from_file", notHere("voice mail greetings"))
+	auth("DELETE /webrest/voicemail/custom_msg/{type}", notHere("voice mail greetings"))
+	auth("GET /webrest/offhour/list", emptyList)
+	auth("GET /webrest/offhour/list_announcement", emptyList)
+	auth("GET /webrest/offhour/listen_announcement/{id}", noFile("announcement"))
+	auth("GET /webrest/offhour/download_announcement/{id}", noFile("announcement"))
+	for _, p := range []string{"set_offhour", "enable_announcement", "delete_announcement", "modify_announcement", "upload_announcement", "record_announcement"} {
+		auth("POST /webrest/offhour/"+p, notHere("off-hour rules and announcements"))
+	}
+	auth("GET /webrest/streaming/sources", emptyObject)
+	for _, p := range []string{"open", "subscribe", "unsubscribe"} {
+		auth("POST /webrest/streaming/"+p, noFile("streaming source"))
+	}
+	auth("GET /webrest/custcard/list", emptyList)
+	auth("GET /webrest/custcard/getbynum/{number}/{format}", emptyObject)
+	auth("GET /webrest/profiling/all", svc.profiling)
+	auth("GET /webrest/historycall/down_callrec/{id}", noFile("call recording"))
+	auth("GET /webrest/historycall/listen_callrec/{id}", noFile("call recording"))
+	auth("POST /webrest/historycall/delete_callrec", notHere("call recordings"))
 	auth("GET /webrest/astproxy/extensions", svc.extensions)
 	auth("GET /webrest/astproxy/extension/{id}", svc.extension)
 	auth("GET /webrest/astproxy/queues", svc.queues)
@@ -110,6 +157,10 @@ func (svc *Service) routes() {
 	}
 	auth("GET /webrest/historycall/interval/{type}/{target}/{from}/{to}", svc.historyCall)
 	auth("GET /webrest/historycall/interval/{type}/{target}/{from}/{to}/{filter}", svc.historyCall)
+	auth("GET /webrest/histcallswitch/interval/{from}/{to}", svc.historySwitch)
+	auth("GET /webrest/histcallswitch/interval/{from}/{to}/{filter}", svc.historySwitch)
+	auth("GET /webrest/histcallsgroups/interval/{from}/{to}", svc.historyGroups)
+	auth("GET /webrest/histcallsgroups/interval/{from}/{to}/{filter}", svc.historyGroups)
 	open("GET /webrest/astproxy/unauthe_call/{endpoint}/{number}", svc.unautheCallGet)
 	open("POST /webrest/astproxy/unauthe_call", svc.unautheCallPost)
 	m.HandleFunc("OPTIONS /webrest/", func(w http.ResponseWriter, r *http.Request) {
@@ -168,14 +219,20 @@ func (svc *Service) authenticate(r *http.Request) (*caller, bool) {
 		return nil, false
 	}
 	tok = strings.TrimSpace(tok)
-	if !svc.cfg.AuthDisabled && !svc.grants.Check(u.Username, tok) && !svc.storedToken(r.Context(), u.Username, tok) {
+	if !svc.checkToken(r.Context(), u.Username, tok) {
 		return nil, false
 	}
 	return &caller{access: access{user: u, profile: p}, token: tok, ip: remoteIP(r)}, true
 }
 
-// storedToken accepts a persistent or mobile token kept (hashed) in the store,
-// which survives restarts; once seen it is cached in memory.
+// Kinds of non-expiring tokens, stored hashed in the store as sessions of
+// "<prefix><user>" so they survive restarts: the no-exp login's (one per
+// user), the phone-island/middleware token (one per user) and the mobile
+// app's QR code token (one per user).
+var tokenKinds = map[string]string{"cti-persistent:": "persistent", "cti-phone-island:": "phone-island", "cti-mobile:": "mobile"}
+
+// storedToken accepts a persistent, phone-island or mobile token kept
+// (hashed) in the store; once seen it is cached in memory.
 func (svc *Service) storedToken(ctx context.Context, user, tok string) bool {
 	if len(tok) != 40 && len(tok) != 64 {
 		return false
@@ -184,15 +241,18 @@ func (svc *Service) storedToken(ctx context.Context, user, tok string) bool {
 	if err != nil {
 		return false
 	}
-	switch se.Username {
-	case "cti-persistent:" + user:
-		svc.grants.loadHash(user, hashSecret(tok), "persistent")
-	case "cti-mobile:" + user:
-		svc.grants.loadHash(user, hashSecret(tok), "mobile")
-	default:
-		return false
+	for prefix, kind := range tokenKinds {
+		if se.Username == prefix+user {
+			svc.grants.loadHash(user, hashSecret(tok), kind)
+			return true
+		}
 	}
-	return true
+	return false
+}
+
+// checkToken accepts a live session token or a stored non-expiring one.
+func (svc *Service) checkToken(ctx context.Context, user, tok string) bool {
+	return svc.cfg.AuthDisabled || svc.grants.Check(user, tok) || svc.storedToken(ctx, user, tok)
 }
 
 // readBody decodes a JSON object or an HTML form into v (a struct of strings).
@@ -275,12 +335,12 @@ func (svc *Service) login(w http.ResponseWriter, r *http.Request) error {
 	kind := "session"
 	if strings.EqualFold(r.Header.Get("auth-exp"), "no-exp") {
 		kind = "persistent"
-		if err := svc.st.CreateSession(r.Context(), store.Session{TokenHash: hashSecret(tok), Username: "cti-persistent:" + u.Username,
-			Kind: "cti", Created: time.Now(), Expires: time.Now().AddDate(100, 0, 0), SourceIP: ip}); err != nil {
+		if err := svc.storeToken(r.Context(), "cti-persistent:", u.Username, tok, ip); err != nil {
 			return err
 		}
+	} else {
+		svc.grants.Add(u.Username, tok, kind)
 	}
-	svc.grants.Add(u.Username, tok, kind)
 	svc.log.Info("login", "user", u.Username, "src", ip, "kind", kind)
 	// nethcti answers a good login with 401 and the nonce: the client then
 	// computes the token itself.
@@ -303,127 +363,79 @@ func randomToken() string {
 	return hex.EncodeToString(b)
 }
 
-func (svc *Service) persistentToken(w http.ResponseWriter, r *http.Request, c *caller) error {
-	tok := randomToken()
-	if err := svc.st.CreateSession(r.Context(), store.Session{TokenHash: hashSecret(tok), Username: "cti-persistent:" + c.user.Username,
-		Kind: "cti", Created: time.Now(), Expires: time.Now().AddDate(100, 0, 0), SourceIP: c.ip}); err != nil {
+// storeToken keeps a non-expiring token of kind prefix for user, replacing the
+// user's previous one of that kind (nethcti keeps one of each per user).
+func (svc *Service) storeToken(ctx context.Context, prefix, user, tok, ip string) error {
+	svc.dropTokens(ctx, prefix, user)
+	if err := svc.st.CreateSession(ctx, store.Session{TokenHash: hashSecret(tok), Username: prefix + user,
+		Kind: "cti", Created: time.Now(), Expires: time.Now().AddDate(100, 0, 0), SourceIP: ip}); err != nil {
 		return err
 	}
-	svc.grants.Add(c.user.Username, tok, "persistent")
+	svc.grants.Add(user, tok, tokenKinds[prefix])
+	return nil
+}
+
+// dropTokens revokes user's stored tokens of kind prefix.
+func (svc *Service) dropTokens(ctx context.Context, prefix, user string) error {
+	if _, err := svc.st.DeleteUserSessions(ctx, prefix+user); err != nil {
+		return err
+	}
+	svc.grants.RemoveKind(user, tokenKinds[prefix])
+	return nil
+}
+
+// POST /webrest/authentication/persistent_token_login -> {token, username}
+func (svc *Service) persistentToken(w http.ResponseWriter, r *http.Request, c *caller) error {
+	tok := randomToken()
+	if err := svc.storeToken(r.Context(), "cti-persistent:", c.user.Username, tok, c.ip); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"token": tok, "username": c.user.Username})
 	return nil
 }
 
-func (svc *Service) persistentRemove(w http.ResponseWriter, r *http.Request, c *caller) error {
-	if _, err := svc.st.DeleteUserSessions(r.Context(), "cti-persistent:"+c.user.Username); err != nil {
+// POST /webrest/authentication/phone_island_token_login -> {token, username}:
+// the non-expiring token the embedded phone (NethLink's) and
+// nethcti-middleware use for REST and the socket. A new one replaces the
+// previous.
+func (svc *Service) phoneIslandToken(w http.ResponseWriter, r *http.Request, c *caller) error {
+	tok := randomToken()
+	if err := svc.storeToken(r.Context(), "cti-phone-island:", c.user.Username, tok, c.ip); err != nil {
 		return err
 	}
-	svc.grants.Remove(c.token)
-	writeJSON(w, http.StatusOK, map[string]string{"message": "persistent tokens removed"})
+	svc.log.Info("phone-island token issued", "user", c.user.Username, "src", c.ip)
+	writeJSON(w, http.StatusOK, map[string]string{"token": tok, "username": c.user.Username})
 	return nil
 }
 
-// ---- me ----
-
-func (svc *Service) presenceOf(user string) presenceState {
-	svc.mu.Lock()
-	defer svc.mu.Unlock()
-	if p, ok := svc.presence[user]; ok {
-		return p
+// GET /webrest/authentication/phone_island_token_check -> {exists}
+func (svc *Service) phoneIslandCheck(w http.ResponseWriter, r *http.Request, c *caller) error {
+	n, err := svc.st.CountUserSessions(r.Context(), "cti-phone-island:"+c.user.Username, time.Now())
+	if err != nil {
+		return err
 	}
-	return presenceState{Status: "online"}
-}
-
-func (svc *Service) me(w http.ResponseWriter, r *http.Request, c *caller) error {
-	u := c.user
-	eps := make([]map[string]string, 0, len(u.Endpoints))
-	for _, e := range u.Endpoints {
-		eps = append(eps, map[string]string{"id": e.ID, "type": e.Type, "description": e.Type})
-	}
-	macros := map[string]Macro{}
-	if c.profile != nil {
-		macros = c.profile.MacroPermissions
-	}
-	pr := svc.presenceOf(u.Username)
-	writeJSON(w, http.StatusOK, map[string]any{
-		"name": u.Name, "username": u.Username, "presence": pr.Status, "presenceOnBusy": "online",
-		"endpoints": map[string]any{
-			"extension":     eps,
-			"mainextension": []map[string]string{{"id": u.MainExtension, "description": u.Name}},
-			"cellphone":     cellList(u.Cellphone),
-			"voicemail":     cellList(u.Voicemail),
-			"email":         cellList(u.Email),
-		},
-		"profile":        map[string]any{"id": u.Profile, "macro_permissions": macros},
-		"default_device": map[string]string{"id": u.DefaultDevice, "type": endpointType(u, u.DefaultDevice)},
-		"settings":       map[string]any{},
-	})
+	writeJSON(w, http.StatusOK, map[string]bool{"exists": n > 0})
 	return nil
 }
 
-func cellList(v string) []map[string]string {
-	if v == "" {
-		return []map[string]string{}
+// POST /webrest/authentication/persistent_token_remove {type}: type
+// "phone-island" revokes the phone-island token, "no-exp" the persistent one.
+func (svc *Service) persistentRemove(w http.ResponseWriter, r *http.Request, c *caller) error {
+	var req struct {
+		Type string `json:"type"`
 	}
-	return []map[string]string{{"id": v}}
-}
-
-func endpointType(u *User, id string) string {
-	for _, e := range u.Endpoints {
-		if e.ID == id {
-			return e.Type
-		}
-	}
-	return ""
-}
-
-func (svc *Service) getPresence(w http.ResponseWriter, r *http.Request, c *caller) error {
-	writeJSON(w, http.StatusOK, svc.presenceOf(c.user.Username))
-	return nil
-}
-
-var presenceStates = map[string]bool{"online": true, "dnd": true, "voicemail": true, "cellphone": true, "callforward": true}
-
-func (svc *Service) setPresence(w http.ResponseWriter, r *http.Request, c *caller) error {
-	var req presenceState
 	if err := readBody(r, &req); err != nil {
 		return err
 	}
-	if !presenceStates[req.Status] {
-		return rerr(http.StatusBadRequest, "status", "status must be online, dnd, voicemail, cellphone or callforward")
+	prefix := map[string]string{"phone-island": "cti-phone-island:", "no-exp": "cti-persistent:"}[req.Type]
+	if prefix == "" {
+		return rerr(http.StatusBadRequest, "type", "type must be phone-island or no-exp")
 	}
-	if req.Status == "callforward" {
-		if req.To = cleanNumber(req.To); req.To == "" {
-			return rerr(http.StatusBadRequest, "to", "callforward needs a number in to")
-		}
-	} else {
-		req.To = ""
+	if err := svc.dropTokens(r.Context(), prefix, c.user.Username); err != nil {
+		return err
 	}
-	if ext := c.user.MainExtension; ext != "" {
-		// DND lives in AstDB, where the dialplan reads it.
-		var m ami.Message
-		if req.Status == "dnd" {
-			m = ami.NewMessage("Action", "DBPut", "Family", "DND", "Key", ext, "Val", "YES")
-		} else {
-			m = ami.NewMessage("Action", "DBDel", "Family", "DND", "Key", ext)
-		}
-		if err := svc.amiDo(r.Context(), m, req.Status == "dnd"); err != nil {
-			return err
-		}
-		svc.mu.Lock()
-		emits := encode(svc.model.SetDND(ext, req.Status == "dnd"))
-		svc.presence[c.user.Username] = req
-		svc.mu.Unlock()
-		svc.publish(emits)
-	} else {
-		svc.mu.Lock()
-		svc.presence[c.user.Username] = req
-		svc.mu.Unlock()
-	}
-	ev := map[string]any{"presence": map[string]string{"username": c.user.Username, "status": req.Status, "to": req.To}}
-	svc.broadcast("userPresenceUpdate", ev, model.RoomPresence, c.user.Endpoints0()...)
-	svc.broadcast("userMainPresenceUpdate", map[string]any{"mainPresence": map[string]string{"username": c.user.Username, "status": req.Status}}, model.RoomPresence, c.user.Endpoints0()...)
-	writeJSON(w, http.StatusOK, req)
+	svc.log.Info("persistent token removed", "user", c.user.Username, "type", req.Type, "src", c.ip)
+	writeJSON(w, http.StatusOK, map[string]string{})
 	return nil
 }
 
@@ -457,37 +469,6 @@ func (svc *Service) amiDo(ctx context.Context, m ami.Message, strict bool) error
 	if strict && !strings.EqualFold(resp.Get("Response"), "Success") {
 		return rerr(http.StatusBadGateway, "", "the PBX refused %s: %s", m.Get("Action"), resp.Get("Message"))
 	}
-	return nil
-}
-
-func (svc *Service) setDefaultDevice(w http.ResponseWriter, r *http.Request, c *caller) error {
-	var req struct {
-		ID string `json:"id"`
-	}
-	if err := readBody(r, &req); err != nil {
-		return err
-	}
-	if endpointType(c.user, req.ID) == "" {
-		return rerr(http.StatusBadRequest, "id", "%q is not one of your endpoints", req.ID)
-	}
-	id := req.ID
-	if _, err := svc.dir.UpdateUser(r.Context(), c.actor(), c.user.Username, userInput{DefaultDevice: &id}); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"id": id})
-	return nil
-}
-
-func (svc *Service) allEndpoints(w http.ResponseWriter, r *http.Request, c *caller) error {
-	out := map[string]any{}
-	for _, u := range svc.dir.Users() {
-		if u.Disabled {
-			continue
-		}
-		out[u.Username] = map[string]any{"name": u.Name, "username": u.Username, "presence": svc.presenceOf(u.Username).Status,
-			"endpoints": map[string]any{"extension": u.Endpoints, "mainextension": []map[string]string{{"id": u.MainExtension}}}}
-	}
-	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -593,7 +574,7 @@ func (svc *Service) setDND(w http.ResponseWriter, r *http.Request, c *caller) er
 		return err
 	}
 	svc.mu.Lock()
-	emits := encode(svc.model.SetDND(req.Endpoint, req.Status == "on"))
+	emits := append(encode(svc.model.SetDND(req.Endpoint, req.Status == "on")), svc.presenceFramesLocked([]string{req.Endpoint})...)
 	svc.mu.Unlock()
 	svc.publish(emits)
 	writeJSON(w, http.StatusOK, map[string]string{"exten": req.Endpoint, "status": req.Status})
@@ -647,7 +628,7 @@ func (svc *Service) unautheCall(w http.ResponseWriter, r *http.Request, endpoint
 	if num == "" {
 		return rerr(http.StatusBadRequest, "number", "number has no digits")
 	}
-	uid, err := svc.originate(r.Context(), endpoint, num)
+	uid, err := svc.originate(r.Context(), svc.dir.OwnerOf(endpoint), endpoint, "PJSIP/"+endpoint, endpoint, num)
 	if err != nil {
 		return err
 	}

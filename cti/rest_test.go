@@ -308,17 +308,24 @@ func TestCallOpsAndPermissions(t *testing.T) {
 		code                int
 		action, key, value  string
 	}{
-		{"blindtransfer", "alice", alice, `{"convid":"` + id + `","endpointId":"201","to":"204"}`, 200, "BlindTransfer", "Channel", c.Name},
+		// BlindTransfer names the transferrer's own channel (Asterisk moves its peer).
+		{"blindtransfer", "alice", alice, `{"convid":"` + id + `","endpointId":"201","to":"204"}`, 200, "BlindTransfer", "Channel", a.Name},
 		{"atxfer", "alice", alice, `{"convid":"` + id + `","endpointId":"201","to":"204"}`, 200, "Atxfer", "Channel", a.Name},
 		{"park", "alice", alice, `{"convid":"` + id + `","endpointId":"201","applicantId":"201"}`, 200, "Park", "Channel", c.Name},
 		{"start_record", "alice", alice, `{"convid":"` + id + `","endpointId":"201"}`, 200, "MixMonitor", "Channel", a.Name},
 		{"mute_record", "alice", alice, `{"convid":"` + id + `","endpointId":"201"}`, 200, "MixMonitorMute", "State", "1"},
 		{"stop_record", "alice", alice, `{"convid":"` + id + `","endpointId":"201"}`, 200, "StopMixMonitor", "Channel", a.Name},
 		{"start_spy", "alice", alice, `{"convid":"` + id + `","endpointId":"203","destId":"201"}`, 200, "Originate", "Data", c.Name + ",qS"},
+		// The spy call carries the spier's number, never the spied extension's.
+		{"start_spy", "alice", alice, `{"convid":"` + id + `","endpointId":"203","destId":"201"}`, 200, "Originate", "CallerID", `"Spy 203" <201>`},
 		{"intrude", "alice", alice, `{"convid":"` + id + `","endpointId":"203","destId":"201"}`, 200, "Originate", "Data", c.Name + ",wqS"},
 		{"start_spy", "bob", bob, `{"convid":"` + id + `","endpointId":"203","destId":"202"}`, 403, "", "", ""},
 		{"mute", "alice", alice, `{"endpointId":"201"}`, 200, "MuteAudio", "State", "on"},
+		{"toggle_mute", "alice", alice, `{"endpointId":"201","convid":"` + id + `"}`, 200, "MuteAudio", "State", "off"},
+		{"toggle_mute", "alice", alice, `{"endpointId":"201","convid":"` + id + `"}`, 200, "MuteAudio", "State", "on"},
 		{"dtmf", "alice", alice, `{"endpointId":"201","tone":"5"}`, 200, "PlayDTMF", "Digit", "5"},
+		// Receive: true plays the digit into the call, not to the user's own phone.
+		{"dtmf", "alice", alice, `{"endpointId":"201","tone":"#"}`, 200, "PlayDTMF", "Receive", "true"},
 		{"dtmf", "alice", alice, `{"endpointId":"201","tone":"55"}`, 400, "", "", ""},
 		{"call", "bob", bob, `{"number":"tel:+39 0612"}`, 200, "Originate", "Exten", "00390612"},
 		{"call", "bob", bob, `{"number":"201","endpointId":"203"}`, 403, "", "", ""},
@@ -346,7 +353,7 @@ func TestCallOpsAndPermissions(t *testing.T) {
 			}
 			continue
 		}
-		if l := last(); len(e.ami.Actions()) != before+1 || l.Get("Action") != s.action || l.Get(s.key) != s.value {
+		if l := last(); len(e.ami.Actions()) <= before || l.Get("Action") != s.action || l.Get(s.key) != s.value {
 			t.Errorf("%s: action %v, want %s %s=%s", s.op, l, s.action, s.key, s.value)
 		}
 	}
@@ -360,8 +367,8 @@ func TestClickToCallWebrtc(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("call: %d %s", code, body)
 	}
-	got := expect(t, sock, "callWebrtc", func(m map[string]string) bool { return true })
-	if got["number"] != "0612345" {
+	got := expect(t, sock, "callWebrtc", func(string) bool { return true })
+	if got != "0612345" {
 		t.Fatalf("callWebrtc: %v", got)
 	}
 	if len(e.ami.Actions()) != 0 {
@@ -374,18 +381,36 @@ func TestClickToCallWebrtc(t *testing.T) {
 	if code, _ := e.do("POST", "/webrest/user/default_device", "bob", tok, `{"id":"203"}`); code != 400 {
 		t.Fatal("default_device of another user accepted")
 	}
-	e.do("POST", "/webrest/astproxy/call", "bob", tok, `{"number":"555"}`)
-	expect(t, sock, "callWebrtc", func(m map[string]string) bool { return m["number"] == "555" })
+	// updateDefaultDevice tells the user's clients which device it is now.
+	expect(t, sock, "updateDefaultDevice", func(id string) bool { return id == "9202" })
+	// The clients send endpointType "extension": the device's type decides.
+	if code, b := e.do("POST", "/webrest/astproxy/call", "bob", tok, `{"number":"555","endpointType":"extension"}`); code != 200 {
+		t.Fatalf("call with endpointType extension: %d %s", code, b)
+	}
+	expect(t, sock, "callWebrtc", func(n string) bool { return n == "555" })
 }
 
 // Desk phones with a remote-control address are driven over their HTTP interface.
-type fakePhones struct{ dialled []string }
+// fakePhones records what the CTI asks desk phones to do (httpPhones, the
+// real one, is tested against an HTTP server speaking the vendors' URLs).
+type fakePhones struct {
+	dialled, held []string
+	dialErr       error
+}
 
 func (f *fakePhones) Dial(_ context.Context, dev, num string) error {
 	f.dialled = append(f.dialled, dev+":"+num)
-	return nil
+	return f.dialErr
 }
 func (f *fakePhones) Answer(context.Context, string) error { return errNoPhoneControl }
+func (f *fakePhones) Hold(_ context.Context, dev string) error {
+	f.held = append(f.held, dev)
+	return nil
+}
+func (f *fakePhones) Controls(context.Context, string) bool { return true }
+func (f *fakePhones) ActionURL(_ context.Context, dev, action, num string) (string, bool) {
+	return "http://admin:pw@phone-" + dev + "/" + action + "?n=" + num, true
+}
 
 func TestClickToCallDeskPhoneHTTP(t *testing.T) {
 	e := newEnv(t, nil)
@@ -417,7 +442,8 @@ func TestPresenceAndDND(t *testing.T) {
 		t.Fatalf("presence: %v", p)
 	}
 	acts := e.ami.Actions()
-	if len(acts) != 1 || acts[0].Get("Action") != "DBPut" || acts[0].Get("Family") != "DND" || acts[0].Get("Key") != "202" {
+	if len(acts) != 2 || acts[0].Get("Action") != "DBPut" || acts[0].Get("Family") != "DND" || acts[0].Get("Key") != "202" ||
+		acts[1].Get("Action") != "DBDel" || acts[1].Get("Family") != "CF" {
 		t.Fatalf("actions: %v", acts)
 	}
 	if code, _ := e.do("POST", "/webrest/user/presence", "bob", tok, `{"status":"away"}`); code != 400 {

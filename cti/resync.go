@@ -27,9 +27,23 @@ func readSnapshot(ctx context.Context, c *ami.Conn) (model.Snapshot, error) {
 			return s, fmt.Errorf("re-sync %s: %w", step.action, err)
 		}
 	}
+	// The parking spaces (free ones too) and the conferences running; an
+	// error here (no parking module, no conference) leaves them out.
+	if _, lots, err := c.ActionList(ctx, ami.NewMessage("Action", "Parkinglots")); err == nil {
+		s.Lots = lots
+	}
+	if _, rooms, err := c.ActionList(ctx, ami.NewMessage("Action", "ConfbridgeListRooms")); err == nil {
+		for _, room := range rooms {
+			if name := room.Get("Conference"); name != "" {
+				if _, users, err := c.ActionList(ctx, ami.NewMessage("Action", "ConfbridgeList", "Conference", name)); err == nil {
+					s.Confs = append(s.Confs, users...)
+				}
+			}
+		}
+	}
 	// DND and call forward live in AstDB, which sends no events: read them, so a
 	// change made on the phone (*76, *72) while we were away is not missed.
-	s.DND, s.CF = map[string]bool{}, map[string]string{}
+	s.DND, s.CF, s.CFB, s.CFU = map[string]bool{}, map[string]string{}, map[string]string{}, map[string]string{}
 	for _, ev := range s.Endpoints {
 		e := firstNonEmpty(ev.Get("ObjectName"), ev.Get("Endpoint"))
 		if e == "" || !extenRe.MatchString(e) {
@@ -38,8 +52,10 @@ func readSnapshot(ctx context.Context, c *ami.Conn) (model.Snapshot, error) {
 		if v, err := dbGet(ctx, c, "DND", e); err == nil {
 			s.DND[e] = v != ""
 		}
-		if v, err := dbGet(ctx, c, "CF", e); err == nil {
-			s.CF[e] = v
+		for fam, dst := range map[string]map[string]string{"CF": s.CF, "CFB": s.CFB, "CFU": s.CFU} {
+			if v, err := dbGet(ctx, c, fam, e); err == nil {
+				dst[e] = v
+			}
 		}
 	}
 	return s, nil

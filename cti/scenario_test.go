@@ -68,7 +68,7 @@ func TestInternalCall(t *testing.T) {
 	expect(t, alice, "extenUpdate", func(x extEv) bool { return x.Exten == "202" && x.Status == "ringing" })
 
 	emitAll(e.ami, sc.Answer(a, b, "b1"), one(DeviceState("202", "INUSE"), Enter(a, "b1", "basic", 1), Enter(b, "b1", "basic", 2)))
-	cn := expect(t, bob, "extenConnected", func(x extEv) bool { return x.Exten == "202" })
+	cn := connected(t, bob, "202", func(x extEv) bool { return conv(x, id) != nil })
 	if c := conv(cn, id); c == nil || !c.Connected {
 		t.Fatalf("connected: %+v", cn)
 	}
@@ -79,7 +79,7 @@ func TestInternalCall(t *testing.T) {
 	emitAll(e.ami, one(Leave(b, "b1", "basic", 1), Hangup(b, 16, "Normal Clearing"), Leave(a, "b1", "basic", 0), Hangup(a, 16, "Normal Clearing"),
 		DeviceState("201", "NOT_INUSE"), DeviceState("202", "NOT_INUSE")))
 	h := expect(t, bob, "extenHangup", func(m map[string]string) bool { return true })
-	if h["cause"] != "normal_clearing" || h["callerNum"] != "201" || h["calledNum"] != "202" {
+	if h["cause"] != "normal_clearing" || h["callerNum"] != "202" || h["channelExten"] != "202" || h["calledNum"] != "201" {
 		t.Fatalf("extenHangup: %v", h)
 	}
 	expect(t, alice, "extenUpdate", func(x extEv) bool { return x.Exten == "201" && x.Status == "online" && len(x.Conversations) == 0 })
@@ -98,7 +98,8 @@ func TestBusyHangup(t *testing.T) {
 	expect(t, dave, "extenRinging", func(x extEv) bool { return x.Exten == "204" })
 	e.ami.EmitAll(Hangup(d, 17, "User busy"), Hangup(a, 17, "User busy"))
 	h := expect(t, dave, "extenHangup", func(m map[string]string) bool { return true })
-	if h["cause"] != "user_busy" || h["callerNum"] != "201" {
+	// callerNum is the hung-up channel's own number, channelExten its extension.
+	if h["cause"] != "user_busy" || h["callerNum"] != "204" || h["channelExten"] != "204" || h["calledNum"] != "201" {
 		t.Fatalf("extenHangup: %v", h)
 	}
 }
@@ -122,7 +123,7 @@ func TestInboundTrunkQueue(t *testing.T) {
 		one(append(ev2("QueueCallerLeave", tr), [2]string{"Queue", "401"}, [2]string{"Count", "0"}),
 			Enter(tr, "b2", "basic", 1), Enter(b, "b2", "basic", 2)))
 	id := tr.Name + ">" + b.Name
-	cn := expect(t, bob, "extenConnected", func(x extEv) bool { return conv(x, id) != nil && conv(x, id).Connected })
+	cn := connected(t, bob, "202", func(x extEv) bool { return conv(x, id) != nil && conv(x, id).Connected })
 	if c := conv(cn, id); !c.ThroughQueue || !c.ThroughTrunk || c.CounterpartNum != "0612345678" || c.Direction != "in" {
 		t.Fatalf("queue call conversation: %+v", c)
 	}
@@ -132,14 +133,14 @@ func TestInboundTrunkQueue(t *testing.T) {
 	e.ami.Emit(M("Event", "QueueMemberPause", "Queue", "401", "MemberName", "Bob", "Interface", "PJSIP/202", "StateInterface", "PJSIP/202",
 		"Membership", "dynamic", "Penalty", "0", "CallsTaken", "1", "LastCall", "0", "InCall", "1", "Status", "2", "Paused", "1", "PausedReason", "lunch"))
 	m := expect(t, bob, "queueMemberUpdate", func(m model.QueueMember) bool { return true })
-	if m.Member != "202" || !m.Paused || m.Reason != "lunch" || m.CallsTaken != 1 {
+	if m.Member != "202" || !m.Paused || m.LastPausedInReason != "lunch" || m.CallsTaken != 1 {
 		t.Fatalf("member: %+v", m)
 	}
 	expect(t, alice, "queueMemberUpdate", func(m model.QueueMember) bool { return m.Member == "202" })
 
 	e.ami.EmitAll(M("Event", "AgentComplete", "Queue", "401", "Channel", tr.Name, "Reason", "caller"), Hangup(tr, 16, "Normal Clearing"), Hangup(b, 16, "Normal Clearing"))
 	qq := expect(t, alice, "queueUpdate", func(q model.Queue) bool { return q.Completed == 1 })
-	if qq.Members["PJSIP/202"] == nil {
+	if qq.Members["202"] == nil || qq.Members["202"].Interface != "PJSIP/202" {
 		t.Fatalf("member missing: %+v", qq)
 	}
 	expect(t, alice, "trunkUpdate", func(x model.Trunk) bool { return len(x.Conversations) == 0 })
@@ -171,7 +172,7 @@ func TestBlindTransfer(t *testing.T) {
 	a := sc.NewChan("201", "201", "Alice", nil)
 	b := sc.NewChan("202", "202", "Bob", a)
 	connect(e, &sc, a, b, "b3")
-	expect(t, bob, "extenConnected", func(x extEv) bool { return true })
+	connected(t, bob, "202", func(extEv) bool { return true })
 
 	// Bob sends Alice to 203: Asterisk raises BlindTransfer, Bob's leg ends, and
 	// Alice's channel dials 203 from the dialplan.
@@ -181,7 +182,7 @@ func TestBlindTransfer(t *testing.T) {
 		Leave(b, "b3", "basic", 1), Hangup(b, 16, "Normal Clearing"), Leave(a, "b3", "basic", 0))
 	emitAll(e.ami, sc.Dial(a, c, "PJSIP/203"), sc.Answer(a, c, "b4"), one(Enter(a, "b4", "basic", 1), Enter(c, "b4", "basic", 2)))
 	id := a.Name + ">" + c.Name
-	cn := expect(t, carol, "extenConnected", func(x extEv) bool { return conv(x, id) != nil })
+	cn := connected(t, carol, "203", func(x extEv) bool { return conv(x, id) != nil && conv(x, id).Connected })
 	if cv := conv(cn, id); !cv.Connected || cv.CounterpartNum != "201" || cv.Direction != "in" {
 		t.Fatalf("carol: %+v", cv)
 	}
@@ -198,7 +199,7 @@ func TestAttendedTransfer(t *testing.T) {
 	a := sc.NewChan("201", "201", "Alice", nil)
 	b := sc.NewChan("202", "202", "Bob", a)
 	connect(e, &sc, a, b, "b5")
-	expect(t, bob, "extenConnected", func(x extEv) bool { return true })
+	connected(t, bob, "202", func(extEv) bool { return true })
 	// Alice holds Bob and consults Carol on a second channel.
 	e.ami.Emit(append(ev2("Hold", a), [2]string{"MusicClass", "default"}))
 	a2 := sc.NewChan("201", "201", "Alice", nil)
@@ -229,14 +230,14 @@ func TestParkAndPickup(t *testing.T) {
 	tr := sc.NewChan("provider1", "0698765432", "ACME", nil)
 	a := sc.NewChan("201", "201", "Alice", tr)
 	connect(e, &sc, tr, a, "b7")
-	expect(t, alice, "extenConnected", func(x extEv) bool { return x.Exten == "201" })
+	connected(t, alice, "201", func(extEv) bool { return true })
 
 	e.ami.EmitAll(M("Event", "ParkedCall", "ParkeeChannel", tr.Name, "ParkeeCallerIDNum", "0698765432", "ParkeeCallerIDName", "ACME",
 		"ParkeeUniqueid", tr.Uniqueid, "ParkerDialString", "PJSIP/201", "ParkingLot", "default", "ParkingSpace", "71",
 		"ParkingTimeout", "45", "ParkingDuration", "0"),
 		Leave(tr, "b7", "basic", 1), Enter(tr, "park-default", "parking", 1), Leave(a, "b7", "basic", 0), Hangup(a, 16, "Normal Clearing"))
 	p := expect(t, alice, "parkingUpdate", func(p model.Parking) bool { return p.Parking == "71" })
-	if p.ParkedNum != "0698765432" || p.Channel != tr.Name || p.Timeout != 45 || p.Lot != "default" {
+	if pc := p.ParkedCaller; pc == nil || pc.Num != "0698765432" || pc.Channel != tr.Name || pc.Timeout != 45 || pc.Parking != "71" || pc.ParkeeNum != "201" {
 		t.Fatalf("parking: %+v", p)
 	}
 	expect(t, alice, "extenUpdate", func(x extEv) bool { return x.Exten == "201" && len(x.Conversations) == 0 })
@@ -247,10 +248,10 @@ func TestParkAndPickup(t *testing.T) {
 	e.ami.EmitAll(sc.Newchannel(c), M("Event", "UnParkedCall", "ParkeeChannel", tr.Name, "RetrieverChannel", c.Name, "ParkingSpace", "71",
 		"ParkingLot", "default"), Leave(tr, "park-default", "parking", 0), Enter(c, "b8", "basic", 1), Enter(tr, "b8", "basic", 2))
 	p = expect(t, alice, "parkingUpdate", func(p model.Parking) bool { return p.Parking == "71" })
-	if p.Channel != "" {
+	if p.ParkedCaller != nil && p.ParkedCaller.Channel != "" {
 		t.Fatalf("parking still busy: %+v", p)
 	}
-	cn := expect(t, carol, "extenConnected", func(x extEv) bool { return x.Exten == "203" })
+	cn := connected(t, carol, "203", func(extEv) bool { return true })
 	var cv *model.Conversation
 	for _, v := range cn.Conversations {
 		cv = v
@@ -293,7 +294,7 @@ func TestAMIConnectionLossAndReturn(t *testing.T) {
 	// FullyBooted (Asterisk restarted or reloaded) forces a re-sync too, but
 	// not the one that greets each new session (the connect re-sync covers it).
 	e.drainResync()
-	time.Sleep(2100 * time.Millisecond)
+	e.advance(2100 * time.Millisecond)
 	e.ami.Emit(M("Event", "FullyBooted", "Privilege", "system,all", "Status", "Fully Booted"))
 	e.waitResync()
 	// And incremental updates flow again.
@@ -349,7 +350,7 @@ func TestQueueThroughLocalChannels(t *testing.T) {
 	}
 	emitAll(e.ami, sc.Answer(l2, b, "bq1"), sc.Answer(tr, l1, "bq2"),
 		one(Enter(l2, "bq1", "basic", 1), Enter(b, "bq1", "basic", 2), Enter(tr, "bq2", "basic", 1), Enter(l1, "bq2", "basic", 2)))
-	cn := expect(t, bob, "extenConnected", func(x extEv) bool { return conv(x, id) != nil && conv(x, id).Connected })
+	cn := connected(t, bob, "202", func(x extEv) bool { return conv(x, id) != nil && conv(x, id).Connected })
 	if c := conv(cn, id); c.CounterpartName != "ACME" || !c.ThroughTrunk {
 		t.Fatalf("connected via Local: %+v", c)
 	}
@@ -408,7 +409,7 @@ func TestClickToCallOriginateFlow(t *testing.T) {
 	}
 	x := expect(t, bob, "extenUpdate", func(x extEv) bool {
 		for _, c := range x.Conversations {
-			if c.Direction == "out" && c.CounterpartNum == "203" && strings.HasPrefix(c.Dest, "PJSIP/203-") {
+			if c.Direction == "out" && c.CounterpartNum == "203" && c.ChDest != nil && strings.HasPrefix(c.ChDest.Channel, "PJSIP/203-") {
 				return true
 			}
 		}

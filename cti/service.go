@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,18 +36,25 @@ type Service struct {
 	loginLim  *ratelimit.Limiter
 	sockLimit *ratelimit.Limiter
 	phones    phoneDialer
+	accounts  SIPAccounts
+	orig      *originates
+	now       func() time.Time                  // the clock of the FullyBooted debounce (tests move it)
 	compare   func(hash, password []byte) error // bcrypt's, replaced by tests that count the work
 	dummyHash []byte                            // compared for unknown users, at the configured cost
 
 	mu       sync.Mutex // guards model, presence, history and the AMI state below
 	model    *model.Model
-	presence map[string]presenceState
-	history  *cdr.Store
-	pbxLoc   *time.Location // zone of Asterisk's local times (CDR StartTime); nil = the system's
-	amiUp    bool           // logged in and re-synced
-	resyncs  int
-	lastSync time.Time
-	serving  bool
+	presence map[string]presenceState // users without a main extension: what they set
+	// lastPresence and lastMain are the presences clients last heard.
+	lastPresence, lastMain map[string]presenceState
+	nethlink               map[string]nethlinkSeen // last NethLink heartbeat per user
+	recalls                map[string][]recallWait // recall on busy, by called extension
+	history                *cdr.Store
+	pbxLoc                 *time.Location // zone of Asterisk's local times (CDR StartTime); nil = the system's
+	amiUp                  bool           // logged in and re-synced
+	resyncs                int
+	lastSync               time.Time
+	serving                bool
 
 	ctxMu  sync.Mutex         // guards ctx and cancel
 	ctx    context.Context    // socket.io connections end with it: with each Serve
@@ -73,13 +82,16 @@ func New(cfg Config, log *slog.Logger, st *store.Store) (*Service, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	svc := &Service{
 		cfg: cfg, log: log, st: st,
-		dir:       newDirectory(st, cfg.BcryptCost),
-		grants:    newGrants(cfg.TokenExpiry),
-		loginLim:  ratelimit.New(cfg.LoginBurst, cfg.LoginInterval),
-		sockLimit: ratelimit.New(cfg.SocketBurst, cfg.SocketInterval),
-		model:     model.New(cfg.Trunks, time.Now),
-		presence:  map[string]presenceState{},
-		ctx:       ctx, cancel: cancel,
+		dir:          newDirectory(st, cfg.BcryptCost),
+		grants:       newGrants(cfg.TokenExpiry),
+		loginLim:     ratelimit.New(cfg.LoginBurst, cfg.LoginInterval),
+		sockLimit:    ratelimit.New(cfg.SocketBurst, cfg.SocketInterval),
+		model:        model.New(cfg.Trunks, time.Now),
+		presence:     map[string]presenceState{},
+		lastPresence: map[string]presenceState{}, lastMain: map[string]presenceState{},
+		nethlink: map[string]nethlinkSeen{}, recalls: map[string][]recallWait{},
+		orig: newOriginates(), now: time.Now,
+		ctx: ctx, cancel: cancel,
 		synced: make(chan struct{}, 1),
 		reload: make(chan struct{}, 1),
 	}
@@ -91,6 +103,8 @@ func New(cfg Config, log *slog.Logger, st *store.Store) (*Service, error) {
 	svc.dummyHash = h
 	svc.sio = socketio.New(socketio.DefaultConfig(), log, svc.socketEvent)
 	svc.phones = &httpPhones{st: st, log: log}
+	svc.accounts = storeAccounts{st: st, tenant: cfg.Tenant}
+	svc.model.SetConference(cfg.FeatureCodes["conference"], cfg.Context)
 	svc.dir.revoke = func(user string) {
 		svc.grants.RemoveUser(user)
 		svc.sio.CloseRoom(userRoom(user), "tokens revoked")
@@ -102,12 +116,17 @@ func New(cfg Config, log *slog.Logger, st *store.Store) (*Service, error) {
 		log.Info("tokens revoked", "user", user)
 	}
 	svc.dir.loaded = func() {
-		names := svc.dir.Names()
+		owners := svc.dir.Owners()
 		svc.mu.Lock()
-		svc.model.SetNames(names)
+		svc.model.SetOwners(owners)
+		// New users' presence is known from now on, so their first change
+		// is told; changed users are told at once.
+		frames := svc.presenceFramesLocked(nil)
 		svc.mu.Unlock()
+		svc.publish(frames)
 	}
 	st.Register(store.Kind{Name: kindUnautheCall})
+	st.Register(store.Kind{Name: kindSettings})
 	if cfg.Enabled {
 		c, err := ami.New(cfg.AMI, log)
 		if err != nil {
@@ -248,6 +267,7 @@ func (svc *Service) housekeeping(ctx context.Context) {
 				svc.log.Error("reload users", "err", err)
 			}
 		case <-t.C:
+			svc.renewSocketTokens()
 			svc.grants.Purge()
 		}
 	}
@@ -311,7 +331,7 @@ func (svc *Service) event(ctx context.Context, c *ami.Conn, m ami.Message) {
 		// greets every new session with FullyBooted; the re-sync on connect has
 		// just covered that one.
 		svc.mu.Lock()
-		recent := time.Since(svc.lastSync) < 2*time.Second
+		recent := svc.now().Sub(svc.lastSync) < 2*time.Second
 		svc.mu.Unlock()
 		if recent {
 			return
@@ -338,23 +358,41 @@ func (svc *Service) event(ctx context.Context, c *ami.Conn, m ami.Message) {
 			}
 		}
 	}
-	svc.publish(svc.apply(m))
+	switch m.Event() {
+	case "OriginateResponse":
+		if w := svc.orig.seen(m); w != nil {
+			w.ch <- m
+		}
+		return
+	case "MessageWaiting":
+		box, _, _ := strings.Cut(m.Get("Mailbox"), "@")
+		n, _ := strconv.Atoi(m.Get("New"))
+		svc.voicemailCounter(box, n)
+		return
+	}
+	frames, due := svc.apply(m)
+	svc.publish(frames)
+	if due != nil {
+		go svc.runRecalls(svc.runContext(), due)
+	}
 }
 
 // apply and load change the model under svc.mu, released even if they panic.
-func (svc *Service) apply(m ami.Message) []frame {
+func (svc *Service) apply(m ami.Message) ([]frame, map[string][]recallWait) {
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
-	return encode(svc.model.Apply(m))
+	emits := svc.model.Apply(m)
+	changed := changedExtensions(emits)
+	return append(encode(emits), svc.presenceFramesLocked(changed)...), svc.recallsDueLocked(changed)
 }
 
 func (svc *Service) load(snap model.Snapshot) []frame {
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
-	emits := encode(svc.model.Load(snap))
+	emits := append(encode(svc.model.Load(snap)), svc.presenceFramesLocked(nil)...)
 	svc.amiUp = true
 	svc.resyncs++
-	svc.lastSync = time.Now()
+	svc.lastSync = svc.now()
 	return emits
 }
 

@@ -23,6 +23,11 @@ func (svc *Service) socketHandler(w http.ResponseWriter, r *http.Request) {
 	if !socketio.CheckRequest(w, r) {
 		return
 	}
+	if !socketio.IsHandshake(r) {
+		// A poll, a post or the upgrade of a session already counted.
+		svc.sio.Serve(svc.runContext(), w, r)
+		return
+	}
 	ip := remoteIP(r)
 	if wait := svc.sockLimit.Wait(ip); wait > 0 {
 		svc.log.Warn("socket.io connection rate limit", "src", ip, "retry_after", wait.Round(time.Second).String())
@@ -44,22 +49,69 @@ type loginMsg struct {
 	UAType      string `json:"uaType"`
 }
 
-// socketEvent receives the clients' events; only "login" means something (other
-// events, such as the "ping" of old clients, carry nothing we act on).
+// socketLogin is what a socket's login was: whose token it carries.
+type socketLogin struct {
+	user, token string
+}
+
+// socketEvent receives the clients' events: "login"; "message", relayed to
+// the user it names (video call and screen sharing signalling between
+// phone-islands); and any event asking for an ack (phone-island's "ping"
+// every 5 s, which shows "socket down" and reconnects when unanswered) is
+// acknowledged.
 func (svc *Service) socketEvent(s *socketio.Socket, name string, args []json.RawMessage, ack int64) {
-	if name != "login" {
+	switch name {
+	case "login":
+		var lm loginMsg
+		if len(args) > 0 {
+			json.Unmarshal(args[0], &lm) //nolint:errcheck // an empty login is refused below
+		}
+		svc.socketLogin(s, lm, ack)
+		return
+	case "message":
+		svc.relayMessage(s, args)
+	}
+	if ack >= 0 {
+		s.Ack(ack)
+	}
+}
+
+// relayMessage passes {message, destUser, ...} from a logged-in user to the
+// sockets of destUser, as nethcti does for phone-island's video calls.
+func (svc *Service) relayMessage(s *socketio.Socket, args []json.RawMessage) {
+	from, ok := s.Value().(socketLogin)
+	if !ok || len(args) == 0 || len(args[0]) > 16<<10 {
 		return
 	}
-	var lm loginMsg
-	if len(args) > 0 {
-		json.Unmarshal(args[0], &lm) //nolint:errcheck // an empty login is refused below
+	var m struct {
+		Message  string `json:"message"`
+		DestUser string `json:"destUser"`
 	}
-	svc.socketLogin(s, lm, ack)
+	if json.Unmarshal(args[0], &m) != nil || m.DestUser == "" {
+		return
+	}
+	switch m.Message {
+	case "videoCallStart", "screenSharingStart", "screenSharingStop":
+	default:
+		return
+	}
+	u, _, ok := svc.dir.Resolve(m.DestUser)
+	if !ok {
+		return
+	}
+	f, err := socketio.EncodeArgs("message", args[0])
+	if err != nil {
+		return
+	}
+	n := svc.sio.Broadcast(f, userRoom(u.Username))
+	svc.log.Debug("socket.io message relayed", "user", from.user, "to", u.Username, "message", m.Message, "sockets", n)
 }
 
 func (svc *Service) socketLogin(s *socketio.Socket, lm loginMsg, ack int64) {
 	u, prof, ok := svc.dir.Resolve(lm.AccessKeyID)
-	good := ok && !u.Disabled && (svc.cfg.AuthDisabled || svc.grants.Check(u.Username, lm.Token))
+	// A persistent, phone-island or mobile token is accepted also right
+	// after a restart: it is checked against the store.
+	good := ok && !u.Disabled && svc.checkToken(svc.runContext(), u.Username, lm.Token)
 	if !good {
 		svc.log.Warn("socket.io login refused", "user", lm.AccessKeyID, "src", s.IP())
 		s.Emit("401", map[string]string{"message": "unauthorized access"})
@@ -79,6 +131,7 @@ func (svc *Service) socketLogin(s *socketio.Socket, lm loginMsg, ack int64) {
 	}
 	rooms := append(access{user: u, profile: prof}.rooms(), userRoom(u.Username), clientRoom(u.Username, ua))
 	s.SetRooms(rooms...)
+	s.SetValue(socketLogin{user: u.Username, token: lm.Token})
 	svc.log.Info("socket.io login", "user", u.Username, "ua", ua, "src", s.IP())
 	s.Emit("authe_ok", map[string]string{"message": "authorized successfully"})
 	if ack >= 0 {
@@ -113,4 +166,28 @@ func (svc *Service) toUser(user, name string, data any) int {
 		return 0
 	}
 	return svc.sio.Broadcast(f, userRoom(user))
+}
+
+// toUserArgs sends an event with several arguments to a user's sockets.
+func (svc *Service) toUserArgs(user, name string, args ...any) int {
+	f, err := socketio.EncodeArgs(name, args...)
+	if err != nil {
+		return 0
+	}
+	return svc.sio.Broadcast(f, userRoom(user))
+}
+
+// renewSocketTokens extends the session tokens of connected sockets, as
+// nethcti does: a client that only listens keeps its token alive for its
+// next REST call.
+func (svc *Service) renewSocketTokens() {
+	var logins []socketLogin
+	svc.sio.Each(func(s *socketio.Socket) {
+		if l, ok := s.Value().(socketLogin); ok {
+			logins = append(logins, l)
+		}
+	})
+	for _, l := range logins {
+		svc.grants.Check(l.user, l.token)
+	}
 }

@@ -69,14 +69,14 @@ func TestSocketRateLimitAndTransport(t *testing.T) {
 	if _, err := siotest.Dial(ctx, e.srv.URL); err == nil || !strings.Contains(err.Error(), "429") {
 		t.Fatalf("4th connection in the burst: %v", err)
 	}
-	// Long polling is not offered: the clients use transports:['websocket'].
+	// A long-polling handshake is a new session too: limited the same way.
 	resp, err := http.Get(e.srv.URL + "/socket.io/?EIO=4&transport=polling")
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 400 {
-		t.Fatalf("polling: %d", resp.StatusCode)
+	if resp.StatusCode != 429 {
+		t.Fatalf("polling handshake past the burst: %d", resp.StatusCode)
 	}
 }
 
@@ -157,5 +157,57 @@ func TestSocketMaxConnections(t *testing.T) {
 	defer cancel()
 	if _, err := siotest.Dial(ctx, e.srv.URL); err == nil || !strings.Contains(err.Error(), "503") {
 		t.Fatalf("third connection: %v", err)
+	}
+}
+
+// The Go long-polling client of the benchmark (siotest.DialPolling) against
+// the CTI: login, an event, a second user's takeover heard on polling, and the
+// close ends the session on the server.
+func TestSocketPollingClient(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := siotest.DialPolling(ctx, e.srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Login(ctx, "bob", e.login("bob", "bob-password"), "desktop"); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.svc.sio.Count(); n != 1 {
+		t.Fatalf("%d sockets on the server, want 1", n)
+	}
+	e.ami.Emit(amitest.DeviceState("202", "UNAVAILABLE"))
+	expect(t, c, "extenUpdate", func(x extEv) bool { return x.Exten == "202" })
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the polling session to end", func() bool { return e.svc.sio.Count() == 0 })
+}
+
+// A reload (switchboard cti reload) tells every logged-in client with
+// serverReloaded, no payload, as nethcti does; a socket not logged in hears
+// nothing.
+func TestSocketServerReloaded(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.socket("bob")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	anon, err := siotest.Dial(ctx, e.srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer anon.Close()
+	if err := e.svc.reloadAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := c.Wait(ctx, "serverReloaded")
+	if err != nil || len(ev.Args) != 0 {
+		t.Fatalf("serverReloaded: %+v %v", ev, err)
+	}
+	short, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel2()
+	if ev, err := anon.Wait(short, "serverReloaded"); err == nil {
+		t.Fatalf("a socket not logged in heard %+v", ev)
 	}
 }

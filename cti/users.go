@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -13,6 +15,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/switchboard-pbx/switchboard/cti/model"
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
@@ -47,6 +50,8 @@ type User struct {
 	DefaultDevice string     `json:"default_device"`
 	Profile       string     `json:"profile"`
 	Disabled      bool       `json:"disabled"`
+	// Groups are the operator panel groups the user is shown in.
+	Groups []string `json:"groups,omitempty"`
 }
 
 // Permission is one permission inside a macro.
@@ -66,6 +71,12 @@ type Profile struct {
 	ID               string           `json:"id"`
 	Name             string           `json:"name"`
 	MacroPermissions map[string]Macro `json:"macro_permissions"`
+	// ParamURL is the page the clients open for a call of this profile's
+	// users ($CALLER_NUMBER, $CALLER_NAME, $CALLED, $UNIQUEID are filled in by
+	// them); "" means none.
+	ParamURL string `json:"param_url,omitempty"`
+	// ParamURLOnlyQueues opens it only for calls through a queue.
+	ParamURLOnlyQueues bool `json:"param_url_only_queues,omitempty"`
 }
 
 // Has reports whether permission name holds: some macro that is on grants it.
@@ -94,6 +105,7 @@ func (p *Profile) MacroOn(name string) bool {
 var (
 	nameRe  = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$`)
 	extenRe = regexp.MustCompile(`^[0-9*#+]{1,32}$`)
+	groupRe = regexp.MustCompile(`^[^/\\<>"'\x00-\x1f]{1,64}$`)
 )
 
 func (u *User) validate(profiles map[string]*Profile) error {
@@ -122,6 +134,11 @@ func (u *User) validate(profiles map[string]*Profile) error {
 		}
 		seen[e.ID] = true
 	}
+	for i, g := range u.Groups {
+		if !groupRe.MatchString(g) {
+			return bad(fmt.Sprintf("groups[%d]", i), "a group name is 1-64 characters without / \\ < > or quotes")
+		}
+	}
 	if u.DefaultDevice != "" && !seen[u.DefaultDevice] {
 		return bad("default_device", "default_device %q is not one of the user's endpoints", u.DefaultDevice)
 	}
@@ -134,6 +151,12 @@ func (u *User) validate(profiles map[string]*Profile) error {
 func (p *Profile) validate() error {
 	if !nameRe.MatchString(p.ID) {
 		return &store.ValidationError{Field: "id", Msg: "id must be 1-64 letters, digits, '.', '_' or '-'"}
+	}
+	if p.ParamURL != "" {
+		u, err := url.Parse(p.ParamURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(p.ParamURL) > 2048 {
+			return &store.ValidationError{Field: "param_url", Msg: "param_url must be an http(s) URL"}
+		}
 	}
 	for name := range p.MacroPermissions {
 		if !nameRe.MatchString(name) {
@@ -287,16 +310,35 @@ func (d *directory) OwnerOf(endpoint string) string {
 	return d.byAlias[endpoint]
 }
 
-// Names maps extensions to their users' display names.
-func (d *directory) Names() map[string]string {
+// Owners maps extensions to their users.
+func (d *directory) Owners() map[string]model.Owner {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	out := map[string]string{}
+	out := map[string]model.Owner{}
 	for ext, un := range d.byAlias {
 		if u := d.users[un]; u != nil {
-			out[ext] = u.Name
+			out[ext] = model.Owner{Name: u.Name, Username: u.Username}
 		}
 	}
+	return out
+}
+
+// user returns a stored user (shared: do not change it).
+func (d *directory) user(name string) *User {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.users[name]
+}
+
+// all returns every user (shared: do not change them), sorted by name.
+func (d *directory) all() []*User {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	out := make([]*User, 0, len(d.users))
+	for _, u := range d.users {
+		out = append(out, u)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Username < out[j].Username })
 	return out
 }
 
@@ -312,6 +354,7 @@ type userView struct {
 	DefaultDevice string     `json:"default_device"`
 	Profile       string     `json:"profile"`
 	Disabled      bool       `json:"disabled"`
+	Groups        []string   `json:"groups"`
 }
 
 func (u *User) view() userView {
@@ -319,7 +362,11 @@ func (u *User) view() userView {
 	if eps == nil {
 		eps = []Endpoint{}
 	}
-	return userView{u.Username, u.Name, u.MainExtension, eps, u.Cellphone, u.Email, u.Voicemail, u.DefaultDevice, u.Profile, u.Disabled}
+	gs := u.Groups
+	if gs == nil {
+		gs = []string{}
+	}
+	return userView{u.Username, u.Name, u.MainExtension, eps, u.Cellphone, u.Email, u.Voicemail, u.DefaultDevice, u.Profile, u.Disabled, gs}
 }
 
 // userInput is what the admin API accepts; nil fields stay unchanged on update.
@@ -335,6 +382,7 @@ type userInput struct {
 	DefaultDevice *string     `json:"default_device"`
 	Profile       *string     `json:"profile"`
 	Disabled      *bool       `json:"disabled"`
+	Groups        *[]string   `json:"groups"`
 }
 
 func (in userInput) apply(u *User, cost int) error {
@@ -355,6 +403,14 @@ func (in userInput) apply(u *User, cost int) error {
 	}
 	if in.Disabled != nil {
 		u.Disabled = *in.Disabled
+	}
+	if in.Groups != nil {
+		u.Groups = nil
+		for _, g := range *in.Groups {
+			if g = strings.TrimSpace(g); g != "" && !slices.Contains(u.Groups, g) {
+				u.Groups = append(u.Groups, g)
+			}
+		}
 	}
 	if in.Password != nil {
 		if len(*in.Password) < 8 || len(*in.Password) > 72 {

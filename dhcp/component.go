@@ -27,7 +27,7 @@ func NewForProvisioning(ctx context.Context, cfg Config, log *slog.Logger, st *s
 	if err != nil {
 		return nil, err
 	}
-	return New(cfg, log, st, ProvDirectory{Prov: prov, BaseURL: baseURL}, baseURL, BrandOUIs(prov), fallback)
+	return New(cfg, log, st, &ProvDirectory{Prov: prov, BaseURL: baseURL, Revision: st.Revision}, baseURL, BrandOUIs(prov), fallback)
 }
 
 // Name is the DHCP server's component name.

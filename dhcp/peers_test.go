@@ -68,7 +68,7 @@ func (l *lab) start() *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(l.cfg, l.env.Logger, l.env.Store, ProvDirectory{Prov: l.env.Prov, BaseURL: labBase}, labBase, BrandOUIs(l.env.Prov), fallback)
+	srv, err := New(l.cfg, l.env.Logger, l.env.Store, &ProvDirectory{Prov: l.env.Prov, BaseURL: labBase, Revision: l.env.Store.Revision}, labBase, BrandOUIs(l.env.Prov), fallback)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -444,7 +444,7 @@ func TestProbeAgainstDnsmasq(t *testing.T) {
 	c := DefaultConfig()
 	c.Enabled, c.Interface = true, "sbdu0"
 	c.PoolStart, c.PoolEnd, c.SubnetMask = "10.201.2.150", "10.201.2.160", "255.255.255.0"
-	srv, err := New(c, env.Logger, env.Store, ProvDirectory{Prov: env.Prov, BaseURL: here}, here, BrandOUIs(env.Prov), env.Tenant)
+	srv, err := New(c, env.Logger, env.Store, &ProvDirectory{Prov: env.Prov, BaseURL: here, Revision: env.Store.Revision}, here, BrandOUIs(env.Prov), env.Tenant)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,42 +5,84 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
 // ProvDirectory answers Directory questions from the provisioning service.
+// The MACs of every tenant's devices are indexed once per store revision: a
+// boot storm asks twice per phone, and reading every device each time (ten
+// thousand documents) would make each answer cost tens of milliseconds.
 type ProvDirectory struct {
 	Prov    *provision.Service
 	BaseURL string // provisioning.base_url
+	// Revision is the store revision the index is valid for (the store's
+	// Revision; nil indexes again at every question).
+	Revision func() int64
+
+	mu    sync.Mutex
+	rev   int64
+	built bool
+	byMAC map[string]string // canonical MAC -> tenant ID
 }
 
-// TenantOf finds the tenant whose device has mac. Multi-tenant boxes ask every
-// tenant: a lab box has few, and the answer is needed once per DHCP exchange.
-func (d ProvDirectory) TenantOf(ctx context.Context, mac string) string {
-	if d.Prov.Mode() != provision.ModeMulti {
-		t := d.Prov.DefaultTenant()
-		if _, err := d.Prov.DeviceByMAC(ctx, t, mac); err == nil {
-			return t
-		}
-		return ""
-	}
-	list, err := d.Prov.Tenants(ctx)
+// TenantOf finds the tenant whose device has mac.
+func (d *ProvDirectory) TenantOf(ctx context.Context, mac string) string {
+	m, err := provision.ParseMAC(mac)
 	if err != nil {
 		return ""
 	}
-	for _, t := range list {
-		if _, err := d.Prov.DeviceByMAC(ctx, t.ID, mac); err == nil {
-			return t.ID
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	rev := int64(-1)
+	if d.Revision != nil {
+		rev = d.Revision()
+	}
+	if !d.built || rev != d.rev || rev < 0 {
+		idx, err := d.index(ctx)
+		if err != nil {
+			return ""
+		}
+		d.byMAC, d.rev, d.built = idx, rev, true
+	}
+	return d.byMAC[m.String()]
+}
+
+// index maps every device's MAC to its tenant. A MAC in two tenants (allowed
+// in multi-tenant mode) goes to the first tenant listed, as before.
+func (d *ProvDirectory) index(ctx context.Context) (map[string]string, error) {
+	var tenants []string
+	if d.Prov.Mode() != provision.ModeMulti {
+		tenants = []string{d.Prov.DefaultTenant()}
+	} else {
+		list, err := d.Prov.Tenants(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range list {
+			tenants = append(tenants, t.ID)
 		}
 	}
-	return ""
+	out := map[string]string{}
+	for _, t := range tenants {
+		devs, err := d.Prov.Devices(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		for _, dev := range devs {
+			if _, taken := out[dev.MAC]; !taken {
+				out[dev.MAC] = t
+			}
+		}
+	}
+	return out, nil
 }
 
 // URL is the tenant's provisioning tree as phones fetch it: /provisioning/ in
 // single-tenant mode, /provisioning/<uuid>/ in multi-tenant mode.
-func (d ProvDirectory) URL(tenant string) string {
+func (d *ProvDirectory) URL(tenant string) string {
 	u := strings.TrimRight(d.BaseURL, "/") + "/provisioning/"
 	if d.Prov.Mode() == provision.ModeMulti && tenant != "" {
 		u += tenant + "/"
@@ -50,7 +92,7 @@ func (d ProvDirectory) URL(tenant string) string {
 
 // DeviceURL is the secret directory of the device with mac in tenant: where
 // its file is served with secure URLs on.
-func (d ProvDirectory) DeviceURL(tenant, mac string) string {
+func (d *ProvDirectory) DeviceURL(tenant, mac string) string {
 	for _, r := range d.Prov.FindMAC(mac) {
 		if r.Tenant == tenant {
 			return provision.DeviceDir(d.URL(tenant), r.Token)

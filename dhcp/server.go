@@ -10,11 +10,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/server4"
 	"github.com/insomniacslk/dhcp/iana"
+	"golang.org/x/sys/unix"
 
 	"github.com/switchboard-pbx/switchboard/internal/component"
 	"github.com/switchboard-pbx/switchboard/provision"
@@ -30,7 +32,8 @@ const (
 
 // LeaseStore persists leases; *store.Store is one.
 type LeaseStore interface {
-	PutDHCPLease(ctx context.Context, l store.DHCPLease) error
+	// PutDHCPLeases writes leases in one transaction, in order.
+	PutDHCPLeases(ctx context.Context, ls []store.DHCPLease) error
 	DHCPLeases(ctx context.Context) ([]store.DHCPLease, error)
 }
 
@@ -78,12 +81,15 @@ type Server struct {
 	dropped        atomic.Int64
 	now            func() time.Time
 	persistTimeout time.Duration
+	batch          leaseBatch
 
 	mu      sync.Mutex
 	leases  map[uint32]*store.DHCPLease
 	byMAC   map[string]uint32
 	offers  map[string]offer  // by MAC
 	offerIP map[uint32]string // the MAC each offered address is held for
+	cursor  uint32            // where pick looks for a never-used address first
+	nextGC  time.Time         // when gcOffers may read the offers again
 }
 
 // New builds a server from a validated, enabled cfg. baseURL is
@@ -155,8 +161,29 @@ func (s *Server) Bind(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("dhcp: listen on %s port %d: %w", s.cfg.Interface, s.cfg.Port, err)
 	}
+	growReadBuffer(conn, 4<<20)
 	s.conn = conn
 	return nil
+}
+
+// growReadBuffer asks for a receive buffer of n bytes: a boot storm sends
+// thousands of DISCOVERs in a second, more than the default (about 200 KB)
+// holds while they are answered. Past net.core.rmem_max only a process with
+// CAP_NET_ADMIN gets it (SO_RCVBUFFORCE); otherwise it gets what it may.
+func growReadBuffer(conn net.PacketConn, n int) {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	raw.Control(func(fd uintptr) { //nolint:errcheck // best effort: the default buffer works, with more drops
+		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n) != nil {
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, n) //nolint:errcheck // as above
+		}
+	})
 }
 
 // interfaceIPv4 is the interface's IPv4 address, preferring one inside subnet.
@@ -286,8 +313,10 @@ func (s *Server) tenantURL(tenant string) string {
 	return s.baseURL + "/provisioning/"
 }
 
-// maxInflight is how many datagrams are handled at once; more are dropped.
-const maxInflight = 64
+// maxInflight is how many datagrams are handled at once; more are dropped. A
+// REQUEST waits for its lease's write (shared with the others queued, see
+// leaseBatch), so in a boot storm hundreds wait at once: a few KB each.
+const maxInflight = 1024
 
 // Dropped counts datagrams dropped because maxInflight were being handled.
 func (s *Server) Dropped() int64 { return s.dropped.Load() }
@@ -403,6 +432,16 @@ func (s *Server) pick(mac string, requested net.IP, now time.Time) (uint32, bool
 	}
 	// Never-used addresses first, so a client that went away and comes back
 	// probably finds its old address still free; then the one free longest.
+	// The never-used ones are looked for from where the last one was found:
+	// a boot storm hands out thousands in a row, and scanning the pool from
+	// its start each time would cost a pass over every lease already given.
+	for ip := max(s.cursor, s.start); ip <= s.end && ip >= s.start; ip++ {
+		if s.leases[ip] == nil && s.inPool(ip) && s.freeFor(ip, mac, now) {
+			s.cursor = ip + 1
+			return ip, true
+		}
+	}
+	s.cursor = s.start
 	var reuse uint32
 	var reuseAt time.Time
 	found := false
@@ -439,9 +478,12 @@ func (s *Server) discover(req *dhcpv4.DHCPv4, mac string) *dhcpv4.DHCPv4 {
 
 // gcOffers drops stale offers so a scan of DISCOVERs cannot grow the map. Caller holds s.mu.
 func (s *Server) gcOffers(now time.Time) {
-	if len(s.offers) < 64 {
+	// At most once a second: each pass reads every offer, and a boot storm
+	// holds thousands.
+	if len(s.offers) < 64 || now.Before(s.nextGC) {
 		return
 	}
+	s.nextGC = now.Add(time.Second)
 	for m, o := range s.offers {
 		if now.After(o.until) {
 			s.dropOffer(m)
@@ -502,9 +544,9 @@ func (s *Server) request(req *dhcpv4.DHCPv4, mac string) *dhcpv4.DHCPv4 {
 		return s.nak(req)
 	}
 	l := s.bindLocked(req, mac, tenant, ip, now)
-	err := s.persist(*l)
+	saved := s.enqueue(*l)
 	s.mu.Unlock()
-	if err != nil {
+	if err := <-saved; err != nil {
 		// An address we cannot remember could be given twice after a restart.
 		s.log.Error("lease not saved, not acknowledged", "mac", mac, "ip", l.IP, "err", err)
 		return nil
@@ -518,7 +560,7 @@ func (s *Server) bindLocked(req *dhcpv4.DHCPv4, mac, tenant string, ip uint32, n
 	if old, ok := s.byMAC[mac]; ok && old != ip {
 		if l := s.leases[old]; l != nil && l.MAC == mac {
 			l.State, l.Expires, l.Updated = StateReleased, now, now
-			s.persist(*l) //nolint:errcheck // best effort: the new lease is what matters
+			s.enqueue(*l) // best effort: the new lease is what matters
 		}
 	}
 	if l := s.leases[ip]; l != nil && l.MAC != mac && l.MAC != "" {
@@ -552,10 +594,54 @@ func sanitize(v string) string {
 	}, v)
 }
 
-func (s *Server) persist(l store.DHCPLease) error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.persistTimeout)
-	defer cancel()
-	return s.st.PutDHCPLease(ctx, l)
+// leaseBatch writes the leases of concurrent requests together: a request
+// waits for one transaction (one fsync) shared with every lease queued
+// meanwhile. One fsync per lease would cap a boot storm (thousands of phones
+// in a second) at the disk's fsync rate.
+type leaseBatch struct {
+	mu      sync.Mutex
+	pending []store.DHCPLease
+	waiters []chan error
+	running bool
+}
+
+// enqueue queues l for the store; call it with s.mu held, so that the
+// leases of one address are written in the order they changed. The channel
+// says when (and whether) l is durable: wait on it after releasing s.mu.
+func (s *Server) enqueue(l store.DHCPLease) <-chan error {
+	b := &s.batch
+	ch := make(chan error, 1)
+	b.mu.Lock()
+	b.pending = append(b.pending, l)
+	b.waiters = append(b.waiters, ch)
+	if !b.running {
+		b.running = true
+		go s.writeLeases()
+	}
+	b.mu.Unlock()
+	return ch
+}
+
+// writeLeases writes what is queued, batch after batch, until nothing is.
+func (s *Server) writeLeases() {
+	b := &s.batch
+	for {
+		b.mu.Lock()
+		ls, ws := b.pending, b.waiters
+		b.pending, b.waiters = nil, nil
+		if len(ls) == 0 {
+			b.running = false
+			b.mu.Unlock()
+			return
+		}
+		b.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), s.persistTimeout)
+		err := s.st.PutDHCPLeases(ctx, ls)
+		cancel()
+		for _, w := range ws {
+			w <- err
+		}
+	}
 }
 
 func (s *Server) decline(req *dhcpv4.DHCPv4, mac string) {
@@ -568,17 +654,19 @@ func (s *Server) decline(req *dhcpv4.DHCPv4, mac string) {
 	}
 	ip, now := u32(want), s.now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	l := s.leases[ip]
 	if l == nil || l.MAC != mac {
+		s.mu.Unlock()
 		return
 	}
 	delete(s.byMAC, mac)
 	l.MAC, l.State, l.Expires, l.Updated = "", StateDeclined, now.Add(s.cfg.DeclineHold), now
-	if err := s.persist(*l); err != nil {
-		s.log.Warn("save declined address", "ip", l.IP, "err", err)
+	saved, addr := s.enqueue(*l), l.IP
+	s.mu.Unlock()
+	if err := <-saved; err != nil {
+		s.log.Warn("save declined address", "ip", addr, "err", err)
 	}
-	s.log.Warn("address declined (in use by someone else?)", "mac", mac, "ip", l.IP)
+	s.log.Warn("address declined (in use by someone else?)", "mac", mac, "ip", addr)
 }
 
 func (s *Server) release(req *dhcpv4.DHCPv4, mac string) {
@@ -588,15 +676,17 @@ func (s *Server) release(req *dhcpv4.DHCPv4, mac string) {
 	}
 	ip, now := u32(c), s.now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	l := s.leases[ip]
 	if l == nil || l.MAC != mac || l.State != StateBound {
+		s.mu.Unlock()
 		return
 	}
 	// Keep the MAC: the same client asking again gets the same address.
 	l.State, l.Expires, l.Updated = StateReleased, now, now
-	if err := s.persist(*l); err != nil {
-		s.log.Warn("save released lease", "ip", l.IP, "err", err)
+	saved, addr := s.enqueue(*l), l.IP
+	s.mu.Unlock()
+	if err := <-saved; err != nil {
+		s.log.Warn("save released lease", "ip", addr, "err", err)
 	}
 }
 

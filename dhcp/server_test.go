@@ -2,12 +2,14 @@ package dhcp
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,7 +26,7 @@ type memStore struct {
 	fail error
 }
 
-func (s *memStore) PutDHCPLease(_ context.Context, l store.DHCPLease) error {
+func (s *memStore) PutDHCPLeases(_ context.Context, ls []store.DHCPLease) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {
@@ -33,7 +35,9 @@ func (s *memStore) PutDHCPLease(_ context.Context, l store.DHCPLease) error {
 	if s.m == nil {
 		s.m = map[string]store.DHCPLease{}
 	}
-	s.m[l.IP] = l
+	for _, l := range ls {
+		s.m[l.IP] = l
+	}
 	return nil
 }
 
@@ -577,5 +581,96 @@ func TestHandleSendsAndSheds(t *testing.T) {
 	s.handle(conn, nil, d)
 	if len(conn.dst) != 1 || s.Dropped() != 1 {
 		t.Errorf("with %d handlers busy: sent %v, dropped %d; want the datagram dropped", maxInflight, conn.dst, s.Dropped())
+	}
+}
+
+// gatedStore holds its first write until released, and counts the writes.
+type gatedStore struct {
+	memStore
+	gate  chan struct{}
+	calls atomic.Int32
+	held  atomic.Int32 // leases in the write being held
+	sizes []int
+	smu   sync.Mutex
+}
+
+func (g *gatedStore) PutDHCPLeases(ctx context.Context, ls []store.DHCPLease) error {
+	if g.calls.Add(1) == 1 {
+		g.held.Store(int32(len(ls)))
+		<-g.gate
+	}
+	g.smu.Lock()
+	g.sizes = append(g.sizes, len(ls))
+	g.smu.Unlock()
+	return g.memStore.PutDHCPLeases(ctx, ls)
+}
+
+// TestLeasesOfConcurrentRequestsShareAWrite: while one lease is being written,
+// the leases of the requests arriving meanwhile queue and are written together,
+// in one transaction, and each is acknowledged only once it is written.
+func TestLeasesOfConcurrentRequestsShareAWrite(t *testing.T) {
+	st := &gatedStore{gate: make(chan struct{})}
+	cfg := testConfig()
+	cfg.PoolEnd = "10.9.0.200"
+	s, _ := newTestServer(t, cfg, st)
+	const n = 20
+	reqs := make([]*dhcpv4.DHCPv4, n)
+	for i := range reqs {
+		c := &client{t: t, s: s, mac: mustMAC(t, fmt.Sprintf("aa:00:00:00:01:%02x", i))}
+		off := c.discover()
+		if off == nil {
+			t.Fatalf("no offer for client %d", i)
+		}
+		req, err := dhcpv4.NewRequestFromOffer(off)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs[i] = req
+	}
+	acks := make(chan *dhcpv4.DHCPv4, n)
+	for _, r := range reqs {
+		go func() { acks <- s.answer(r) }()
+	}
+	// The first write is held: every other lease queues behind it.
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		s.batch.mu.Lock()
+		queued := len(s.batch.pending) + int(st.held.Load())
+		s.batch.mu.Unlock()
+		if queued == n && st.held.Load() > 0 {
+			break
+		}
+		if time.Now().After(end) {
+			var early []string
+			for len(acks) > 0 {
+				a := <-acks
+				early = append(early, fmt.Sprint(a))
+			}
+			t.Fatalf("%d leases queued or being written, want %d; answered early: %v", queued, n, early)
+		}
+	}
+	select {
+	case a := <-acks:
+		t.Fatalf("acknowledged before its lease was written: %v", a)
+	default:
+	}
+	close(st.gate)
+	for range n {
+		if a := <-acks; a == nil || a.MessageType() != dhcpv4.MessageTypeAck {
+			t.Fatalf("reply %v, want an ACK", a)
+		}
+	}
+	st.smu.Lock()
+	defer st.smu.Unlock()
+	// The held write and at most one more: every lease queued meanwhile together.
+	if sum := func() (s int) {
+		for _, x := range st.sizes {
+			s += x
+		}
+		return
+	}(); len(st.sizes) > 2 || sum != n {
+		t.Fatalf("writes of %v leases, want at most two writes of %d in all", st.sizes, n)
+	}
+	if len(st.m) != n {
+		t.Fatalf("%d leases stored, want %d", len(st.m), n)
 	}
 }

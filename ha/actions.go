@@ -60,14 +60,20 @@ func (n *Node) peerActive() bool {
 }
 
 // AttachStore replicates st between the nodes and makes it refuse writes from users
-// while this node is not active. Call before Serve.
+// while this node is not active. Call before Serve. (The ha component, Service,
+// installs one hook and guard for the nodes it runs one after another: useStore.)
 func (n *Node) AttachStore(st *store.Store) {
-	n.st = st
 	st.Register(store.Kind{Name: KindHAAction})
-	n.repl = newReplicator(n, st)
-	n.SetRevision(st.Revision)
+	n.useStore(st)
 	st.OnCommitSync(n.repl.committed)
 	st.SetWriteGuard(n.writeGuard)
+}
+
+// useStore replicates st; the caller routes its commits and writes to the node.
+func (n *Node) useStore(st *store.Store) {
+	n.st = st
+	n.repl = newReplicator(n, st)
+	n.SetRevision(st.Revision)
 }
 
 func (n *Node) writeGuard(a store.Actor) error {
@@ -115,9 +121,38 @@ func (n *Node) Switch(ctx context.Context) error {
 	return errors.New("ha: switch requested, but the peer has not taken over yet")
 }
 
+// Takeover asks, on the passive node, that the active hand the resource to this
+// node, and waits until it has (the passive's side of a switch).
+func (n *Node) Takeover(ctx context.Context) error {
+	n.mu.Lock()
+	if n.m == nil || n.leftReason != "" {
+		n.mu.Unlock()
+		return errors.New("ha: not running")
+	}
+	err := n.m.RequestTakeover(time.Now())
+	if err == nil {
+		n.sendLocked(time.Now())
+	}
+	n.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(4 * n.cfg.Dead)
+	for time.Now().Before(deadline) {
+		if n.IsActive() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(n.cfg.Keepalive / 4):
+		}
+	}
+	return errors.New("ha: takeover requested, but the active node has not handed over (can it still reach the ping group?)")
+}
+
 // Leave stops HA on this node and tells the peer to do the same (reason is
-// LeftUnpaired or LeftDisabled). The active node keeps the resource. Unpairing is
-// done from the passive node.
+// LeftUnpaired or LeftDisabled). The active node keeps the resource.
 func (n *Node) Leave(reason string) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -126,9 +161,6 @@ func (n *Node) Leave(reason string) error {
 	}
 	if n.leftReason != "" {
 		return fmt.Errorf("ha: already %s", n.leftReason)
-	}
-	if reason == LeftUnpaired && n.m.Role() == RoleActive {
-		return errors.New("ha: unpair from the passive node: the active one keeps the resource")
 	}
 	if err := n.leaveLocked(reason); err != nil {
 		return err
@@ -172,13 +204,21 @@ type PeerStatus struct {
 
 // Status is the cluster as this node sees it.
 type Status struct {
-	Enabled        bool         `json:"enabled"`
-	Paired         bool         `json:"paired"`
+	// State is the configured state: disabled, enabled or coordinator.
+	State string `json:"state"`
+	// Enabled is false when HA is disabled here (configured so, or "disable HA").
+	Enabled bool `json:"enabled"`
+	// Paired: the nodes share a cluster key and neither left the cluster.
+	Paired bool `json:"paired"`
+	// Pairing is paired, waiting (no cluster key yet: the coordinator waits for
+	// "pair", the secondary for the coordinator), unpaired or disabled (left), or
+	// off (HA disabled).
+	Pairing        string       `json:"pairing"`
 	Left           string       `json:"left,omitempty"`
 	Serial         string       `json:"serial"`
 	SyncIP         string       `json:"sync_ip"`
 	Role           string       `json:"role"`
-	ServiceState   string       `json:"service_state"` // active, standby, degraded (peer lost), standalone
+	ServiceState   string       `json:"service_state"` // active, standby, degraded (peer lost), standalone, down, disabled, failed
 	ActiveNode     string       `json:"active_node"`
 	Epoch          uint64       `json:"epoch"`
 	Reach          int          `json:"reach"`
@@ -188,6 +228,16 @@ type Status struct {
 	ReplicationLag int64        `json:"replication_lag"`
 	Peer           *PeerStatus  `json:"peer,omitempty"`
 	Paths          []PathStatus `json:"paths"`
+	// Error is why the HA service is not running with the saved settings.
+	Error string `json:"error,omitempty"`
+}
+
+// syncIPs are the two addresses of the sync path (the main ones without a sync interface).
+func (c Config) syncIPs() (local, remote string) {
+	if c.SyncInterface != "" {
+		return c.SyncLocalIP, c.SyncRemoteIP
+	}
+	return c.LocalIP, c.RemoteIP
 }
 
 // Status reports the node's view.
@@ -195,19 +245,31 @@ func (n *Node) Status() Status {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	now := time.Now()
-	s := Status{Enabled: true, Paired: n.key != nil && n.leftReason == "", Left: n.leftReason,
-		Serial: n.cfg.Serial, SyncIP: n.cfg.SyncLocalIP, Resource: n.cfg.ResourceIP, PingGroup: len(n.cfg.PingGroup),
-		Revision: n.revision(), Role: RoleInit.String()}
+	local, remote := n.cfg.syncIPs()
+	s := Status{State: n.cfg.State, Enabled: true, Paired: n.key != nil && n.leftReason == "", Left: n.leftReason,
+		Serial: n.cfg.Serial, SyncIP: local, Resource: n.cfg.ResourceIP, PingGroup: len(n.cfg.PingGroup),
+		Revision: n.revision(), Role: RoleInit.String(), Pairing: "paired",
+		Peer: &PeerStatus{Serial: n.cfg.RemoteSerial, SyncIP: remote}}
+	switch {
+	case n.leftReason != "":
+		s.Pairing = n.leftReason
+	case n.key == nil:
+		s.Pairing = "waiting"
+	}
 	if n.leftReason == LeftDisabled {
 		s.Enabled = false
 	}
 	if n.m == nil {
+		s.ServiceState = "starting"
+		if n.key == nil {
+			s.ServiceState = "waiting"
+		}
 		return s
 	}
 	s.Role, s.Epoch, s.Reach = n.m.Role().String(), n.m.Epoch(), n.m.Reach()
 	alive := n.m.PeerAlive(now)
 	if p, ok := n.m.Peer(); ok {
-		s.Peer = &PeerStatus{Serial: p.Name, SyncIP: n.cfg.SyncRemoteIP, Role: p.Role.String(), Alive: alive,
+		s.Peer = &PeerStatus{Serial: p.Name, SyncIP: remote, Role: p.Role.String(), Alive: alive,
 			Epoch: p.Epoch, Reach: int(p.Reach), Revision: int64(p.Revision)}
 		if alive && p.Role == RoleActive {
 			s.ActiveNode = p.Name

@@ -103,7 +103,6 @@ func TestHASyncLinkDown(t *testing.T) {
 	c := newCluster(t)
 	c.up("w1")
 	sh(t, "ip", "-n", nsBridge, "link", "set", "sbhasp", "down")
-	time.Sleep(3 * hDead)
 	c.settle("a", 5*time.Second)
 	c.write(c.a, "w2") // the passive is unreachable for sync: the write must not hang for good
 	c.assertWrites(c.a, "w1", "w2")
@@ -156,9 +155,8 @@ func TestHABootTogether(t *testing.T) {
 	c.start(c.a)
 	c.start(c.b)
 	// Nothing is acquired before the init timeout.
-	time.Sleep(hInit / 3)
-	if h := c.holders(); len(h) != 0 {
-		t.Fatalf("resource acquired before the init timeout: %v", h)
+	if !never(hInit/3, func() bool { return len(c.holders()) != 0 }) {
+		t.Fatalf("resource acquired before the init timeout: %v", c.holders())
 	}
 	c.settle("a", 15*time.Second) // a is the default active node
 	out, err := c.cli(c.a, "", "ha", "status")
@@ -218,8 +216,7 @@ func TestHAUnpair(t *testing.T) {
 	c.settle("a", 5*time.Second)
 	c.assertWrites(c.a, "w1")
 	c.kill(c.a)
-	time.Sleep(3 * hDead)
-	if holds(t, c.b) {
+	if !never(3*hDead, func() bool { return holds(t, c.b) }) {
 		t.Fatal("the unpaired node took the resource")
 	}
 }
@@ -279,9 +276,8 @@ func TestHAPairing(t *testing.T) {
 	if !waitFor(10*time.Second, func() bool { return c.socketsReady(c.a) && c.socketsReady(c.b) }) {
 		t.Fatal("daemons did not start")
 	}
-	time.Sleep(2 * hInit)
-	if h := c.holders(); len(h) != 0 {
-		t.Fatalf("unpaired nodes took the resource: %v", h)
+	if !never(2*hInit, func() bool { return len(c.holders()) != 0 }) {
+		t.Fatalf("unpaired nodes took the resource: %v", c.holders())
 	}
 	// A wrong serial: refused, logged on the secondary, nothing installed.
 	if out, err := c.cli(c.a, "", "ha", "pair", "--serial", "not-b"); err == nil {
@@ -320,4 +316,88 @@ func TestHAPairing(t *testing.T) {
 	if out, err := c.cli(c.a, "", "ha", "pair", "--serial", "node-b"); err == nil {
 		t.Fatalf("a second pairing was accepted: %s", out)
 	}
+}
+
+// TestHAConfiguredAtRunTime: both configuration files leave HA disabled; the
+// installer saves and starts each node's settings (the console's form, here the
+// CLI on the same API), pairs from the coordinator and switches from the
+// passive, without restarting a daemon. A setting that does not fit the node is
+// refused naming the field, and changes nothing.
+func TestHAConfiguredAtRunTime(t *testing.T) {
+	c := newClusterMode(t, false, true)
+	c.start(c.a)
+	c.start(c.b)
+	if !waitFor(15*time.Second, func() bool { return c.socketsReady(c.a) && c.socketsReady(c.b) }) {
+		t.Fatal("daemons did not start")
+	}
+	for _, n := range []*haNode{c.a, c.b} {
+		if s := c.status(n); s.State != StateDisabled || s.ServiceState != "disabled" {
+			t.Fatalf("node %s before: %+v", n.name, s)
+		}
+	}
+	common := []string{"interface=sbhm", "sync_interface=sbhs", "resource_ip=" + vip + "/24,fd51::10/64",
+		"ping_group=10.251.0.201,10.251.0.202", "keepalive_ms=100", "warning_ms=300", "dead_ms=600", "init_ms=1200"}
+	set := func(n *haNode, kv ...string) (string, error) {
+		return c.cli(n, "", append([]string{"ha", "set"}, append(kv, common...)...)...)
+	}
+	// Not an address of b: refused, naming the field; nothing saved or started.
+	out, err := set(c.b, "state=enabled", "local_ip=10.251.0.77", "remote_ip=10.251.0.1", "sync_local_ip=10.251.1.2", "sync_remote_ip=10.251.1.1")
+	if err == nil || !strings.Contains(out, "local_ip") {
+		t.Fatalf("a local_ip that is not b's: err=%v\n%s", err, out)
+	}
+	if out, _ := c.cli(c.b, "", "ha", "config"); !strings.Contains(out, "configuration file") {
+		t.Fatalf("a refused setting was saved:\n%s", out)
+	}
+	if out, err := set(c.b, "state=enabled", "local_ip=10.251.0.2", "remote_ip=10.251.0.1", "sync_local_ip=10.251.1.2", "sync_remote_ip=10.251.1.1"); err != nil {
+		t.Fatalf("ha set on b: %v\n%s", err, out)
+	}
+	if s := c.status(c.b); s.State != StateEnabled || s.Pairing != "waiting" {
+		t.Fatalf("b after save and start: %+v", s)
+	}
+	if out, err := set(c.a, "state=coordinator", "remote_serial=node-b", "default_active=true", "local_ip=10.251.0.1",
+		"remote_ip=10.251.0.2", "sync_local_ip=10.251.1.1", "sync_remote_ip=10.251.1.2"); err != nil {
+		t.Fatalf("ha set on a: %v\n%s", err, out)
+	}
+	// The saving is audited on a (before pairing replaces b's log with a's).
+	if !hasAuditPrefix(c.audit(c.a), "HA settings of node node-a") {
+		t.Fatal("saving the HA settings is not audited")
+	}
+	if out, err := c.cli(c.a, "", "ha", "pair"); err != nil {
+		t.Fatalf("pair with the saved remote serial: %v\n%s", err, out)
+	}
+	c.settle("a", 15*time.Second)
+	c.write(c.a, "w1")
+	if !waitFor(5*time.Second, func() bool { return contains(c.users(c.b), "w1") }) {
+		t.Fatal("w1 not replicated to b")
+	}
+	c.provisionPhone(c.a)
+	c.assertServes(c.a, c.b)
+	// Switch from the passive node.
+	if out, err := c.cli(c.b, "", "ha", "takeover"); err != nil {
+		t.Fatalf("takeover on b: %v\n%s", err, out)
+	}
+	c.settle("b", 10*time.Second)
+	c.assertWrites(c.b, "w1")
+	c.assertServes(c.b, c.a)
+	for _, n := range []*haNode{c.a, c.b} {
+		if s := c.status(n); s.ActiveNode != "node-b" {
+			t.Fatalf("node %s says the active node is %q", n.name, s.ActiveNode)
+		}
+	}
+	// Each node kept its own settings through the replication.
+	for n, ip := range map[*haNode]string{c.a: "10.251.0.1", c.b: "10.251.0.2"} {
+		out, err := c.cli(n, "", "ha", "config", "--json")
+		if err != nil || !strings.Contains(out, `"local_ip": "`+ip+`"`) {
+			t.Fatalf("settings of %s after replication: %v\n%s", n.name, err, out)
+		}
+	}
+}
+
+func hasAuditPrefix(rows []auditItem, prefix string) bool {
+	for _, r := range rows {
+		if strings.HasPrefix(r.Description, prefix) {
+			return true
+		}
+	}
+	return false
 }

@@ -42,7 +42,9 @@ type Machine struct {
 	maxSeq   uint64 // highest sequence number of the peer's boot, over both paths
 	warned   bool
 
+	last        time.Time // the latest time the machine was given
 	switchUntil time.Time // a requested switch: stay passive while the peer takes over
+	askUntil    time.Time // a takeover asked for on this passive node: tell the active so
 	booting     bool      // within the init timeout, as of the last decision
 	fresh       bool      // newly paired, nothing replicated yet: let the peer (coordinator) win
 }
@@ -97,6 +99,10 @@ func (m *Machine) Peer() (Heartbeat, bool) { return m.peer, m.peerSeen }
 // Yielding reports whether a requested switch is in progress (sent as Heartbeat.Yield).
 func (m *Machine) Yielding(now time.Time) bool { return now.Before(m.switchUntil) }
 
+// Asking reports whether this passive node asks the active to hand over (sent
+// as Heartbeat.Takeover).
+func (m *Machine) Asking(now time.Time) bool { return m.role != RoleActive && now.Before(m.askUntil) }
+
 // PeerAlive reports whether some path has carried a heartbeat within the dead timeout.
 func (m *Machine) PeerAlive(now time.Time) bool {
 	return m.peerSeen && now.Sub(m.lastAny) <= m.t.Dead
@@ -110,6 +116,7 @@ func (m *Machine) LastSeen(path int) time.Time { return m.lastPath[path] }
 // sender numbers its packets across both paths, so a packet older than one already
 // seen on the other path proves the peer alive but does not roll its state back.
 func (m *Machine) Receive(now time.Time, path int, hb Heartbeat) Step {
+	m.observe(now)
 	if path < 0 || path >= numPaths || hb.Name == m.self {
 		return m.noStep()
 	}
@@ -128,6 +135,12 @@ func (m *Machine) Receive(now time.Time, path int, hb Heartbeat) Step {
 	stale := sameBoot && hb.Seq <= m.maxSeq
 	if !stale {
 		m.peer, m.peerSeen, m.maxSeq = hb, true, hb.Seq
+		if hb.Takeover && m.role == RoleActive && !m.Yielding(now) {
+			// The passive asked for the resource: hand it over as on a local
+			// switch, if the peer could serve (else it keeps asking, in vain).
+			m.startSwitch(now) //nolint:errcheck // refused: the asking node's wait ends without a takeover
+
+		}
 	}
 	s := m.decide(now)
 	s.PeerBack = back
@@ -137,14 +150,31 @@ func (m *Machine) Receive(now time.Time, path int, hb Heartbeat) Step {
 	return s
 }
 
+// observe notices that the machine was not run for longer than the dead timeout
+// (the process was stopped, or the host froze): the peer has taken over by now if
+// it could, and the heartbeats queued meanwhile describe a past that is gone. So
+// the init wait starts again: nothing is acquired until the peer's current
+// heartbeats have been heard (a node still active keeps its role and epoch, and
+// the newer epoch decides).
+func (m *Machine) observe(now time.Time) {
+	if !m.last.IsZero() && now.Sub(m.last) > m.t.Dead {
+		m.start = now
+	}
+	if now.After(m.last) {
+		m.last = now
+	}
+}
+
 // SetReach records how many ping-group targets this node reaches now.
 func (m *Machine) SetReach(now time.Time, n int) Step {
+	m.observe(now)
 	m.reach = n
 	return m.decide(now)
 }
 
 // Tick advances time: warnings, peer death, the end of the init wait.
 func (m *Machine) Tick(now time.Time) Step {
+	m.observe(now)
 	var warn string
 	died := false
 	if m.peerSeen && !m.peerDead {
@@ -164,17 +194,43 @@ func (m *Machine) Tick(now time.Time) Step {
 // Switch asks this (active) node to hand the resource to the peer. It fails unless
 // the peer is alive and could take over.
 func (m *Machine) Switch(now time.Time) (Step, error) {
+	if err := m.startSwitch(now); err != nil {
+		return m.noStep(), err
+	}
+	return m.decide(now), nil
+}
+
+// startSwitch checks that a switch can happen and starts it; the caller decides.
+func (m *Machine) startSwitch(now time.Time) error {
 	if !m.PeerAlive(now) {
-		return m.noStep(), fmt.Errorf("ha: cannot switch: the peer is not heard from")
+		return fmt.Errorf("ha: cannot switch: the peer is not heard from")
 	}
 	if m.peer.Group > 0 && m.peer.Reach == 0 {
-		return m.noStep(), fmt.Errorf("ha: cannot switch: %s reaches no ping-group target", m.peer.Name)
+		return fmt.Errorf("ha: cannot switch: %s reaches no ping-group target", m.peer.Name)
 	}
 	if m.role != RoleActive {
-		return m.noStep(), fmt.Errorf("ha: cannot switch: this node is %s, ask the active node", m.role)
+		return fmt.Errorf("ha: cannot switch: this node is %s, ask the active node", m.role)
 	}
 	m.switchUntil = now.Add(4 * m.t.Dead)
-	return m.decide(now), nil
+	return nil
+}
+
+// RequestTakeover asks, on the passive node, that the active hand the resource
+// to this node: the next heartbeats carry the request for up to four dead
+// timeouts. It fails unless the active peer is alive and this node could serve.
+func (m *Machine) RequestTakeover(now time.Time) error {
+	switch {
+	case m.role == RoleActive:
+		return fmt.Errorf("ha: this node is already active")
+	case !m.PeerAlive(now) || m.peer.Role != RoleActive:
+		return fmt.Errorf("ha: cannot take over: no active peer is heard from")
+	case m.group > 0 && m.reach == 0:
+		return fmt.Errorf("ha: cannot take over: this node reaches no ping-group target")
+	case m.fresh:
+		return fmt.Errorf("ha: cannot take over: this node has not received the configuration yet")
+	}
+	m.askUntil = now.Add(4 * m.t.Dead)
+	return nil
 }
 
 func (m *Machine) noStep() Step { return Step{From: m.role, To: m.role} }
@@ -193,7 +249,7 @@ func (m *Machine) decide(now time.Time) Step {
 		m.epoch++
 	}
 	if want == RoleActive {
-		m.switchUntil = time.Time{}
+		m.switchUntil, m.askUntil = time.Time{}, time.Time{}
 	}
 	m.role, s.Reason = want, reason
 	return s

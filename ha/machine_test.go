@@ -325,3 +325,113 @@ func TestFreshNodeStillTakesOverFromADeadPeer(t *testing.T) {
 		t.Fatalf("a back: %s", p.roles())
 	}
 }
+
+// TestTakeoverFromThePassive: the passive asks, the active hands over as on a
+// switch; a passive that could not serve (no ping-group target) or an active
+// peer that is dead cannot ask.
+func TestTakeoverFromThePassive(t *testing.T) {
+	p := newPair(t, 1, 1, 1, 1)
+	hb := func(m *Machine) Heartbeat {
+		h := hbOf(m, p.seq, p.now)
+		h.Takeover = m.Asking(p.now)
+		return h
+	}
+	released := false // a reported the change (Node releases the resource on it)
+	step := func(d time.Duration) {
+		for end := p.now.Add(d); p.now.Before(end); {
+			p.now = p.now.Add(testTimers.Keepalive / 4)
+			p.seq++
+			p.b.Receive(p.now, PathMain, hb(p.a))
+			for _, s := range []Step{p.a.Receive(p.now, PathMain, hb(p.b)), p.a.Tick(p.now)} {
+				if s.From == RoleActive && s.To == RolePassive {
+					released = true
+				}
+			}
+			p.b.Tick(p.now)
+		}
+	}
+	step(time.Second)
+	if p.roles() != "active/passive" {
+		t.Fatalf("start: %s", p.roles())
+	}
+	if err := p.a.RequestTakeover(p.now); err == nil {
+		t.Fatal("the active asked to take over")
+	}
+	p.b.SetReach(p.now, 0)
+	if err := p.b.RequestTakeover(p.now); err == nil {
+		t.Fatal("a passive reaching no target asked to take over")
+	}
+	p.b.SetReach(p.now, 1)
+	if err := p.b.RequestTakeover(p.now); err != nil {
+		t.Fatal(err)
+	}
+	step(time.Second)
+	if p.roles() != "passive/active" || !released {
+		t.Fatalf("after the takeover: %s (release reported: %v)", p.roles(), released)
+	}
+	if p.b.Asking(p.now) {
+		t.Fatal("the new active still asks")
+	}
+	step(5 * time.Second)
+	if p.roles() != "passive/active" {
+		t.Fatalf("the takeover did not stick: %s", p.roles())
+	}
+	lone := NewMachine(testTimers, "c", false, 0, 0, p.now)
+	lone.Tick(p.now.Add(time.Second))
+	if err := lone.RequestTakeover(p.now.Add(time.Second)); err == nil {
+		t.Fatal("asked to take over with no active peer heard")
+	}
+}
+
+// TestFrozenActiveDoesNotComeBackOnStaleHeartbeats: the active node is stopped
+// (SIGSTOP) long enough for the passive to take over. Waking up, it reaches no
+// ping target for a moment (the replies are as old as the freeze) and releases,
+// and it ticks before reading the heartbeats queued for it, so the peer looks
+// dead. Acting on that it would take the resource back with an epoch as new as
+// the peer's and win on the default-active tie (the writes made on the peer
+// meanwhile lost); instead it waits, as at boot, and then sees the new active.
+func TestFrozenActiveDoesNotComeBackOnStaleHeartbeats(t *testing.T) {
+	p := newPair(t, 2, 2, 2, 2)
+	p.run(2*time.Second, true, true)
+	if p.roles() != "active/passive" {
+		t.Fatalf("start: %s", p.roles())
+	}
+	// a frozen: it neither runs nor hears; b keeps sending (queued for a).
+	var queued []Heartbeat
+	for end := p.now.Add(time.Second); p.now.Before(end); {
+		p.now = p.now.Add(testTimers.Keepalive / 4)
+		p.seq++
+		queued = append(queued, hbOf(p.b, p.seq, p.now))
+		p.b.Tick(p.now)
+	}
+	if p.b.Role() != RoleActive {
+		t.Fatalf("b did not take over from the frozen a: %s", p.roles())
+	}
+	// a wakes: its ping replies are stale for a moment, and its first tick runs
+	// before it has read the heartbeats queued for it: the peer looks dead.
+	p.now = p.now.Add(time.Millisecond)
+	took := false
+	for _, s := range []Step{p.a.SetReach(p.now, 0), p.a.Tick(p.now), p.a.SetReach(p.now, 2), p.a.Tick(p.now)} {
+		if s.To == RoleActive && s.From != RoleActive {
+			took = true
+		}
+	}
+	for _, hb := range queued {
+		if s := p.a.Receive(p.now, PathMain, hb); s.To == RoleActive && s.From != RoleActive {
+			took = true
+		}
+	}
+	for end := p.now.Add(3 * time.Second); p.now.Before(end); {
+		p.now = p.now.Add(testTimers.Keepalive / 4)
+		p.seq++
+		p.a.Receive(p.now, PathMain, hbOf(p.b, p.seq, p.now))
+		p.b.Receive(p.now, PathMain, hbOf(p.a, p.seq, p.now))
+		if s := p.a.Tick(p.now); s.To == RoleActive && s.From != RoleActive {
+			took = true
+		}
+		p.b.Tick(p.now)
+	}
+	if took || p.roles() != "passive/active" {
+		t.Fatalf("after the freeze: %s (a took the resource again: %v)", p.roles(), took)
+	}
+}

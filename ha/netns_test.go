@@ -131,7 +131,11 @@ func newCluster(t *testing.T) *cluster { return newClusterWith(t, true) }
 
 // newClusterWith builds the topology; without keys a is the coordinator and the
 // nodes have to be paired.
-func newClusterWith(t *testing.T, keys bool) *cluster {
+func newClusterWith(t *testing.T, keys bool) *cluster { return newClusterMode(t, keys, false) }
+
+// newClusterMode builds the topology; off leaves HA disabled in both
+// configuration files (only the serial set): the test turns it on at run time.
+func newClusterMode(t *testing.T, keys, off bool) *cluster {
 	needRoot(t)
 	bin := switchboardBinary(t)
 	deleteNamespaces()
@@ -177,6 +181,23 @@ func newClusterWith(t *testing.T, keys bool) *cluster {
 			state = "coordinator"
 		}
 		n.cfg = filepath.Join(n.dir, "switchboard.yaml")
+		if off {
+			cfg := fmt.Sprintf(`data_dir: %s
+log: {level: debug}
+http: {listen: ":8080", https_listen: ":8443"}
+tftp: {listen: ":69"}
+admin: {bcrypt_cost: 4}
+ha:
+  state: disabled
+  serial: node-%s
+  on_active: ["echo active >> %s/hooks.log"]
+  on_passive: ["echo passive >> %s/hooks.log"]
+`, n.dir, name, n.dir, n.dir)
+			if err := os.WriteFile(n.cfg, []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
 		cfg := fmt.Sprintf(`data_dir: %s
 log: {level: debug}
 http: {listen: ":8080", https_listen: ":8443"}
@@ -213,11 +234,23 @@ ha:
 		for _, n := range []*haNode{c.a, c.b} {
 			c.kill(n)
 			if t.Failed() {
-				t.Logf("log of node %s:\n%s", n.name, tail(n.log, 60))
+				t.Logf("log of node %s:\n%s", n.name, tail(n.log, logLines()))
+				if d := os.Getenv("SBH_LOG_DIR"); d != "" && n.log != nil {
+					os.WriteFile(filepath.Join(d, t.Name()+"-"+n.name+".log"), []byte(n.log.String()), 0o644)
+				}
 			}
 		}
 	})
 	return c
+}
+
+// logLines is how many lines of each node's log a failed test shows
+// (SBH_LOG_LINES, default 60).
+func logLines() int {
+	if n, err := strconv.Atoi(os.Getenv("SBH_LOG_LINES")); err == nil && n > 0 {
+		return n
+	}
+	return 60
 }
 
 func tail(l *lockedBuf, lines int) string {
@@ -308,18 +341,28 @@ func waitFor(d time.Duration, cond func() bool) bool {
 	return cond()
 }
 
+// never watches cond for d and reports whether it stayed false throughout: an
+// assertion that something does not happen within a window.
+func never(d time.Duration, cond func() bool) bool {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return false
+		}
+	}
+	return !cond()
+}
+
 // settle waits until exactly node want holds the address and the client reaches it,
-// and the state stays so for a moment.
+// and checks that the state stays so for two dead timeouts.
 func (c *cluster) settle(want string, d time.Duration) {
 	c.t.Helper()
-	ok := waitFor(d, func() bool {
+	only := func() bool {
 		h := c.holders()
 		return len(h) == 1 && h[0] == want && c.answerer() == want
-	})
+	}
+	ok := waitFor(d, only)
 	if ok {
-		time.Sleep(2 * hDead)
-		h := c.holders()
-		ok = len(h) == 1 && h[0] == want && c.answerer() == want
+		ok = never(2*hDead, func() bool { return !only() })
 	}
 	if !ok {
 		c.t.Fatalf("want the resource on node %s only and the client answered by it; holders %v, answered by %q", want, c.holders(), c.answerer())
@@ -399,7 +442,10 @@ func (c *cluster) status(n *haNode) Status {
 func (c *cluster) up(writes ...string) {
 	c.t.Helper()
 	c.start(c.a)
-	time.Sleep(hInit / 2)
+	// a first: b joins a node that is running (in its init wait or active).
+	if !waitFor(15*time.Second, func() bool { return c.socketsReady(c.a) }) {
+		c.t.Fatal("node a did not start")
+	}
 	c.start(c.b)
 	c.settle("a", 15*time.Second)
 	for _, w := range writes {

@@ -17,32 +17,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/switchboard-pbx/switchboard/internal/component"
 	"github.com/switchboard-pbx/switchboard/store"
 )
-
-var (
-	_ component.Component  = (*Node)(nil)
-	_ component.RoleSource = (*Node)(nil)
-)
-
-// Name is the HA node's component name.
-func (n *Node) Name() string { return "ha" }
-
-// Health is the node's role and whether the peer is heard.
-func (n *Node) Health(context.Context) component.Health {
-	s := n.Status()
-	detail := "role " + s.Role + ", " + s.ServiceState
-	if s.ServiceState == "degraded" {
-		return component.Health{Status: component.Degraded, Detail: detail + ": the peer is not heard"}
-	}
-	return component.Health{Status: component.OK, Detail: detail}
-}
 
 // Node runs the election on this host: heartbeats on both paths, the ping group, the
 // resource and the hooks.
 type Node struct {
-	component.Base
 	cfg     Config
 	log     *slog.Logger
 	key     []byte
@@ -416,7 +396,7 @@ func (n *Node) sendLocked(now time.Time) {
 		n.seq++
 		hb := Heartbeat{Role: n.m.Role(), DefaultActive: n.cfg.DefaultActive, Yield: n.m.Yielding(now) || n.stopped,
 			Reach: uint8(n.m.Reach()), Group: uint8(n.m.Group()), Epoch: n.m.Epoch(), Boot: n.boot, Seq: n.seq,
-			Fresh: n.m.Fresh(), Leave: n.leftReason != "", Disable: n.leftReason == LeftDisabled, Sent: now.UnixNano(), Revision: uint64(max(n.revision(), 0)), Name: n.cfg.Serial}
+			Fresh: n.m.Fresh(), Takeover: n.m.Asking(now), Leave: n.leftReason != "", Disable: n.leftReason == LeftDisabled, Sent: now.UnixNano(), Revision: uint64(max(n.revision(), 0)), Name: n.cfg.Serial}
 		if n.echo[i] != 0 {
 			hb.Echo, hb.Hold = n.echo[i], int64(now.Sub(n.echoAt[i]))
 		}

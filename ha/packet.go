@@ -45,6 +45,7 @@ type Heartbeat struct {
 	Leave         bool   // the sender leaves the cluster (unpair or disable): stop HA here too
 	Disable       bool   // with Leave: HA is disabled on both nodes (not just unpaired)
 	Fresh         bool   // newly paired, no configuration received yet: must not win an election
+	Takeover      bool   // the sender (passive) asks the active to hand the resource over to it
 	Reach         uint8  // ping-group targets the sender reaches now
 	Group         uint8  // size of the sender's ping group
 	Epoch         uint64 // persisted; raised each time the sender becomes active
@@ -79,6 +80,9 @@ func (hb Heartbeat) Marshal(key []byte) ([]byte, error) {
 	}
 	if hb.Fresh {
 		flags |= 16
+	}
+	if hb.Takeover {
+		flags |= 32
 	}
 	b = append(b, byte(hb.Role), flags, hb.Reach, hb.Group)
 	for _, v := range []uint64{hb.Epoch, hb.Boot, hb.Seq, uint64(hb.Sent), uint64(hb.Echo), uint64(hb.Hold), hb.Revision} {
@@ -117,11 +121,11 @@ func ParseHeartbeat(b, key []byte) (Heartbeat, error) {
 	if !hmac.Equal(m.Sum(nil), sum) {
 		return hb, errMAC
 	}
-	if body[4] > uint8(RoleActive) || body[5]&^31 != 0 {
+	if body[4] > uint8(RoleActive) || body[5]&^63 != 0 {
 		return hb, errMalform
 	}
 	hb.Role, hb.DefaultActive, hb.Yield, hb.Reach, hb.Group = Role(body[4]), body[5]&1 != 0, body[5]&2 != 0, body[6], body[7]
-	hb.Leave, hb.Disable, hb.Fresh = body[5]&4 != 0, body[5]&8 != 0, body[5]&16 != 0
+	hb.Leave, hb.Disable, hb.Fresh, hb.Takeover = body[5]&4 != 0, body[5]&8 != 0, body[5]&16 != 0, body[5]&32 != 0
 	p := body[8:]
 	u := func() uint64 { v := binary.BigEndian.Uint64(p); p = p[8:]; return v }
 	hb.Epoch, hb.Boot, hb.Seq = u(), u(), u()

@@ -9,7 +9,7 @@ var testKey = bytes.Repeat([]byte{7}, 32)
 
 func TestHeartbeatRoundTrip(t *testing.T) {
 	hb := Heartbeat{Role: RoleActive, DefaultActive: true, Reach: 1, Group: 2, Epoch: 9, Boot: 3, Seq: 44,
-		Sent: 1e18, Echo: -5, Hold: 100, Revision: 12, Name: "SB-0001"}
+		Sent: 1e18, Echo: -5, Hold: 100, Revision: 12, Name: "SB-0001", Takeover: true, Fresh: true}
 	b, err := hb.Marshal(testKey)
 	if err != nil {
 		t.Fatal(err)

@@ -132,7 +132,17 @@ func (n *Node) awaitPairing(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	local, remote := n.pairAddrs()
+	local, _ := n.pairAddrs()
+	ln, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(local))
+	if err != nil {
+		return fmt.Errorf("ha: pairing listener on %s: %w", local, err)
+	}
+	return n.pairingOn(ctx, ln, signer)
+}
+
+// pairingOn serves the pairing SSH listener ln until this node is paired.
+func (n *Node) pairingOn(ctx context.Context, ln *net.TCPListener, signer ssh.Signer) error {
+	_, remote := n.pairAddrs()
 	want := []byte(PairingPassword(n.cfg.Serial))
 	limit := ratelimit.New(3, 10*time.Second)
 	cfg := &ssh.ServerConfig{
@@ -154,10 +164,6 @@ func (n *Node) awaitPairing(ctx context.Context) error {
 		},
 	}
 	cfg.AddHostKey(signer)
-	ln, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(local))
-	if err != nil {
-		return fmt.Errorf("ha: pairing listener on %s: %w", local, err)
-	}
 	defer ln.Close()
 	go func() {
 		select {
@@ -166,7 +172,7 @@ func (n *Node) awaitPairing(ctx context.Context) error {
 		}
 		ln.Close()
 	}()
-	n.log.Warn("not paired: waiting for the coordinator (SSH, password derived from this serial)", "listen", local.String(), "serial", n.cfg.Serial)
+	n.log.Warn("not paired: waiting for the coordinator (SSH, password derived from this serial)", "listen", ln.Addr().String(), "serial", n.cfg.Serial)
 	for {
 		c, err := ln.AcceptTCP()
 		if err != nil {

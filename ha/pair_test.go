@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestPairingPassword(t *testing.T) {
@@ -21,13 +20,27 @@ func TestPairingPassword(t *testing.T) {
 	}
 }
 
-func freeTCPPort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// pairingListener is the secondary's pairing listener on 127.0.0.1, on a port
+// the kernel chose (both nodes are configured with it).
+func pairingListener(t *testing.T) (*net.TCPListener, int) {
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Cleanup(func() { ln.Close() })
+	return ln, ln.Addr().(*net.TCPAddr).Port
+}
+
+// awaitPairingOn starts the secondary's side of pairing on ln; its result
+// arrives on the channel.
+func awaitPairingOn(ctx context.Context, t *testing.T, n *Node, ln *net.TCPListener) <-chan error {
+	signer, err := n.hostKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- n.pairingOn(ctx, ln, signer) }()
+	return done
 }
 
 func testPairNode(t *testing.T, state, serial, local, remote string, port int, logs *syncWriter) *Node {
@@ -46,15 +59,13 @@ func testPairNode(t *testing.T, state, serial, local, remote string, port int, l
 // The secondary's listener on loopback: wrong serials are refused, logged and soon
 // throttled (so even the right one waits); the right one installs the same key.
 func TestPairingOverSSH(t *testing.T) {
-	port := freeTCPPort(t)
+	ln, port := pairingListener(t)
 	var slogs, clogs syncWriter
 	sec := testPairNode(t, StateEnabled, "SEC-1", "127.0.0.1", "127.0.0.2", port, &slogs)
 	coord := testPairNode(t, StateCoordinator, "COORD-1", "127.0.0.2", "127.0.0.1", port, &clogs)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- sec.awaitPairing(ctx) }()
-	time.Sleep(200 * time.Millisecond)
+	done := awaitPairingOn(ctx, t, sec, ln)
 	if err := coord.Pair(ctx, "SEC-1"); err != nil {
 		t.Fatalf("pair: %v", err)
 	}
@@ -69,11 +80,10 @@ func TestPairingOverSSH(t *testing.T) {
 	}
 
 	// A fresh secondary: wrong passwords.
-	port2 := freeTCPPort(t)
+	ln2, port2 := pairingListener(t)
 	sec2 := testPairNode(t, StateEnabled, "SEC-2", "127.0.0.1", "127.0.0.2", port2, &slogs)
 	coord2 := testPairNode(t, StateCoordinator, "COORD-2", "127.0.0.2", "127.0.0.1", port2, &clogs)
-	go sec2.awaitPairing(ctx)
-	time.Sleep(200 * time.Millisecond)
+	awaitPairingOn(ctx, t, sec2, ln2)
 	for i := 0; i < 4; i++ {
 		if err := coord2.Pair(ctx, "WRONG"); err == nil {
 			t.Fatal("a wrong serial paired")

@@ -9,7 +9,10 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/switchboard-pbx/switchboard/store"
 )
@@ -18,17 +21,29 @@ import (
 type Store interface {
 	Revision() int64
 	AuditHead(ctx context.Context) (store.AuditMark, error)
+	Continues(ctx context.Context, rev int64, head store.AuditMark) (behind int64, ok bool, err error)
+	ChangeLog(ctx context.Context, after store.AuditMark, maxRows int) ([]store.ReplicaAuditRow, error)
+	ApplyChanges(ctx context.Context, rows []store.ReplicaAuditRow) error
 	ExportSnapshotAfter(ctx context.Context, have store.AuditMark) (store.Snapshot, error)
 	ImportSnapshot(ctx context.Context, snap store.Snapshot) error
 }
 
-// replicator sends the store from the active to the passive: a full snapshot when the
-// passive connects, then again after every commit. Commits wait (up to the dead
-// timeout) for the connected passive to acknowledge them, so a write the admin API
-// acknowledged is on both nodes unless the passive was already gone. The audit
-// chain travels with the objects: the passive's hello names its chain's head, and
-// each snapshot carries only the rows after it (the whole chain when the two
-// diverged).
+const (
+	// batchRows is about how many audit rows one changes message carries (a
+	// larger transaction goes whole).
+	batchRows = 1024
+	// maxReplay is how far behind (in audit rows) a passive may be and still be
+	// brought level by the change log; further behind, a snapshot is smaller.
+	maxReplay = 20000
+)
+
+// replicator sends the store from the active to the passive. The passive's hello
+// names its revision and the head of its audit chain; when that history is a
+// prefix of the active's, the active sends the change log after it (the audit
+// rows, each with the document it wrote), else a snapshot, and from then on the
+// change log of every commit. Commits wait (up to the dead timeout) for the
+// connected passive to acknowledge them, so a write the admin API acknowledged is
+// on both nodes unless the passive was already gone.
 type replicator struct {
 	n       *Node
 	st      Store
@@ -43,7 +58,16 @@ type replicator struct {
 	ackCh     chan struct{} // closed and replaced on every ack
 	commitCh  chan struct{} // a commit happened (capacity 1)
 	peerRev   int64         // as the passive: the active's revision
-	applied   time.Time     // as the passive: last snapshot applied
+	applied   time.Time     // as the passive: last change applied
+
+	// sendMu guards the passive being fed: a commit sends its own change log
+	// from the committing goroutine (no hand-over to another one on the path of
+	// every write), the feed loop the catch-up and the keepalives.
+	sendMu sync.Mutex
+	feeder *feeder
+
+	// What the active sent: bytes on the wire (SSH included), snapshots, change batches.
+	sentBytes, snapshots, batches atomic.Int64
 }
 
 func newReplicator(n *Node, st Store) *replicator {
@@ -58,13 +82,55 @@ func newReplicator(n *Node, st Store) *replicator {
 		ackCh: make(chan struct{}), commitCh: make(chan struct{}, 1)}
 }
 
-// committed is the store's OnCommit hook on every node.
-func (r *replicator) committed(rev int64, _ []store.Change) {
-	select {
-	case r.commitCh <- struct{}{}:
-	default:
+// feeder is the passive this active node feeds (guarded by sendMu).
+type feeder struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	raw    net.Conn
+	fc     *frameConn
+	have   store.AuditMark // the last audit row sent
+}
+
+// flushLocked sends the change log after f.have; r.sendMu is held. A failure
+// ends the session (the passive comes back with a hello).
+func (r *replicator) flushLocked(f *feeder, wait time.Duration) error {
+	for {
+		f.raw.SetWriteDeadline(time.Now().Add(wait))
+		rows, err := r.st.ChangeLog(f.ctx, f.have, batchRows)
+		if err != nil || len(rows) == 0 {
+			return err
+		}
+		b, err := json.Marshal(rows)
+		if err != nil {
+			return err
+		}
+		if err := f.fc.write(msgChanges, b); err != nil {
+			f.cancel()
+			return err
+		}
+		r.batches.Add(1)
+		last := rows[len(rows)-1]
+		f.have = store.AuditMark{ID: last.ID, Hash: last.Hash}
 	}
-	deadline := time.NewTimer(r.timeout)
+}
+
+// committed is the store's OnCommitSync hook on every node: on the active it
+// sends the commit to the attached passive and waits for its acknowledgement.
+func (r *replicator) committed(rev int64, _ []store.Change) {
+	start := time.Now()
+	r.sendMu.Lock()
+	if f := r.feeder; f != nil && f.ctx.Err() == nil {
+		if err := r.flushLocked(f, r.timeout); err != nil {
+			r.log.Warn("sending a commit to the passive failed", "revision", rev, "err", err)
+		}
+	} else {
+		select {
+		case r.commitCh <- struct{}{}:
+		default:
+		}
+	}
+	r.sendMu.Unlock()
+	deadline := time.NewTimer(max(r.timeout-time.Since(start), 0))
 	defer deadline.Stop()
 	for {
 		r.mu.Lock()
@@ -101,6 +167,13 @@ func (r *replicator) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ha sync: listen on %s: %w", r.local, err)
 	}
+	r.serve(ctx, ln)
+	return nil
+}
+
+// serve accepts the passive's connections on ln and dials the active while this
+// node is not active, until ctx ends.
+func (r *replicator) serve(ctx context.Context, ln *net.TCPListener) {
 	go func() { <-ctx.Done(); ln.Close() }()
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -114,7 +187,7 @@ func (r *replicator) run(ctx context.Context) error {
 			continue
 		}
 		if ip := c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap(); ip != r.remote.Addr() {
-			r.log.Warn("sync connection from an address that is not the peer", "from", ip.String())
+			r.log.Warn("sync connection from an address that is not the peer", "src", ip.String())
 			c.Close()
 			continue
 		}
@@ -122,35 +195,72 @@ func (r *replicator) run(ctx context.Context) error {
 		go func() { defer wg.Done(); r.serveConn(ctx, c) }()
 	}
 	wg.Wait()
-	return nil
+}
+
+// countingConn counts the bytes written to the sync link.
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c countingConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // serveConn feeds one passive while this node is active.
-func (r *replicator) serveConn(ctx context.Context, c *net.TCPConn) {
-	defer c.Close()
+func (r *replicator) serveConn(ctx context.Context, raw net.Conn) {
+	defer raw.Close()
 	if r.n.Role() != RoleActive {
 		return
 	}
-	c.SetDeadline(time.Now().Add(r.timeout))
-	sc, err := handshake(c, r.n.clusterKey(), false)
+	keys, err := r.n.syncKeys()
 	if err != nil {
-		r.log.Warn("sync handshake", "err", err)
+		r.log.Error("sync keys", "err", err)
 		return
 	}
-	c.SetDeadline(time.Time{})
-	typ, p, err := sc.read()
-	if err != nil || typ != msgAck {
-		r.log.Warn("no hello from the passive on the sync link", "err", err)
+	raw.SetDeadline(time.Now().Add(r.timeout))
+	conn, chans, reqs, err := ssh.NewServerConn(countingConn{raw, &r.sentBytes}, keys.serverConfig())
+	if err != nil {
+		r.log.Warn("sync handshake", "src", raw.RemoteAddr().String(), "err", err)
 		return
 	}
-	_, have, err := parseHello(p)
+	defer conn.Close()
+	go ssh.DiscardRequests(reqs)
+	nc, ok := <-chans
+	if !ok {
+		return
+	}
+	if nc.ChannelType() != syncChannel {
+		nc.Reject(ssh.UnknownChannelType, "only "+syncChannel)
+		return
+	}
+	ch, creqs, err := nc.Accept()
+	if err != nil {
+		return
+	}
+	go ssh.DiscardRequests(creqs)
+	go func() {
+		for nc := range chans {
+			nc.Reject(ssh.Prohibited, "one sync channel per connection")
+		}
+	}()
+	fc := newFrameConn(ch)
+	typ, p, err := fc.read()
+	if err != nil || typ != msgHello {
+		r.log.Warn("no hello from the passive on the sync link", "type", typ, "err", err)
+		return
+	}
+	rev, have, err := parseHello(p)
 	if err != nil {
 		r.log.Warn("bad hello from the passive on the sync link", "err", err)
 		return
 	}
+	raw.SetDeadline(time.Time{})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() { <-ctx.Done(); c.Close() }()
+	go func() { <-ctx.Done(); raw.Close() }()
 	r.mu.Lock()
 	r.connected, r.acked = true, -1
 	r.mu.Unlock()
@@ -161,12 +271,12 @@ func (r *replicator) serveConn(ctx context.Context, c *net.TCPConn) {
 		r.ackCh = make(chan struct{})
 		r.mu.Unlock()
 	}()
-	r.log.Info("passive attached for replication", "peer", c.RemoteAddr().String())
+	r.log.Info("passive attached for replication", "src", raw.RemoteAddr().String(), "pinned_keys", keys.pinned)
 	go func() {
 		defer cancel()
 		for {
-			c.SetReadDeadline(time.Now().Add(3 * r.timeout))
-			typ, p, err := sc.read()
+			raw.SetReadDeadline(time.Now().Add(3 * r.timeout))
+			typ, p, err := fc.read()
 			if err != nil {
 				if ctx.Err() == nil {
 					r.log.Info("passive detached", "err", err)
@@ -185,35 +295,78 @@ func (r *replicator) serveConn(ctx context.Context, c *net.TCPConn) {
 			r.mu.Unlock()
 		}
 	}()
-	var sent int64 = -1
+	if err := r.feed(ctx, raw, fc, rev, have); err != nil && ctx.Err() == nil {
+		r.log.Warn("replication to the passive stopped", "err", err)
+	}
+}
+
+// feed brings the passive level (change log or snapshot) and then sends the
+// change log of every commit, and a keepalive every keepalive interval.
+func (r *replicator) feed(ctx context.Context, raw net.Conn, fc *frameConn, rev int64, have store.AuditMark) error {
+	deadline := func() { raw.SetWriteDeadline(time.Now().Add(3 * r.timeout)) }
+	deadline()
+	behind, ok, err := r.st.Continues(ctx, rev, have)
+	if err != nil {
+		return err
+	}
+	if ok && behind <= maxReplay {
+		if err := fc.write(msgResume, revPayload(rev)); err != nil {
+			return err
+		}
+		r.log.Info("the passive continues this node's history: sending the change log", "passive_revision", rev, "behind_rows", behind)
+	} else {
+		snap, err := r.st.ExportSnapshotAfter(ctx, have)
+		if err != nil {
+			return fmt.Errorf("snapshot: %w", err)
+		}
+		b, err := json.Marshal(snap)
+		if err != nil {
+			return fmt.Errorf("snapshot: %w", err)
+		}
+		if err := fc.write(msgSnapshot, b); err != nil {
+			return err
+		}
+		r.snapshots.Add(1)
+		r.log.Info("sent a snapshot to the passive", "passive_revision", rev, "revision", snap.Revision,
+			"objects", len(snap.Objects), "bytes", len(b), "diverged", !ok)
+		have = snap.Audit.Head
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	f := &feeder{ctx: ctx, cancel: cancel, raw: raw, fc: fc, have: have}
+	r.sendMu.Lock()
+	r.feeder = f
+	r.sendMu.Unlock()
+	defer func() {
+		r.sendMu.Lock()
+		if r.feeder == f {
+			r.feeder = nil
+		}
+		r.sendMu.Unlock()
+	}()
 	tick := time.NewTicker(r.n.cfg.Keepalive)
 	defer tick.Stop()
+	keepalive := false
 	for {
 		if r.n.Role() != RoleActive {
-			return
+			return nil
 		}
-		c.SetWriteDeadline(time.Now().Add(3 * r.timeout))
-		if rev := r.st.Revision(); rev != sent {
-			snap, err := r.st.ExportSnapshotAfter(ctx, have)
-			if err != nil {
-				r.log.Error("sync snapshot failed", "err", err)
-				return
-			}
-			b, _ := json.Marshal(snap)
-			if err := sc.write(msgSnapshot, b); err != nil {
-				return
-			}
-			// The passive applies snapshots in order or drops the connection (and
-			// says where its chain ends in its next hello).
-			sent, have = snap.Revision, snap.Audit.Head
-		} else if err := sc.write(msgKeepalive, revPayload(rev)); err != nil {
-			return
+		r.sendMu.Lock()
+		err := r.flushLocked(f, 3*r.timeout)
+		if err == nil && keepalive {
+			err = fc.write(msgKeepalive, revPayload(r.st.Revision()))
+			keepalive = false
+		}
+		r.sendMu.Unlock()
+		if err != nil {
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-r.commitCh:
 		case <-tick.C:
+			keepalive = true
 		}
 	}
 }
@@ -237,12 +390,16 @@ func (r *replicator) dialLoop(ctx context.Context) {
 }
 
 func (r *replicator) follow(ctx context.Context) error {
-	d := net.Dialer{Timeout: r.timeout, LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(r.local.Addr(), 0))}
-	c, err := d.DialContext(ctx, "tcp", r.remote.String())
+	keys, err := r.n.syncKeys()
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	d := net.Dialer{Timeout: r.timeout, LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(r.local.Addr(), 0))}
+	raw, err := d.DialContext(ctx, "tcp", r.remote.String())
+	if err != nil {
+		return err
+	}
+	defer raw.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -252,35 +409,55 @@ func (r *replicator) follow(ctx context.Context) error {
 		for {
 			select {
 			case <-ctx.Done():
-				c.Close()
+				raw.Close()
 				return
 			case <-t.C:
 				if r.n.Role() == RoleActive {
-					c.Close()
+					raw.Close()
 					return
 				}
 			}
 		}
 	}()
-	c.SetDeadline(time.Now().Add(r.timeout))
-	sc, err := handshake(c, r.n.clusterKey(), true)
+	raw.SetDeadline(time.Now().Add(r.timeout))
+	conn, chans, reqs, err := ssh.NewClientConn(raw, r.remote.String(), keys.clientConfig())
 	if err != nil {
-		return err
+		return fmt.Errorf("ha sync: handshake: %w", err)
 	}
-	c.SetDeadline(time.Time{})
+	client := ssh.NewClient(conn, chans, reqs)
+	defer client.Close()
+	ch, creqs, err := client.OpenChannel(syncChannel, nil)
+	if err != nil {
+		return fmt.Errorf("ha sync: channel: %w", err)
+	}
+	go ssh.DiscardRequests(creqs)
+	fc := newFrameConn(ch)
 	head, err := r.st.AuditHead(ctx)
 	if err != nil {
 		return err
 	}
-	if err := sc.write(msgAck, helloPayload(r.st.Revision(), head)); err != nil {
+	if err := fc.write(msgHello, helloPayload(r.st.Revision(), head)); err != nil {
 		return err
 	}
-	applied := int64(-1) // the revision of the last snapshot applied on this connection
+	raw.SetDeadline(time.Time{})
+	applied := int64(-1) // the active's revision this node is known to hold
+	ack := func(rev int64) error {
+		applied = rev
+		r.mu.Lock()
+		r.peerRev, r.applied = max(r.peerRev, rev), time.Now()
+		r.mu.Unlock()
+		r.n.configured()
+		raw.SetWriteDeadline(time.Now().Add(r.timeout))
+		return fc.write(msgAck, revPayload(rev))
+	}
 	for {
-		c.SetReadDeadline(time.Now().Add(3 * r.timeout))
-		typ, p, err := sc.read()
+		raw.SetReadDeadline(time.Now().Add(3 * r.timeout))
+		typ, p, err := fc.read()
 		if err != nil {
 			return err
+		}
+		if r.n.Role() == RoleActive {
+			return errors.New("became active")
 		}
 		switch typ {
 		case msgKeepalive:
@@ -294,50 +471,70 @@ func (r *replicator) follow(ctx context.Context) error {
 			if applied >= 0 {
 				// Acknowledged again, so that the active, which expects a word from
 				// this node every few dead timeouts, keeps an idle session.
-				c.SetWriteDeadline(time.Now().Add(r.timeout))
-				if err := sc.write(msgAck, revPayload(applied)); err != nil {
+				raw.SetWriteDeadline(time.Now().Add(r.timeout))
+				if err := fc.write(msgAck, revPayload(applied)); err != nil {
 					return err
 				}
+			}
+		case msgResume:
+			rev, err := parseRev(p)
+			if err != nil {
+				return err
+			}
+			if err := ack(rev); err != nil {
+				return err
 			}
 		case msgSnapshot:
 			snap, err := decodeSnapshot(p)
 			if err != nil {
 				return err
 			}
-			if r.n.Role() == RoleActive {
-				return errors.New("became active")
-			}
 			if err := r.st.ImportSnapshot(ctx, snap); err != nil {
 				return fmt.Errorf("applying the snapshot: %w", err)
 			}
-			r.mu.Lock()
-			r.peerRev, r.applied = snap.Revision, time.Now()
-			r.mu.Unlock()
-			applied = snap.Revision
-			r.n.configured()
-			r.log.Debug("replicated", "revision", snap.Revision, "objects", len(snap.Objects))
-			c.SetWriteDeadline(time.Now().Add(r.timeout))
-			if err := sc.write(msgAck, revPayload(snap.Revision)); err != nil {
+			r.log.Info("applied a snapshot from the active", "revision", snap.Revision, "objects", len(snap.Objects))
+			if err := ack(snap.Revision); err != nil {
+				return err
+			}
+		case msgChanges:
+			rows, err := decodeChanges(p)
+			if err != nil {
+				return err
+			}
+			if err := r.st.ApplyChanges(ctx, rows); err != nil {
+				// The next hello shows the divergence and the active sends a snapshot.
+				return fmt.Errorf("applying the change log: %w", err)
+			}
+			last := rows[len(rows)-1]
+			r.log.Debug("replicated", "revision", last.TxID, "rows", len(rows))
+			if err := ack(last.TxID); err != nil {
 				return err
 			}
 		default:
-			return fmt.Errorf("ha sync: unknown message type %d", typ)
+			return fmt.Errorf("ha sync: unexpected message type %d", typ)
 		}
 	}
 }
 
-func decodeSnapshot(p []byte) (store.Snapshot, error) {
-	var snap store.Snapshot
-	if err := json.Unmarshal(p, &snap); err != nil {
-		return snap, fmt.Errorf("ha sync: snapshot: %w", err)
+// syncKeys are the keys of the sync link: the host keys pinned at pairing when
+// the peer's is pinned, else the identity derived from the cluster key.
+func (n *Node) syncKeys() (syncKeys, error) {
+	_, remote := n.pairAddrs()
+	peer, err := pinnedPeerKey(n.dir, remote.String())
+	if err != nil {
+		return syncKeys{}, err
 	}
-	if snap.Revision < 0 {
-		return snap, errors.New("ha sync: snapshot with a negative revision")
+	if peer != nil {
+		own, err := n.hostKey()
+		return syncKeys{own: own, peer: peer, pinned: true}, err
 	}
-	for i, o := range snap.Objects {
-		if o.Kind == "" || o.ID == "" || !json.Valid([]byte(o.Data)) {
-			return snap, fmt.Errorf("ha sync: snapshot object %d is malformed", i)
-		}
+	key := n.clusterKey()
+	if key == nil {
+		return syncKeys{}, errors.New("ha sync: no cluster key")
 	}
-	return snap, nil
+	id, err := clusterIdentity(key)
+	if err != nil {
+		return syncKeys{}, err
+	}
+	return syncKeys{own: id, peer: id.PublicKey()}, nil
 }

@@ -16,30 +16,50 @@ type entry struct{ perms, owner string }
 
 // The package holds these paths and nothing else (directories end in /).
 var wantEntries = map[string]entry{
-	"/usr/bin/switchboard":                        {"-rwxr-xr-x", "root/root"},
-	"/usr/lib/systemd/system/switchboard.service": {"-rw-r--r--", "root/root"},
-	"/etc/switchboard/":                           {"drwxr-x---", "root/switchboard"},
-	"/etc/switchboard/switchboard.yaml":           {"-rw-r-----", "root/switchboard"},
-	"/var/lib/switchboard/":                       {"drwxr-x---", "switchboard/switchboard"},
-	"/etc/fail2ban/filter.d/switchboard.conf":     {"-rw-r--r--", "root/root"},
-	"/etc/fail2ban/jail.d/switchboard.conf":       {"-rw-r--r--", "root/root"},
+	"/usr/bin/switchboard":                                {"-rwxr-xr-x", "root/root"},
+	"/usr/lib/systemd/system/switchboard.service":         {"-rw-r--r--", "root/root"},
+	"/etc/switchboard/":                                   {"drwxr-x---", "root/switchboard"},
+	"/etc/switchboard/switchboard.yaml":                   {"-rw-r-----", "root/switchboard"},
+	"/var/lib/switchboard/":                               {"drwxr-x---", "switchboard/switchboard"},
+	"/etc/fail2ban/filter.d/switchboard.conf":             {"-rw-r--r--", "root/root"},
+	"/etc/fail2ban/jail.d/switchboard.conf":               {"-rw-r--r--", "root/root"},
+	"/etc/switchboard-ha-units":                           {"-rw-r--r--", "root/root"},
+	"/usr/share/polkit-1/rules.d/50-switchboard-ha.rules": {"-rw-r--r--", "root/root"},
+	"/usr/share/switchboard/grafana/switchboard.json":     {"-rw-r--r--", "root/root"},
+	"/usr/share/bash-completion/completions/switchboard":  {"-rw-r--r--", "root/root"},
 }
 
-// The package's conffiles (deb) and %config(noreplace) files (rpm).
+// The package's conffiles (deb) and %config(noreplace) files (rpm), sorted.
 var configFiles = []string{"/etc/fail2ban/filter.d/switchboard.conf", "/etc/fail2ban/jail.d/switchboard.conf",
-	"/etc/switchboard/switchboard.yaml"}
+	"/etc/switchboard-ha-units", "/etc/switchboard/switchboard.yaml"}
 
 // Files shipped from the repository as they are: package path -> source.
 var shippedAsIs = map[string]string{
 	"/etc/switchboard/switchboard.yaml":       "configs/switchboard.yaml",
 	"/etc/fail2ban/filter.d/switchboard.conf": "packaging/fail2ban/filter.conf",
 	"/etc/fail2ban/jail.d/switchboard.conf":   "packaging/fail2ban/jail.conf",
+	"/etc/switchboard-ha-units":               "packaging/ha-units",
 }
+
+// entriesFor is wantEntries with the format's own paths.
+func entriesFor(format string) map[string]entry {
+	out := map[string]entry{zshCompletion[format]: {"-rw-r--r--", "root/root"}}
+	for p, e := range wantEntries {
+		out[p] = e
+	}
+	return out
+}
+
+// zshCompletion is where each format puts the zsh completion.
+var zshCompletion = map[string]string{"deb": "/usr/share/zsh/vendor-completions/_switchboard", "rpm": "/usr/share/zsh/site-functions/_switchboard"}
 
 // Directories the package may list because they lead to its own paths.
 var parentDirs = map[string]bool{"/etc/": true, "/etc/fail2ban/": true, "/etc/fail2ban/filter.d/": true,
 	"/etc/fail2ban/jail.d/": true, "/usr/": true, "/usr/bin/": true, "/usr/lib/": true,
-	"/usr/lib/systemd/": true, "/usr/lib/systemd/system/": true, "/var/": true, "/var/lib/": true}
+	"/usr/lib/systemd/": true, "/usr/lib/systemd/system/": true, "/var/": true, "/var/lib/": true,
+	"/usr/share/": true, "/usr/share/polkit-1/": true, "/usr/share/polkit-1/rules.d/": true, "/usr/share/switchboard/": true,
+	"/usr/share/switchboard/grafana/": true, "/usr/share/bash-completion/": true, "/usr/share/bash-completion/completions/": true,
+	"/usr/share/zsh/": true, "/usr/share/zsh/vendor-completions/": true, "/usr/share/zsh/site-functions/": true}
 
 var elfMachine = map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
 
@@ -58,13 +78,13 @@ func TestDebContents(t *testing.T) {
 				}
 				got[strings.TrimPrefix(f[len(f)-1], ".")] = entry{f[0], f[1]}
 			}
-			checkEntries(t, got)
+			checkEntries(t, got, "deb")
 
 			// dpkg-deb -I: control fields and the control archive.
 			info := run(t, "dpkg-deb", "-I", deb)
 			for _, want := range []string{
 				"Package: switchboard", "Version: " + v1 + "-1", "Architecture: " + arch,
-				"Section: net", "Depends: passwd", "Recommends: systemd",
+				"Section: net", "Depends: passwd", "Recommends: systemd, polkitd",
 			} {
 				if !regexp.MustCompile(`(?m)^ ` + regexp.QuoteMeta(want) + `$`).MatchString(info) {
 					t.Errorf("dpkg-deb -I: no %q line in\n%s", want, info)
@@ -108,9 +128,9 @@ func debFile(t *testing.T, deb, path string) []byte {
 	return out
 }
 
-func checkEntries(t *testing.T, got map[string]entry) {
+func checkEntries(t *testing.T, got map[string]entry, format string) {
 	t.Helper()
-	for p, want := range wantEntries {
+	for p, want := range entriesFor(format) {
 		if g, ok := got[p]; !ok {
 			t.Errorf("%s missing", p)
 		} else if g != want {
@@ -118,7 +138,7 @@ func checkEntries(t *testing.T, got map[string]entry) {
 		}
 	}
 	for p := range got {
-		if _, ok := wantEntries[p]; !ok && !parentDirs[p] {
+		if _, ok := entriesFor(format)[p]; !ok && !parentDirs[p] {
 			t.Errorf("unexpected path %s in the package", p)
 		}
 	}
@@ -166,7 +186,7 @@ func TestRPMContents(t *testing.T) {
 
 			// rpm -qpl: exactly our paths.
 			var wantList []string
-			for p := range wantEntries {
+			for p := range entriesFor("rpm") {
 				wantList = append(wantList, strings.TrimSuffix(p, "/"))
 			}
 			if got, want := sortedLines(run(t, "rpm", "-qpl", rpm)), sortedLines(strings.Join(wantList, "\n")); got != want {
@@ -188,7 +208,7 @@ func TestRPMContents(t *testing.T) {
 				got[p] = entry{f[2], f[1]}
 				flags[p] = f[0]
 			}
-			checkEntries(t, got)
+			checkEntries(t, got, "rpm")
 			for _, c := range configFiles {
 				if flags[c] != "cn" {
 					t.Errorf("%s flags %q, want cn (%%config(noreplace))", c, flags[c])

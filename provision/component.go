@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -18,17 +19,30 @@ var _ component.Component = (*Service)(nil)
 // Name is the renderer's component name (httpprov's is "provisioning").
 func (s *Service) Name() string { return "render" }
 
-// ResolveTenant maps the {tenant} of an admin route to a tenant id: a UUID, or
-// "default" for the single-tenant box's tenant; an unknown one is
-// store.ErrNotFound.
+// ResolveTenant maps the {tenant} of an admin route to a tenant id: a UUID, a
+// tenant's name, or "default" for the single-tenant box's tenant. An unknown
+// one is a NotFoundError that says what was not found.
 func (s *Service) ResolveTenant(ctx context.Context, ref string) (string, error) {
 	if ref == "default" {
 		ref = s.DefaultTenant()
 	}
-	if _, err := s.Tenant(ctx, ref); err != nil {
+	_, err := s.Tenant(ctx, ref)
+	if err == nil {
+		return ref, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
 		return "", err
 	}
-	return ref, nil
+	list, lerr := s.Tenants(ctx)
+	if lerr != nil {
+		return "", lerr
+	}
+	for _, t := range list {
+		if strings.EqualFold(t.Name, ref) {
+			return t.ID, nil
+		}
+	}
+	return "", &store.NotFoundError{What: fmt.Sprintf("no tenant with id or name %q", ref)}
 }
 
 // Serve renders files as commits arrive, and records the sightings of unknown

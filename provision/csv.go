@@ -1,6 +1,8 @@
 package provision
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -46,10 +48,39 @@ func lineErr(line int, field, format string, args ...any) error {
 	return &store.ValidationError{Field: field, Msg: fmt.Sprintf("line %d: %s: %s", line, field, fmt.Sprintf(format, args...))}
 }
 
+// separator is the field separator of the header line: ';' when it has more
+// semicolons than commas (Excel in locales whose decimal mark is a comma, such
+// as Italian, writes ';'), ',' otherwise.
+func separator(br *bufio.Reader) rune {
+	// Peek more until the first line is buffered (or the buffer is full, or
+	// the input ends).
+	var head []byte
+	for n := 1; n <= br.Size(); n = br.Buffered() + 1 {
+		b, err := br.Peek(n)
+		head = b
+		if bytes.IndexByte(b, '\n') >= 0 || err != nil {
+			break
+		}
+	}
+	if i := bytes.IndexByte(head, '\n'); i >= 0 {
+		head = head[:i]
+	}
+	if bytes.Count(head, []byte{';'}) > bytes.Count(head, []byte{','}) {
+		return ';'
+	}
+	return ','
+}
+
 // readCSV reads a header line naming known columns (any order, extra columns are
 // an error) and calls row with each record as a map.
 func readCSV(r io.Reader, known []string, required []string, row func(line int, rec map[string]string) error) error {
-	cr := csv.NewReader(r)
+	br := bufio.NewReaderSize(r, 64<<10)
+	// A UTF-8 byte order mark (Excel writes one) is not part of the first name.
+	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
+		br.Discard(3) //nolint:errcheck // peeked
+	}
+	cr := csv.NewReader(br)
+	cr.Comma = separator(br)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
 	header, err := cr.Read()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -124,11 +125,11 @@ func (s *Service) checkDelete(tx *store.Tx, kind, id string) error {
 		if ok, err := tx.Get(KindAccount, id, &a); err != nil || !ok {
 			return err
 		}
-		n := 0
+		var macs []string
 		err := listInto(tx, KindDevice, a.Tenant, func(d Device) {
 			for _, l := range d.Lines {
 				if l.Account == id {
-					n++
+					macs = append(macs, d.MAC)
 					break
 				}
 			}
@@ -136,8 +137,13 @@ func (s *Service) checkDelete(tx *store.Tx, kind, id string) error {
 		if err != nil {
 			return err
 		}
-		if n > 0 {
-			return &store.ConflictError{Field: "id", Msg: fmt.Sprintf("the account is on a line of %d device(s): take it off first", n)}
+		if n := len(macs); n > 0 {
+			sort.Strings(macs)
+			if n > 10 {
+				macs = append(macs[:10], "...")
+			}
+			return &store.ConflictError{Field: "id", Msg: fmt.Sprintf("the account is linked to %d device(s) (%s), on one of their lines: take it off (set their account to none) or delete them first",
+				n, strings.Join(macs, ", "))}
 		}
 	}
 	return nil
@@ -505,7 +511,7 @@ func (s *Service) checkDevice(tx *store.Tx, d *Device) error {
 		return err
 	}
 	if _, ok := models[d.Model]; !ok {
-		return verr("model", "model %q does not exist (see GET /api/v1/catalog/models)", d.Model)
+		return verr("model", "model %q does not exist%s (the models: GET /api/v1/models, switchboard catalog models)", d.Model, closestModel(models, d.Model))
 	}
 	if d.Template != "" {
 		t, ok := templates[d.Template]
@@ -830,4 +836,43 @@ func (s *Service) expireUnknown(ctx context.Context) {
 func (s *Service) UnknownDevices(ctx context.Context, tenant string) ([]store.UnknownDevice, error) {
 	l, _, err := s.st.UnknownDevicesPage(ctx, tenant, time.Now().Add(-s.cfg.UnknownMaxAge), -1, 0)
 	return l, err
+}
+
+// closestModel suggests the model id nearest to id (" (did you mean
+// \"yealink-t46u\"?)"): a typo, or the model without its variant suffix.
+func closestModel(models map[string]Model, id string) string {
+	best, bestD := "", 4
+	for m := range models {
+		d := levenshtein(strings.ToLower(id), m)
+		if strings.HasPrefix(m, strings.ToLower(id)) {
+			d = min(d, 1)
+		}
+		if d < bestD || (d == bestD && m < best) {
+			best, bestD = m, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

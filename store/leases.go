@@ -23,15 +23,30 @@ type DHCPLease struct {
 
 // PutDHCPLease inserts or replaces the lease of l.IP.
 func (s *Store) PutDHCPLease(ctx context.Context, l DHCPLease) error {
-	_, err := s.write.ExecContext(ctx, `INSERT INTO dhcp_leases(ip, mac, state, expires, updated, hostname, vendor_class, vendor, tenant)
+	return s.PutDHCPLeases(ctx, []DHCPLease{l})
+}
+
+// PutDHCPLeases inserts or replaces leases in one transaction, in order (the
+// DHCP server writes the leases of concurrent requests together).
+func (s *Store) PutDHCPLeases(ctx context.Context, ls []DHCPLease) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: save dhcp leases: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
+	for _, l := range ls {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO dhcp_leases(ip, mac, state, expires, updated, hostname, vendor_class, vendor, tenant)
 		VALUES (?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(ip) DO UPDATE SET mac=excluded.mac, state=excluded.state, expires=excluded.expires,
 			updated=excluded.updated, hostname=excluded.hostname, vendor_class=excluded.vendor_class,
 			vendor=excluded.vendor, tenant=excluded.tenant`,
-		l.IP, l.MAC, l.State, l.Expires.UTC().Format(timeLayout), l.Updated.UTC().Format(timeLayout),
-		l.Hostname, l.VendorClass, l.Vendor, l.Tenant)
-	if err != nil {
-		return fmt.Errorf("store: save dhcp lease %s: %w", l.IP, err)
+			l.IP, l.MAC, l.State, l.Expires.UTC().Format(timeLayout), l.Updated.UTC().Format(timeLayout),
+			l.Hostname, l.VendorClass, l.Vendor, l.Tenant); err != nil {
+			return fmt.Errorf("store: save dhcp lease %s: %w", l.IP, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: save dhcp leases: %w", err)
 	}
 	return nil
 }

@@ -1,14 +1,23 @@
 package store
 
-// Replication support for ha: a snapshot of every object and of the audit chain,
-// applying one on the passive node, and a guard that refuses writes while this node
-// is not active.
+// Replication support for ha. The change log is the audit chain itself: every
+// object a transaction writes has its audit row, in write order, with the
+// document after the write, and the row's txid is the revision the transaction
+// made. So the rows after a passive's audit head are exactly the writes it lacks
+// (ChangeLog), and replaying them in order (ApplyChanges) gives the passive the
+// active's objects and the same chain. A snapshot of every object and of the
+// chain seeds or heals a node whose history is not a prefix of the active's
+// (Continues). A guard refuses writes while this node is not active.
 
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"time"
 )
 
 // ReplicaObject is one row of the objects table as it travels to the passive node.
@@ -108,6 +117,7 @@ func (s *Store) ExportSnapshotAfter(ctx context.Context, have AuditMark) (Snapsh
 	if snap.Objects, err = exportObjects(ctx, tx); err != nil {
 		return snap, err
 	}
+	snap.Objects = s.withoutLocal(snap.Objects)
 	a := &ReplicaAudit{Rows: []ReplicaAuditRow{}}
 	if a.Head, err = auditHead(ctx, tx); err != nil {
 		return snap, err
@@ -129,17 +139,9 @@ func (s *Store) ExportSnapshotAfter(ctx context.Context, have AuditMark) (Snapsh
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var r ReplicaAuditRow
-		var before, after sql.NullString
-		if err := rows.Scan(&r.ID, &r.TxID, &r.Time, &r.User, &r.SourceIP, &r.Action, &r.ObjectType, &r.ObjectID,
-			&r.Tenant, &r.Description, &before, &after, &r.PrevHash, &r.Hash); err != nil {
-			return snap, fmt.Errorf("store: snapshot audit: %w", err)
-		}
-		if before.Valid {
-			r.Before = &before.String
-		}
-		if after.Valid {
-			r.After = &after.String
+		r, err := scanReplicaRow(rows)
+		if err != nil {
+			return snap, err
 		}
 		a.Rows = append(a.Rows, r)
 	}
@@ -205,14 +207,22 @@ func (s *Store) ImportSnapshot(ctx context.Context, snap Snapshot) error {
 	}
 	type key struct{ kind, id string }
 	before := map[key]ReplicaObject{}
-	for _, o := range old {
+	for _, o := range s.withoutLocal(old) {
 		before[key{o.Kind, o.ID}] = o
 	}
 	var changes []Change
-	if _, err := tx.ExecContext(ctx, `DELETE FROM objects`); err != nil {
+	// This node's own (Local) objects stay: they are not the active's to replace.
+	del, args := `DELETE FROM objects`, []any{}
+	if locals := s.localKinds(); len(locals) > 0 {
+		del += ` WHERE kind NOT IN (?` + strings.Repeat(`,?`, len(locals)-1) + `)`
+		for _, k := range locals {
+			args = append(args, k)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, del, args...); err != nil {
 		return fmt.Errorf("store: import: %w", err)
 	}
-	for _, o := range snap.Objects {
+	for _, o := range s.withoutLocal(snap.Objects) {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO objects(kind, id, tenant, data, rev, updated) VALUES (?,?,?,?,?,?)`,
 			o.Kind, o.ID, o.Tenant, o.Data, o.Rev, o.Updated); err != nil {
 			return fmt.Errorf("store: import %s/%s: %w", o.Kind, o.ID, err)
@@ -316,5 +326,237 @@ func importAudit(ctx context.Context, tx *sql.Tx, a *ReplicaAudit) error {
 		WHERE key IN ('audit_head_id', 'audit_head_hash')`, fmt.Sprint(a.Head.ID), a.Head.Hash); err != nil {
 		return fmt.Errorf("store: import audit head: %w", err)
 	}
+	return nil
+}
+
+// localKinds are the names of the kinds registered Local, sorted.
+func (s *Store) localKinds() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []string
+	for name, k := range s.kinds {
+		if k.Local {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (s *Store) isLocal(kind string) bool {
+	k, ok := s.kind(kind)
+	return ok && k.Local
+}
+
+// withoutLocal drops the objects of Local kinds.
+func (s *Store) withoutLocal(objs []ReplicaObject) []ReplicaObject {
+	locals := s.localKinds()
+	if len(locals) == 0 {
+		return objs
+	}
+	out := objs[:0:0]
+	for _, o := range objs {
+		if !slices.Contains(locals, o.Kind) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// Continues reports whether a node at revision rev whose audit chain ends at head
+// holds exactly this node's history up to there (its chain is a prefix of this
+// one and ends with the last row of transaction rev), so that the rows after head
+// (ChangeLog) bring it level. behind is how many audit rows it lacks.
+func (s *Store) Continues(ctx context.Context, rev int64, head AuditMark) (behind int64, ok bool, err error) {
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, false, fmt.Errorf("store: continues: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only
+	mine, err := auditHead(ctx, tx)
+	if err != nil {
+		return 0, false, err
+	}
+	if head.ID < 0 || head.ID > mine.ID {
+		return 0, false, nil
+	}
+	behind = mine.ID - head.ID
+	if head.ID == 0 {
+		return behind, rev == 0 && head.Hash == "", nil
+	}
+	var txid int64
+	var hash string
+	err = tx.QueryRowContext(ctx, `SELECT txid, hash FROM audit WHERE id=?`, head.ID).Scan(&txid, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("store: continues: %w", err)
+	}
+	if hash != head.Hash || txid != rev {
+		return 0, false, nil
+	}
+	// Rows of one transaction are contiguous: the next row must start the next one.
+	var next int64
+	err = tx.QueryRowContext(ctx, `SELECT txid FROM audit WHERE id=?`, head.ID+1).Scan(&next)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return behind, true, nil
+	case err != nil:
+		return 0, false, fmt.Errorf("store: continues: %w", err)
+	}
+	return behind, next > rev, nil
+}
+
+// ChangeLog returns the audit rows after mark, whole transactions only, stopping
+// at the first transaction boundary after maxRows rows (one large transaction is
+// returned whole). The rows are the change log: see ApplyChanges.
+func (s *Store) ChangeLog(ctx context.Context, after AuditMark, maxRows int) ([]ReplicaAuditRow, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT id, txid, time, username, source_ip, action, object_type, object_id,
+		tenant, description, before, after, prev_hash, hash FROM audit WHERE id > ? ORDER BY id`, after.ID)
+	if err != nil {
+		return nil, fmt.Errorf("store: change log: %w", err)
+	}
+	defer rows.Close()
+	var out []ReplicaAuditRow
+	for rows.Next() {
+		r, err := scanReplicaRow(rows)
+		if err != nil {
+			return nil, err
+		}
+		if len(out) >= maxRows && r.TxID != out[len(out)-1].TxID {
+			break
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: change log: %w", err)
+	}
+	return out, nil
+}
+
+func scanReplicaRow(sc interface{ Scan(...any) error }) (ReplicaAuditRow, error) {
+	var r ReplicaAuditRow
+	var before, after sql.NullString
+	if err := sc.Scan(&r.ID, &r.TxID, &r.Time, &r.User, &r.SourceIP, &r.Action, &r.ObjectType, &r.ObjectID,
+		&r.Tenant, &r.Description, &before, &after, &r.PrevHash, &r.Hash); err != nil {
+		return r, fmt.Errorf("store: audit row: %w", err)
+	}
+	if before.Valid {
+		r.Before = &before.String
+	}
+	if after.Valid {
+		r.After = &after.String
+	}
+	return r, nil
+}
+
+// CheckChanges rejects a change-log batch that is malformed in itself (what
+// ApplyChanges checks against this node's state comes on top): rows with
+// consecutive ids, each linked to the previous one's hash, transactions
+// numbered consecutively, known actions, valid JSON documents and times.
+func CheckChanges(rows []ReplicaAuditRow) error {
+	if len(rows) == 0 {
+		return errors.New("store: empty change batch")
+	}
+	for i, r := range rows {
+		if r.ID < 1 || r.TxID < 1 {
+			return fmt.Errorf("store: change %d: ids must be positive", i)
+		}
+		if i > 0 {
+			p := rows[i-1]
+			if r.ID != p.ID+1 || r.PrevHash != p.Hash || (r.TxID != p.TxID && r.TxID != p.TxID+1) {
+				return fmt.Errorf("store: change %d does not follow change %d", i, i-1)
+			}
+		}
+		if r.ObjectType == "" || r.ObjectID == "" || r.Hash == "" {
+			return fmt.Errorf("store: change %d: object type, id and hash are required", i)
+		}
+		if !slices.Contains(AuditActions, r.Action) {
+			return fmt.Errorf("store: change %d: unknown action %q", i, r.Action)
+		}
+		if _, err := time.Parse(timeLayout, r.Time); err != nil {
+			return fmt.Errorf("store: change %d: time %q", i, r.Time)
+		}
+		for _, doc := range []*string{r.Before, r.After} {
+			if doc != nil && !json.Valid([]byte(*doc)) {
+				return fmt.Errorf("store: change %d: a document is not JSON", i)
+			}
+		}
+		if r.After == nil && r.Action != "delete" && r.Action != "restore" {
+			return fmt.Errorf("store: change %d: %s without a document", i, r.Action)
+		}
+	}
+	return nil
+}
+
+// ApplyChanges replays a change-log batch from the active node (see ChangeLog) in
+// one transaction: every write again in its order (a row without a document
+// deletes the object), the audit rows copied as stored, the revision and the
+// audit head moved to the batch's last. The batch must continue this node's
+// chain and revision exactly; otherwise nothing changes and the error says why
+// (the caller then asks for a snapshot). Objects of Local kinds are not touched.
+func (s *Store) ApplyChanges(ctx context.Context, rows []ReplicaAuditRow) error {
+	if err := CheckChanges(rows); err != nil {
+		return err
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: apply: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
+	var cur int64
+	if err := tx.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key='revision'`).Scan(&cur); err != nil {
+		return fmt.Errorf("store: apply: %w", err)
+	}
+	head, err := auditHead(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if first := rows[0]; first.ID != head.ID+1 || first.PrevHash != head.Hash || first.TxID != cur+1 {
+		return fmt.Errorf("store: apply: the batch starts at row %d of revision %d; this node is at row %d of revision %d",
+			first.ID, first.TxID, head.ID, cur)
+	}
+	var changes []Change
+	for _, r := range rows {
+		if !s.isLocal(r.ObjectType) {
+			if r.After == nil {
+				_, err = tx.ExecContext(ctx, `DELETE FROM objects WHERE kind=? AND id=?`, r.ObjectType, r.ObjectID)
+			} else {
+				at, _ := time.Parse(timeLayout, r.Time) // checked
+				_, err = tx.ExecContext(ctx, `INSERT INTO objects(kind, id, tenant, data, rev, updated) VALUES (?,?,?,?,?,?)
+					ON CONFLICT(kind, id) DO UPDATE SET tenant=excluded.tenant, data=excluded.data, rev=excluded.rev, updated=excluded.updated`,
+					r.ObjectType, r.ObjectID, r.Tenant, *r.After, r.TxID, at.Format(time.RFC3339Nano))
+			}
+			if err != nil {
+				return fmt.Errorf("store: apply %s/%s: %w", r.ObjectType, r.ObjectID, err)
+			}
+			changes = append(changes, Change{Kind: r.ObjectType, ID: r.ObjectID, Tenant: r.Tenant, Action: r.Action})
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit(id, txid, time, username, source_ip, action, object_type,
+			object_id, tenant, description, before, after, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			r.ID, r.TxID, r.Time, r.User, r.SourceIP, r.Action, r.ObjectType, r.ObjectID, r.Tenant,
+			r.Description, r.Before, r.After, r.PrevHash, r.Hash); err != nil {
+			return fmt.Errorf("store: apply audit row %d: %w", r.ID, err)
+		}
+	}
+	last := rows[len(rows)-1]
+	if _, err := tx.ExecContext(ctx, `UPDATE meta SET value = CASE key WHEN 'revision' THEN ? WHEN 'audit_head_id' THEN ? ELSE ? END
+		WHERE key IN ('revision', 'audit_head_id', 'audit_head_hash')`, fmt.Sprint(last.TxID), fmt.Sprint(last.ID), last.Hash); err != nil {
+		return fmt.Errorf("store: apply: %w", err)
+	}
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: apply commit: %w", err)
+	}
+	s.rev.Store(last.TxID)
+	s.mu.RLock()
+	hooks := s.hooks
+	s.mu.RUnlock()
+	for _, h := range hooks {
+		h(last.TxID, changes)
+	}
+	s.publish(last.TxID, changes)
 	return nil
 }

@@ -87,3 +87,14 @@ func (t *Tx) DeleteUserSessions(username string) error {
 	}
 	return nil
 }
+
+// CountUserSessions counts a user's sessions that have not expired.
+func (s *Store) CountUserSessions(ctx context.Context, username string, now time.Time) (int, error) {
+	var n int
+	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE username=? AND expires > ?`,
+		username, now.UTC().Format(timeLayout)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store: count sessions of %s: %w", username, err)
+	}
+	return n, nil
+}

@@ -57,6 +57,15 @@ var (
 	ErrReadOnly = errors.New("read-only transaction")
 )
 
+// NotFoundError is ErrNotFound that says what was not found ("no tenant with
+// id or name \"x\""), for answers better than a bare "not found".
+type NotFoundError struct{ What string }
+
+func (e *NotFoundError) Error() string { return e.What }
+
+// Is makes errors.Is(err, ErrNotFound) true.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
 // ConflictError is a uniqueness or reference violation; Field names the JSON field.
 type ConflictError struct {
 	Field string
@@ -92,6 +101,10 @@ type Kind struct {
 	// Unique maps a unique index name (see migrations) to the JSON field it covers,
 	// so that a violation is reported on the right field.
 	Unique map[string]string
+	// Local marks a kind whose objects belong to this node alone (its HA
+	// settings): HA replication neither sends them nor removes them on the
+	// passive. Their audit rows travel like any other: the audit chain is one.
+	Local bool
 }
 
 // Store is an open database.

@@ -77,8 +77,15 @@ type Server struct {
 	limit *provision.Throttle
 	srv   *tftp.Server
 	conn  *filterConn
-	sizes sync.Map // transfer key -> bytes, read by the hook
+	sizes sync.Map // transfer key -> sent, read by the hook
 	xfers *transfers
+	m     *metrics
+}
+
+// sent is what the hook needs of a transfer: its size and tenant.
+type sent struct {
+	bytes  int64
+	tenant string
 }
 
 var _ component.Component = (*Server)(nil)
@@ -91,7 +98,7 @@ func New(cfg Config, log *slog.Logger, prov *provision.Service, limit *provision
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("tftpd: %w", err)
 	}
-	return &Server{cfg: cfg, log: log, prov: prov, limit: limit,
+	return &Server{cfg: cfg, log: log, prov: prov, limit: limit, m: newMetrics(),
 		xfers: newTransfers(cfg.MaxTransfersPerSource, cfg.MaxTransfers)}, nil
 }
 
@@ -166,6 +173,7 @@ func (s *Server) read(filename string, rf io.ReaderFrom) error {
 		if t.MAC != "" {
 			s.prov.SeeUnknown(t.Tenant, t.MAC, ip, "tftp", t.Name)
 		}
+		s.m.request(t.Tenant, resNotFound)
 		s.limit.Fail(ip, filename)
 		if errors.Is(err, provision.ErrBadPath) {
 			return errors.New("access violation")
@@ -179,7 +187,8 @@ func (s *Server) read(filename string, rf io.ReaderFrom) error {
 		s.log.Warn("file needs authentication, refused", "src", ip, "file", printable(filename))
 		return errors.New(msgNeedsAuth)
 	case t.File != nil:
-		s.sizes.Store(key, int64(t.File.Size))
+		s.m.request(t.Tenant, resServed)
+		s.sizes.Store(key, sent{int64(t.File.Size), t.Tenant})
 		// The OACK carries the real size whatever tsize the client sent (the
 		// library would echo any value but 0).
 		ot.SetSize(sentSize(t.File.Body, mode))
@@ -191,7 +200,8 @@ func (s *Server) read(filename string, rf io.ReaderFrom) error {
 			return errors.New("file not found")
 		}
 		defer f.Close()
-		s.sizes.Store(key, t.Asset.Size)
+		s.m.request(t.Tenant, resServed)
+		s.sizes.Store(key, sent{t.Asset.Size, t.Tenant})
 		if mode == "netascii" {
 			// The converted size is unknown without reading the file: 0 makes
 			// the library leave tsize out of the OACK rather than guess.
@@ -340,15 +350,29 @@ func (x *transfers) expire(now time.Time) {
 type hook struct{ s *Server }
 
 func (h hook) log(st tftp.TransferStats, err error) {
+	// The library reports its own listener errors through the same hook, with
+	// no file: the socket closing at shutdown is not a failed transfer.
+	if err != nil && (st.Filename == "" || errors.Is(err, net.ErrClosed)) {
+		return
+	}
 	key := transferKey(net.UDPAddr{IP: st.RemoteAddr, Port: st.Tid}, st.Filename)
-	n, _ := h.s.sizes.LoadAndDelete(key)
-	bytes, _ := n.(int64)
-	args := []any{"src", st.RemoteAddr.String(), "file", printable(st.Filename), "bytes", bytes,
+	v, _ := h.s.sizes.LoadAndDelete(key)
+	x, _ := v.(sent)
+	tenant := x.tenant
+	if tenant == "" {
+		tenant = noTenant
+	}
+	args := []any{"src", st.RemoteAddr.String(), "file", printable(st.Filename), "bytes", x.bytes,
 		"took", st.Duration.Round(time.Microsecond).String(), "blksize", st.Opts["blksize"]}
 	if err != nil {
+		if v != nil {
+			// A transfer that started (not a refusal the read handler answered).
+			h.s.m.errors.WithLabelValues(tenant).Inc()
+		}
 		h.s.log.Info("tftp transfer failed", append(args, "result", err.Error())...)
 		return
 	}
+	h.s.m.bytes.WithLabelValues(tenant).Add(float64(x.bytes))
 	h.s.log.Info("tftp transfer", append(args, "result", "ok")...)
 }
 
@@ -433,8 +457,10 @@ func (c *filterConn) check(p []byte, addr net.Addr) (string, int, bool) {
 		src = ua.IP.String()
 	}
 	log := c.s.log
+	m := c.s.m
 	if len(p) < 4 {
 		log.Info("malformed request", "src", src, "bytes", len(p))
+		m.request("", resMalformed)
 		return "illegal operation", errIllegal, false
 	}
 	op := binary.BigEndian.Uint16(p)
@@ -442,6 +468,7 @@ func (c *filterConn) check(p []byte, addr net.Addr) (string, int, bool) {
 	case opWRQ:
 		name, _, _ := strings.Cut(string(p[2:]), "\x00")
 		log.Warn("write request refused", "src", src, "file", printable(name))
+		m.request("", resDenied)
 		return "access violation: this server is read-only", errAccess, false
 	case opRRQ:
 	default:
@@ -451,15 +478,18 @@ func (c *filterConn) check(p []byte, addr net.Addr) (string, int, bool) {
 	fields := strings.Split(string(p[2:]), "\x00")
 	if len(fields) < 3 || fields[len(fields)-1] != "" || fields[0] == "" {
 		log.Info("malformed request", "src", src, "bytes", len(p))
+		m.request("", resMalformed)
 		return "illegal operation: malformed request", errIllegal, false
 	}
 	name, mode := fields[0], strings.ToLower(fields[1])
 	if mode != "octet" && mode != "netascii" {
 		log.Info("unsupported mode", "src", src, "mode", printable(mode))
+		m.request("", resMalformed)
 		return "illegal operation: mode must be octet or netascii", errIllegal, false
 	}
 	if len(fields)%2 != 1 {
 		log.Info("malformed options", "src", src)
+		m.request("", resMalformed)
 		return "illegal operation: malformed options", errIllegal, false
 	}
 	// Only answers for names that are not files are throttled: a source that
@@ -469,9 +499,12 @@ func (c *filterConn) check(p []byte, addr net.Addr) (string, int, bool) {
 	const slowDown = "too many requests for unknown files: slow down"
 	if strings.HasPrefix(name, "/") || strings.Contains(name, "..") || strings.ContainsAny(name, "\\") || len(name) > 512 {
 		if throttled {
+			m.throttled.Inc()
+			m.request("", resThrottled)
 			return slowDown, errUndefined, false
 		}
 		log.Warn("access violation", "src", src, "file", printable(name))
+		m.request("", resDenied)
 		c.s.limit.Fail(src, name)
 		return "access violation", errAccess, false
 	}
@@ -480,15 +513,19 @@ func (c *filterConn) check(p []byte, addr net.Addr) (string, int, bool) {
 	// because the library sends every read-handler error as code 1.
 	t, err := c.s.prov.Resolve(name)
 	if err != nil && throttled {
+		m.throttled.Inc()
+		m.request("", resThrottled)
 		return slowDown, errUndefined, false
 	}
 	if errors.Is(err, provision.ErrBadPath) {
 		log.Warn("access violation", "src", src, "file", printable(name))
+		m.request(t.Tenant, resDenied)
 		c.s.limit.Fail(src, name)
 		return "access violation", errAccess, false
 	}
 	if needsAuth(t) {
 		log.Warn("file needs authentication, refused", "src", src, "file", printable(name))
+		m.request(t.Tenant, resDenied)
 		return msgNeedsAuth, errAccess, false
 	}
 	return "", 0, true

@@ -605,7 +605,7 @@ func FuzzRequestFilter(f *testing.F) {
 		f.Add(p)
 	}
 	e := provtest.New(f, provision.ModeSingle, 1<<30)
-	s := &Server{log: slog.New(slog.NewTextHandler(io.Discard, nil)), prov: e.Prov, limit: provision.NewThrottle(ratelimit.New(1<<30, time.Nanosecond), slog.New(slog.NewTextHandler(io.Discard, nil)))}
+	s := &Server{log: slog.New(slog.NewTextHandler(io.Discard, nil)), prov: e.Prov, limit: provision.NewThrottle(ratelimit.New(1<<30, time.Nanosecond), slog.New(slog.NewTextHandler(io.Discard, nil))), m: newMetrics()}
 	c := &filterConn{s: s}
 	addr := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
 	f.Fuzz(func(t *testing.T, p []byte) {

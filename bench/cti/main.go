@@ -1,6 +1,7 @@
 // Command cti measures the CTI server. It prints:
 //
-//	bench cti-fanout clients=1000 p99_ms=... rss_mb=...
+//	bench cti-fanout clients=1000 p99_ms=... rss_mb=... load=...
+//	bench cti-fanout-polling clients=1000 p99_ms=... ratio=... baseline=cti-fanout ... load=...
 //	bench cti-rest rps=...
 //
 // cti-fanout: 1,000 socket.io clients (Engine.IO 4 over websocket, each a
@@ -9,6 +10,12 @@
 // extenUpdate is recorded, over several rounds; p99 is over all deliveries.
 // rss_mb is the peak RSS (VmHWM) of the server process alone: the server runs
 // in a child process (this binary with -serve) with the AMI double in it.
+//
+// cti-fanout-polling: the same with 1,000 Engine.IO long-polling clients (a
+// GET always outstanding, as socket.io-client with transports: ['polling']),
+// in the same run; ratio is the websocket p99 over the polling p99 (> 1:
+// polling faster). The target is a p99 under 150 ms on a quiet machine; load
+// is /proc/loadavg during the measure.
 //
 // cti-rest: GET /webrest/user/me with a valid token, by wrk when installed
 // (otherwise a Go load loop), 64 connections for 5 s.
@@ -190,8 +197,58 @@ func run(n, rounds int) error {
 	}
 	base := strings.TrimSpace(strings.TrimPrefix(line, "url "))
 
-	// Connect and log in every client, 32 at a time.
+	// The websocket baseline first, then the same fan-out to long-polling
+	// clients, in one run (the ratio compares them under the same load).
 	ctx := context.Background()
+	socks, firstTok, err := connect(ctx, base, n, "desktop", func(ctx context.Context) (*siotest.Client, error) {
+		return siotest.Dial(ctx, base)
+	})
+	if err != nil {
+		return fmt.Errorf("connecting websocket clients: %w", err)
+	}
+	lat, err := fanout(ctx, socks, rounds, stdin)
+	if err != nil {
+		return err
+	}
+	wsP99 := lat[len(lat)*99/100]
+	rss := peakRSS(cmd.Process.Pid)
+	fmt.Printf("bench cti-fanout clients=%d p99_ms=%.1f rss_mb=%.0f p50_ms=%.1f rounds=%d load=%s\n", n, ms(wsP99), rss, ms(lat[len(lat)/2]), rounds, loadavg())
+	for _, c := range socks {
+		c.Close()
+	}
+
+	// Each polling client holds a GET open and posts its pongs: two
+	// connections each, kept alive.
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 3 * n, IdleConnTimeout: time.Minute}}
+	socks, _, err = connect(ctx, base, n, "web", func(ctx context.Context) (*siotest.Client, error) {
+		return siotest.DialPolling(ctx, base, hc)
+	})
+	if err != nil {
+		return fmt.Errorf("connecting long-polling clients: %w", err)
+	}
+	lat, err = fanout(ctx, socks, rounds, stdin)
+	if err != nil {
+		return fmt.Errorf("long polling: %w", err)
+	}
+	p99 := lat[len(lat)*99/100]
+	// ratio > 1: polling is faster than the websocket baseline.
+	fmt.Printf("bench cti-fanout-polling clients=%d p99_ms=%.1f p50_ms=%.1f ratio=%.2f baseline=cti-fanout baseline_p99_ms=%.1f target_p99_ms=150 rss_mb=%.0f rounds=%d load=%s\n",
+		n, ms(p99), ms(lat[len(lat)/2]), float64(wsP99)/float64(p99), ms(wsP99), peakRSS(cmd.Process.Pid), rounds, loadavg())
+	for _, c := range socks {
+		c.Close()
+	}
+
+	rps, tool, err := restLoad(base+"/webrest/user/me", username(0)+":"+firstTok)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("bench cti-rest rps=%.0f tool=%s connections=64 seconds=5\n", rps, tool)
+	return nil
+}
+
+// connect logs in n clients (user i on client i), 32 at a time; the first
+// user's token is returned for the REST load.
+func connect(ctx context.Context, base string, n int, uaType string, dial func(context.Context) (*siotest.Client, error)) ([]*siotest.Client, string, error) {
 	socks := make([]*siotest.Client, n)
 	var firstTok string
 	sem := make(chan struct{}, 32)
@@ -213,12 +270,12 @@ func run(n, rounds int) error {
 			}
 			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
-			c, err := siotest.Dial(cctx, base)
+			c, err := dial(cctx)
 			if err != nil {
 				fail.Store(err)
 				return
 			}
-			if err := c.Login(cctx, username(i), tok, "desktop"); err != nil {
+			if err := c.Login(cctx, username(i), tok, uaType); err != nil {
 				fail.Store(err)
 				return
 			}
@@ -227,15 +284,24 @@ func run(n, rounds int) error {
 	}
 	wg.Wait()
 	if err, _ := fail.Load().(error); err != nil {
-		return fmt.Errorf("connecting clients: %w", err)
+		for _, c := range socks {
+			if c != nil {
+				c.Close()
+			}
+		}
+		return nil, "", err
 	}
+	return socks, firstTok, nil
+}
 
+// fanout has the server emit one extension change per round and records when
+// each client read it; the first two rounds warm up. The latencies are sorted.
+func fanout(ctx context.Context, socks []*siotest.Client, rounds int, stdin io.Writer) ([]time.Duration, error) {
 	var lat []time.Duration
-	var mu sync.Mutex
 	for r := 0; r < rounds+2; r++ {
 		var rw sync.WaitGroup
 		start := time.Now()
-		got := make([]time.Duration, n)
+		got := make([]time.Duration, len(socks))
 		for i, c := range socks {
 			rw.Add(1)
 			go func() {
@@ -261,31 +327,29 @@ func run(n, rounds int) error {
 		if r < 2 {
 			continue // warm-up rounds
 		}
-		mu.Lock()
 		for _, d := range got {
 			if d < 0 {
-				mu.Unlock()
-				return fmt.Errorf("a client missed the update in round %d", r)
+				return nil, fmt.Errorf("a client missed the update in round %d", r)
 			}
 			lat = append(lat, d)
 		}
-		mu.Unlock()
 		time.Sleep(50 * time.Millisecond)
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	p99 := lat[len(lat)*99/100]
-	rss := peakRSS(cmd.Process.Pid)
-	fmt.Printf("bench cti-fanout clients=%d p99_ms=%.1f rss_mb=%.0f p50_ms=%.1f rounds=%d\n", n, ms(p99), rss, ms(lat[len(lat)/2]), rounds)
-	for _, c := range socks {
-		c.Close()
-	}
+	return lat, nil
+}
 
-	rps, tool, err := restLoad(base+"/webrest/user/me", username(0)+":"+firstTok)
+// loadavg is the 1, 5 and 15 minute load averages, "1.2/0.9/0.7".
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
-		return err
+		return "unknown"
 	}
-	fmt.Printf("bench cti-rest rps=%.0f tool=%s connections=64 seconds=5\n", rps, tool)
-	return nil
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return f[0] + "/" + f[1] + "/" + f[2]
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

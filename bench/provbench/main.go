@@ -1,16 +1,21 @@
 // Command provbench measures the provisioning servers against the classic
-// baselines in the same run, on the same machine: tftpd-hpa for TFTP and nginx
-// for HTTP, both serving the very bytes switchboard renders. It prints one line
-// per benchmark:
+// baselines in the same run, on the same machine: tftpd-hpa and dnsmasq for
+// TFTP and nginx for HTTP, all serving the very bytes switchboard renders. It
+// prints one line per benchmark and baseline:
 //
-//	bench tftp-config ratio=... ours_per_s=... baseline_per_s=...
-//	bench tftp-firmware ratio=... ours_s=... baseline_s=...
+//	bench tftp-config ratio=... ours_per_s=... baseline_per_s=... baseline=tftpd-hpa
+//	bench tftp-config ratio=... ours_per_s=... baseline_per_s=... baseline=dnsmasq
+//	bench tftp-firmware ratio=... ours_s=... baseline_s=... baseline=tftpd-hpa
+//	bench tftp-firmware ratio=... ours_s=... baseline_s=... baseline=dnsmasq
 //	bench http-config ratio=... ours_rps=... baseline_rps=...
 //	bench regen-10k seconds=... rss_mb=...
 //
 // Ratios are ours/baseline for throughputs and baseline/ours for durations, so
-// bigger is better. Traffic goes to 127.0.0.1 only. It needs in.tftpd
-// (tftpd-hpa), nginx and wrk; run it as root (tftpd-hpa chroots).
+// bigger is better. tftpd-hpa forks per transfer; dnsmasq serves every transfer
+// from one process, the harder baseline. Traffic stays on loopback: each server
+// listens on a loopback address of its own (127.0.0.11 ours, .12 tftpd-hpa, .13
+// nginx, .14 dnsmasq) on its usual port. It needs in.tftpd (tftpd-hpa),
+// dnsmasq, nginx and wrk; run it as root (tftpd-hpa chroots).
 package main
 
 import (
@@ -61,13 +66,39 @@ func main() {
 	}
 }
 
-func freePort() int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
+// The servers' addresses: one loopback address each, on its usual port (no
+// port chosen by closing a listener and reusing its number).
+const (
+	oursIP    = "127.0.0.11"
+	hpaAddr   = "127.0.0.12:69"
+	ngAddr    = "127.0.0.13:8080"
+	dnsmasqIP = "127.0.0.14"
+)
+
+// waitUntil polls cond until it holds or d passes.
+func waitUntil(d time.Duration, cond func() bool) bool {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return true
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return cond()
+}
+
+// tftpUp reports whether a TFTP server at addr serves name.
+func tftpUp(addr, name string) bool {
+	cl, err := tftp.NewClient(addr)
+	if err != nil {
+		return false
+	}
+	cl.SetTimeout(200 * time.Millisecond)
+	cl.SetRetries(1)
+	wt, err := cl.Receive(name, "octet")
+	if err != nil {
+		return false
+	}
+	_, err = wt.WriteTo(io.Discard)
+	return err == nil
 }
 
 type daemon struct {
@@ -127,11 +158,10 @@ func run() error {
 		defer os.RemoveAll(work)
 	}
 	os.Chmod(work, 0o755)
-	d := &daemon{sock: filepath.Join(work, "sb.sock"), http: fmt.Sprintf("127.0.0.1:%d", freePort()),
-		tftp: fmt.Sprintf("127.0.0.1:%d", freePort()), stderr: &bytes.Buffer{}}
-	cfg := fmt.Sprintf("data_dir: %s/data\nlog:\n  level: warn\nhttp:\n  listen: %q\n  https_listen: \"127.0.0.1:%d\"\n"+
+	d := &daemon{sock: filepath.Join(work, "sb.sock"), http: oursIP + ":8080", tftp: oursIP + ":69", stderr: &bytes.Buffer{}}
+	cfg := fmt.Sprintf("data_dir: %s/data\nlog:\n  level: warn\nhttp:\n  listen: %q\n  https_listen: \"%s:8443\"\n"+
 		"admin:\n  socket: %s\n  bcrypt_cost: 4\ntftp:\n  listen: %q\nprovisioning:\n  base_url: \"http://%s\"\n  unknown_burst: 1000000\n",
-		work, d.http, freePort(), d.sock, d.tftp, d.http)
+		work, d.http, oursIP, d.sock, d.tftp, d.http)
 	cfgPath := filepath.Join(work, "sb.yaml")
 	os.WriteFile(cfgPath, []byte(cfg), 0o600)
 	d.cmd = exec.Command(*binPath, "serve", "--config", cfgPath)
@@ -202,9 +232,15 @@ func run() error {
 	regen := time.Since(start)
 	peak := stopPeak()
 	// Steady state: the daemon returns the previous generation of files to the OS
-	// once a large pass is done.
-	time.Sleep(2 * time.Second)
+	// once a large pass is done; wait until the RSS stops falling.
 	rss := rssMB(d.cmd.Process.Pid)
+	waitUntil(10*time.Second, func() bool {
+		time.Sleep(250 * time.Millisecond)
+		now := rssMB(d.cmd.Process.Pid)
+		steady := now >= rss*0.99
+		rss = min(rss, now)
+		return steady
+	})
 	fmt.Printf("bench regen-10k seconds=%.2f rss_mb=%.0f rss_during_regen_mb=%.0f devices=%d target_seconds=10 target_rss_mb=150 load=%s\n",
 		regen.Seconds(), rss, peak, *devices, loadAvg())
 	// The list of 10,000 files is checked after the measurement: answering it
@@ -235,7 +271,6 @@ func run() error {
 		return err
 	}
 
-	hpaAddr := fmt.Sprintf("127.0.0.1:%d", freePort())
 	hpa := exec.Command("in.tftpd", "--foreground", "--listen", "--address", hpaAddr, "--secure", "--user", "nobody", "--blocksize", "65464", root)
 	var hpaErr bytes.Buffer
 	hpa.Stderr = &hpaErr
@@ -243,7 +278,24 @@ func run() error {
 		return fmt.Errorf("tftpd-hpa: %w", err)
 	}
 	defer func() { hpa.Process.Kill(); hpa.Wait() }()
-	time.Sleep(300 * time.Millisecond)
+	if !waitUntil(10*time.Second, func() bool { return tftpUp(hpaAddr, names[0]) }) {
+		return fmt.Errorf("tftpd-hpa does not serve: %s", hpaErr.String())
+	}
+	// dnsmasq: TFTP only (no DNS, no DHCP), as many transfers at once as the
+	// clients make.
+	dm := exec.Command("dnsmasq", "--keep-in-foreground", "--port=0", "--user=root", "--group=root",
+		"--listen-address="+dnsmasqIP, "--bind-interfaces", "--enable-tftp", "--tftp-root="+root, "--tftp-max=10000",
+		"--quiet-tftp", "--log-facility=-", "--pid-file="+filepath.Join(work, "dnsmasq.pid"))
+	var dmErr bytes.Buffer
+	dm.Stderr = &dmErr
+	if err := dm.Start(); err != nil {
+		return fmt.Errorf("dnsmasq: %w", err)
+	}
+	defer func() { dm.Process.Kill(); dm.Wait() }()
+	dmAddr := dnsmasqIP + ":69"
+	if !waitUntil(10*time.Second, func() bool { return tftpUp(dmAddr, names[0]) }) {
+		return fmt.Errorf("dnsmasq does not serve: %s", dmErr.String())
+	}
 
 	// tftp-config
 	ours, err := tftpLoad(d.tftp, names, *transfers, *clients)
@@ -254,30 +306,46 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("tftp-config (tftpd-hpa): %w %s", err, hpaErr.String())
 	}
-	fmt.Printf("bench tftp-config ratio=%.2f ours_per_s=%.0f baseline_per_s=%.0f transfers=%d clients=%d baseline=tftpd-hpa\n",
-		ours/base, ours, base, *transfers, *clients)
+	fmt.Printf("bench tftp-config ratio=%.2f ours_per_s=%.0f baseline_per_s=%.0f transfers=%d clients=%d baseline=tftpd-hpa load=%s\n",
+		ours/base, ours, base, *transfers, *clients, loadavg())
+	// Against dnsmasq: interleaved rounds (the machine is shared), the median ratio.
+	var dmRatios, dmOurs, dmBase []float64
+	for i := 0; i < *rounds; i++ {
+		o, err := tftpLoad(d.tftp, names, *transfers, *clients)
+		if err != nil {
+			return fmt.Errorf("tftp-config (ours): %w", err)
+		}
+		b, err := tftpLoad(dmAddr, names, *transfers, *clients)
+		if err != nil {
+			return fmt.Errorf("tftp-config (dnsmasq): %w %s", err, dmErr.String())
+		}
+		dmRatios, dmOurs, dmBase = append(dmRatios, o/b), append(dmOurs, o), append(dmBase, b)
+	}
+	fmt.Printf("bench tftp-config ratio=%.2f ours_per_s=%.0f baseline_per_s=%.0f transfers=%d clients=%d rounds=%d baseline=dnsmasq target_ratio=1.5 load=%s\n",
+		median(dmRatios), median(dmOurs), median(dmBase), *transfers, *clients, *rounds, loadavg())
 
 	// tftp-firmware: one transfer takes about a second, so a single pair is at
 	// the mercy of whatever else the machine does in that second. Interleaved
 	// rounds, the median of the per-round ratios.
-	var fwRatios, oursS, baseS []float64
-	for i := 0; i < *fwRounds; i++ {
-		oursFW, err := tftpFirmware(d.tftp, len(fw))
-		if err != nil {
-			return fmt.Errorf("tftp-firmware (ours): %w", err)
+	for _, bl := range []struct{ name, addr, target string }{{"tftpd-hpa", hpaAddr, ""}, {"dnsmasq", dmAddr, " target_ratio=1.5"}} {
+		var fwRatios, oursS, baseS []float64
+		for i := 0; i < *fwRounds; i++ {
+			oursFW, err := tftpFirmware(d.tftp, len(fw))
+			if err != nil {
+				return fmt.Errorf("tftp-firmware (ours): %w", err)
+			}
+			baseFW, err := tftpFirmware(bl.addr, len(fw))
+			if err != nil {
+				return fmt.Errorf("tftp-firmware (%s): %w", bl.name, err)
+			}
+			fwRatios = append(fwRatios, baseFW.Seconds()/oursFW.Seconds())
+			oursS, baseS = append(oursS, oursFW.Seconds()), append(baseS, baseFW.Seconds())
 		}
-		baseFW, err := tftpFirmware(hpaAddr, len(fw))
-		if err != nil {
-			return fmt.Errorf("tftp-firmware (tftpd-hpa): %w", err)
-		}
-		fwRatios = append(fwRatios, baseFW.Seconds()/oursFW.Seconds())
-		oursS, baseS = append(oursS, oursFW.Seconds()), append(baseS, baseFW.Seconds())
+		fmt.Printf("bench tftp-firmware ratio=%.2f ours_s=%.2f baseline_s=%.2f rounds=%d size_mb=%d blksize=1428 baseline=%s%s load=%s\n",
+			median(fwRatios), median(oursS), median(baseS), *fwRounds, *fwMB, bl.name, bl.target, loadavg())
 	}
-	fmt.Printf("bench tftp-firmware ratio=%.2f ours_s=%.2f baseline_s=%.2f rounds=%d size_mb=%d blksize=1428 baseline=tftpd-hpa\n",
-		median(fwRatios), median(oursS), median(baseS), *fwRounds, *fwMB)
 
 	// http-config: wrk with random paths among the devices, vs nginx on the same files.
-	ngAddr := fmt.Sprintf("127.0.0.1:%d", freePort())
 	ngConf := filepath.Join(work, "nginx.conf")
 	os.WriteFile(ngConf, []byte(fmt.Sprintf(`daemon off; worker_processes 2; pid %s/nginx.pid; error_log stderr error;
 events { worker_connections 4096; }
@@ -292,7 +360,9 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
 		return fmt.Errorf("nginx: %w", err)
 	}
 	defer func() { ng.Process.Signal(syscall.SIGQUIT); ng.Wait() }()
-	time.Sleep(300 * time.Millisecond)
+	if !waitUntil(10*time.Second, func() bool { _, err := get("http://" + ngAddr + "/provisioning/" + names[0]); return err == nil }) {
+		return fmt.Errorf("nginx does not serve: %s", ngErr.String())
+	}
 	lua := filepath.Join(work, "paths.lua")
 	var l strings.Builder
 	l.WriteString("local paths = {")
@@ -530,4 +600,13 @@ func median(xs []float64) float64 {
 	s := append([]float64(nil), xs...)
 	sort.Float64s(s)
 	return s[len(s)/2]
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }

@@ -30,6 +30,9 @@ type client struct {
 	out    io.Writer
 	stdin  io.Reader
 	http   *http.Client
+	// keys is set by the KEY=VALUE verbs (pbx set, ha set): an error names
+	// the KEY the user typed, not a flag.
+	keys bool
 }
 
 // commonFlags are accepted by every CLI verb.
@@ -77,22 +80,21 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 
 type verb struct {
 	name, args, help string
+	more             string // longer help, printed by --help
 	flags            func(fs *flag.FlagSet) func(c *client, pos []string) error
 	nargs            int
 }
 
 func cmdClient(noun string, args []string, stdin io.Reader, stdout io.Writer) error {
 	verbs := verbsFor(noun)
+	if noun == "file" {
+		noun = "files" // the command's name; "file" is accepted too
+	}
 	if noun == "status" && (len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help") {
 		args = append([]string{"show"}, args...)
 	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		var b strings.Builder
-		fmt.Fprintf(&b, "usage: switchboard %s VERB [flags]\n", noun)
-		for _, v := range verbs {
-			fmt.Fprintf(&b, "  %s %s %s\n      %s\n", noun, v.name, v.args, v.help)
-		}
-		fmt.Fprint(stdout, b.String())
+		fmt.Fprint(stdout, nounUsage(noun, verbs))
 		return nil
 	}
 	var v *verb
@@ -102,47 +104,110 @@ func cmdClient(noun string, args []string, stdin io.Reader, stdout io.Writer) er
 		}
 	}
 	if v == nil {
-		return &exitError{code: 2, msg: fmt.Sprintf("%s: unknown verb %q (try: switchboard %s help)", noun, args[0], noun)}
+		names := make([]string, len(verbs))
+		for i, x := range verbs {
+			names[i] = x.name
+		}
+		return &exitError{code: 2, msg: fmt.Sprintf("%s: unknown verb %q%s (verbs: %s; see: switchboard %s help)", noun, args[0],
+			didYouMean(args[0], names), strings.Join(names, ", "), noun)}
 	}
 	fs := flag.NewFlagSet(noun+" "+v.name, flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
+	fs.SetOutput(io.Discard)
 	var cf commonFlags
 	cf.register(fs)
 	action := v.flags(fs)
+	if helpAsked(args[1:]) {
+		fmt.Fprint(stdout, verbUsage(noun, *v, fs))
+		return nil
+	}
 	pos, err := parse(fs, args[1:])
 	if err != nil {
-		return &exitError{code: 2}
+		return &exitError{code: 2, msg: fmt.Sprintf("%s %s: %v (usage: switchboard %s %s %s)", noun, v.name, err, noun, v.name, v.args)}
 	}
 	if v.nargs >= 0 && len(pos) != v.nargs {
-		return &exitError{code: 2, msg: fmt.Sprintf("usage: switchboard %s %s %s", noun, v.name, v.args)}
+		what := "missing argument"
+		if len(pos) > v.nargs {
+			what = fmt.Sprintf("unexpected argument %q", pos[v.nargs])
+		}
+		return &exitError{code: 2, msg: fmt.Sprintf("%s %s: %s (usage: switchboard %s %s %s)", noun, v.name, what, noun, v.name, v.args)}
 	}
 	sock, err := cf.socketPath()
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
-	c := &client{socket: sock, json: cf.json, out: stdout, stdin: stdin, http: &http.Client{
+	c := newClient(sock, cf.json, stdout, stdin)
+	return action(c, pos)
+}
+
+// nounUsage lists a noun's verbs.
+func nounUsage(noun string, verbs []verb) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "usage: switchboard %s VERB [flags]\n\n", noun)
+	for _, v := range verbs {
+		fmt.Fprintf(&b, "  %s %s %s\n      %s\n", noun, v.name, v.args, v.help)
+	}
+	fmt.Fprintf(&b, "\nRun \"switchboard %s VERB --help\" for a verb's flags.\n", noun)
+	return b.String()
+}
+
+// verbUsage is one verb's help: what it does and its flags.
+func verbUsage(noun string, v verb, fs *flag.FlagSet) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "usage: switchboard %s %s %s\n\n%s\n", noun, v.name, v.args, v.help)
+	if v.more != "" {
+		fmt.Fprintf(&b, "\n%s\n", strings.TrimSpace(v.more))
+	}
+	fmt.Fprintf(&b, "\nFlags:\n")
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	return b.String()
+}
+
+// newClient talks to the daemon's control socket sock.
+func newClient(sock string, asJSON bool, stdout io.Writer, stdin io.Reader) *client {
+	return &client{socket: sock, json: asJSON, out: stdout, stdin: stdin, http: &http.Client{
 		Timeout: 60 * time.Second,
 		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", sock)
 		}},
 	}}
-	return action(c, pos)
 }
+
+// errOut is where notes beside the answer go (stderr), so that stdout stays
+// the answer alone for scripts.
+func (c *client) errOut() io.Writer { return os.Stderr }
 
 // apiErr is an error answer of the daemon.
 type apiErr struct {
 	Status int
 	Msg    string `json:"error"`
 	Field  string `json:"field"`
+	// Keys: the verb takes KEY=VALUE pairs, so the field is named as a KEY.
+	Keys bool `json:"-"`
 }
 
+// Error says it in the CLI's words: the field is the flag that sets it, and
+// API references become the CLI verbs.
 func (e *apiErr) Error() string {
-	if e.Field != "" {
-		return fmt.Sprintf("%s (field %s)", e.Msg, e.Field)
+	msg := cliWords(e.Msg)
+	if e.Field != "" && !strings.HasPrefix(msg, "line ") {
+		if e.Keys {
+			return fmt.Sprintf("%s (%s=)", msg, e.Field)
+		}
+		return fmt.Sprintf("%s (--%s)", msg, strings.ReplaceAll(e.Field, "_", "-"))
 	}
-	return e.Msg
+	return msg
 }
+
+// apiRefs maps API references in messages to the CLI verbs that do the same.
+var apiRefs = strings.NewReplacer(
+	"(the models: GET /api/v1/models, switchboard catalog models)", "(see: switchboard catalog models)",
+	"log in at POST /api/v1/login", "check --socket and that you may use it",
+)
+
+func cliWords(msg string) string { return apiRefs.Replace(msg) }
 
 // call sends a request and decodes a 2xx answer into out (raw JSON also returned).
 func (c *client) call(method, path string, body any, out any) (json.RawMessage, error) {
@@ -175,7 +240,7 @@ func (c *client) call(method, path string, body any, out any) (json.RawMessage, 
 		return nil, fmt.Errorf("reading the answer: %w", err)
 	}
 	if resp.StatusCode >= 300 {
-		e := &apiErr{Status: resp.StatusCode}
+		e := &apiErr{Status: resp.StatusCode, Keys: c.keys}
 		if json.Unmarshal(raw, e) != nil || e.Msg == "" {
 			e.Msg = strings.TrimSpace(string(raw))
 		}
@@ -286,6 +351,8 @@ func verbsFor(noun string) []verb {
 		return unknownVerbs()
 	case "catalog":
 		return catalogVerbs()
+	case "template":
+		return templateVerbs()
 	case "pbx":
 		return pbxVerbs()
 	case "cti":

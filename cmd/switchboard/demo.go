@@ -11,6 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/switchboard-pbx/switchboard/admin"
 	"github.com/switchboard-pbx/switchboard/config"
@@ -24,12 +27,36 @@ import (
 type demoLogin struct {
 	user, password, file string
 	tenant               string // the demo tenant's UUID (multi-tenant mode)
+	// changed is set once the admin's password is no longer the demo's (the
+	// user changed it): the banner and the file then say so.
+	changed bool
+}
+
+// changedNote replaces the password in the file and the banner once it no
+// longer applies.
+const changedNote = "(changed since the demo set it up: use the password you chose)"
+
+// check compares the stored password with the demo's and, when it was
+// changed, rewrites the file so that it no longer shows a password that does
+// not work.
+func (d *demoLogin) check(ctx context.Context, users *admin.Users) {
+	if d.changed || d.password == "" {
+		return
+	}
+	u, err := users.Get(ctx, d.user)
+	if err != nil || bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(d.password)) == nil {
+		return
+	}
+	d.changed = true
+	os.WriteFile(d.file, []byte("username: "+d.user+"\npassword: "+changedNote+"\n"), 0o600) //nolint:errcheck // the banner says it anyway
 }
 
 // demo is the component "make run" adds: it seeds the demo tenant and login on
 // first start and prints the banner once the listeners are bound.
 type demo struct {
 	component.Base
+	mu    sync.Mutex
+	users *admin.Users
 	login *demoLogin
 	cfg   config.Config
 	srv   *httpd.Server
@@ -41,14 +68,27 @@ func newDemo(ctx context.Context, cfg config.Config, st *store.Store, prov *prov
 	if err != nil {
 		return nil, err
 	}
-	return &demo{login: login, cfg: cfg, srv: srv, out: out}, nil
+	return &demo{login: login, users: api.Users(), cfg: cfg, srv: srv, out: out}, nil
+}
+
+// Commit notices a change of the admin's password.
+func (d *demo) Commit(c store.Commit) {
+	if !c.Touches(admin.KindUser) {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.login.check(context.Background(), d.users)
 }
 
 func (d *demo) Name() string { return "demo" }
 
 // Serve prints the banner (every component is bound by now) and waits.
 func (d *demo) Serve(ctx context.Context) error {
+	d.mu.Lock()
+	d.login.check(ctx, d.users)
 	d.login.print(d.out, d.cfg, d.srv)
+	d.mu.Unlock()
 	<-ctx.Done()
 	return nil
 }
@@ -72,6 +112,9 @@ func setupDemo(ctx context.Context, cfg config.Config, st *store.Store, prov *pr
 			if v, ok := strings.CutPrefix(line, "password: "); ok {
 				d.password = v
 			}
+		}
+		if d.password == changedNote {
+			d.changed = true
 		}
 		if d.password != "" {
 			return d, nil

@@ -56,7 +56,7 @@ func dhcpVerbs() []verb {
 
 func dhcpHint(err error) error {
 	var ee *exitError
-	if errors.As(err, &ee) && strings.Contains(ee.msg, "no such endpoint") {
+	if errors.As(err, &ee) && (strings.Contains(ee.msg, "no such endpoint") || strings.Contains(ee.msg, "DHCP server is not enabled")) {
 		return &exitError{code: 1, msg: "the daemon's DHCP server is not enabled (set dhcp.enabled in the configuration)"}
 	}
 	return err
@@ -71,6 +71,10 @@ func cmdDHCPProbe(args []string, stdout, stderr io.Writer) error {
 	cfgPath := fs.String("config", "/etc/switchboard/switchboard.yaml", "configuration file (for provisioning.base_url); may be absent")
 	baseURL := fs.String("base-url", "", "this appliance's provisioning base URL (default: from the configuration)")
 	asJSON := fs.Bool("json", false, "print JSON")
+	if printHelp(stdout, fs, args, "usage: switchboard dhcp probe --interface IF [--vendor-class X] [--timeout D]\n\n"+
+		"Broadcasts a DHCP DISCOVER (never a REQUEST) and prints the offer and whether it points at this appliance.\n") {
+		return nil
+	}
 	if _, err := parse(fs, args); err != nil {
 		return &exitError{code: 2}
 	}

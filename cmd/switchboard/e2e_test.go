@@ -524,10 +524,10 @@ func TestCLIVerbs(t *testing.T) {
 		want  string
 	}{
 		{[]string{"tenant", "add", "acme", "--description", "Acme Inc"}, "", 0, "acme"},
-		{[]string{"tenant", "add", "acme"}, "", 1, "field name"},
+		{[]string{"tenant", "add", "acme"}, "", 1, "(--name)"},
 		{[]string{"user", "add", "pbx-admin", "--role", "tenant_admin", "--tenant", "acme", "--password-stdin"}, "pbx secret 1\n", 0, "added"},
 		{[]string{"user", "add", "nobody-role", "--password-stdin"}, "x\n", 2, "--role is required"},
-		{[]string{"user", "add", "shorty", "--role", "auditor", "--password-stdin"}, "short\n", 1, "field password"},
+		{[]string{"user", "add", "shorty", "--role", "auditor", "--password-stdin"}, "short\n", 1, "(--password)"},
 		{[]string{"user", "list"}, "", 0, "pbx-admin"},
 		{[]string{"user", "set", "pbx-admin", "--full-name", "Pat Smith"}, "", 0, "Pat Smith"},
 		{[]string{"tenant", "delete", "acme"}, "", 1, "still owns 1 user"},
@@ -535,7 +535,7 @@ func TestCLIVerbs(t *testing.T) {
 		{[]string{"tenant", "delete", "acme"}, "", 0, "deleted"},
 		{[]string{"user", "delete", "installer"}, "", 1, "last enabled admin"},
 		{[]string{"audit", "list", "--type", "user", "--action", "delete"}, "", 0, "user pbx-admin deleted"},
-		{[]string{"audit", "list", "--month", "May"}, "", 1, "field month"},
+		{[]string{"audit", "list", "--month", "May"}, "", 1, "(--month)"},
 		{[]string{"tenant", "frobnicate"}, "", 2, "unknown verb"},
 		{[]string{"status"}, "", 0, "tenancy_mode:  multi"},
 	}

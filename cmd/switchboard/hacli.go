@@ -3,6 +3,8 @@ package main
 import (
 	"flag"
 	"fmt"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -12,8 +14,8 @@ import (
 func haVerbs() []verb {
 	status := func(c *client, raw []byte, s map[string]any) error {
 		return c.show(raw, func(w *tabwriter.Writer) {
-			for _, k := range []string{"enabled", "paired", "left", "serial", "role", "service_state", "active_node",
-				"epoch", "reach", "ping_group", "revision", "replication_lag"} {
+			for _, k := range []string{"state", "enabled", "paired", "pairing", "left", "serial", "sync_ip", "role", "service_state", "active_node",
+				"epoch", "reach", "ping_group", "resource", "revision", "replication_lag", "actions", "error"} {
 				if v, ok := s[k]; ok {
 					fmt.Fprintf(w, "%s:\t%v\n", k, v)
 				}
@@ -62,16 +64,17 @@ func haVerbs() []verb {
 					if err != nil {
 						return err
 					}
+					if s["enabled"] == false && !c.json {
+						return &exitError{code: 1, msg: "HA is off on this node (ha.state: disabled): there is no cluster to show; " +
+							"turn it on with 'switchboard ha set state=enabled ...' (see 'switchboard ha config') or the console's High availability page"}
+					}
 					return status(c, raw, s)
 				}
 			}},
-		{name: "pair", args: "--serial SERIAL", help: "pair this coordinator with the secondary whose serial number is SERIAL",
+		{name: "pair", args: "[--serial SERIAL]", help: "pair this coordinator with the secondary whose serial number is SERIAL (default: the remote_serial setting)",
 			flags: func(fs *flag.FlagSet) func(*client, []string) error {
 				serial := fs.String("serial", "", "the secondary's serial number (as printed on it)")
 				return func(c *client, _ []string) error {
-					if *serial == "" {
-						return &exitError{code: 2, msg: "ha pair: --serial is required"}
-					}
 					raw, err := c.call("POST", "/api/v1/ha/pair", map[string]string{"serial": *serial}, nil)
 					if err != nil {
 						return err
@@ -84,7 +87,92 @@ func haVerbs() []verb {
 				}
 			}},
 		action("switch", "hand the resource to the peer (run on the active node)"),
+		action("takeover", "ask the active node to hand the resource to this one (run on the passive node)"),
 		action("unpair", "leave the cluster (run on the passive node; the active keeps the resource)"),
+		action("unpair-passive", "detach the passive node (run on the active node, which keeps the resource)"),
 		action("disable", "turn HA off on both nodes (the active keeps the resource)"),
+		{name: "config", help: "this node's HA settings (saved, or the configuration file's) and its interfaces",
+			flags: func(fs *flag.FlagSet) func(*client, []string) error {
+				return func(c *client, _ []string) error {
+					var v struct {
+						Settings map[string]any `json:"settings"`
+						Saved    bool           `json:"saved"`
+						Serial   string         `json:"serial"`
+					}
+					raw, err := c.call("GET", "/api/v1/ha/config", nil, &v)
+					if err != nil {
+						return err
+					}
+					return c.show(raw, func(w *tabwriter.Writer) {
+						src := "configuration file"
+						if v.Saved {
+							src = "saved"
+						}
+						fmt.Fprintf(w, "serial:\t%s\nsource:\t%s\n", v.Serial, src)
+						printKV(w, v.Settings)
+					})
+				}
+			}},
+		{name: "set", args: "KEY=VALUE...", nargs: -1,
+			help: "change this node's HA settings and start HA with them (\"save and start\"); lists are comma-separated, e.g. state=enabled resource_ip=10.0.0.10/24 ping_group=10.0.0.1,10.0.0.2 dead_ms=1000",
+			flags: func(fs *flag.FlagSet) func(*client, []string) error {
+				return func(c *client, pos []string) error {
+					if len(pos) == 0 {
+						return &exitError{code: 2, msg: "ha set: give KEY=VALUE pairs"}
+					}
+					c.keys = true
+					var cur struct {
+						Settings map[string]any `json:"settings"`
+					}
+					if _, err := c.call("GET", "/api/v1/ha/config", nil, &cur); err != nil {
+						return err
+					}
+					for _, kv := range pos {
+						k, v, ok := strings.Cut(kv, "=")
+						if !ok {
+							return &exitError{code: 2, msg: fmt.Sprintf("ha set: %q is not KEY=VALUE", kv)}
+						}
+						if _, known := cur.Settings[k]; !known {
+							return &exitError{code: 2, msg: fmt.Sprintf("ha set: unknown setting %q", k)}
+						}
+						switch {
+						case k == "resource_ip" || k == "ping_group":
+							list := []string{}
+							for _, x := range strings.Split(v, ",") {
+								if x = strings.TrimSpace(x); x != "" {
+									list = append(list, x)
+								}
+							}
+							cur.Settings[k] = list
+						case k == "default_active":
+							b, err := strconv.ParseBool(v)
+							if err != nil {
+								return &exitError{code: 2, msg: fmt.Sprintf("ha set: default_active=%q is not true or false", v)}
+							}
+							cur.Settings[k] = b
+						case strings.HasSuffix(k, "_ms"):
+							n, err := strconv.ParseInt(v, 10, 64)
+							if err != nil {
+								return &exitError{code: 2, msg: fmt.Sprintf("ha set: %s=%q is not a number of milliseconds", k, v)}
+							}
+							cur.Settings[k] = n
+						default:
+							cur.Settings[k] = v
+						}
+					}
+					var out struct {
+						Status map[string]any `json:"status"`
+					}
+					raw, err := c.call("PUT", "/api/v1/ha/config", cur.Settings, &out)
+					if err != nil {
+						return err
+					}
+					if c.json {
+						return c.show(raw, nil)
+					}
+					fmt.Fprintf(c.out, "ha settings saved; HA %v (%v)\n", out.Status["service_state"], out.Status["role"])
+					return nil
+				}
+			}},
 	}
 }

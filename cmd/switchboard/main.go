@@ -17,7 +17,9 @@ var (
 	commit  = ""
 )
 
-func versionString() string {
+// commitString is the commit the binary was built from, "unknown" when the
+// build recorded none.
+func commitString() string {
 	c := commit
 	if c == "" {
 		if bi, ok := debug.ReadBuildInfo(); ok {
@@ -31,7 +33,11 @@ func versionString() string {
 	if c == "" {
 		c = "unknown"
 	}
-	return fmt.Sprintf("switchboard %s (commit %s, %s, %s/%s)", version, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return c
+}
+
+func versionString() string {
+	return fmt.Sprintf("switchboard %s (commit %s, %s, %s/%s)", version, commitString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
 const usage = `switchboard: the PBX appliance services daemon and its CLI
@@ -43,11 +49,12 @@ Usage:
   switchboard user list|show|add|set|passwd|delete|revoke ...
   switchboard tenant list|show|add|set|delete ...
   switchboard audit list|show|verify|restore|export ...
-  switchboard device list|add|delete|preview|import|export ...
-  switchboard account list|import|export ...
+  switchboard device list|show|add|set|delete|preview|reveal|resync|reboot|import|export ...
+  switchboard account list|show|add|set|delete|reveal|import|export ...
   switchboard files list|show ...        generated provisioning files
-  switchboard unknown list               phones seen but not configured
+  switchboard unknown list|adopt ...     phones seen but not configured
   switchboard catalog models|templates|placeholders
+  switchboard template list|show|copy|edit|validate ...   provisioning templates
   switchboard pbx show|set ...           PBX attributes of a tenant
   switchboard cti reload|dump            CTI server (cti.enabled): re-sync, state dump
   switchboard cti user|profile ...       CTI users and profiles
@@ -58,13 +65,21 @@ Usage:
   switchboard ha status|pair|switch|unpair|disable   two-node high availability
   switchboard task list|show|add|set|delete|run|runs  scheduled CDR exports by mail
   switchboard mail show|set|test         SMTP settings of scheduled tasks
+  switchboard doctor [--json]            check certificate, names, ports, NAT, PBX, disk, database, HA
+  switchboard vantage --listen ADDR      the doctor's outside vantage (run on a host outside the NAT)
+  switchboard support-bundle [-o FILE]   one .tar.gz for support, secrets redacted
+  switchboard completion bash|zsh        shell completion script
 
 CLI verbs talk to the running daemon over its control socket. Common flags:
   --config FILE   configuration file (to find the socket; default /etc/switchboard/switchboard.yaml)
   --socket PATH   control socket (overrides --config; env SWITCHBOARD_SOCKET)
   --json          machine-readable output
 
-Run "switchboard COMMAND help" for a command's verbs.
+In multi-tenant mode, verbs that work on a tenant take --tenant NAME (or UUID);
+without it they use the only tenant, and ask when there are several.
+
+Run "switchboard COMMAND --help" for a command's verbs, and
+"switchboard COMMAND VERB --help" for a verb's flags.
 `
 
 // exitError carries an exit code up to main.
@@ -90,13 +105,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "serve":
 		err = cmdServe(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
+		if helpAsked(args[1:]) {
+			fmt.Fprintln(stdout, "usage: switchboard version\n\nPrints the version, the commit, the Go version and the platform.")
+			break
+		}
 		fmt.Fprintln(stdout, versionString())
 	case "help", "--help", "-h":
 		fmt.Fprint(stdout, usage)
 	case "dhcp":
 		err = cmdDHCP(args[1:], stdin, stdout, stderr)
 	case "status", "user", "users", "tenant", "tenants", "audit", "device", "devices", "account", "accounts",
-		"file", "files", "unknown", "catalog", "pbx", "redirect", "ha", "task", "tasks", "mail", "phonebook":
+		"file", "files", "unknown", "catalog", "pbx", "redirect", "ha", "template", "templates", "task", "tasks", "mail", "phonebook":
 		noun := args[0]
 		if noun != "status" && noun != "unknown" && noun != "redirect" && noun != "ha" && noun != "mail" && noun != "phonebook" {
 			noun = strings.TrimSuffix(noun, "s")
@@ -104,8 +123,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdClient(noun, args[1:], stdin, stdout)
 	case "cti":
 		err = cmdCTI(args[1:], stdin, stdout)
+	case "doctor":
+		err = cmdDoctor(args[1:], stdout, stderr)
+	case "vantage":
+		err = cmdVantage(args[1:], stdout, stderr)
+	case "completion":
+		err = cmdCompletion(args[1:], stdout)
+	case "support-bundle":
+		err = cmdSupportBundle(args[1:], stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "switchboard: unknown command %q\n\n%s", args[0], usage)
+		fmt.Fprintf(stderr, "switchboard: unknown command %q%s\n\n%s", args[0], didYouMean(args[0], commandNames()), usage)
 		return 2
 	}
 	if err == nil {
@@ -119,7 +146,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return ee.code
 	}
 	if errors.Is(err, flag.ErrHelp) {
-		return 2
+		return 0
 	}
 	fmt.Fprintln(stderr, "switchboard: "+err.Error())
 	return 1
@@ -142,4 +169,50 @@ func hoistGlobalFlags(args []string) []string {
 		return append(lead, args...)
 	}
 	return append(append([]string{}, args...), lead...)
+}
+
+// commandNames are the top-level commands, for "did you mean" and completion.
+func commandNames() []string {
+	return []string{"serve", "version", "help", "status", "user", "tenant", "audit", "device", "account", "files",
+		"unknown", "catalog", "template", "pbx", "redirect", "dhcp", "ha", "cti", "task", "mail", "doctor", "vantage", "support-bundle", "completion"}
+}
+
+// didYouMean suggests the closest of names to s (" (did you mean X?)"), or
+// nothing when none is close.
+func didYouMean(s string, names []string) string {
+	best, bestD := "", 3
+	for _, n := range names {
+		d := editDistance(strings.ToLower(s), n)
+		if d < bestD || (d == bestD && best == "") {
+			best, bestD = n, d
+		}
+		if strings.HasPrefix(n, strings.ToLower(s)) && len(s) >= 2 && best == "" {
+			best = n
+		}
+	}
+	if best == "" || bestD >= 3 && !strings.HasPrefix(best, s) {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// editDistance is Levenshtein's distance.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

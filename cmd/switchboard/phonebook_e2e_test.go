@@ -198,7 +198,7 @@ func TestPhonebookThroughDaemon(t *testing.T) {
 	}
 
 	// The tenant's provisioning authentication protects the directory.
-	if out, errOut, code := d.cli("", "pbx", "set", "http_auth=basic", "http_user=phones", "http_password=phones-secret-1"); code != 0 {
+	if out, errOut, code := d.cli("", "pbx", "set", "--tenant", tenant, "http_auth=basic", "http_user=phones", "http_password=phones-secret-1"); code != 0 {
 		t.Fatalf("pbx set: %s %s", out, errOut)
 	}
 	deadline = time.Now().Add(10 * time.Second)

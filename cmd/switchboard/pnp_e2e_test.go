@@ -77,8 +77,12 @@ func TestPnPThroughDaemon(t *testing.T) {
 		default:
 		}
 	}
-	if !strings.Contains(stderr.String(), `msg=listening component=pnp group=224.0.1.75:5060`) {
-		t.Fatalf("no pnp listener in the log:\n%s", stderr.String())
+	// PnP runs on the active node only: it binds once the node is active,
+	// which may be just after "ready".
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), `msg=listening component=pnp group=224.0.1.75:5060`); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no pnp listener in the log:\n%s", stderr.String())
+		}
 	}
 
 	// The phone: a socket in the daemon's namespace (multicast loops back to it).

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 // Provisioning verbs: devices, accounts, files, the unknown-device list, the
@@ -19,11 +20,19 @@ import (
 // single-tenant tenant).
 
 func tenantFlag(fs *flag.FlagSet) *string {
-	return fs.String("tenant", "default", "tenant UUID or name (default: the single-tenant tenant)")
+	return fs.String("tenant", "", "tenant UUID or name (default: the box's tenant when there is only one)")
 }
 
-// tenantBase resolves --tenant to the API prefix of that tenant.
+// tenantBase resolves --tenant to the API prefix of that tenant. Without
+// --tenant, a single-tenant box has its one tenant; a multi-tenant box with
+// one tenant uses it and says so; with several it asks which.
 func (c *client) tenantBase(ref string) (string, error) {
+	if ref == "" {
+		var err error
+		if ref, err = c.defaultTenant(); err != nil {
+			return "", err
+		}
+	}
 	if ref != "default" {
 		id, err := c.tenantID(ref)
 		if err != nil {
@@ -32,6 +41,30 @@ func (c *client) tenantBase(ref string) (string, error) {
 		ref = id
 	}
 	return "/api/v1/tenants/" + url.PathEscape(ref), nil
+}
+
+// defaultTenant is the tenant a verb uses when --tenant is not given.
+func (c *client) defaultTenant() (string, error) {
+	var res struct {
+		Mode  string
+		Items []tenantRow
+	}
+	if _, err := c.call("GET", "/api/v1/tenants", nil, &res); err != nil {
+		return "", err
+	}
+	if res.Mode != "multi" {
+		return "default", nil
+	}
+	var names []string
+	for _, t := range res.Items {
+		names = append(names, t.Name)
+	}
+	sort.Strings(names)
+	if len(names) == 1 {
+		fmt.Fprintf(c.errOut(), "(tenant %s)\n", names[0])
+		return names[0], nil
+	}
+	return "", &exitError{code: 2, msg: fmt.Sprintf("this box has %d tenants (%s): name one with --tenant NAME", len(names), strings.Join(names, ", "))}
 }
 
 // raw performs a request with a non-JSON body and returns the answer's bytes.
@@ -154,6 +187,10 @@ func printTable(w *tabwriter.Writer, cols []string, items []map[string]any) {
 			case nil:
 				vals[i] = "-"
 			case string:
+				// Timestamps in the local zone, to the second.
+				if t, err := time.Parse(time.RFC3339Nano, x); err == nil && len(x) >= 20 {
+					x = t.Local().Format("2006-01-02 15:04:05")
+				}
 				vals[i] = dash(strings.SplitN(x, "\n", 2)[0])
 			case float64:
 				vals[i] = strconv.FormatFloat(x, 'f', -1, 64)
@@ -274,6 +311,8 @@ func deviceVerbs() []verb {
 			}
 			return base + "/devices/" + fmt.Sprint(d["id"]) + "/reveal", nil
 		}))
+	vs = append(vs, deviceEditVerbs()...)
+	vs = append(vs, resyncVerbs()...)
 	return append(vs, csvVerbs("devices")...)
 }
 
@@ -451,6 +490,7 @@ func accountVerbs() []verb {
 				}
 				return "", &exitError{code: 1, msg: fmt.Sprintf("no account with extension %s", ext)}
 			})}
+	vs = append(vs, accountEditVerbs()...)
 	return append(vs, csvVerbs("accounts")...)
 }
 
@@ -665,6 +705,7 @@ func pbxVerbs() []verb {
 					if len(pos) == 0 {
 						return &exitError{code: 2, msg: "pbx set: give KEY=VALUE pairs"}
 					}
+					c.keys = true
 					body := map[string]any{}
 					for _, kv := range pos {
 						k, v, ok := strings.Cut(kv, "=")
@@ -683,12 +724,29 @@ func pbxVerbs() []verb {
 					if err != nil {
 						return err
 					}
-					var m map[string]any
+					var before, m map[string]any
+					if _, err := c.call("GET", base+"/pbx", nil, &before); err != nil {
+						return err
+					}
 					raw, err := c.call("PATCH", base+"/pbx", body, &m)
 					if err != nil {
 						return err
 					}
-					return c.show(raw, func(w *tabwriter.Writer) { printKV(w, m) })
+					var changed []string
+					for k := range body {
+						if fmt.Sprint(before[k]) != fmt.Sprint(m[k]) {
+							changed = append(changed, k)
+						}
+					}
+					sort.Strings(changed)
+					return c.show(raw, func(w *tabwriter.Writer) {
+						if len(changed) == 0 {
+							fmt.Fprintln(w, "unchanged: the values given are the current ones")
+						} else {
+							fmt.Fprintf(w, "changed: %s\n", strings.Join(changed, ", "))
+						}
+						printKV(w, m)
+					})
 				}
 			}},
 	}

@@ -36,7 +36,7 @@ func TestRedirectThroughDaemon(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(d.dir, "data", "redirect.key")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file: %v %v", fi, err)
 	}
-	if _, e, code := d.cli("x\n", "redirect", "add", "--name", "x", "--brand", "nokia", "--username", "u", "--secret-stdin"); code != 1 || !strings.Contains(e, "field brand") {
+	if _, e, code := d.cli("x\n", "redirect", "add", "--name", "x", "--brand", "nokia", "--username", "u", "--secret-stdin"); code != 1 || !strings.Contains(e, "(--brand)") {
 		t.Fatalf("bad add: exit %d %q", code, e)
 	}
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -22,15 +24,18 @@ import (
 	"github.com/switchboard-pbx/switchboard/config"
 	"github.com/switchboard-pbx/switchboard/cti"
 	"github.com/switchboard-pbx/switchboard/dhcp"
+	"github.com/switchboard-pbx/switchboard/doctor"
 	"github.com/switchboard-pbx/switchboard/ha"
 	"github.com/switchboard-pbx/switchboard/httpd"
 	"github.com/switchboard-pbx/switchboard/httpprov"
+	"github.com/switchboard-pbx/switchboard/internal/apidoc"
 	"github.com/switchboard-pbx/switchboard/internal/component"
 	"github.com/switchboard-pbx/switchboard/phonebook"
 	"github.com/switchboard-pbx/switchboard/pnp"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/ratelimit"
 	"github.com/switchboard-pbx/switchboard/redirect"
+	"github.com/switchboard-pbx/switchboard/resync"
 	"github.com/switchboard-pbx/switchboard/store"
 	"github.com/switchboard-pbx/switchboard/tftpd"
 	"github.com/switchboard-pbx/switchboard/webui"
@@ -40,6 +45,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "/etc/switchboard/switchboard.yaml", "configuration file")
+	if printHelp(stdout, fs, args, "usage: switchboard serve [--config FILE]\n\nRuns the daemon until SIGTERM or SIGINT.\n") {
+		return nil
+	}
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 2}
 	}
@@ -117,6 +125,7 @@ type daemonParts struct {
 	components []component.Component
 	web        *component.Web
 	role       component.RoleSource
+	doctor     *doctor.Doctor
 }
 
 // build makes the components the configuration asks for. This list is the
@@ -151,6 +160,12 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 		return d, err
 	}
 	d.web = component.NewWeb(api)
+	if !cfg.CTI.Enabled {
+		api.FeatureOff("/api/v1/cti", "the CTI server is off (set cti.enabled: true and cti.ami.* in the configuration)")
+	}
+	if !cfg.DHCP.Enabled {
+		api.FeatureOff("/api/v1/dhcp", "the daemon's DHCP server is not enabled (set dhcp.enabled in the configuration)")
+	}
 	// The redirect kinds and device rules are registered even when the service
 	// is off, so that devices and restores are still checked.
 	redir, err := redirect.New(cfg.Redirect, st, prov, clog("redirect"))
@@ -171,20 +186,20 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 	add(admin.NewSocketServer(cfg.Admin.Socket, d.web.Secure(), clog("socket")), false)
 	add(httpSrv, false)
 	add(console, false)
+	add(apidoc.New(version), false)
 	// One budget of unknown files for HTTP and TFTP, and one logger for its
 	// line: both protocols write the same line (README, fail2ban).
 	unknownLimit := provision.NewThrottle(ratelimit.New(cfg.Provisioning.UnknownBurst, cfg.Provisioning.UnknownInterval), clog("provisioning"))
 	add(httpprov.New(clog("provisioning"), prov, unknownLimit), true)
 
-	if cfg.HA.Enabled() {
-		node, err := ha.New(cfg.HA, cfg.DataDir, clog("ha"))
-		if err != nil {
-			return d, err
-		}
-		node.AttachStore(st)
-		d.role = node
-		add(node, false)
+	// Always there, HA on or off: its settings can be saved and started at run
+	// time, and the role it gives follows them (a node with HA off serves).
+	hasvc, err := ha.NewService(cfg.HA, cfg.DataDir, st, clog("ha"), cfg.Tenancy.Mode == provision.ModeSingle)
+	if err != nil {
+		return d, err
 	}
+	d.role = hasvc
+	add(hasvc, false)
 	if cfg.Demo.Enabled {
 		demo, err := newDemo(ctx, cfg, st, prov, api, httpSrv, stdout)
 		if err != nil {
@@ -213,6 +228,16 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 		}
 		add(c, true)
 	}
+	// Resync reaches the PBX with the CTI's AMI settings, whether or not the
+	// CTI runs; without credentials it answers that they are missing.
+	rs, err := resync.New(cfg.Resync, cfg.CTI.AMI, st, prov, clog("resync"))
+	if err != nil {
+		return d, err
+	}
+	add(rs, false)
+	api.SetSaveHint(func(ctx context.Context, tenant, kind, id string) (any, error) {
+		return rs.Affected(ctx, tenant, kind, id)
+	})
 	tasksSvc, err := newTasks(ctx, cfg, clog("tasks"), st, prov)
 	if err != nil {
 		return d, err
@@ -239,7 +264,26 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 			optional = append(optional, n)
 		}
 	}
+	if rs.Configured() {
+		optional = append(optional, "resync")
+	}
 	api.SetFeatures(optional)
+	d.doctor = doctor.New(cfg.Doctor.Timeout, doctor.Standard(doctorEnv(cfg, st, hasvc))...)
+	// Services add their own checks.
+	smtpRoots, err := x509.SystemCertPool()
+	if err != nil || smtpRoots == nil {
+		smtpRoots = x509.NewCertPool()
+	}
+	if cfg.Tasks.CAFile != "" {
+		if b, err := os.ReadFile(cfg.Tasks.CAFile); err == nil {
+			smtpRoots.AppendCertsFromPEM(b)
+		}
+	}
+	d.doctor.Add(doctor.SMTPCheck(func(ctx context.Context) (doctor.SMTPTarget, bool, error) {
+		m, err := tasksSvc.Mail(ctx)
+		return doctor.SMTPTarget{Host: m.Host, Port: m.Port, Security: m.Security, Roots: smtpRoots}, m.Configured, err
+	}))
+	add(d.doctor, false)
 	return d, nil
 }
 
@@ -253,6 +297,36 @@ func ctiMounter(c *cti.Service) phonebook.Mounter {
 	}
 }
 
+// doctorEnv is what the doctor's checks look at.
+func doctorEnv(cfg config.Config, st *store.Store, node *ha.Service) doctor.Env {
+	env := doctor.Env{Public: cfg.Public, Config: cfg.Doctor, HTTPSAddr: cfg.HTTP.HTTPSListen,
+		SelfSigned: cfg.HTTP.SelfSigned, DataDir: cfg.DataDir, Store: st,
+		URLs: []doctor.NamedURL{{Name: "the provisioning base URL", Key: "provisioning.base_url", URL: cfg.Provisioning.BaseURL}}}
+	if cfg.HTTP.Listen != "" {
+		env.Listeners = append(env.Listeners, doctor.Listener{Name: "http", Network: "tcp", Addr: cfg.HTTP.Listen, Key: "http.listen"})
+	}
+	env.Listeners = append(env.Listeners, doctor.Listener{Name: "https", Network: "tcp", Addr: cfg.HTTP.HTTPSListen, Key: "http.https_listen"})
+	if cfg.TFTP.Listen != "" {
+		env.Listeners = append(env.Listeners, doctor.Listener{Name: "tftp", Network: "udp-tftp", Addr: cfg.TFTP.Listen, Key: "tftp.listen", ActiveOnly: true})
+	}
+	env.Listeners = append(env.Listeners, doctor.Listener{Name: "socket", Network: "unix", Addr: cfg.Admin.Socket, Key: "admin.socket"})
+	if cfg.CTI.Enabled {
+		a := cfg.CTI.AMI
+		env.AMI = &a
+		if cfg.CTI.FQDN != "" {
+			env.URLs = append(env.URLs, doctor.NamedURL{Name: "the mobile app's QR code host", Key: "cti.fqdn", URL: cfg.CTI.FQDN})
+		}
+	}
+	if node != nil {
+		env.HA = node.Status
+		env.Active = node.IsActive
+		env.HAUnits = cfg.HA.Units
+		env.UnitsFile = "/etc/switchboard-ha-units"
+		env.AsRoot = os.Geteuid() == 0
+	}
+	return env
+}
+
 // registry holds the process's metrics and the store revision.
 func registry(st *store.Store) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
@@ -260,7 +334,9 @@ func registry(st *store.Store) *prometheus.Registry {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_store_revision",
 			Help: "Global configuration revision (committed changes)."}, func() float64 { return float64(st.Revision()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_build_info",
-			Help: "Always 1; the version is in the help of 'switchboard version'."}, func() float64 { return 1 }),
+			Help:        "Always 1; the labels say which build runs.",
+			ConstLabels: prometheus.Labels{"version": version, "commit": commitString(), "goversion": runtime.Version()}},
+			func() float64 { return 1 }),
 	)
 	return reg
 }

@@ -184,32 +184,40 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 	return nil
 }
 
-func (c *Client) dial(ctx context.Context) (*Conn, error) {
-	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
+func (c *Client) dial(ctx context.Context) (*Conn, error) { return dial(ctx, c.cfg, c.log, "on") }
+
+// Dial makes one logged-in connection without events, for a tool that runs a
+// few actions and closes it (the doctor); the CTI keeps its own with Client.
+func Dial(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
+	return dial(ctx, cfg, log, "off")
+}
+
+func dial(ctx context.Context, cfg Config, log *slog.Logger, events string) (*Conn, error) {
+	dctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 	defer cancel()
 	var d net.Dialer
-	nc, err := d.DialContext(dctx, "tcp", c.cfg.Address)
+	nc, err := d.DialContext(dctx, "tcp", cfg.Address)
 	if err != nil {
-		return nil, fmt.Errorf("ami: dial %s: %w", c.cfg.Address, err)
+		return nil, fmt.Errorf("ami: dial %s: %w", cfg.Address, err)
 	}
-	conn := newConn(nc, c.cfg.ActionTimeout, c.log)
-	nc.SetDeadline(time.Now().Add(c.cfg.DialTimeout)) //nolint:errcheck // best effort
+	conn := newConn(nc, cfg.ActionTimeout, log)
+	nc.SetDeadline(time.Now().Add(cfg.DialTimeout)) //nolint:errcheck // best effort
 	ver, err := ReadBanner(conn.r)
 	if err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("ami: banner from %s: %w", c.cfg.Address, err)
+		return nil, fmt.Errorf("ami: banner from %s: %w", cfg.Address, err)
 	}
 	conn.Version = ver
 	nc.SetDeadline(time.Time{}) //nolint:errcheck // best effort
 	go conn.readLoop()
-	resp, err := conn.Action(dctx, NewMessage("Action", "Login", "Username", c.cfg.Username, "Secret", c.cfg.Secret, "Events", "on"))
+	resp, err := conn.Action(dctx, NewMessage("Action", "Login", "Username", cfg.Username, "Secret", cfg.Secret, "Events", events))
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("ami: login: %w", err)
 	}
 	if !strings.EqualFold(resp.Get("Response"), "Success") {
 		conn.Close()
-		return nil, fmt.Errorf("ami: login as %q refused: %s", c.cfg.Username, resp.Get("Message"))
+		return nil, fmt.Errorf("ami: login as %q refused: %s", cfg.Username, resp.Get("Message"))
 	}
 	return conn, nil
 }

@@ -75,9 +75,30 @@ type Server struct {
 	entries  map[string]Fields // queue|channel -> caller
 	queues   map[string]bool
 	parked   map[string]Fields // space -> ParkedCall fields
+	lots     []Fields          // Parkinglot events
 	logins   int
 	onAction func(a Fields) []Fields
 	astdb    map[string]string // family/key -> value
+	commands map[string]string // CLI command -> output (Action: Command)
+	clock    time.Duration     // added to the Ping timestamp
+}
+
+// SetCommand sets the output of a CLI command run with Action: Command, one
+// "Output:" line per line, as Asterisk 20 answers it.
+func (s *Server) SetCommand(cmd, output string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.commands == nil {
+		s.commands = map[string]string{}
+	}
+	s.commands[cmd] = output
+}
+
+// SetClockOffset makes the PBX's clock (the Ping timestamp) run off by d.
+func (s *Server) SetClockOffset(d time.Duration) {
+	s.mu.Lock()
+	s.clock = d
+	s.mu.Unlock()
 }
 
 // Start listens on 127.0.0.1 with the given manager credentials.
@@ -172,6 +193,13 @@ func (s *Server) SetDB(family, key, value string) {
 	s.astdb[family+"/"+key] = value
 }
 
+// AddParkingLot declares a parking lot with spaces from..to (Parkinglots).
+func (s *Server) AddParkingLot(name string, from, to, timeout int) {
+	s.mu.Lock()
+	s.lots = append(s.lots, M("Name", name, "StartSpace", strconv.Itoa(from), "StopSpace", strconv.Itoa(to), "Timeout", strconv.Itoa(timeout)))
+	s.mu.Unlock()
+}
+
 // AddQueue declares a queue with no members.
 func (s *Server) AddQueue(name string) {
 	s.mu.Lock()
@@ -242,12 +270,31 @@ func (s *Server) serve(c net.Conn) {
 		}
 		switch act {
 		case "ping":
-			write(M("Response", "Success", "ActionID", id, "Ping", "Pong", "Timestamp", strconv.FormatInt(time.Now().Unix(), 10)+".000000"))
+			s.mu.Lock()
+			now := time.Now().Add(s.clock)
+			s.mu.Unlock()
+			write(M("Response", "Success", "ActionID", id, "Ping", "Pong", "Timestamp", fmt.Sprintf("%d.%06d", now.Unix(), now.Nanosecond()/1000)))
+		case "command":
+			s.mu.Lock()
+			out, known := s.commands[a.Get("Command")]
+			s.mu.Unlock()
+			if !known {
+				write(M("Response", "Error", "ActionID", id, "Message", "Command output follows", "Output", "No such command '"+a.Get("Command")+"'"))
+				continue
+			}
+			resp := M("Response", "Success", "ActionID", id, "Message", "Command output follows")
+			for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+				resp = append(resp, [2]string{"Output", line})
+			}
+			write(resp)
 		case "logoff":
 			write(M("Response", "Goodbye", "ActionID", id, "Message", "Thanks for all the fish."))
 			return
-		case "pjsipshowendpoints", "coreshowchannels", "queuestatus", "parkedcalls":
+		case "pjsipshowendpoints", "coreshowchannels", "queuestatus", "parkedcalls", "parkinglots":
 			s.list(act, id, write)
+		case "confbridgelistrooms":
+			// Asterisk's answer when no conference runs.
+			write(M("Response", "Error", "ActionID", id, "Message", "No active conferences."))
 		case "dbget":
 			s.mu.Lock()
 			v, ok := s.astdb[a.Get("Family")+"/"+a.Get("Key")]
@@ -346,6 +393,11 @@ func (s *Server) list(act, id string, write func(Fields) error) {
 						"CallerIDName", e.Get("CallerIDName"), "Wait", "3", "Priority", "0"))
 				}
 			}
+		}
+	case "parkinglots":
+		done = "ParkinglotsComplete"
+		for _, l := range s.lots {
+			items = append(items, append(M("Event", "Parkinglot", "ActionID", id), l...))
 		}
 	case "parkedcalls":
 		done = "ParkedCallsComplete"

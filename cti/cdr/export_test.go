@@ -72,9 +72,14 @@ func TestEveryLegIsKept(t *testing.T) {
 	if !reflect.DeepEqual(got, []string{"300.1/30"}) {
 		t.Fatalf("next day %v", got)
 	}
-	// The history keeps listing CDRs: all three of the transfer.
+	// The call keeps all three CDRs of the transfer; the history shows it
+	// as nethcti does, the two answered legs of 201's UniqueID merged into
+	// one call (the longest duration, the answered billable seconds).
+	if legs, err := s.CallLegs(ctx, "100.1"); err != nil || legs != 3 {
+		t.Fatalf("legs of the transfer: %d %v", legs, err)
+	}
 	n, rows, err := s.Query(ctx, Query{From: day, To: day.Add(12 * time.Hour), Limit: 100, Extensions: []string{"201"}})
-	if err != nil || n != 2 || rows[1].Billsec != 4 || rows[0].Billsec != 15 {
+	if err != nil || n != 1 || rows[0].Uniqueid != "100.1" || rows[0].Duration != 20 || rows[0].Billsec != 15 || rows[0].Dst != "203" {
 		t.Fatalf("history %d %+v %v", n, rows, err)
 	}
 }

@@ -241,40 +241,83 @@ func (s *Store) Add(ctx context.Context, ev ami.Message) error {
 	return nil
 }
 
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
 func atoi(s string) int {
 	n, _ := strconv.Atoi(strings.TrimSpace(s))
 	return n
 }
 
-// Row is one CDR (a leg of a call), as nethcti's historycall answers it.
+// CallLegs counts the CDRs kept of a call, by its linkedid (a parked or
+// transferred call has several, some of them with one uniqueid).
+func (s *Store) CallLegs(ctx context.Context, linkedid string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM cdr_leg WHERE callkey = ?`, linkedid).Scan(&n)
+	return n, err
+}
+
+// Row is one call as nethcti's history answers it: the legs of one UniqueID,
+// LinkedID and disposition merged (longest duration; billable seconds of the
+// answered leg).
 type Row struct {
 	Time          int64  `json:"time"` // unix seconds
+	Channel       string `json:"channel"`
+	DstChannel    string `json:"dstchannel"`
 	Uniqueid      string `json:"uniqueid"`
-	Src           string `json:"src"`
-	Dst           string `json:"dst"`
-	Cnum          string `json:"cnum"`
-	Cnam          string `json:"cnam"`
+	Linkedid      string `json:"linkedid"`
+	Userfield     string `json:"userfield"`
 	Duration      int    `json:"duration"`
 	Billsec       int    `json:"billsec"`
 	Disposition   string `json:"disposition"`
-	Direction     string `json:"direction"` // in|out (seen from Query.Extensions)
+	Dcontext      string `json:"dcontext"`
+	Lastapp       string `json:"lastapp"`
 	Recordingfile string `json:"recordingfile"`
+	Cnum          string `json:"cnum"`
+	Cnam          string `json:"cnam"`
+	Ccompany      string `json:"ccompany"`
+	Src           string `json:"src"`
+	Dst           string `json:"dst"`
+	DstCnam       string `json:"dst_cnam"`
+	DstCcompany   string `json:"dst_ccompany"`
+	Clid          string `json:"clid"`
+	// Direction is "in" or "out" seen from Query.Extensions ("" when both
+	// ends or neither are theirs).
+	Direction string `json:"direction"`
+	// Type is "in" or "out" for calls through a trunk, "internal" otherwise
+	// (switchboard history).
+	Type  string `json:"type"`
+	Queue string `json:"queue"` // the queue the call went through, or ""
 }
 
 // Query selects calls.
 type Query struct {
 	// Extensions are the extensions whose calls are wanted (as caller or
-	// called); nil or empty selects every call. A row's Direction is "in" when
-	// its destination is one of them.
+	// called); nil or empty selects every call.
 	Extensions []string
 	// From and To bound the start time: From <= time < To.
 	From, To time.Time
-	// Direction "in" keeps calls to Extensions, "out" calls from them, ""
-	// both. It needs Extensions.
+	// Direction "in" keeps calls to Extensions, "out" calls from them, "lost"
+	// unanswered calls to them, "" all. It needs Extensions.
 	Direction string
-	// Filter keeps calls whose source, destination or caller id contains it.
+	// Type keeps only "in", "out" (through a trunk) or "internal" calls; "" all.
+	Type string
+	// Trunks are the trunks' endpoint names (for Type and Row.Type).
+	Trunks []string
+	// Filter keeps calls whose numbers, caller id or names contain it.
 	Filter string
-	// Limit (at least 1) and Offset page through the result, newest first.
+	// RemoveLost leaves out calls not answered (NO ANSWER, BUSY, FAILED).
+	RemoveLost bool
+	// Sort is "<column> asc|desc" with column time, duration, billsec, src,
+	// dst, cnum, cnam or disposition; "" is "time desc".
+	Sort string
+	// Limit (at least 1) and Offset page through the result.
 	Limit, Offset int
 }
 
@@ -285,7 +328,11 @@ type QueryError struct {
 
 func (e *QueryError) Error() string { return e.Msg }
 
-// Query counts the calls q selects and returns the page it asks for, newest first.
+var sortColumns = map[string]bool{"time": true, "duration": true, "billsec": true, "src": true, "dst": true, "cnum": true, "cnam": true, "disposition": true}
+
+const lost = `('NO ANSWER','BUSY','FAILED')`
+
+// Query counts the calls q selects and returns the page it asks for.
 func (s *Store) Query(ctx context.Context, q Query) (int, []Row, error) {
 	if !q.From.Before(q.To) {
 		return 0, nil, &QueryError{Field: "from", Msg: "from must be before to"}
@@ -293,57 +340,104 @@ func (s *Store) Query(ctx context.Context, q Query) (int, []Row, error) {
 	if q.Limit < 1 || q.Offset < 0 {
 		return 0, nil, &QueryError{Field: "limit", Msg: "limit must be at least 1 and offset not negative"}
 	}
+	order := "time DESC"
+	if q.Sort != "" {
+		col, dir, _ := strings.Cut(strings.TrimSpace(q.Sort), " ")
+		dir = strings.ToUpper(strings.TrimSpace(dir))
+		if !sortColumns[col] || (dir != "" && dir != "ASC" && dir != "DESC") {
+			return 0, nil, &QueryError{Field: "sort", Msg: "sort must be a column (time, duration, billsec, src, dst, cnum, cnam, disposition) and asc or desc"}
+		}
+		order = col + " " + firstNonEmpty(dir, "ASC")
+	}
 	where := `time >= ? AND time < ?`
 	args := []any{q.From.Unix(), q.To.Unix()}
 	var exts []any
 	for _, e := range q.Extensions {
 		exts = append(exts, e)
 	}
-	ph := strings.TrimSuffix(strings.Repeat("?,", len(exts)), ",")
+	ph := "(" + strings.TrimSuffix(strings.Repeat("?,", len(exts)), ",") + ")"
+	mine := func(col string) string { return col + " IN " + ph }
+	notAnsweredElsewhere := ` AND NOT EXISTS (SELECT 1 FROM cdr_leg b WHERE b.uniqueid = cdr_leg.callkey AND b.disposition = 'ANSWERED')`
 	switch {
-	case q.Direction != "" && q.Direction != "in" && q.Direction != "out":
-		return 0, nil, &QueryError{Field: "direction", Msg: "direction must be in or out"}
+	case q.Direction != "" && q.Direction != "in" && q.Direction != "out" && q.Direction != "lost":
+		return 0, nil, &QueryError{Field: "direction", Msg: "direction must be in, out or lost"}
 	case len(exts) == 0 && q.Direction != "":
 		return 0, nil, &QueryError{Field: "direction", Msg: "direction needs extensions"}
 	case len(exts) == 0:
 	case q.Direction == "in":
-		where += ` AND dst IN (` + ph + `)`
-		args = append(args, exts...)
+		where += ` AND NOT ` + mine("cnum") + ` AND ` + mine("dst")
+		args = append(append(args, exts...), exts...)
+	case q.Direction == "lost":
+		where += ` AND NOT ` + mine("cnum") + ` AND ` + mine("dst") + ` AND disposition IN ` + lost + notAnsweredElsewhere
+		args = append(append(args, exts...), exts...)
 	case q.Direction == "out":
-		where += ` AND (src IN (` + ph + `) OR cnum IN (` + ph + `))`
+		where += ` AND ` + mine("cnum") + ` AND NOT ` + mine("dst")
 		args = append(append(args, exts...), exts...)
 	default:
-		where += ` AND (dst IN (` + ph + `) OR src IN (` + ph + `) OR cnum IN (` + ph + `))`
+		where += ` AND (` + mine("cnum") + ` OR ` + mine("dst") + ` OR ` + mine("src") + `)`
 		args = append(append(append(args, exts...), exts...), exts...)
 	}
-	if q.Filter != "" {
-		where += ` AND (src LIKE ? ESCAPE '\' OR dst LIKE ? ESCAPE '\' OR cnum LIKE ? ESCAPE '\' OR cnam LIKE ? ESCAPE '\')`
-		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(q.Filter) + "%"
-		args = append(args, like, like, like, like)
+	// The unanswered leg of a call that was answered is not a call of its own.
+	where += ` AND NOT (disposition = 'NO ANSWER' AND EXISTS (SELECT 1 FROM cdr_leg b WHERE b.uniqueid = cdr_leg.uniqueid AND b.callkey = cdr_leg.callkey AND b.disposition = 'ANSWERED'))`
+	if q.RemoveLost {
+		where += ` AND disposition NOT IN ` + lost
 	}
+	if q.Filter != "" {
+		where += ` AND (src LIKE ? ESCAPE '\' OR dst LIKE ? ESCAPE '\' OR cnum LIKE ? ESCAPE '\' OR cnam LIKE ? ESCAPE '\' OR clid LIKE ? ESCAPE '\')`
+		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(q.Filter) + "%"
+		args = append(args, like, like, like, like, like)
+	}
+	typ := `'internal'`
+	if len(q.Trunks) > 0 {
+		var in, out []string
+		for _, t := range q.Trunks {
+			in = append(in, `channel LIKE `+sqlString("%/"+t+"-%"))
+			out = append(out, `dstchannel LIKE `+sqlString("%/"+t+"-%"))
+		}
+		typ = `CASE WHEN ` + strings.Join(in, " OR ") + ` THEN 'in' WHEN ` + strings.Join(out, " OR ") + ` THEN 'out' ELSE 'internal' END`
+	}
+	switch q.Type {
+	case "":
+	case "in", "out", "internal":
+		where += ` AND (` + typ + `) = '` + q.Type + `'`
+	default:
+		return 0, nil, &QueryError{Field: "type", Msg: "type must be in, out or internal"}
+	}
+	group := ` GROUP BY uniqueid, callkey, disposition`
 	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM cdr_leg WHERE `+where, args...).Scan(&n); err != nil {
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM cdr_leg WHERE `+where+group+`)`, args...).Scan(&n); err != nil {
 		return 0, nil, fmt.Errorf("cdr: count: %w", err)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT time, uniqueid, src, dst, cnum, cnam, duration, billsec, disposition, recordingfile
-		FROM cdr_leg WHERE `+where+` ORDER BY time DESC, uniqueid DESC, sequence DESC LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
+	// One row per call: the leg with the longest duration gives the fields
+	// (SQLite takes bare columns from the row MAX picks when MAX is the only
+	// aggregate: the billable seconds are a subquery for that reason).
+	dir := `''`
+	if len(exts) > 0 {
+		dir = `CASE WHEN ` + mine("cnum") + ` AND NOT ` + mine("dst") + ` THEN 'out' WHEN NOT ` + mine("cnum") + ` AND ` + mine("dst") + ` THEN 'in' ELSE '' END`
+	}
+	sel := `SELECT time, channel, dstchannel, uniqueid, callkey, userfield, MAX(duration) AS duration,
+		(SELECT CASE WHEN b.disposition = 'ANSWERED' THEN MAX(b.billsec) ELSE MIN(b.billsec) END FROM cdr_leg b
+			WHERE b.uniqueid = cdr_leg.uniqueid AND b.callkey = cdr_leg.callkey AND b.disposition = cdr_leg.disposition) AS billsec,
+		disposition, dcontext, lastapp,
+		recordingfile, cnum, cnam, src, dst, clid, ` + dir + `, ` + typ + `,
+		COALESCE((SELECT c.dst FROM cdr_leg c WHERE c.uniqueid = cdr_leg.callkey AND c.dst != cdr_leg.dst AND c.lastapp = 'Queue' LIMIT 1), '')
+		FROM cdr_leg WHERE ` + where + group + ` ORDER BY ` + order + `, uniqueid DESC LIMIT ? OFFSET ?`
+	selArgs := append([]any{}, args...)
+	if len(exts) > 0 {
+		selArgs = append(append(append(append(exts, exts...), exts...), exts...), selArgs...)
+	}
+	rows, err := s.db.QueryContext(ctx, sel, append(selArgs, q.Limit, q.Offset)...)
 	if err != nil {
 		return 0, nil, fmt.Errorf("cdr: query: %w", err)
 	}
 	defer rows.Close()
-	mine := map[string]bool{}
-	for _, e := range q.Extensions {
-		mine[e] = true
-	}
 	out := []Row{}
 	for rows.Next() {
 		var r Row
-		if err := rows.Scan(&r.Time, &r.Uniqueid, &r.Src, &r.Dst, &r.Cnum, &r.Cnam, &r.Duration, &r.Billsec, &r.Disposition, &r.Recordingfile); err != nil {
+		if err := rows.Scan(&r.Time, &r.Channel, &r.DstChannel, &r.Uniqueid, &r.Linkedid, &r.Userfield, &r.Duration, &r.Billsec,
+			&r.Disposition, &r.Dcontext, &r.Lastapp, &r.Recordingfile, &r.Cnum, &r.Cnam, &r.Src, &r.Dst, &r.Clid, &r.Direction,
+			&r.Type, &r.Queue); err != nil {
 			return 0, nil, fmt.Errorf("cdr: read: %w", err)
-		}
-		r.Direction = "out"
-		if mine[r.Dst] {
-			r.Direction = "in"
 		}
 		out = append(out, r)
 	}
@@ -352,3 +446,6 @@ func (s *Store) Query(ctx context.Context, q Query) (int, []Row, error) {
 	}
 	return n, out, nil
 }
+
+// sqlString quotes s as an SQL string literal.
+func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

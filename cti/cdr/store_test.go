@@ -166,3 +166,35 @@ func TestFilePrivate(t *testing.T) {
 	}
 	check("reopened")
 }
+
+// A call parked and picked up (or transferred) gives several CDRs with one
+// UniqueID and often one destination; every one is kept (by Sequence) and a
+// query merges them into the call as nethcti shows it: the longest duration,
+// the billable seconds of the answered leg.
+func TestLegsKeptAndMerged(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	day := time.Date(2026, 3, 2, 0, 0, 0, 0, time.Local)
+	leg := func(seq string, dur, bill int, disp string) ami.Message {
+		ev := cdrEvent("9.1", "201", "202", `"Alice" <201>`, day.Add(9*time.Hour), dur, bill, disp)
+		ev.Add("LinkedID", "9.1")
+		ev.Add("Sequence", seq)
+		return ev
+	}
+	for _, ev := range []ami.Message{leg("10", 4, 4, "ANSWERED"), leg("11", 30, 0, "ANSWERED"), leg("11", 30, 0, "ANSWERED")} {
+		if err := s.Add(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.CallLegs(ctx, "9.1"); err != nil || n != 2 {
+		t.Fatalf("legs: %d %v", n, err)
+	}
+	n, rows, err := s.Query(ctx, Query{From: day, To: day.AddDate(0, 0, 1), Limit: 10, Extensions: []string{"201"}})
+	if err != nil || n != 1 || rows[0].Duration != 30 || rows[0].Billsec != 4 || rows[0].Linkedid != "9.1" || rows[0].Direction != "out" {
+		t.Fatalf("merged call: %d %+v %v", n, rows, err)
+	}
+}

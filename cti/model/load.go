@@ -3,7 +3,6 @@ package model
 import (
 	"encoding/json"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -16,10 +15,13 @@ type Snapshot struct {
 	Channels  []ami.Message // CoreShowChannel events
 	Queues    []ami.Message // QueueParams, QueueMember, QueueEntry events of QueueStatus
 	Parked    []ami.Message // ParkedCall events of ParkedCalls
-	// DND and CF are the AstDB entries of each extension (absent: unknown,
-	// the previous value is kept).
-	DND map[string]bool
-	CF  map[string]string
+	Lots      []ami.Message // Parkinglot events of Parkinglots
+	Confs     []ami.Message // ConfbridgeList events of each room of ConfbridgeListRooms
+	// DND and the call forwards are the AstDB entries of each extension
+	// (absent: unknown, the previous value is kept). CF, CFB and CFU hold
+	// AstDB's values ("vmu<box>" is a forward to voice mail).
+	DND          map[string]bool
+	CF, CFB, CFU map[string]string
 }
 
 // Load replaces the model with a snapshot (keeping DND and call forward, which
@@ -29,7 +31,7 @@ func (m *Model) Load(s Snapshot) []Emit {
 	oldExt := map[string]string{}
 	keep := map[string]*Extension{}
 	for e, x := range m.exts {
-		oldExt[e] = fingerprint(x.Status+strconv.FormatBool(x.DND)+x.CF, x.Conversations)
+		oldExt[e] = extPrint(x)
 		keep[e] = x
 	}
 	oldTrunk := map[string]string{}
@@ -56,14 +58,29 @@ func (m *Model) Load(s Snapshot) []Emit {
 		} else {
 			x := m.ensureExt(e)
 			if k := keep[e]; k != nil {
-				x.DND, x.CF = k.DND, k.CF
+				x.DND, x.CF, x.CFVm, x.CFB, x.CFBVm, x.CFU, x.CFUVm = k.DND, k.CF, k.CFVm, k.CFB, k.CFBVm, k.CFU, k.CFUVm
+				x.SipUserAgent = k.SipUserAgent
 			}
 			if v, ok := s.DND[e]; ok {
 				x.DND = v
 			}
 			if v, ok := s.CF[e]; ok {
-				x.CF = v
+				x.CF, x.CFVm = splitVM(v)
 			}
+			if v, ok := s.CFB[e]; ok {
+				x.CFB, x.CFBVm = splitVM(v)
+			}
+			if v, ok := s.CFU[e]; ok {
+				x.CFU, x.CFUVm = splitVM(v)
+			}
+			for _, ct := range strings.Split(ev.Get("Contacts"), ",") {
+				// "201/sip:201@192.0.2.7:5062"
+				if _, uri, ok := strings.Cut(ct, "/"); ok && uri != "" {
+					x.IP, x.Port = contactAddr(uri)
+					break
+				}
+			}
+			x.UseWebsocket = strings.Contains(strings.ToLower(ev.Get("Transport")), "ws")
 		}
 	}
 	byBridge := map[string][]*channel{}
@@ -109,6 +126,10 @@ func (m *Model) Load(s Snapshot) []Emit {
 				q.Strategy = ev.Get("Strategy")
 				q.Completed = atoi(ev.Get("Completed"))
 				q.Abandoned = atoi(ev.Get("Abandoned"))
+				q.AvgHoldTime = atoi(ev.Get("Holdtime"))
+				q.AvgTalkTime = atoi(ev.Get("TalkTime"))
+				q.ServiceLevelTimePeriod = atoi(ev.Get("ServiceLevel"))
+				q.ServiceLevelPercentage = ev.Get("ServicelevelPerf")
 			}
 		case "QueueMember":
 			m.memberFrom(ev)
@@ -122,9 +143,15 @@ func (m *Model) Load(s Snapshot) []Emit {
 				c.Queue = q.Queue
 			}
 			wait := time.Duration(atoi(ev.Get("Wait"))) * time.Second
-			q.WaitingCallers[ch] = &QueueCaller{Queue: q.Queue, Channel: ch, Num: unknownEmpty(ev.Get("CallerIDNum")),
-				Name: unknownEmpty(ev.Get("CallerIDName")), Position: atoi(ev.Get("Position")), Since: m.now().Add(-wait).UnixMilli()}
+			q.WaitingCallers[ch] = &QueueCaller{ID: ch, Queue: q.Queue, Channel: ch, Num: unknownEmpty(ev.Get("CallerIDNum")),
+				Name: unknownEmpty(ev.Get("CallerIDName")), Position: atoi(ev.Get("Position")), WaitingTime: m.now().Add(-wait).UnixMilli()}
 		}
+	}
+	for _, ev := range s.Lots {
+		m.lotFrom(ev)
+	}
+	for _, ev := range s.Confs {
+		m.conference(ev, touched{})
 	}
 	for _, ev := range s.Parked {
 		m.parkingFrom(ev)
@@ -143,7 +170,7 @@ func (m *Model) Load(s Snapshot) []Emit {
 	for e := range m.exts {
 		m.rebuild(e)
 		x := m.exts[e]
-		if oldExt[e] != fingerprint(x.Status+strconv.FormatBool(x.DND)+x.CF, x.Conversations) {
+		if oldExt[e] != extPrint(x) {
 			out = append(out, Emit{Name: "extenUpdate", Data: x, Room: RoomPresence, Also: []string{e}})
 		}
 	}
@@ -166,10 +193,19 @@ func (m *Model) Load(s Snapshot) []Emit {
 	}
 	for n := range oldPark {
 		if m.parkings[n] == nil {
-			out = append(out, Emit{Name: "parkingUpdate", Data: &Parking{Parking: n}, Room: RoomParkings})
+			out = append(out, Emit{Name: "parkingUpdate", Data: &Parking{Name: n, Parking: n}, Room: RoomParkings})
 		}
 	}
 	return out
+}
+
+// splitVM reads an AstDB call forward: "vmu201" forwards to voice mail box
+// 201, anything else to a number.
+func splitVM(v string) (number, box string) {
+	if b, ok := strings.CutPrefix(v, "vmu"); ok {
+		return "", b
+	}
+	return v, ""
 }
 
 func jsonString(v any) string {

@@ -29,6 +29,15 @@ func Encode(name string, data any) ([]byte, error) {
 	return append([]byte("42"), b...), nil
 }
 
+// EncodeArgs encodes an event with several arguments (emit(name, a, b)).
+func EncodeArgs(name string, args ...any) ([]byte, error) {
+	b, err := json.Marshal(append([]any{name}, args...))
+	if err != nil {
+		return nil, fmt.Errorf("socket.io: encode %s: %w", name, err)
+	}
+	return append([]byte("42"), b...), nil
+}
+
 // parseFrame decodes an Engine.IO frame into its type and, for messages, the
 // socket.io packet inside.
 func parseFrame(b []byte) (byte, *packet, error) {

@@ -38,6 +38,11 @@ type PhoneOptions struct {
 	// HangupAfter: the phone hangs up an answered incoming call after this
 	// long (0: it holds the call until the peer or Call.Hangup ends it).
 	HangupAfter time.Duration
+	// NotifyAuth: the phone challenges every out-of-dialog NOTIFY with 401
+	// (Digest, qop=auth, realm "sbtest-phone") and answers the signed retry
+	// 200 when SIPp's verifyauth accepts it with the extension's credentials,
+	// 403 otherwise, as a Cisco phone with Auth_Resync-Reboot does.
+	NotifyAuth bool
 }
 
 // CallOptions shape an outgoing call.
@@ -157,7 +162,7 @@ func (m SIPMessage) String() string {
 
 type scenarioData struct {
 	Ext, Name, Password, UserAgent, Number string
-	Register, Auth                         bool
+	Register, Auth, NotifyAuth             bool
 	AnswerMS, HangupMS                     int
 	Local, Remote, Target                  string
 	Audio                                  string // raw PCMU the phone streams once a call is up
@@ -217,7 +222,7 @@ func (ph *Phone) startMain(t testing.TB, register bool, o PhoneOptions) {
 		answer = -1
 	}
 	d := scenarioData{Ext: ph.Ext.Number, Name: ph.Ext.Name, Password: ph.Ext.Password, UserAgent: "sbtest-phone-" + ph.Ext.Number,
-		Audio: ph.audio, Register: register, AnswerMS: answer, HangupMS: int(o.HangupAfter / time.Millisecond),
+		Audio: ph.audio, Register: register, NotifyAuth: o.NotifyAuth, AnswerMS: answer, HangupMS: int(o.HangupAfter / time.Millisecond),
 		Local: "[$ito];tag=[pid]SIPpTag01[call_number]", Remote: "[$ifrom]", Target: "[$icontact]"}
 	oocXML := ph.render(t, "incoming.xml", "incoming", d)
 	args := []string{"-sf", oocXML} // the trunk: SIPp in server mode, one call per INVITE
@@ -611,6 +616,20 @@ func (ph *Phone) Unregister(t testing.TB) {
 	t.Helper()
 	if err := ph.unregister(5 * time.Second); err != nil {
 		t.Fatalf("phone %s: unregister: %v\n%s", ph.Ext.Number, err, ph.debug())
+	}
+}
+
+// PowerOff stops the phone's processes without unregistering, as a phone
+// that loses power: the PBX keeps its contact until the registration expires,
+// and nothing answers there.
+func (ph *Phone) PowerOff(t testing.TB) {
+	t.Helper()
+	ph.mu.Lock()
+	procs := append([]*sippProc(nil), ph.procs...)
+	ph.mu.Unlock()
+	for _, p := range procs {
+		p.cmd.Process.Kill() //nolint:errcheck // it may have ended
+		<-p.done
 	}
 }
 

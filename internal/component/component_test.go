@@ -208,8 +208,12 @@ func TestActiveOnlyFollowsRole(t *testing.T) {
 		if c := h.getPlain("/gated/x"); c != http.StatusServiceUnavailable {
 			t.Fatalf("round %d passive: plain %d", round, c)
 		}
-		if _, r := h.health(t); r.Components["gated"].Status != Off || r.Role != "passive" {
-			t.Fatalf("round %d passive health: %+v", round, r)
+		if code, r := h.health(t); code != http.StatusOK || r.Components["gated"].Status != Off || r.Role != "passive" {
+			t.Fatalf("round %d passive health %d: %+v", round, code, r)
+		}
+		// A load balancer asks for the active node: the passive one is out.
+		if c := h.get("/healthz?role=active"); c != http.StatusServiceUnavailable {
+			t.Fatalf("round %d passive: /healthz?role=active %d", round, c)
 		}
 		rs.set(true)
 		waitFor(t, "activation", func() bool { return gated.runs.Load() == round && gated.open.Load() == 1 })
@@ -221,6 +225,9 @@ func TestActiveOnlyFollowsRole(t *testing.T) {
 		}
 		if code, r := h.health(t); code != http.StatusOK || r.Components["gated"].Status != OK || r.Role != "active" {
 			t.Fatalf("round %d active health %d: %+v", round, code, r)
+		}
+		if c := h.get("/healthz?role=active"); c != http.StatusOK {
+			t.Fatalf("round %d active: /healthz?role=active %d", round, c)
 		}
 		rs.set(true) // no change: no restart
 		rs.set(false)

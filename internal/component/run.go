@@ -125,8 +125,8 @@ func mount(o Options, entries []entry) error {
 
 // healthFunc is /healthz: the store, then every component; 503 when the store
 // or a component is down.
-func healthFunc(o Options, entries []entry) func(ctx context.Context) (int, []byte) {
-	return func(ctx context.Context) (int, []byte) {
+func healthFunc(o Options, entries []entry) func(ctx context.Context) healthReport {
+	return func(ctx context.Context) healthReport {
 		r := healthReport{Status: OK, Revision: o.Store.Revision(), Components: map[string]Health{}}
 		if o.Role != nil {
 			r.Role = "passive"
@@ -153,6 +153,6 @@ func healthFunc(o Options, entries []entry) func(ctx context.Context) (int, []by
 			r.Components[e.c.Name()] = h
 			worst(h)
 		}
-		return marshalHealth(r)
+		return r
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,7 +34,19 @@ type Web struct {
 	plain    []plainRoute
 	gatherer prometheus.Gatherer
 	requests *prometheus.CounterVec
-	health   func(ctx context.Context) (int, []byte)
+	health   func(ctx context.Context) healthReport
+	routes   []Route
+}
+
+// Route is one API route a component mounted: the OpenAPI document is checked
+// against this list, so it comes from the router itself.
+type Route struct {
+	// Pattern is the net/http pattern, "GET /api/v1/tenants/{id}".
+	Pattern string
+	// Component is the name of the component that mounted it.
+	Component string
+	// Public routes skip authentication (the login, the API description).
+	Public bool
 }
 
 type plainRoute struct {
@@ -46,7 +59,7 @@ func NewWeb(auth Authenticator) *Web {
 	return &Web{auth: auth, secure: http.NewServeMux(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchboard_http_requests_total",
 			Help: "HTTP requests by listener, area and status code."}, []string{"listener", "area", "code"}),
-		health: func(context.Context) (int, []byte) { return http.StatusOK, []byte(`{"status":"ok"}` + "\n") },
+		health: func(context.Context) healthReport { return healthReport{Status: OK, Components: map[string]Health{}} },
 	}
 }
 
@@ -62,11 +75,31 @@ func (r router) Admin(pattern string, h httpapi.Handler) {
 	if _, path, _ := strings.Cut(pattern, " "); !strings.HasPrefix(path, "/api/v1/") {
 		panic("component " + r.name + ": admin route outside /api/v1/: " + pattern)
 	}
+	r.w.routes = append(r.w.routes, Route{Pattern: pattern, Component: r.name})
 	r.w.secure.Handle(pattern, r.w.auth.Wrap(h))
 }
 
 func (r router) Handle(pattern string, h http.Handler) {
+	// A method-qualified route under /api/v1/ is part of the API (the login);
+	// prefixes ("/api/", "/webrest/") are not.
+	if method, path, ok := strings.Cut(pattern, " "); ok && method != "" && strings.HasPrefix(path, "/api/v1/") {
+		r.w.routes = append(r.w.routes, Route{Pattern: pattern, Component: r.name, Public: true})
+	}
 	r.w.secure.Handle(pattern, r.gate.handler(r.name, h))
+}
+
+// Routes lists the API routes mounted so far, sorted by path then method.
+func (w *Web) Routes() []Route {
+	out := append([]Route(nil), w.routes...)
+	sort.Slice(out, func(i, j int) bool {
+		mi, pi, _ := strings.Cut(out[i].Pattern, " ")
+		mj, pj, _ := strings.Cut(out[j].Pattern, " ")
+		if pi != pj {
+			return pi < pj
+		}
+		return mi < mj
+	})
+	return out
 }
 
 func (r router) Plain(prefix string, h fasthttp.RequestHandler) {
@@ -78,7 +111,7 @@ func (w *Web) Secure() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", w.secure)
 	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, r *http.Request) {
-		code, body := w.healthNow(r.Context())
+		code, body := w.healthNow(r.Context(), r.URL.Query().Get("role") == "active")
 		rw.Header().Set("Content-Type", "application/json")
 		rw.Header().Set("Cache-Control", "no-store")
 		rw.WriteHeader(code)
@@ -107,7 +140,7 @@ func (w *Web) Plain(fallback fasthttp.RequestHandler) fasthttp.RequestHandler {
 			}
 		}
 		if string(p) == "/healthz" && ctx.IsGet() {
-			code, body := w.healthNow(ctx)
+			code, body := w.healthNow(ctx, string(ctx.QueryArgs().Peek("role")) == "active")
 			ctx.SetContentType("application/json")
 			ctx.Response.Header.Set("Cache-Control", "no-store")
 			ctx.SetStatusCode(code)
@@ -119,10 +152,19 @@ func (w *Web) Plain(fallback fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return countFast(w.requests, h)
 }
 
-func (w *Web) healthNow(ctx context.Context) (int, []byte) {
+// healthNow is /healthz. A passive HA node is healthy (200) when its parts
+// are: it is ready to take over. A load balancer in front of both nodes asks
+// /healthz?role=active instead, which answers 503 on the passive node, so
+// that only the active one gets traffic.
+func (w *Web) healthNow(ctx context.Context, activeOnly bool) (int, []byte) {
 	hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	return w.health(hctx)
+	r := w.health(hctx)
+	code, body := marshalHealth(r)
+	if activeOnly && r.Role == "passive" {
+		code = http.StatusServiceUnavailable
+	}
+	return code, body
 }
 
 // healthReport is the body of /healthz.

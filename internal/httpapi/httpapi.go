@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -98,7 +100,10 @@ func StoreError(err error) (status int, field, msg string, ok bool) {
 	var ve *store.ValidationError
 	var ce *store.ConflictError
 	var ro *store.ReadOnlyError
+	var nf *store.NotFoundError
 	switch {
+	case errors.As(err, &nf):
+		return http.StatusNotFound, "", nf.What, true
 	case errors.As(err, &ro):
 		return http.StatusServiceUnavailable, "", ro.Msg, true
 	case errors.As(err, &ve):
@@ -450,6 +455,7 @@ func MountCRUD(rt AdminRouter, base string, global bool, ts Tenants, c CRUD) {
 		if err != nil {
 			return err
 		}
+		SortItems(v)
 		WriteJSON(w, http.StatusOK, map[string]any{"items": c.view(v)})
 		return nil
 	})
@@ -496,6 +502,105 @@ func MountCRUD(rt AdminRouter, base string, global bool, ts Tenants, c CRUD) {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
+}
+
+// sortKeys are the JSON fields list answers are ordered by, the first one an
+// item has: what a person scans a list for.
+var sortKeys = []string{"mac", "extension", "username", "name", "id"}
+
+// SortItems orders a slice of structs (or of pointers to structs) by the first
+// of sortKeys its items have, comparing digit runs of extensions and names as
+// numbers ("202" before "1001"), so every list the API answers comes in the same, readable order.
+// Anything else is left alone.
+func SortItems(v any) {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Slice || rv.Len() < 2 {
+		return
+	}
+	et := rv.Type().Elem()
+	ptr := et.Kind() == reflect.Pointer
+	if ptr {
+		et = et.Elem()
+	}
+	if et.Kind() != reflect.Struct {
+		return
+	}
+	var idx []int
+	natural := false
+	for _, k := range sortKeys {
+		if idx = fieldByJSON(et, k); idx != nil {
+			// Extensions are numbers; MACs and names are compared as text.
+			natural = k == "extension" || k == "name" || k == "username"
+			break
+		}
+	}
+	if idx == nil {
+		return
+	}
+	key := func(i int) string {
+		e := rv.Index(i)
+		if ptr {
+			if e.IsNil() {
+				return ""
+			}
+			e = e.Elem()
+		}
+		return fmt.Sprint(e.FieldByIndex(idx).Interface())
+	}
+	sort.SliceStable(v, func(i, j int) bool {
+		if natural {
+			return NaturalLess(key(i), key(j))
+		}
+		return strings.ToLower(key(i)) < strings.ToLower(key(j))
+	})
+}
+
+func fieldByJSON(t reflect.Type, name string) []int {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == name && f.IsExported() {
+			return []int{i}
+		}
+		if f.Anonymous && f.Type.Kind() == reflect.Struct && tag == "" {
+			if sub := fieldByJSON(f.Type, name); sub != nil {
+				return append([]int{i}, sub...)
+			}
+		}
+	}
+	return nil
+}
+
+// NaturalLess compares case-insensitively, digit runs by their value.
+func NaturalLess(a, b string) bool {
+	a, b = strings.ToLower(a), strings.ToLower(b)
+	for a != "" && b != "" {
+		da, db := digits(a), digits(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if len(na) != len(nb) {
+				return len(na) < len(nb)
+			}
+			if na != nb {
+				return na < nb
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+func digits(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
 }
 
 // Page sizes of paged lists.

@@ -7,6 +7,7 @@ import {
   register, flash, confirmDialog, errorMessage, message, section, busy, download, debounce,
 } from "../core/kit.js";
 import { catalog, modelLabel, brandOptions, accountLabel } from "./shared/catalog.js";
+import { deviceButtons, tenantButtons } from "./shared/resync.js";
 
 const PAGE = 50;
 
@@ -69,6 +70,7 @@ async function listPage(ctx) {
       });
     } }, t("devices.export")),
     canWrite() ? importButton(box, ctx) : null,
+    ...tenantButtons(res.total, box),
     canWrite() ? h("a", { href: "#/devices/new", class: "button", id: "add-device", role: "button" }, t("devices.add")) : null);
   ctx.show(t("devices.nav"), tools, box, rows,
     pager({ id: "devices-pager", total: res.total, offset, limit: PAGE, count: items.length,
@@ -140,6 +142,7 @@ async function editPage(ctx, id) {
   const ro = !canWrite();
   const preview = h("div", { id: "device-preview" });
   const note = h("div", { id: "device-note" });
+  const acted = h("div", { id: "device-resync-msg" });
   const static_ = (vals) => vals.dhcp === false;
   const ipField = (name, label, required) => ({ name, label, show: static_, required,
     validate: (val) => (val && !/^\d{1,3}(\.\d{1,3}){3}$/.test(val) ? t("devices.err.ipv4", { field: label }) : "") });
@@ -194,6 +197,7 @@ async function editPage(ctx, id) {
     errorFields: { ip_mode: "dhcp" },
     buttons: [
       ro ? null : h("button", { type: "button", class: "secondary", id: "device-preview-btn", onclick: (ev) => busy(ev.currentTarget, () => doPreview()) }, t("devices.preview")),
+      ...(isNew ? [] : deviceButtons(d, acted)),
       ro || isNew ? null : h("button", { type: "button", class: "danger", id: "device-delete", onclick: () => doDelete() }, t("core.delete")),
       h("a", { href: "#/devices", class: "back" }, t("core.back")),
     ],
@@ -248,7 +252,7 @@ async function editPage(ctx, id) {
     feature("redirect") ? h("tr", {}, h("th", {}, t("devices.redirect_state")), h("td", {}, redirectTag(dev.redirect) || t("devices.redirect.none"))) : null,
     ro ? null : h("tr", {}, h("th", {}, t("devices.secret_url")), h("td", {}, secretURL(id)))))) : null;
   ctx.show(isNew ? t("devices.new_title") : t("devices.edit_title", { mac: d.mac }),
-    ro ? message("info", t("core.read_only")) : null, note, state, f.el, preview);
+    ro ? message("info", t("core.read_only")) : null, note, acted, state, f.el, preview);
 }
 
 // secretURL shows a device's secret provisioning URL on demand (a reveal,

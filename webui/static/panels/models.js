@@ -8,6 +8,7 @@ import {
   h, mono, tag, t, plain, api, tbase, S, canWrite, form, choose, table, register, flash, confirmDialog,
   errorMessage, message, busy,
 } from "../core/kit.js";
+import { offer } from "./shared/resync.js";
 import { catalog, invalidate, brandName, brandOptions } from "./shared/catalog.js";
 
 const FORMATS = ["AABBCCDDEEFF", "aabbccddeeff", "AA:BB:CC:DD:EE:FF", "aa:bb:cc:dd:ee:ff", "AA-BB-CC-DD-EE-FF", "aa-bb-cc-dd-ee-ff"];
@@ -151,6 +152,7 @@ async function editPage(ctx, id) {
       };
       const saved = await api(isNew ? "POST" : "PATCH", base + (isNew ? "" : "/" + encodeURIComponent(id)), body);
       invalidate();
+      if (!isNew) await offer("model", saved);
       flash("ok", t("models.saved", { name: saved.name }));
       ctx.go(["models"], {});
     },

@@ -8,6 +8,7 @@ import {
   h, v, mono, tag, t, plain, has, api, tbase, q, S, canWrite, isAdmin, form, table, register, flash, confirmDialog,
   errorMessage, message, section, busy, debounce, uid,
 } from "../core/kit.js";
+import { offer } from "./shared/resync.js";
 import { invalidate } from "./shared/catalog.js";
 
 register({
@@ -219,6 +220,7 @@ async function editPage(ctx, id) {
       if (!layout()) throw Object.assign(new Error(""), { status: 400, field: "body", local: true });
       const saved = await api(isNew ? "POST" : "PATCH", base(x.origin) + (isNew ? "" : "/" + encodeURIComponent(id)), vals);
       invalidate();
+      if (!isNew) await offer("template", saved);
       flash("ok", t("templates.saved", { name: saved.name }));
       ctx.go(["templates"], {});
     },
