@@ -311,7 +311,12 @@ func deviceVerbs() []verb {
 			}
 			return base + "/devices/" + fmt.Sprint(d["id"]) + "/reveal", nil
 		}))
-	vs = append(vs, deviceEditVerbs()...)
+	// device show is deviceLineKeyVerbs' (the device with its lines and keys).
+	for _, v := range deviceEditVerbs() {
+		if v.name != "show" {
+			vs = append(vs, v)
+		}
+	}
 	vs = append(vs, resyncVerbs()...)
 	return append(vs, csvVerbs("devices")...)
 }

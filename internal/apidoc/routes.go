@@ -188,6 +188,8 @@ var ops = concat(
 		{Pattern: "POST " + tb + "/devices/{id}/preview", Tag: "devices", Summary: "Render a device's file without saving", In: previewRequest{}, Out: preview{}},
 		{Pattern: "GET " + tb + "/devices.csv", Tag: "devices", Summary: "Devices as CSV", Out: CSV},
 		{Pattern: "POST " + tb + "/devices.csv", Tag: "devices", Summary: "Import devices from CSV (all rows or none)", In: CSV, Out: provision.ImportResult{}},
+		{Pattern: "GET " + tb + "/device-keys.csv", Tag: "devices", Summary: "The devices' programmable keys as CSV, one row per key", Out: CSV},
+		{Pattern: "POST " + tb + "/device-keys.csv", Tag: "devices", Summary: "Import keys from CSV (replaces the keys of each device named; all rows or none)", In: CSV, Out: provision.ImportResult{}},
 		{Pattern: "GET " + tb + "/accounts.csv", Tag: "accounts", Summary: "Accounts as CSV", Out: CSV},
 		{Pattern: "POST " + tb + "/accounts.csv", Tag: "accounts", Summary: "Import accounts from CSV (all rows or none)", In: CSV, Out: provision.ImportResult{}},
 		{Pattern: "GET " + tb + "/files", Tag: "files", Summary: "The generated provisioning files", Out: List(provision.File{})},
