@@ -108,6 +108,11 @@ func (d *testDaemon) run(cmd *exec.Cmd) {
 	for time.Now().Before(deadline) {
 		if logs := d.stderr.String(); strings.Contains(logs, "msg=ready") || strings.Contains(logs, `"msg":"ready"`) {
 			d.readAddrs(logs)
+			// The TFTP server may log its address just after "ready" (it
+			// binds when the node is active): wait a little for it.
+			for wait := time.Now().Add(5 * time.Second); d.tftp == "" && time.Now().Before(wait); time.Sleep(20 * time.Millisecond) {
+				d.readAddrs(d.stderr.String())
+			}
 			return
 		}
 		select {
