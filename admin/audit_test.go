@@ -146,7 +146,7 @@ func TestAuditRestore(t *testing.T) {
 	t.Run("update", func(t *testing.T) {
 		id := e.createTenant("alpha")
 		e.must(http.StatusOK, "PATCH", "/api/v1/tenants/"+id, e.adminTk, obj{"name": "beta"})
-		rows, _ := e.audit(e.adminTk, "action=update&object_id="+id)
+		rows, _ := e.audit(e.adminTk, "action=update&object_type=tenant&object_id="+id)
 		if len(rows) != 1 {
 			t.Fatalf("want one update row, got %v", rows)
 		}
@@ -174,7 +174,7 @@ func TestAuditRestore(t *testing.T) {
 	t.Run("delete", func(t *testing.T) {
 		id := e.createTenant("gamma")
 		e.must(http.StatusNoContent, "DELETE", "/api/v1/tenants/"+id, e.adminTk, nil)
-		rows, _ := e.audit(e.adminTk, "action=delete&object_id="+id)
+		rows, _ := e.audit(e.adminTk, "action=delete&object_type=tenant&object_id="+id)
 		if len(rows) != 1 {
 			t.Fatalf("want one delete row, got %v", rows)
 		}
@@ -191,7 +191,7 @@ func TestAuditRestore(t *testing.T) {
 
 	t.Run("create", func(t *testing.T) {
 		id := e.createTenant("delta")
-		rows, _ := e.audit(e.adminTk, "action=create&object_id="+id)
+		rows, _ := e.audit(e.adminTk, "action=create&object_type=tenant&object_id="+id)
 		if len(rows) != 1 {
 			t.Fatalf("want one create row, got %v", rows)
 		}
@@ -277,10 +277,12 @@ func TestAuditListFilters(t *testing.T) {
 	e.must(http.StatusCreated, "POST", "/api/v1/tenants", bob, obj{"name": "t2"})            // bob: create tenant
 	e.must(http.StatusNoContent, "DELETE", "/api/v1/tenants/"+id, e.adminTk, nil)            // admin: delete tenant
 	// Before: system created the default tenant and user admin; admin created user bob.
+	// Each tenant is created with its PBX settings (and deleted with them): a
+	// second row, object type pbx, same object id.
 
 	all, total := e.audit(e.adminTk, "")
-	if total != 7 || len(all) != 7 {
-		t.Fatalf("total %d, %d rows; want 7: %v", total, len(all), all)
+	if total != 11 || len(all) != 11 {
+		t.Fatalf("total %d, %d rows; want 11: %v", total, len(all), all)
 	}
 	for i := 1; i < len(all); i++ {
 		if rowID(t, all[i-1]) <= rowID(t, all[i]) {
@@ -295,21 +297,21 @@ func TestAuditListFilters(t *testing.T) {
 		total int
 		check func(obj) bool
 	}{
-		{"month=" + month, 7, nil},
+		{"month=" + month, 11, nil},
 		{"month=1999-01", 0, nil},
-		{"day=" + day, 7, nil},
+		{"day=" + day, 11, nil},
 		{"day=1999-01-31", 0, nil},
-		{"user=system", 2, func(r obj) bool { return r["user"] == "system" }},
-		{"user=bob", 2, func(r obj) bool { return r["user"] == "bob" }},
+		{"user=system", 3, func(r obj) bool { return r["user"] == "system" }},
+		{"user=bob", 3, func(r obj) bool { return r["user"] == "bob" }},
 		{"user=nobody", 0, nil},
 		{"object_type=user", 2, func(r obj) bool { return r["object_type"] == "user" }},
 		{"object_type=tenant", 5, func(r obj) bool { return r["object_type"] == "tenant" }},
-		{"action=create", 5, func(r obj) bool { return r["action"] == "create" }},
+		{"action=create", 8, func(r obj) bool { return r["action"] == "create" }},
 		{"action=update", 1, func(r obj) bool { return r["action"] == "update" }},
-		{"action=delete", 1, func(r obj) bool { return r["action"] == "delete" }},
+		{"action=delete", 2, func(r obj) bool { return r["action"] == "delete" }},
 		{"action=restore", 0, nil},
-		{"object_id=" + id, 3, func(r obj) bool { return r["object_id"] == id }},
-		{"user=bob&action=create", 1, func(r obj) bool { return r["user"] == "bob" && r["action"] == "create" }},
+		{"object_id=" + id, 5, func(r obj) bool { return r["object_id"] == id }},
+		{"user=bob&action=create", 2, func(r obj) bool { return r["user"] == "bob" && r["action"] == "create" }},
 		{"user=admin&object_type=tenant&month=" + month, 2, func(r obj) bool { return r["user"] == "admin" }},
 	} {
 		t.Run(c.q, func(t *testing.T) {
@@ -327,7 +329,7 @@ func TestAuditListFilters(t *testing.T) {
 
 	t.Run("columns", func(t *testing.T) {
 		rows, total := e.audit(e.adminTk, "columns=id,user")
-		if total != 7 || len(rows) != 7 {
+		if total != 11 || len(rows) != 11 {
 			t.Fatalf("total %d, rows %d", total, len(rows))
 		}
 		for i, r := range rows {
@@ -352,22 +354,22 @@ func TestAuditListFilters(t *testing.T) {
 	t.Run("paging", func(t *testing.T) {
 		m := e.must(http.StatusOK, "GET", "/api/v1/audit?limit=2&offset=1", e.adminTk, nil).obj(t)
 		items := m["items"].([]any)
-		if m["total"] != float64(7) || m["limit"] != float64(2) || m["offset"] != float64(1) || len(items) != 2 {
+		if m["total"] != float64(11) || m["limit"] != float64(2) || m["offset"] != float64(1) || len(items) != 2 {
 			t.Fatalf("paging answer: %v", m)
 		}
 		if items[0].(obj)["id"] != all[1]["id"] || items[1].(obj)["id"] != all[2]["id"] {
 			t.Errorf("page = %v, want rows %v and %v", items, all[1]["id"], all[2]["id"])
 		}
-		rows, total := e.audit(e.adminTk, "limit=5&offset=5")
-		if total != 7 || len(rows) != 2 {
-			t.Errorf("last page: total %d, %d rows; want 7, 2", total, len(rows))
+		rows, total := e.audit(e.adminTk, "limit=5&offset=10")
+		if total != 11 || len(rows) != 1 {
+			t.Errorf("last page: total %d, %d rows; want 11, 1", total, len(rows))
 		}
 		rows, total = e.audit(e.adminTk, "offset=100")
-		if total != 7 || len(rows) != 0 {
+		if total != 11 || len(rows) != 0 {
 			t.Errorf("past the end: total %d, %d rows", total, len(rows))
 		}
 		rows, total = e.audit(e.adminTk, "limit=1&action=create")
-		if total != 5 || len(rows) != 1 || rows[0]["user"] != "bob" {
+		if total != 8 || len(rows) != 1 || rows[0]["user"] != "bob" {
 			t.Errorf("limit with a filter: total %d, rows %v", total, rows)
 		}
 	})

@@ -258,7 +258,7 @@ func TestConflicts(t *testing.T) {
 	t.Run("restoring a create that others depend on", func(t *testing.T) {
 		id := e.createTenant("parent")
 		e.createUser("child", "child-password", RoleTenantAdmin, id)
-		rows, _ := e.audit(e.adminTk, "action=create&object_id="+id)
+		rows, _ := e.audit(e.adminTk, "action=create&object_type=tenant&object_id="+id)
 		wantError(t, e.do("POST", fmt.Sprintf("/api/v1/audit/%d/restore", rowID(t, rows[0])), e.adminTk, nil), http.StatusConflict, "id")
 		e.must(http.StatusOK, "GET", "/api/v1/tenants/"+id, e.adminTk, nil)
 	})

@@ -296,7 +296,8 @@ func (a *API) provisioningRoutes() {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
-	for _, what := range []string{"accounts", "devices"} {
+	// device-keys.csv: one row per programmable key, the device by MAC.
+	for _, what := range []string{"accounts", "devices", "device-keys"} {
 		a.route("GET "+tb+"/"+what+".csv", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 			t, err := a.tenantOf(r, p)
 			if err != nil {
@@ -326,8 +327,11 @@ func (a *API) provisioningRoutes() {
 			}
 			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 			w.Header().Set("Content-Disposition", `attachment; filename="`+what+`.csv"`)
-			if what == "accounts" {
+			switch what {
+			case "accounts":
 				return pv.ExportAccounts(r.Context(), t, w, secrets)
+			case "device-keys":
+				return pv.ExportKeys(r.Context(), t, w)
 			}
 			return pv.ExportDevices(r.Context(), t, w, secrets)
 		})
@@ -339,14 +343,19 @@ func (a *API) provisioningRoutes() {
 			httpd.ExtendBody(r)
 			body := http.MaxBytesReader(w, r.Body, 32<<20)
 			var res provision.ImportResult
-			if what == "accounts" {
+			switch what {
+			case "accounts":
 				res, err = pv.ImportAccounts(r.Context(), p.Actor(), t, body)
-			} else {
+			case "device-keys":
+				res, err = pv.ImportKeys(r.Context(), p.Actor(), t, body)
+			default:
 				res, err = pv.ImportDevices(r.Context(), p.Actor(), t, body)
 			}
 			if err != nil {
 				return err
 			}
+			// Answer once the files reflect the import, as a device save does.
+			pv.WaitRendered(r.Context(), a.st.Revision()) //nolint:errcheck // ctx ended: answer anyway
 			writeJSON(w, http.StatusOK, res)
 			return nil
 		})
@@ -457,13 +466,13 @@ func (a *API) revealRoutes(tb string) {
 		pw, err := pv.RevealAccount(r.Context(), p.Actor(), t, r.PathValue("id"))
 		return map[string]string{"sip_password": pw}, err
 	})
-	reveal("/devices/{id}/reveal", "phone_password", func(r *http.Request, p Principal, t string) (any, error) {
-		pw, err := pv.RevealDevice(r.Context(), p.Actor(), t, r.PathValue("id"))
-		return map[string]string{"phone_password": pw}, err
+	reveal("/devices/{id}/reveal", "phone_password,provisioning_url", func(r *http.Request, p Principal, t string) (any, error) {
+		pw, u, err := pv.RevealDevice(r.Context(), p.Actor(), t, r.PathValue("id"))
+		return map[string]string{"phone_password": pw, "provisioning_url": u}, err
 	})
-	reveal("/pbx/reveal", "http_password", func(r *http.Request, p Principal, t string) (any, error) {
-		pw, err := pv.RevealPBX(r.Context(), p.Actor(), t)
-		return map[string]string{"http_password": pw}, err
+	reveal("/pbx/reveal", "http_password,phone_admin_password", func(r *http.Request, p Principal, t string) (any, error) {
+		pw, admin, err := pv.RevealPBX(r.Context(), p.Actor(), t)
+		return map[string]string{"http_password": pw, "phone_admin_password": admin}, err
 	})
 	reveal("/files/{name}/reveal", "file", func(r *http.Request, p Principal, t string) (any, error) {
 		f, err := pv.RevealFile(r.Context(), p.Actor(), t, r.PathValue("name"))

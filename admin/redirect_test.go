@@ -63,7 +63,7 @@ func TestRedirectServersAPI(t *testing.T) {
 
 	// A device assigned to it gets registered, and its view says so.
 	tb := "/api/v1/tenants/" + e.def.ID
-	acc := e.must(http.StatusCreated, "POST", tb+"/accounts", e.adminTk, obj{"extension": "301", "sip_password": "pw"}).obj(t)
+	acc := e.must(http.StatusCreated, "POST", tb+"/accounts", e.adminTk, obj{"extension": "301", "sip_password": "pw-301-Strong"}).obj(t)
 	dev := e.must(http.StatusCreated, "POST", tb+"/devices", e.adminTk, obj{"mac": "00:04:13:11:22:33", "model": "snom-d785",
 		"account": acc["id"], "redirect_server": id}).obj(t)
 	deadline := time.Now().Add(10 * time.Second)
@@ -77,8 +77,11 @@ func TestRedirectServersAPI(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if u, ok := sraps.Registered("000413112233"); !ok || u != "http://192.0.2.10/provisioning/"+e.def.ID+"/" {
-		t.Fatalf("SRAPS double has %q %v", u, ok)
+	// The phone is sent to its own secret directory, which the reveal shows.
+	rev := e.must(http.StatusOK, "POST", tb+"/devices/"+dev["id"].(string)+"/reveal", e.adminTk, nil).obj(t)
+	dir, _ := rev["provisioning_url"].(string)
+	if u, ok := sraps.Registered("000413112233"); !ok || u != dir || !strings.HasPrefix(dir, "http://192.0.2.10/provisioning/"+e.def.ID+"/") || len(dir) != len("http://192.0.2.10/provisioning/"+e.def.ID+"/")+33 {
+		t.Fatalf("SRAPS double has %q %v, reveal %q", u, ok, dir)
 	}
 	st := e.must(http.StatusOK, "GET", tb+"/redirect-status", e.adminTk, nil).obj(t)["items"].([]any)
 	if len(st) != 1 {

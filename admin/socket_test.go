@@ -105,7 +105,7 @@ func TestControlSocket(t *testing.T) {
 	if code != http.StatusCreated {
 		t.Fatalf("create over the socket: %d %v", code, ten)
 	}
-	rows, _ := e.audit(e.adminTk, "object_id="+ten["id"].(string))
+	rows, _ := e.audit(e.adminTk, "object_type=tenant&object_id="+ten["id"].(string))
 	if len(rows) != 1 || rows[0]["user"] != want || rows[0]["source_ip"] != "local" || rows[0]["action"] != "create" {
 		t.Errorf("audit of a socket write: %v", rows)
 	}

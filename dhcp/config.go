@@ -84,6 +84,7 @@ type VendorRule struct {
 
 // Options are the provisioning options of a rule. String values are templates:
 // {url} is the tenant's provisioning URL (base_url + /provisioning/[tenant/]),
+// for a configured phone its secret directory under it (.../<token>/),
 // {base_url} the provisioning base URL, {host} its host, {server_ip} this server's
 // address, {mac} the client MAC as AABBCCDDEEFF and {mac_lower} as aabbccddeeff.
 // Empty values send nothing.

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,9 +17,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/switchboard-pbx/switchboard/httpprov"
 	"github.com/switchboard-pbx/switchboard/internal/nstest"
 	"github.com/switchboard-pbx/switchboard/internal/provtest"
 	"github.com/switchboard-pbx/switchboard/provision"
+	"github.com/switchboard-pbx/switchboard/ratelimit"
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
@@ -251,12 +255,18 @@ func TestRealClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.env.Prov.SaveDevice(ctx, l.env.Actor, l.env.Tenant, "", json.RawMessage(`{"mac":"00:04:F2:11:22:33","model":"poly-vvx450","account":"`+acc.ID+`"}`)); err != nil {
+	polyDev, err := l.env.Prov.SaveDevice(ctx, l.env.Actor, l.env.Tenant, "", json.RawMessage(`{"mac":"00:04:F2:11:22:33","model":"poly-vvx450","account":"`+acc.ID+`"}`))
+	if err != nil {
 		t.Fatal(err)
 	}
-	home, fallback := l.urlOf(l.env.Tenant), l.urlOf(l.acme)
+	// Secure URLs: a known phone's file is had only under its token.
+	l.env.Secure(t)
+	fallback := l.urlOf(l.acme)
+	// A known phone gets its own secret directory.
+	home := provision.DeviceDir(l.urlOf(l.env.Tenant), polyDev.URLToken)
+	ylHome := provision.DeviceDir(l.urlOf(l.env.Tenant), l.env.Token)
 
-	// A known Poly (a device of the default tenant): its tenant's URL in 66 and 160.
+	// A known Poly (a device of the default tenant): its secret directory in 66 and 160.
 	poly := l.client("00:04:f2:11:22:33")
 	wire66 := l.sniff(poly)
 	e := l.udhcpc(poly, "poly", "Polycom-VVX450-UA/6.4.0")
@@ -285,12 +295,15 @@ func TestRealClients(t *testing.T) {
 		t.Errorf("udhcpc gigaset: option 114 %q, want hex of %q", e["opt114"], fallback)
 	}
 
-	// dhclient as the known Yealink: its tenant's URL, exactly, in 66.
+	// dhclient as the known Yealink: its secret directory, exactly, in 66;
+	// the file under it is the whole file (curl through the provisioning
+	// HTTP handler), by name alone 404.
 	yl := l.client("00:15:65:12:34:56")
 	e = l.dhclient(yl, "yealink", "yealink SIP-T54W")
-	if e["new_tftp_server_name"] != home {
-		t.Errorf("dhclient yealink: option 66 %q, want %q (env %v)", e["new_tftp_server_name"], home, e)
+	if e["new_tftp_server_name"] != ylHome {
+		t.Errorf("dhclient yealink: option 66 %q, want %q (env %v)", e["new_tftp_server_name"], ylHome, e)
 	}
+	fetchOption66(t, l.env, e["new_tftp_server_name"], l.env.File)
 	ylIP := e["new_ip_address"]
 	if !strings.HasPrefix(ylIP, "10.201.1.") || e["new_domain_name"] != "lab.test" || e["new_routers"] != "10.201.1.1" {
 		t.Errorf("dhclient yealink lease: %v", e)
@@ -595,4 +608,35 @@ func TestRealDecline(t *testing.T) {
 		t.Errorf("stored states %v", states)
 	}
 	l.stop()
+}
+
+// fetchOption66 fetches file under the directory URL dir (under labBase)
+// with curl from the provisioning HTTP handler: the whole file, with its SIP
+// password; then the file by name alone: 404 without it.
+func fetchOption66(t *testing.T, env *provtest.Env, dir, file string) {
+	t.Helper()
+	nstest.Need(t, "curl")
+	srv := httptest.NewServer(httpprov.New(env.Logger, env.Prov, provision.NewThrottle(ratelimit.New(100, time.Minute), env.Logger)))
+	t.Cleanup(srv.Close)
+	path, ok := strings.CutPrefix(dir, labBase)
+	if !ok {
+		t.Fatalf("option 66 %q not under %s", dir, labBase)
+	}
+	get := func(u string) (string, string) {
+		out := filepath.Join(t.TempDir(), "body")
+		code, err := exec.Command("curl", "-s", "--max-time", "10", "-o", out, "-w", "%{http_code}", u).Output()
+		if err != nil {
+			t.Fatalf("curl %s: %v", u, err)
+		}
+		body, _ := os.ReadFile(out)
+		return string(body), string(code)
+	}
+	if body, code := get(srv.URL + path + file); code != "200" || !strings.Contains(body, "prov-secret") {
+		t.Errorf("GET %s%s: %s %.200q", path, file, code, body)
+	}
+	name := strings.TrimSuffix(strings.TrimPrefix(path, "/provisioning/"), "/")
+	name = name[:strings.LastIndexByte(name, '/')+1] + file
+	if body, code := get(srv.URL + "/provisioning/" + name); code != "404" || strings.Contains(body, "prov-secret") {
+		t.Errorf("GET by name %s: %s %.200q", name, code, body)
+	}
 }

@@ -90,6 +90,17 @@ func (d *ProvDirectory) URL(tenant string) string {
 	return u
 }
 
+// DeviceURL is the secret directory of the device with mac in tenant: where
+// its file is served with secure URLs on.
+func (d *ProvDirectory) DeviceURL(tenant, mac string) string {
+	for _, r := range d.Prov.FindMAC(mac) {
+		if r.Tenant == tenant {
+			return provision.DeviceDir(d.URL(tenant), r.Token)
+		}
+	}
+	return d.URL(tenant)
+}
+
 // BrandOUIs maps each brand of the built-in catalog to its OUIs.
 func BrandOUIs(prov *provision.Service) map[string][]string {
 	out := map[string][]string{}

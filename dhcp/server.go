@@ -45,6 +45,9 @@ type Directory interface {
 	TenantOf(ctx context.Context, mac string) string
 	// URL is the provisioning URL of tenant ("" = the fallback tree).
 	URL(tenant string) string
+	// DeviceURL is the secret directory of tenant's device with mac (its
+	// tenant's URL and its token), or URL(tenant) when it has none.
+	DeviceURL(tenant, mac string) string
 }
 
 // offer is an address set aside for a client between OFFER and REQUEST.
@@ -739,7 +742,13 @@ func (s *Server) reply(req *dhcpv4.DHCPv4, mac, tenant string, typ dhcpv4.Messag
 	if r := match(s.rules, vc, req.ClientHWAddr); r != nil {
 		opts, name = r.opts, r.name
 	}
-	v := vars{url: s.tenantURL(tenant), baseURL: s.baseURL, host: urlHost(s.baseURL), serverIP: s.serverIP.String(), mac: mac}
+	// A configured phone gets its own secret directory: with secure URLs
+	// the one way to its file.
+	url := s.tenantURL(tenant)
+	if s.dir != nil && tenant != "" {
+		url = s.dir.DeviceURL(tenant, mac)
+	}
+	v := vars{url: url, baseURL: s.baseURL, host: urlHost(s.baseURL), serverIP: s.serverIP.String(), mac: mac}
 	popts, skipped := provisioningOptions(opts, v)
 	if len(skipped) > 0 {
 		s.log.Warn("options too long or empty, not sent", "mac", mac, "rule", name, "options", strings.Join(skipped, ","))

@@ -62,6 +62,8 @@ func (fakeDir) TenantOf(_ context.Context, mac string) string {
 	return ""
 }
 
+func (d fakeDir) DeviceURL(tenant, _ string) string { return d.URL(tenant) }
+
 func (fakeDir) URL(tenant string) string {
 	if tenant == "" {
 		return "http://192.0.2.1:8080/provisioning/"

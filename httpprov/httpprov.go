@@ -185,7 +185,7 @@ func (s *Server) recordMiss(ip, userAgent, rel string, err error, t provision.Ta
 		s.prov.SeeUnknown(t.Tenant, t.MAC, ip, userAgent, t.Name)
 	}
 	s.limit.Fail(ip, rel)
-	s.log.Info("provisioning file not found", "src", ip, "path", provision.Printable(rel), "reason", err.Error(), "user_agent", provision.Printable(userAgent))
+	s.log.Info("provisioning file not found", "src", ip, "path", provision.LogPath(rel), "reason", err.Error(), "user_agent", provision.Printable(userAgent))
 }
 
 // authorized checks Basic or Digest credentials against the tenant's, and

@@ -66,7 +66,7 @@ func hpStart(t *testing.T, mode string) *hpEnv {
 	xml := e.Save(t, "template", `{"name":"x","scope":"device","escape":"xml","content_type":"text/xml",`+
 		`"body":"<?xml version=\"1.0\"?>\n<phone><name>%%ACCOUNT_DISPLAY_NAME%%</name><pw>%%ACCOUNT_SIP_PASSWORD%%</pw></phone>\n"}`)
 	xmodel := e.Save(t, "model", `{"name":"X","brand":"acme","template":"`+xml+`","file":{"prefix":"x-","mac_format":"aabbccddeeff","suffix":".xml"}}`)
-	a2 := e.Save(t, "account", `{"extension":"202","sip_password":"x<y>&z","display_name":"Tom & \"Jerry\" <ext>"}`)
+	a2 := e.Save(t, "account", `{"extension":"202","sip_password":"x<y>&z-Str0ng","display_name":"Tom & \"Jerry\" <ext>"}`)
 	e.Save(t, "device", `{"mac":"00-15-65-65-43-21","model":"`+xmodel+`","account":"`+a2+`"}`)
 	if _, err := e.Prov.SetPBX(e.Ctx, e.Actor, e.Tenant, json.RawMessage(`{"sip_server":"pbx.example.com"}`)); err != nil {
 		t.Fatal(err)
@@ -312,7 +312,7 @@ func TestHTTPUnsatisfiableRange(t *testing.T) {
 func TestHTTPContentTypeAndXML(t *testing.T) {
 	hpNeedCurl(t)
 	e := hpStart(t, provision.ModeSingle)
-	want := "<?xml version=\"1.0\"?>\n<phone><name>Tom &amp; &quot;Jerry&quot; &lt;ext&gt;</name><pw>x&lt;y&gt;&amp;z</pw></phone>\n"
+	want := "<?xml version=\"1.0\"?>\n<phone><name>Tom &amp; &quot;Jerry&quot; &lt;ext&gt;</name><pw>x&lt;y&gt;&amp;z-Str0ng</pw></phone>\n"
 	if string(e.xmlBody) != want {
 		t.Fatalf("XML rendered %q, want %q", e.xmlBody, want)
 	}

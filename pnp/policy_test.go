@@ -2,6 +2,7 @@ package pnp
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"slices"
@@ -180,8 +181,8 @@ func TestUnknownIgnoredByDefault(t *testing.T) {
 	ph.send(ph.subscribe("001565123456", "known-1", "Yealink"))
 	msgs := ph.recv(500 * time.Millisecond)
 	n, notify := notifies(msgs)
-	if n != 1 || body(notify) != p.Prov.ProvisioningURL(p.Tenant) {
-		t.Fatalf("known Yealink: %d NOTIFYs, body %q", n, body(notify))
+	if n != 1 || body(notify) != provision.DeviceDir(p.Prov.ProvisioningURL(p.Tenant), p.Token) {
+		t.Fatalf("known Yealink: %d NOTIFYs, body %q, want its secret directory", n, body(notify))
 	}
 	ph.answer(notify)
 	// The ignored SUBSCRIBE was decided before the known one was answered, and
@@ -222,7 +223,7 @@ func TestUnknownIgnoredByDefault(t *testing.T) {
 		t.Fatalf("state: %+v", st)
 	}
 	known, unknown := st.Recent[0], st.Recent[1]
-	if known.MAC != "001565123456" || !known.Answered || !known.Known || known.URL != p.Prov.ProvisioningURL(p.Tenant) || known.Vendor != "yealink" {
+	if known.MAC != "001565123456" || !known.Answered || !known.Known || known.URL != p.Prov.ProvisioningURL(p.Tenant)+"********/" || known.Vendor != "yealink" {
 		t.Errorf("newest sighting: %+v", known)
 	}
 	if unknown.MAC != "00304FA99948" || unknown.Answered || unknown.URL != "" {
@@ -322,7 +323,7 @@ func TestTenantMap(t *testing.T) {
 	// The configured Yealink is found in its own tenant.
 	ph.send(ph.subscribe("001565123456", "map-3", "Yealink"))
 	n, notify = notifies(forCall(ph.recv(500*time.Millisecond), "map-3"))
-	if n != 1 || body(notify) != p.Prov.ProvisioningURL(p.Tenant) {
+	if n != 1 || body(notify) != provision.DeviceDir(p.Prov.ProvisioningURL(p.Tenant), p.Token) {
 		t.Fatalf("configured device: %d NOTIFYs, body %q", n, body(notify))
 	}
 	ph.answer(notify)
@@ -336,5 +337,35 @@ func TestTenantMap(t *testing.T) {
 			t.Fatalf("beta's unknown list: %+v", list)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRenewedTokenAnswered: a device whose secret URL is renewed gets the new
+// directory at its next SUBSCRIBE, though the responder caches where a MAC
+// lives.
+func TestRenewedTokenAnswered(t *testing.T) {
+	t.Parallel()
+	p := startEnv(t, provision.ModeSingle, nil)
+	ph := newPhone(t, p.lab, p.lab.phoneIP)
+	ask := func(cid string) string {
+		t.Helper()
+		ph.send(ph.subscribe("001565123456", cid, "Yealink"))
+		n, notify := notifies(forCall(ph.recv(500*time.Millisecond), cid))
+		if n != 1 {
+			t.Fatalf("%s: %d NOTIFYs", cid, n)
+		}
+		ph.answer(notify)
+		return body(notify)
+	}
+	if got, want := ask("tok-1"), provision.DeviceDir(p.Prov.ProvisioningURL(p.Tenant), p.Token); got != want {
+		t.Fatalf("first answer %q, want %q", got, want)
+	}
+	d, err := p.Prov.SaveDevice(p.Ctx, p.Actor, p.Tenant, p.Device, json.RawMessage(`{"url_token":""}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Sync(t)
+	if got, want := ask("tok-2"), provision.DeviceDir(p.Prov.ProvisioningURL(p.Tenant), d.URLToken); got != want || d.URLToken == p.Token {
+		t.Fatalf("after renewal %q, want %q", got, want)
 	}
 }

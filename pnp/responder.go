@@ -30,6 +30,7 @@ var Group = netip.MustParseAddr("224.0.1.75")
 type Provisioner interface {
 	FindMAC(mac string) []provision.DeviceRef
 	Lookup(tenant, name string) (*provision.File, bool)
+	TokenOf(tenant, device string) string
 	ProvisioningURL(tenant string) string
 	Tenants(ctx context.Context) ([]provision.Tenant, error)
 	DefaultTenant() string
@@ -380,7 +381,9 @@ func (s *Server) handle(data []byte, src netip.AddrPort, ifindex int) {
 		log.Warn("no IPv4 address on the interface to answer from")
 		return
 	}
-	seen.Answered, seen.URL = true, body
+	// The state is shown to readers: the device's token is masked there as
+	// in the log.
+	seen.Answered, seen.URL = true, provision.LogPath(body)
 	s.recent.add(seen)
 	lport := uint16(s.uc.LocalAddr().(*net.UDPAddr).Port) //nolint:gosec // G115: a bound UDP port fits 16 bits
 	tag := randHex(8)
@@ -404,7 +407,7 @@ func (s *Server) handle(data []byte, src netip.AddrPort, ifindex int) {
 	ctx.timer = time.AfterFunc(s.cfg.T1, func() { s.retransmit(branch) })
 	s.mu.Unlock()
 	s.send(pkt, ctx.dst)
-	log.Info("provisioning URL sent", "tenant", tenant, "known", known, "url", body)
+	log.Info("provisioning URL sent", "tenant", tenant, "known", known, "url", provision.LogPath(body))
 }
 
 // decide applies the policy: a configured MAC gets its tenant's URL; an unknown
@@ -428,7 +431,9 @@ func (s *Server) decide(sub *Subscribe, v Vendor, ifname, ip string) (body, tena
 	}
 	switch {
 	case len(refs) == 1:
-		return knownURL(v.Brand, s.prov.ProvisioningURL(refs[0].Tenant), refs[0].File), refs[0].Tenant, true
+		// The device's secret directory: the one way to its file in a tenant
+		// with secure URLs.
+		return knownURL(v.Brand, provision.DeviceDir(s.prov.ProvisioningURL(refs[0].Tenant), refs[0].Token), refs[0].File), refs[0].Tenant, true
 	case len(refs) > 1:
 		s.log.Warn("MAC configured in several tenants: map it with pnp.tenants", "mac", mac)
 		return "", "", false
@@ -455,7 +460,11 @@ func (s *Server) findMAC(mac string) []provision.DeviceRef {
 	s.refMu.Unlock()
 	if ok && time.Since(c.at) < 10*time.Second {
 		if f, ok := s.prov.Lookup(c.ref.Tenant, c.ref.File); ok && f.MAC == mac {
-			return []provision.DeviceRef{c.ref}
+			// A renewed token reaches the next answer: the old one no
+			// longer opens anything.
+			ref := c.ref
+			ref.Token = s.prov.TokenOf(ref.Tenant, ref.Device)
+			return []provision.DeviceRef{ref}
 		}
 	}
 	refs := s.prov.FindMAC(mac)

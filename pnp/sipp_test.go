@@ -3,14 +3,18 @@ package pnp
 import (
 	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/switchboard-pbx/switchboard/httpprov"
 	"github.com/switchboard-pbx/switchboard/internal/provtest"
 	"github.com/switchboard-pbx/switchboard/provision"
+	"github.com/switchboard-pbx/switchboard/ratelimit"
 )
 
 // phoneEnv is a provisioning service with a Grandstream and a snom configured
@@ -26,7 +30,7 @@ type phoneEnv struct {
 
 func addDevice(t testing.TB, e *provtest.Env, ext, mac, model string) {
 	t.Helper()
-	acc, err := e.Prov.SaveAccount(e.Ctx, e.Actor, e.Tenant, "", json.RawMessage(`{"extension":"`+ext+`","sip_password":"pw-`+ext+`"}`))
+	acc, err := e.Prov.SaveAccount(e.Ctx, e.Actor, e.Tenant, "", json.RawMessage(`{"extension":"`+ext+`","sip_password":"pw-`+ext+`-Strong"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,11 +77,21 @@ func startEnv(t testing.TB, mode string, mut func(*Config)) *phoneEnv {
 }
 
 func (p *phoneEnv) fileOf(t testing.TB, mac string) string {
+	return p.refOf(t, mac).File
+}
+
+func (p *phoneEnv) refOf(t testing.TB, mac string) provision.DeviceRef {
+	t.Helper()
 	refs := p.Prov.FindMAC(mac)
-	if len(refs) != 1 || refs[0].File == "" {
+	if len(refs) != 1 || refs[0].File == "" || refs[0].Token == "" {
 		t.Fatalf("device %s: %+v", mac, refs)
 	}
-	return refs[0].File
+	return refs[0]
+}
+
+// dirOf is the secret directory of a configured device.
+func (p *phoneEnv) dirOf(t testing.TB, mac string) string {
+	return provision.DeviceDir(p.Prov.ProvisioningURL(p.Tenant), p.refOf(t, mac).Token)
 }
 
 // TestSIPpForms: every SUBSCRIBE form of the reference note from SIPp, with a
@@ -89,6 +103,9 @@ func TestSIPpForms(t *testing.T) {
 		c.Unknown = UnknownBootstrap
 		c.BootstrapURL = "http://198.18.0.1/boot/{mac}.cfg"
 	})
+	// Secure URLs: a configured phone's file is had only under its token,
+	// which the NOTIFY hands it.
+	p.Secure(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	dir := p.lab.dir
@@ -126,15 +143,18 @@ func TestSIPpForms(t *testing.T) {
 		t.Errorf("the call to the PBX on unicast 5060 failed:\n%s", tail(out))
 	}
 
-	base := p.Prov.ProvisioningURL(p.Tenant)
 	want := map[string]string{ // MAC -> NOTIFY body
-		"00135E874B49": "http://198.18.0.1/boot/00135e874b49.cfg", // Gigaset "OEM", unknown
-		"C074AD112233": base,                                      // Grandstream, configured: directory
-		"001565F4F9E1": "http://198.18.0.1/boot/001565f4f9e1.cfg", // Yealink W52P, unknown
-		"00304FA99948": "http://198.18.0.1/boot/00304fa99948.cfg", // Fanvil OEM, MAC only in From
-		"000413AABBCC": base + p.fileOf(t, "000413AABBCC"),        // snom, configured: its file
+		"00135E874B49": "http://198.18.0.1/boot/00135e874b49.cfg",                // Gigaset "OEM", unknown
+		"C074AD112233": p.dirOf(t, "C074AD112233"),                               // Grandstream, configured: its secret directory
+		"001565F4F9E1": "http://198.18.0.1/boot/001565f4f9e1.cfg",                // Yealink W52P, unknown
+		"00304FA99948": "http://198.18.0.1/boot/00304fa99948.cfg",                // Fanvil OEM, MAC only in From
+		"000413AABBCC": p.dirOf(t, "000413AABBCC") + p.fileOf(t, "000413AABBCC"), // snom, configured: its file under its token
 	}
 	checkDialogs(t, readTrace(t, trace), want)
+	// What the NOTIFY handed out gets the whole file over HTTP (curl through
+	// the provisioning handler); the same file by MAC alone gets 404.
+	fetchNotified(t, p, want["000413AABBCC"], p.fileOf(t, "000413AABBCC"), "pw-203-Strong")
+	fetchNotified(t, p, want["C074AD112233"]+p.fileOf(t, "C074AD112233"), p.fileOf(t, "C074AD112233"), "pw-202-Strong")
 
 	st := p.srv.Stats()
 	if st.Answered.Load() != 5 || st.NotifyAnswered.Load() != 5 || st.NotifyTimedOut.Load() != 0 {
@@ -324,5 +344,36 @@ func TestSIPpMalformed(t *testing.T) {
 	st := p.srv.Stats()
 	if st.Malformed.Load() < 15 || st.Answered.Load() != 1 {
 		t.Errorf("malformed %d (want at least 15), answered %d (want 1)", st.Malformed.Load(), st.Answered.Load())
+	}
+}
+
+// fetchNotified fetches url (under the fixture's base URL http://127.0.0.1)
+// with curl from the provisioning HTTP handler: the whole file, with secret;
+// then the file by name alone: 404.
+func fetchNotified(t *testing.T, p *phoneEnv, url, file, secret string) {
+	t.Helper()
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed (CI installs it through .ci/run)")
+	}
+	srv := httptest.NewServer(httpprov.New(p.Logger, p.Prov, provision.NewThrottle(ratelimit.New(100, time.Minute), p.Logger)))
+	t.Cleanup(srv.Close)
+	path, ok := strings.CutPrefix(url, "http://127.0.0.1")
+	if !ok {
+		t.Fatalf("NOTIFY URL %q not under the base URL", url)
+	}
+	get := func(u string) (string, string) {
+		out := filepath.Join(t.TempDir(), "body")
+		code, err := exec.Command("curl", "-s", "--max-time", "10", "-o", out, "-w", "%{http_code}", u).Output()
+		if err != nil {
+			t.Fatalf("curl %s: %v", u, err)
+		}
+		body, _ := os.ReadFile(out)
+		return string(body), string(code)
+	}
+	if body, code := get(srv.URL + path); code != "200" || !strings.Contains(body, secret) {
+		t.Errorf("GET %s: %s %.200q", path, code, body)
+	}
+	if body, code := get(srv.URL + "/provisioning/" + file); code != "404" || strings.Contains(body, secret) {
+		t.Errorf("GET by name %s: %s %.200q", file, code, body)
 	}
 }

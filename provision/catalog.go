@@ -78,9 +78,71 @@ type Model struct {
 	// Template is the default device template of the model.
 	Template    string       `json:"template" yaml:"template"`
 	CommonFiles []CommonFile `json:"common_files" yaml:"common_files"`
-	// Lines is how many SIP accounts the phone holds.
-	Lines   int  `json:"lines" yaml:"lines"`
-	BuiltIn bool `json:"builtin" yaml:"-"`
+	// Lines is how many SIP accounts the phone holds (a DECT base: accounts,
+	// one per handset).
+	Lines int `json:"lines" yaml:"lines"`
+	// Keys is how many programmable (line/DSS) keys the phone has.
+	Keys int `json:"keys" yaml:"keys"`
+	// ExpansionModules is how many expansion modules may be attached, each
+	// with ModuleKeys keys.
+	ExpansionModules int `json:"expansion_modules" yaml:"expansion_modules"`
+	ModuleKeys       int `json:"module_keys" yaml:"module_keys"`
+	// DECTHandsets is how many handsets a DECT base registers (0: not DECT).
+	DECTHandsets int `json:"dect_handsets" yaml:"dect_handsets"`
+	// KeyTypes are the key types the model's template maps to the vendor's
+	// codes; keys of other types are refused.
+	KeyTypes []string `json:"key_types" yaml:"key_types"`
+	BuiltIn  bool     `json:"builtin" yaml:"-"`
+}
+
+// checkCapabilities validates the model's capability fields.
+func (m Model) checkCapabilities() error {
+	switch {
+	case m.Lines < 1 || m.Lines > 128:
+		return verr("lines", "lines must be 1-128")
+	case m.Keys < 0 || m.Keys > 512:
+		return verr("keys", "keys must be 0-512")
+	case m.ExpansionModules < 0 || m.ExpansionModules > 16:
+		return verr("expansion_modules", "expansion_modules must be 0-16")
+	case m.ModuleKeys < 0 || m.ModuleKeys > 512:
+		return verr("module_keys", "module_keys must be 0-512")
+	case m.ExpansionModules > 0 && m.ModuleKeys == 0:
+		return verr("module_keys", "a model with expansion modules needs module_keys")
+	case m.DECTHandsets < 0 || m.DECTHandsets > 1000:
+		return verr("dect_handsets", "dect_handsets must be 0-1000")
+	}
+	for _, t := range m.KeyTypes {
+		if !containsStr(KeyTypes, t) {
+			return verr("key_types", "key type %q is not one of %s", t, strings.Join(KeyTypes, ", "))
+		}
+	}
+	return nil
+}
+
+// checkDevice applies the model's limits to a device's lines and keys.
+func (m Model) checkDevice(d *Device) error {
+	if len(d.Lines) > m.Lines {
+		return verr("lines", "model %s holds %d line(s); the device has %d", m.Name, m.Lines, len(d.Lines))
+	}
+	if m.DECTHandsets > 0 && len(d.Lines) > m.DECTHandsets {
+		return verr("lines", "model %s registers %d handset(s), one per line; the device has %d lines", m.Name, m.DECTHandsets, len(d.Lines))
+	}
+	for i, k := range d.Keys {
+		n := i + 1
+		switch {
+		case m.Keys == 0 && m.ExpansionModules == 0:
+			return verr("keys", "model %s has no programmable keys", m.Name)
+		case len(m.KeyTypes) > 0 && !containsStr(m.KeyTypes, k.Type):
+			return verr("keys", "key %d: model %s has no %s key (it has %s)", n, m.Name, k.Type, strings.Join(m.KeyTypes, ", "))
+		case k.Module == 0 && k.Index > m.Keys:
+			return verr("keys", "key %d: model %s has %d key(s), not %d", n, m.Name, m.Keys, k.Index)
+		case k.Module > m.ExpansionModules:
+			return verr("keys", "key %d: model %s takes %d expansion module(s), not %d", n, m.Name, m.ExpansionModules, k.Module)
+		case k.Module > 0 && k.Index > m.ModuleKeys:
+			return verr("keys", "key %d: an expansion module of model %s has %d keys, not %d", n, m.Name, m.ModuleKeys, k.Index)
+		}
+	}
+	return nil
 }
 
 // Template is configuration text with placeholders.
@@ -170,6 +232,9 @@ func (c Catalog) Check(custom func(string) bool) error {
 		models[m.ID] = true
 		if !brands[m.Brand] {
 			return fmt.Errorf("model %s: unknown brand %q", m.ID, m.Brand)
+		}
+		if err := m.checkCapabilities(); err != nil {
+			return fmt.Errorf("model %s: %w", m.ID, err)
 		}
 		if err := m.File.Validate(); err != nil {
 			return fmt.Errorf("model %s: %w", m.ID, err)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -24,9 +25,15 @@ import (
 var AccountColumns = []string{"extension", "sip_username", "auth_username", "sip_password", "display_name",
 	"first_name", "last_name", "voicemail", "transport"}
 
-// DeviceColumns are the device CSV columns; a device names its account by extension.
-var DeviceColumns = []string{"mac", "model", "template", "account_extension", "enabled", "notes", "ip_mode",
+// DeviceColumns are the device CSV columns; a device names its accounts by
+// extension: account_extension is line 1's, lines all of them in line order
+// separated by ";" (201;202;203).
+var DeviceColumns = []string{"mac", "model", "template", "account_extension", "lines", "enabled", "notes", "ip_mode",
 	"ip_address", "netmask", "gateway", "dns1", "dns2", "phone_username", "phone_password", "remote_address", "remote_port"}
+
+// KeyColumns are the columns of the device keys CSV: one row per key, the
+// device named by MAC. An import replaces the keys of each device it names.
+var KeyColumns = []string{"mac", "module", "index", "type", "value", "label", "line"}
 
 // ImportResult counts what an import did.
 type ImportResult struct {
@@ -236,6 +243,23 @@ func deviceRowPatch(line int, rec map[string]string, mac MAC, exists bool, accBy
 	if exists && (rec["phone_password"] == "" || rec["phone_password"] == store.Mask) {
 		delete(rec, "phone_password")
 	}
+	if v := rec["lines"]; v != "" {
+		var lines []DeviceLine
+		for i, ext := range strings.Split(v, ";") {
+			ext = strings.TrimSpace(ext)
+			id, ok := accByExt[ext]
+			if !ok {
+				return nil, lineErr(line, "lines", "line %d: no account with extension %q", i+1, ext)
+			}
+			lines = append(lines, DeviceLine{Account: id})
+		}
+		if first := rec["account_extension"]; first != "" && accByExt[first] != lines[0].Account {
+			return nil, lineErr(line, "account_extension", "%s is not the first of the lines (%s)", first, v)
+		}
+		patch["lines"] = lines
+		delete(rec, "account_extension")
+	}
+	delete(rec, "lines")
 	for k, v := range rec {
 		switch k {
 		case "account_extension":
@@ -269,7 +293,8 @@ func deviceRowPatch(line int, rec map[string]string, mac MAC, exists bool, accBy
 		}
 	}
 	if _, ok := rec["enabled"]; !ok {
-		patch["enabled"] = patch["account"] != nil && patch["account"] != ""
+		lines, _ := patch["lines"].([]DeviceLine)
+		patch["enabled"] = len(lines) > 0 || patch["account"] != nil && patch["account"] != ""
 	}
 	patch["mac"] = mac.String()
 	raw, _ := json.Marshal(patch)
@@ -331,8 +356,89 @@ func (s *Service) ExportDevices(ctx context.Context, tenant string, w io.Writer,
 		if d.RemotePort != 0 {
 			port = strconv.Itoa(d.RemotePort)
 		}
-		cw.Write([]string{MustMAC(d.MAC).Format(MACColonUpper), d.Model, d.Template, ext[d.Account], strconv.FormatBool(d.Enabled),
+		exts := make([]string, len(d.Lines))
+		for i, l := range d.Lines {
+			exts[i] = ext[l.Account]
+		}
+		cw.Write([]string{MustMAC(d.MAC).Format(MACColonUpper), d.Model, d.Template, ext[d.Account], strings.Join(exts, ";"), strconv.FormatBool(d.Enabled),
 			d.Notes, d.IPAddrMode, d.IPAddr, d.Netmask, d.Gateway, d.DNS1, d.DNS2, d.PhoneUsername, pw, d.RemoteAddress, port}) //nolint:errcheck
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// ImportKeys imports device keys from CSV in one transaction: the keys of
+// every device the file names are replaced by its rows (in file order, which
+// also orders the keys without an index).
+func (s *Service) ImportKeys(ctx context.Context, actor store.Actor, tenant string, r io.Reader) (ImportResult, error) {
+	var res ImportResult
+	_, err := s.st.Update(ctx, actor, func(tx *store.Tx) error {
+		res = ImportResult{}
+		devByMAC := map[string]string{}
+		if err := listInto(tx, KindDevice, tenant, func(d Device) { devByMAC[d.MAC] = d.ID }); err != nil {
+			return err
+		}
+		keys := map[string][]Key{}
+		first := map[string]int{}
+		var order []string
+		err := readCSV(r, KeyColumns, []string{"mac", "type"}, func(line int, rec map[string]string) error {
+			mac, err := ParseMAC(rec["mac"])
+			if err != nil {
+				return lineErr(line, "mac", "%v", err)
+			}
+			if devByMAC[mac.String()] == "" {
+				return lineErr(line, "mac", "no device with MAC %s in this tenant", mac)
+			}
+			k := Key{Type: rec["type"], Value: rec["value"], Label: rec["label"]}
+			for _, f := range []struct {
+				col string
+				to  *int
+			}{{"module", &k.Module}, {"index", &k.Index}, {"line", &k.Line}} {
+				if v := rec[f.col]; v != "" {
+					n, err := strconv.Atoi(v)
+					if err != nil {
+						return lineErr(line, f.col, "%q is not a number", v)
+					}
+					*f.to = n
+				}
+			}
+			m := mac.String()
+			if _, ok := first[m]; !ok {
+				first[m] = line
+				order = append(order, m)
+			}
+			keys[m] = append(keys[m], k)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, m := range order {
+			patch, _ := json.Marshal(map[string]any{"keys": keys[m]})
+			if _, err := s.saveDevice(tx, tenant, devByMAC[m], patch); err != nil {
+				return withLine(first[m], err)
+			}
+			res.Updated++
+		}
+		return nil
+	})
+	return res, err
+}
+
+// ExportKeys writes the keys of a tenant's devices as CSV, by MAC.
+func (s *Service) ExportKeys(ctx context.Context, tenant string, w io.Writer) error {
+	devs, err := s.Devices(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	sort.Slice(devs, func(i, j int) bool { return devs[i].MAC < devs[j].MAC })
+	cw := csv.NewWriter(w)
+	cw.Write(KeyColumns) //nolint:errcheck
+	for _, d := range devs {
+		mac := MustMAC(d.MAC).Format(MACColonUpper)
+		for _, k := range d.Keys {
+			cw.Write([]string{mac, strconv.Itoa(k.Module), strconv.Itoa(k.Index), k.Type, k.Value, k.Label, strconv.Itoa(k.Line)}) //nolint:errcheck
+		}
 	}
 	cw.Flush()
 	return cw.Error()

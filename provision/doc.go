@@ -17,4 +17,12 @@
 // the interfaces dynamic placeholders name, comes from an injected Interfaces
 // source that Serve reads every provisioning.interface_poll, never while
 // rendering.
+//
+// Device files carry SIP and phone admin passwords, and a MAC is no secret, so
+// each device has a random token: Resolve serves "<token>/<file>" (the
+// device's own file, and the tenant's files without secrets) without the
+// tenant's HTTP credentials, and, in a tenant with PBXSettings.SecureURLs,
+// withholds device files asked for by name (ErrWithheld). DeviceDir builds
+// the URL the PnP responder, the DHCP server and the redirection services
+// hand out; LogPath masks tokens in every logged path.
 package provision

@@ -56,6 +56,12 @@ func FuzzCompileRender(f *testing.F) {
 		"%%A B%% %%MAC%%", "%%%%|x=y%%", "<a>%%X%%</a>", "%%_CUSTOM%%", "%%_%%", "a\r\nb=%%V%%\r\n",
 		"%%\xff%%", "\x00%%\x00%%", strings.Repeat("%%X", 50), strings.Repeat("%%", 33),
 		"a=%%ACCOUNT_EXTENSION%%\n", "%%X\n%%", "%%A|b%%", "<x>%%ACCOUNT_DISPLAY_NAME%%</x>",
+		"%%FOR LINES%%account.%%LINE_NUMBER%%.user = %%LINE_SIP_USERNAME%%\n%%END%%",
+		"%%FOR ALL KEYS%%%%IF KEY_TYPE%%k%%KEY_INDEX%%=%%KEY_TYPE|blf=16%%%%ELSE%%k%%KEY_INDEX%%=0%%END%%\n%%END%%",
+		"%%IF IPADDRMODE=static%%ip=%%IPADDR%%%%ELSE%%dhcp%%END%%", "%%IF X!=a|b%%%%END%%", "%%END%%", "%%ELSE%%",
+		"%%FOR LINES%%%%FOR KEYS%%%%END%%%%END%%", "%%FOR NOPE%%", "%%IF %%", "%%IF A=%%x%%END%%", "%%LINE_NUMBER%%",
+		"%%FOR KEYS%%\n%%IF KEY_MODULE=0%%a%%ELSE%%b%%ELSE%%c%%END%%%%END%%",
+		"%%KPBX_LANGUAGE|en=English|*=English%%", "%%A|*=%%", "%%A|*=1|*=2%%",
 	} {
 		f.Add(s)
 	}
@@ -69,18 +75,37 @@ func FuzzCompileRender(f *testing.F) {
 		}
 		return m
 	}
+	// loops gives every loop two iterations whose placeholders all hold v.
+	loops := func(c *Compiled, v string) *Scope {
+		sc := &Scope{Vars: values(c, v)}
+		for i := 0; i < 2; i++ {
+			sc.Lines = append(sc.Lines, values(c, v))
+			sc.AllLines = append(sc.AllLines, values(c, v))
+			sc.Keys = append(sc.Keys, values(c, v))
+			sc.AllKeys = append(sc.AllKeys, values(c, v))
+		}
+		return sc
+	}
 	f.Fuzz(func(t *testing.T, body string) {
+		render := func(c *Compiled, sc *Scope, esc string) string {
+			b, err := c.RenderScope(nil, sc, esc)
+			if err != nil && !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("%q: render: %v", body, err)
+			}
+			return string(b)
+		}
 		c, err := Compile(body, all)
 		if err != nil {
-			// With every name known, only a malformed mapping fails.
+			// With every name known, only a malformed mapping or directive, or a
+			// loop placeholder outside its loop, fails: on the line that holds it.
 			var te *TemplateError
-			if !errors.As(err, &te) || !strings.Contains(te.Msg, "from=to") {
+			if !errors.As(err, &te) {
 				t.Fatalf("%q: %v", body, err)
 			}
 			checkTemplateErr(t, body, te)
 			return
 		}
-		// Deterministic, and the two entry points agree.
+		// Deterministic, and the entry points agree.
 		for _, esc := range []string{EscapeNone, EscapeXML} {
 			for _, v := range []string{"", "v", "a\nb\r\nc", `<&>"'`, "%%MAC%%"} {
 				vars := values(c, v)
@@ -90,6 +115,9 @@ func FuzzCompileRender(f *testing.F) {
 				if b1.String() != b2.String() || string(c.Append(nil, vars, esc)) != b1.String() {
 					t.Fatalf("%q: rendering is not deterministic", body)
 				}
+				if render(c, loops(c, v), esc) != render(c, loops(c, v), esc) {
+					t.Fatalf("%q: rendering with loops is not deterministic", body)
+				}
 			}
 		}
 		// Values missing from vars render too, and alike every time.
@@ -98,20 +126,33 @@ func FuzzCompileRender(f *testing.F) {
 				t.Fatalf("%q: rendering without values is not deterministic", body)
 			}
 		}
-		// A value never adds a line to a plain file, nor markup to an XML one.
-		plain := string(c.Append(nil, values(c, "x\ny\r\n"), EscapeNone))
-		if strings.Count(plain, "\n") != strings.Count(body, "\n") {
-			t.Fatalf("%q: values added lines: %q", body, plain)
-		}
-		safe := string(c.Append(nil, values(c, "v"), EscapeXML))
-		evil := string(c.Append(nil, values(c, "<x>&"), EscapeXML))
-		if strings.Count(evil, "<") != strings.Count(safe, "<") || strings.Count(evil, ">") != strings.Count(safe, ">") {
-			t.Fatalf("%q: a value added markup: %q", body, evil)
+		// A value never adds a line to a plain file, nor markup to an XML one,
+		// in loops or out of them.
+		for _, sc := range []func(string) *Scope{
+			func(v string) *Scope { return &Scope{Vars: values(c, v)} },
+			func(v string) *Scope { return loops(c, v) },
+		} {
+			plain, clean := render(c, sc("x\ny\r\n"), EscapeNone), render(c, sc("x y  "), EscapeNone)
+			if strings.Count(plain, "\n") != strings.Count(clean, "\n") {
+				t.Fatalf("%q: values added lines: %q", body, plain)
+			}
+			safe, evil := render(c, sc("v"), EscapeXML), render(c, sc("<x>&"), EscapeXML)
+			if strings.Count(evil, "<") != strings.Count(safe, "<") || strings.Count(evil, ">") != strings.Count(safe, ">") {
+				t.Fatalf("%q: a value added markup: %q", body, evil)
+			}
 		}
 		if mixed := string(c.Append(nil, values(c, "A & <B>\nC"), EscapeXML)); !strings.Contains(body, "A & <B>") && strings.Contains(mixed, "A & <B>") {
 			t.Fatalf("%q: XML value not escaped: %q", body, mixed)
 		}
-		// Knowing no name: the first placeholder is the error, on its own line.
+		// Without loops, loop data changes nothing.
+		if !c.UsesLoop(LoopLines) && !c.UsesLoop(LoopAllLines) && !c.UsesLoop(LoopKeys) && !c.UsesLoop(LoopAllKeys) {
+			sc := loops(c, "v")
+			if render(c, sc, EscapeNone) != render(c, &Scope{Vars: sc.Vars}, EscapeNone) {
+				t.Fatalf("%q: loop data changed a template without loops", body)
+			}
+		}
+		// Knowing no name: the first placeholder or directive is the error, on
+		// its own line.
 		if _, err := Compile(body, none); err != nil {
 			var te *TemplateError
 			if !errors.As(err, &te) {
@@ -121,7 +162,8 @@ func FuzzCompileRender(f *testing.F) {
 		} else if len(c.Names()) != 0 {
 			t.Fatalf("%q: uses %v, yet compiles knowing no name", body, c.Names())
 		} else if out := string(c.Append(nil, nil, EscapeNone)); out != strings.ReplaceAll(body, "%%%%", "%%") {
-			// Without placeholders the text stays, but for the escaped %%.
+			// Without placeholders or directives the text stays, but for the
+			// escaped %%.
 			t.Fatalf("placeholder-free template changed: %q -> %q", body, out)
 		}
 	})
@@ -134,7 +176,7 @@ func checkTemplateErr(t *testing.T, body string, te *TemplateError) {
 	if te.Line < 1 || te.Line > len(lines) {
 		t.Fatalf("%q: line %d of %d", body, te.Line, len(lines))
 	}
-	if te.Name == "" || !strings.Contains(lines[te.Line-1], "%%"+te.Name) {
+	if te.Name == "" || !strings.Contains(lines[te.Line-1], te.Name) || !strings.Contains(lines[te.Line-1], "%%") {
 		t.Fatalf("%q: %v: line %d is %q", body, te, te.Line, lines[te.Line-1])
 	}
 	if !strings.Contains(te.Error(), te.Name) {
@@ -166,7 +208,15 @@ func FuzzResolve(f *testing.F) {
 			f.Fatalf("%s does not resolve: %+v %v", prefix+pvAsset, got, err)
 		}
 	}
+	// The multi-tenant tree serves device files only under their token.
+	if _, err := multi.s.SetPBX(multi.ctx, multi.actor, multi.tenant, json.RawMessage(`{"secure_urls":true}`)); err != nil {
+		f.Fatal(err)
+	}
+	multi.sync(f)
 	for _, p := range []string{
+		single.token + "/" + pvFile, tenant + "/" + multi.token + "/" + pvFile, tenant + "/" + multi.token + "/" + pvAsset,
+		tenant + "/" + multi.token + "/001565998877.cfg", tenant + "/" + single.token + "/" + pvFile, multi.token + "//" + pvFile,
+		tenant + "/" + multi.token + "/../" + pvFile, tenant + "/" + multi.token + "/phonebook/yealink.xml",
 		pvFile, pvAsset, "001565abcdef.cfg", "nothing.cfg", "../" + pvFile, "/" + pvFile, "/etc/passwd", "a//b", "a/", ".", "..",
 		"./" + pvFile, `a\b`, pvFile + "\x00", "a%2e%2e", "", strings.Repeat("a", 129), strings.Repeat("a/", 257),
 		tenant + "/" + pvFile, tenant + "/" + pvAsset, tenant + "/../" + tenant + "/" + pvFile, strings.ToUpper(tenant) + "/" + pvFile,
@@ -212,6 +262,17 @@ func FuzzResolve(f *testing.F) {
 				if !strings.EqualFold(dir, got.Tenant) {
 					t.Fatalf("%q resolved in tenant %q", p, got.Tenant)
 				}
+			}
+			// Only the device's own token opens its file; the secure tree
+			// serves no device file by name.
+			if got.Token {
+				tok, rest, _ := strings.Cut(name, "/")
+				if tok != e.token && got.File != nil && got.File.Device != "" || !isURLToken(tok) {
+					t.Fatalf("%q: token %q served %+v", p, tok, got.File)
+				}
+				name = rest
+			} else if e == multi && got.File != nil && got.File.Device != "" {
+				t.Fatalf("%q: a device file by name in a secure tree", p)
 			}
 			if name != got.Name {
 				t.Fatalf("%q resolved to %q", p, got.Name)

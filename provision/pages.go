@@ -158,6 +158,9 @@ func jsonInto[T any](out *[]T) func(id string, data json.RawMessage) error {
 		if err := json.Unmarshal(data, &v); err != nil {
 			return fmt.Errorf("provision: object %s: %w", id, err)
 		}
+		if d, ok := any(&v).(*Device); ok {
+			d.normalize()
+		}
 		*out = append(*out, v)
 		return nil
 	}
@@ -165,7 +168,7 @@ func jsonInto[T any](out *[]T) func(id string, data json.RawMessage) error {
 
 // deviceFiles returns, for the devices of list, their file's name and why a
 // device has none, without copying or sorting the tenant's file list.
-func (r *renderer) deviceFiles(tenant string, list []Device) (map[string]string, map[string]string) {
+func (r *renderer) deviceFiles(tenant string, list []Device) (map[string]string, map[string]string, []Warning) {
 	want := make(map[string]bool, len(list))
 	for _, d := range list {
 		want[d.ID] = true
@@ -175,7 +178,7 @@ func (r *renderer) deviceFiles(tenant string, list []Device) (map[string]string,
 	defer r.mu.RUnlock()
 	tf, ok := r.tenants[tenant]
 	if !ok {
-		return files, problems
+		return files, problems, nil
 	}
 	for _, f := range tf.files {
 		if f.Device != "" && want[f.Device] {
@@ -187,7 +190,7 @@ func (r *renderer) deviceFiles(tenant string, list []Device) (map[string]string,
 			problems[id] = p
 		}
 	}
-	return files, problems
+	return files, problems, tf.warnings
 }
 
 // DeviceCounts is the number of devices of each tenant.

@@ -7,6 +7,8 @@ const (
 	SourceAccount = "account"
 	SourceDevice  = "device"
 	SourceCustom  = "custom"
+	SourceLine    = "line" // inside %%FOR LINES%% and %%FOR ALL LINES%%
+	SourceKey     = "key"  // inside %%FOR KEYS%% and %%FOR ALL KEYS%%
 )
 
 // PlaceholderInfo documents one built-in placeholder.
@@ -35,9 +37,33 @@ var Placeholders = []PlaceholderInfo{
 	{"KPBX_TIMEZONE", SourcePBX, "IANA time zone, e.g. Europe/Rome"},
 	{"KPBX_TIMEZONE_OFFSET", SourcePBX, "standard UTC offset of the time zone in hours, e.g. +1 or -5 or +5.5"},
 	{"KPBX_TIMEZONE_OFFSET_MINUTES", SourcePBX, "standard UTC offset of the time zone in minutes, e.g. 60"},
+	{"KPBX_TIMEZONE_OFFSET_HM", SourcePBX, "standard UTC offset as +HH:MM, e.g. +05:30"},
+	{"KPBX_TIMEZONE_POSIX", SourcePBX, "the zone as a POSIX TZ rule with every field, e.g. CET-1CEST-2,M3.5.0/02:00:00,M10.5.0/03:00:00"},
+	{"KPBX_TIMEZONE_SNOM", SourcePBX, "Snom's name of the zone (country and offset, e.g. ITA+1, GBR-0 for UTC)"},
+	{"KPBX_TIMEZONE_GIGASET", SourcePBX, "a zone Gigaset systems list: the zone itself, Greenwich for UTC, else the nearest listed zone"},
+	{"KPBX_TIMEZONE_NAME_YEALINK", SourcePBX, "the Yealink (and Akuvox) name of a zone with daylight saving, e.g. Italy(Rome); empty for others"},
+	{"KPBX_DST", SourcePBX, "1 when the zone has daylight saving time, else empty"},
+	{"KPBX_DST_SAVE_MINUTES", SourcePBX, "minutes daylight saving adds, e.g. 60"},
+	{"KPBX_DST_START_MONTH", SourcePBX, "month daylight saving starts in, 1-12"},
+	{"KPBX_DST_START_WEEK", SourcePBX, "its week of the month: 1-4, 5 for the last"},
+	{"KPBX_DST_START_WEEKDAY", SourcePBX, "its day of the week: 0 Sunday .. 6 Saturday"},
+	{"KPBX_DST_START_DAY", SourcePBX, "this year's day of the month it starts on"},
+	{"KPBX_DST_START_HOUR", SourcePBX, "the local hour it starts at (standard time)"},
+	{"KPBX_DST_START_MINUTE", SourcePBX, "the minute it starts at"},
+	{"KPBX_DST_END_MONTH", SourcePBX, "month daylight saving ends in, 1-12"},
+	{"KPBX_DST_END_WEEK", SourcePBX, "its week of the month: 1-4, 5 for the last"},
+	{"KPBX_DST_END_WEEKDAY", SourcePBX, "its day of the week: 0 Sunday .. 6 Saturday"},
+	{"KPBX_DST_END_DAY", SourcePBX, "this year's day of the month it ends on"},
+	{"KPBX_DST_END_HOUR", SourcePBX, "the local hour it ends at (daylight time)"},
+	{"KPBX_DST_END_MINUTE", SourcePBX, "the minute it ends at"},
 	{"KPBX_LANGUAGE", SourcePBX, "phone UI language, ISO 639-1 (en, it, de, ...)"},
 	{"KPBX_VOICEMAIL_NUMBER", SourcePBX, "number to dial for voicemail"},
-	{"KPBX_RESYNC_SECONDS", SourcePBX, "how often phones re-check their configuration, in seconds"},
+	{"KPBX_RESYNC_SECONDS", SourcePBX, "how often phones re-check their configuration, in seconds (0: never)"},
+	{"KPBX_RESYNC_MINUTES", SourcePBX, "the same in minutes, rounded up (4000 s is 67), for phones that count in minutes"},
+	{"KPBX_RESYNC_HOURS", SourcePBX, "the same in hours, rounded up, for phones that count in hours"},
+	{"KPBX_PICKUP_PREFIX", SourcePBX, "feature code dialled before an extension to pick up its call (directed pickup), e.g. **"},
+	{"KPBX_GROUP_PICKUP_CODE", SourcePBX, "feature code that picks up a call ringing in the group, e.g. *8"},
+	{"KPBX_DND_CODE", SourcePBX, "feature code that toggles do-not-disturb on the PBX, e.g. *76"},
 	{"KPBX_PHONEBOOK_URL", SourcePBX, "URL of the tenant's phonebook directory, ending in /: add yealink.xml, snom.xml, fanvil.xml, grandstream.xml, cisco.xml or 000000000000-directory.xml"},
 
 	{"ACCOUNT_EXTENSION", SourceAccount, "the extension number"},
@@ -57,8 +83,9 @@ var Placeholders = []PlaceholderInfo{
 	{"IPGATEWAY", SourceDevice, "static gateway"},
 	{"IPDNS1", SourceDevice, "first DNS server"},
 	{"IPDNS2", SourceDevice, "second DNS server"},
-	{"PHONEUSERNAME", SourceDevice, "phone web interface user (also used for click-to-call)"},
-	{"PHONEPASSWORD", SourceDevice, "phone web interface password"},
+	{"PHONEUSERNAME", SourceDevice, "phone web interface user: the device's phone_username, else admin (also used for click-to-call)"},
+	{"PHONEPASSWORD", SourceDevice, "phone web interface password: the same as PHONE_ADMIN_PASSWORD (KalliopePBX's name)"},
+	{"PHONE_ADMIN_PASSWORD", SourceDevice, "the phone's administrator (web) password: the device's phone_password, else the tenant's phone_admin_password; never empty"},
 	{"MAC", SourceDevice, "MAC as AABBCCDDEEFF"},
 	{"MAC_LOWER", SourceDevice, "MAC as aabbccddeeff"},
 	{"MAC_COLON", SourceDevice, "MAC as AA:BB:CC:DD:EE:FF"},
@@ -68,6 +95,35 @@ var Placeholders = []PlaceholderInfo{
 	{"DEVICE_MODEL", SourceDevice, "model name, e.g. T54W"},
 	{"DEVICE_BRAND", SourceDevice, "brand name, e.g. Yealink"},
 	{"DEVICE_LABEL", SourceDevice, "the device's label (its notes' first line)"},
+	{"DEVICE_LINES", SourceDevice, "how many lines (accounts) the device has"},
+
+	{"LINE_NUMBER", SourceLine, "the line's number on the device, from 1 (line 1 is the ACCOUNT_ placeholders' account)"},
+	{"LINE_INDEX0", SourceLine, "the line's number from 0"},
+	{"LINE_ACTIVE", SourceLine, "1 when an account is on the line; empty for the unused lines of FOR ALL LINES"},
+	{"LINE_HANDSET_ID", SourceLine, "the DECT handset of the line, 5 digits (00001)"},
+	{"LINE_DECT_CODE", SourceLine, "the handset's DECT registration code: the extension's last 4 digits (0000 when not numeric)"},
+	{"LINE_EXTENSION", SourceLine, "the line's extension number"},
+	{"LINE_SIP_USERNAME", SourceLine, "SIP user of the line"},
+	{"LINE_SIP_AUTH_USERNAME", SourceLine, "SIP authentication user of the line"},
+	{"LINE_SIP_PASSWORD", SourceLine, "SIP password of the line"},
+	{"LINE_DISPLAY_NAME", SourceLine, "caller name of the line"},
+	{"LINE_FIRST_NAME", SourceLine, "first name of the line's account"},
+	{"LINE_LAST_NAME", SourceLine, "last name of the line's account"},
+	{"LINE_LABEL", SourceLine, "the line's label on the phone (the device's, else the display name)"},
+	{"LINE_VOICEMAIL", SourceLine, "voicemail box of the line"},
+	{"LINE_SIP_TRANSPORT", SourceLine, "transport of the line: udp, tcp or tls"},
+	{"LINE_SIP_PORT", SourceLine, "SIP port of the line's transport"},
+
+	{"KEY_INDEX", SourceKey, "the key's position on the phone or on its expansion module, from 1"},
+	{"KEY_INDEX0", SourceKey, "the key's position from 0"},
+	{"KEY_MODULE", SourceKey, "0 for a key of the phone, 1.. for a key of that expansion module"},
+	{"KEY_POSITION", SourceKey, "the key's position counting the phone's keys, then each module's, from 1"},
+	{"KEY_POSITION0", SourceKey, "KEY_POSITION from 0"},
+	{"KEY_TYPE", SourceKey, "line, blf, speed_dial, park, pickup, group_pickup, dnd, transfer, voicemail, url, intercom, forward, hold or conference; in FOR ALL KEYS the phone's first free keys are line keys of lines 1, 2, ... and the others empty"},
+	{"KEY_VALUE", SourceKey, "what the key dials, watches or opens (an extension, a number, a URL)"},
+	{"KEY_LABEL", SourceKey, "the key's label (its value when none is set)"},
+	{"KEY_LINE", SourceKey, "the device line the key uses, from 1"},
+	{"KEY_LINE0", SourceKey, "the device line the key uses, from 0"},
 }
 
 var placeholderSource = func() map[string]string {
@@ -82,6 +138,18 @@ var placeholderSource = func() map[string]string {
 func BuiltinPlaceholder(name string) (source string, ok bool) {
 	s, ok := placeholderSource[name]
 	return s, ok
+}
+
+// loopPlaceholder is the loop a built-in loop placeholder belongs to (LINES or
+// KEYS), or "".
+func loopPlaceholder(name string) string {
+	switch placeholderSource[name] {
+	case SourceLine:
+		return LoopLines
+	case SourceKey:
+		return LoopKeys
+	}
+	return ""
 }
 
 // KnownFor returns the placeholder check for a template of the given scope:

@@ -4,6 +4,21 @@ package provision
 // file (File is "" while the device has none, e.g. without a linked account).
 type DeviceRef struct {
 	Tenant, Device, File string
+	// Token is the device's secret URL token (see DeviceDir): hand the phone
+	// DeviceDir(tenant URL, Token), never the tenant's URL alone.
+	Token string
+}
+
+// TokenOf is the secret URL token of tenant's device (see DeviceDir), from
+// the rendered tree; "" when the device has none.
+func (s *Service) TokenOf(tenant, device string) string {
+	r := s.render
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if tf := r.tenants[tenant]; tf != nil {
+		return tf.tokenOf[device]
+	}
+	return ""
 }
 
 // FindMAC lists every tenant that configures mac (AABBCCDDEEFF), from the rendered
@@ -21,6 +36,7 @@ func (s *Service) FindMAC(mac string) []DeviceRef {
 		ref := DeviceRef{Tenant: id}
 		if f := tf.lookupFile(name); name != "" && f != nil {
 			ref.Device, ref.File = f.Device, f.Name
+			ref.Token = tf.tokenOf[f.Device]
 		}
 		out = append(out, ref)
 	}

@@ -43,7 +43,7 @@ func (s *Service) PreviewDevice(ctx context.Context, tenant, id string, patch js
 		} else if err := getIn(tx, KindDevice, tenant, id, &d); err != nil {
 			return err
 		}
-		if err := strictMerge(&d, patch); err != nil {
+		if err := mergeDevice(&d, patch); err != nil {
 			return err
 		}
 		if id != "" && d.ID != id {
@@ -61,12 +61,12 @@ func (s *Service) PreviewDevice(ctx context.Context, tenant, id string, patch js
 		model := m[d.Model]
 		mac, _ := ParseMAC(d.MAC)
 		out.File = model.File.Name(mac)
-		var acc Account
 		if d.Account == "" {
 			out.Problem = "no linked account: no file is generated"
 			return nil
 		}
-		if err := getIn(tx, KindAccount, tenant, d.Account, &acc); err != nil {
+		accounts, err := lineAccounts(tx, tenant, d)
+		if err != nil {
 			return err
 		}
 		if !d.Enabled {
@@ -88,13 +88,30 @@ func (s *Service) PreviewDevice(ctx context.Context, tenant, id string, patch js
 		if err != nil {
 			return verr("template", "template %q: %v", t.Name, err)
 		}
-		deviceVars(vars, d, mac, model, s.pbxOf(tx, tenant), acc, s.brandName(model.Brand))
-		var b strings.Builder
-		c.Render(&b, vars, t.Escape)
-		out.Body = b.String()
+		pbx := s.pbxOf(tx, tenant)
+		deviceVars(vars, d, mac, model, pbx, accounts[d.Account], s.brandName(model.Brand))
+		b, err := c.RenderScope(nil, deviceScope(c, vars, d, model, pbx, accounts), t.Escape)
+		if err != nil {
+			return verr("template", "template %q: %v", t.Name, err)
+		}
+		out.Body = string(b)
 		return nil
 	})
 	return out, err
+}
+
+// lineAccounts loads the accounts on d's lines, by id.
+func lineAccounts(tx *store.Tx, tenant string, d Device) (map[string]Account, error) {
+	accounts := map[string]Account{}
+	for _, l := range d.Lines {
+		var a Account
+		if err := getIn(tx, KindAccount, tenant, l.Account, &a); err == nil {
+			accounts[a.ID] = a
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	return accounts, nil
 }
 
 // TemplatePreview is an unsaved template to render.
@@ -145,6 +162,7 @@ func (s *Service) PreviewTemplate(ctx context.Context, tenant string, in Templat
 			}
 			return verr("body", "%v", err)
 		}
+		sc := &Scope{Vars: vars}
 		if in.Scope == ScopeDevice {
 			if in.Device == "" {
 				return verr("device", "choose a device to render a device template for")
@@ -160,18 +178,20 @@ func (s *Service) PreviewTemplate(ctx context.Context, tenant string, in Templat
 			if !ok {
 				return verr("device", "the device's model %q does not exist", d.Model)
 			}
-			var acc Account
-			if d.Account != "" {
-				if err := getIn(tx, KindAccount, tenant, d.Account, &acc); err != nil && !errors.Is(err, store.ErrNotFound) {
-					return err
-				}
+			accounts, err := lineAccounts(tx, tenant, d)
+			if err != nil {
+				return err
 			}
 			mac, _ := ParseMAC(d.MAC)
-			deviceVars(vars, d, mac, m, s.pbxOf(tx, tenant), acc, s.brandName(m.Brand))
+			pbx := s.pbxOf(tx, tenant)
+			deviceVars(vars, d, mac, m, pbx, accounts[d.Account], s.brandName(m.Brand))
+			sc = deviceScope(c, vars, d, m, pbx, accounts)
 		}
-		var b strings.Builder
-		c.Render(&b, vars, in.Escape)
-		out = b.String()
+		b, err := c.RenderScope(nil, sc, in.Escape)
+		if err != nil {
+			return verr("body", "%v", err)
+		}
+		out = string(b)
 		return nil
 	})
 	return out, err

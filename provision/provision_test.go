@@ -33,6 +33,7 @@ type pvEnv struct {
 	model   string // model M: <aabbccddeeff>.cfg
 	account string
 	device  string
+	token   string // the device's secret URL token
 }
 
 const (
@@ -77,6 +78,12 @@ func pvStartWith(tb testing.TB, mode string, over Config, setup func(*Service, *
 		tb.Fatal(err)
 	}
 	e.tenant = ten.ID
+	// The fixture serves device files by name (as tenants made before secret
+	// URLs do); TestSecureURLs turns them on.
+	if _, err := e.s.SetPBX(ctx, e.actor, ten.ID, json.RawMessage(`{"secure_urls":false}`)); err != nil {
+		cancel()
+		tb.Fatal(err)
+	}
 	done := make(chan struct{})
 	go func() { e.s.Serve(ctx); close(done) }()
 	tb.Cleanup(func() { cancel(); <-done })
@@ -102,7 +109,7 @@ func pvStartWith(tb testing.TB, mode string, over Config, setup func(*Service, *
 	if err != nil {
 		tb.Fatal(err)
 	}
-	e.device = d.ID
+	e.device, e.token = d.ID, d.URLToken
 	if _, err := e.s.PutAsset(ctx, e.actor, e.tenant, pvAsset, strings.NewReader("firmware bytes")); err != nil {
 		tb.Fatal(err)
 	}
@@ -718,11 +725,11 @@ func TestCSVBadRowImportsNothing(t *testing.T) {
 	}
 	// Accounts: a bad row on line 4 leaves no account behind.
 	beforeA := e.countAccounts(t, e.tenant)
-	acsv := "extension,sip_password\n3001,pw1\n3002,pw2\n30 03,pw3\n3004,pw4\n"
+	acsv := "extension,sip_password\n3001,Pw1-strong\n3002,Pw2-strong\n30 03,Pw3-strong\n3004,Pw4-strong\n"
 	if _, err := e.s.ImportAccounts(e.ctx, e.actor, e.tenant, strings.NewReader(acsv)); err == nil || !strings.Contains(err.Error(), "line 4") {
 		t.Errorf("bad account row: %v", err)
 	}
-	acsv = "extension,sip_password\n3001,pw1\n3002,pw2\n3001,pw3\n"
+	acsv = "extension,sip_password\n3001,Pw1-strong\n3002,Pw2-strong\n3001,Pw3-strong\n"
 	if _, err := e.s.ImportAccounts(e.ctx, e.actor, e.tenant, strings.NewReader(acsv)); err == nil || !strings.Contains(err.Error(), "line 4") {
 		t.Errorf("duplicate extension: %v", err)
 	}
@@ -740,13 +747,13 @@ func TestCSVBadRowImportsNothing(t *testing.T) {
 func TestCSVRoundTrip(t *testing.T) {
 	e := pvStart(t, ModeMulti)
 	acsv := "extension,sip_username,auth_username,sip_password,display_name,first_name,last_name,voicemail,transport\n" +
-		"301,u301,a301,\"p,w\"\"1\",\"Rossi, Mario\",Mario,Rossi,9301,tcp\n" +
-		"302,,,pw302,,Anna,Bianchi,,\n"
+		"301,u301,a301,\"p,w\"\"1-Strong\",\"Rossi, Mario\",Mario,Rossi,9301,tcp\n" +
+		"302,,,Pw302-strong,,Anna,Bianchi,,\n"
 	if _, err := e.s.ImportAccounts(e.ctx, e.actor, e.tenant, strings.NewReader(acsv)); err != nil {
 		t.Fatal(err)
 	}
 	dcsv := "mac,model,template,account_extension,enabled,notes,ip_mode,ip_address,netmask,gateway,dns1,dns2,phone_username,phone_password,remote_address,remote_port\n" +
-		"00:15:66:00:00:01," + e.model + ",," + "301,true,\"Reception, desk \"\"A\"\"\nsecond line\",static,192.168.1.10,255.255.255.0,192.168.1.1,8.8.8.8,,admin,\"ph,pw\",,\n" +
+		"00:15:66:00:00:01," + e.model + ",," + "301,true,\"Reception, desk \"\"A\"\"\nsecond line\",static,192.168.1.10,255.255.255.0,192.168.1.1,8.8.8.8,,admin,\"ph,pw-Strong1\",,\n" +
 		"00-15-66-00-00-02," + e.model + "," + e.tmpl + ",302,false,,dhcp,,,,,,,,pbx.example.com,5060\n" +
 		"001566000003," + e.model + ",,,,spare,,,,,,,,,,\n"
 	if _, err := e.s.ImportDevices(e.ctx, e.actor, e.tenant, strings.NewReader(dcsv)); err != nil {
@@ -763,7 +770,7 @@ func TestCSVRoundTrip(t *testing.T) {
 		return a.String(), d.String()
 	}
 	a1, d1 := export(e.tenant, true)
-	if !strings.Contains(a1, `"p,w""1"`) || !strings.Contains(d1, "\"Reception, desk \"\"A\"\"\nsecond line\"") {
+	if !strings.Contains(a1, `"p,w""1-Strong"`) || !strings.Contains(d1, "\"Reception, desk \"\"A\"\"\nsecond line\"") {
 		t.Errorf("export lost quoting:\n%s\n%s", a1, d1)
 	}
 

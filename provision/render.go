@@ -12,6 +12,7 @@ import (
 	"net"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,7 +50,16 @@ type tenantFiles struct {
 	devices map[string]string // every configured MAC -> its file's name ("" without one)
 	errors  map[string]string // device id -> why it has no file
 	auth    HTTPAuth          // what the tenant demands of requests for secret files
-	rev     int64
+	// tokens maps each device's secret URL token to the device's id, tokenOf
+	// the other way; secure withholds device files from requests without
+	// their token (PBXSettings.SecureURLs).
+	tokens  map[string]string
+	tokenOf map[string]string
+	secure  bool
+	// warnings are what is wrong with every device file of the tenant (no SIP
+	// server), shown with each device.
+	warnings []Warning
+	rev      int64
 	// disabled tenants serve nothing (files, assets) and see no unknown phones.
 	disabled bool
 }
@@ -313,6 +323,9 @@ func listInto[T any](tx *store.Tx, kind, tenant string, add func(T)) error {
 		if err := json.Unmarshal(data, &v); err != nil {
 			return fmt.Errorf("provision: %s %s: %w", kind, id, err)
 		}
+		if d, ok := any(&v).(*Device); ok {
+			d.normalize()
+		}
 		add(v)
 		return nil
 	})
@@ -347,8 +360,9 @@ type treeWriter struct {
 	tenant string
 	tf     *tenantFiles // live; only the run goroutine writes it
 	now    time.Time
-	seen   map[string]*File // the files of this pass, by key
-	models map[string]bool  // models of the tenant's devices (for common files)
+	seen   map[string]*File  // the files of this pass, by key
+	models map[string]bool   // models of the tenant's devices (for common files)
+	tokens map[string]string // device token -> device id
 	batch  []*File
 	stats  renderStats
 	since  int // bytes replaced since the last collection
@@ -368,7 +382,7 @@ func (r *renderer) newWriter(tenant string) *treeWriter {
 		r.tenants[tenant] = tf
 	}
 	r.mu.Unlock()
-	return &treeWriter{r: r, tenant: tenant, tf: tf, now: time.Now().UTC().Truncate(time.Second), seen: map[string]*File{}, models: map[string]bool{}}
+	return &treeWriter{r: r, tenant: tenant, tf: tf, now: time.Now().UTC().Truncate(time.Second), seen: map[string]*File{}, models: map[string]bool{}, tokens: map[string]string{}}
 }
 
 // put adds a rendered file; a file with the same bytes as the served one is kept
@@ -420,10 +434,30 @@ func (w *treeWriter) flush() {
 	}
 }
 
+// Warning is a problem of a saved configuration that does not stop its files
+// (a file without a registrar still lets the phone boot), with the field to fix.
+type Warning struct {
+	Field string `json:"field"`
+	Msg   string `json:"msg"`
+}
+
+// tenantWarnings are the problems of a tenant's settings its device files inherit.
+func tenantWarnings(p PBXSettings) []Warning {
+	var out []Warning
+	if p.SIPServer == "" {
+		out = append(out, Warning{Field: "sip_server", Msg: "the PBX settings have no sip_server: phones get a file without a registrar and cannot register"})
+	}
+	return out
+}
+
 // finish removes the files the pass did not write and installs the tenant-wide
 // state (authentication, device list, errors, assets) in one step.
-func (w *treeWriter) finish(devices, errs map[string]string, assets map[string]*Asset, auth HTTPAuth, disabled bool, rev int64) {
+func (w *treeWriter) finish(devices, errs map[string]string, assets map[string]*Asset, auth HTTPAuth, disabled bool, rev int64, warnings []Warning, secure bool) {
 	w.flush()
+	tokenOf := make(map[string]string, len(w.tokens))
+	for tok, id := range w.tokens {
+		tokenOf[id] = tok
+	}
 	w.r.mu.Lock()
 	for key, f := range w.tf.files {
 		if _, ok := w.seen[key]; !ok {
@@ -432,7 +466,8 @@ func (w *treeWriter) finish(devices, errs map[string]string, assets map[string]*
 		}
 	}
 	w.tf.devices, w.tf.errors, w.tf.assets = devices, errs, assets
-	w.tf.auth, w.tf.disabled, w.tf.rev = auth, disabled, rev
+	w.tf.auth, w.tf.disabled, w.tf.rev, w.tf.warnings = auth, disabled, rev, warnings
+	w.tf.tokens, w.tf.tokenOf, w.tf.secure = w.tokens, tokenOf, secure
 	w.r.mu.Unlock()
 }
 
@@ -452,14 +487,14 @@ func (r *renderer) renderTenant(ctx context.Context, tenant string) (renderStats
 		w = r.newWriter(tenant)
 		devices, errs := map[string]string{}, map[string]string{}
 		if !td.tenant.Enabled {
-			w.finish(devices, errs, map[string]*Asset{}, HTTPAuth{}, true, rev)
+			w.finish(devices, errs, map[string]*Asset{}, HTTPAuth{}, true, rev, nil, true)
 			return nil
 		}
 		if err := r.renderDevices(tx, td, w, devices, errs); err != nil {
 			return err
 		}
 		r.renderCommon(td, w)
-		w.finish(devices, errs, td.assets, HTTPAuth{Mode: td.pbx.HTTPAuth, User: td.pbx.HTTPUser, Password: td.pbx.HTTPPassword}, false, rev)
+		w.finish(devices, errs, td.assets, HTTPAuth{Mode: td.pbx.HTTPAuth, User: td.pbx.HTTPUser, Password: td.pbx.HTTPPassword}, false, rev, tenantWarnings(td.pbx), td.pbx.SecureURLs)
 		return nil
 	})
 	if gone {
@@ -546,6 +581,9 @@ func (r *renderer) renderDevices(tx *store.Tx, td *tenantData, w *treeWriter, de
 			return fmt.Errorf("provision: device %s: %w", id, err)
 		}
 		devices[d.MAC] = ""
+		if d.URLToken != "" {
+			w.tokens[d.URLToken] = d.ID
+		}
 		m, ok := td.models[d.Model]
 		if !ok {
 			errs[d.ID] = fmt.Sprintf("model %q does not exist", d.Model)
@@ -580,7 +618,12 @@ func (r *renderer) renderDevices(tx *store.Tx, td *tenantData, w *treeWriter, de
 			vars[k] = v
 		}
 		deviceVars(vars, d, mac, m, td.pbx, acc, r.s.brandName(m.Brand))
-		b = c.Append(b[:0], vars, t.Escape)
+		secureVars(vars, td.pbx, d)
+		sc := deviceScope(c, vars, d, m, td.pbx, td.accounts)
+		if b, err = c.RenderScope(b[:0], sc, t.Escape); err != nil {
+			errs[d.ID] = fmt.Sprintf("template %q: %v", t.Name, err)
+			return nil
+		}
 		f, ok := w.put(&File{Name: m.File.Name(mac), Tenant: w.tenant, Device: d.ID, MAC: mac.String(), ContentType: t.ContentType, Body: bytes.Clone(b), Secret: true})
 		if !ok {
 			errs[d.ID] = fmt.Sprintf("file %s is already generated for device %s", f.Name, f.MAC)
@@ -618,32 +661,53 @@ func (r *renderer) renderCommon(td *tenantData, w *treeWriter) {
 	}
 }
 
+// secureVars points a device file's own URLs (where the phone fetches its
+// configuration and the phonebook again) at the device's secret directory
+// when the tenant serves device files only there: a phone provisioned once
+// through its token keeps using it.
+func secureVars(vars map[string]string, p PBXSettings, d Device) {
+	if !p.SecureURLs || d.URLToken == "" {
+		return
+	}
+	dir := DeviceDir(vars["KPBX_PROVISIONING_URL"], d.URLToken)
+	vars["KPBX_PROVISIONING_URL"] = dir
+	vars["KPBX_PHONEBOOK_URL"] = dir + "phonebook/"
+}
+
 // pbxVars are the tenant-wide placeholder values.
 func (s *Service) pbxVars(t Tenant, p PBXSettings) map[string]string {
 	provURL := provisioningURL(s.cfg.BaseURL, t.ID, s.cfg.Mode == ModeMulti)
-	off := tzOffsetMinutes(p.TimeZone)
-	return map[string]string{
-		"KPBX_IP_ADDRESS":              p.SIPServer,
-		"KPBX_HOSTNAME":                urlHostname(s.cfg.BaseURL),
-		"KPBX_SIP_UDP_PORT":            strconv.Itoa(p.SIPUDPPort),
-		"KPBX_SIP_TCP_PORT":            strconv.Itoa(p.SIPTCPPort),
-		"KPBX_SIP_TLS_PORT":            strconv.Itoa(p.SIPTLSPort),
-		"KPBX_SIP_TRANSPORT":           p.Transport,
-		"KPBX_SIP_PORT":                strconv.Itoa(p.port(p.Transport)),
-		"KPBX_PROVISIONING_URL":        provURL,
-		"KPBX_PROVISIONING_HOST":       urlHost(provURL),
-		"KPBX_TENANT_UUID":             t.ID,
-		"KPBX_PROVISIONING_USER":       p.HTTPUser,
-		"KPBX_PROVISIONING_PASSWORD":   p.HTTPPassword,
-		"KPBX_NTP_SERVER":              p.NTPServer,
-		"KPBX_TIMEZONE":                p.TimeZone,
-		"KPBX_TIMEZONE_OFFSET":         formatOffsetHours(off),
-		"KPBX_TIMEZONE_OFFSET_MINUTES": strconv.Itoa(off),
-		"KPBX_LANGUAGE":                p.Language,
-		"KPBX_VOICEMAIL_NUMBER":        p.VoicemailNumber,
-		"KPBX_RESYNC_SECONDS":          strconv.Itoa(p.ResyncSeconds),
-		"KPBX_PHONEBOOK_URL":           provURL + "phonebook/",
+	zone := p.TimeZone
+	if zone == "" {
+		zone = "UTC"
 	}
+	v := map[string]string{
+		"KPBX_IP_ADDRESS":            p.SIPServer,
+		"KPBX_HOSTNAME":              urlHostname(s.cfg.BaseURL),
+		"KPBX_SIP_UDP_PORT":          strconv.Itoa(p.SIPUDPPort),
+		"KPBX_SIP_TCP_PORT":          strconv.Itoa(p.SIPTCPPort),
+		"KPBX_SIP_TLS_PORT":          strconv.Itoa(p.SIPTLSPort),
+		"KPBX_SIP_TRANSPORT":         p.Transport,
+		"KPBX_SIP_PORT":              strconv.Itoa(p.port(p.Transport)),
+		"KPBX_PROVISIONING_URL":      provURL,
+		"KPBX_PROVISIONING_HOST":     urlHost(provURL),
+		"KPBX_TENANT_UUID":           t.ID,
+		"KPBX_PROVISIONING_USER":     p.HTTPUser,
+		"KPBX_PROVISIONING_PASSWORD": p.HTTPPassword,
+		"KPBX_NTP_SERVER":            p.NTPServer,
+		"KPBX_TIMEZONE":              p.TimeZone,
+		"KPBX_LANGUAGE":              p.Language,
+		"KPBX_VOICEMAIL_NUMBER":      p.VoicemailNumber,
+		"KPBX_RESYNC_SECONDS":        strconv.Itoa(p.ResyncSeconds),
+		"KPBX_RESYNC_MINUTES":        strconv.Itoa((p.ResyncSeconds + 59) / 60),
+		"KPBX_RESYNC_HOURS":          strconv.Itoa((p.ResyncSeconds + 3599) / 3600),
+		"KPBX_PICKUP_PREFIX":         p.PickupPrefix,
+		"KPBX_GROUP_PICKUP_CODE":     p.GroupPickupCode,
+		"KPBX_DND_CODE":              p.DNDCode,
+		"KPBX_PHONEBOOK_URL":         provURL + "phonebook/",
+	}
+	timeVars(v, zone, time.Now())
+	return v
 }
 
 func urlHostname(raw string) string {
@@ -652,19 +716,6 @@ func urlHostname(raw string) string {
 		return host
 	}
 	return h
-}
-
-// tzOffsetMinutes is the standard (winter) offset of an IANA zone: phones apply
-// daylight saving themselves from their own rules.
-func tzOffsetMinutes(zone string) int {
-	loc, err := time.LoadLocation(zone)
-	if err != nil {
-		return 0
-	}
-	year := time.Now().Year()
-	_, jan := time.Date(year, 1, 1, 12, 0, 0, 0, loc).Zone()
-	_, jul := time.Date(year, 7, 1, 12, 0, 0, 0, loc).Zone()
-	return min(jan, jul) / 60
 }
 
 func formatOffsetHours(min int) string {
@@ -676,46 +727,57 @@ func formatOffsetHours(min int) string {
 	return sign + strconv.FormatFloat(h, 'f', -1, 64)
 }
 
-// deviceVars adds the account and device placeholders.
+// accountValues are an account's placeholder values with their defaults.
+type accountValues struct {
+	auth, vm, display, transport, port string
+}
+
+func valuesOf(a Account, p PBXSettings) accountValues {
+	v := accountValues{auth: a.AuthUsername, vm: a.Voicemail, display: a.DisplayName, transport: a.Transport}
+	if v.transport == "" {
+		v.transport = p.Transport
+	}
+	if v.auth == "" {
+		v.auth = a.SIPUsername
+	}
+	if v.vm == "" {
+		v.vm = a.Extension
+	}
+	if v.display == "" {
+		v.display = strings.TrimSpace(a.FirstName + " " + a.LastName)
+	}
+	if v.display == "" {
+		v.display = a.Extension
+	}
+	v.port = strconv.Itoa(p.port(v.transport))
+	return v
+}
+
+// deviceVars adds the account (line 1) and device placeholders.
 func deviceVars(v map[string]string, d Device, mac MAC, m Model, p PBXSettings, a Account, brand string) {
-	transport := a.Transport
-	if transport == "" {
-		transport = p.Transport
-	}
-	auth := a.AuthUsername
-	if auth == "" {
-		auth = a.SIPUsername
-	}
-	vm := a.Voicemail
-	if vm == "" {
-		vm = a.Extension
-	}
-	display := a.DisplayName
-	if display == "" {
-		display = strings.TrimSpace(a.FirstName + " " + a.LastName)
-	}
-	if display == "" {
-		display = a.Extension
-	}
+	av := valuesOf(a, p)
 	label, _, _ := strings.Cut(d.Notes, "\n")
 	v["ACCOUNT_EXTENSION"] = a.Extension
 	v["ACCOUNT_SIP_USERNAME"] = a.SIPUsername
-	v["ACCOUNT_SIP_AUTH_USERNAME"] = auth
+	v["ACCOUNT_SIP_AUTH_USERNAME"] = av.auth
 	v["ACCOUNT_SIP_PASSWORD"] = a.SIPPassword
-	v["ACCOUNT_DISPLAY_NAME"] = display
+	v["ACCOUNT_DISPLAY_NAME"] = av.display
 	v["ACCOUNT_FIRST_NAME"] = a.FirstName
 	v["ACCOUNT_LAST_NAME"] = a.LastName
-	v["ACCOUNT_VOICEMAIL"] = vm
-	v["ACCOUNT_SIP_TRANSPORT"] = transport
-	v["ACCOUNT_SIP_PORT"] = strconv.Itoa(p.port(transport))
+	v["ACCOUNT_VOICEMAIL"] = av.vm
+	v["ACCOUNT_SIP_TRANSPORT"] = av.transport
+	v["ACCOUNT_SIP_PORT"] = av.port
+	v["DEVICE_LINES"] = strconv.Itoa(len(d.Lines))
 	v["IPADDRMODE"] = d.IPAddrMode
 	v["IPADDR"] = d.IPAddr
 	v["IPNETMASK"] = d.Netmask
 	v["IPGATEWAY"] = d.Gateway
 	v["IPDNS1"] = d.DNS1
 	v["IPDNS2"] = d.DNS2
-	v["PHONEUSERNAME"] = d.PhoneUsername
-	v["PHONEPASSWORD"] = d.PhonePassword
+	login := phoneLogin(d, p)
+	v["PHONEUSERNAME"] = login.User
+	v["PHONEPASSWORD"] = login.Password
+	v["PHONE_ADMIN_PASSWORD"] = login.Password
 	v["MAC"] = mac.Format(MACUpper)
 	v["MAC_LOWER"] = mac.Format(MACLower)
 	v["MAC_COLON"] = mac.Format(MACColonUpper)
@@ -725,6 +787,135 @@ func deviceVars(v map[string]string, d Device, mac MAC, m Model, p PBXSettings, 
 	v["DEVICE_MODEL"] = m.Name
 	v["DEVICE_BRAND"] = brand
 	v["DEVICE_LABEL"] = strings.TrimSpace(label)
+}
+
+// deviceScope is what a device's template renders with: vars, and the lines
+// and keys for the loops the template has (only those are built).
+func deviceScope(c *Compiled, vars map[string]string, d Device, m Model, p PBXSettings, accounts map[string]Account) *Scope {
+	sc := &Scope{Vars: vars}
+	if c.UsesLoop(LoopLines) || c.UsesLoop(LoopAllLines) {
+		for i, l := range d.Lines {
+			a, ok := accounts[l.Account]
+			if !ok {
+				continue
+			}
+			sc.Lines = append(sc.Lines, lineFrame(i+1, l, a, p))
+		}
+		if c.UsesLoop(LoopAllLines) {
+			for i := 0; i < max(m.Lines, len(d.Lines)); i++ {
+				if i < len(sc.Lines) {
+					sc.AllLines = append(sc.AllLines, sc.Lines[i])
+				} else {
+					sc.AllLines = append(sc.AllLines, slotFrame(i+1))
+				}
+			}
+		}
+	}
+	if c.UsesLoop(LoopKeys) || c.UsesLoop(LoopAllKeys) {
+		keys := slices.Clone(d.Keys)
+		sort.SliceStable(keys, func(i, j int) bool {
+			if keys[i].Module != keys[j].Module {
+				return keys[i].Module < keys[j].Module
+			}
+			return keys[i].Index < keys[j].Index
+		})
+		modules := 0
+		for _, k := range keys {
+			sc.Keys = append(sc.Keys, keyFrame(k, m, d, sc.Lines))
+			modules = max(modules, k.Module)
+		}
+		if c.UsesLoop(LoopAllKeys) {
+			byPos := map[[2]int]map[string]string{}
+			for i, k := range keys {
+				byPos[[2]int{k.Module, k.Index}] = sc.Keys[i]
+			}
+			for mod := 0; mod <= modules; mod++ {
+				n := m.Keys
+				if mod > 0 {
+					n = m.ModuleKeys
+				}
+				for idx := 1; idx <= n; idx++ {
+					switch f, ok := byPos[[2]int{mod, idx}]; {
+					case ok:
+						sc.AllKeys = append(sc.AllKeys, f)
+					case mod == 0 && idx <= len(sc.Lines):
+						// The phone's first free keys show the lines, as a
+						// factory-new phone does.
+						sc.AllKeys = append(sc.AllKeys, keyFrame(Key{Index: idx, Type: KeyLine, Line: idx}, m, d, sc.Lines))
+					default:
+						sc.AllKeys = append(sc.AllKeys, keyFrame(Key{Module: mod, Index: idx, Line: 1}, m, d, sc.Lines))
+					}
+				}
+			}
+		}
+	}
+	return sc
+}
+
+// lineFrame is the LINE_ placeholders of line n.
+func lineFrame(n int, l DeviceLine, a Account, p PBXSettings) map[string]string {
+	av := valuesOf(a, p)
+	f := slotFrame(n)
+	label := l.Label
+	if label == "" {
+		label = av.display
+	}
+	f["LINE_ACTIVE"] = "1"
+	f["LINE_DECT_CODE"] = dectCode(a.Extension)
+	f["LINE_EXTENSION"] = a.Extension
+	f["LINE_SIP_USERNAME"] = a.SIPUsername
+	f["LINE_SIP_AUTH_USERNAME"] = av.auth
+	f["LINE_SIP_PASSWORD"] = a.SIPPassword
+	f["LINE_DISPLAY_NAME"] = av.display
+	f["LINE_FIRST_NAME"] = a.FirstName
+	f["LINE_LAST_NAME"] = a.LastName
+	f["LINE_LABEL"] = label
+	f["LINE_VOICEMAIL"] = av.vm
+	f["LINE_SIP_TRANSPORT"] = av.transport
+	f["LINE_SIP_PORT"] = av.port
+	return f
+}
+
+// slotFrame is an unused line n: its numbers only.
+func slotFrame(n int) map[string]string {
+	return map[string]string{"LINE_NUMBER": strconv.Itoa(n), "LINE_INDEX0": strconv.Itoa(n - 1),
+		"LINE_HANDSET_ID": fmt.Sprintf("%05d", n)}
+}
+
+// dectCode is the handset registration code of an extension: its last four
+// digits (wazo-provd's rule), or 0000.
+func dectCode(ext string) string {
+	for _, c := range ext {
+		if c < '0' || c > '9' {
+			return "0000"
+		}
+	}
+	if len(ext) >= 4 {
+		return ext[len(ext)-4:]
+	}
+	return strings.Repeat("0", 4-len(ext)) + ext
+}
+
+// keyFrame is the KEY_ placeholders of k; an unused position has no type.
+func keyFrame(k Key, m Model, d Device, lines []map[string]string) map[string]string {
+	pos := k.Index
+	if k.Module > 0 {
+		pos = m.Keys + (k.Module-1)*m.ModuleKeys + k.Index
+	}
+	line := max(k.Line, 1)
+	label := k.Label
+	if label == "" && k.Type == KeyLine && line <= len(lines) {
+		label = lines[line-1]["LINE_LABEL"]
+	}
+	if label == "" {
+		label = k.Value
+	}
+	return map[string]string{
+		"KEY_INDEX": strconv.Itoa(k.Index), "KEY_INDEX0": strconv.Itoa(k.Index - 1),
+		"KEY_MODULE": strconv.Itoa(k.Module), "KEY_POSITION": strconv.Itoa(pos), "KEY_POSITION0": strconv.Itoa(pos - 1),
+		"KEY_TYPE": k.Type, "KEY_VALUE": k.Value, "KEY_LABEL": label,
+		"KEY_LINE": strconv.Itoa(line), "KEY_LINE0": strconv.Itoa(line - 1),
+	}
 }
 
 // lookup returns a tenant's file, whatever the case of the name.

@@ -77,7 +77,7 @@ func TestWaitRenderedWithLateCommits(t *testing.T) {
 	acc.WriteString("extension,sip_password\n")
 	dev.WriteString("mac,model,account_extension\n")
 	for i := 0; i < 1500; i++ {
-		fmt.Fprintf(&acc, "%d,pw-%d\n", 1000+i, i)
+		fmt.Fprintf(&acc, "%d,pw-%d-Strong\n", 1000+i, i)
 		fmt.Fprintf(&dev, "02000000%04x,%s,%d\n", i, e.model, 1000+i)
 	}
 	if _, err := e.s.ImportAccounts(e.ctx, e.actor, e.tenant, strings.NewReader(acc.String())); err != nil {

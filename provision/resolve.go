@@ -2,6 +2,7 @@ package provision
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/google/uuid"
@@ -13,6 +14,9 @@ var (
 	ErrBadPath  = errors.New("bad path")
 	ErrNoTenant = errors.New("unknown tenant")
 	ErrNoFile   = errors.New("file not found")
+	// ErrWithheld is ErrNoFile for a device file asked for by name in a
+	// tenant that serves it only under the device's secret URL.
+	ErrWithheld = fmt.Errorf("%w: a device file is served only under its secret URL", ErrNoFile)
 )
 
 // Target is what a requested path names.
@@ -26,6 +30,11 @@ type Target struct {
 	// MAC is set when the name looks like a device file of a known model (or holds
 	// 12 hex digits) but nothing is configured for it.
 	MAC string
+	// Token says the request came through a device's secret URL (which is its
+	// credential: Auth is then empty).
+	Token bool
+	// secure is the tenant's PBXSettings.SecureURLs.
+	secure bool
 }
 
 // HTTPAuth is a tenant's provisioning authentication: Mode none, basic or digest.
@@ -39,11 +48,44 @@ func (a HTTPAuth) Required() bool { return a.Mode == "basic" || a.Mode == "diges
 // Resolve maps a request path (relative to the provisioning root: "file" in
 // single-tenant mode, "<tenant uuid>/file" in multi-tenant mode) to a file. It
 // refuses traversal, absolute paths, empty or nested names and unknown tenants.
+//
+// A device's secret directory ("<token>/file", "<tenant uuid>/<token>/file")
+// serves everything the tenant's tree does (common files, assets, the
+// phonebook), its own device file, and no other device's. A device file asked
+// for without its token is ErrWithheld in a tenant with secure URLs.
 func (s *Service) Resolve(path string) (Target, error) {
-	var t Target
 	if len(path) == 0 || len(path) > 512 || strings.ContainsAny(path, "\\\x00") {
-		return t, ErrBadPath
+		return Target{}, ErrBadPath
 	}
+	if tok, rest, ok := stripToken(path, s.tcfg.Mode == ModeMulti); ok {
+		t, err := s.resolvePath(rest)
+		if errors.Is(err, ErrBadPath) || errors.Is(err, ErrNoTenant) {
+			return Target{}, err
+		}
+		r := s.render
+		r.mu.RLock()
+		dev, known := "", false
+		if tf := r.tenants[t.Tenant]; tf != nil {
+			dev, known = tf.tokens[tok]
+		}
+		r.mu.RUnlock()
+		// An unknown token is a wrong guess: nothing is said of the file.
+		if !known || err != nil || t.File != nil && t.File.Device != "" && t.File.Device != dev {
+			return Target{Tenant: t.Tenant}, ErrNoFile
+		}
+		t.Auth, t.Token, t.MAC = HTTPAuth{}, true, ""
+		return t, nil
+	}
+	t, err := s.resolvePath(path)
+	if err == nil && t.secure && t.File != nil && t.File.Secret && t.File.Device != "" {
+		return Target{Tenant: t.Tenant, Name: t.Name}, ErrWithheld
+	}
+	return t, err
+}
+
+// resolvePath is Resolve without device tokens.
+func (s *Service) resolvePath(path string) (Target, error) {
+	var t Target
 	if st, ok, err := s.resolveSub(path); ok {
 		return st, err
 	}
@@ -89,6 +131,7 @@ func (s *Service) Resolve(path string) (Target, error) {
 		ok = false // a disabled tenant is answered as if it did not exist
 	}
 	if ok {
+		t.secure = tf.secure
 		if f := tf.lookupFile(name); f != nil {
 			t.File = f
 			if f.Secret {

@@ -20,7 +20,7 @@ import (
 const KindFile = "file"
 
 // secretVars are the placeholders whose values are secrets.
-var secretVars = []string{"ACCOUNT_SIP_PASSWORD", "PHONEPASSWORD", "KPBX_PROVISIONING_PASSWORD"}
+var secretVars = []string{"ACCOUNT_SIP_PASSWORD", "PHONEPASSWORD", "PHONE_ADMIN_PASSWORD", "KPBX_PROVISIONING_PASSWORD"}
 
 // keepMasked drops from a JSON patch the keys among secrets whose value is
 // store.Mask: a client that sends back what it read means "unchanged".
@@ -48,7 +48,8 @@ func keepMasked(patch json.RawMessage, secrets ...string) json.RawMessage {
 }
 
 // MaskedBody is a rendered file's content with every secret that went into it
-// (its device's SIP and phone passwords, the tenant's provisioning password,
+// (its device's SIP passwords, one per line, its phone admin password, the
+// tenant's provisioning and phone admin passwords,
 // as written raw or XML-escaped) replaced by store.Mask. A file without
 // secrets comes back as it is.
 func (s *Service) MaskedBody(ctx context.Context, f *File) ([]byte, error) {
@@ -61,7 +62,7 @@ func (s *Service) MaskedBody(ctx context.Context, f *File) ([]byte, error) {
 		if err != nil {
 			return err
 		}
-		values = append(values, pbx.HTTPPassword)
+		values = append(values, pbx.HTTPPassword, pbx.PhoneAdminPassword)
 		if f.Device == "" {
 			return nil
 		}
@@ -69,10 +70,10 @@ func (s *Service) MaskedBody(ctx context.Context, f *File) ([]byte, error) {
 		if err := getIn(tx, KindDevice, f.Tenant, f.Device, &d); err != nil {
 			return err
 		}
-		values = append(values, d.PhonePassword)
-		if d.Account != "" {
+		values = append(values, d.PhonePassword, d.URLToken)
+		for _, l := range d.Lines {
 			var a Account
-			if err := getIn(tx, KindAccount, f.Tenant, d.Account, &a); err != nil && !errors.Is(err, store.ErrNotFound) {
+			if err := getIn(tx, KindAccount, f.Tenant, l.Account, &a); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
 			values = append(values, a.SIPPassword)
@@ -107,22 +108,26 @@ func (s *Service) RevealAccount(ctx context.Context, actor store.Actor, tenant, 
 	return a.SIPPassword, s.st.Reveal(ctx, actor, KindAccount, tenant, id, "sip_password of account "+a.Extension+" revealed")
 }
 
-// RevealDevice returns a device's phone web password and records the reveal.
-func (s *Service) RevealDevice(ctx context.Context, actor store.Actor, tenant, id string) (string, error) {
+// RevealDevice returns a device's phone web password and its secret
+// provisioning URL (the directory its files are served under, see
+// PBXSettings.SecureURLs), and records the reveal.
+func (s *Service) RevealDevice(ctx context.Context, actor store.Actor, tenant, id string) (phonePassword, provisioningURL string, err error) {
 	d, err := s.Device(ctx, tenant, id)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return d.PhonePassword, s.st.Reveal(ctx, actor, KindDevice, tenant, id, "phone_password of device "+d.MAC+" revealed")
+	return d.PhonePassword, DeviceDir(s.ProvisioningURL(tenant), d.URLToken),
+		s.st.Reveal(ctx, actor, KindDevice, tenant, id, "phone_password and secret URL of device "+d.MAC+" revealed")
 }
 
-// RevealPBX returns a tenant's provisioning HTTP password and records the reveal.
-func (s *Service) RevealPBX(ctx context.Context, actor store.Actor, tenant string) (string, error) {
+// RevealPBX returns a tenant's provisioning HTTP password and phone admin
+// password and records the reveal.
+func (s *Service) RevealPBX(ctx context.Context, actor store.Actor, tenant string) (httpPassword, phoneAdminPassword string, err error) {
 	p, err := s.PBX(ctx, tenant)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return p.HTTPPassword, s.st.Reveal(ctx, actor, KindPBX, tenant, tenant, "http_password of the PBX settings revealed")
+	return p.HTTPPassword, p.PhoneAdminPassword, s.st.Reveal(ctx, actor, KindPBX, tenant, tenant, "http_password and phone_admin_password of the PBX settings revealed")
 }
 
 // RevealFile returns a rendered file in clear and records the reveal (when it

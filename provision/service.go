@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -62,7 +63,7 @@ func (s *Service) registerKinds() {
 		}
 		return s.checkDevice(tx, &d)
 	})
-	dev.Secrets = []string{"phone_password"}
+	dev.Secrets = []string{"phone_password", "url_token"}
 	dev.Unique = map[string]string{"objects_device_mac": "mac"}
 	ph := decodeCheck(KindPlaceholder, func(tx *store.Tx, id string, raw json.RawMessage) error {
 		var p Placeholder
@@ -79,7 +80,7 @@ func (s *Service) registerKinds() {
 		}
 		return p.Validate()
 	})
-	pbx.Secrets = []string{"http_password"}
+	pbx.Secrets = []string{"http_password", "phone_admin_password"}
 	tmpl := decodeCheck(KindTemplate, func(tx *store.Tx, id string, raw json.RawMessage) error {
 		var t UserTemplate
 		if err := json.Unmarshal(raw, &t); err != nil {
@@ -120,45 +121,45 @@ func (s *Service) checkDelete(tx *store.Tx, kind, id string) error {
 			return &store.ConflictError{Field: "id", Msg: fmt.Sprintf("model is used by %d device(s)", n)}
 		}
 	case KindAccount:
-		n, err := tx.CountWhere(KindDevice, "account", id)
+		var a Account
+		if ok, err := tx.Get(KindAccount, id, &a); err != nil || !ok {
+			return err
+		}
+		var macs []string
+		err := listInto(tx, KindDevice, a.Tenant, func(d Device) {
+			for _, l := range d.Lines {
+				if l.Account == id {
+					macs = append(macs, d.MAC)
+					break
+				}
+			}
+		})
 		if err != nil {
 			return err
 		}
-		if n > 0 {
-			return &store.ConflictError{Field: "id", Msg: fmt.Sprintf("the account is linked to %d device(s) (%s): unlink them (set their account to none) or delete them first",
-				n, strings.Join(accountDevices(tx, id), ", "))}
+		if n := len(macs); n > 0 {
+			sort.Strings(macs)
+			if n > 10 {
+				macs = append(macs[:10], "...")
+			}
+			return &store.ConflictError{Field: "id", Msg: fmt.Sprintf("the account is linked to %d device(s) (%s), on one of their lines: take it off (set their account to none) or delete them first",
+				n, strings.Join(macs, ", "))}
 		}
 	}
 	return nil
-}
-
-// accountDevices are the MACs of the devices linked to account id, sorted (at
-// most ten, then "...").
-func accountDevices(tx *store.Tx, id string) []string {
-	var a Account
-	if ok, err := tx.Get(KindAccount, id, &a); err != nil || !ok {
-		return nil
-	}
-	var macs []string
-	tx.List(KindDevice, a.Tenant, func(_ string, data json.RawMessage) error { //nolint:errcheck // best effort: the count is the refusal
-		var d Device
-		if json.Unmarshal(data, &d) == nil && d.Account == id {
-			macs = append(macs, d.MAC)
-		}
-		return nil
-	})
-	sort.Strings(macs)
-	if len(macs) > 10 {
-		macs = append(macs[:10], "...")
-	}
-	return macs
 }
 
 // ---- PBX settings ----
 
 func getPBX(tx *store.Tx, tenant string) (PBXSettings, error) {
 	p := DefaultPBXSettings()
-	_, err := tx.Get(KindPBX, tenant, &p)
+	// Settings stored before secret URLs existed have no secure_urls: those
+	// tenants keep serving device files by name.
+	p.SecureURLs = false
+	ok, err := tx.Get(KindPBX, tenant, &p)
+	if !ok {
+		p.SecureURLs = true
+	}
 	return p, err
 }
 
@@ -194,8 +195,19 @@ func (s *Service) SetPBX(ctx context.Context, actor store.Actor, tenant string, 
 		if p, err = getPBX(tx, tenant); err != nil {
 			return err
 		}
-		if err := strictMerge(&p, keepMasked(patch, "http_password")); err != nil {
+		if p.PhoneAdminPassword == "" {
+			p.PhoneAdminPassword = GeneratePassword(phoneAdminPasswordLength)
+		}
+		had := p.SIPServer
+		if err := strictMerge(&p, keepMasked(patch, "http_password", "phone_admin_password")); err != nil {
 			return err
+		}
+		if had != "" && p.SIPServer == "" {
+			if n, err := tx.Count(KindDevice, tenant); err != nil {
+				return err
+			} else if n > 0 {
+				return verr("sip_server", "sip_server is required: the tenant's %d device(s) register to it", n)
+			}
 		}
 		if err := p.Validate(); err != nil {
 			return err
@@ -210,6 +222,54 @@ func (s *Service) SetPBX(ctx context.Context, actor store.Actor, tenant string, 
 		return tx.Replace(KindPBX, tenant, tenant, p, "PBX settings changed")
 	})
 	return p, err
+}
+
+// phoneAdminPasswordLength is the length of generated phone admin passwords:
+// about 95 bits, typed on a keypad in a minute.
+const phoneAdminPasswordLength = 16
+
+// ensurePBX gives a tenant stored PBX settings with a phone admin password:
+// new tenants get them with the tenant, older ones at start-up (an audited
+// change, replicated like any other). An older tenant (old) without stored
+// settings gets them with secure URLs off: its phones know no token.
+func ensurePBX(tx *store.Tx, tenant string, old bool) error {
+	var p PBXSettings
+	ok, err := tx.Get(KindPBX, tenant, &p)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !ok:
+		p = DefaultPBXSettings()
+		p.SecureURLs = !old
+		p.PhoneAdminPassword = GeneratePassword(phoneAdminPasswordLength)
+		return tx.Create(KindPBX, tenant, tenant, p, "PBX settings created with a generated phone admin password")
+	case p.PhoneAdminPassword == "":
+		p.PhoneAdminPassword = GeneratePassword(phoneAdminPasswordLength)
+		return tx.Replace(KindPBX, tenant, tenant, p, "phone admin password generated")
+	}
+	return nil
+}
+
+// ensureTokens gives every device of tenant that has none (saved before
+// secret URLs existed) its url_token: an audited change, replicated like any
+// other.
+func ensureTokens(tx *store.Tx, tenant string) error {
+	var missing []Device
+	if err := listInto(tx, KindDevice, tenant, func(d Device) {
+		if d.URLToken == "" {
+			missing = append(missing, d)
+		}
+	}); err != nil {
+		return err
+	}
+	for _, d := range missing {
+		d.URLToken = NewURLToken()
+		if err := tx.Replace(KindDevice, tenant, d.ID, d, fmt.Sprintf("device %s: secret URL issued", d.MAC)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // strictMerge decodes a JSON object over v, refusing unknown fields.
@@ -296,6 +356,9 @@ func getIn(tx *store.Tx, kind, tenant, id string, v interface{ tenantID() string
 	if !ok || v.tenantID() != tenant {
 		return store.ErrNotFound
 	}
+	if d, ok := v.(*Device); ok {
+		d.normalize()
+	}
 	return nil
 }
 
@@ -378,6 +441,9 @@ type DeviceView struct {
 	Problem string `json:"problem,omitempty"`
 	// Redirect is the vendor redirection status (read-only), when there is one.
 	Redirect any `json:"redirect,omitempty"`
+	// Warnings say what is wrong with the file though it is served (the PBX
+	// settings have no sip_server, ...), with the field to fix.
+	Warnings []Warning `json:"warnings,omitempty"`
 }
 
 // Devices lists a tenant's devices.
@@ -424,6 +490,14 @@ func (s *Service) checkDevice(tx *store.Tx, d *Device) error {
 	if d.IPAddrMode == "" {
 		d.IPAddrMode = "dhcp"
 	}
+	d.normalize()
+	placeKeys(d.Keys)
+	if d.Lines == nil {
+		d.Lines = []DeviceLine{}
+	}
+	if d.Keys == nil {
+		d.Keys = []Key{}
+	}
 	// KalliopePBX's rule: without a linked account there is no file, and the
 	// device is saved disabled.
 	if d.Account == "" {
@@ -445,13 +519,19 @@ func (s *Service) checkDevice(tx *store.Tx, d *Device) error {
 			return verr("template", "template %q does not exist or is not a device template", d.Template)
 		}
 	}
-	if d.Account != "" {
+	if err := models[d.Model].checkDevice(d); err != nil {
+		return err
+	}
+	for i, l := range d.Lines {
 		var a Account
-		if err := getIn(tx, KindAccount, d.Tenant, d.Account, &a); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return verr("account", "account %q does not exist in this tenant", d.Account)
+		if err := getIn(tx, KindAccount, d.Tenant, l.Account, &a); err != nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				return err
 			}
-			return err
+			if i == 0 {
+				return verr("account", "account %q does not exist in this tenant", l.Account)
+			}
+			return verr("lines", "line %d: account %q does not exist in this tenant", i+1, l.Account)
 		}
 	}
 	for _, check := range s.deviceChecks {
@@ -499,8 +579,15 @@ func (s *Service) saveDevice(tx *store.Tx, tenant, id string, patch json.RawMess
 	} else if err := getIn(tx, KindDevice, tenant, id, &d); err != nil {
 		return d, err
 	}
-	if err := strictMerge(&d, keepMasked(patch, "phone_password")); err != nil {
+	token := d.URLToken
+	if err := mergeDevice(&d, keepMasked(patch, "phone_password", "url_token")); err != nil {
 		return d, err
+	}
+	switch {
+	case d.URLToken == "":
+		d.URLToken = NewURLToken() // a new device, or a new URL asked for
+	case d.URLToken != token:
+		return d, verr("url_token", "url_token is generated: send \"\" for a new one")
 	}
 	if !create && d.ID != id {
 		return d, verr("id", "id cannot be changed")
@@ -528,6 +615,54 @@ func (s *Service) saveDevice(tx *store.Tx, tenant, id string, patch json.RawMess
 	return d, tx.Replace(KindDevice, tenant, d.ID, d, desc+" updated")
 }
 
+// mergeDevice applies a JSON patch to a device. "lines" replaces the lines and
+// sets the account (line 1's); "account" alone replaces line 1's account, or
+// with "" removes the only line. "keys" replaces the keys.
+func mergeDevice(d *Device, patch json.RawMessage) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(patch, &fields); err != nil {
+		return verr("", "bad JSON: %v", err)
+	}
+	_, hasLines := fields["lines"]
+	_, hasAccount := fields["account"]
+	_, hasKeys := fields["keys"]
+	prev := slices.Clone(d.Lines)
+	// Decoding an array into a slice reuses its elements, which would keep
+	// the fields the patch leaves out: start from nothing.
+	if hasLines {
+		d.Lines = nil
+	}
+	if hasKeys {
+		d.Keys = nil
+	}
+	if err := strictMerge(d, patch); err != nil {
+		return err
+	}
+	switch {
+	case hasLines:
+		first := ""
+		if len(d.Lines) > 0 {
+			first = d.Lines[0].Account
+		}
+		if hasAccount && d.Account != first {
+			return verr("account", "account and the account of lines[0] differ: send one of them")
+		}
+		d.Account = first
+	case hasAccount && d.Account == "":
+		if len(prev) > 1 {
+			return verr("account", "the device has %d lines: send lines to take them off", len(prev))
+		}
+		d.Lines = nil
+	case hasAccount:
+		d.Lines = prev
+		if len(d.Lines) == 0 {
+			d.Lines = []DeviceLine{{}}
+		}
+		d.Lines[0].Account = d.Account
+	}
+	return nil
+}
+
 // DeleteDevice deletes a device.
 func (s *Service) DeleteDevice(ctx context.Context, actor store.Actor, tenant, id string) error {
 	_, err := s.st.Update(ctx, actor, func(tx *store.Tx) error {
@@ -542,10 +677,13 @@ func (s *Service) DeleteDevice(ctx context.Context, actor store.Actor, tenant, i
 
 // ViewDevices adds each device's file name or problem.
 func (s *Service) ViewDevices(tenant string, list []Device) []DeviceView {
-	byDevice, problems := s.render.deviceFiles(tenant, list)
+	byDevice, problems, warnings := s.render.deviceFiles(tenant, list)
 	out := make([]DeviceView, len(list))
 	for i, d := range list {
 		out[i] = DeviceView{Device: d, File: byDevice[d.ID], Problem: problems[d.ID]}
+		if out[i].File != "" {
+			out[i].Warnings = warnings
+		}
 		if s.deviceStatus != nil {
 			if st := s.deviceStatus(d); st != nil {
 				out[i].Redirect = st

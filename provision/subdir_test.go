@@ -92,4 +92,14 @@ func TestResolveSubdirAuth(t *testing.T) {
 	if _, err := e.s.Resolve(e.tenant + "/dir/none.xml"); !errors.Is(err, ErrNoFile) {
 		t.Fatalf("unknown file: %v", err)
 	}
+	// Under a device's token (the KPBX_PHONEBOOK_URL of its file) the
+	// directory is served after the token is taken off, without credentials;
+	// a wrong token gets nothing.
+	got, err = e.s.Resolve(e.tenant + "/" + e.token + "/dir/a.xml")
+	if err != nil || got.Name != "dir/a.xml" || got.Auth.Required() || !got.Token || string(got.File.Body) != "<a/>" {
+		t.Fatalf("secret file under the token: %+v %v", got, err)
+	}
+	if got, err := e.s.Resolve(e.tenant + "/" + NewURLToken() + "/dir/a.xml"); err == nil || got.File != nil {
+		t.Fatalf("secret file under a wrong token: %+v %v", got, err)
+	}
 }

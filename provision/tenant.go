@@ -253,12 +253,29 @@ func (s *Service) EnsureDefaultTenant(ctx context.Context) (Tenant, error) {
 		if err != nil {
 			return err
 		}
+		created := ""
 		if len(list) > 0 {
 			out = list[0]
-			return nil
+		} else {
+			out = Tenant{ID: uuid.NewString(), Name: s.tcfg.DefaultTenant, Enabled: true, Created: time.Now().UTC().Truncate(time.Second)}
+			if err := tx.Create(KindTenant, out.ID, out.ID, out, "default tenant created at first start"); err != nil {
+				return err
+			}
+			list = append(list, out)
+			created = out.ID
 		}
-		out = Tenant{ID: uuid.NewString(), Name: s.tcfg.DefaultTenant, Enabled: true, Created: time.Now().UTC().Truncate(time.Second)}
-		return tx.Create(KindTenant, out.ID, out.ID, out, "default tenant created at first start")
+		// Tenants created before phone admin passwords existed get theirs now
+		// (and keep serving device files by name: secure URLs are for new
+		// tenants, and turning them on breaks phones that know no token).
+		for _, t := range list {
+			if err := ensurePBX(tx, t.ID, t.ID != created); err != nil {
+				return err
+			}
+			if err := ensureTokens(tx, t.ID); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return out, err
 }
@@ -346,7 +363,10 @@ func (s *Service) CreateTenant(ctx context.Context, actor store.Actor, in Tenant
 				return errSingle
 			}
 		}
-		return tx.Create(KindTenant, t.ID, t.ID, t, fmt.Sprintf("tenant %q created", t.Name))
+		if err := tx.Create(KindTenant, t.ID, t.ID, t, fmt.Sprintf("tenant %q created", t.Name)); err != nil {
+			return err
+		}
+		return ensurePBX(tx, t.ID, false)
 	})
 	return t, err
 }
@@ -385,6 +405,10 @@ func (s *Service) DeleteTenant(ctx context.Context, actor store.Actor, id string
 		if err := s.checkDeletable(tx, id); err != nil {
 			return err
 		}
+		// The settings go with the tenant (they hold its phones' password).
+		if err := tx.Delete(KindPBX, id, fmt.Sprintf("PBX settings of tenant %q deleted with it", t.Name)); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
 		return tx.Delete(KindTenant, id, fmt.Sprintf("tenant %q deleted", t.Name))
 	})
 	return err
@@ -403,6 +427,7 @@ func (s *Service) checkDeletable(tx *store.Tx, id string) error {
 		return err
 	}
 	delete(owned, KindTenant)
+	delete(owned, KindPBX) // settings, deleted with the tenant
 	if len(owned) > 0 {
 		var parts []string
 		for k, c := range owned {

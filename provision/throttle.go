@@ -36,7 +36,7 @@ func (t *Throttle) Wait(src string) time.Duration { return t.limit.Wait(src) }
 // starts throttling src is logged, at WARN, with the name cut to one line.
 func (t *Throttle) Fail(src, file string) {
 	if t.limit.Fail(src) {
-		t.log.Warn(ThrottledMsg, "src", src, "file", Printable(file))
+		t.log.Warn(ThrottledMsg, "src", src, "file", LogPath(file))
 	}
 }
 

@@ -277,8 +277,8 @@ func (s *Service) checkModel(tx *store.Tx, m Model, tenant string) error {
 	if err := m.File.Validate(); err != nil {
 		return verr("file", "%v", err)
 	}
-	if m.Lines < 1 || m.Lines > 128 {
-		return verr("lines", "lines must be 1-128")
+	if err := m.checkCapabilities(); err != nil {
+		return err
 	}
 	_, templates, err := s.catalogIn(tx, tenant)
 	if err != nil {
@@ -413,24 +413,35 @@ func (s *Service) Preview(ctx context.Context, tenant, deviceID, templateID stri
 		for k, v := range custom {
 			vars[k] = v
 		}
-		var acc Account
-		if d.Account != "" {
-			if err := getIn(tx, KindAccount, tenant, d.Account, &acc); err != nil && !errors.Is(err, store.ErrNotFound) {
+		accounts := map[string]Account{}
+		for _, l := range d.Lines {
+			var a Account
+			if err := getIn(tx, KindAccount, tenant, l.Account, &a); err == nil {
+				accounts[a.ID] = a
+			} else if !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
 		}
 		mac, _ := ParseMAC(d.MAC)
-		deviceVars(vars, d, mac, m, pbx, acc, s.brandName(m.Brand))
 		// A preview is for checking a template, not for reading secrets (see
 		// RevealFile for that).
+		for id, a := range accounts {
+			if a.SIPPassword != "" {
+				a.SIPPassword = store.Mask
+				accounts[id] = a
+			}
+		}
+		deviceVars(vars, d, mac, m, pbx, accounts[d.Account], s.brandName(m.Brand))
 		for _, k := range secretVars {
 			if vars[k] != "" {
 				vars[k] = store.Mask
 			}
 		}
-		var b strings.Builder
-		c.Render(&b, vars, tmpl.Escape)
-		out = b.String()
+		b, err := c.RenderScope(nil, deviceScope(c, vars, d, m, pbx, accounts), tmpl.Escape)
+		if err != nil {
+			return verr("body", "%v", err)
+		}
+		out = string(b)
 		return nil
 	})
 	return out, err

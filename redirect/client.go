@@ -128,6 +128,17 @@ func (s State) String() string {
 type Target struct {
 	MAC  string // 12 upper-case hex digits
 	Code string // Gigaset: the 4-character code after the MAC on the label
+	// URL is where this phone is redirected: its own secret directory in
+	// the tenant's tree (see provision.DeviceDir); "" = the endpoint's URL.
+	URL string
+}
+
+// url is where t is redirected under endpoint e.
+func (t Target) url(e Endpoint) string {
+	if t.URL != "" {
+		return t.URL
+	}
+	return e.URL
 }
 
 // Client talks to one redirection account.

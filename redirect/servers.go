@@ -188,7 +188,9 @@ func (s *Service) registerKinds() {
 			return sv.Validate()
 		},
 	})
-	s.st.Register(store.Kind{Name: KindState, Check: func(*store.Tx, string, json.RawMessage) error {
+	// The target of a registration is a device's secret URL: masked in the
+	// audit log like a password.
+	s.st.Register(store.Kind{Name: KindState, Secrets: []string{"target"}, Check: func(*store.Tx, string, json.RawMessage) error {
 		// It records what was done at the vendor: a restore cannot undo that.
 		return &store.ConflictError{Field: "id", Msg: "redirect state is kept by the reconcile loop: restore the device or the server instead"}
 	}})

@@ -271,14 +271,29 @@ func (w *want) key() string {
 	return w.server.ID + "|" + w.mac + "|" + w.code + "|" + w.target
 }
 
-func (s *Service) target(sv Server) string {
-	switch {
-	case sv.API == APIXMLRPC && (sv.Brand == BrandYealink || sv.Brand == BrandEscene):
-		return sv.ServerName
-	case sv.API == APIYMCS && sv.ServerName != "":
+// target is what a device is registered with: the server name defined in
+// the vendor's GUI, or the URL the phone is sent to (its secret directory,
+// for every phone its own, unless the server names another URL).
+func (s *Service) target(sv Server, token string) string {
+	if !urlTarget(sv) {
 		return sv.ServerName
 	}
-	return s.effectiveURL(sv)
+	if sv.ProvisioningURL != "" {
+		return sv.ProvisioningURL
+	}
+	return provision.DeviceDir(s.prov.ProvisioningURL(sv.Tenant), token)
+}
+
+// urlTarget reports whether sv registers each phone with a URL (and not with
+// a server the vendor's GUI defines, which cannot name one phone's token).
+func urlTarget(sv Server) bool {
+	switch {
+	case sv.API == APIXMLRPC && (sv.Brand == BrandYealink || sv.Brand == BrandEscene):
+		return false
+	case sv.API == APIYMCS && sv.ServerName != "":
+		return false
+	}
+	return true
 }
 
 type item struct {
@@ -319,7 +334,7 @@ func (s *Service) pass(ctx context.Context, verify bool) error {
 			}
 			it := &item{device: id, tenant: d.Tenant}
 			if sv, ok := servers[d.RedirectServer]; ok && sv.Tenant == d.Tenant {
-				it.want = &want{server: sv, mac: d.MAC, code: d.RedirectCode, target: s.target(sv)}
+				it.want = &want{server: sv, mac: d.MAC, code: d.RedirectCode, target: s.target(sv, d.URLToken)}
 			}
 			byID[id] = it
 			return nil
@@ -450,6 +465,9 @@ func (s *Service) reconcile(ctx context.Context, it item, verify bool) {
 		return
 	}
 	t := Target{MAC: w.mac, Code: w.code}
+	if urlTarget(w.server) {
+		t.URL = w.target
+	}
 	if verify && !stale && cur.MAC != "" && cur.Provisioned {
 		stt, err := c.Check(ctx, t)
 		switch {

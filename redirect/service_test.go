@@ -135,9 +135,17 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("effective URL %q, want the tenant's %q", a.EffectiveURL, url)
 	}
 
+	// Each phone is sent to its own secret directory.
 	e.device(t, `{"redirect_server":"`+a.ID+`"}`)
-	eventually(t, "registered on SRAPS", func() bool { u, ok := sraps.Registered("001565123456"); return ok && u == url })
+	dev := provision.DeviceDir(url, e.Token)
+	eventually(t, "registered on SRAPS", func() bool { u, ok := sraps.Registered("001565123456"); return ok && u == dev })
 	eventually(t, "status provisioned", func() bool { st := e.status(t); return st != nil && st.Provisioned })
+	// A new token re-registers the phone with its new URL.
+	d := e.device(t, `{"url_token":""}`)
+	eventually(t, "re-registered with the new token", func() bool {
+		u, ok := sraps.Registered("001565123456")
+		return ok && u == provision.DeviceDir(url, d.URLToken) && d.URLToken != e.Token
+	})
 
 	// A MAC change deregisters the old MAC and registers the new one.
 	e.device(t, `{"mac":"00:15:65:AB:CD:EF"}`)
@@ -180,6 +188,14 @@ func TestLifecycle(t *testing.T) {
 	}
 	if len(rows) < 4 || rows[0].User != "redirect" {
 		t.Fatalf("%d state audit rows", len(rows))
+	}
+	// The registered URL carries a token: masked in the audit log.
+	for _, r := range rows {
+		for _, img := range []json.RawMessage{r.Before, r.After} {
+			if bytes.Contains(img, []byte(e.Token)) || bytes.Contains(img, []byte(d.URLToken)) {
+				t.Fatalf("state audit image shows a token: %s", img)
+			}
+		}
 	}
 	// What was done at the vendor cannot be "restored" in the database.
 	if _, err := e.Store.Restore(e.Ctx, e.Actor, rows[0].ID); err == nil {

@@ -195,7 +195,7 @@ func (c *sraps) Register(ctx context.Context, t Target) error {
 	}
 	mac := lowerMAC(t.MAC)
 	body := map[string]any{"mac": mac, "autoprovisioning_enabled": true,
-		"settings_manager": map[string]any{setting: map[string]any{"value": c.e.URL, "attrs": map[string]string{"perm": "RW"}}}}
+		"settings_manager": map[string]any{setting: map[string]any{"value": t.url(c.e), "attrs": map[string]string{"perm": "RW"}}}}
 	status, b, _, err := c.do(ctx, http.MethodPut, eps+mac, body)
 	if err != nil {
 		return err
@@ -247,7 +247,7 @@ func (c *sraps) Check(ctx context.Context, t Target) (State, error) {
 	if err := json.Unmarshal(b, &ep); err != nil {
 		return StateUnknown, vendorErr(ErrRejected, "endpoint: bad JSON: %v", err)
 	}
-	if ep.Enabled && ep.Settings[setting].Value == c.e.URL {
+	if ep.Enabled && ep.Settings[setting].Value == t.url(c.e) {
 		return StateRegistered, nil
 	}
 	return StateUnregistered, nil

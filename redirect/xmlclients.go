@@ -114,7 +114,7 @@ func snomErr(method, msg string) error {
 }
 
 func (c *snomXML) Register(ctx context.Context, t Target) error {
-	v, err := c.rpc.call(ctx, "redirect.registerPhone", lowerMAC(t.MAC), c.rpc.e.URL)
+	v, err := c.rpc.call(ctx, "redirect.registerPhone", lowerMAC(t.MAC), t.url(c.rpc.e))
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func (c *snomXML) Check(ctx context.Context, t Target) (State, error) {
 		return StateUnknown, snomErr("getPhoneRedirection", first(msgs))
 	}
 	// [true, company, url]: ours when the URL is the one we set.
-	if len(msgs) >= 2 && msgs[1] == c.rpc.e.URL {
+	if len(msgs) >= 2 && msgs[1] == t.url(c.rpc.e) {
 		return StateRegistered, nil
 	}
 	return StateUnregistered, nil
@@ -257,7 +257,7 @@ func fanvilPassword(p string) string {
 
 func (c *fanvil) Register(ctx context.Context, t Target) error {
 	// The struct member names are UNVERIFIED (the double accepts both shapes).
-	v, err := c.rpc.call(ctx, "redirect.addMaterialServer", []any{map[string]any{"serverName": t.MAC, "url": c.rpc.e.URL}})
+	v, err := c.rpc.call(ctx, "redirect.addMaterialServer", []any{map[string]any{"serverName": t.MAC, "url": t.url(c.rpc.e)}})
 	if err != nil {
 		return err
 	}
@@ -321,7 +321,7 @@ func (c *gigaset) Register(ctx context.Context, t Target) error {
 	if err != nil {
 		return err
 	}
-	v, err := c.rpc.call(ctx, "autoprov.registerDevice", id, c.rpc.e.URL, c.provider())
+	v, err := c.rpc.call(ctx, "autoprov.registerDevice", id, t.url(c.rpc.e), c.provider())
 	if err != nil {
 		return faultAs(err, gigasetErr, "registerDevice")
 	}

@@ -213,7 +213,7 @@ func (c *ymcs) Register(ctx context.Context, t Target) error {
 	if id != "" {
 		body["serverId"] = id
 	} else {
-		body["uniqueServerUrl"] = c.e.URL
+		body["uniqueServerUrl"] = t.url(c.e)
 	}
 	_, _, err = c.call(ctx, "/v2/rps/devices", body)
 	var e *Error
@@ -247,7 +247,7 @@ func (c *ymcs) Check(ctx context.Context, t Target) (State, error) {
 		if normalMAC(m) != t.MAC {
 			continue
 		}
-		if (id != "" && d["serverId"] == id) || (id == "" && d["uniqueServerUrl"] == c.e.URL) {
+		if (id != "" && d["serverId"] == id) || (id == "" && d["uniqueServerUrl"] == t.url(c.e)) {
 			return StateRegistered, nil
 		}
 		return StateUnregistered, nil

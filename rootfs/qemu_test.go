@@ -166,11 +166,17 @@ func TestQEMUBoot(t *testing.T) {
 	call("PATCH", "/tenants/default/pbx", map[string]string{"sip_server": "192.0.2.10"}, 200)
 	acct := call("POST", "/tenants/default/accounts", map[string]string{"extension": "301",
 		"sip_password": "qemu-secret-301", "display_name": "Qemu Phone"}, 201)
-	call("POST", "/tenants/default/devices", map[string]any{"mac": "00:15:65:00:03:01", "model": "yealink-t54w",
+	dev := call("POST", "/tenants/default/devices", map[string]any{"mac": "00:15:65:00:03:01", "model": "yealink-t54w",
 		"account": acct["id"]}, 201)
+	// Secure URLs are the default: the file is under the device's secret URL.
+	dir, _ := call("POST", fmt.Sprintf("/tenants/default/devices/%v/reveal", dev["id"]), nil, 200)["provisioning_url"].(string)
+	_, rel, ok := strings.Cut(dir, "/provisioning/")
+	if !ok || !strings.HasSuffix(rel, "/") {
+		t.Fatalf("device reveal: provisioning_url %q", dir)
+	}
 
 	// The phone's view: plain HTTP provisioning through the other forwarded port.
-	url := fmt.Sprintf("http://127.0.0.1:%d/provisioning/001565000301.cfg", httpPort)
+	url := fmt.Sprintf("http://127.0.0.1:%d/provisioning/%s001565000301.cfg", httpPort, rel)
 	var body []byte
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		resp, err := client.Get(url)

@@ -361,7 +361,7 @@ func (h hook) log(st tftp.TransferStats, err error) {
 	if tenant == "" {
 		tenant = noTenant
 	}
-	args := []any{"src", st.RemoteAddr.String(), "file", st.Filename, "bytes", x.bytes,
+	args := []any{"src", st.RemoteAddr.String(), "file", printable(st.Filename), "bytes", x.bytes,
 		"took", st.Duration.Round(time.Microsecond).String(), "blksize", st.Opts["blksize"]}
 	if err != nil {
 		if v != nil {
@@ -539,7 +539,9 @@ const msgNeedsAuth = "access violation: this file needs authentication, fetch it
 func needsAuth(t provision.Target) bool { return t.File != nil && t.Auth.Required() }
 
 // printable keeps log lines one line long whatever a client sends.
+// A device's secret URL token in the name is masked (provision.LogPath).
 func printable(s string) string {
+	s = provision.LogPath(s)
 	if len(s) > 128 {
 		s = s[:128]
 	}

@@ -197,7 +197,9 @@ func run() error {
 		"file": map[string]string{"prefix": "", "mac_format": "aabbccddeeff", "suffix": ".cfg"}}, &model); err != nil {
 		return err
 	}
-	if err := d.json("PATCH", "/api/v1/tenants/default/pbx", map[string]any{"sip_server": "192.0.2.10"}, nil); err != nil {
+	// Files by name (secure URLs off), as the nginx and tftpd-hpa baselines
+	// serve them: the same paths on both sides.
+	if err := d.json("PATCH", "/api/v1/tenants/default/pbx", map[string]any{"sip_server": "192.0.2.10", "secure_urls": false}, nil); err != nil {
 		return err
 	}
 	var acc, dev bytes.Buffer

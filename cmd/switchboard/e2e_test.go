@@ -108,6 +108,11 @@ func (d *testDaemon) run(cmd *exec.Cmd) {
 	for time.Now().Before(deadline) {
 		if logs := d.stderr.String(); strings.Contains(logs, "msg=ready") || strings.Contains(logs, `"msg":"ready"`) {
 			d.readAddrs(logs)
+			// The TFTP server may log its address just after "ready" (it
+			// binds when the node is active): wait a little for it.
+			for wait := time.Now().Add(5 * time.Second); d.tftp == "" && time.Now().Before(wait); time.Sleep(20 * time.Millisecond) {
+				d.readAddrs(d.stderr.String())
+			}
 			return
 		}
 		select {
@@ -718,6 +723,19 @@ func (d *testDaemon) socketJSON(method, path string, in, out any) {
 	}
 }
 
+// secretDir is the device's secret directory relative to /provisioning/
+// ("<token>/" in single-tenant mode), read with the CLI's device reveal.
+func (d *testDaemon) secretDir(mac string) string {
+	d.t.Helper()
+	out, e, rc := d.cli("", "device", "reveal", mac)
+	_, dir, _ := strings.Cut(out, "provisioning_url:")
+	_, rel, ok := strings.Cut(strings.TrimSpace(dir), "/provisioning/")
+	if rc != 0 || !ok || !strings.HasSuffix(rel, "/") {
+		d.t.Fatalf("device reveal %s: exit %d %q %s", mac, rc, out, e)
+	}
+	return rel
+}
+
 // TestProvisioningThroughDaemon drives the provisioning engine the way an
 // installer does (CLI, CSV files) and fetches the result the way phones do.
 func TestProvisioningThroughDaemon(t *testing.T) {
@@ -758,6 +776,15 @@ func TestProvisioningThroughDaemon(t *testing.T) {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
+	}
+	// Secure URLs are on by default: the MAC alone gets nothing. The rest of
+	// the test serves by name (as tenants made before secret URLs do); the
+	// end fetches through a device's secret URL.
+	if code, body := get("http://" + d.plain + "/provisioning/e2e-000413000401.cfg"); code != 404 || strings.Contains(body, "secret-401") {
+		t.Fatalf("file by MAC with the default secure URLs: %d %q", code, body)
+	}
+	if out, e, code := d.cli("", "pbx", "set", "secure_urls=false"); code != 0 || !strings.Contains(out, "secure_urls") {
+		t.Fatalf("pbx set secure_urls=false: %s %s", out, e)
 	}
 	code, body := get("http://" + d.plain + "/provisioning/e2e-000413000401.cfg")
 	if code != 200 || body != "server=192.0.2.44\nuser=401\npass=secret-401\nname=Ann\n" {
@@ -844,5 +871,45 @@ func TestProvisioningThroughDaemon(t *testing.T) {
 	out, _, _ = d.cli("", "audit", "list", "--action", "reveal")
 	if n := strings.Count(out, " reveal "); n != 3 {
 		t.Errorf("%d reveal rows, want 3 (file, account, export):\n%s", n, out)
+	}
+	// Secure URLs back on: the device's secret URL (from device reveal)
+	// serves its file over HTTP and TFTP, the MAC alone nothing.
+	if out, e, code := d.cli("", "pbx", "set", "secure_urls=true"); code != 0 {
+		t.Fatalf("pbx set secure_urls=true: %s %s", out, e)
+	}
+	rel := d.secretDir("00:04:13:00:04:02")
+	if len(rel) != 33 {
+		t.Fatalf("secret directory %q", rel)
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		code, body := get("http://" + d.plain + "/provisioning/" + rel + "e2e-000413000402.cfg")
+		if code == 200 && strings.Contains(body, "pass=secret-402") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("file under the secret URL: %d %q", code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, body := get("http://" + d.plain + "/provisioning/e2e-000413000402.cfg"); code != 404 || strings.Contains(body, "secret-402") {
+		t.Errorf("file by MAC with secure URLs: %d %q", code, body)
+	}
+	if _, err := exec.LookPath("tftp"); err == nil {
+		host, port, _ := net.SplitHostPort(d.tftp)
+		local := filepath.Join(d.dir, "token.cfg")
+		if out, err := exec.Command("tftp", host, port, "-m", "binary", "-c", "get", rel+"e2e-000413000402.cfg", local).CombinedOutput(); err != nil {
+			t.Fatalf("tftp get under the token: %v %s", err, out)
+		}
+		if b, _ := os.ReadFile(local); !strings.Contains(string(b), "pass=secret-402") {
+			t.Errorf("TFTP file under the token: %q", b)
+		}
+		out, _ := exec.Command("tftp", host, port, "-m", "binary", "-c", "get", "e2e-000413000402.cfg", filepath.Join(d.dir, "mac.cfg")).CombinedOutput()
+		if !strings.Contains(string(out), "code 1") {
+			t.Errorf("TFTP by MAC with secure URLs: %q", out)
+		}
+	}
+	if logs := d.stderr.String() + d.stdout.String(); strings.Contains(logs, strings.TrimSuffix(rel[len(rel)-33:], "/")) {
+		t.Errorf("the secret URL reached the daemon's log")
 	}
 }

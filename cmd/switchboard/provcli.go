@@ -302,7 +302,8 @@ func deviceVerbs() []verb {
 				}
 			}},
 	}
-	vs = append(vs, revealVerb("MAC|ID", "print a device's phone web password (recorded in the audit log)", "phone_password",
+	vs = append(vs, deviceLineKeyVerbs()...)
+	vs = append(vs, revealVerb("MAC|ID", "print a device's phone web password and its secret provisioning URL (recorded in the audit log)", "phone_password,provisioning_url",
 		func(c *client, base, ref string) (string, error) {
 			d, err := c.findDevice(base, ref)
 			if err != nil {
@@ -310,9 +311,173 @@ func deviceVerbs() []verb {
 			}
 			return base + "/devices/" + fmt.Sprint(d["id"]) + "/reveal", nil
 		}))
-	vs = append(vs, deviceEditVerbs()...)
+	// device show is deviceLineKeyVerbs' (the device with its lines and keys).
+	for _, v := range deviceEditVerbs() {
+		if v.name != "show" {
+			vs = append(vs, v)
+		}
+	}
 	vs = append(vs, resyncVerbs()...)
 	return append(vs, csvVerbs("devices")...)
+}
+
+// accountIDs maps the tenant's extensions to account ids (and back).
+func (c *client) accountIDs(base string) (byExt, byID map[string]string, err error) {
+	var res struct{ Items []map[string]any }
+	if _, err := c.call("GET", base+"/accounts", nil, &res); err != nil {
+		return nil, nil, err
+	}
+	byExt, byID = map[string]string{}, map[string]string{}
+	for _, a := range res.Items {
+		ext, id := fmt.Sprint(a["extension"]), fmt.Sprint(a["id"])
+		byExt[ext], byID[id] = id, ext
+	}
+	return byExt, byID, nil
+}
+
+// printDevice shows a device with its lines (by extension) and keys.
+func printDevice(w *tabwriter.Writer, d map[string]any, byID map[string]string) {
+	for _, k := range []string{"mac", "model", "enabled", "file", "problem", "template", "notes"} {
+		fmt.Fprintf(w, "%s:\t%v\n", k, dash(fmt.Sprint(d[k])))
+	}
+	lines, _ := d["lines"].([]any)
+	for i, l := range lines {
+		lm, _ := l.(map[string]any)
+		fmt.Fprintf(w, "line %d:\t%s %v\n", i+1, byID[fmt.Sprint(lm["account"])], dash(fmt.Sprint(lm["label"])))
+	}
+	keys, _ := d["keys"].([]any)
+	if len(keys) > 0 {
+		fmt.Fprintln(w, "\nMODULE\tINDEX\tTYPE\tVALUE\tLABEL\tLINE")
+		for _, k := range keys {
+			km, _ := k.(map[string]any)
+			fmt.Fprintf(w, "%v\t%v\t%v\t%v\t%v\t%v\n", km["module"], km["index"], km["type"], dash(fmt.Sprint(km["value"])), dash(fmt.Sprint(km["label"])), km["line"])
+		}
+	}
+}
+
+// deviceLineKeyVerbs show and change a device's lines and keys.
+func deviceLineKeyVerbs() []verb {
+	// edit loads a device, lets change alter its JSON, saves the fields it
+	// returns and prints the device.
+	edit := func(c *client, tenant, ref string, change func(d map[string]any, byExt map[string]string) (map[string]any, error)) error {
+		base, err := c.tenantBase(tenant)
+		if err != nil {
+			return err
+		}
+		d, err := c.findDevice(base, ref)
+		if err != nil {
+			return err
+		}
+		byExt, byID, err := c.accountIDs(base)
+		if err != nil {
+			return err
+		}
+		out := d
+		raw := json.RawMessage(nil)
+		if change != nil {
+			patch, err := change(d, byExt)
+			if err != nil {
+				return err
+			}
+			if raw, err = c.call("PATCH", base+"/devices/"+fmt.Sprint(d["id"]), patch, &out); err != nil {
+				return err
+			}
+		} else {
+			raw, _ = json.Marshal(d)
+		}
+		return c.show(raw, func(w *tabwriter.Writer) { printDevice(w, out, byID) })
+	}
+	keyList := func(d map[string]any) []map[string]any {
+		keys, _ := d["keys"].([]any)
+		out := []map[string]any{}
+		for _, k := range keys {
+			if km, ok := k.(map[string]any); ok {
+				out = append(out, km)
+			}
+		}
+		return out
+	}
+	num := func(v any) int { f, _ := v.(float64); return int(f) }
+	return []verb{
+		{name: "show", args: "MAC|ID [--tenant T]", nargs: 1, help: "a device with its lines and keys",
+			flags: func(fs *flag.FlagSet) func(*client, []string) error {
+				tenant := tenantFlag(fs)
+				return func(c *client, pos []string) error { return edit(c, *tenant, pos[0], nil) }
+			}},
+		{name: "lines", args: "MAC|ID EXT... [--tenant T]", nargs: -1, help: "set the device's lines: the accounts' extensions, line 1 first (DECT: one per handset)",
+			flags: func(fs *flag.FlagSet) func(*client, []string) error {
+				tenant := tenantFlag(fs)
+				return func(c *client, pos []string) error {
+					if len(pos) < 2 {
+						return &exitError{code: 2, msg: "device lines: give the device and at least one extension"}
+					}
+					return edit(c, *tenant, pos[0], func(_ map[string]any, byExt map[string]string) (map[string]any, error) {
+						var lines []map[string]string
+						for _, ext := range pos[1:] {
+							id, ok := byExt[ext]
+							if !ok {
+								return nil, &exitError{code: 1, msg: fmt.Sprintf("no account with extension %s", ext)}
+							}
+							lines = append(lines, map[string]string{"account": id})
+						}
+						return map[string]any{"lines": lines, "enabled": true}, nil
+					})
+				}
+			}},
+		{name: "key", args: "MAC|ID --type TYPE [--value V] [--label L] [--index N] [--module M] [--line N] [--tenant T]", nargs: 1,
+			help: "add a key, or replace the one at --index on the phone (--module 0) or an expansion module; types: line, blf, speed_dial, park, pickup, group_pickup, dnd, transfer, voicemail, url, intercom, forward, hold, conference",
+			flags: func(fs *flag.FlagSet) func(*client, []string) error {
+				tenant := tenantFlag(fs)
+				typ := fs.String("type", "", "key type")
+				value := fs.String("value", "", "extension, number or URL")
+				label := fs.String("label", "", "label")
+				index := fs.Int("index", 0, "position from 1 (0: the first free one)")
+				module := fs.Int("module", 0, "0 for the phone, 1.. for an expansion module")
+				line := fs.Int("line", 1, "the device line the key uses")
+				return func(c *client, pos []string) error {
+					return edit(c, *tenant, pos[0], func(d map[string]any, _ map[string]string) (map[string]any, error) {
+						keys := []map[string]any{}
+						for _, k := range keyList(d) {
+							if *index == 0 || num(k["index"]) != *index || num(k["module"]) != *module {
+								keys = append(keys, k)
+							}
+						}
+						keys = append(keys, map[string]any{"type": *typ, "value": *value, "label": *label, "index": *index, "module": *module, "line": *line})
+						return map[string]any{"keys": keys}, nil
+					})
+				}
+			}},
+		{name: "key-delete", args: "MAC|ID --index N [--module M] [--tenant T]", nargs: 1, help: "remove the key at a position",
+			flags: func(fs *flag.FlagSet) func(*client, []string) error {
+				tenant := tenantFlag(fs)
+				index := fs.Int("index", 0, "position from 1")
+				module := fs.Int("module", 0, "0 for the phone, 1.. for an expansion module")
+				return func(c *client, pos []string) error {
+					return edit(c, *tenant, pos[0], func(d map[string]any, _ map[string]string) (map[string]any, error) {
+						keys := []map[string]any{}
+						found := false
+						for _, k := range keyList(d) {
+							if num(k["index"]) == *index && num(k["module"]) == *module {
+								found = true
+								continue
+							}
+							keys = append(keys, k)
+						}
+						if !found {
+							return nil, &exitError{code: 1, msg: fmt.Sprintf("no key at position %d of module %d", *index, *module)}
+						}
+						return map[string]any{"keys": keys}, nil
+					})
+				}
+			}},
+		renameVerb(csvVerbs("device-keys")[0], "keys-import", "import device keys from CSV (mac,module,index,type,value,label,line): each device named gets the file's keys"),
+		renameVerb(csvVerbs("device-keys")[1], "keys-export", "write every device's keys as CSV on standard output"),
+	}
+}
+
+func renameVerb(v verb, name, help string) verb {
+	v.name, v.help = name, help
+	return v
 }
 
 func accountVerbs() []verb {
@@ -362,7 +527,16 @@ func revealVerb(arg, help, key string, path func(c *client, base, ref string) (s
 				if err != nil {
 					return err
 				}
-				return c.show(raw, func(w *tabwriter.Writer) { fmt.Fprintln(w, res[key]) })
+				return c.show(raw, func(w *tabwriter.Writer) {
+					keys := strings.Split(key, ",")
+					if len(keys) == 1 {
+						fmt.Fprintln(w, res[key])
+						return
+					}
+					for _, k := range keys {
+						fmt.Fprintf(w, "%s:\t%s\n", k, res[k])
+					}
+				})
 			}
 		}}
 }
@@ -527,9 +701,9 @@ func pbxVerbs() []verb {
 				return c.show(raw, func(w *tabwriter.Writer) { printKV(w, m) })
 			}
 		}},
-		revealVerb("", "print the provisioning HTTP password (recorded in the audit log)", "http_password",
+		revealVerb("", "print the provisioning HTTP password and the phones' admin password (recorded in the audit log)", "http_password,phone_admin_password",
 			func(_ *client, base, _ string) (string, error) { return base + "/pbx/reveal", nil }),
-		{name: "set", args: "KEY=VALUE... [--tenant T]", nargs: -1, help: "change PBX attributes (e.g. sip_server=10.0.0.5 time_zone=Europe/Rome)",
+		{name: "set", args: "KEY=VALUE... [--tenant T]", nargs: -1, help: "change PBX attributes (e.g. sip_server=10.0.0.5 time_zone=Europe/Rome secure_urls=true)",
 			flags: func(fs *flag.FlagSet) func(*client, []string) error {
 				tenant := tenantFlag(fs)
 				return func(c *client, pos []string) error {
@@ -545,6 +719,8 @@ func pbxVerbs() []verb {
 						}
 						if n, err := strconv.Atoi(v); err == nil && (strings.HasSuffix(k, "port") || strings.HasSuffix(k, "seconds")) {
 							body[k] = n
+						} else if b, err := strconv.ParseBool(v); err == nil && k == "secure_urls" {
+							body[k] = b
 						} else {
 							body[k] = v
 						}

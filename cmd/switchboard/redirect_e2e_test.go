@@ -41,7 +41,7 @@ func TestRedirectThroughDaemon(t *testing.T) {
 	}
 
 	var acc struct{ ID string }
-	d.socketJSON("POST", "/api/v1/tenants/default/accounts", map[string]any{"extension": "501", "sip_password": "pw-501"}, &acc)
+	d.socketJSON("POST", "/api/v1/tenants/default/accounts", map[string]any{"extension": "501", "sip_password": "pw-501-Strong"}, &acc)
 	d.socketJSON("POST", "/api/v1/tenants/default/devices", map[string]any{"mac": "00:04:13:05:01:01", "model": "snom-d785", "account": acc.ID}, nil)
 	if out, e, code := d.cli("", "redirect", "assign", "000413050101", "snom"); code != 0 {
 		t.Fatalf("assign: %d %s %s", code, out, e)

@@ -58,9 +58,12 @@ type (
 		Audit    store.AuditRow `json:"audit"`
 	}
 	secret struct {
-		SIPPassword   string `json:"sip_password,omitempty"`
-		PhonePassword string `json:"phone_password,omitempty"`
-		HTTPPassword  string `json:"http_password,omitempty"`
+		SIPPassword        string `json:"sip_password,omitempty"`
+		PhonePassword      string `json:"phone_password,omitempty"`
+		HTTPPassword       string `json:"http_password,omitempty"`
+		PhoneAdminPassword string `json:"phone_admin_password,omitempty"`
+		// ProvisioningURL is a device's secret directory (device reveal).
+		ProvisioningURL string `json:"provisioning_url,omitempty"`
 	}
 	resyncOne struct {
 		Reboot bool   `json:"reboot"`
@@ -185,6 +188,8 @@ var ops = concat(
 		{Pattern: "POST " + tb + "/devices/{id}/preview", Tag: "devices", Summary: "Render a device's file without saving", In: previewRequest{}, Out: preview{}},
 		{Pattern: "GET " + tb + "/devices.csv", Tag: "devices", Summary: "Devices as CSV", Out: CSV},
 		{Pattern: "POST " + tb + "/devices.csv", Tag: "devices", Summary: "Import devices from CSV (all rows or none)", In: CSV, Out: provision.ImportResult{}},
+		{Pattern: "GET " + tb + "/device-keys.csv", Tag: "devices", Summary: "The devices' programmable keys as CSV, one row per key", Out: CSV},
+		{Pattern: "POST " + tb + "/device-keys.csv", Tag: "devices", Summary: "Import keys from CSV (replaces the keys of each device named; all rows or none)", In: CSV, Out: provision.ImportResult{}},
 		{Pattern: "GET " + tb + "/accounts.csv", Tag: "accounts", Summary: "Accounts as CSV", Out: CSV},
 		{Pattern: "POST " + tb + "/accounts.csv", Tag: "accounts", Summary: "Import accounts from CSV (all rows or none)", In: CSV, Out: provision.ImportResult{}},
 		{Pattern: "GET " + tb + "/files", Tag: "files", Summary: "The generated provisioning files", Out: List(provision.File{})},
@@ -242,8 +247,8 @@ var ops = concat(
 			Query: []string{"format", "month", "day", "user", "object_type", "object_id", "action", "columns", "lang"}, Out: Binary},
 
 		{Pattern: "POST " + tb + "/accounts/{id}/reveal", Tag: "accounts", Summary: "An account's SIP password in clear (audited; not for auditors)", Out: secret{}},
-		{Pattern: "POST " + tb + "/devices/{id}/reveal", Tag: "devices", Summary: "A device's phone web password in clear (audited; not for auditors)", Out: secret{}},
-		{Pattern: "POST " + tb + "/pbx/reveal", Tag: "pbx", Summary: "The provisioning HTTP password in clear (audited; not for auditors)", Out: secret{}},
+		{Pattern: "POST " + tb + "/devices/{id}/reveal", Tag: "devices", Summary: "A device's phone web password and secret provisioning URL in clear (audited; not for auditors)", Out: secret{}},
+		{Pattern: "POST " + tb + "/pbx/reveal", Tag: "pbx", Summary: "The provisioning HTTP password and the phones' admin password in clear (audited; not for auditors)", Out: secret{}},
 		{Pattern: "POST " + tb + "/files/{name}/reveal", Tag: "files", Summary: "A generated file with its secrets in clear (audited; not for auditors)", Out: fileContent{}},
 
 		{Pattern: "GET " + tb + "/phonebook", Tag: "phonebook", Summary: "The tenant's contacts and speed dials",

@@ -33,6 +33,7 @@ type Env struct {
 	Tenant   string
 	Account  string
 	Device   string
+	Token    string // the device's secret URL token
 	File     string // the device file's name
 	Body     []byte
 	Firmware []byte
@@ -65,6 +66,12 @@ func New(t testing.TB, mode string, burst int) *Env {
 		t.Fatal(err)
 	}
 	e.Tenant = ten.ID
+	// The fixture's tenant serves device files by name (secure_urls off), as
+	// tenants made before secret URLs do: the protocol servers' tests are
+	// about serving; Secure turns secret URLs on.
+	if _, err := e.Prov.SetPBX(ctx, e.Actor, ten.ID, json.RawMessage(`{"secure_urls":false}`)); err != nil {
+		t.Fatal(err)
+	}
 	served := make(chan struct{})
 	go func() { e.Prov.Serve(ctx); close(served) }()
 	t.Cleanup(func() { cancel(); <-served })
@@ -77,7 +84,7 @@ func New(t testing.TB, mode string, burst int) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.Device = dev.ID
+	e.Device, e.Token = dev.ID, dev.URLToken
 	e.Firmware = make([]byte, 3<<20)
 	rand.Read(e.Firmware)
 	if _, err := e.Prov.PutAsset(ctx, e.Actor, ten.ID, "firmware.rom", bytes.NewReader(e.Firmware)); err != nil {
@@ -89,6 +96,16 @@ func New(t testing.TB, mode string, burst int) *Env {
 		t.Fatalf("device file without the account:\n%s", e.Body)
 	}
 	return e
+}
+
+// Secure turns the tenant's secret URLs on (device files only under
+// <token>/) and waits until the files reflect it.
+func (e *Env) Secure(t testing.TB) {
+	t.Helper()
+	if _, err := e.Prov.SetPBX(e.Ctx, e.Actor, e.Tenant, json.RawMessage(`{"secure_urls":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	e.Sync(t)
 }
 
 // Sync waits until the files reflect every committed change, and refreshes File/Body.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchboard-pbx/switchboard/webui/webuitest"
 )
@@ -119,6 +120,45 @@ func TestDevicesPanel(t *testing.T) {
 		t.Errorf("audit diff does not name the accounts: %q", diff)
 	}
 	p.Shot("audit")
+
+	// The secret provisioning URL, shown on demand (an audited reveal),
+	// serves the device's file; a new one retires it.
+	p.Go("devices/" + dev.Items[0].ID)
+	p.WaitVisible("#device-secret-show")
+	p.Click("#device-secret-show")
+	secret := func(not string) string {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if _, rel, ok := strings.Cut(p.Text("#device-secret-url"), "/provisioning/"+ten+"/"); ok && "/provisioning/"+ten+"/"+rel != not {
+				return "/provisioning/" + ten + "/" + rel
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("secret URL not shown: %q", p.Text("#device-secret-url"))
+			}
+		}
+	}
+	first := secret("")
+	if resp, body, err := env.D.Get(first + "001565010203.cfg"); err != nil || resp.StatusCode != 200 || !strings.Contains(string(body), "Ada Lovelace") {
+		t.Fatalf("file under the secret URL: %v %v", resp, err)
+	}
+	if rows := env.AuditRows(t, "object_type=device&action=reveal&user="+u.Name); len(rows) != 1 {
+		t.Errorf("reveal audit rows: %d", len(rows))
+	}
+	p.Click("#device-secret-renew")
+	p.Confirm()
+	second := secret(first)
+	if resp, _, _ := env.D.Get(first + "001565010203.cfg"); resp.StatusCode != 404 {
+		t.Errorf("the old secret URL still serves: %d", resp.StatusCode)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, _, err := env.D.Get(second + "001565010203.cfg")
+		if err == nil && resp.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the new secret URL: %v %v", resp, err)
+		}
+	}
 
 	// Delete, after confirming.
 	p.Go("devices/" + dev.Items[0].ID)

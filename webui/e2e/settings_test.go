@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	cdp "github.com/chromedp/chromedp"
 
@@ -57,6 +58,26 @@ func TestPBXPanel(t *testing.T) {
 	}
 	if asJSON(rows[0]["after"]) == "" || strings.Contains(asJSON(rows[0]["after"]), "Prov-Secret-99") {
 		t.Errorf("the HTTP password is in the audit row as shown: %v", rows[0]["after"])
+	}
+	// Secret URLs on: the file by name is no longer served at all.
+	if s := p.Text("#auth-note"); !strings.Contains(s, "turn secret URLs on") {
+		t.Errorf("note without secret URLs: %q", s)
+	}
+	p.Fill("#pbx-form", "secure_urls", "true")
+	if s := p.Text("#auth-note"); strings.Contains(s, "turn secret URLs on") {
+		t.Errorf("note with secret URLs: %q", s)
+	}
+	p.Submit("#pbx-form")
+	p.Reshown("pbx")
+	p.WaitVisible(".msg.ok")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, _, err := env.D.Get("/provisioning/" + ten + "/001565000201.cfg")
+		if err == nil && resp.StatusCode == 404 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fetch by name with secret URLs: %v %v", resp, err)
+		}
 	}
 }
 

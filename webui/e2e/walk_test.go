@@ -22,7 +22,9 @@ func fixtures(t *testing.T, env *webuitest.Env, tenant string) (accountID, devic
 	if code, err := env.D.API("POST", base+"/devices", env.Token, map[string]any{"mac": "00:15:65:00:02:01", "model": "yealink-t46u", "account": acc.ID, "notes": "reception"}, &dev); err != nil || code != 201 {
 		t.Fatalf("device: %d %v", code, err)
 	}
-	if code, err := env.D.API("PATCH", base+"/pbx", env.Token, map[string]any{"sip_server": "192.0.2.10", "time_zone": "Europe/Rome"}, nil); err != nil || code != 200 {
+	// Device files by name (secure URLs off) for the panels' fetches;
+	// TestPBXPanel turns secret URLs on.
+	if code, err := env.D.API("PATCH", base+"/pbx", env.Token, map[string]any{"sip_server": "192.0.2.10", "time_zone": "Europe/Rome", "secure_urls": false}, nil); err != nil || code != 200 {
 		t.Fatalf("pbx: %d %v", code, err)
 	}
 	return acc.ID, dev.ID

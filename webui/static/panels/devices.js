@@ -256,9 +256,37 @@ async function editPage(ctx, id) {
     h("tr", {}, h("th", {}, t("devices.file")), h("td", {}, dev.file
       ? [mono(dev.file), " ", h("a", { href: "#/files?" + new URLSearchParams({ q: dev.file, open: dev.file }), id: "device-file-link" }, t("devices.show_file"))]
       : (dev.problem ? v(dev.problem) : ""))),
-    feature("redirect") ? h("tr", {}, h("th", {}, t("devices.redirect_state")), h("td", {}, redirectTag(dev.redirect) || t("devices.redirect.none"))) : null))) : null;
+    feature("redirect") ? h("tr", {}, h("th", {}, t("devices.redirect_state")), h("td", {}, redirectTag(dev.redirect) || t("devices.redirect.none"))) : null,
+    ro ? null : h("tr", {}, h("th", {}, t("devices.secret_url")), h("td", {}, secretURL(id)))))) : null;
   ctx.show(isNew ? t("devices.new_title") : t("devices.edit_title", { mac: d.mac }),
     ro ? message("info", t("core.read_only")) : null, note, acted, state, f.el, preview);
+}
+
+// secretURL shows a device's secret provisioning URL on demand (a reveal,
+// recorded in the audit log) and issues a new one (the old stops working).
+function secretURL(id) {
+  const out = h("span", { id: "device-secret-url" });
+  const path = tbase() + "/devices/" + encodeURIComponent(id);
+  const show = h("button", { type: "button", class: "secondary", id: "device-secret-show",
+    onclick: (ev) => busy(ev.currentTarget, async () => {
+      try {
+        const r = await api("POST", path + "/reveal");
+        out.replaceChildren(mono(r.provisioning_url));
+      } catch (err) { out.replaceChildren(errorMessage(err)); }
+    }) }, t("devices.secret_url_show"));
+  const renew = h("button", { type: "button", class: "secondary", id: "device-secret-renew",
+    onclick: async () => {
+      const ok = await confirmDialog({ title: t("devices.secret_url_renew_title"), confirm: t("devices.secret_url_renew"),
+        body: h("p", {}, t("devices.secret_url_renew_body")) });
+      if (!ok) return;
+      try {
+        await api("PATCH", path, { url_token: "" });
+        const r = await api("POST", path + "/reveal");
+        out.replaceChildren(mono(r.provisioning_url));
+        flash("ok", t("devices.secret_url_renewed"));
+      } catch (err) { out.replaceChildren(errorMessage(err)); }
+    } }, t("devices.secret_url_renew"));
+  return h("span", {}, h("span", { class: "help" }, t("devices.secret_url_help")), " ", show, " ", renew, " ", out);
 }
 
 function problemText(res) {

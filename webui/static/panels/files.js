@@ -28,7 +28,8 @@ async function generatedPage(ctx) {
   const offset = Math.max(0, parseInt(ctx.query.get("offset") || "0", 10) || 0);
   const [res, pbx] = await Promise.all([api("GET", tbase() + "/files" + q({ q: search, limit: PAGE, offset })), api("GET", tbase() + "/pbx")]);
   const items = res.items || [];
-  const open_ = pbx.http_auth === "none";
+  // Secret URLs only: the files with passwords are never served by name.
+  const open_ = pbx.http_auth === "none" && !pbx.secure_urls;
   const view = h("div", { id: "file-view" });
   const open = async (f) => {
     try {
@@ -58,7 +59,8 @@ async function generatedPage(ctx) {
       { id: "modified", label: t("files.modified"), value: (f) => time(f.modified) },
       { id: "device", label: t("files.device"), value: (f) => (f.mac ? mono(f.mac) : t("files.common")) },
       { id: "secret", label: t("files.content"), value: (f) => !f.secret ? ""
-        : open_ ? tag(t("files.unprotected"), "bad", t("files.unprotected_help")) : tag(t("files.credentials"), "warn", t("files.credentials_help")) },
+        : open_ ? tag(t("files.unprotected"), "bad", t("files.unprotected_help"))
+          : pbx.secure_urls ? tag(t("files.secret_url"), "good", t("files.secret_url_help")) : tag(t("files.credentials"), "warn", t("files.credentials_help")) },
     ],
     rows: items,
     attrs: (f) => ({ "data-name": f.name }),

@@ -14,7 +14,7 @@ register({
     const unknown = (unk.items || []).length;
     const warnings = [];
     if (!pbx.sip_server) warnings.push(message("warn", h("strong", {}, t("overview.warn.no_sip_server")), h("a", { href: "#/pbx" }, t("overview.fix_pbx"))));
-    if (pbx.http_auth === "none" && dev.total > 0) warnings.push(message("warn", h("strong", {}, t("overview.warn.no_auth")), h("a", { href: "#/pbx" }, t("overview.fix_pbx"))));
+    if (pbx.http_auth === "none" && !pbx.secure_urls && dev.total > 0) warnings.push(message("warn", h("strong", {}, t("overview.warn.no_auth")), h("a", { href: "#/pbx" }, t("overview.fix_pbx"))));
     if (unknown > 0) warnings.push(message("info", h("strong", {}, t("overview.unknown_waiting", { n: unknown })), h("a", { href: "#/unknown" }, t("overview.go_unknown"))));
     const provPath = S.status.tenancy_mode === "multi" ? `/provisioning/${S.tenant}/` : "/provisioning/";
     ctx.show(t("overview.title", { tenant: tenantName(S.tenant) }),

@@ -41,6 +41,7 @@ register({
         { name: "resync_seconds", label: t("pbx.resync"), type: "number", help: t("pbx.resync_help"), attrs: { min: 0, max: 604800, step: 60 },
           validate: (x) => (x < 0 || x > 604800 ? t("pbx.err.resync") : "") },
         { section: t("pbx.sec.auth") },
+        { name: "secure_urls", label: t("pbx.secure_urls"), type: "checkbox", help: t("pbx.secure_urls_help") },
         { name: "http_auth", label: t("pbx.http_auth"), type: "select", help: t("pbx.http_auth_help"),
           options: [{ value: "none", label: t("pbx.auth.none") }, { value: "basic", label: t("pbx.auth.basic") }, { value: "digest", label: t("pbx.auth.digest") }] },
         { name: "http_user", label: t("pbx.http_user"), show: (x) => x.http_auth !== "none", required: true, attrs: { autocomplete: "off" } },
@@ -57,7 +58,8 @@ register({
     const notes = (vals) => {
       const s = Number(vals.resync_seconds) || 0;
       resyncNote.replaceChildren(s === 0 ? t("pbx.resync_never") : s % 3600 === 0 ? t("pbx.resync_hours", { n: s / 3600 }) : t("pbx.resync_minutes", { n: Math.round(s / 60) }));
-      authNote.replaceChildren(vals.http_auth === "none" ? message("warn", t("pbx.warn.no_auth")) : "");
+      authNote.replaceChildren(!vals.secure_urls ? message("warn", t("pbx.warn.not_secure"))
+        : vals.http_auth === "none" ? message("info", t("pbx.info.secure_urls")) : "");
     };
     f.byName.resync_seconds.wrap.append(resyncNote);
     // The saved password (masked), when there is one to show.
