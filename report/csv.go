@@ -252,6 +252,7 @@ func (s *csvSink) Close() error {
 	}
 	return first
 }
+
 // defuse keeps a spreadsheet from reading a text cell as a formula (CSV
 // injection: a caller name is whatever the caller sent). A leading = or @, or a
 // + or - not followed by a digit, gets a leading apostrophe; phone numbers
