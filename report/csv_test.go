@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -115,6 +116,48 @@ func TestCSVMatchesEncodingCSV(t *testing.T) {
 				i++
 			}
 			t.Fatalf("%s: differs from encoding/csv at byte %d:\n got %q\nwant %q", loc, i, got[max(0, i-80):min(len(got), i+80)], want[max(0, i-80):min(len(want), i+80)])
+		}
+	}
+}
+
+// TestZoneCacheOffset: the cached offset is the zone's at every instant,
+// across both DST changes and in whichever order times come.
+func TestZoneCacheOffset(t *testing.T) {
+	for _, loc := range []*time.Location{rome, time.UTC, mustZone("America/St_Johns"), mustZone("Australia/Lord_Howe")} {
+		z := zoneCache{loc: loc}
+		start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+		for i := int64(0); i < 366*24*4; i++ {
+			u := start + i*900 + (i%7)*13
+			if i%97 == 0 {
+				u = start - i*86400 // now and then far back
+			}
+			tm := time.Unix(u, 0)
+			_, want := tm.In(loc).Zone()
+			if got := z.offset(tm); got != int64(want) {
+				t.Fatalf("%s %s: offset %d, want %d", loc, tm.UTC(), got, want)
+			}
+		}
+	}
+}
+
+// TestSanitizeASCIIFastPath: the printable-ASCII shortcut changes nothing.
+func TestSanitizeASCIIFastPath(t *testing.T) {
+	ref := func(s string) string {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+		return strings.Map(func(r rune) rune {
+			if badRune(r) {
+				return -1
+			}
+			return r
+		}, s)
+	}
+	inputs := append([]string{"plain", "tab\there", "del\x7f", "nul\x00", "\x1f", "é", "\xff"}, sinkSeeds...)
+	for c := 0; c < 256; c++ {
+		inputs = append(inputs, "a"+string([]byte{byte(c)})+"b")
+	}
+	for _, s := range inputs {
+		if got, want := sanitize(s), ref(s); got != want {
+			t.Fatalf("sanitize(%q) = %q, want %q", s, got, want)
 		}
 	}
 }

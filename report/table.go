@@ -160,6 +160,17 @@ func intText(v Value) (string, bool) {
 // sense in a spreadsheet cell (tab, line feed and carriage return stay).
 // Bytes that are not UTF-8 become U+FFFD.
 func sanitize(s string) string {
+	// Nearly every value is printable ASCII: one pass says so.
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return s
+	}
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}

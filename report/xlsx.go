@@ -30,6 +30,7 @@ type xlsxSink struct {
 	open   Opener
 	o      Options
 	loc    *time.Location
+	zone   zoneCache
 	tables []*Table
 	sheets map[*Table]*xlsxSheet
 	names  map[string]bool
@@ -47,6 +48,7 @@ type xlsxSheet struct {
 func newXLSXSink(tables []*Table, open Opener, o Options) (*xlsxSink, error) {
 	f := excelize.NewFile()
 	s := &xlsxSink{f: f, open: open, o: o, loc: o.loc(), tables: tables, sheets: map[*Table]*xlsxSheet{}, names: map[string]bool{}}
+	s.zone.loc = s.loc
 	var err error
 	if s.head, err = f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true},
 		Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"DDE4EE"}}}); err != nil {
@@ -143,11 +145,10 @@ func (s *xlsxSink) sheet(t *Table) (*xlsxSheet, error) {
 	return sh, nil
 }
 
-// excelTime is the spreadsheet serial of t's wall time in loc (days since
-// 1899-12-30).
-func excelTime(t time.Time, loc *time.Location) float64 {
-	_, off := t.In(loc).Zone()
-	return float64(t.Unix()+int64(off))/86400 + 25569
+// excelTime is the spreadsheet serial of t's wall time in z's zone (days
+// since 1899-12-30).
+func excelTime(t time.Time, z *zoneCache) float64 {
+	return float64(t.Unix()+z.offset(t))/86400 + 25569
 }
 
 func (s *xlsxSink) Row(t *Table, vals []Value) error {
@@ -172,7 +173,7 @@ func (s *xlsxSink) Row(t *Table, vals []Value) error {
 			if x.IsZero() {
 				s.row = append(s.row, nil)
 			} else {
-				s.row = append(s.row, excelize.Cell{StyleID: s.date, Value: excelTime(x, s.loc)})
+				s.row = append(s.row, excelize.Cell{StyleID: s.date, Value: excelTime(x, &s.zone)})
 			}
 		case int, int64, nil:
 			s.row = append(s.row, x)
