@@ -97,6 +97,31 @@ func (s *csvSink) Row(t *Table, vals []Value) error {
 	return err
 }
 
+// cells is Row for cells, with no value boxed.
+func (s *csvSink) cells(t *Table, row []cell) error {
+	f, err := s.file(t)
+	if err != nil {
+		return err
+	}
+	b := f.buf.AvailableBuffer()
+	for i := range row {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		switch c := &row[i]; c.kind {
+		case integer:
+			b = strconv.AppendInt(b, c.n, 10)
+		case datetime:
+			b = s.zone.appendWallTime(b, c.t)
+		default:
+			b = appendCSVField(b, defuse(sanitize(c.s)))
+		}
+	}
+	b = append(b, '\r', '\n')
+	_, err = f.buf.Write(b)
+	return err
+}
+
 // appendCSVField appends one field as encoding/csv's Writer with UseCRLF
 // writes it: quoted when it holds a comma, quote or line break, is `\.` or
 // starts with a space; quotes doubled, a line feed written as CRLF and a
