@@ -51,8 +51,11 @@ const margin = 24 * time.Hour
 
 // sep joins a leg's columns into one string: with modernc's SQLite every
 // column read costs a locked call into the engine, and one column per row
-// instead of seventeen halves the time of a million-row export. Add keeps the
-// separator (a control character) out of stored values.
+// instead of seventeen halves the time of a million-row export. The columns
+// are joined by concat_ws, which sizes the result once: a chain of || copies
+// the growing string at each of its 32 steps (a seventh of the export's CPU
+// time). Add keeps the separator (a control character) out of stored values,
+// and no column is NULL (concat_ws would skip it).
 const sep = "\x1f"
 
 // Legs streams the legs of the calls whose first leg started in [from, to):
@@ -61,7 +64,7 @@ const sep = "\x1f"
 func (s *Store) Legs(ctx context.Context, from, to time.Time, fn func(*report.CDR) error) error {
 	cols := []string{"start_local", "clid", "src", "dst", "dcontext", "channel", "dstchannel", "lastapp", "lastdata",
 		"duration", "billsec", "disposition", "accountcode", "uniqueid", "linkedid", "sequence", "userfield"}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+strings.Join(cols, ` || char(31) || `)+`
+	rows, err := s.db.QueryContext(ctx, `SELECT concat_ws(char(31), `+strings.Join(cols, `, `)+`)
 		FROM cdr_leg WHERE call_start >= ? AND call_start < ?
 		ORDER BY call_start, callkey, sequence, id`, s.local(from), s.local(to))
 	if err != nil {
