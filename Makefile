@@ -44,7 +44,7 @@ bench: bin/switchboard
 # golangci-lint, pinned, built from the Go module proxy into the tools cache
 # (SB_CACHE, outside the module); .golangci.yml says which linters run. Not yet
 # part of "make lint" (and so of "make test"): a few findings are still to fix
-# in cti/, provision/ and webui/ (the rest of the tree is clean).
+# in provision/ (the rest of the tree is clean).
 SB_CACHE              ?= $(CURDIR)/.cache
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT         := $(SB_CACHE)/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint

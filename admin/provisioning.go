@@ -401,7 +401,7 @@ func (a *API) provisioningRoutes() {
 
 // page reads limit (default def, at most max) and offset (default 0).
 func page(q map[string]string, def, max int) (limit, offset int, err error) {
-	limit, offset = def, 0
+	limit = def
 	if _, ok := q["limit"]; ok {
 		if limit, err = intParam(q, "limit"); err != nil {
 			return 0, 0, err

@@ -55,15 +55,20 @@ const margin = 24 * time.Hour
 // separator (a control character) out of stored values.
 const sep = "\x1f"
 
+// legsQuery selects a leg's columns joined by sep (char(31)), in the order
+// Legs reads them.
+const legsQuery = `SELECT
+	start_local || char(31) || clid || char(31) || src || char(31) || dst || char(31) || dcontext || char(31) || channel || char(31) ||
+	dstchannel || char(31) || lastapp || char(31) || lastdata || char(31) || duration || char(31) || billsec || char(31) || disposition || char(31) ||
+	accountcode || char(31) || uniqueid || char(31) || linkedid || char(31) || sequence || char(31) || userfield
+	FROM cdr_leg WHERE call_start >= ? AND call_start < ?
+	ORDER BY call_start, callkey, sequence, id`
+
 // Legs streams the legs of the calls whose first leg started in [from, to):
 // one call's legs together by sequence, the calls by their start. The table is
 // kept in that order (see schema): this is one range scan.
 func (s *Store) Legs(ctx context.Context, from, to time.Time, fn func(*report.CDR) error) error {
-	cols := []string{"start_local", "clid", "src", "dst", "dcontext", "channel", "dstchannel", "lastapp", "lastdata",
-		"duration", "billsec", "disposition", "accountcode", "uniqueid", "linkedid", "sequence", "userfield"}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+strings.Join(cols, ` || char(31) || `)+`
-		FROM cdr_leg WHERE call_start >= ? AND call_start < ?
-		ORDER BY call_start, callkey, sequence, id`, s.local(from), s.local(to))
+	rows, err := s.db.QueryContext(ctx, legsQuery, s.local(from), s.local(to))
 	if err != nil {
 		return fmt.Errorf("cdr: legs: %w", err)
 	}
