@@ -62,7 +62,7 @@ func (s *Service) PutAsset(ctx context.Context, actor store.Actor, tenant, name 
 	if err != nil {
 		return a, fmt.Errorf("provision: upload: %w", err)
 	}
-	defer os.Remove(tmp.Name())
+	defer os.Remove(tmp.Name()) //nolint:errcheck // gone once renamed into place; a leftover dot file is never served
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(body, MaxAssetSize+1))
 	if cerr := tmp.Close(); err == nil {
