@@ -194,6 +194,22 @@ func TestFirmwareInVendorTemplates(t *testing.T) {
 			break
 		}
 	}
+	// The Fanvil V-series shares the X-series template but not its firmware key.
+	for _, id := range []string{"fanvil-v61", "nethesis-np-v61"} {
+		var m Model
+		for _, x := range cat.Models {
+			if x.ID == id {
+				m = x
+			}
+		}
+		mac, _ := ParseMAC(fmt.Sprintf("02:00:00:01:00:%02x", len(devs)))
+		d, err := e.s.SaveDevice(e.ctx, e.actor, e.tenant, "", json.RawMessage(`{"mac":"`+mac.String()+`","model":"`+id+`","account":"`+e.account+`"}`))
+		if err != nil {
+			t.Fatalf("device of %s: %v", id, err)
+		}
+		m.Template = "fanvil-v-series" // not in firmwareKeys: no firmware key expected
+		devs = append(devs, dev{m, d.URLToken, mac})
+	}
 	for _, k := range []string{"yealink-device", "snom-device", "fanvil-device", "cisco-device", "grandstream-device", "gigaset-device", "poly-device"} {
 		found := false
 		for _, d := range devs {
