@@ -125,6 +125,11 @@ func (s *Service) DeleteAsset(ctx context.Context, actor store.Actor, tenant, na
 		if !ok || a.Tenant != tenant {
 			return store.ErrNotFound
 		}
+		if m, err := firmwareUser(tx, tenant, name); err != nil {
+			return err
+		} else if m != "" {
+			return &store.ConflictError{Field: "name", Msg: fmt.Sprintf("%s is the target firmware of model %s: choose another firmware for the model first", name, s.modelName(tx, tenant, m))}
+		}
 		return tx.Delete(KindAsset, assetID(tenant, name), "asset "+name+" deleted")
 	})
 	return err
