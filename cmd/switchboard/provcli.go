@@ -69,14 +69,14 @@ func (c *client) defaultTenant() (string, error) {
 
 // raw performs a request with a non-JSON body and returns the answer's bytes.
 func (c *client) raw(method, path, contentType string, body io.Reader) ([]byte, error) {
-	req, err := http.NewRequest(method, "http://switchboard"+path, body) //nolint:gosec // G704: to the daemon's own admin socket
+	req, err := http.NewRequest(method, "http://switchboard"+path, body)
 	if err != nil {
 		return nil, err
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	resp, err := c.http.Do(req) //nolint:gosec // G704: to the daemon's own admin socket
+	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, &exitError{code: 3, msg: fmt.Sprintf("cannot reach the daemon on %s: %v", c.socket, unwrapNet(err))}
 	}
