@@ -248,10 +248,13 @@ func civil(days int64) (y, m, d int) {
 	return int(yy), int(mm), int(dd)
 }
 
-func append2(b []byte, n int) []byte { return append(b, byte('0'+n/10), byte('0'+n%10)) }
+const digits = "0123456789"
+
+// append2 and append4 append n (0..99, 0..9999) with leading zeros.
+func append2(b []byte, n int) []byte { return append(b, digits[n/10], digits[n%10]) }
 
 func append4(b []byte, n int) []byte {
-	return append(b, byte('0'+n/1000), byte('0'+n/100%10), byte('0'+n/10%10), byte('0'+n%10))
+	return append(b, digits[n/1000], digits[n/100%10], digits[n/10%10], digits[n%10])
 }
 
 // Close writes the header of tables that got no row (an empty export is a

@@ -64,7 +64,7 @@ func fillLegs(tb testing.TB, s *Store, day time.Time, n, legsPerCall int) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer tx.Rollback() //nolint:errcheck // after Commit a no-op
+	defer tx.Rollback() // after Commit a no-op
 	for i := 0; i < n; i++ {
 		first := i - i%legsPerCall
 		call := day.Add(time.Duration(first) * 4 * time.Second).Format(localLayout)
