@@ -50,7 +50,7 @@ type Service struct {
 	nethlink               map[string]nethlinkSeen // last NethLink heartbeat per user
 	recalls                map[string][]recallWait // recall on busy, by called extension
 	history                *cdr.Store
-	historySrc             HistorySource // answers the history endpoints; nil = history
+	historySrc             HistorySource  // answers the history endpoints; nil = history
 	pbxLoc                 *time.Location // zone of Asterisk's local times (CDR StartTime); nil = the system's
 	amiUp                  bool           // logged in and re-synced
 	resyncs                int
