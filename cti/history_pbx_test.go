@@ -290,7 +290,7 @@ func TestHistoryFromPBXDatabase(t *testing.T) {
 		gr:                                       403,
 		hc + "extension/9202/" + ymd + "/" + ymd: 200,
 		hc + "user/bob/" + ymd + "/" + ymd + "?sort=" + url.QueryEscape("time; DROP TABLE cdr"): 400,
-		hc + "user/bob/" + ymd + "/" + ymd + "?limit=5000":                                     400,
+		hc + "user/bob/" + ymd + "/" + ymd + "?limit=5000":                                      400,
 	} {
 		if code, body := get("bob", path); code != want {
 			t.Errorf("%s: %d %s, want %d", path, code, body, want)
