@@ -18,6 +18,8 @@ import (
 	"github.com/switchboard-pbx/switchboard/cti/model"
 	"github.com/switchboard-pbx/switchboard/cti/siotest"
 	"github.com/switchboard-pbx/switchboard/internal/asterisktest"
+	"github.com/switchboard-pbx/switchboard/internal/mariadbtest"
+	"github.com/switchboard-pbx/switchboard/report/pbxdb"
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
@@ -419,6 +421,46 @@ func TestAsteriskParkAndPickup(t *testing.T) {
 	eventually(t, "every leg of the parked call kept", func() bool {
 		legs, err := a.svc.historyDB().CallLegs(context.Background(), linked)
 		return err == nil && legs >= 3
+	})
+	// The same call as the PBX's own CDR database has it: Asterisk's
+	// Master.csv (the CDRs cdr_adaptive_odbc writes to asteriskcdrdb.cdr)
+	// in a real MariaDB gives the history the same answer.
+	t.Run("from the PBX database", func(t *testing.T) {
+		path := "/webrest/historycall/interval/extension/" + a.ext[0].Number + "/" + day + "/" + day
+		_, want := a.do("GET", path, "op", tok, "")
+		srv := mariadbtest.Start(t)
+		raw := srv.DB(t, "asteriskcdrdb")
+		pdb, err := pbxdb.Open(pbxdb.Config{DSN: srv.DSN("asteriskcdrdb"), Location: time.Local})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pdb.Close()
+		a.svc.SetHistorySource(pdb)
+		defer a.svc.SetHistorySource(nil)
+		var got []byte
+		// cdr_csv may write the last CDR just after cdr_manager sent it.
+		deadline := time.Now().Add(astWait)
+		for attempt := 1; ; attempt++ {
+			if _, err := raw.Exec("DELETE FROM cdr"); err != nil {
+				t.Fatal(err)
+			}
+			mariadbtest.LoadMasterCSV(t, raw, a.pbx.MasterCSV(), time.Local)
+			_, got = a.do("GET", path, "op", tok, "")
+			if string(got) == string(want) {
+				t.Logf("same history after %d loads of Master.csv", attempt)
+				break
+			}
+			if attempt == 1 {
+				t.Logf("first load: %s", got)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("from AMI: %s\nfrom the PBX database: %s", want, got)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if !strings.Contains(string(got), `"linkedid":"`+linked+`"`) {
+			t.Fatalf("the parked call is not in the PBX's history: %s", got)
+		}
 	})
 }
 
