@@ -100,7 +100,9 @@ func (d *DB) CallHistory(ctx context.Context, q cdr.Query) (int, []cdr.Row, erro
 
 	// legs: every leg a day around the interval, with what the selection
 	// needs: the call's key, the group's billable seconds, whether the
-	// group or the call's first channel was answered.
+	// group or the call's first channel was answered, the queue the call's
+	// first channel went to. All are window functions: a subquery on the
+	// CTE per row would build it again for each row.
 	var args []any
 	typ := `'internal'`
 	if len(q.Trunks) > 0 {
@@ -136,7 +138,8 @@ func (d *DB) CallHistory(ctx context.Context, q cdr.Query) (int, []cdr.Row, erro
 		SELECT l.*,
 			CASE WHEN l.disposition = 'ANSWERED' THEN MAX(l.billsec) OVER grp ELSE MIN(l.billsec) OVER grp END AS bill,
 			MAX(l.disposition = 'ANSWERED') OVER (PARTITION BY l.uniqueid, l.callkey) AS leg_answered,
-			MAX(l.uniqueid = l.callkey AND l.disposition = 'ANSWERED') OVER (PARTITION BY l.callkey) AS call_answered
+			MAX(l.uniqueid = l.callkey AND l.disposition = 'ANSWERED') OVER (PARTITION BY l.callkey) AS call_answered,
+			MAX(CASE WHEN l.uniqueid = l.callkey AND l.lastapp = 'Queue' THEN l.dst END) OVER (PARTITION BY l.callkey) AS queue
 		FROM legs0 l WINDOW grp AS (PARTITION BY l.uniqueid, l.callkey, l.disposition)
 	)`, "`"+d.cfg.Table+"`", recording, cnum, cnam, dstCnam, typ)
 
@@ -202,7 +205,7 @@ func (d *DB) CallHistory(ctx context.Context, q cdr.Query) (int, []cdr.Row, erro
 	}
 	sel := with + `SELECT p.start, p.channel, p.dstchannel, p.uniqueid, p.callkey, p.userfield, p.duration, p.bill, p.disposition,
 		p.dcontext, p.lastapp, p.recordingfile, p.cnum, p.cnam, p.src, p.dst, p.dst_cnam, p.clid, p.direction, p.typ,
-		COALESCE((SELECT q.dst FROM legs q WHERE q.uniqueid = p.callkey AND q.dst <> p.dst AND q.lastapp = 'Queue' LIMIT 1), '')
+		CASE WHEN p.queue IS NOT NULL AND p.queue <> p.dst THEN p.queue ELSE '' END
 		FROM picked p WHERE p.rn = 1 ORDER BY p.` + order + `, p.uniqueid DESC LIMIT ? OFFSET ?`
 	rows, err := d.db.QueryContext(ctx, sel, append(allArgs, q.Limit, q.Offset)...)
 	if err != nil {
