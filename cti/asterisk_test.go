@@ -424,10 +424,27 @@ func TestAsteriskParkAndPickup(t *testing.T) {
 	})
 	// The same call as the PBX's own CDR database has it: Asterisk's
 	// Master.csv (the CDRs cdr_adaptive_odbc writes to asteriskcdrdb.cdr)
-	// in a real MariaDB gives the history the same answer.
+	// in a real MariaDB gives the history the same rows for it. (The PBX's
+	// database also has the calls of the package's earlier tests, which
+	// this test's CTI never saw: only this call's rows are compared.)
 	t.Run("from the PBX database", func(t *testing.T) {
 		path := "/webrest/historycall/interval/extension/" + a.ext[0].Number + "/" + day + "/" + day
-		_, want := a.do("GET", path, "op", tok, "")
+		thisCall := func(b []byte) string {
+			var r struct{ Rows []map[string]any }
+			if err := json.Unmarshal(b, &r); err != nil {
+				t.Fatalf("%v: %s", err, b)
+			}
+			var mine []map[string]any
+			for _, row := range r.Rows {
+				if row["linkedid"] == linked {
+					mine = append(mine, row)
+				}
+			}
+			out, _ := json.Marshal(mine)
+			return string(out)
+		}
+		_, b := a.do("GET", path, "op", tok, "")
+		want := thisCall(b)
 		srv := mariadbtest.Start(t)
 		raw := srv.DB(t, "asteriskcdrdb")
 		pdb, err := pbxdb.Open(pbxdb.Config{DSN: srv.DSN("asteriskcdrdb"), Location: time.Local})
@@ -437,7 +454,7 @@ func TestAsteriskParkAndPickup(t *testing.T) {
 		defer pdb.Close()
 		a.svc.SetHistorySource(pdb)
 		defer a.svc.SetHistorySource(nil)
-		var got []byte
+		var got string
 		// cdr_csv may write the last CDR just after cdr_manager sent it.
 		deadline := time.Now().Add(astWait)
 		for attempt := 1; ; attempt++ {
@@ -445,21 +462,18 @@ func TestAsteriskParkAndPickup(t *testing.T) {
 				t.Fatal(err)
 			}
 			mariadbtest.LoadMasterCSV(t, raw, a.pbx.MasterCSV(), time.Local)
-			_, got = a.do("GET", path, "op", tok, "")
-			if string(got) == string(want) {
-				t.Logf("same history after %d loads of Master.csv", attempt)
+			_, b := a.do("GET", path, "op", tok, "")
+			if got = thisCall(b); got == want {
+				t.Logf("same rows after %d loads of Master.csv", attempt)
 				break
-			}
-			if attempt == 1 {
-				t.Logf("first load: %s", got)
 			}
 			if time.Now().After(deadline) {
 				t.Fatalf("from AMI: %s\nfrom the PBX database: %s", want, got)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		if !strings.Contains(string(got), `"linkedid":"`+linked+`"`) {
-			t.Fatalf("the parked call is not in the PBX's history: %s", got)
+		if want == "null" || want == "[]" {
+			t.Fatalf("the parked call is not in the history: %s", b)
 		}
 	})
 }
