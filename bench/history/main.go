@@ -56,7 +56,7 @@ func calls(n int) []call {
 }
 
 func main() {
-	n := flag.Int("legs", 30000, "CDR legs (one-leg calls over ten days)")
+	n := flag.Int("legs", 10000, "CDR legs (one-leg calls over ten days)")
 	flag.Parse()
 	if err := run(*n); err != nil {
 		fmt.Fprintln(os.Stderr, "bench history:", err)
