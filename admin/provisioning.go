@@ -99,11 +99,10 @@ func (a *API) provisioningRoutes() {
 				return nil, store.ErrNotFound
 			},
 			Save: func(ctx context.Context, ac store.Actor, t, id string, b json.RawMessage) (any, error) {
-				x, err := pv.SaveTemplate(ctx, ac, t, id, b)
-				if err != nil {
-					return nil, err
-				}
-				return a.withHint(ctx, t, "template", x.ID, x)
+				return a.saveWithHint(ctx, t, "template", id, func() (any, string, error) {
+					x, err := pv.SaveTemplate(ctx, ac, t, id, b)
+					return x, x.ID, err
+				})
 			},
 			Delete: pv.DeleteTemplate,
 		})
@@ -122,11 +121,10 @@ func (a *API) provisioningRoutes() {
 				return nil, store.ErrNotFound
 			},
 			Save: func(ctx context.Context, ac store.Actor, t, id string, b json.RawMessage) (any, error) {
-				x, err := pv.SaveModel(ctx, ac, t, id, b)
-				if err != nil {
-					return nil, err
-				}
-				return a.withHint(ctx, t, "model", x.ID, x)
+				return a.saveWithHint(ctx, t, "model", id, func() (any, string, error) {
+					x, err := pv.SaveModel(ctx, ac, t, id, b)
+					return x, x.ID, err
+				})
 			},
 			Delete: pv.DeleteModel,
 		})
@@ -403,7 +401,7 @@ func (a *API) provisioningRoutes() {
 
 // page reads limit (default def, at most max) and offset (default 0).
 func page(q map[string]string, def, max int) (limit, offset int, err error) {
-	limit, offset = def, 0
+	limit = def
 	if _, ok := q["limit"]; ok {
 		if limit, err = intParam(q, "limit"); err != nil {
 			return 0, 0, err

@@ -19,19 +19,42 @@ func (a *API) SetSaveHint(h SaveHint) {
 	a.saveHint = h
 }
 
-// withHint adds the save hint to a saved template or model, as the "resync"
-// key of its JSON. Without a hint, or when it fails, v is answered as it is:
-// the save happened either way.
-func (a *API) withHint(ctx context.Context, tenant, kind, id string, v any) (any, error) {
+// hint is the save hint of a template or model, or nil without one (or when
+// it fails: the save happens either way).
+func (a *API) hint(ctx context.Context, tenant, kind, id string) any {
 	a.featureMu.Lock()
 	h := a.saveHint
 	a.featureMu.Unlock()
 	if h == nil {
-		return v, nil
+		return nil
 	}
-	hint, err := h(ctx, tenant, kind, id)
+	v, err := h(ctx, tenant, kind, id)
 	if err != nil {
 		a.log.Warn("save hint failed", "kind", kind, "id", id, "err", err)
+		return nil
+	}
+	return v
+}
+
+// saveWithHint saves a template or model through save and answers it with
+// the save hint as its "resync" key. For an existing object the hint is
+// counted before the save: which devices use a template or are of a model
+// does not change with the save, and counting them beside the re-render the
+// save starts would add its memory to the re-render's peak (10,000 devices
+// read while 10,000 files are rendered). A new object is counted after.
+func (a *API) saveWithHint(ctx context.Context, tenant, kind, id string, save func() (any, string, error)) (any, error) {
+	var hint any
+	if id != "" {
+		hint = a.hint(ctx, tenant, kind, id)
+	}
+	v, newID, err := save()
+	if err != nil {
+		return nil, err
+	}
+	if id == "" {
+		hint = a.hint(ctx, tenant, kind, newID)
+	}
+	if hint == nil {
 		return v, nil
 	}
 	raw, err := json.Marshal(v)

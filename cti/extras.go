@@ -24,11 +24,6 @@ func emptyObject(w http.ResponseWriter, r *http.Request, c *caller) error {
 	return nil
 }
 
-func emptyRows(w http.ResponseWriter, r *http.Request, c *caller) error {
-	writeJSON(w, http.StatusOK, map[string]any{"count": 0, "rows": []any{}})
-	return nil
-}
-
 // notHere refuses an operation on data only the PBX holds.
 func notHere(what string) authedFn {
 	return func(w http.ResponseWriter, r *http.Request, c *caller) error {

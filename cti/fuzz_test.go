@@ -8,7 +8,6 @@ package cti
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -66,7 +65,7 @@ func FuzzAuthorizationHeader(f *testing.F) {
 	cfg := DefaultConfig()
 	cfg.Enabled, cfg.BcryptCost = true, 4
 	cfg.AMI.Address, cfg.AMI.Username, cfg.AMI.Secret = "127.0.0.1:1", "sb", "amipw"
-	svc, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), st)
+	svc, err := New(cfg, slog.New(slog.DiscardHandler), st)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -58,7 +58,7 @@ func testLogger(t *testing.T) *slog.Logger {
 	if os.Getenv("CTI_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
+	return slog.New(slog.DiscardHandler)
 }
 
 func newEnv(t *testing.T, tweak func(*Config)) *env {

@@ -44,7 +44,7 @@ func (l leg) event() Fields {
 // split from clid).
 func (l leg) insert(t *testing.T, db *sql.DB) {
 	t.Helper()
-	var cnam, cnum string = "", l.clid
+	cnam, cnum := "", l.clid
 	if i := len(l.clid) - 1; i > 0 && l.clid[i] == '>' {
 		for j := i; j >= 0; j-- {
 			if l.clid[j] == '<' {

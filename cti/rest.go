@@ -193,7 +193,7 @@ func (svc *Service) wrap(h func(w http.ResponseWriter, r *http.Request) error) h
 	return func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
+				if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 					panic(v)
 				}
 				svc.log.Error("panic in request", "path", r.URL.Path, "panic", v)
@@ -359,14 +359,17 @@ func (svc *Service) logout(w http.ResponseWriter, r *http.Request, c *caller) er
 
 func randomToken() string {
 	b := make([]byte, 32)
-	rand.Read(b) //nolint:errcheck // crypto/rand does not fail on Linux
+	rand.Read(b)
 	return hex.EncodeToString(b)
 }
 
 // storeToken keeps a non-expiring token of kind prefix for user, replacing the
 // user's previous one of that kind (nethcti keeps one of each per user).
 func (svc *Service) storeToken(ctx context.Context, prefix, user, tok, ip string) error {
-	svc.dropTokens(ctx, prefix, user)
+	// Fail rather than leave the token being replaced valid.
+	if err := svc.dropTokens(ctx, prefix, user); err != nil {
+		return err
+	}
 	if err := svc.st.CreateSession(ctx, store.Session{TokenHash: hashSecret(tok), Username: prefix + user,
 		Kind: "cti", Created: time.Now(), Expires: time.Now().AddDate(100, 0, 0), SourceIP: ip}); err != nil {
 		return err

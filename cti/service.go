@@ -244,7 +244,9 @@ func (svc *Service) Serve(ctx context.Context) error {
 			svc.mu.Lock()
 			svc.history = nil
 			svc.mu.Unlock()
-			h.Close()
+			if err := h.Close(); err != nil {
+				svc.log.Warn("closing the call history", "err", err)
+			}
 		}()
 	}
 	svc.log.Info("starting", "ami", svc.cfg.AMI.Address, "token_expiry", svc.cfg.TokenExpiry.String(),

@@ -44,7 +44,7 @@ func askPBX(ctx context.Context, cfg ami.Config, now func() time.Time) *pbxFacts
 		f.err = err
 		return f
 	}
-	defer conn.Close() //nolint:errcheck // the check read what it needed
+	defer conn.Close()
 	f.version = conn.Version
 	defer conn.Action(ctx, ami.NewMessage("Action", "Logoff")) //nolint:errcheck // closing anyway
 

@@ -457,13 +457,13 @@ func (s *Service) Export(tenant string, w io.Writer) error {
 	sortByID(list)
 	cw := csv.NewWriter(w)
 	rec := make([]string, len(Columns))
-	cw.Write(Columns) //nolint:errcheck // checked by Flush
+	cw.Write(Columns)
 	for _, c := range list {
 		rec[0] = strconv.FormatInt(c.ID, 10)
 		for i, f := range Fields {
 			rec[i+1] = c.Get(f)
 		}
-		cw.Write(rec) //nolint:errcheck // checked by Flush
+		cw.Write(rec)
 	}
 	cw.Flush()
 	return cw.Error()

@@ -62,7 +62,7 @@ func (s *Service) PutAsset(ctx context.Context, actor store.Actor, tenant, name 
 	if err != nil {
 		return a, fmt.Errorf("provision: upload: %w", err)
 	}
-	defer os.Remove(tmp.Name())
+	defer os.Remove(tmp.Name()) //nolint:errcheck // gone once renamed into place; a leftover dot file is never served
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(body, MaxAssetSize+1))
 	if cerr := tmp.Close(); err == nil {
@@ -124,6 +124,11 @@ func (s *Service) DeleteAsset(ctx context.Context, actor store.Actor, tenant, na
 		}
 		if !ok || a.Tenant != tenant {
 			return store.ErrNotFound
+		}
+		if m, err := firmwareUser(tx, tenant, name); err != nil {
+			return err
+		} else if m != "" {
+			return &store.ConflictError{Field: "name", Msg: fmt.Sprintf("%s is the target firmware of model %s: choose another firmware for the model first", name, s.modelName(tx, tenant, m))}
 		}
 		return tx.Delete(KindAsset, assetID(tenant, name), "asset "+name+" deleted")
 	})

@@ -92,7 +92,12 @@ type Model struct {
 	// KeyTypes are the key types the model's template maps to the vendor's
 	// codes; keys of other types are refused.
 	KeyTypes []string `json:"key_types" yaml:"key_types"`
-	BuiltIn  bool     `json:"builtin" yaml:"-"`
+	// Firmware is the tenant's target firmware for the model: the name of
+	// one of its uploaded files ("" = none, the phones keep theirs). It is
+	// per tenant, also for built-in and global models (see ModelFirmware),
+	// so it is set only in a tenant's view of the catalog.
+	Firmware string `json:"firmware" yaml:"-"`
+	BuiltIn  bool   `json:"builtin" yaml:"-"`
 }
 
 // checkCapabilities validates the model's capability fields.

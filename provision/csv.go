@@ -319,13 +319,13 @@ func (s *Service) ExportAccounts(ctx context.Context, tenant string, w io.Writer
 		return err
 	}
 	cw := csv.NewWriter(w)
-	cw.Write(AccountColumns) //nolint:errcheck // checked by Flush
+	cw.Write(AccountColumns)
 	for _, a := range list {
 		pw := a.SIPPassword
 		if !secrets {
 			pw = ""
 		}
-		cw.Write([]string{a.Extension, a.SIPUsername, a.AuthUsername, pw, a.DisplayName, a.FirstName, a.LastName, a.Voicemail, a.Transport}) //nolint:errcheck
+		cw.Write([]string{a.Extension, a.SIPUsername, a.AuthUsername, pw, a.DisplayName, a.FirstName, a.LastName, a.Voicemail, a.Transport})
 	}
 	cw.Flush()
 	return cw.Error()
@@ -346,7 +346,7 @@ func (s *Service) ExportDevices(ctx context.Context, tenant string, w io.Writer,
 		ext[a.ID] = a.Extension
 	}
 	cw := csv.NewWriter(w)
-	cw.Write(DeviceColumns) //nolint:errcheck
+	cw.Write(DeviceColumns)
 	for _, d := range devs {
 		pw := d.PhonePassword
 		if !secrets {
@@ -361,7 +361,7 @@ func (s *Service) ExportDevices(ctx context.Context, tenant string, w io.Writer,
 			exts[i] = ext[l.Account]
 		}
 		cw.Write([]string{MustMAC(d.MAC).Format(MACColonUpper), d.Model, d.Template, ext[d.Account], strings.Join(exts, ";"), strconv.FormatBool(d.Enabled),
-			d.Notes, d.IPAddrMode, d.IPAddr, d.Netmask, d.Gateway, d.DNS1, d.DNS2, d.PhoneUsername, pw, d.RemoteAddress, port}) //nolint:errcheck
+			d.Notes, d.IPAddrMode, d.IPAddr, d.Netmask, d.Gateway, d.DNS1, d.DNS2, d.PhoneUsername, pw, d.RemoteAddress, port})
 	}
 	cw.Flush()
 	return cw.Error()
@@ -433,11 +433,11 @@ func (s *Service) ExportKeys(ctx context.Context, tenant string, w io.Writer) er
 	}
 	sort.Slice(devs, func(i, j int) bool { return devs[i].MAC < devs[j].MAC })
 	cw := csv.NewWriter(w)
-	cw.Write(KeyColumns) //nolint:errcheck
+	cw.Write(KeyColumns)
 	for _, d := range devs {
 		mac := MustMAC(d.MAC).Format(MACColonUpper)
 		for _, k := range d.Keys {
-			cw.Write([]string{mac, strconv.Itoa(k.Module), strconv.Itoa(k.Index), k.Type, k.Value, k.Label, strconv.Itoa(k.Line)}) //nolint:errcheck
+			cw.Write([]string{mac, strconv.Itoa(k.Module), strconv.Itoa(k.Index), k.Type, k.Value, k.Label, strconv.Itoa(k.Line)})
 		}
 	}
 	cw.Flush()

@@ -96,6 +96,7 @@ var Placeholders = []PlaceholderInfo{
 	{"DEVICE_BRAND", SourceDevice, "brand name, e.g. Yealink"},
 	{"DEVICE_LABEL", SourceDevice, "the device's label (its notes' first line)"},
 	{"DEVICE_LINES", SourceDevice, "how many lines (accounts) the device has"},
+	{"KPBX_FIRMWARE_URL", SourceDevice, "URL of the target firmware of the device's model (one of the tenant's uploaded files), in the device's own directory of the tree (its secret one with secure URLs); empty when the model has none: use it inside %%IF KPBX_FIRMWARE_URL%%"},
 
 	{"LINE_NUMBER", SourceLine, "the line's number on the device, from 1 (line 1 is the ACCOUNT_ placeholders' account)"},
 	{"LINE_INDEX0", SourceLine, "the line's number from 0"},

@@ -90,6 +90,9 @@ func (s *Service) PreviewDevice(ctx context.Context, tenant, id string, patch js
 		}
 		pbx := s.pbxOf(tx, tenant)
 		deviceVars(vars, d, mac, model, pbx, accounts[d.Account], s.brandName(model.Brand))
+		if err := firmwareVar(tx, tenant, vars, model); err != nil {
+			return err
+		}
 		b, err := c.RenderScope(nil, deviceScope(c, vars, d, model, pbx, accounts), t.Escape)
 		if err != nil {
 			return verr("template", "template %q: %v", t.Name, err)
@@ -185,6 +188,9 @@ func (s *Service) PreviewTemplate(ctx context.Context, tenant string, in Templat
 			mac, _ := ParseMAC(d.MAC)
 			pbx := s.pbxOf(tx, tenant)
 			deviceVars(vars, d, mac, m, pbx, accounts[d.Account], s.brandName(m.Brand))
+			if err := firmwareVar(tx, tenant, vars, m); err != nil {
+				return err
+			}
 			sc = deviceScope(c, vars, d, m, pbx, accounts)
 		}
 		b, err := c.RenderScope(nil, sc, in.Escape)

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -63,7 +62,7 @@ func pvStartWith(tb testing.TB, mode string, over Config, setup func(*Service, *
 	e := &pvEnv{ctx: ctx, st: st, actor: store.Actor{User: "test", IP: "127.0.0.1"}}
 	cfg := DefaultConfig()
 	cfg.BaseURL, cfg.UnknownBurst, cfg.UnknownInterval, cfg.InterfacePoll = "http://127.0.0.1:8080", 5, time.Minute, over.InterfacePoll
-	e.s, err = New(st, TenancyConfig{Mode: mode, DefaultTenant: "default"}, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	e.s, err = New(st, TenancyConfig{Mode: mode, DefaultTenant: "default"}, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		cancel()
 		tb.Fatal(err)

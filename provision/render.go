@@ -131,7 +131,7 @@ func (r *renderer) setSingle(id string) {
 
 // renderedKinds are the store kinds files are made from.
 var renderedKinds = map[string]bool{KindTenant: true, KindPBX: true, KindAccount: true, KindDevice: true,
-	KindPlaceholder: true, KindModel: true, KindTemplate: true, KindAsset: true}
+	KindPlaceholder: true, KindModel: true, KindTemplate: true, KindAsset: true, KindFirmware: true}
 
 // commit marks the tenants a delivered commit touched. It never blocks on
 // rendering: the run goroutine does the work.
@@ -619,6 +619,7 @@ func (r *renderer) renderDevices(tx *store.Tx, td *tenantData, w *treeWriter, de
 		}
 		deviceVars(vars, d, mac, m, td.pbx, acc, r.s.brandName(m.Brand))
 		secureVars(vars, td.pbx, d)
+		vars["KPBX_FIRMWARE_URL"] = firmwareURL(vars["KPBX_PROVISIONING_URL"], m, td.assets)
 		sc := deviceScope(c, vars, d, m, td.pbx, td.accounts)
 		if b, err = c.RenderScope(b[:0], sc, t.Escape); err != nil {
 			errs[d.ID] = fmt.Sprintf("template %q: %v", t.Name, err)

@@ -97,7 +97,7 @@ func TestWaitRenderedWithLateCommits(t *testing.T) {
 				return
 			default:
 			}
-			e.st.Update(e.ctx, e.actor, func(tx *store.Tx) error { //nolint:errcheck // best effort noise
+			e.st.Update(e.ctx, e.actor, func(tx *store.Tx) error { // best effort noise
 				return tx.Create("other", e.tenant, fmt.Sprintf("o%d", i), map[string]int{"n": i}, "noise")
 			})
 		}

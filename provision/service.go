@@ -314,6 +314,9 @@ func (s *Service) catalogIn(tx *store.Tx, tenant string) (map[string]Model, map[
 			return nil, nil, err
 		}
 	}
+	if err := overlayFirmware(tx, tenant, models); err != nil {
+		return nil, nil, err
+	}
 	return models, templates, nil
 }
 

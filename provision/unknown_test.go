@@ -3,7 +3,6 @@ package provision_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"testing"
 	"time"
@@ -29,7 +28,7 @@ func TestUnknownListBounded(t *testing.T) {
 	cfg.BaseURL = "http://127.0.0.1"
 	cfg.UnknownMaxPerTenant, cfg.UnknownNewBurst, cfg.UnknownNewInterval = 20, 30, time.Hour
 	prov, err := provision.New(st, provision.TenancyConfig{Mode: provision.ModeSingle, DefaultTenant: "default"}, cfg,
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
+		slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

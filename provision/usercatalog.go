@@ -227,10 +227,17 @@ func (s *Service) templateUnused(tx *store.Tx, id string) error {
 	return nil
 }
 
-// SaveModel creates (id "") or updates a user model from a JSON patch.
+// SaveModel creates (id "") or updates a user model from a JSON patch. A
+// "firmware" field sets the tenant's target firmware for the model (see
+// ModelFirmware): in a tenant, a built-in or global model takes a patch of
+// that field alone.
 func (s *Service) SaveModel(ctx context.Context, actor store.Actor, tenant, id string, patch json.RawMessage) (Model, error) {
 	var um UserModel
-	_, err := s.st.Update(ctx, actor, func(tx *store.Tx) error {
+	fw, hasFW, rest, err := splitFirmware(patch)
+	if err != nil {
+		return Model{}, err
+	}
+	_, err = s.st.Update(ctx, actor, func(tx *store.Tx) error {
 		create := id == ""
 		if create {
 			um = UserModel{Model: Model{ID: uuid.NewString(), Lines: 1, File: FileRule{MACFormat: MACLower, Suffix: ".cfg"}}, Tenant: storeTenant(tenant)}
@@ -240,19 +247,36 @@ func (s *Service) SaveModel(ctx context.Context, actor store.Actor, tenant, id s
 				return err
 			}
 			if !ok || um.Tenant != storeTenant(tenant) {
+				if hasFW && tenantScoped(tenant) && string(rest) == "{}" {
+					// Only the tenant's firmware of a model it sees but does not own.
+					models, _, err := s.catalogIn(tx, tenant)
+					if err != nil {
+						return err
+					}
+					m, ok := models[id]
+					if !ok {
+						return store.ErrNotFound
+					}
+					um = UserModel{Model: m}
+					um.Firmware = fw
+					return setFirmware(tx, tenant, m, fw)
+				}
 				if s.isBuiltinModel(id) {
-					return &store.ConflictError{Field: "id", Msg: "built-in models are read-only: copy it first (POST .../copy)"}
+					return &store.ConflictError{Field: "id", Msg: "built-in models are read-only: copy it first (POST .../copy), or set only its firmware"}
+				}
+				if ok && tenantScoped(tenant) && um.Tenant == globalScope {
+					return &store.ConflictError{Field: "id", Msg: "a global model is changed by an administrator (PATCH /api/v1/models/{id}); a tenant sets only its firmware"}
 				}
 				return store.ErrNotFound
 			}
 		}
-		if err := strictMerge(&um.Model, patch); err != nil {
+		if err := strictMerge(&um.Model, rest); err != nil {
 			return err
 		}
 		if !create && um.ID != id {
 			return verr("id", "id cannot be changed")
 		}
-		um.BuiltIn = false
+		um.BuiltIn, um.Firmware = false, ""
 		if err := s.checkModel(tx, um.Model, tenant); err != nil {
 			return err
 		}
@@ -260,9 +284,24 @@ func (s *Service) SaveModel(ctx context.Context, actor store.Actor, tenant, id s
 			if s.isBuiltinModel(um.ID) {
 				return &store.ConflictError{Field: "id", Msg: "that id belongs to a built-in model"}
 			}
-			return tx.Create(KindModel, um.Tenant, um.ID, um, fmt.Sprintf("model %s %s created", um.Brand, um.Name))
+			if err := tx.Create(KindModel, um.Tenant, um.ID, um, fmt.Sprintf("model %s %s created", um.Brand, um.Name)); err != nil {
+				return err
+			}
+		} else if err := tx.Replace(KindModel, um.Tenant, um.ID, um, fmt.Sprintf("model %s %s updated", um.Brand, um.Name)); err != nil {
+			return err
 		}
-		return tx.Replace(KindModel, um.Tenant, um.ID, um, fmt.Sprintf("model %s %s updated", um.Brand, um.Name))
+		if hasFW {
+			um.Firmware = fw
+			return setFirmware(tx, tenant, um.Model, fw)
+		}
+		if tenantScoped(tenant) {
+			var mf ModelFirmware
+			if _, err := tx.Get(KindFirmware, firmwareID(tenant, um.ID), &mf); err != nil {
+				return err
+			}
+			um.Firmware = mf.Asset
+		}
+		return nil
 	})
 	return um.Model, err
 }
@@ -318,8 +357,15 @@ func (s *Service) CopyModel(ctx context.Context, actor store.Actor, tenant, id, 
 		} else {
 			um.Name = src.Name + " (copy)"
 		}
+		fw := um.Firmware
+		um.Firmware = ""
+		if err := tx.Create(KindModel, um.Tenant, um.ID, um, fmt.Sprintf("model %s %s copied from %s", um.Brand, um.Name, src.Name)); err != nil {
+			return err
+		}
+		// The copy keeps the tenant's firmware of the original.
+		um.Firmware = fw
 		out = um.Model
-		return tx.Create(KindModel, um.Tenant, um.ID, um, fmt.Sprintf("model %s %s copied from %s", um.Brand, um.Name, src.Name))
+		return setFirmware(tx, tenant, um.Model, fw)
 	})
 	return out, err
 }
@@ -339,6 +385,9 @@ func (s *Service) DeleteModel(ctx context.Context, actor store.Actor, tenant, id
 			return err
 		} else if n > 0 {
 			return &store.ConflictError{Field: "id", Msg: fmt.Sprintf("model is used by %d device(s)", n)}
+		}
+		if err := dropFirmware(tx, id); err != nil {
+			return err
 		}
 		return tx.Delete(KindModel, id, fmt.Sprintf("model %s %s deleted", um.Brand, um.Name))
 	})
@@ -432,6 +481,9 @@ func (s *Service) Preview(ctx context.Context, tenant, deviceID, templateID stri
 			}
 		}
 		deviceVars(vars, d, mac, m, pbx, accounts[d.Account], s.brandName(m.Brand))
+		if err := firmwareVar(tx, tenant, vars, m); err != nil {
+			return err
+		}
 		for _, k := range secretVars {
 			if vars[k] != "" {
 				vars[k] = store.Mask

@@ -79,6 +79,13 @@ func fuzzSink(f *testing.F, format Format) {
 			if err != nil || len(recs) != 2 || len(recs[1]) != 3 {
 				t.Fatalf("csv %q: %v %q", s, err, recs)
 			}
+			want, err := referenceCSV(tables[0], [][]Value{{s, n, time.Unix(n%(1<<40), 0)}}, time.UTC)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(files["x-calls.csv"].Bytes(), want) {
+				t.Fatalf("csv %q: %q, encoding/csv writes %q", s, files["x-calls.csv"].Bytes(), want)
+			}
 			// encoding/csv reads a quoted \r\n back as \n.
 			if got, want := recs[1][0], defuse(sanitize(s)); strings.ReplaceAll(got, "\r", "") != strings.ReplaceAll(want, "\r", "") {
 				t.Fatalf("csv cell %q, want %q", got, want)

@@ -373,7 +373,7 @@ func (s *Service) Run(ctx context.Context, actor store.Actor, tenant string, req
 	if needsPBX(targets) {
 		conn, amiErr = ami.Dial(ctx, s.ami, s.log)
 		if amiErr == nil {
-			defer conn.Close() //nolint:errcheck // the action was answered already
+			defer conn.Close()
 			contacts, amiErr = readContacts(ctx, conn)
 		}
 		s.mu.Lock()

@@ -273,7 +273,9 @@ func New() (*UI, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webui: manifest: %w", err)
 	}
-	u.add("/manifest.json", man)
+	if err := u.add("/manifest.json", man); err != nil {
+		return nil, err
+	}
 	var modules []string
 	for _, n := range names {
 		if strings.HasPrefix(n, "i18n/") {

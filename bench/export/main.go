@@ -44,6 +44,7 @@ func main() {
 	out := flag.String("out", "", "internal: output directory")
 	rows := flag.Int("rows", 1000000, "CDRs")
 	formats := flag.String("formats", "xlsx,csv", "formats to measure")
+	history := flag.String("history", "", "keep the history file at this path and reuse it when it exists (to repeat a measurement without filling it again)")
 	flag.Parse()
 	if *child {
 		if err := runChild(*db, *format, *out); err != nil {
@@ -52,7 +53,7 @@ func main() {
 		}
 		return
 	}
-	if err := run(*rows, strings.Split(*formats, ",")); err != nil {
+	if err := run(*rows, strings.Split(*formats, ","), *history); err != nil {
 		fmt.Fprintln(os.Stderr, "bench export:", err)
 		os.Exit(1)
 	}
@@ -60,15 +61,20 @@ func main() {
 
 var day = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 
-func run(n int, formats []string) error {
+func run(n int, formats []string, history string) error {
 	dir, err := os.MkdirTemp("", "sb-bench-export-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, cdr.FileName)
-	if err := fill(path, n); err != nil {
-		return err
+	if history != "" {
+		path = history
+	}
+	if _, err := os.Stat(path); history == "" || err != nil {
+		if err := fill(path, n); err != nil {
+			return err
+		}
 	}
 	measured := map[string]float64{}
 	for _, f := range formats {

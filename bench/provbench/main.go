@@ -158,7 +158,13 @@ func run() error {
 		defer os.RemoveAll(work)
 	}
 	os.Chmod(work, 0o755)
-	d := &daemon{sock: filepath.Join(work, "sb.sock"), http: oursIP + ":8080", tftp: oursIP + ":69", stderr: &bytes.Buffer{}}
+	// Our TFTP listens on 127.0.0.1: its transfer sockets are bound to the
+	// wildcard address (the pin/tftp library learns the address a request
+	// came to only from a bare *net.UDPConn, which the request filter wraps),
+	// so they answer from the address the kernel picks for the client, and a
+	// client that checks the source, like the bench's, ignores answers to a
+	// request it sent to another loopback address.
+	d := &daemon{sock: filepath.Join(work, "sb.sock"), http: oursIP + ":8080", tftp: "127.0.0.1:69", stderr: &bytes.Buffer{}}
 	// The bench's 200 TFTP clients share one source address, where the
 	// default per-source cap (8, an anti-flood limit) would refuse most of
 	// them: the caps are raised so that the bench measures serving.

@@ -219,14 +219,14 @@ func (c *client) call(method, path string, body any, out any) (json.RawMessage, 
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, "http://switchboard"+path, rd) //nolint:gosec // G704: to the daemon's own admin socket
+	req, err := http.NewRequest(method, "http://switchboard"+path, rd)
 	if err != nil {
 		return nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.http.Do(req) //nolint:gosec // G704: to the daemon's own admin socket
+	resp, err := c.http.Do(req)
 	if err != nil {
 		hint := "is 'switchboard serve' running, and are you root or its user?"
 		if _, serr := os.Stat(c.socket); errors.Is(serr, os.ErrNotExist) {

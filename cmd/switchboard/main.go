@@ -53,7 +53,7 @@ Usage:
   switchboard account list|show|add|set|delete|reveal|import|export ...
   switchboard files list|show ...        generated provisioning files
   switchboard unknown list|adopt ...     phones seen but not configured
-  switchboard catalog models|templates|placeholders
+  switchboard catalog models|templates|placeholders|firmware
   switchboard template list|show|copy|edit|validate ...   provisioning templates
   switchboard pbx show|set ...           PBX attributes of a tenant
   switchboard cti reload|dump            CTI server (cti.enabled): re-sync, state dump

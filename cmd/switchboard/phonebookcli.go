@@ -296,7 +296,7 @@ func (c *client) phonebookImport(path string, in io.Reader) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "text/csv")
-	resp, err := c.http.Do(req) //nolint:gosec // G704: to the daemon's own admin socket
+	resp, err := c.http.Do(req)
 	if err != nil {
 		return &exitError{code: 3, msg: fmt.Sprintf("cannot reach the daemon on %s: %v", c.socket, unwrapNet(err))}
 	}

@@ -107,7 +107,7 @@ func TestPhoneIslandWidget(t *testing.T) {
 		t.Fatal(err)
 	}
 	var pit struct{ Token string }
-	json.NewDecoder(resp.Body).Decode(&pit) //nolint:errcheck // checked below
+	json.NewDecoder(resp.Body).Decode(&pit) // checked below
 	resp.Body.Close()
 	if pit.Token == "" {
 		t.Fatalf("phone_island_token_login: %d", resp.StatusCode)
@@ -137,7 +137,7 @@ func TestPhoneIslandWidget(t *testing.T) {
 	events := func() []islandEvent {
 		raw := islandEval[string](t, ctx, `JSON.stringify(window.__events || [])`)
 		var evs []islandEvent
-		json.Unmarshal([]byte(raw), &evs) //nolint:errcheck // an empty list then
+		json.Unmarshal([]byte(raw), &evs) // an empty list then
 		return evs
 	}
 	waitFor := func(what string, ok func(islandEvent) bool) islandEvent {

@@ -156,7 +156,7 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 			c.lastErr = err
 			c.mu.Unlock()
 			// Jitter keeps a farm of clients from reconnecting in lockstep.
-			d := backoff/2 + rand.N(backoff/2+1)
+			d := backoff/2 + rand.N(backoff/2+1) //nolint:gosec // G404: jitter, not a secret
 			c.log.Warn("ami connect failed", "addr", c.cfg.Address, "err", err, "retry_in", d.Round(time.Millisecond).String())
 			select {
 			case <-ctx.Done():
@@ -201,14 +201,14 @@ func dial(ctx context.Context, cfg Config, log *slog.Logger, events string) (*Co
 		return nil, fmt.Errorf("ami: dial %s: %w", cfg.Address, err)
 	}
 	conn := newConn(nc, cfg.ActionTimeout, log)
-	nc.SetDeadline(time.Now().Add(cfg.DialTimeout)) //nolint:errcheck // best effort
+	nc.SetDeadline(time.Now().Add(cfg.DialTimeout))
 	ver, err := ReadBanner(conn.r)
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("ami: banner from %s: %w", cfg.Address, err)
 	}
 	conn.Version = ver
-	nc.SetDeadline(time.Time{}) //nolint:errcheck // best effort
+	nc.SetDeadline(time.Time{})
 	go conn.readLoop()
 	resp, err := conn.Action(dctx, NewMessage("Action", "Login", "Username", cfg.Username, "Secret", cfg.Secret, "Events", events))
 	if err != nil {
@@ -296,7 +296,7 @@ func (c *Conn) send(ctx context.Context, m Message, list bool) (*pendingAction, 
 		c.mu.Unlock()
 	}()
 	c.wmu.Lock()
-	c.nc.SetWriteDeadline(time.Now().Add(c.timeout)) //nolint:errcheck // best effort
+	c.nc.SetWriteDeadline(time.Now().Add(c.timeout))
 	_, err := c.nc.Write(m.Bytes())
 	c.wmu.Unlock()
 	if err != nil {

@@ -1,8 +1,10 @@
 package cdr
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -185,5 +187,44 @@ func TestQueueEventsBecomeQueueCalls(t *testing.T) {
 	want := []string{"08:00 201 400 login ", "12:00 201 400 pause lunch", "13:00 201 400 unpause ", "18:00 201 400 logout "}
 	if !reflect.DeepEqual(evs, want) {
 		t.Fatalf("%q", evs)
+	}
+}
+
+// legsOnly hides the Store's SummaryLegs.
+type legsOnly struct{ s *Store }
+
+func (l legsOnly) Legs(ctx context.Context, from, to time.Time, fn func(*report.CDR) error) error {
+	return l.s.Legs(ctx, from, to, fn)
+}
+
+// TestSummaryLegsExportAsLegs: a CDR export without legs reads the summary
+// columns only, and writes the same file as from every column.
+func TestSummaryLegsExportAsLegs(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.SetLocation(rome)
+	day := time.Date(2026, 3, 2, 0, 0, 0, 0, rome)
+	fillLegs(t, s, day, 3000, 3)
+	var got [2][]byte
+	for i, src := range []report.CDRSource{s, legsOnly{s}} {
+		dir := &report.Dir{Path: t.TempDir()}
+		st, files, err := report.Export(ctx, report.Request{Data: report.CDRData, Format: report.CSV, From: day, To: day.AddDate(0, 0, 1),
+			Location: rome, Stem: "cdr"}, report.Sources{CDR: src}, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Rows != 1000 || len(files) != 1 {
+			t.Fatalf("%d rows in %d files", st.Rows, len(files))
+		}
+		if got[i], err = os.ReadFile(files[0].Path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(got[0], got[1]) {
+		t.Fatalf("summary legs export:\n%.600s\nfull legs export:\n%.600s", got[0], got[1])
 	}
 }

@@ -155,7 +155,7 @@ func (c *Client) send(ctx context.Context, frame []byte) error {
 	if err != nil {
 		return err
 	}
-	io.Copy(io.Discard, resp.Body) //nolint:errcheck // draining for reuse
+	io.Copy(io.Discard, resp.Body) // draining for reuse
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("siotest: post: %s", resp.Status)
@@ -206,10 +206,10 @@ func (c *Client) frame(b []byte, at time.Time) {
 	switch {
 	case s == "2":
 		if c.conn != nil {
-			c.send(context.Background(), []byte("3")) //nolint:errcheck // a failed pong ends the read too
+			c.send(context.Background(), []byte("3")) // a failed pong ends the read too
 		} else {
 			// Not from the reading goroutine: the next poll must not wait for it.
-			go c.send(c.poll.ctx, []byte("3")) //nolint:errcheck // a lost pong ends the session
+			go c.send(c.poll.ctx, []byte("3")) // a lost pong ends the session
 		}
 	case s == "41":
 		c.events <- Event{Name: "disconnect"}
@@ -219,7 +219,7 @@ func (c *Client) frame(b []byte, at time.Time) {
 			return
 		}
 		var name string
-		json.Unmarshal(arr[0], &name) //nolint:errcheck // empty name is still delivered
+		json.Unmarshal(arr[0], &name) // empty name is still delivered
 		ev := Event{Name: name, At: at, Args: arr[1:]}
 		if len(arr) > 1 {
 			ev.Data = arr[1]

@@ -93,7 +93,7 @@ func parsePacket(b []byte) (*packet, error) {
 		}
 	case '2', '3':
 		if err := json.Unmarshal(rest, &p.Args); err != nil {
-			return nil, fmt.Errorf("%w: event payload: %v", errFrame, err)
+			return nil, fmt.Errorf("%w: event payload: %w", errFrame, err)
 		}
 		if p.Type == '2' {
 			if len(p.Args) == 0 || json.Unmarshal(p.Args[0], &p.Event) != nil {

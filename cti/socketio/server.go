@@ -154,15 +154,6 @@ func (s *Socket) Close(reason string) {
 	})
 }
 
-func (s *Socket) closed() bool {
-	select {
-	case <-s.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // Send queues an encoded frame (see Encode).
 func (s *Socket) Send(frame []byte) {
 	select {
@@ -292,7 +283,7 @@ func remoteIP(r *http.Request) string {
 // newSocket registers a new session.
 func (srv *Server) newSocket(r *http.Request, ws bool) *Socket {
 	rnd := make([]byte, 6)
-	rand.Read(rnd) //nolint:errcheck // crypto/rand does not fail on Linux
+	rand.Read(rnd)
 	s := &Socket{id: "s" + strconv.FormatUint(srv.seq.Add(1), 36) + hex.EncodeToString(rnd), ip: remoteIP(r), ws: ws,
 		send: make(chan []byte, srv.cfg.SendQueue), done: make(chan struct{}), upgrade: make(chan struct{}), final: make(chan struct{})}
 	s.lastPon.Store(time.Now().UnixNano())
@@ -350,7 +341,7 @@ func (srv *Server) Serve(ctx context.Context, w http.ResponseWriter, r *http.Req
 		s := srv.newSocket(r, false)
 		go srv.keepalive(ctx, s)
 		w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
-		w.Write(srv.openPacket(s, []string{"websocket"})) //nolint:errcheck // the client went away: its session times out
+		w.Write(srv.openPacket(s, []string{"websocket"})) // the client went away: its session times out
 		return
 	}
 	s := srv.session(sid)
@@ -497,7 +488,7 @@ func (srv *Server) post(w http.ResponseWriter, r *http.Request, s *Socket) {
 		}
 	}
 	w.Header().Set("Content-Type", "text/html")
-	w.Write([]byte("ok")) //nolint:errcheck // the client went away
+	w.Write([]byte("ok")) // the client went away
 }
 
 // serveWebsocket runs a session that starts on websocket.

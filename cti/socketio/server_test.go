@@ -20,13 +20,12 @@ import (
 // acknowledged with the rooms joined.
 func newServer(t *testing.T, cfg Config) (*Server, *httptest.Server) {
 	t.Helper()
-	var srv *Server
-	srv = New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(s *Socket, name string, args []json.RawMessage, ack int64) {
+	srv := New(cfg, slog.New(slog.DiscardHandler), func(s *Socket, name string, args []json.RawMessage, ack int64) {
 		if name != "join" || len(args) == 0 {
 			return
 		}
 		var rooms []string
-		json.Unmarshal(args[0], &rooms) //nolint:errcheck // no rooms then
+		json.Unmarshal(args[0], &rooms) // no rooms then
 		s.SetRooms(rooms...)
 		s.Emit("joined", rooms)
 		if ack >= 0 {
@@ -103,7 +102,7 @@ func TestRoomsAndBroadcast(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("CloseRoom left b open")
 	}
-	c.Emit(ctx, "join", []string{"r3"})              //nolint:errcheck // checked by the wait
+	c.Emit(ctx, "join", []string{"r3"})              // checked by the wait
 	if _, err := c.Wait(ctx, "joined"); err != nil { // rooms can be replaced
 		t.Fatal(err)
 	}
@@ -415,7 +414,7 @@ func TestPollingClose(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		var open struct{ SID string }
-		json.Unmarshal(b[1:], &open) //nolint:errcheck // checked below
+		json.Unmarshal(b[1:], &open) // checked below
 		if open.SID == "" {
 			t.Fatalf("handshake %q", b)
 		}

@@ -17,8 +17,9 @@ _switchboard_words() {
     "audit restore") sbw="--config --json --socket" ;;
     "audit show") sbw="--config --json --socket" ;;
     "audit verify") sbw="--config --json --socket" ;;
-    "catalog") sbw="models placeholders templates" ;;
-    "catalog models") sbw="--config --json --socket" ;;
+    "catalog") sbw="firmware models placeholders templates" ;;
+    "catalog firmware") sbw="--clear --config --json --socket --tenant" ;;
+    "catalog models") sbw="--config --json --socket --tenant" ;;
     "catalog placeholders") sbw="--config --json --socket" ;;
     "catalog templates") sbw="--config --json --socket" ;;
     "completion") sbw="bash zsh" ;;

@@ -57,8 +57,7 @@ func TestItalianEverywhere(t *testing.T) {
 		p.Shot(strings.ReplaceAll(r, "/", "_"))
 		if strings.HasSuffix(r, "/new") {
 			// The form's own validation messages.
-			var form string
-			form = webuitest.Eval[string](p, `(() => { const f = document.querySelector("main form.form"); return f ? f.getAttribute("id") : ""; })()`)
+			form := webuitest.Eval[string](p, `(() => { const f = document.querySelector("main form.form"); return f ? f.getAttribute("id") : ""; })()`)
 			if form != "" {
 				p.Submit("#" + form)
 				p.WaitVisible("#" + form + " .form-msg .msg.error")

@@ -1,7 +1,10 @@
 // Lista dei modelli di dispositivo: brands and models, each with the rule that
 // names its file (prefix + MAC in a format + suffix, shown for an example MAC
 // as it is typed), its default template and its common files. Built-in models
-// are read-only: copy one to change it.
+// are read-only: copy one to change it. The target firmware (one of the
+// tenant's uploaded files) is chosen per tenant for every model, built-in
+// ones too: a field of the form of the tenant's own models, a form of its own
+// for the others.
 "use strict";
 
 import {
@@ -106,7 +109,7 @@ function commonFilesField(templates) {
 async function editPage(ctx, id) {
   const isNew = id === "new";
   invalidate();
-  const [cat, global] = await Promise.all([catalog({ templates: true }), api("GET", "/models")]);
+  const [cat, global, assets] = await Promise.all([catalog({ templates: true }), api("GET", "/models"), api("GET", tbase() + "/assets")]);
   // A user model shared by every tenant is changed through /models (admins).
   const isGlobal = !isNew && (global.items || []).some((x) => x.id === id && !x.builtin);
   const base = isGlobal ? "/models" : tbase() + "/models";
@@ -116,13 +119,20 @@ async function editPage(ctx, id) {
   const ro = !canWrite() || m.builtin || (isGlobal && S.me.role !== "admin");
   const box = h("div");
   const example = h("output", { id: "model-example", class: "example", "data-v": "" });
+  // The firmware goes with the tenant's own models' other fields; a built-in
+  // or global model gets a form of its own (the tenant's choice, not the model).
+  const fwInForm = !ro && !isGlobal;
+  const fwOptions = [{ value: "", label: t("models.firmware_none") },
+    ...(assets.items || []).map((a) => ({ value: a.name, label: a.name, data: true }))];
+  const fwField = { name: "firmware", label: t("models.firmware"), type: "select", options: fwOptions,
+    help: (assets.items || []).length ? t("models.firmware_help") : t("models.firmware_no_files") };
   const devTemplates = cat.templates.filter((x) => x.scope === "device");
   const comTemplates = cat.templates.filter((x) => x.scope === "common");
   const f = form({
     id: "model-form",
     readOnly: ro,
     values: { brand: m.brand, new_brand: "", name: m.name, prefix: m.file.prefix, mac_format: m.file.mac_format, suffix: m.file.suffix,
-      template: m.template, common_files: m.common_files, lines: m.lines },
+      template: m.template, common_files: m.common_files, lines: m.lines, firmware: m.firmware || "" },
     fields: [
       { section: t("models.sec.model") },
       { name: "brand", label: t("models.brand"), type: "select", required: true,
@@ -137,6 +147,8 @@ async function editPage(ctx, id) {
       { name: "mac_format", label: t("models.mac_format"), type: "select", options: FORMATS.map((x) => ({ value: x, label: x, data: true })) },
       { name: "suffix", label: t("models.suffix"), help: t("models.suffix_help"), validate: badChars },
       commonFilesField(comTemplates),
+      fwInForm ? { section: t("models.sec.firmware") } : null,
+      fwInForm ? fwField : null,
     ],
     errorFields: { file: "mac_format" },
     buttons: [
@@ -150,6 +162,7 @@ async function editPage(ctx, id) {
         brand: vals.brand === NEW_BRAND ? vals.new_brand.trim() : vals.brand, name: vals.name, lines: vals.lines, template: vals.template,
         file: { prefix: vals.prefix, mac_format: vals.mac_format, suffix: vals.suffix }, common_files: vals.common_files,
       };
+      if (fwInForm) body.firmware = vals.firmware;
       const saved = await api(isNew ? "POST" : "PATCH", base + (isNew ? "" : "/" + encodeURIComponent(id)), body);
       invalidate();
       if (!isNew) await offer("model", saved);
@@ -172,8 +185,23 @@ async function editPage(ctx, id) {
       ctx.go(["models"], {});
     } catch (err) { f.showError(err); }
   };
+  // A model the tenant does not own: its firmware alone, in the tenant.
+  const fw = isNew || fwInForm ? null : form({
+    id: "model-firmware-form",
+    readOnly: !canWrite(),
+    values: { firmware: m.firmware || "" },
+    fields: [{ section: t("models.sec.firmware") }, fwField],
+    onSubmit: async (vals) => {
+      const saved = await api("PATCH", tbase() + "/models/" + encodeURIComponent(id), { firmware: vals.firmware });
+      invalidate();
+      await offer("model", saved);
+      flash("ok", t("models.firmware_saved", { name: saved.name }));
+      ctx.reload();
+    },
+  });
   ctx.show(isNew ? t("models.new_title") : t("models.edit_title", { name: `${brandName(cat, m.brand)} ${m.name}` }),
-    m.builtin ? message("info", t("models.builtin_ro")) : !canWrite() ? message("info", t("core.read_only")) : null, box, f.el);
+    m.builtin ? message("info", t("models.builtin_ro")) : !canWrite() ? message("info", t("core.read_only")) : null, box, f.el,
+    fw ? h("p", { class: "muted" }, t("models.firmware_intro")) : null, fw ? fw.el : null);
 }
 
 function badChars(x) {
