@@ -38,6 +38,7 @@ bench: bin/switchboard
 	$(GO) run ./bench/bootstorm -bin bin/switchboard
 	$(GO) run ./bench/pnp -bin bin/switchboard
 	$(GO) run ./bench/export
+	$(GO) run ./bench/history
 	$(GO) run ./bench/console -bin bin/switchboard
 	$(GO) run ./bench/phonebook
 

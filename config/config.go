@@ -283,7 +283,23 @@ func (c *Config) Finish() error {
 			return fmt.Errorf("config: key %s.%w", sec.name, sec.err)
 		}
 	}
+	// The CTI reads the PBX's CDR database through the tasks' connection.
+	if c.CTI.Enabled && c.CTI.History.Source == cti.HistoryPBX && c.Tasks.CDR.DSN == "" {
+		return errors.New("config: key cti.history.source: pbx needs the PBX database's DSN in tasks.cdr.dsn")
+	}
 	return nil
+}
+
+// CTIHistoryFromPBX reports whether the CTI's call history is read from the
+// PBX's database (cti.history.source pbx, or auto with tasks.cdr.dsn set).
+func (c Config) CTIHistoryFromPBX() bool {
+	switch c.CTI.History.Source {
+	case cti.HistoryPBX:
+		return true
+	case cti.HistoryAuto:
+		return c.Tasks.CDR.DSN != ""
+	}
+	return false
 }
 
 // defaultBaseURL is the URL phones most likely reach: plain HTTP (every phone

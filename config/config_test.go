@@ -206,6 +206,11 @@ func TestFinishErrorsNameTheKey(t *testing.T) {
 		{"resync.via", func(c *Config) { c.Resync.Via = "fax" }},
 		{"resync.timeout", func(c *Config) { c.Resync.Timeout = 0 }},
 		{"resync.parallel", func(c *Config) { c.Resync.Parallel = 0 }},
+		{"cti.history.source", func(c *Config) { c.CTI.History.Source = "both" }},
+		{"cti.history.source", func(c *Config) {
+			c.CTI.Enabled, c.CTI.AMI.Username, c.CTI.AMI.Secret = true, "sb", "secret"
+			c.CTI.History.Source = "pbx" // and no tasks.cdr.dsn
+		}},
 	} {
 		t.Run(c.key, func(t *testing.T) {
 			cfg := Default()
@@ -439,5 +444,29 @@ func TestShippedConfigDocumentsEveryKey(t *testing.T) {
 	keys(reflect.TypeOf(Config{}), "")
 	if len(missing) > 0 {
 		t.Errorf("configs/switchboard.yaml does not document these keys: %s", strings.Join(missing, ", "))
+	}
+}
+
+// TestCTIHistorySource: auto reads the PBX's database exactly when the
+// tasks have its DSN; local and pbx say so whatever the DSN.
+func TestCTIHistorySource(t *testing.T) {
+	for _, c := range []struct {
+		source, dsn string
+		pbx         bool
+	}{
+		{"auto", "", false},
+		{"auto", "reader:pw@tcp(pbx:3306)/asteriskcdrdb", true},
+		{"local", "reader:pw@tcp(pbx:3306)/asteriskcdrdb", false},
+		{"pbx", "reader:pw@tcp(pbx:3306)/asteriskcdrdb", true},
+	} {
+		cfg := Default()
+		cfg.CTI.Enabled, cfg.CTI.AMI.Username, cfg.CTI.AMI.Secret = true, "sb", "secret"
+		cfg.CTI.History.Source, cfg.Tasks.CDR.DSN = c.source, c.dsn
+		if err := cfg.Finish(); err != nil {
+			t.Fatalf("%s %q: %v", c.source, c.dsn, err)
+		}
+		if got := cfg.CTIHistoryFromPBX(); got != c.pbx {
+			t.Errorf("%s %q: from the PBX %v, want %v", c.source, c.dsn, got, c.pbx)
+		}
 	}
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/switchboard-pbx/switchboard/cti/model"
 	"github.com/switchboard-pbx/switchboard/cti/siotest"
 	"github.com/switchboard-pbx/switchboard/internal/asterisktest"
+	"github.com/switchboard-pbx/switchboard/internal/mariadbtest"
+	"github.com/switchboard-pbx/switchboard/report/pbxdb"
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
@@ -419,6 +421,60 @@ func TestAsteriskParkAndPickup(t *testing.T) {
 	eventually(t, "every leg of the parked call kept", func() bool {
 		legs, err := a.svc.historyDB().CallLegs(context.Background(), linked)
 		return err == nil && legs >= 3
+	})
+	// The same call as the PBX's own CDR database has it: Asterisk's
+	// Master.csv (the CDRs cdr_adaptive_odbc writes to asteriskcdrdb.cdr)
+	// in a real MariaDB gives the history the same rows for it. (The PBX's
+	// database also has the calls of the package's earlier tests, which
+	// this test's CTI never saw: only this call's rows are compared.)
+	t.Run("from the PBX database", func(t *testing.T) {
+		path := "/webrest/historycall/interval/extension/" + a.ext[0].Number + "/" + day + "/" + day
+		thisCall := func(b []byte) string {
+			var r struct{ Rows []map[string]any }
+			if err := json.Unmarshal(b, &r); err != nil {
+				t.Fatalf("%v: %s", err, b)
+			}
+			var mine []map[string]any
+			for _, row := range r.Rows {
+				if row["linkedid"] == linked {
+					mine = append(mine, row)
+				}
+			}
+			out, _ := json.Marshal(mine)
+			return string(out)
+		}
+		_, b := a.do("GET", path, "op", tok, "")
+		want := thisCall(b)
+		srv := mariadbtest.Start(t)
+		raw := srv.DB(t, "asteriskcdrdb")
+		pdb, err := pbxdb.Open(pbxdb.Config{DSN: srv.DSN("asteriskcdrdb"), Location: time.Local})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pdb.Close()
+		a.svc.SetHistorySource(pdb)
+		defer a.svc.SetHistorySource(nil)
+		var got string
+		// cdr_csv may write the last CDR just after cdr_manager sent it.
+		deadline := time.Now().Add(astWait)
+		for attempt := 1; ; attempt++ {
+			if _, err := raw.Exec("DELETE FROM cdr"); err != nil {
+				t.Fatal(err)
+			}
+			mariadbtest.LoadMasterCSV(t, raw, a.pbx.MasterCSV(), time.Local)
+			_, b := a.do("GET", path, "op", tok, "")
+			if got = thisCall(b); got == want {
+				t.Logf("same rows after %d loads of Master.csv", attempt)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("from AMI: %s\nfrom the PBX database: %s", want, got)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if want == "null" || want == "[]" {
+			t.Fatalf("the parked call is not in the history: %s", b)
+		}
 	})
 }
 

@@ -65,7 +65,27 @@ type Config struct {
 	// LoginInterval.
 	LoginBurst    int           `yaml:"login_burst"`
 	LoginInterval time.Duration `yaml:"login_interval"`
+	// History says where the call history (/webrest/historycall,
+	// histcallswitch, histcallsgroups) is read from.
+	History HistoryConfig `yaml:"history"`
 }
+
+// HistoryConfig chooses the source of the call history clients see.
+type HistoryConfig struct {
+	// Source is "local" (the CDRs the CTI keeps from AMI Cdr events, from the
+	// moment it runs: data_dir/cti-history.db), "pbx" (the PBX's own CDR
+	// database, tasks.cdr.dsn: every call, also those made while the
+	// appliance was down) or "auto" (pbx when tasks.cdr.dsn is set, else
+	// local). The CTI keeps recording CDRs locally either way.
+	Source string `yaml:"source"`
+}
+
+// History sources.
+const (
+	HistoryAuto  = "auto"
+	HistoryLocal = "local"
+	HistoryPBX   = "pbx"
+)
 
 // UnautheCallConfig guards GET/POST /webrest/astproxy/unauthe_call.
 type UnautheCallConfig struct {
@@ -94,6 +114,7 @@ func DefaultConfig() Config {
 		BcryptCost:       10,
 		LoginBurst:       10,
 		LoginInterval:    30 * time.Second,
+		History:          HistoryConfig{Source: HistoryAuto},
 	}
 }
 
@@ -116,6 +137,11 @@ func defaultFeatureCodes() map[string]string {
 // Validate names the first bad key, relative to the section. A disabled section
 // is not checked beyond its shape, so defaults never stop start-up.
 func (c Config) Validate() error {
+	switch c.History.Source {
+	case HistoryAuto, HistoryLocal, HistoryPBX:
+	default:
+		return fmt.Errorf("history.source: %q must be auto, local or pbx", c.History.Source)
+	}
 	if !c.Enabled {
 		return nil
 	}

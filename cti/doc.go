@@ -13,7 +13,12 @@
 //   - cti/socketio: the Engine.IO/socket.io transport (framing, sessions,
 //     rooms, broadcast, acks), with no CTI knowledge;
 //   - cti/cdr: the call history kept from AMI Cdr events, readable without
-//     the CTI's REST or socket side.
+//     the CTI's REST or socket side, and the history query (cdr.Query,
+//     cdr.Row) every source answers.
+//
+// The history endpoints read a HistorySource: the CTI's own cdr.Store, or
+// the PBX's CDR database (report/pbxdb) that serve sets with
+// SetHistorySource when cti.history.source says so.
 //
 // What stays here is the nethcti surface: authentication and tokens, the REST
 // endpoints, the socket.io login, the users and profiles directory, and the

@@ -51,18 +51,21 @@ func historyParams(r *http.Request) (cdr.Query, error) {
 
 // answerHistory runs a history query and answers {count, rows}.
 func (svc *Service) answerHistory(w http.ResponseWriter, r *http.Request, hq cdr.Query) error {
-	hist := svc.historyDB()
+	hist := svc.historySource()
 	if hist == nil {
 		return rerr(http.StatusServiceUnavailable, "", "call history is not available (see the daemon log)")
 	}
 	hq.Trunks = svc.cfg.Trunks
-	n, rows, err := hist.Query(r.Context(), hq)
+	n, rows, err := hist.CallHistory(r.Context(), hq)
 	if err != nil {
 		var qe *cdr.QueryError
 		if errors.As(err, &qe) {
 			return rerr(http.StatusBadRequest, qe.Field, "%s", qe.Msg)
 		}
-		return err
+		// The PBX's database may be down or refuse us: that is not the
+		// client's fault, and the details stay in the log.
+		svc.log.Error("call history", "err", err)
+		return rerr(http.StatusServiceUnavailable, "", "call history is not available (see the daemon log)")
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"count": n, "rows": rows})
 	return nil

@@ -5,7 +5,13 @@ import (
 	"testing"
 
 	"github.com/switchboard-pbx/switchboard/internal/asterisktest"
+	"github.com/switchboard-pbx/switchboard/internal/mariadbtest"
 )
 
-// TestMain stops the package's shared real Asterisk (asterisktest.Shared).
-func TestMain(m *testing.M) { os.Exit(asterisktest.Main(m)) }
+// TestMain stops the package's shared real Asterisk (asterisktest.Shared)
+// and removes MariaDB's installed template (mariadbtest.Start).
+func TestMain(m *testing.M) {
+	code := asterisktest.Main(m)
+	mariadbtest.Cleanup()
+	os.Exit(code)
+}

@@ -50,6 +50,7 @@ type Service struct {
 	nethlink               map[string]nethlinkSeen // last NethLink heartbeat per user
 	recalls                map[string][]recallWait // recall on busy, by called extension
 	history                *cdr.Store
+	historySrc             HistorySource  // answers the history endpoints; nil = history
 	pbxLoc                 *time.Location // zone of Asterisk's local times (CDR StartTime); nil = the system's
 	amiUp                  bool           // logged in and re-synced
 	resyncs                int
@@ -405,6 +406,35 @@ func (svc *Service) SetPBXLocation(loc *time.Location) {
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
 	svc.pbxLoc = loc
+}
+
+// HistorySource answers the call history endpoints: the CTI's own CDRs
+// (cdr.Store) or the PBX's database (pbxdb.DB). It checks the query with
+// cdr.Query.Order and refuses it with a *cdr.QueryError.
+type HistorySource interface {
+	CallHistory(ctx context.Context, q cdr.Query) (int, []cdr.Row, error)
+}
+
+// SetHistorySource makes the history endpoints read src instead of the CDRs
+// the CTI keeps (which it keeps recording). Call it before Serve; nil goes
+// back to the CTI's own.
+func (svc *Service) SetHistorySource(src HistorySource) {
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	svc.historySrc = src
+}
+
+// historySource is what answers the history endpoints now, or nil.
+func (svc *Service) historySource() HistorySource {
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	if svc.historySrc != nil {
+		return svc.historySrc
+	}
+	if svc.history != nil {
+		return svc.history
+	}
+	return nil
 }
 
 func (svc *Service) historyDB() *cdr.Store {

@@ -48,7 +48,8 @@ type CDRConfig struct {
 	// cti-history.db) or "database" (the PBX's own MySQL/MariaDB: the cdr and
 	// queue_log tables of asteriskcdrdb, read-only).
 	Source string `yaml:"source"`
-	// DSN reaches the PBX database (source: database), in the Go MySQL
+	// DSN reaches the PBX database (source: database, and the CTI history
+	// with cti.history.source auto or pbx), in the Go MySQL
 	// driver's form: user:password@tcp(host:3306)/asteriskcdrdb.
 	DSN string `yaml:"dsn"`
 	// Table and QueueLogTable name the tables read.

@@ -221,12 +221,20 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 		}
 		add(tftp, true)
 	}
+	pbxDB, err := openPBXDB(cfg)
+	if err != nil {
+		return d, err
+	}
 	if cfg.CTI.Enabled {
 		c, err := cti.New(cfg.CTI, clog("cti"), st)
 		if err != nil {
 			return d, err
 		}
 		c.SetPBXLocation(pbxLocation(cfg))
+		if cfg.CTIHistoryFromPBX() {
+			c.SetHistorySource(pbxDB)
+			clog("cti").Info("call history from the PBX database", "table", cfg.Tasks.CDR.Table)
+		}
 		if err := book.MountCTI(ctiMounter(c)); err != nil {
 			return d, err
 		}
@@ -242,7 +250,7 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 	api.SetSaveHint(func(ctx context.Context, tenant, kind, id string) (any, error) {
 		return rs.Affected(ctx, tenant, kind, id)
 	})
-	tasksSvc, err := newTasks(ctx, cfg, clog("tasks"), st, prov)
+	tasksSvc, err := newTasks(ctx, cfg, clog("tasks"), st, prov, pbxDB)
 	if err != nil {
 		return d, err
 	}

@@ -27,19 +27,30 @@ func pbxLocation(cfg config.Config) *time.Location {
 	return loc
 }
 
+// openPBXDB opens the PBX's CDR database (tasks.cdr.*) when the exports
+// (tasks.cdr.source: database) or the CTI's history (cti.history.source)
+// read it, else it returns nil. It connects on first use.
+func openPBXDB(cfg config.Config) (*pbxdb.DB, error) {
+	if cfg.Tasks.CDR.Source != "database" && !(cfg.CTI.Enabled && cfg.CTIHistoryFromPBX()) {
+		return nil, nil
+	}
+	db, err := pbxdb.Open(pbxdb.Config{DSN: cfg.Tasks.CDR.DSN, Table: cfg.Tasks.CDR.Table,
+		QueueLog: cfg.Tasks.CDR.QueueLogTable, Location: pbxLocation(cfg)})
+	if err != nil {
+		return nil, fmt.Errorf("config: key tasks.cdr.dsn: %w", err)
+	}
+	return db, nil
+}
+
 // newTasks makes the scheduled-tasks component with the data source the
 // configuration names: the CTI's call history (AMI events, data_dir/
-// cti-history.db, written while cti.enabled) or the PBX's own database.
-func newTasks(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, prov *provision.Service) (*tasks.Service, error) {
+// cti-history.db, written while cti.enabled) or the PBX's own database (db,
+// from openPBXDB).
+func newTasks(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.Store, prov *provision.Service, db *pbxdb.DB) (*tasks.Service, error) {
 	loc := pbxLocation(cfg)
 	var src report.Sources
 	switch cfg.Tasks.CDR.Source {
 	case "database":
-		db, err := pbxdb.Open(pbxdb.Config{DSN: cfg.Tasks.CDR.DSN, Table: cfg.Tasks.CDR.Table,
-			QueueLog: cfg.Tasks.CDR.QueueLogTable, Location: loc})
-		if err != nil {
-			return nil, fmt.Errorf("config: key tasks.cdr.dsn: %w", err)
-		}
 		src = report.Sources{CDR: db, Queue: report.QueueLogSource{Log: db}}
 	default:
 		h, err := cdr.Open(ctx, cdr.PathBeside(st.Path()))

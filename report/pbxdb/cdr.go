@@ -30,9 +30,11 @@ type DB struct {
 	db  *sql.DB
 	cfg Config
 
-	qlMu    sync.Mutex
-	qlKnown bool
-	ql      qlShape
+	qlMu     sync.Mutex // guards the shapes below
+	qlKnown  bool
+	ql       qlShape
+	cdrKnown bool
+	cdrSh    cdrShape
 }
 
 var _ report.CDRSource = (*DB)(nil)
