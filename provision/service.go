@@ -846,7 +846,7 @@ func (s *Service) UnknownDevices(ctx context.Context, tenant string) ([]store.Un
 func closestModel(models map[string]Model, id string) string {
 	best, bestD := "", 4
 	for m := range models {
-		d := levenshtein(strings.ToLower(id), m)
+		d := EditDistance(strings.ToLower(id), m)
 		if strings.HasPrefix(m, strings.ToLower(id)) {
 			d = min(d, 1)
 		}
@@ -860,7 +860,9 @@ func closestModel(models map[string]Model, id string) string {
 	return fmt.Sprintf(" (did you mean %q?)", best)
 }
 
-func levenshtein(a, b string) int {
+// EditDistance is Levenshtein's distance between a and b (in bytes): the
+// "did you mean" of the API's model names and of the CLI's verbs.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {

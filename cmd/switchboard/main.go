@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+
+	"github.com/switchboard-pbx/switchboard/provision"
 )
 
 // Set by the linker (-X main.version=... -X main.commit=...).
@@ -182,7 +184,7 @@ func commandNames() []string {
 func didYouMean(s string, names []string) string {
 	best, bestD := "", 3
 	for _, n := range names {
-		d := editDistance(strings.ToLower(s), n)
+		d := provision.EditDistance(strings.ToLower(s), n)
 		if d < bestD || (d == bestD && best == "") {
 			best, bestD = n, d
 		}
@@ -194,25 +196,4 @@ func didYouMean(s string, names []string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// editDistance is Levenshtein's distance.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
