@@ -116,11 +116,7 @@ func deviceEditVerbs() []verb {
 			flags: func(fs *flag.FlagSet) func(*client, []string) error {
 				tenant := tenantFlag(fs)
 				return func(c *client, pos []string) error {
-					base, err := c.tenantBase(*tenant)
-					if err != nil {
-						return err
-					}
-					d, err := c.findDevice(base, pos[0])
+					_, d, err := c.deviceArg(*tenant, pos[0])
 					if err != nil {
 						return err
 					}

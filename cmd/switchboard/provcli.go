@@ -202,6 +202,17 @@ func printTable(w *tabwriter.Writer, cols []string, items []map[string]any) {
 	}
 }
 
+// deviceArg resolves a verb's tenant and MAC|ID argument to the tenant's API
+// base and the device.
+func (c *client) deviceArg(tenant, ref string) (string, map[string]any, error) {
+	base, err := c.tenantBase(tenant)
+	if err != nil {
+		return "", nil, err
+	}
+	d, err := c.findDevice(base, ref)
+	return base, d, err
+}
+
 // findDevice resolves a device by id or MAC (any accepted format).
 func (c *client) findDevice(base, ref string) (map[string]any, error) {
 	var res struct{ Items []map[string]any }
@@ -262,11 +273,7 @@ func deviceVerbs() []verb {
 			flags: func(fs *flag.FlagSet) func(*client, []string) error {
 				tenant := tenantFlag(fs)
 				return func(c *client, pos []string) error {
-					base, err := c.tenantBase(*tenant)
-					if err != nil {
-						return err
-					}
-					d, err := c.findDevice(base, pos[0])
+					base, d, err := c.deviceArg(*tenant, pos[0])
 					if err != nil {
 						return err
 					}
@@ -281,11 +288,7 @@ func deviceVerbs() []verb {
 				tenant := tenantFlag(fs)
 				tmpl := fs.String("template", "", "template id to try instead of the device's")
 				return func(c *client, pos []string) error {
-					base, err := c.tenantBase(*tenant)
-					if err != nil {
-						return err
-					}
-					d, err := c.findDevice(base, pos[0])
+					base, d, err := c.deviceArg(*tenant, pos[0])
 					if err != nil {
 						return err
 					}

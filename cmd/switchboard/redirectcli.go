@@ -235,11 +235,7 @@ func redirectVerbs() []verb {
 				tenant := tenantFlag(fs)
 				code := fs.String("code", "", "vendor device code (Gigaset: the 4 characters after the MAC on the label)")
 				return func(c *client, pos []string) error {
-					base, err := c.tenantBase(*tenant)
-					if err != nil {
-						return err
-					}
-					d, err := c.findDevice(base, pos[0])
+					base, d, err := c.deviceArg(*tenant, pos[0])
 					if err != nil {
 						return err
 					}
