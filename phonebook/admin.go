@@ -104,6 +104,17 @@ func (s *Service) adminList(w http.ResponseWriter, r *http.Request, p httpapi.Pr
 	return nil
 }
 
+// contactRef is the tenant and the contact number a .../phonebook/{id} route
+// names.
+func (s *Service) contactRef(r *http.Request, p httpapi.Principal) (string, int64, error) {
+	t, err := s.tenantOf(r, p)
+	if err != nil {
+		return "", 0, err
+	}
+	id, err := pathID(r)
+	return t, id, err
+}
+
 func pathID(r *http.Request) (int64, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
@@ -113,11 +124,7 @@ func pathID(r *http.Request) (int64, error) {
 }
 
 func (s *Service) adminGet(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
-	t, err := s.tenantOf(r, p)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r)
+	t, id, err := s.contactRef(r, p)
 	if err != nil {
 		return err
 	}
@@ -182,11 +189,7 @@ func (s *Service) adminCreate(w http.ResponseWriter, r *http.Request, p httpapi.
 
 // PATCH .../phonebook/{id}: the fields sent change, the others stay.
 func (s *Service) adminPatch(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
-	t, err := s.tenantOf(r, p)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r)
+	t, id, err := s.contactRef(r, p)
 	if err != nil {
 		return err
 	}
@@ -209,11 +212,7 @@ func (s *Service) adminPatch(w http.ResponseWriter, r *http.Request, p httpapi.P
 }
 
 func (s *Service) adminDelete(w http.ResponseWriter, r *http.Request, p httpapi.Principal) error {
-	t, err := s.tenantOf(r, p)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r)
+	t, id, err := s.contactRef(r, p)
 	if err != nil {
 		return err
 	}
