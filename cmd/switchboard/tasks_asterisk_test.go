@@ -234,6 +234,18 @@ func TestTasksExportRealAsteriskCalls(t *testing.T) {
 			}
 		}
 	}
+	// queue_log stamps the ring in whole seconds of the PBX's clock, the CTI
+	// at the AMI event it heard: the two may fall either side of a second.
+	for i, row := range mailed["Agent attempts"] {
+		if i == 0 || i >= len(fromDB["Agent attempts"]) || len(row) < 3 || len(fromDB["Agent attempts"][i]) < 3 {
+			continue
+		}
+		a, errA := time.Parse(time.DateTime, fmt.Sprint(row[2]))
+		b, errB := time.Parse(time.DateTime, fmt.Sprint(fromDB["Agent attempts"][i][2]))
+		if errA == nil && errB == nil && a.Sub(b).Abs() <= time.Second {
+			row[2] = fromDB["Agent attempts"][i][2]
+		}
+	}
 	if !reflect.DeepEqual(fromDB, mailed) {
 		t.Errorf("call-center export from queue_log:\n%v\nmailed (from AMI):\n%v", fromDB, mailed)
 	}
