@@ -76,7 +76,13 @@ exec /usr/bin/env -i container=switchboard-test PATH=/usr/sbin:/usr/bin:/sbin:/b
 // whole namespace is killed and its cgroups removed.
 func (r *Root) Boot() *System {
 	r.t.Helper()
-	layout, hosts, err := bootCgroups(filepath.Base(r.Dir))
+	for _, tool := range []string{"pivot_root", "mount"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			r.t.Fatalf("chroottest: booting systemd: %s not installed (util-linux, mount): %v", tool, err)
+		}
+	}
+	// Named after the tree, so a cgroup left by a killed test run says whose it was.
+	layout, hosts, err := bootCgroups("switchboard-test-" + filepath.Base(r.Dir))
 	if err != nil {
 		r.t.Fatalf("chroottest: booting systemd: %v", err)
 	}
@@ -94,10 +100,13 @@ func (r *Root) Boot() *System {
 	for _, h := range hosts {
 		join += "echo $$ >" + shellQuote(filepath.Join(h, "cgroup.procs")) + " && "
 	}
-	script := join + `exec unshare --pid --fork --mount --uts --ipc --net --cgroup --propagation private -- /bin/sh -c "$0" "$@"`
+	script := join + `exec unshare --kill-child=SIGKILL --pid --fork --mount --uts --ipc --net --cgroup --propagation private -- /bin/sh -c "$0" "$@"`
 	s.unshare = exec.Command("/bin/sh", "-c", script, bootScript, r.Dir, layout)
 	s.unshare.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"}
 	s.unshare.Stdout, s.unshare.Stderr = s.out, s.out
+	// If the test binary is killed, unshare follows, and its --kill-child takes
+	// the whole booted system with it rather than leave it running.
+	s.unshare.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.unshare.Start(); err != nil {
 		s.removeCgroups()
 		r.t.Fatalf("chroottest: booting systemd: %v", err)
@@ -105,7 +114,8 @@ func (r *Root) Boot() *System {
 	go func() { s.unshare.Wait(); close(s.done) }()
 	r.t.Cleanup(s.stop)
 
-	deadline := time.Now().Add(90 * time.Second)
+	start := time.Now()
+	deadline := start.Add(90 * time.Second)
 	for s.pid == 0 {
 		s.pid = s.findSystemd()
 		if s.pid == 0 {
@@ -117,6 +127,7 @@ func (r *Root) Boot() *System {
 		out, _ := s.Try("systemctl", "is-system-running")
 		switch strings.TrimSpace(out) {
 		case "running", "degraded":
+			r.t.Logf("systemd booted in %s (%s, %s cgroups)", time.Since(start).Round(time.Millisecond), strings.TrimSpace(out), layout)
 			return s
 		}
 		s.checkAlive(deadline, "systemd did not finish starting up: "+strings.TrimSpace(out))
