@@ -45,20 +45,30 @@ func (f *fieldFlags) body() (map[string]any, error) {
 			out[k] = o.val
 		}
 	}
-	for _, kv := range f.set {
+	err := assignments(out, f.set, func(kv string) string { return fmt.Sprintf("--set %q: want KEY=VALUE", kv) },
+		func(k, v string) any {
+			if n, err := strconv.Atoi(v); err == nil && strings.HasSuffix(k, "port") {
+				return n
+			} else if v == "true" || v == "false" {
+				return v == "true"
+			}
+			return v
+		})
+	return out, err
+}
+
+// assignments adds KEY=VALUE words (--set flags, pbx set's arguments) to a
+// JSON patch, each value as typed makes it (the API wants numbers and booleans
+// as such); a word without a KEY= is a usage error, worded by bad.
+func assignments(out map[string]any, words []string, bad func(kv string) string, typed func(k, v string) any) error {
+	for _, kv := range words {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return nil, &exitError{code: 2, msg: fmt.Sprintf("--set %q: want KEY=VALUE", kv)}
+			return &exitError{code: 2, msg: bad(kv)}
 		}
-		if n, err := strconv.Atoi(v); err == nil && strings.HasSuffix(k, "port") {
-			out[k] = n
-		} else if v == "true" || v == "false" {
-			out[k] = v == "true"
-		} else {
-			out[k] = v
-		}
+		out[k] = typed(k, v)
 	}
-	return out, nil
+	return nil
 }
 
 var deviceFields = [][3]string{
