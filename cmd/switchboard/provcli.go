@@ -771,13 +771,13 @@ func pbxVerbs() []verb {
 					c.keys = true
 					body := map[string]any{}
 					err := assignments(body, pos, func(kv string) string { return fmt.Sprintf("pbx set: %q is not KEY=VALUE", kv) },
-						func(k, v string) any {
+						func(k, v string) (any, error) {
 							if n, err := strconv.Atoi(v); err == nil && (strings.HasSuffix(k, "port") || strings.HasSuffix(k, "seconds")) {
-								return n
+								return n, nil
 							} else if b, err := strconv.ParseBool(v); err == nil && k == "secure_urls" {
-								return b
+								return b, nil
 							}
-							return v
+							return v, nil
 						})
 					if err != nil {
 						return err
