@@ -90,7 +90,7 @@ func (r *Root) Boot() *System {
 	for _, h := range hosts {
 		if err := os.Mkdir(h, 0o755); err != nil {
 			s.removeCgroups()
-			r.t.Fatalf("chroottest: booting systemd: a cgroup of its own: %v", err)
+			r.t.Fatalf("chroottest: booting systemd: a cgroup of its own (this needs a writable cgroup filesystem, as a Debian machine or VM has; a container's is often read-only): %v", err)
 		}
 		s.cgroups = append(s.cgroups, h)
 	}
