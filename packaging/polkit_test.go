@@ -4,19 +4,21 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // askScript runs as the packaged switchboard.service (its User= and sandbox,
 // only ExecStart replaced by a drop-in) and asks systemd what the HA unit hooks
 // ask at a switchover (ha/hooks.go: "systemctl start|stop UNIT" as the service
-// user, which systemd checks with polkit). One line per question in
+// user, which systemd checks with polkit; as there, no --no-ask-password and
+// no terminal). One line per question in
 // /usr/local/lib/sb-questions ("VERB UNIT"); one answer per line in
 // /var/lib/switchboard/polkit-answers: "VERB UNIT -> EXIT STATE: MESSAGE".
 const askScript = `set -u
 out=/var/lib/switchboard/polkit-answers
 : >"$out"
 while read -r verb unit; do
-	msg=$(systemctl --no-ask-password "$verb" "$unit" 2>&1)
+	msg=$(systemctl "$verb" "$unit" 2>&1 </dev/null)
 	rc=$?
 	echo "$verb $unit -> $rc $(systemctl is-active "$unit"): $msg" | tr '\n' ' ' >>"$out"
 	echo >>"$out"
@@ -45,8 +47,10 @@ const denied = "Interactive authentication required"
 // does (another unit, another verb, enabling, another user); a unit root adds
 // to the list is allowed at once, without restarting polkitd.
 func TestPolkitHAUnits(t *testing.T) {
+	start := time.Now()
 	b := packages(t)
 	r := appliance(t)
+	t.Logf("packages and tree ready in %s", time.Since(start).Round(time.Millisecond))
 	if _, err := os.Stat(r.Path("/usr/lib/polkit-1/polkitd")); err != nil {
 		t.Fatalf("the appliance tree has no polkitd (rootfs/base-packages): %v", err)
 	}
@@ -69,7 +73,9 @@ func TestPolkitHAUnits(t *testing.T) {
 	ask := func(questions ...string) map[string]string {
 		t.Helper()
 		put(t, r, "/usr/local/lib/sb-questions", strings.Join(questions, "\n")+"\n", 0o644)
+		start := time.Now()
 		sys.Run("systemctl", "start", "switchboard.service")
+		t.Logf("asked %d questions in %s", len(questions), time.Since(start).Round(time.Millisecond))
 		got := map[string]string{}
 		for _, line := range strings.Split(strings.TrimSpace(readFile(t, r, "/var/lib/switchboard/polkit-answers")), "\n") {
 			q, a, _ := strings.Cut(line, " -> ")
