@@ -21,8 +21,9 @@ import (
 // fieldFlags registers one optional flag per field (flag name -> JSON key)
 // and --set KEY=VALUE for fields without a flag of their own.
 type fieldFlags struct {
-	opts map[string]*optional // JSON key -> flag
-	set  listFlag
+	opts    map[string]*optional // JSON key -> flag
+	set     listFlag
+	fromSet map[string]bool // keys the last body took from --set (for setKeys)
 }
 
 func newFieldFlags(fs *flag.FlagSet, fields [][3]string) *fieldFlags {
@@ -45,8 +46,10 @@ func (f *fieldFlags) body() (map[string]any, error) {
 			out[k] = o.val
 		}
 	}
+	f.fromSet = map[string]bool{}
 	err := assignments(out, f.set, func(kv string) string { return fmt.Sprintf("--set %q: want KEY=VALUE", kv) },
 		func(k, v string) (any, error) {
+			f.fromSet[k] = true
 			if n, err := strconv.Atoi(v); err == nil && strings.HasSuffix(k, "port") {
 				return n, nil
 			} else if v == "true" || v == "false" {
@@ -192,6 +195,7 @@ The phone's admin password is read with --phone-password-stdin.`,
 						return err
 					}
 					var out map[string]any
+					c.setKeys = ff.fromSet
 					raw, err := c.call("PATCH", base+"/devices/"+url.PathEscape(fmt.Sprint(d["id"])), body, &out)
 					if err != nil {
 						return err
@@ -241,6 +245,7 @@ func accountEditVerbs() []verb {
 						return err
 					}
 					var a map[string]any
+					c.setKeys = ff.fromSet
 					raw, err := c.call("POST", base+"/accounts", body, &a)
 					if err != nil {
 						return err
@@ -299,6 +304,7 @@ func accountEditVerbs() []verb {
 						return err
 					}
 					var out map[string]any
+					c.setKeys = ff.fromSet
 					raw, err := c.call("PATCH", base+"/accounts/"+url.PathEscape(fmt.Sprint(a["id"])), body, &out)
 					if err != nil {
 						return err

@@ -71,6 +71,11 @@ func TestNewcomerFrictions(t *testing.T) {
 	if !strings.Contains(errOut, `--set "remote_port": want KEY=VALUE`) {
 		t.Errorf("device set --set without =: %q", errOut)
 	}
+	// A value the daemon refuses names the key as it was given.
+	_, errOut = run("", 1, "device", "set", "001565000302", "--set", "remote_port=99999", "--tenant", "acme")
+	if !strings.Contains(errOut, "(--set remote_port=)") {
+		t.Errorf("device set --set with a bad port: %q", errOut)
+	}
 	out, _ = run("", 0, "device", "show", "001565000302", "--tenant", "acme", "--json")
 	if !strings.Contains(out, `"remote_port":5062`) && !strings.Contains(out, `"remote_port": 5062`) || !strings.Contains(out, "desk 2") {
 		t.Errorf("device show after --set: %s", out)
