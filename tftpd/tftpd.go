@@ -24,7 +24,8 @@ type Config struct {
 	Listen string `yaml:"listen"`
 	// Timeout is how long one round trip may take before a retransmission.
 	Timeout time.Duration `yaml:"timeout"`
-	// Retries is how many times a block is sent before the transfer is abandoned.
+	// Retries is how many times a block is sent again, after a timeout each,
+	// before the transfer is abandoned.
 	Retries int `yaml:"retries"`
 	// MaxBlockSize caps the blksize a client may negotiate (512-65464).
 	MaxBlockSize int `yaml:"max_block_size"`
@@ -159,8 +160,8 @@ func transferKey(addr net.UDPAddr, file string) string {
 }
 
 // sentSize is how many bytes body becomes on the wire: in netascii mode (the
-// filter hands the library the mode lower-cased) the library converts LF to
-// CR LF and CR to CR NUL.
+// mode lower-cased, as parseRRQ gives it) LF becomes CR LF and CR becomes
+// CR NUL (see netascii).
 func sentSize(body []byte, mode string) int64 {
 	n := int64(len(body))
 	if mode == "netascii" {
@@ -179,8 +180,8 @@ type transfers struct {
 	global    int
 	bySource  map[string]int
 	total     int
-	// pending are admitted requests whose transfer has not started yet (the
-	// library runs the read handler in a goroutine of its own), by transfer key:
+	// pending are admitted requests whose transfer has not started yet (each
+	// runs in a goroutine of its own), by transfer key:
 	// a retransmitted request starts a transfer of its own, so a key may have
 	// several.
 	pending map[string][]admission
@@ -196,8 +197,8 @@ type admission struct {
 }
 
 // pendingTTL is how long an admitted request may wait for its transfer to
-// start: the library starts it at once, unless it failed to (no socket), and
-// then the slot must come back.
+// start: it starts at once, unless its goroutine failed to, and then the slot
+// must come back.
 const pendingTTL = 5 * time.Second
 
 func newTransfers(perSource, global int) *transfers {
@@ -458,8 +459,8 @@ func (c *filterConn) filter(p []byte, addr net.Addr) (string, int, bool, provisi
 		return "access violation", errAccess, false, provision.Target{}, nil
 	}
 	// Names provision refuses as paths (a percent sign, an empty segment, a
-	// control character) are access violations too. They are answered here
-	// because the library sends every read-handler error as code 1.
+	// control character) are access violations too, answered here before a
+	// transfer socket is opened for them.
 	t, err := c.s.prov.Resolve(name)
 	if err != nil && throttled {
 		m.throttled.Inc()

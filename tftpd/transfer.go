@@ -212,22 +212,30 @@ func (x *xfer) exchange(p []byte, block uint16) error {
 			if err != nil {
 				return fmt.Errorf("waiting for the ACK of block %d: %w", block, err)
 			}
-			if n < 4 {
-				continue
-			}
-			switch binary.BigEndian.Uint16(x.rbuf[:]) {
-			case opACK:
-				if binary.BigEndian.Uint16(x.rbuf[2:]) == block {
-					return nil
-				}
-			case opError:
-				msg, _, _ := bytes.Cut(x.rbuf[4:n], []byte{0})
-				return fmt.Errorf("client error at block %d: code=%d, error: %s",
-					block, binary.BigEndian.Uint16(x.rbuf[2:]), printable(string(msg)))
+			if acked, err := reply(x.rbuf[:n], block); acked || err != nil {
+				return err
 			}
 		}
 	}
 	return fmt.Errorf("timeout: block %d not acknowledged after %d sends", block, x.sends)
+}
+
+// reply reads a client's datagram during a transfer: the ACK of block, an
+// ERROR (the client gives up), or anything else, which is ignored (a
+// duplicate or stale ACK, a truncated or unknown datagram).
+func reply(p []byte, block uint16) (acked bool, err error) {
+	if len(p) < 4 {
+		return false, nil
+	}
+	switch binary.BigEndian.Uint16(p) {
+	case opACK:
+		return binary.BigEndian.Uint16(p[2:]) == block, nil
+	case opError:
+		msg, _, _ := bytes.Cut(p[4:], []byte{0})
+		return false, fmt.Errorf("client error at block %d: code=%d, error: %s",
+			block, binary.BigEndian.Uint16(p[2:]), printable(string(msg)))
+	}
+	return false, nil
 }
 
 // recv reads one datagram into rbuf before the read deadline. Right after a
