@@ -13,7 +13,6 @@ import (
 	"os"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/switchboard-pbx/switchboard/provision"
@@ -55,10 +54,6 @@ func (s *Server) transfer(req rrq, ua *net.UDPAddr, peer netip.AddrPort, local n
 	}
 	defer conn.Close()
 	x.conn = conn
-	if x.raw, err = conn.SyscallConn(); err != nil {
-		s.log.Error("cannot open a transfer socket", "src", src, "local", local.String(), "err", err)
-		return
-	}
 
 	var body io.Reader
 	var size int64 // the size on the wire, -1 unknown
@@ -110,7 +105,6 @@ func (s *Server) transfer(req rrq, ua *net.UDPAddr, peer netip.AddrPort, local n
 type xfer struct {
 	s       *Server
 	conn    *net.UDPConn
-	raw     syscall.RawConn
 	src     string // the client's IP address, for logs
 	name    string
 	tenant  string
@@ -203,8 +197,8 @@ func (x *xfer) exchange(p []byte, block uint16) error {
 		if err := x.conn.SetReadDeadline(time.Now().Add(x.timeout)); err != nil {
 			return err
 		}
-		for fresh := true; ; fresh = false {
-			n, err := x.recv(fresh)
+		for {
+			n, err := x.conn.Read(x.rbuf[:])
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				break
@@ -236,28 +230,6 @@ func reply(p []byte, block uint16) (acked bool, err error) {
 			block, binary.BigEndian.Uint16(p[2:]), printable(string(msg)))
 	}
 	return false, nil
-}
-
-// recv reads one datagram into rbuf before the read deadline. Right after a
-// send (fresh) the answer cannot be there yet: it waits for the socket to
-// become readable before the first read, where a plain Read would first make
-// a read system call that fails with EAGAIN. That is one system call of three
-// per block, the biggest part of a small transfer's cost.
-func (x *xfer) recv(fresh bool) (int, error) {
-	var n int
-	var rerr error
-	err := x.raw.Read(func(fd uintptr) bool {
-		if fresh {
-			fresh = false
-			return false
-		}
-		n, rerr = syscall.Read(int(fd), x.rbuf[:])
-		return !errors.Is(rerr, syscall.EAGAIN)
-	})
-	if err != nil {
-		return 0, err
-	}
-	return n, rerr
 }
 
 // sendError tells the client the transfer ends (best effort).

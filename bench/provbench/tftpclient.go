@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
-	"syscall"
 	"time"
 )
 
@@ -26,10 +25,6 @@ func tftpGet(server netip.AddrPort, name string, blksize int, timeout time.Durat
 		return 0, err
 	}
 	defer conn.Close()
-	raw, err := conn.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
 	rq := binary.BigEndian.AppendUint16(nil, 1)
 	rq = append(append(rq, name...), 0)
 	rq = append(rq, "octet\x00"...)
@@ -63,7 +58,7 @@ func tftpGet(server netip.AddrPort, name string, blksize int, timeout time.Durat
 				return got, err
 			}
 			conn.SetReadDeadline(time.Now().Add(timeout))
-			n, from, err = recvFrom(raw, buf)
+			n, from, err = recvFrom(conn, buf)
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
@@ -112,34 +107,9 @@ func tftpGet(server netip.AddrPort, name string, blksize int, timeout time.Durat
 	}
 }
 
-// recvFrom waits for the socket to be readable before reading: right after a
-// send the answer is not there yet, and a read would fail with EAGAIN first.
-func recvFrom(raw syscall.RawConn, buf []byte) (int, netip.AddrPort, error) {
-	var n int
-	var sa syscall.Sockaddr
-	var rerr error
-	first := true
-	err := raw.Read(func(fd uintptr) bool {
-		if first {
-			first = false
-			return false
-		}
-		n, sa, rerr = syscall.Recvfrom(int(fd), buf, 0)
-		return !errors.Is(rerr, syscall.EAGAIN)
-	})
-	if err != nil {
-		return 0, netip.AddrPort{}, err
-	}
-	if rerr != nil {
-		return 0, netip.AddrPort{}, rerr
-	}
-	switch a := sa.(type) {
-	case *syscall.SockaddrInet4:
-		return n, netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)), nil //nolint:gosec // G115: a port
-	case *syscall.SockaddrInet6:
-		return n, netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port)), nil //nolint:gosec // G115: a port
-	}
-	return 0, netip.AddrPort{}, fmt.Errorf("datagram from %v", sa)
+// recvFrom reads one datagram before the read deadline.
+func recvFrom(conn *net.UDPConn, buf []byte) (int, netip.AddrPort, error) {
+	return conn.ReadFromUDPAddrPort(buf)
 }
 
 func splitNUL(b []byte) []string {
