@@ -302,7 +302,7 @@ func (n *netascii) Read(p []byte) (int, error) {
 	i := 0
 	for i < len(p) {
 		if n.pend >= 0 {
-			p[i] = byte(n.pend)
+			p[i] = byte(n.pend) //nolint:gosec // G115: pend is a byte or -1, and -1 is not read
 			n.pend = -1
 			i++
 			continue

@@ -54,12 +54,17 @@ var (
 	rounds    = flag.Int("rounds", 3, "interleaved wrk rounds (the median ratio is printed)")
 	fwRounds  = flag.Int("firmware-rounds", 5, "interleaved firmware transfers per server (the median ratio is printed)")
 	keep      = flag.Bool("keep", false, "keep the work directory")
-	oursTFTP  = flag.String("ours-tftp", oursIP+":69", "our TFTP listen address (a build before the source-address fix needs 127.0.0.1:69)")
+	oursTFTP  = flag.String("ours-tftp", "", "our TFTP listen address (default: our loopback address, port 69; a build before the source-address fix needs 127.0.0.1:69)")
+	loBase    = flag.Int("loopback-base", 11, "last byte of our loopback address; the baselines take the next three")
 	only      = flag.String("only", "", "run only regen-10k (no baselines) or only the TFTP benchmarks (tftp: regen-10k, then tftpd-hpa and dnsmasq)")
 )
 
 func main() {
 	flag.Parse()
+	setAddrs(*loBase)
+	if *oursTFTP == "" {
+		*oursTFTP = oursIP + ":69"
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "provbench:", err)
 		os.Exit(1)
@@ -67,13 +72,17 @@ func main() {
 }
 
 // The servers' addresses: one loopback address each, on its usual port (no
-// port chosen by closing a listener and reusing its number).
-const (
-	oursIP    = "127.0.0.11"
-	hpaAddr   = "127.0.0.12:69"
-	ngAddr    = "127.0.0.13:8080"
-	dnsmasqIP = "127.0.0.14"
-)
+// port chosen by closing a listener and reusing its number): 127.0.0.11 ours,
+// .12 tftpd-hpa, .13 nginx, .14 dnsmasq, moved by -loopback-base (two runs
+// at once on one machine need different ones).
+var oursIP, hpaAddr, ngAddr, dnsmasqIP string
+
+func setAddrs(base int) {
+	oursIP = fmt.Sprintf("127.0.0.%d", base)
+	hpaAddr = fmt.Sprintf("127.0.0.%d:69", base+1)
+	ngAddr = fmt.Sprintf("127.0.0.%d:8080", base+2)
+	dnsmasqIP = fmt.Sprintf("127.0.0.%d", base+3)
+}
 
 // waitUntil polls cond until it holds or d passes.
 func waitUntil(d time.Duration, cond func() bool) bool {
@@ -313,20 +322,30 @@ func run() error {
 	fmt.Printf("bench tftp-config ratio=%.2f ours_per_s=%.0f baseline_per_s=%.0f baseline_failed=%d transfers=%d clients=%d baseline=tftpd-hpa load=%s\n",
 		ours/base, ours, base, hpaFailed, hpaN, *clients, loadavg())
 	// Against dnsmasq: interleaved rounds (the machine is shared), the median ratio.
+	// Beside the throughput, the CPU time each server spent per transfer
+	// (user + system, from /proc): on a shared machine it moves less with the
+	// load than the wall clock does.
 	var dmRatios, dmOurs, dmBase []float64
+	var oursCPU, baseCPU time.Duration
 	for i := 0; i < *rounds; i++ {
+		c0 := cpuTime(d.cmd.Process.Pid)
 		o, _, err := tftpLoad(d.tftp, names, *transfers, *clients, 0.01)
 		if err != nil {
 			return fmt.Errorf("tftp-config (ours): %w", err)
 		}
+		oursCPU += cpuTime(d.cmd.Process.Pid) - c0
+		c0 = cpuTime(dm.Process.Pid)
 		b, _, err := tftpLoad(dmAddr, names, *transfers, *clients, 0.01)
 		if err != nil {
 			return fmt.Errorf("tftp-config (dnsmasq): %w %s", err, dmErr.String())
 		}
+		baseCPU += cpuTime(dm.Process.Pid) - c0
 		dmRatios, dmOurs, dmBase = append(dmRatios, o/b), append(dmOurs, o), append(dmBase, b)
 	}
-	fmt.Printf("bench tftp-config ratio=%.2f ours_per_s=%.0f baseline_per_s=%.0f transfers=%d clients=%d rounds=%d baseline=dnsmasq target_ratio=1.5 load=%s\n",
-		median(dmRatios), median(dmOurs), median(dmBase), *transfers, *clients, *rounds, loadavg())
+	perXfer := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(*rounds**transfers) }
+	fmt.Printf("bench tftp-config ratio=%.2f ours_per_s=%.0f baseline_per_s=%.0f ours_cpu_us=%.0f baseline_cpu_us=%.0f cpu_ratio=%.2f transfers=%d clients=%d rounds=%d baseline=dnsmasq target_ratio=1.5 load=%s\n",
+		median(dmRatios), median(dmOurs), median(dmBase), perXfer(oursCPU), perXfer(baseCPU), perXfer(baseCPU)/perXfer(oursCPU),
+		*transfers, *clients, *rounds, loadavg())
 
 	// tftp-firmware: one transfer takes about a second, so a single pair is at
 	// the mercy of whatever else the machine does in that second. Interleaved
@@ -500,6 +519,22 @@ func loadAvg() string {
 		return "?"
 	}
 	return f[0]
+}
+
+// cpuTime is the user and system time pid has used (clock ticks of 10 ms).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command (which may hold spaces) in parentheses.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 func rssMB(pid int) float64 {
