@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/switchboard-pbx/switchboard/provision"
@@ -54,6 +55,7 @@ func (s *Server) transfer(req rrq, ua *net.UDPAddr, peer netip.AddrPort, local n
 	}
 	defer conn.Close()
 	x.conn = conn
+	x.raw, _ = conn.SyscallConn() // nil: the plain way
 
 	var body io.Reader
 	var size int64 // the size on the wire, -1 unknown
@@ -105,6 +107,7 @@ func (s *Server) transfer(req rrq, ua *net.UDPAddr, peer netip.AddrPort, local n
 type xfer struct {
 	s       *Server
 	conn    *net.UDPConn
+	raw     syscall.RawConn
 	src     string // the client's IP address, for logs
 	name    string
 	tenant  string
@@ -191,27 +194,74 @@ func (x *xfer) send(body io.Reader, oack []byte) error {
 // Apprentice syndrome, RFC 1123 4.2.3.1).
 func (x *xfer) exchange(p []byte, block uint16) error {
 	for try := 0; try < x.sends; try++ {
-		if _, err := x.conn.Write(p); err != nil {
-			return fmt.Errorf("sending block %d: %w", block, err)
-		}
 		if err := x.conn.SetReadDeadline(time.Now().Add(x.timeout)); err != nil {
 			return err
 		}
+		var n int
+		var err error
+		if try == 0 && x.raw != nil {
+			n, err = x.sendRecv(p)
+		} else {
+			// A retransmission: the answer to an earlier send may already
+			// wait in the socket, so the plain way, which reads first.
+			if _, err := x.conn.Write(p); err != nil {
+				return fmt.Errorf("sending block %d: %w", block, err)
+			}
+			n, err = x.conn.Read(x.rbuf[:])
+		}
 		for {
-			n, err := x.conn.Read(x.rbuf[:])
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				break
 			}
 			if err != nil {
-				return fmt.Errorf("waiting for the ACK of block %d: %w", block, err)
+				return fmt.Errorf("block %d: %w", block, err)
 			}
 			if acked, err := reply(x.rbuf[:n], block); acked || err != nil {
 				return err
 			}
+			n, err = x.conn.Read(x.rbuf[:])
 		}
 	}
 	return fmt.Errorf("timeout: block %d not acknowledged after %d sends", block, x.sends)
+}
+
+// sendRecv sends p and reads the first datagram after it, saving the read
+// that a plain Write and Read make first and that fails with EAGAIN because
+// the answer cannot be there yet: one system call of three per block, the
+// biggest single cost of a small transfer. The send happens inside the raw
+// read, after the runtime has reset the socket's readiness, so that an answer
+// arriving at once is not missed (sending before the raw read could lose its
+// wakeup until the deadline). A datagram that was already waiting before the
+// send (a duplicate ACK) is read at the next one's arrival.
+func (x *xfer) sendRecv(p []byte) (int, error) {
+	var n int
+	var werr, rerr error
+	sent := false
+	err := x.raw.Read(func(fd uintptr) bool {
+		if !sent {
+			sent = true
+			_, werr = syscall.Write(int(fd), p)
+			return werr != nil
+		}
+		n, rerr = syscall.Read(int(fd), x.rbuf[:])
+		return !errors.Is(rerr, syscall.EAGAIN)
+	})
+	switch {
+	case errors.Is(werr, syscall.EAGAIN):
+		// The send buffer is full (rare for UDP): the plain way.
+		if _, err := x.conn.Write(p); err != nil {
+			return 0, err
+		}
+		return x.conn.Read(x.rbuf[:])
+	case werr != nil:
+		return 0, os.NewSyscallError("write", werr)
+	case err != nil:
+		return 0, err
+	case rerr != nil:
+		return 0, os.NewSyscallError("read", rerr)
+	}
+	return n, nil
 }
 
 // reply reads a client's datagram during a transfer: the ACK of block, an

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -20,11 +21,15 @@ import (
 // every server: on 2 cores a heavy client hides the servers' differences.
 // blksize 0 sends no option (512-byte blocks). It returns the bytes received.
 func tftpGet(server netip.AddrPort, name string, blksize int, timeout time.Duration, retries int) (int64, error) {
-	conn, err := net.ListenUDP("udp", nil)
+	conn, err := net.ListenUDP("udp4", nil)
 	if err != nil {
 		return 0, err
 	}
 	defer conn.Close()
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
 	rq := binary.BigEndian.AppendUint16(nil, 1)
 	rq = append(append(rq, name...), 0)
 	rq = append(rq, "octet\x00"...)
@@ -49,16 +54,19 @@ func tftpGet(server netip.AddrPort, name string, blksize int, timeout time.Durat
 				// at once (tftpd-hpa forks a transfer per request).
 				time.Sleep(time.Duration(rand.Int64N(int64(time.Second))))
 			}
-			if !peer.IsValid() {
-				_, err = conn.WriteToUDPAddrPort(out, server)
-			} else {
-				_, err = conn.WriteToUDPAddrPort(out, peer)
-			}
-			if err != nil {
-				return got, err
+			to := peer
+			if !to.IsValid() {
+				to = server
 			}
 			conn.SetReadDeadline(time.Now().Add(timeout))
-			n, from, err = recvFrom(conn, buf)
+			if try == 0 {
+				n, from, err = sendRecv(raw, out, to, buf)
+			} else {
+				if _, err := conn.WriteToUDPAddrPort(out, to); err != nil {
+					return got, err
+				}
+				n, from, err = conn.ReadFromUDPAddrPort(buf)
+			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
@@ -107,9 +115,37 @@ func tftpGet(server netip.AddrPort, name string, blksize int, timeout time.Durat
 	}
 }
 
-// recvFrom reads one datagram before the read deadline.
-func recvFrom(conn *net.UDPConn, buf []byte) (int, netip.AddrPort, error) {
-	return conn.ReadFromUDPAddrPort(buf)
+// sendRecv sends p to "to" and reads the first datagram after it, without
+// the read that fails with EAGAIN first (the server's engine does the same,
+// see tftpd's sendRecv): the send happens inside the raw read, after the
+// runtime reset the socket's readiness, so no answer is missed.
+func sendRecv(raw syscall.RawConn, p []byte, to netip.AddrPort, buf []byte) (int, netip.AddrPort, error) {
+	sa := &syscall.SockaddrInet4{Addr: to.Addr().As4(), Port: int(to.Port())}
+	var n int
+	var from syscall.Sockaddr
+	var werr, rerr error
+	sent := false
+	err := raw.Read(func(fd uintptr) bool {
+		if !sent {
+			sent = true
+			werr = syscall.Sendto(int(fd), p, 0, sa)
+			return werr != nil
+		}
+		n, from, rerr = syscall.Recvfrom(int(fd), buf, 0)
+		return !errors.Is(rerr, syscall.EAGAIN)
+	})
+	switch {
+	case werr != nil:
+		return 0, netip.AddrPort{}, werr
+	case err != nil:
+		return 0, netip.AddrPort{}, err
+	case rerr != nil:
+		return 0, netip.AddrPort{}, rerr
+	}
+	if a, ok := from.(*syscall.SockaddrInet4); ok {
+		return n, netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)), nil //nolint:gosec // G115: a port
+	}
+	return 0, netip.AddrPort{}, fmt.Errorf("datagram from %v", from)
 }
 
 func splitNUL(b []byte) []string {
