@@ -1,6 +1,7 @@
 package tftpd
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -86,8 +87,10 @@ func (s *Server) transfer(req rrq, ua *net.UDPAddr, peer netip.AddrPort, local n
 		defer f.Close()
 		x.started, x.bytes = true, t.Asset.Size
 		// The converted size of a netascii asset is unknown without reading
-		// it: tsize is then left out of the OACK rather than guessed.
-		body, size = f, t.Asset.Size
+		// it: tsize is then left out of the OACK rather than guessed. The
+		// file is read 64 KB at a time, not one block at a time: a read
+		// system call per block would be a third of a firmware transfer's.
+		body, size = bufio.NewReaderSize(f, 64<<10), t.Asset.Size
 		if mode == "netascii" {
 			size = -1
 		}

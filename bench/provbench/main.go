@@ -311,40 +311,45 @@ func run() error {
 	// ours the same number); on a loaded machine some of its clients give up,
 	// which is counted and printed rather than fatal.
 	hpaN := max(*transfers/5, *clients)
+	t0 := timeouts.Load()
 	ours, _, err := tftpLoad(d.tftp, names, hpaN, *clients, 0.01)
 	if err != nil {
 		return fmt.Errorf("tftp-config (ours): %w", err)
 	}
+	t1 := timeouts.Load()
 	base, hpaFailed, err := tftpLoad(hpaAddr, names, hpaN, *clients, 0.2)
 	if err != nil {
 		return fmt.Errorf("tftp-config (tftpd-hpa): %w %s", err, hpaErr.String())
 	}
-	fmt.Printf("bench tftp-config ratio=%.2f ours_per_s=%.0f baseline_per_s=%.0f baseline_failed=%d transfers=%d clients=%d baseline=tftpd-hpa load=%s\n",
-		ours/base, ours, base, hpaFailed, hpaN, *clients, loadavg())
+	fmt.Printf("bench tftp-config ratio=%.2f ours_per_s=%.0f baseline_per_s=%.0f ours_timeouts=%d baseline_timeouts=%d baseline_failed=%d transfers=%d clients=%d baseline=tftpd-hpa load=%s\n",
+		ours/base, ours, base, t1-t0, timeouts.Load()-t1, hpaFailed, hpaN, *clients, loadavg())
 	// Against dnsmasq: interleaved rounds (the machine is shared), the median ratio.
 	// Beside the throughput, the CPU time each server spent per transfer
 	// (user + system, from /proc): on a shared machine it moves less with the
 	// load than the wall clock does.
 	var dmRatios, dmOurs, dmBase []float64
 	var oursCPU, baseCPU time.Duration
+	var oursTO, baseTO int64
 	for i := 0; i < *rounds; i++ {
-		c0 := cpuTime(d.cmd.Process.Pid)
+		c0, t0 := cpuTime(d.cmd.Process.Pid), timeouts.Load()
 		o, _, err := tftpLoad(d.tftp, names, *transfers, *clients, 0.01)
 		if err != nil {
 			return fmt.Errorf("tftp-config (ours): %w", err)
 		}
 		oursCPU += cpuTime(d.cmd.Process.Pid) - c0
-		c0 = cpuTime(dm.Process.Pid)
+		oursTO += timeouts.Load() - t0
+		c0, t0 = cpuTime(dm.Process.Pid), timeouts.Load()
 		b, _, err := tftpLoad(dmAddr, names, *transfers, *clients, 0.01)
 		if err != nil {
 			return fmt.Errorf("tftp-config (dnsmasq): %w %s", err, dmErr.String())
 		}
 		baseCPU += cpuTime(dm.Process.Pid) - c0
+		baseTO += timeouts.Load() - t0
 		dmRatios, dmOurs, dmBase = append(dmRatios, o/b), append(dmOurs, o), append(dmBase, b)
 	}
 	perXfer := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(*rounds**transfers) }
-	fmt.Printf("bench tftp-config ratio=%.2f ours_per_s=%.0f baseline_per_s=%.0f ours_cpu_us=%.0f baseline_cpu_us=%.0f cpu_ratio=%.2f transfers=%d clients=%d rounds=%d baseline=dnsmasq target_ratio=1.5 load=%s\n",
-		median(dmRatios), median(dmOurs), median(dmBase), perXfer(oursCPU), perXfer(baseCPU), perXfer(baseCPU)/perXfer(oursCPU),
+	fmt.Printf("bench tftp-config ratio=%.2f ours_per_s=%.0f baseline_per_s=%.0f ours_cpu_us=%.0f baseline_cpu_us=%.0f cpu_ratio=%.2f ours_timeouts=%d baseline_timeouts=%d transfers=%d clients=%d rounds=%d baseline=dnsmasq target_ratio=1.5 load=%s\n",
+		median(dmRatios), median(dmOurs), median(dmBase), perXfer(oursCPU), perXfer(baseCPU), perXfer(baseCPU)/perXfer(oursCPU), oursTO, baseTO,
 		*transfers, *clients, *rounds, loadavg())
 
 	// tftp-firmware: one transfer takes about a second, so a single pair is at

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -49,6 +50,7 @@ func tftpGet(server netip.AddrPort, name string, blksize int, timeout time.Durat
 				return got, fmt.Errorf("%s: block %d: timeout", name, want)
 			}
 			if try > 0 {
+				timeouts.Add(1)
 				// Like the common clients, a random pause before sending
 				// again, so that a slow server is not hit by every client
 				// at once (tftpd-hpa forks a transfer per request).
@@ -114,6 +116,10 @@ func tftpGet(server netip.AddrPort, name string, blksize int, timeout time.Durat
 		}
 	}
 }
+
+// timeouts counts the client's retransmissions, in all: a server that
+// loses answers or stalls shows here before it shows in the throughput.
+var timeouts atomic.Int64
 
 // sendRecv sends p to "to" and reads the first datagram after it, without
 // the read that fails with EAGAIN first (the server's engine does the same,
