@@ -149,7 +149,7 @@ func sendRecv(raw syscall.RawConn, p []byte, to netip.AddrPort, buf []byte) (int
 		return 0, netip.AddrPort{}, rerr
 	}
 	if a, ok := from.(*syscall.SockaddrInet4); ok {
-		return n, netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)), nil //nolint:gosec // G115: a port
+		return n, netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)), nil
 	}
 	return 0, netip.AddrPort{}, fmt.Errorf("datagram from %v", from)
 }
