@@ -59,22 +59,29 @@ func TestServe(t *testing.T) {
 	if w := do("DELETE", "/"); w.Code != 405 || w.Header().Get("Allow") == "" {
 		t.Errorf("DELETE: %d", w.Code)
 	}
-	// The merged catalog, every language with the same keys.
-	m := regexp.MustCompile(`(?m)^export const languages = (.*);\nexport const messages = JSON\.parse\((".*")\);$`).FindStringSubmatch(do("GET", "/ui/catalog.js").Body.String())
-	if m == nil {
-		t.Fatalf("catalog.js: %s", do("GET", "/ui/catalog.js").Body.String())
-	}
+	// The merged catalog, every language with the same keys, each as one
+	// JSON text.
+	cjs := do("GET", "/ui/catalog.js").Body.String()
+	m := regexp.MustCompile(`(?m)^export const languages = (.*);$`).FindStringSubmatch(cjs)
 	var langs []string
-	var raw string
-	var msgs map[string]map[string]*Message
-	if err := json.Unmarshal([]byte(m[1]), &langs); err != nil || strings.Join(langs, ",") != strings.Join(Languages, ",") {
-		t.Errorf("catalog.js languages %s (%v)", m[1], err)
+	if m == nil || json.Unmarshal([]byte(m[1]), &langs) != nil || strings.Join(langs, ",") != strings.Join(Languages, ",") {
+		t.Fatalf("catalog.js: %s", cjs)
 	}
-	if err := json.Unmarshal([]byte(m[2]), &raw); err != nil {
-		t.Fatal(err)
+	msgs := map[string]map[string]*Message{}
+	for _, l := range Languages {
+		m := regexp.MustCompile(`(?m)^  "` + l + `": (".*"),$`).FindStringSubmatch(cjs)
+		var raw string
+		if m == nil || json.Unmarshal([]byte(m[1]), &raw) != nil {
+			t.Fatalf("catalog.js has no %s messages", l)
+		}
+		var one map[string]*Message
+		if err := json.Unmarshal([]byte(raw), &one); err != nil {
+			t.Fatalf("catalog.js %s: %v", l, err)
+		}
+		msgs[l] = one
 	}
-	if err := json.Unmarshal([]byte(raw), &msgs); err != nil || len(msgs["it"]) < 100 || len(msgs["it"]) != len(msgs["en"]) || msgs["it"]["devices.nav"] == nil {
-		t.Errorf("catalog.js: %d/%d messages (%v)", len(msgs["it"]), len(msgs["en"]), err)
+	if len(msgs["it"]) < 100 || len(msgs["it"]) != len(msgs["en"]) || msgs["it"]["devices.nav"] == nil || msgs["it"]["devices.nav"].Text != "Lista dei dispositivi" {
+		t.Errorf("catalog.js: %d/%d messages", len(msgs["it"]), len(msgs["en"]))
 	}
 	// panels.js imports every panel (not the shared modules), and the bundle
 	// holds every one of them: the page needs no other script.
