@@ -356,11 +356,11 @@ func bundle(files map[string][]byte, entry string, external ...string) ([]byte, 
 		Charset:           esbuild.CharsetUTF8,
 		LegalComments:     esbuild.LegalCommentsNone,
 		// When the script starts running (compiled; bench/console's timeline).
-		Banner: map[string]string{"js": `performance.mark("sb:script");`},
-		LogLevel:          esbuild.LogLevelSilent,
-		Outfile:           bundleJS,
-		Write:             false,
-		Plugins:           []esbuild.Plugin{embedded},
+		Banner:   map[string]string{"js": `performance.mark("sb:script");`},
+		LogLevel: esbuild.LogLevelSilent,
+		Outfile:  bundleJS,
+		Write:    false,
+		Plugins:  []esbuild.Plugin{embedded},
 	})
 	if len(res.Errors) > 0 {
 		var msgs []string
