@@ -582,13 +582,22 @@ func (s *Service) saveDevice(tx *store.Tx, tenant, id string, patch json.RawMess
 	} else if err := getIn(tx, KindDevice, tenant, id, &d); err != nil {
 		return d, err
 	}
-	token := d.URLToken
+	token, enrollment := d.URLToken, d.Enrollment
 	if err := mergeDevice(&d, keepMasked(patch, "phone_password", "url_token")); err != nil {
 		return d, err
 	}
+	// The enrollment is the daemon's: what a client sends back is ignored.
+	d.Enrollment = enrollment
 	switch {
 	case d.URLToken == "":
-		d.URLToken = NewURLToken() // a new device, or a new URL asked for
+		// A new device, or a new URL asked for: the phone needs the new
+		// directory, so the bootstrap file may hand it out for a while.
+		d.URLToken = NewURLToken()
+		pbx, err := getPBX(tx, tenant)
+		if err != nil {
+			return d, err
+		}
+		openEnrollment(&d, pbx)
 	case d.URLToken != token:
 		return d, verr("url_token", "url_token is generated: send \"\" for a new one")
 	}
