@@ -527,6 +527,9 @@ func (c *filterConn) check(p []byte, addr net.Addr) (string, int, bool) {
 		m.request(t.Tenant, resDenied)
 		return msgNeedsAuth, errAccess, false
 	}
+	// Admitted: a bootstrap hand-out or a device's claim is recorded here, once
+	// per request (the read handler resolves the name again).
+	c.s.prov.Served(t, src)
 	return "", 0, true
 }
 
