@@ -310,3 +310,21 @@ func openEnrollment(d *Device, p PBXSettings) {
 		d.Enrollment.Until = time.Now().UTC().Add(time.Duration(p.EnrollWindow) * time.Second).Truncate(time.Second)
 	}
 }
+
+// EnrollInput is the body of POST .../devices/{id}/enroll.
+type EnrollInput struct {
+	// Window is how long the enrollment window stays open, in seconds:
+	// absent for the tenant's enroll_window, 0 to close it.
+	Window *int `json:"window"`
+}
+
+// Duration is the window as Enroll takes it.
+func (in EnrollInput) Duration() time.Duration {
+	switch {
+	case in.Window == nil:
+		return 0
+	case *in.Window <= 0:
+		return -1
+	}
+	return time.Duration(*in.Window) * time.Second
+}

@@ -447,6 +447,9 @@ type DeviceView struct {
 	// Warnings say what is wrong with the file though it is served (the PBX
 	// settings have no sip_server, ...), with the field to fix.
 	Warnings []Warning `json:"warnings,omitempty"`
+	// EnrollState is the enrollment state now (Enrollment.State): open
+	// (awaiting enrollment), claimed or closed.
+	EnrollState string `json:"enroll_state"`
 }
 
 // Devices lists a tenant's devices.
@@ -691,8 +694,9 @@ func (s *Service) DeleteDevice(ctx context.Context, actor store.Actor, tenant, i
 func (s *Service) ViewDevices(tenant string, list []Device) []DeviceView {
 	byDevice, problems, warnings := s.render.deviceFiles(tenant, list)
 	out := make([]DeviceView, len(list))
+	now := time.Now()
 	for i, d := range list {
-		out[i] = DeviceView{Device: d, File: byDevice[d.ID], Problem: problems[d.ID]}
+		out[i] = DeviceView{Device: d, File: byDevice[d.ID], Problem: problems[d.ID], EnrollState: d.Enrollment.State(now)}
 		if out[i].File != "" {
 			out[i].Warnings = warnings
 		}
