@@ -29,9 +29,12 @@ package provision
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-pbx/switchboard/store"
@@ -91,8 +94,15 @@ type bootEntry struct {
 	device string
 	mac    string
 	closed *File // secret-free, the tenant's plain URL
-	open   *File // secret-free but for the secret directory; nil unless the window was open at rendering
-	until  time.Time
+	// The variant naming the secret directory is the closed one with the
+	// tenant's URL replaced by the directory (which serves everything the
+	// tenant's tree does), made at the first request that needs it: a
+	// tenant's devices may all be open at once (created by an import), and
+	// few of their phones ask by name.
+	openable       bool // the window was open at rendering
+	tenantURL, dir string
+	open           atomic.Pointer[File]
+	until          time.Time
 	// handedTo and claimed are the device's state at rendering, so that a
 	// hand-out or claim is reported once, not at every request.
 	handedTo string
@@ -103,9 +113,9 @@ type bootEntry struct {
 // LINE_SIP_PASSWORD in the lines): every secret a template can name.
 var bootstrapBlanks = secretVars
 
-// renderBootstrap renders device d's bootstrap variants from the vars and
-// scope of its file (changed in place: call it after the file is rendered).
-// It returns nil with the reason when a variant would carry a secret anyway
+// renderBootstrap renders device d's bootstrap file from the vars and scope
+// of its file (changed in place: call it after the file is rendered). It
+// returns nil with the reason when the file would carry a secret anyway
 // (a custom template or placeholder writing one literally): the device then
 // has no bootstrap and a request by name gets 404, as before.
 func renderBootstrap(c *Compiled, t Template, sc *Scope, d Device, secrets []string, tenantURL string, now time.Time) (*bootEntry, string) {
@@ -119,35 +129,20 @@ func renderBootstrap(c *Compiled, t Template, sc *Scope, d Device, secrets []str
 	vars["KPBX_RESYNC_SECONDS"] = fmt.Sprint(bootstrapResync)
 	vars["KPBX_RESYNC_MINUTES"] = fmt.Sprint((bootstrapResync + 59) / 60)
 	vars["KPBX_RESYNC_HOURS"] = "1"
-	dir := DeviceDir(tenantURL, d.URLToken)
-	firmware := vars["KPBX_FIRMWARE_URL"]
-	variant := func(base string) ([]byte, error) {
-		vars["KPBX_PROVISIONING_URL"] = base
-		vars["KPBX_PHONEBOOK_URL"] = base + "phonebook/"
-		if rest, ok := strings.CutPrefix(firmware, dir); ok {
-			vars["KPBX_FIRMWARE_URL"] = base + rest
-		}
-		return c.RenderScope(nil, sc, t.Escape)
+	vars["KPBX_PROVISIONING_URL"], vars["KPBX_PHONEBOOK_URL"] = tenantURL, tenantURL+"phonebook/"
+	if rest, ok := strings.CutPrefix(vars["KPBX_FIRMWARE_URL"], DeviceDir(tenantURL, d.URLToken)); ok {
+		vars["KPBX_FIRMWARE_URL"] = tenantURL + rest
 	}
-	e := &bootEntry{device: d.ID, mac: d.MAC, until: d.Enrollment.Until, handedTo: d.Enrollment.HandedTo, claimed: !d.Enrollment.ClaimedAt.IsZero()}
-	body, err := variant(tenantURL)
+	body, err := c.RenderScope(nil, sc, t.Escape)
 	if err != nil {
 		return nil, err.Error()
 	}
 	if leaks(body, append(secrets, d.URLToken)) {
 		return nil, "the bootstrap file would carry a secret (a template or custom placeholder writes one literally): requests by name get 404"
 	}
-	e.closed = &File{Tenant: d.Tenant, Device: d.ID, MAC: d.MAC, ContentType: t.ContentType, Body: body}
-	if d.Enrollment.open(now) {
-		body, err := variant(dir)
-		if err != nil {
-			return nil, err.Error()
-		}
-		if leaks(body, secrets) {
-			return nil, "the bootstrap file would carry a secret (a template or custom placeholder writes one literally): requests by name get 404"
-		}
-		e.open = &File{Tenant: d.Tenant, Device: d.ID, MAC: d.MAC, ContentType: t.ContentType, Body: body}
-	}
+	e := &bootEntry{device: d.ID, mac: d.MAC, until: d.Enrollment.Until, handedTo: d.Enrollment.HandedTo, claimed: !d.Enrollment.ClaimedAt.IsZero(),
+		closed:   &File{Tenant: d.Tenant, Device: d.ID, MAC: d.MAC, ContentType: t.ContentType, Body: body},
+		openable: d.Enrollment.open(now) && bytes.Contains(body, []byte(tenantURL)), tenantURL: tenantURL, dir: DeviceDir(tenantURL, d.URLToken)}
 	return e, ""
 }
 
@@ -174,12 +169,24 @@ func deviceSecrets(d Device, p PBXSettings, accounts map[string]Account) []strin
 	return out
 }
 
-// bootstrap picks the bootstrap file a request by name gets at now.
+// pick is the bootstrap file a request by name gets at now, and whether it
+// hands the secret directory out.
 func (e *bootEntry) pick(now time.Time) (f *File, handsOut bool) {
-	if e.open != nil && !e.claimed && now.Before(e.until) {
-		return e.open, true
+	if !e.openable || e.claimed || !now.Before(e.until) {
+		return e.closed, false
 	}
-	return e.closed, false
+	if f := e.open.Load(); f != nil {
+		return f, true
+	}
+	c := e.closed
+	f = &File{Name: c.Name, Tenant: c.Tenant, Device: c.Device, MAC: c.MAC, ContentType: c.ContentType, ModTime: c.ModTime,
+		Body: bytes.ReplaceAll(c.Body, []byte(e.tenantURL), []byte(e.dir))}
+	sum := sha256.Sum256(f.Body)
+	f.ETag, f.Size = `"`+hex.EncodeToString(sum[:12])+`"`, len(f.Body)
+	if !e.open.CompareAndSwap(nil, f) {
+		f = e.open.Load()
+	}
+	return f, true
 }
 
 // enrollEvent is a hand-out or a claim to record.

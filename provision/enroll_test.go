@@ -60,15 +60,25 @@ func TestBootstrapEveryBuiltinTemplate(t *testing.T) {
 			t.Fatalf("%s: the full file holds none of the secrets: the test proves nothing", what)
 		}
 		e, why := renderBootstrap(comp, tp, sc, d, secrets, tenantURL, now)
-		if e == nil || e.open == nil || e.closed == nil {
+		if e == nil || e.closed == nil {
 			t.Fatalf("%s: no bootstrap: %s", what, why)
+		}
+		open, handsOut := e.pick(now)
+		if !handsOut || open == e.closed {
+			t.Fatalf("%s: an open window hands nothing out", what)
+		}
+		if again, _ := e.pick(now); again != open {
+			t.Errorf("%s: the open variant is made again at each request", what)
+		}
+		if f, handsOut := e.pick(now.Add(2 * time.Hour)); handsOut || f != e.closed {
+			t.Errorf("%s: an expired window still hands the URL out", what)
 		}
 		spec := vendorSpecs[tp.ID]
 		for _, v := range []struct {
 			name string
 			body []byte
 			url  string
-		}{{"open", e.open.Body, DeviceDir(tenantURL, token)}, {"closed", e.closed.Body, tenantURL}} {
+		}{{"open", open.Body, DeviceDir(tenantURL, token)}, {"closed", e.closed.Body, tenantURL}} {
 			w := what + " " + v.name
 			body := string(v.body)
 			for _, s := range secrets {

@@ -650,12 +650,8 @@ func (r *renderer) renderDevices(tx *store.Tx, td *tenantData, w *treeWriter, de
 				r.log.Warn("no bootstrap file for the device", "tenant", w.tenant, "mac", d.MAC, "err", why)
 				return nil
 			}
-			for _, bf := range []*File{e.closed, e.open} {
-				if bf != nil {
-					bf.Name = f.Name
-					w.stamp(bf)
-				}
-			}
+			e.closed.Name = f.Name
+			w.stamp(e.closed)
 			w.boot[fileKey(f.Name)] = e
 		}
 		return nil
