@@ -20,8 +20,10 @@ package provision
 // The first fetch of the device's file from its secret directory claims the
 // device and closes the window: from then on a request that knows the MAC
 // gets no secret URL, until the installer opens a window again. Hand-outs and
-// claims are recorded on the device (an audit row each); a claim from another
-// address than the one the bootstrap file went to is flagged.
+// claims are recorded (a hand-out as an audit row, a claim on the device); a
+// claim from another address than the one the bootstrap file went to is
+// flagged. Requests read the enrollment from memory (enrollState), so neither
+// re-renders the tenant.
 //
 // Rendering does this ahead of time (both variants are in memory), so that
 // answering a request stays a map lookup and a clock reading.
@@ -34,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -102,11 +105,71 @@ type bootEntry struct {
 	openable       bool // the window was open at rendering
 	tenantURL, dir string
 	open           atomic.Pointer[File]
-	until          time.Time
-	// handedTo and claimed are the device's state at rendering, so that a
-	// hand-out or claim is reported once, not at every request.
-	handedTo string
-	claimed  bool
+}
+
+// liveEnrollment is a device's enrollment as last known, newest revision
+// first: the rendered tree's copy (the revision it was rendered at) and the
+// recorder's (the revision of its own write) race, the newer wins. Requests
+// read it, so that a claim or a hand-out takes effect without re-rendering
+// the tenant.
+type liveEnrollment struct {
+	rev int64
+	en  Enrollment
+}
+
+// enrollState is every device's liveEnrollment, and the hand-outs of the
+// secret URL by the bootstrap file since the window opened (kept in memory
+// and in the audit log: recording one is no configuration change).
+type enrollState struct {
+	mu     sync.RWMutex
+	live   map[string]liveEnrollment // device id ->
+	handed map[string]handOut        // device id ->
+}
+
+type handOut struct {
+	to string
+	at time.Time
+}
+
+func newEnrollState() *enrollState {
+	return &enrollState{live: map[string]liveEnrollment{}, handed: map[string]handOut{}}
+}
+
+// set records device's enrollment at rev unless a newer one is known. A
+// change of window or claim forgets the hand-outs.
+func (es *enrollState) set(device string, rev int64, en Enrollment) {
+	es.mu.Lock()
+	defer es.mu.Unlock()
+	old, ok := es.live[device]
+	if ok && old.rev > rev {
+		return
+	}
+	if ok && (!old.en.Until.Equal(en.Until) || !old.en.ClaimedAt.Equal(en.ClaimedAt)) {
+		delete(es.handed, device)
+	}
+	es.live[device] = liveEnrollment{rev, en}
+}
+
+// get is device's enrollment with the hand-out since its window opened.
+func (es *enrollState) get(device string) (Enrollment, bool) {
+	es.mu.RLock()
+	defer es.mu.RUnlock()
+	l, ok := es.live[device]
+	if h, found := es.handed[device]; found && l.en.ClaimedAt.IsZero() {
+		l.en.HandedTo, l.en.HandedAt = h.to, h.at
+	}
+	return l.en, ok
+}
+
+// handOut records that the secret URL went to src; false if src has it already.
+func (es *enrollState) handOut(device, src string, at time.Time) bool {
+	es.mu.Lock()
+	defer es.mu.Unlock()
+	if es.handed[device].to == src {
+		return false
+	}
+	es.handed[device] = handOut{src, at}
+	return true
 }
 
 // bootstrapBlanks are the placeholders blanked in a bootstrap file (besides
@@ -118,7 +181,7 @@ var bootstrapBlanks = secretVars
 // returns nil with the reason when the file would carry a secret anyway
 // (a custom template or placeholder writing one literally): the device then
 // has no bootstrap and a request by name gets 404, as before.
-func renderBootstrap(c *Compiled, t Template, sc *Scope, d Device, secrets []string, tenantURL string, now time.Time) (*bootEntry, string) {
+func renderBootstrap(c *Compiled, t Template, sc *Scope, d Device, secrets []string, tenantURL string) (*bootEntry, string) {
 	vars := sc.Vars
 	for _, k := range bootstrapBlanks {
 		vars[k] = ""
@@ -140,9 +203,9 @@ func renderBootstrap(c *Compiled, t Template, sc *Scope, d Device, secrets []str
 	if leaks(body, append(secrets, d.URLToken)) {
 		return nil, "the bootstrap file would carry a secret (a template or custom placeholder writes one literally): requests by name get 404"
 	}
-	e := &bootEntry{device: d.ID, mac: d.MAC, until: d.Enrollment.Until, handedTo: d.Enrollment.HandedTo, claimed: !d.Enrollment.ClaimedAt.IsZero(),
+	e := &bootEntry{device: d.ID, mac: d.MAC,
 		closed:   &File{Tenant: d.Tenant, Device: d.ID, MAC: d.MAC, ContentType: t.ContentType, Body: body},
-		openable: d.Enrollment.open(now) && bytes.Contains(body, []byte(tenantURL)), tenantURL: tenantURL, dir: DeviceDir(tenantURL, d.URLToken)}
+		openable: bytes.Contains(body, []byte(tenantURL)), tenantURL: tenantURL, dir: DeviceDir(tenantURL, d.URLToken)}
 	return e, ""
 }
 
@@ -169,10 +232,10 @@ func deviceSecrets(d Device, p PBXSettings, accounts map[string]Account) []strin
 	return out
 }
 
-// pick is the bootstrap file a request by name gets at now, and whether it
-// hands the secret directory out.
-func (e *bootEntry) pick(now time.Time) (f *File, handsOut bool) {
-	if !e.openable || e.claimed || !now.Before(e.until) {
+// pick is the bootstrap file a request by name gets at now with the device's
+// enrollment en, and whether it hands the secret directory out.
+func (e *bootEntry) pick(en Enrollment, now time.Time) (f *File, handsOut bool) {
+	if !e.openable || !en.open(now) {
 		return e.closed, false
 	}
 	if f := e.open.Load(); f != nil {
@@ -191,9 +254,9 @@ func (e *bootEntry) pick(now time.Time) (f *File, handsOut bool) {
 
 // enrollEvent is a hand-out or a claim to record.
 type enrollEvent struct {
-	tenant, device, src string
-	claim               bool
-	at                  time.Time
+	tenant, device, mac, src string
+	claim                    bool
+	at                       time.Time
 }
 
 // Served tells the service that a front end (HTTP, HTTPS, TFTP) answered
@@ -205,7 +268,7 @@ func (s *Service) Served(t Target, src string) {
 		return
 	}
 	select {
-	case s.enrollEvents <- enrollEvent{tenant: t.Tenant, device: t.device, src: src, claim: t.event == eventClaim, at: time.Now().UTC().Truncate(time.Second)}:
+	case s.enrollEvents <- enrollEvent{tenant: t.Tenant, device: t.device, mac: t.File.MAC, src: src, claim: t.event == eventClaim, at: time.Now().UTC().Truncate(time.Second)}:
 	default:
 		s.log.Warn("enrollment event dropped: queue full", "tenant", t.Tenant, "src", src)
 	}
@@ -233,35 +296,44 @@ func (s *Service) recordEnrollment(ctx context.Context) {
 
 func (s *Service) enrollEvent(ctx context.Context, ev enrollEvent) error {
 	actor := store.Actor{User: "phone", IP: ev.src}
-	_, err := s.st.Update(ctx, actor, func(tx *store.Tx) error {
-		var d Device
+	if !ev.claim {
+		// A hand-out is recorded in memory and in the audit log: no
+		// configuration changes, no tenant is rendered again.
+		en, ok := s.enroll.get(ev.device)
+		if !ok || !en.open(ev.at) || !s.enroll.handOut(ev.device, ev.src, ev.at) {
+			return nil
+		}
+		s.log.Info("bootstrap file handed out the secret URL", "tenant", ev.tenant, "mac", ev.mac, "src", ev.src, "url", "<tenant>/********/")
+		return s.st.Reveal(ctx, actor, KindDevice, ev.tenant, ev.device,
+			fmt.Sprintf("device %s: the bootstrap file handed its secret URL to %s", ev.mac, ev.src))
+	}
+	var d Device
+	claimed := false
+	rev, err := s.st.Update(ctx, actor, func(tx *store.Tx) error {
 		if err := getIn(tx, KindDevice, ev.tenant, ev.device, &d); err != nil {
 			return ignoreNotFound(err)
 		}
 		e := &d.Enrollment
-		var desc string
-		switch {
-		case !e.ClaimedAt.IsZero():
+		if !e.ClaimedAt.IsZero() {
 			return nil // claimed already (a late event)
-		case ev.claim:
-			e.ClaimedAt, e.ClaimedFrom, e.Until = ev.at, ev.src, time.Time{}
-			e.Mismatch = e.HandedTo != "" && e.HandedTo != ev.src
-			desc = fmt.Sprintf("device %s claimed its secret URL from %s", d.MAC, ev.src)
-			if e.Mismatch {
-				desc += fmt.Sprintf(" (the bootstrap file had gone to %s)", e.HandedTo)
-				s.log.Warn("device claimed from another address than the bootstrap file went to", "tenant", ev.tenant, "mac", d.MAC, "src", ev.src, "handed_to", e.HandedTo)
-			} else {
-				s.log.Info("device claimed its secret URL", "tenant", ev.tenant, "mac", d.MAC, "src", ev.src)
-			}
-		case !e.open(ev.at) || e.HandedTo == ev.src:
-			return nil // the window closed meanwhile, or this source is recorded
-		default:
-			e.HandedAt, e.HandedTo = ev.at, ev.src
-			desc = fmt.Sprintf("device %s: the bootstrap file handed its secret URL to %s", d.MAC, ev.src)
-			s.log.Info("bootstrap file handed out the secret URL", "tenant", ev.tenant, "mac", d.MAC, "src", ev.src, "url", "<tenant>/********/")
+		}
+		claimed = true
+		live, _ := s.enroll.get(ev.device)
+		e.HandedTo, e.HandedAt = live.HandedTo, live.HandedAt
+		e.ClaimedAt, e.ClaimedFrom, e.Until = ev.at, ev.src, time.Time{}
+		e.Mismatch = e.HandedTo != "" && e.HandedTo != ev.src
+		desc := fmt.Sprintf("device %s claimed its secret URL from %s", d.MAC, ev.src)
+		if e.Mismatch {
+			desc += fmt.Sprintf(" (the bootstrap file had gone to %s)", e.HandedTo)
+			s.log.Warn("device claimed from another address than the bootstrap file went to", "tenant", ev.tenant, "mac", d.MAC, "src", ev.src, "handed_to", e.HandedTo)
+		} else {
+			s.log.Info("device claimed its secret URL", "tenant", ev.tenant, "mac", d.MAC, "src", ev.src)
 		}
 		return tx.Replace(KindDevice, ev.tenant, d.ID, d, desc)
 	})
+	if err == nil && claimed {
+		s.enroll.set(d.ID, rev, d.Enrollment)
+	}
 	return err
 }
 
@@ -278,7 +350,7 @@ func ignoreNotFound(err error) error {
 // served by name carries that directory.
 func (s *Service) Enroll(ctx context.Context, actor store.Actor, tenant, id string, window time.Duration) (Device, error) {
 	var d Device
-	_, err := s.st.Update(ctx, actor, func(tx *store.Tx) error {
+	rev, err := s.st.Update(ctx, actor, func(tx *store.Tx) error {
 		if err := getIn(tx, KindDevice, tenant, id, &d); err != nil {
 			return err
 		}
@@ -306,6 +378,9 @@ func (s *Service) Enroll(ctx context.Context, actor store.Actor, tenant, id stri
 		d.Enrollment = Enrollment{Until: until}
 		return tx.Replace(KindDevice, tenant, d.ID, d, fmt.Sprintf("device %s: enrollment window opened until %s", d.MAC, until.Format(time.RFC3339)))
 	})
+	if err == nil {
+		s.enroll.set(d.ID, rev, d.Enrollment)
+	}
 	return d, err
 }
 

@@ -59,18 +59,18 @@ func TestBootstrapEveryBuiltinTemplate(t *testing.T) {
 		if !leaks(full, secrets) {
 			t.Fatalf("%s: the full file holds none of the secrets: the test proves nothing", what)
 		}
-		e, why := renderBootstrap(comp, tp, sc, d, secrets, tenantURL, now)
+		e, why := renderBootstrap(comp, tp, sc, d, secrets, tenantURL)
 		if e == nil || e.closed == nil {
 			t.Fatalf("%s: no bootstrap: %s", what, why)
 		}
-		open, handsOut := e.pick(now)
+		open, handsOut := e.pick(d.Enrollment, now)
 		if !handsOut || open == e.closed {
 			t.Fatalf("%s: an open window hands nothing out", what)
 		}
-		if again, _ := e.pick(now); again != open {
+		if again, _ := e.pick(d.Enrollment, now); again != open {
 			t.Errorf("%s: the open variant is made again at each request", what)
 		}
-		if f, handsOut := e.pick(now.Add(2 * time.Hour)); handsOut || f != e.closed {
+		if f, handsOut := e.pick(d.Enrollment, now.Add(2*time.Hour)); handsOut || f != e.closed {
 			t.Errorf("%s: an expired window still hands the URL out", what)
 		}
 		spec := vendorSpecs[tp.ID]
@@ -127,7 +127,7 @@ func TestBootstrapLeakRefused(t *testing.T) {
 	}
 	d := Device{ID: "d", URLToken: NewURLToken()}
 	sc := &Scope{Vars: map[string]string{"ACCOUNT_EXTENSION": "201"}}
-	if e, why := renderBootstrap(comp, Template{}, sc, d, []string{"literal-secret"}, "http://x/", time.Now()); e != nil || why == "" {
+	if e, why := renderBootstrap(comp, Template{}, sc, d, []string{"literal-secret"}, "http://x/"); e != nil || why == "" {
 		t.Errorf("leaking template: %+v %q", e, why)
 	}
 }
@@ -160,6 +160,7 @@ func (e *pvEnv) waitDevice(t *testing.T, id string, ok func(Device) bool) Device
 		if err != nil {
 			t.Fatal(err)
 		}
+		d = e.s.ViewDevices(e.tenant, []Device{d})[0].Device // with the hand-outs
 		if ok(d) {
 			e.sync(t)
 			return d

@@ -367,6 +367,7 @@ type treeWriter struct {
 	models map[string]bool   // models of the tenant's devices (for common files)
 	tokens map[string]string // device token -> device id
 	boot   map[string]*bootEntry
+	rev    int64 // the store's revision when the pass began (its snapshot is as new or newer)
 	batch  []*File
 	stats  renderStats
 	since  int // bytes replaced since the last collection
@@ -498,6 +499,7 @@ func (r *renderer) renderTenant(ctx context.Context, tenant string) (renderStats
 			return nil
 		}
 		w = r.newWriter(tenant)
+		w.rev = rev
 		devices, errs := map[string]string{}, map[string]string{}
 		if !td.tenant.Enabled {
 			w.finish(devices, errs, map[string]*Asset{}, HTTPAuth{}, true, rev, nil, true)
@@ -645,7 +647,8 @@ func (r *renderer) renderDevices(tx *store.Tx, td *tenantData, w *treeWriter, de
 		}
 		devices[d.MAC] = f.Name
 		if td.pbx.SecureURLs && d.URLToken != "" {
-			e, why := renderBootstrap(c, t, sc, d, deviceSecrets(d, td.pbx, td.accounts), td.base["KPBX_PROVISIONING_URL"], w.now)
+			r.s.enroll.set(d.ID, w.rev, d.Enrollment)
+			e, why := renderBootstrap(c, t, sc, d, deviceSecrets(d, td.pbx, td.accounts), td.base["KPBX_PROVISIONING_URL"])
 			if e == nil {
 				r.log.Warn("no bootstrap file for the device", "tenant", w.tenant, "mac", d.MAC, "err", why)
 				return nil

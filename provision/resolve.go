@@ -77,7 +77,8 @@ func (s *Service) Resolve(path string) (Target, error) {
 			dev, known = tf.tokens[tok]
 			if known && t.File != nil {
 				if e := tf.boot[fileKey(t.File.Name)]; e != nil && e.device == dev {
-					unclaimed = !e.claimed
+					en, _ := s.enroll.get(dev)
+					unclaimed = en.ClaimedAt.IsZero()
 				}
 			}
 		}
@@ -112,7 +113,8 @@ func (s *Service) bootstrap(t Target) (Target, error) {
 	if e == nil || e.device != t.File.Device {
 		return Target{Tenant: t.Tenant, Name: t.Name}, ErrWithheld
 	}
-	f, handsOut := e.pick(time.Now())
+	en, _ := s.enroll.get(e.device)
+	f, handsOut := e.pick(en, time.Now())
 	t.File, t.Bootstrap, t.Enroll = f, true, handsOut
 	if handsOut {
 		t.event, t.device = eventHandOut, e.device

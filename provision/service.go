@@ -696,6 +696,10 @@ func (s *Service) ViewDevices(tenant string, list []Device) []DeviceView {
 	out := make([]DeviceView, len(list))
 	now := time.Now()
 	for i, d := range list {
+		// Hand-outs are kept in memory (and the audit log), not on the device.
+		if en, ok := s.enroll.get(d.ID); ok && d.Enrollment.ClaimedAt.IsZero() && en.HandedTo != "" {
+			d.Enrollment.HandedTo, d.Enrollment.HandedAt = en.HandedTo, en.HandedAt
+		}
 		out[i] = DeviceView{Device: d, File: byDevice[d.ID], Problem: problems[d.ID], EnrollState: d.Enrollment.State(now)}
 		if out[i].File != "" {
 			out[i].Warnings = warnings

@@ -180,6 +180,7 @@ type Service struct {
 	sightings chan sighting
 	// enrollEvents are the bootstrap hand-outs and claims to record (Served).
 	enrollEvents chan enrollEvent
+	enroll       *enrollState
 
 	deviceChecks []func(tx *store.Tx, d *Device) error
 	deviceStatus func(d Device) any
@@ -205,6 +206,7 @@ func New(st *store.Store, tcfg TenancyConfig, cfg Config, log *slog.Logger) (*Se
 	s.assets = assetStore{s: s}
 	s.sightings = make(chan sighting, 1024)
 	s.enrollEvents = make(chan enrollEvent, 1024)
+	s.enroll = newEnrollState()
 	s.registerKinds()
 	st.Register(store.Kind{
 		Name: KindTenant,

@@ -189,6 +189,7 @@ func (e *Env) WaitEnrollment(t testing.TB, id string, ok func(provision.Enrollme
 		if err != nil {
 			t.Fatal(err)
 		}
+		d = e.Prov.ViewDevices(e.Tenant, []provision.Device{d})[0].Device // with the hand-outs
 		if ok(d.Enrollment) {
 			e.Sync(t)
 			return d.Enrollment
