@@ -102,7 +102,7 @@ type bootEntry struct {
 	// tenant's tree does), made at the first request that needs it: a
 	// tenant's devices may all be open at once (created by an import), and
 	// few of their phones ask by name.
-	openable       bool // the window was open at rendering
+	openable       bool // the file names the tenant's URL, so it can name the directory
 	tenantURL, dir string
 	open           atomic.Pointer[File]
 }
