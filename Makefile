@@ -34,6 +34,7 @@ test-race:
 # Benchmarks against the baselines in the same run (tftpd-hpa, dnsmasq, nginx, wrk, keepalived, MariaDB; root).
 bench: bin/switchboard
 	$(GO) run ./bench/provbench -bin bin/switchboard
+	$(GO) run ./bench/provbench -bin bin/switchboard -only regen-10k -secure
 	$(GO) run ./bench/cti
 	$(GO) run ./bench/ha -bin bin/switchboard
 	$(GO) run ./bench/harepl -bin bin/switchboard

@@ -218,6 +218,27 @@ func (a *API) provisioningRoutes() {
 		writeJSON(w, http.StatusOK, map[string]string{"rendered": out})
 		return nil
 	})
+	a.route("POST "+tb+"/devices/{id}/enroll", func(w http.ResponseWriter, r *http.Request, p Principal) error {
+		t, err := a.tenantOf(r, p)
+		if err != nil {
+			return err
+		}
+		var in provision.EnrollInput
+		if r.ContentLength != 0 {
+			if err := decode(r, &in); err != nil {
+				return err
+			}
+		}
+		d, err := pv.Enroll(r.Context(), p.Actor(), t, r.PathValue("id"), in.Duration())
+		if err != nil {
+			return err
+		}
+		a.log.Info("device enrollment window set", "mac", d.MAC, "until", d.Enrollment.Until, "user", p.User, "src", p.IP, "tenant", t)
+		// Answer once the bootstrap file reflects it.
+		pv.WaitRendered(r.Context(), a.st.Revision()) //nolint:errcheck // ctx ended: answer anyway
+		writeJSON(w, http.StatusOK, a.masked(provision.KindDevice, pv.ViewDevices(t, []provision.Device{d})[0]))
+		return nil
+	})
 	a.route("GET "+tb+"/files", func(w http.ResponseWriter, r *http.Request, p Principal) error {
 		t, err := a.tenantOf(r, p)
 		if err != nil {

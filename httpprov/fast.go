@@ -55,6 +55,7 @@ func (s *Server) ServeFast(ctx *fasthttp.RequestCtx) {
 		}
 	}
 	if t.File != nil {
+		s.prov.Served(t, ip) // a bootstrap hand-out or a device's claim is recorded
 		f := t.File
 		h := &ctx.Response.Header
 		h.Set("ETag", f.ETag)

@@ -106,6 +106,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case t.File != nil:
+		s.prov.Served(t, ip) // a bootstrap hand-out or a device's claim is recorded
 		f := t.File
 		h := w.Header()
 		h["Etag"] = []string{f.ETag}

@@ -46,16 +46,18 @@ func (s *Service) ResolveTenant(ctx context.Context, ref string) (string, error)
 }
 
 // Serve renders files as commits arrive, and records the sightings of unknown
-// phones, until ctx ends. It may run again after it returned (HA).
+// phones and the enrollment events (Served), until ctx ends. It may run again after it returned (HA).
 func (s *Service) Serve(ctx context.Context) error {
-	done := make(chan struct{})
+	done, enrolled := make(chan struct{}), make(chan struct{})
 	go func() { s.recordSightings(ctx); close(done) }()
+	go func() { s.recordEnrollment(ctx); close(enrolled) }()
 	poll := s.cfg.InterfacePoll
 	if poll <= 0 {
 		poll = DefaultConfig().InterfacePoll
 	}
 	s.render.run(ctx, poll)
 	<-done
+	<-enrolled
 	return nil
 }
 

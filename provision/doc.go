@@ -22,7 +22,11 @@
 // each device has a random token: Resolve serves "<token>/<file>" (the
 // device's own file, and the tenant's files without secrets) without the
 // tenant's HTTP credentials, and, in a tenant with PBXSettings.SecureURLs,
-// withholds device files asked for by name (ErrWithheld). DeviceDir builds
-// the URL the PnP responder, the DHCP server and the redirection services
-// hand out; LogPath masks tokens in every logged path.
+// answers a device file asked for by name with the device's bootstrap file
+// (enroll.go: secrets blanked; the secret directory only while an
+// installer-opened enrollment window is open and the phone has not yet
+// fetched from it) or ErrWithheld without one. Front ends report what they
+// served (Served), which records hand-outs and claims off the request path.
+// DeviceDir builds the URL the PnP responder, the DHCP server and the
+// redirection services hand out; LogPath masks tokens in every logged path.
 package provision

@@ -6,6 +6,7 @@ package provision
 //	go test ./provision/ -run '^$' -fuzz '^FuzzResolve$' -fuzztime 30s
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -271,7 +272,9 @@ func FuzzResolve(f *testing.F) {
 					t.Fatalf("%q: token %q served %+v", p, tok, got.File)
 				}
 				name = rest
-			} else if e == multi && got.File != nil && got.File.Device != "" {
+			} else if e == multi && got.File != nil && got.File.Device != "" && (!got.Bootstrap || bytes.Contains(got.File.Body, []byte(e.token))) {
+				// By name, a secure tree serves a device's closed bootstrap
+				// file at most (no window is open in the fuzz tree).
 				t.Fatalf("%q: a device file by name in a secure tree", p)
 			}
 			if name != got.Name {

@@ -57,6 +57,12 @@ type PBXSettings struct {
 	// On for new tenants; off (stored settings without the field) is the old
 	// behaviour: files by name, behind http_auth when it is on.
 	SecureURLs bool `json:"secure_urls"`
+	// EnrollWindow is how long, in seconds, a device created or given a new
+	// secret URL stays open for enrollment: while it is open and the device
+	// has not fetched from its secret directory yet, the bootstrap file a
+	// request by name gets (with SecureURLs) carries the secret directory.
+	// 0 opens no window by itself (device enroll still can); at most 30 days.
+	EnrollWindow int `json:"enroll_window"`
 	// HTTPAuth protects this tenant's provisioning tree: none, basic or digest.
 	HTTPAuth     string `json:"http_auth"`
 	HTTPUser     string `json:"http_user"`
@@ -67,7 +73,7 @@ type PBXSettings struct {
 func DefaultPBXSettings() PBXSettings {
 	return PBXSettings{SIPUDPPort: 5060, SIPTCPPort: 5060, SIPTLSPort: 5061, Transport: "udp",
 		NTPServer: "pool.ntp.org", Language: "en", ResyncSeconds: 86400, HTTPAuth: "none",
-		PickupPrefix: "**", GroupPickupCode: "*8", DNDCode: "*76", SecureURLs: true}
+		PickupPrefix: "**", GroupPickupCode: "*8", DNDCode: "*76", SecureURLs: true, EnrollWindow: DefaultEnrollWindow}
 }
 
 var featureCodeRE = regexp.MustCompile(`^[0-9*#]{0,16}$`)
@@ -93,6 +99,8 @@ func (p PBXSettings) Validate() error {
 		return verr("transport", "transport must be udp, tcp or tls")
 	case p.NTPServer != "" && !validHost(p.NTPServer):
 		return verr("ntp_server", "ntp_server must be an IP address or host name")
+	case p.EnrollWindow < 0 || p.EnrollWindow > MaxEnrollWindow:
+		return verr("enroll_window", "enroll_window must be 0-%d seconds (0: devices open no enrollment window by themselves)", MaxEnrollWindow)
 	case p.ResyncSeconds < 0 || p.ResyncSeconds > 7*86400:
 		return verr("resync_seconds", "resync_seconds must be 0-604800")
 	case p.HTTPAuth != "none" && p.HTTPAuth != "basic" && p.HTTPAuth != "digest":
@@ -217,8 +225,11 @@ type Device struct {
 	// (see PBXSettings.SecureURLs): 32 hex digits, generated when the device
 	// is created; saving it as "" issues a new one (the old URL stops
 	// working). A secret: masked like a password, read with a reveal.
-	URLToken string    `json:"url_token"`
-	Created  time.Time `json:"created"`
+	URLToken string `json:"url_token"`
+	// Enrollment is how the device gets its secret URL from the bootstrap
+	// file; the daemon keeps it (a patch cannot set it: see Service.Enroll).
+	Enrollment Enrollment `json:"enrollment"`
+	Created    time.Time  `json:"created"`
 }
 
 // DeviceLine is one line of a device: an account, and how the phone labels it.

@@ -56,6 +56,9 @@ type tenantFiles struct {
 	tokens  map[string]string
 	tokenOf map[string]string
 	secure  bool
+	// boot is each device's bootstrap file, by the lower-case name of its
+	// device file (secure tenants only: see enroll.go).
+	boot map[string]*bootEntry
 	// warnings are what is wrong with every device file of the tenant (no SIP
 	// server), shown with each device.
 	warnings []Warning
@@ -363,6 +366,8 @@ type treeWriter struct {
 	seen   map[string]*File  // the files of this pass, by key
 	models map[string]bool   // models of the tenant's devices (for common files)
 	tokens map[string]string // device token -> device id
+	boot   map[string]*bootEntry
+	rev    int64 // the store's revision when the pass began (its snapshot is as new or newer)
 	batch  []*File
 	stats  renderStats
 	since  int // bytes replaced since the last collection
@@ -382,7 +387,16 @@ func (r *renderer) newWriter(tenant string) *treeWriter {
 		r.tenants[tenant] = tf
 	}
 	r.mu.Unlock()
-	return &treeWriter{r: r, tenant: tenant, tf: tf, now: time.Now().UTC().Truncate(time.Second), seen: map[string]*File{}, models: map[string]bool{}, tokens: map[string]string{}}
+	return &treeWriter{r: r, tenant: tenant, tf: tf, now: time.Now().UTC().Truncate(time.Second), seen: map[string]*File{}, models: map[string]bool{}, tokens: map[string]string{}, boot: map[string]*bootEntry{}}
+}
+
+// stamp sets a file's ETag, size and modification time (the pass's; a
+// bootstrap file, never compared with the previous pass, has no older one).
+func (w *treeWriter) stamp(f *File) {
+	sum := sha256.Sum256(f.Body)
+	f.ETag = `"` + hex.EncodeToString(sum[:12]) + `"`
+	f.Size = len(f.Body)
+	f.ModTime = w.now
 }
 
 // put adds a rendered file; a file with the same bytes as the served one is kept
@@ -467,7 +481,7 @@ func (w *treeWriter) finish(devices, errs map[string]string, assets map[string]*
 	}
 	w.tf.devices, w.tf.errors, w.tf.assets = devices, errs, assets
 	w.tf.auth, w.tf.disabled, w.tf.rev, w.tf.warnings = auth, disabled, rev, warnings
-	w.tf.tokens, w.tf.tokenOf, w.tf.secure = w.tokens, tokenOf, secure
+	w.tf.tokens, w.tf.tokenOf, w.tf.secure, w.tf.boot = w.tokens, tokenOf, secure, w.boot
 	w.r.mu.Unlock()
 }
 
@@ -485,6 +499,7 @@ func (r *renderer) renderTenant(ctx context.Context, tenant string) (renderStats
 			return nil
 		}
 		w = r.newWriter(tenant)
+		w.rev = rev
 		devices, errs := map[string]string{}, map[string]string{}
 		if !td.tenant.Enabled {
 			w.finish(devices, errs, map[string]*Asset{}, HTTPAuth{}, true, rev, nil, true)
@@ -631,6 +646,17 @@ func (r *renderer) renderDevices(tx *store.Tx, td *tenantData, w *treeWriter, de
 			return nil
 		}
 		devices[d.MAC] = f.Name
+		if td.pbx.SecureURLs && d.URLToken != "" {
+			r.s.enroll.set(d.ID, w.rev, d.Enrollment)
+			e, why := renderBootstrap(c, t, sc, d, deviceSecrets(d, td.pbx, td.accounts), td.base["KPBX_PROVISIONING_URL"])
+			if e == nil {
+				r.log.Warn("no bootstrap file for the device", "tenant", w.tenant, "mac", d.MAC, "err", why)
+				return nil
+			}
+			e.closed.Name = f.Name
+			w.stamp(e.closed)
+			w.boot[fileKey(f.Name)] = e
+		}
 		return nil
 	})
 }

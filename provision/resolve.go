@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -33,8 +34,15 @@ type Target struct {
 	// Token says the request came through a device's secret URL (which is its
 	// credential: Auth is then empty).
 	Token bool
+	// Bootstrap says File is the device's bootstrap file (see enroll.go): a
+	// secure tenant's answer to a request for a device file by name;
+	// Enroll that it carries the device's secret directory.
+	Bootstrap, Enroll bool
 	// secure is the tenant's PBXSettings.SecureURLs.
 	secure bool
+	// event and device are what Served records for this answer.
+	event  int
+	device string
 }
 
 // HTTPAuth is a tenant's provisioning authentication: Mode none, basic or digest.
@@ -64,9 +72,15 @@ func (s *Service) Resolve(path string) (Target, error) {
 		}
 		r := s.render
 		r.mu.RLock()
-		dev, known := "", false
+		dev, known, unclaimed := "", false, false
 		if tf := r.tenants[t.Tenant]; tf != nil {
 			dev, known = tf.tokens[tok]
+			if known && t.File != nil {
+				if e := tf.boot[fileKey(t.File.Name)]; e != nil && e.device == dev {
+					en, _ := s.enroll.get(dev)
+					unclaimed = en.ClaimedAt.IsZero()
+				}
+			}
 		}
 		r.mu.RUnlock()
 		// An unknown token is a wrong guess: nothing is said of the file.
@@ -74,13 +88,38 @@ func (s *Service) Resolve(path string) (Target, error) {
 			return Target{Tenant: t.Tenant}, ErrNoFile
 		}
 		t.Auth, t.Token, t.MAC = HTTPAuth{}, true, ""
+		if t.File != nil && t.File.Device != "" && unclaimed {
+			t.event, t.device = eventClaim, dev
+		}
 		return t, nil
 	}
 	t, err := s.resolvePath(path)
 	if err == nil && t.secure && t.File != nil && t.File.Secret && t.File.Device != "" {
-		return Target{Tenant: t.Tenant, Name: t.Name}, ErrWithheld
+		return s.bootstrap(t)
 	}
 	return t, err
+}
+
+// bootstrap is the answer to a request by name for a device file a secure
+// tenant withholds: the device's bootstrap file, or ErrWithheld without one.
+func (s *Service) bootstrap(t Target) (Target, error) {
+	r := s.render
+	r.mu.RLock()
+	var e *bootEntry
+	if tf := r.tenants[t.Tenant]; tf != nil {
+		e = tf.boot[fileKey(t.File.Name)]
+	}
+	r.mu.RUnlock()
+	if e == nil || e.device != t.File.Device {
+		return Target{Tenant: t.Tenant, Name: t.Name}, ErrWithheld
+	}
+	en, _ := s.enroll.get(e.device)
+	f, handsOut := e.pick(en, time.Now())
+	t.File, t.Bootstrap, t.Enroll = f, true, handsOut
+	if handsOut {
+		t.event, t.device = eventHandOut, e.device
+	}
+	return t, nil
 }
 
 // resolvePath is Resolve without device tokens.

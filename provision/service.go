@@ -447,6 +447,9 @@ type DeviceView struct {
 	// Warnings say what is wrong with the file though it is served (the PBX
 	// settings have no sip_server, ...), with the field to fix.
 	Warnings []Warning `json:"warnings,omitempty"`
+	// EnrollState is the enrollment state now (Enrollment.State): open
+	// (awaiting enrollment), claimed or closed.
+	EnrollState string `json:"enroll_state"`
 }
 
 // Devices lists a tenant's devices.
@@ -582,13 +585,22 @@ func (s *Service) saveDevice(tx *store.Tx, tenant, id string, patch json.RawMess
 	} else if err := getIn(tx, KindDevice, tenant, id, &d); err != nil {
 		return d, err
 	}
-	token := d.URLToken
+	token, enrollment := d.URLToken, d.Enrollment
 	if err := mergeDevice(&d, keepMasked(patch, "phone_password", "url_token")); err != nil {
 		return d, err
 	}
+	// The enrollment is the daemon's: what a client sends back is ignored.
+	d.Enrollment = enrollment
 	switch {
 	case d.URLToken == "":
-		d.URLToken = NewURLToken() // a new device, or a new URL asked for
+		// A new device, or a new URL asked for: the phone needs the new
+		// directory, so the bootstrap file may hand it out for a while.
+		d.URLToken = NewURLToken()
+		pbx, err := getPBX(tx, tenant)
+		if err != nil {
+			return d, err
+		}
+		openEnrollment(&d, pbx)
 	case d.URLToken != token:
 		return d, verr("url_token", "url_token is generated: send \"\" for a new one")
 	}
@@ -682,8 +694,13 @@ func (s *Service) DeleteDevice(ctx context.Context, actor store.Actor, tenant, i
 func (s *Service) ViewDevices(tenant string, list []Device) []DeviceView {
 	byDevice, problems, warnings := s.render.deviceFiles(tenant, list)
 	out := make([]DeviceView, len(list))
+	now := time.Now()
 	for i, d := range list {
-		out[i] = DeviceView{Device: d, File: byDevice[d.ID], Problem: problems[d.ID]}
+		// Hand-outs are kept in memory (and the audit log), not on the device.
+		if en, ok := s.enroll.get(d.ID); ok && d.Enrollment.ClaimedAt.IsZero() && en.HandedTo != "" {
+			d.Enrollment.HandedTo, d.Enrollment.HandedAt = en.HandedTo, en.HandedAt
+		}
+		out[i] = DeviceView{Device: d, File: byDevice[d.ID], Problem: problems[d.ID], EnrollState: d.Enrollment.State(now)}
 		if out[i].File != "" {
 			out[i].Warnings = warnings
 		}

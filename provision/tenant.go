@@ -178,6 +178,9 @@ type Service struct {
 	metrics *metrics
 
 	sightings chan sighting
+	// enrollEvents are the bootstrap hand-outs and claims to record (Served).
+	enrollEvents chan enrollEvent
+	enroll       *enrollState
 
 	deviceChecks []func(tx *store.Tx, d *Device) error
 	deviceStatus func(d Device) any
@@ -202,6 +205,8 @@ func New(st *store.Store, tcfg TenancyConfig, cfg Config, log *slog.Logger) (*Se
 	s.render = newRenderer(s, log)
 	s.assets = assetStore{s: s}
 	s.sightings = make(chan sighting, 1024)
+	s.enrollEvents = make(chan enrollEvent, 1024)
+	s.enroll = newEnrollState()
 	s.registerKinds()
 	st.Register(store.Kind{
 		Name: KindTenant,

@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -42,10 +43,12 @@ func TestSecureURLs(t *testing.T) {
 				t.Fatal(err)
 			}
 			e.sync(t)
+			// By name: the secret-free bootstrap file (enroll_test.go), never
+			// the device file.
 			for _, name := range []string{pvFile, strings.ToUpper(pvFile), "001565000077.cfg"} {
 				got, err := e.s.Resolve(prefix + name)
-				if !errors.Is(err, ErrWithheld) || !errors.Is(err, ErrNoFile) || got.File != nil || got.MAC != "" {
-					t.Errorf("by name %s: %+v %v, want ErrWithheld", name, got, err)
+				if err != nil || got.File == nil || !got.Bootstrap || got.MAC != "" || bytes.Contains(got.File.Body, []byte("secret-201")) {
+					t.Errorf("by name %s: %+v %v, want the bootstrap file", name, got, err)
 				}
 			}
 			// Files without secrets and assets are still served by name.

@@ -7,13 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchboard-pbx/switchboard/provision"
 )
 
 // TestTFTPSecureURLs (tftp-hpa, curl): with secure URLs a request naming the
-// device file by MAC (any case) gets "file not found" and nothing of the
-// file; the device's token path gets the whole file, whatever the case of
+// device file by MAC (any case) gets its bootstrap file and nothing secret; the device's token path gets the whole file, whatever the case of
 // the MAC; the log masks the token.
 func TestTFTPSecureURLs(t *testing.T) {
 	tfNeed(t, "tftp", "curl")
@@ -32,16 +32,15 @@ func TestTFTPSecureURLs(t *testing.T) {
 			}
 			e.Secure(t)
 			for _, name := range []string{e.File, strings.ToUpper(e.File)} {
+				// The bootstrap file: no secret, no secret URL (the
+				// fixture's device opened no enrollment window).
 				local := filepath.Join(dir, "mac-"+name)
-				out, _ := e.hpa(t, prefix+name, local)
-				if !strings.Contains(out, "code 1") {
-					t.Errorf("tftp-hpa %s: %q, want file not found", name, out)
+				out, code := e.hpa(t, prefix+name, local)
+				if b, _ := os.ReadFile(local); code != 0 || len(b) == 0 || bytes.Contains(b, []byte("prov-secret")) || bytes.Contains(b, []byte(e.Token)) {
+					t.Errorf("tftp-hpa %s: exit %d %q:\n%s", name, code, out, b)
 				}
-				if b, _ := os.ReadFile(local); bytes.Contains(b, []byte("prov-secret")) {
-					t.Errorf("tftp-hpa %s got the secret", name)
-				}
-				if out, code := e.curl(t, 512, prefix+name, local+"-curl"); code == 0 {
-					t.Errorf("curl tftp %s succeeded: %s", name, out)
+				if out, code := e.curl(t, 512, prefix+name, local+"-curl"); code != 0 || !bytes.Equal(readFile(t, local+"-curl"), readFile(t, local)) {
+					t.Errorf("curl tftp %s: exit %d %s", name, code, out)
 				}
 			}
 			body := e.Lookup(t, e.File).Body
@@ -77,5 +76,58 @@ func TestTFTPSecureURLs(t *testing.T) {
 				t.Errorf("MAC path with http_auth on: %q", out)
 			}
 		})
+	}
+}
+
+// TestTFTPBootstrapEnrollment (tftp-hpa as a factory-reset phone): TFTP
+// follows HTTP's rule. With the window open the file asked for by MAC is the
+// secret-free bootstrap file naming the secret directory; the fetch from the
+// directory claims the device; then, and with the window closed, the file by
+// MAC names no secret directory. With HTTP authentication on, TFTP serves no
+// bootstrap file (HTTP would ask for credentials).
+func TestTFTPBootstrapEnrollment(t *testing.T) {
+	tfNeed(t, "tftp")
+	e := tfStart(t, provision.ModeMulti, 1000)
+	prefix := e.Tenant + "/"
+	dir := t.TempDir()
+	e.Secure(t)
+	get := func(name, local string) []byte {
+		t.Helper()
+		out, code := e.hpa(t, name, filepath.Join(dir, local))
+		b, _ := os.ReadFile(filepath.Join(dir, local))
+		if code != 0 || len(b) == 0 {
+			t.Fatalf("tftp-hpa %s: exit %d %s", name, code, out)
+		}
+		return b
+	}
+	secretDir := e.Prov.ProvisioningURL(e.Tenant) + e.Token + "/"
+	if b := get(prefix+e.File, "closed"); bytes.Contains(b, []byte(e.Token)) || bytes.Contains(b, []byte("prov-secret")) {
+		t.Fatalf("no window, by MAC:\n%s", b)
+	}
+	e.Enroll(t, time.Hour)
+	b := get(prefix+strings.ToUpper(e.File), "open")
+	if !bytes.Contains(b, []byte("static.auto_provision.server.url = "+secretDir+"\n")) || bytes.Contains(b, []byte("prov-secret")) {
+		t.Fatalf("open window, by MAC:\n%s", b)
+	}
+	e.WaitEnrollment(t, e.Device, func(en provision.Enrollment) bool { return en.HandedTo == "127.0.0.1" })
+	if full := get(prefix+e.Token+"/"+e.File, "full"); !bytes.Equal(full, e.Body) {
+		t.Fatalf("secret directory:\n%s", full)
+	}
+	en := e.WaitEnrollment(t, e.Device, func(en provision.Enrollment) bool { return !en.ClaimedAt.IsZero() })
+	if en.ClaimedFrom != "127.0.0.1" || en.Mismatch {
+		t.Errorf("claim: %+v", en)
+	}
+	if b := get(prefix+e.File, "claimed"); bytes.Contains(b, []byte(e.Token)) || bytes.Contains(b, []byte("prov-secret")) {
+		t.Fatalf("claimed, by MAC:\n%s", b)
+	}
+	if strings.Contains(e.Log.String(), e.Token) {
+		t.Errorf("the token reached the log:\n%s", e.Log.String())
+	}
+	if _, err := e.Prov.SetPBX(e.Ctx, e.Actor, e.Tenant, json.RawMessage(`{"http_auth":"basic","http_user":"phones","http_password":"bootstrap-pw"}`)); err != nil {
+		t.Fatal(err)
+	}
+	e.Enroll(t, time.Hour)
+	if out, _ := e.hpa(t, prefix+e.File, filepath.Join(dir, "auth")); !strings.Contains(out, "code 2") {
+		t.Errorf("bootstrap with http_auth on: %q, want access violation", out)
 	}
 }

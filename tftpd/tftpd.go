@@ -478,6 +478,9 @@ func (c *filterConn) filter(p []byte, addr net.Addr) (string, int, bool, provisi
 		m.request(t.Tenant, resDenied)
 		return msgNeedsAuth, errAccess, false, provision.Target{}, nil
 	}
+	// Admitted: a bootstrap hand-out or a device's claim is recorded here, once
+	// per request.
+	c.s.prov.Served(t, src)
 	return "", 0, true, t, err
 }
 

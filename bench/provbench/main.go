@@ -57,10 +57,15 @@ var (
 	oursTFTP  = flag.String("ours-tftp", "", "our TFTP listen address (default: our loopback address, port 69; a build before the source-address fix needs 127.0.0.1:69)")
 	loBase    = flag.Int("loopback-base", 11, "last byte of our loopback address; the baselines take the next three")
 	only      = flag.String("only", "", "run only regen-10k (no baselines) or only the TFTP benchmarks (tftp: regen-10k, then tftpd-hpa and dnsmasq)")
+	secure    = flag.Bool("secure", false, "with -only regen-10k: keep secret URLs on (new tenants' default: each device also gets its bootstrap file); printed as regen-10k-secure")
 )
 
 func main() {
 	flag.Parse()
+	if *secure && *only != "regen-10k" {
+		fmt.Fprintln(os.Stderr, "provbench: -secure goes with -only regen-10k (the baselines serve files by name)")
+		os.Exit(2)
+	}
 	setAddrs(*loBase)
 	if *oursTFTP == "" {
 		*oursTFTP = oursIP + ":69"
@@ -205,7 +210,7 @@ func run() error {
 	}
 	// Files by name (secure URLs off), as the nginx and tftpd-hpa baselines
 	// serve them: the same paths on both sides.
-	if err := d.json("PATCH", "/api/v1/tenants/default/pbx", map[string]any{"sip_server": "192.0.2.10", "secure_urls": false}, nil); err != nil {
+	if err := d.json("PATCH", "/api/v1/tenants/default/pbx", map[string]any{"sip_server": "192.0.2.10", "secure_urls": *secure}, nil); err != nil {
 		return err
 	}
 	var acc, dev bytes.Buffer
@@ -250,8 +255,12 @@ func run() error {
 		rss = min(rss, now)
 		return steady
 	})
-	fmt.Printf("bench regen-10k seconds=%.2f rss_mb=%.0f rss_during_regen_mb=%.0f devices=%d target_seconds=10 target_rss_mb=150 load=%s\n",
-		regen.Seconds(), rss, peak, *devices, loadAvg())
+	name := "regen-10k"
+	if *secure {
+		name += "-secure"
+	}
+	fmt.Printf("bench %s seconds=%.2f rss_mb=%.0f rss_during_regen_mb=%.0f devices=%d target_seconds=10 target_rss_mb=150 load=%s\n",
+		name, regen.Seconds(), rss, peak, *devices, loadAvg())
 	// The list of 10,000 files is checked after the measurement: answering it
 	// takes memory of its own (JSON), which is not the re-render's.
 	if err := countFiles(d, *devices); err != nil {

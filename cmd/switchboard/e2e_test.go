@@ -777,10 +777,11 @@ func TestProvisioningThroughDaemon(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	// Secure URLs are on by default: the MAC alone gets nothing. The rest of
+	// Secure URLs are on by default: the MAC alone gets nothing secret (the
+	// bootstrap file, see TestBootstrapThroughDaemon). The rest of
 	// the test serves by name (as tenants made before secret URLs do); the
 	// end fetches through a device's secret URL.
-	if code, body := get("http://" + d.plain + "/provisioning/e2e-000413000401.cfg"); code != 404 || strings.Contains(body, "secret-401") {
+	if code, body := get("http://" + d.plain + "/provisioning/e2e-000413000401.cfg"); code != 200 || strings.Contains(body, "secret-401") || !strings.Contains(body, "pass=\n") {
 		t.Fatalf("file by MAC with the default secure URLs: %d %q", code, body)
 	}
 	if out, e, code := d.cli("", "pbx", "set", "secure_urls=false"); code != 0 || !strings.Contains(out, "secure_urls") {
@@ -892,7 +893,8 @@ func TestProvisioningThroughDaemon(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if code, body := get("http://" + d.plain + "/provisioning/e2e-000413000402.cfg"); code != 404 || strings.Contains(body, "secret-402") {
+	// By MAC: the bootstrap file, secret-free (TestBootstrapThroughDaemon).
+	if code, body := get("http://" + d.plain + "/provisioning/e2e-000413000402.cfg"); code != 200 || strings.Contains(body, "secret-402") || !strings.Contains(body, "pass=\n") {
 		t.Errorf("file by MAC with secure URLs: %d %q", code, body)
 	}
 	if _, err := exec.LookPath("tftp"); err == nil {
@@ -904,9 +906,9 @@ func TestProvisioningThroughDaemon(t *testing.T) {
 		if b, _ := os.ReadFile(local); !strings.Contains(string(b), "pass=secret-402") {
 			t.Errorf("TFTP file under the token: %q", b)
 		}
-		out, _ := exec.Command("tftp", host, port, "-m", "binary", "-c", "get", "e2e-000413000402.cfg", filepath.Join(d.dir, "mac.cfg")).CombinedOutput()
-		if !strings.Contains(string(out), "code 1") {
-			t.Errorf("TFTP by MAC with secure URLs: %q", out)
+		out, err := exec.Command("tftp", host, port, "-m", "binary", "-c", "get", "e2e-000413000402.cfg", filepath.Join(d.dir, "mac.cfg")).CombinedOutput()
+		if b, _ := os.ReadFile(filepath.Join(d.dir, "mac.cfg")); err != nil || strings.Contains(string(b), "secret-402") || !strings.Contains(string(b), "pass=\n") {
+			t.Errorf("TFTP by MAC with secure URLs: %v %q %q", err, out, b)
 		}
 	}
 	if logs := d.stderr.String() + d.stdout.String(); strings.Contains(logs, strings.TrimSuffix(rel[len(rel)-33:], "/")) {

@@ -230,7 +230,7 @@ func (c *client) findDevice(base, ref string) (map[string]any, error) {
 
 func deviceVerbs() []verb {
 	vs := []verb{
-		listVerb("devices", "list devices with their file or why they have none", []string{"mac", "model", "enabled", "file", "problem", "notes"}),
+		listVerb("devices", "list devices with their file or why they have none", []string{"mac", "model", "enabled", "file", "problem", "enroll_state", "notes"}),
 		{name: "add", args: "--mac MAC --model MODEL [--account EXT] [--template ID] [--notes N] [--tenant T]", help: "add a device (without an account it is saved disabled)",
 			flags: func(fs *flag.FlagSet) func(*client, []string) error {
 				tenant := tenantFlag(fs)
@@ -306,6 +306,50 @@ func deviceVerbs() []verb {
 			}},
 	}
 	vs = append(vs, deviceLineKeyVerbs()...)
+	vs = append(vs, verb{name: "enroll", args: "MAC|ID [--window D] [--close] [--tenant T]", nargs: 1,
+		help: "open the device's enrollment window (the bootstrap file served by MAC names its secret URL until the phone fetches from it)",
+		more: "A phone sent to the tenant's plain URL (a foreign DHCP server's option 66, a redirection\n" +
+			"service that names only the server) asks for its file by MAC and gets the secret-free\n" +
+			"bootstrap file. While the window is open and the phone has not yet fetched from its\n" +
+			"secret directory, that file points it there; the first fetch claims the device and closes\n" +
+			"the window. --window defaults to the tenant's enroll_window (24h unless changed).\n",
+		flags: func(fs *flag.FlagSet) func(*client, []string) error {
+			tenant := tenantFlag(fs)
+			window := fs.Duration("window", 0, "how long the window stays open (e.g. 2h; default: the tenant's enroll_window)")
+			closeIt := fs.Bool("close", false, "close the window instead")
+			return func(c *client, pos []string) error {
+				switch {
+				case *window < 0 || *window > 0 && *window < time.Second:
+					return &exitError{code: 2, msg: "--window must be at least 1s"}
+				case *closeIt && *window != 0:
+					return &exitError{code: 2, msg: "--close takes no --window"}
+				}
+				base, d, err := c.deviceArg(*tenant, pos[0])
+				if err != nil {
+					return err
+				}
+				body := map[string]any{}
+				switch {
+				case *closeIt:
+					body["window"] = 0
+				case *window > 0:
+					body["window"] = int(window.Seconds())
+				}
+				var res map[string]any
+				raw, err := c.call("POST", base+"/devices/"+fmt.Sprint(d["id"])+"/enroll", body, &res)
+				if err != nil {
+					return err
+				}
+				return c.show(raw, func(w *tabwriter.Writer) {
+					en, _ := res["enrollment"].(map[string]any)
+					if res["enroll_state"] == "open" {
+						fmt.Fprintf(w, "device %s: awaiting enrollment until %v\n", res["mac"], en["until"])
+					} else {
+						fmt.Fprintf(w, "device %s: enrollment window closed\n", res["mac"])
+					}
+				})
+			}
+		}})
 	vs = append(vs, revealVerb("MAC|ID", "print a device's phone web password and its secret provisioning URL (recorded in the audit log)", "phone_password,provisioning_url",
 		func(c *client, base, ref string) (string, error) {
 			d, err := c.findDevice(base, ref)
@@ -340,8 +384,20 @@ func (c *client) accountIDs(base string) (byExt, byID map[string]string, err err
 
 // printDevice shows a device with its lines (by extension) and keys.
 func printDevice(w *tabwriter.Writer, d map[string]any, byID map[string]string) {
-	for _, k := range []string{"mac", "model", "enabled", "file", "problem", "template", "notes"} {
+	for _, k := range []string{"mac", "model", "enabled", "file", "problem", "enroll_state", "template", "notes"} {
 		fmt.Fprintf(w, "%s:\t%v\n", k, dash(fmt.Sprint(d[k])))
+	}
+	if en, _ := d["enrollment"].(map[string]any); en != nil {
+		switch {
+		case en["claimed_at"] != nil && en["mismatch"] == true:
+			fmt.Fprintf(w, "enrollment:\tclaimed at %v from %v, NOT the address the bootstrap file went to (%v)\n", en["claimed_at"], en["claimed_from"], en["handed_to"])
+		case en["claimed_at"] != nil:
+			fmt.Fprintf(w, "enrollment:\tclaimed at %v from %v\n", en["claimed_at"], en["claimed_from"])
+		case d["enroll_state"] == "open" && en["handed_to"] != nil:
+			fmt.Fprintf(w, "enrollment:\tawaiting enrollment until %v; secret URL handed to %v at %v\n", en["until"], en["handed_to"], en["handed_at"])
+		case d["enroll_state"] == "open":
+			fmt.Fprintf(w, "enrollment:\tawaiting enrollment until %v\n", en["until"])
+		}
 	}
 	lines, _ := d["lines"].([]any)
 	for i, l := range lines {

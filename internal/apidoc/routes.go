@@ -247,6 +247,8 @@ var ops = concat(
 			Query: []string{"format", "month", "day", "user", "object_type", "object_id", "action", "columns", "lang"}, Out: Binary},
 
 		{Pattern: "POST " + tb + "/accounts/{id}/reveal", Tag: "accounts", Summary: "An account's SIP password in clear (audited; not for auditors)", Out: secret{}},
+		{Pattern: "POST " + tb + "/devices/{id}/enroll", Tag: "devices", Summary: "Open (window: seconds, absent for the tenant's enroll_window) or close (window: 0) the device's enrollment window: meanwhile the bootstrap file served by MAC names its secret URL, until the phone fetches from it",
+			In: provision.EnrollInput{}, Out: provision.DeviceView{}},
 		{Pattern: "POST " + tb + "/devices/{id}/reveal", Tag: "devices", Summary: "A device's phone web password and secret provisioning URL in clear (audited; not for auditors)", Out: secret{}},
 		{Pattern: "POST " + tb + "/pbx/reveal", Tag: "pbx", Summary: "The provisioning HTTP password and the phones' admin password in clear (audited; not for auditors)", Out: secret{}},
 		{Pattern: "POST " + tb + "/files/{name}/reveal", Tag: "files", Summary: "A generated file with its secrets in clear (audited; not for auditors)", Out: fileContent{}},

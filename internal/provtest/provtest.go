@@ -177,3 +177,36 @@ func (e *Env) Save(t testing.TB, kind, patch string) string {
 	}
 	return id
 }
+
+// WaitEnrollment polls device id until ok accepts its enrollment state
+// (hand-outs and claims are recorded off the request path), then waits for the
+// files to reflect it.
+func (e *Env) WaitEnrollment(t testing.TB, id string, ok func(provision.Enrollment) bool) provision.Enrollment {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		d, err := e.Prov.Device(e.Ctx, e.Tenant, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d = e.Prov.ViewDevices(e.Tenant, []provision.Device{d})[0].Device // with the hand-outs
+		if ok(d.Enrollment) {
+			e.Sync(t)
+			return d.Enrollment
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("device %s: enrollment state not reached: %+v", id, d.Enrollment)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Enroll opens (window > 0) or closes (window < 0) the fixture device's
+// enrollment window and waits until the files reflect it.
+func (e *Env) Enroll(t testing.TB, window time.Duration) {
+	t.Helper()
+	if _, err := e.Prov.Enroll(e.Ctx, e.Actor, e.Tenant, e.Device, window); err != nil {
+		t.Fatal(err)
+	}
+	e.Sync(t)
+}

@@ -38,9 +38,10 @@ _switchboard_words() {
     "cti user passwd") sbw="--config --json --password-stdin --socket" ;;
     "cti user set") sbw="--cellphone --config --default-device --disable --email --enable --endpoint --extension --json --name --profile --socket --voicemail" ;;
     "cti user show") sbw="--config --json --socket" ;;
-    "device") sbw="add delete export import key key-delete keys-export keys-import lines list preview reboot resync reveal set show" ;;
+    "device") sbw="add delete enroll export import key key-delete keys-export keys-import lines list preview reboot resync reveal set show" ;;
     "device add") sbw="--account --config --json --mac --model --notes --socket --template --tenant" ;;
     "device delete") sbw="--config --json --socket --tenant" ;;
+    "device enroll") sbw="--close --config --json --socket --tenant --window" ;;
     "device export") sbw="--config --json --secrets --socket --tenant" ;;
     "device import") sbw="--config --json --socket --tenant" ;;
     "device key") sbw="--config --index --json --label --line --module --socket --tenant --type --value" ;;

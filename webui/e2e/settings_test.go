@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -59,7 +60,8 @@ func TestPBXPanel(t *testing.T) {
 	if asJSON(rows[0]["after"]) == "" || strings.Contains(asJSON(rows[0]["after"]), "Prov-Secret-99") {
 		t.Errorf("the HTTP password is in the audit row as shown: %v", rows[0]["after"])
 	}
-	// Secret URLs on: the file by name is no longer served at all.
+	// Secret URLs on: the device file by name is no longer served (behind
+	// the tenant's HTTP credentials, the secret-free bootstrap file is).
 	if s := p.Text("#auth-note"); !strings.Contains(s, "turn secret URLs on") {
 		t.Errorf("note without secret URLs: %q", s)
 	}
@@ -71,12 +73,13 @@ func TestPBXPanel(t *testing.T) {
 	p.Reshown("pbx")
 	p.WaitVisible(".msg.ok")
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		resp, _, err := env.D.Get("/provisioning/" + ten + "/001565000201.cfg")
-		if err == nil && resp.StatusCode == 404 {
+		// curl: the phone that knows the tenant's credentials but not its token.
+		body, err := exec.Command("curl", "-sSk", "--digest", "-u", "prov:Prov-Secret-99", "https://"+env.D.HTTPS+"/provisioning/"+ten+"/001565000201.cfg").Output()
+		if err == nil && strings.Contains(string(body), "account.1.password = \n") && !strings.Contains(string(body), "Secret-201-pw") {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("fetch by name with secret URLs: %v %v", resp, err)
+			t.Fatalf("fetch by name with secret URLs: %v %s", err, body)
 		}
 	}
 }

@@ -3,7 +3,7 @@
 "use strict";
 
 import {
-  h, v, mono, tag, t, api, tbase, canWrite, feature, q, S, form, choose, table, pager, searchBox,
+  h, v, mono, time, tag, t, api, tbase, canWrite, feature, q, S, form, choose, table, pager, searchBox,
   register, flash, confirmDialog, errorMessage, message, section, busy, download, debounce,
 } from "../core/kit.js";
 import { catalog, modelLabel, brandOptions, accountLabel } from "./shared/catalog.js";
@@ -257,7 +257,8 @@ async function editPage(ctx, id) {
       ? [mono(dev.file), " ", h("a", { href: "#/files?" + new URLSearchParams({ q: dev.file, open: dev.file }), id: "device-file-link" }, t("devices.show_file"))]
       : (dev.problem ? v(dev.problem) : ""))),
     feature("redirect") ? h("tr", {}, h("th", {}, t("devices.redirect_state")), h("td", {}, redirectTag(dev.redirect) || t("devices.redirect.none"))) : null,
-    ro ? null : h("tr", {}, h("th", {}, t("devices.secret_url")), h("td", {}, secretURL(id)))))) : null;
+    ro ? null : h("tr", {}, h("th", {}, t("devices.secret_url")), h("td", {}, secretURL(id))),
+    h("tr", {}, h("th", {}, t("devices.enroll")), h("td", {}, enrollment(ctx, dev, ro)))))) : null;
   ctx.show(isNew ? t("devices.new_title") : t("devices.edit_title", { mac: d.mac }),
     ro ? message("info", t("core.read_only")) : null, note, acted, state, f.el, preview);
 }
@@ -287,6 +288,43 @@ function secretURL(id) {
       } catch (err) { out.replaceChildren(errorMessage(err)); }
     } }, t("devices.secret_url_renew"));
   return h("span", {}, h("span", { class: "help" }, t("devices.secret_url_help")), " ", show, " ", renew, " ", out);
+}
+
+// enrollment shows whether the bootstrap file served by MAC hands the secret
+// URL out now (awaiting enrollment), or the phone has claimed it (when, from
+// where, flagged when not from where the bootstrap file went), and lets the
+// installer open or close the window.
+function enrollment(ctx, dev, ro) {
+  const e = dev.enrollment || {};
+  const parts = [];
+  switch (dev.enroll_state) {
+    case "open":
+      parts.push(tag(t("devices.enroll.open"), "warn"), " ", t("devices.enroll.until"), " ", time(e.until));
+      if (e.handed_to) parts.push(" ", t("devices.enroll.handed", { ip: e.handed_to }), " ", time(e.handed_at));
+      break;
+    case "claimed":
+      parts.push(tag(t("devices.enroll.claimed"), e.mismatch ? "bad" : "good"), " ", time(e.claimed_at), " ",
+        t("devices.enroll.from", { ip: e.claimed_from }));
+      if (e.mismatch) parts.push(message("warn", t("devices.enroll.mismatch", { handed: e.handed_to, from: e.claimed_from })));
+      break;
+    default:
+      parts.push(tag(t("devices.enroll.closed"), ""));
+  }
+  const out = h("span", { id: "device-enroll-state", "data-state": dev.enroll_state || "" }, ...parts);
+  if (ro) return out;
+  const path = tbase() + "/devices/" + encodeURIComponent(dev.id) + "/enroll";
+  const act = (body, msg) => (ev) => busy(ev.currentTarget, async () => {
+    try {
+      await api("POST", path, body);
+      flash("ok", msg);
+      ctx.reload();
+    } catch (err) { out.append(errorMessage(err)); }
+  });
+  const open = h("button", { type: "button", class: "secondary", id: "device-enroll-open",
+    onclick: act({}, t("devices.enroll.opened")) }, t("devices.enroll.allow"));
+  const close = dev.enroll_state === "open" ? h("button", { type: "button", class: "secondary", id: "device-enroll-close",
+    onclick: act({ window: 0 }, t("devices.enroll.closed_msg")) }, t("devices.enroll.close")) : null;
+  return h("span", {}, out, " ", open, close ? " " : null, close, h("div", { class: "help" }, t("devices.enroll_help")));
 }
 
 function problemText(res) {

@@ -42,6 +42,8 @@ register({
           validate: (x) => (x < 0 || x > 604800 ? t("pbx.err.resync") : "") },
         { section: t("pbx.sec.auth") },
         { name: "secure_urls", label: t("pbx.secure_urls"), type: "checkbox", help: t("pbx.secure_urls_help") },
+        { name: "enroll_window", label: t("pbx.enroll_window"), type: "number", help: t("pbx.enroll_window_help"), show: (x) => x.secure_urls,
+          attrs: { min: 0, max: 2592000, step: 3600 }, validate: (x) => (x < 0 || x > 2592000 ? t("pbx.err.enroll_window") : "") },
         { name: "http_auth", label: t("pbx.http_auth"), type: "select", help: t("pbx.http_auth_help"),
           options: [{ value: "none", label: t("pbx.auth.none") }, { value: "basic", label: t("pbx.auth.basic") }, { value: "digest", label: t("pbx.auth.digest") }] },
         { name: "http_user", label: t("pbx.http_user"), show: (x) => x.http_auth !== "none", required: true, attrs: { autocomplete: "off" } },
