@@ -61,6 +61,13 @@ func (d *ProvDirectory) Commit(ctx context.Context, c store.Commit) {
 	d.seen = max(d.seen, c.Rev)
 }
 
+// Warm indexes the devices now, when nothing has yet: the server calls it
+// as it binds, so that the first DISCOVERs of a boot storm do not all wait
+// for the index.
+func (d *ProvDirectory) Warm(ctx context.Context) {
+	d.TenantOf(ctx, "000000000000")
+}
+
 // indexTimeout bounds reading every device to index them again.
 const indexTimeout = 10 * time.Second
 

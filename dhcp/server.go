@@ -159,6 +159,9 @@ func (s *Server) Bind(ctx context.Context) error {
 	if err := s.load(ctx); err != nil {
 		return err
 	}
+	if w, ok := s.dir.(interface{ Warm(context.Context) }); ok {
+		w.Warm(ctx)
+	}
 	conn, err := server4.NewIPv4UDPConn(s.cfg.Interface, &net.UDPAddr{Port: s.cfg.Port})
 	if err != nil {
 		return fmt.Errorf("dhcp: listen on %s port %d: %w", s.cfg.Interface, s.cfg.Port, err)
@@ -679,6 +682,9 @@ func sanitize(v string) string {
 	}, v)
 }
 
+// maxBatch is the most leases written in one transaction.
+const maxBatch = 1024
+
 // leaseBatch writes the leases of concurrent requests together: an ACK
 // waits for one transaction (one fsync) shared with every lease queued
 // meanwhile. One fsync per lease would cap a boot storm (thousands of phones
@@ -721,12 +727,18 @@ func (s *Server) writeLeases() {
 	b := &s.batch
 	for {
 		b.mu.Lock()
-		ls, ws := b.pending, b.waiters
-		b.pending, b.waiters = nil, nil
-		if len(ls) == 0 {
+		if len(b.pending) == 0 {
 			b.running = false
 			b.mu.Unlock()
 			return
+		}
+		// At most maxBatch per transaction: its time stays well inside
+		// persistTimeout however many REQUESTs queued meanwhile.
+		n := min(len(b.pending), maxBatch)
+		ls, ws := b.pending[:n:n], b.waiters[:n:n]
+		b.pending, b.waiters = b.pending[n:], b.waiters[n:]
+		if len(b.pending) == 0 {
+			b.pending, b.waiters = nil, nil
 		}
 		b.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), s.persistTimeout)
