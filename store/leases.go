@@ -44,7 +44,7 @@ func (s *Store) PutDHCPLeases(ctx context.Context, ls []DHCPLease) error {
 	if err != nil {
 		return fmt.Errorf("store: save dhcp leases: %w", err)
 	}
-	defer st.Close()
+	defer st.Close() //nolint:errcheck // the statement of a transaction that ends here; its close reports nothing new
 	for _, l := range ls {
 		if _, err := st.ExecContext(ctx, l.IP, l.MAC, l.State, l.Expires.UTC().Format(timeLayout), l.Updated.UTC().Format(timeLayout),
 			l.Hostname, l.VendorClass, l.Vendor, l.Tenant); err != nil {
