@@ -4,12 +4,14 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GOFILES  := $(shell find . -name '*.go' -not -path './data/*') go.mod go.sum
+# Files the binary embeds (//go:embed): the console and the built-in catalog.
+EMBEDDED := $(shell find webui/static provision/catalog -type f)
 
 .PHONY: build run test test-unit test-race bench lint lint-golangci fmt clean
 
 build: bin/switchboard
 
-bin/switchboard: $(GOFILES)
+bin/switchboard: $(GOFILES) $(EMBEDDED)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/switchboard
 
 # The demo: unprivileged ports, data in ./data, self-signed certificate, demo

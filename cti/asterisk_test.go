@@ -305,15 +305,28 @@ func TestAsteriskBlindTransfer(t *testing.T) {
 	if how := c.WaitEnded(t, astWait); how != "bye-received" {
 		t.Fatalf("transferrer's call ended by %s", how)
 	}
-	pc.WaitCall(t, astWait)
-	x := waitExt(t, u2, a.ext[2].Number, "target connected to the transferee", func(x model.Extension) bool {
+	tc := pc.WaitCall(t, astWait)
+	// The bridge may be reported a moment before the target's channel state
+	// goes Up (extenUpdate with a connected conversation and status ringing):
+	// wait for both.
+	waitExt(t, u2, a.ext[2].Number, "target connected to the transferee, busy", func(x model.Extension) bool {
 		cv := connectedConv(x)
-		return cv != nil && cv.CounterpartNum == a.ext[1].Number
+		return cv != nil && cv.CounterpartNum == a.ext[1].Number && x.Status == "busy"
 	})
-	if x.Status != "busy" {
-		t.Fatalf("target: %+v", x)
-	}
 	waitExt(t, op, a.ext[0].Number, "transferrer idle", idle)
+	// A re-sync (the CTI restarted, AMI reconnected) in the middle of the
+	// transferred call rebuilds the same conversation, and its hangup ends it.
+	if err := a.svc.resyncAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	a.svc.mu.Lock()
+	got := connectedConv(*a.svc.model.Extension(a.ext[2].Number))
+	a.svc.mu.Unlock()
+	if got == nil || got.CounterpartNum != a.ext[1].Number {
+		t.Fatalf("after a re-sync the target's conversation is %+v, want connected to %s", got, a.ext[1].Number)
+	}
+	tc.Hangup(t)
+	waitExt(t, u2, a.ext[2].Number, "target idle after the hangup", idle)
 }
 
 // Attended transfer through the API: a consultation call to the target,

@@ -308,9 +308,13 @@ func TestSIPpNoAnswer(t *testing.T) {
 	if len(branches) != 1 {
 		t.Errorf("retransmissions carry %d different Vias, want one transaction", len(branches))
 	}
+	// Never early (that would be a wrong schedule); late by up to a second, since
+	// the host may be busy and SIPp timestamps what it reads when it is scheduled.
+	// A schedule that does not double, or doubles without the T2 cap, is caught by
+	// the early bound or by the count above.
 	for i := range at {
 		got := at[i].Sub(at[0])
-		if diff := got - want[i]; diff < -50*time.Millisecond || diff > 250*time.Millisecond {
+		if diff := got - want[i]; diff < -50*time.Millisecond || diff > time.Second {
 			t.Errorf("NOTIFY %d at +%v, want +%v", i, got, want[i])
 		}
 	}

@@ -177,6 +177,16 @@ func TestBuiltinCatalogFileNames(t *testing.T) {
 			if len(m.CommonFiles) != 1 || m.CommonFiles[0].Name != want {
 				t.Errorf("model %s: common files %+v, want %s", m.ID, m.CommonFiles, want)
 			}
+		case "snom":
+			// A D-series phone's firmware settings file, named in its
+			// firmware_status after the model: snomD785-firmware.xml.
+			want := "snom" + m.Name + "-firmware.xml"
+			if m.Template != "snom-device" {
+				want = ""
+			}
+			if want == "" && len(m.CommonFiles) != 0 || want != "" && (len(m.CommonFiles) != 1 || m.CommonFiles[0].Name != want) {
+				t.Errorf("model %s: common files %+v, want %q", m.ID, m.CommonFiles, want)
+			}
 		default:
 			if len(m.CommonFiles) != 0 {
 				t.Errorf("model %s: unexpected common files %+v", m.ID, m.CommonFiles)

@@ -149,13 +149,18 @@ func TestModelFirmwareOwnModel(t *testing.T) {
 // firmwareKeys is where each built-in device template names the firmware
 // (fmt verb: the URL); templates not listed must not name it (the vendor's
 // key is not one we could verify: see the README).
+// snomFirmwareKey is the image's URL in a Snom D-series firmware settings file
+// (the common file snom<model>-firmware.xml that firmware_status names).
+const snomFirmwareKey = `<firmware perm="R">%s</firmware>`
+
 var firmwareKeys = map[string]string{
 	"yealink-device":         "\nstatic.firmware.url = %s\n",
 	"yealink-dect":           "\nstatic.firmware.url = %s\n",
 	"yealink-dect-multicell": "\nstatic.firmware.url = %s\n",
-	"snom-device":            `<firmware perm="R">%s</firmware>`,
-	"fanvil-device":          "<Auto_Image_URL>%s</Auto_Image_URL>",
-	"cisco-device":           `<Upgrade_Rule ua="na">%s</Upgrade_Rule>`,
+	"snom-device":            `<firmware_status perm="R">%s</firmware_status>`, // then snomFirmwareKey
+
+	"fanvil-device": "<Auto_Image_URL>%s</Auto_Image_URL>",
+	"cisco-device":  `<Upgrade_Rule ua="na">%s</Upgrade_Rule>`,
 }
 
 // TestFirmwareInVendorTemplates: for a built-in model of every device
@@ -230,6 +235,20 @@ func TestFirmwareInVendorTemplates(t *testing.T) {
 			}
 			b := string(f.Body)
 			u := e.s.ProvisioningURL(e.tenant) + d.token + "/vendor%20fw%201.2.bin"
+			if d.model.Template == "snom-device" {
+				// Snom reads the image's URL from the model's firmware settings
+				// file, a common file: served by name like the uploaded image.
+				name := "snom" + d.model.Name + "-firmware.xml"
+				u = e.s.ProvisioningURL(e.tenant) + d.token + "/" + name
+				cf, ok := e.s.Lookup(e.tenant, name)
+				want := fmt.Sprintf(snomFirmwareKey, e.s.ProvisioningURL(e.tenant)+"vendor%20fw%201.2.bin")
+				switch {
+				case !ok:
+					t.Errorf("%s: no common file %s", d.model.ID, name)
+				case set != strings.Contains(string(cf.Body), want):
+					t.Errorf("%s: %s with firmware %v:\n%s", d.model.ID, name, set, cf.Body)
+				}
+			}
 			key, named := firmwareKeys[d.model.Template]
 			switch {
 			case set && named && !strings.Contains(b, fmt.Sprintf(key, u)):

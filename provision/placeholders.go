@@ -96,7 +96,7 @@ var Placeholders = []PlaceholderInfo{
 	{"DEVICE_BRAND", SourceDevice, "brand name, e.g. Yealink"},
 	{"DEVICE_LABEL", SourceDevice, "the device's label (its notes' first line)"},
 	{"DEVICE_LINES", SourceDevice, "how many lines (accounts) the device has"},
-	{"KPBX_FIRMWARE_URL", SourceDevice, "URL of the target firmware of the device's model (one of the tenant's uploaded files), in the device's own directory of the tree (its secret one with secure URLs); empty when the model has none: use it inside %%IF KPBX_FIRMWARE_URL%%"},
+	{"KPBX_FIRMWARE_URL", SourceDevice, "URL of the target firmware of the device's model (one of the tenant's uploaded files), in the device's own directory of the tree (its secret one with secure URLs); empty when the model has none: use it inside %%IF KPBX_FIRMWARE_URL%%. In a common file: the firmware of the models that list the file, in the tenant's directory (empty when they differ)"},
 
 	{"LINE_NUMBER", SourceLine, "the line's number on the device, from 1 (line 1 is the ACCOUNT_ placeholders' account)"},
 	{"LINE_INDEX0", SourceLine, "the line's number from 0"},
@@ -154,7 +154,8 @@ func loopPlaceholder(name string) string {
 }
 
 // KnownFor returns the placeholder check for a template of the given scope:
-// device templates see everything; common-file templates see PBX and custom ones.
+// device templates see everything; common-file templates see PBX and custom ones,
+// and the firmware URL of the models that list them.
 // custom reports whether a custom placeholder (leading underscore) is defined.
 func KnownFor(scope string, custom func(name string) bool) func(string) bool {
 	return func(name string) bool {
@@ -165,7 +166,7 @@ func KnownFor(scope string, custom func(name string) bool) func(string) bool {
 		if !ok {
 			return false
 		}
-		return scope != ScopeCommon || src == SourcePBX
+		return scope != ScopeCommon || src == SourcePBX || name == "KPBX_FIRMWARE_URL"
 	}
 }
 

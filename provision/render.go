@@ -666,7 +666,9 @@ func (r *renderer) renderCommon(td *tenantData, w *treeWriter) {
 	}
 	sort.Strings(ids)
 	comp := &compiler{td: td, compiled: map[string]*Compiled{}}
+	firmware := commonFirmware(td, ids)
 	done := map[string]bool{}
+	vars := make(map[string]string, len(td.base)+1)
 	var b []byte
 	for _, id := range ids {
 		for _, cf := range td.models[id].CommonFiles {
@@ -679,10 +681,40 @@ func (r *renderer) renderCommon(td *tenantData, w *treeWriter) {
 				r.log.Warn("common file not rendered", "tenant", w.tenant, "file", cf.Name, "err", err)
 				continue
 			}
-			b = c.Append(b[:0], td.base, t.Escape)
+			clear(vars)
+			for k, v := range td.base {
+				vars[k] = v
+			}
+			vars["KPBX_FIRMWARE_URL"] = firmware[fileKey(cf.Name)]
+			b = c.Append(b[:0], vars, t.Escape)
 			w.put(&File{Name: cf.Name, Tenant: w.tenant, ContentType: t.ContentType, Body: bytes.Clone(b)})
 		}
 	}
+}
+
+// commonFirmware is %%KPBX_FIRMWARE_URL%% of each common file of the models
+// ids: the target firmware of the models that list the file, in the tenant's
+// directory (uploaded files are served there by name), or "" when none is set
+// or they disagree (a file shared by a family cannot name two images).
+func commonFirmware(td *tenantData, ids []string) map[string]string {
+	out := map[string]string{}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		m := td.models[id]
+		u := firmwareURL(td.base["KPBX_PROVISIONING_URL"], m, td.assets)
+		for _, cf := range m.CommonFiles {
+			k := fileKey(cf.Name)
+			if prev, ok := out[k]; seen[k] && (!ok || prev != u) {
+				delete(out, k)
+				continue
+			}
+			if !seen[k] {
+				seen[k] = true
+				out[k] = u
+			}
+		}
+	}
+	return out
 }
 
 // secureVars points a device file's own URLs (where the phone fetches its

@@ -6,13 +6,17 @@ import (
 	"strings"
 )
 
-// rrq is a read request as the library is given it: the filter parses the
-// datagram and hands on a clean copy, so that the library's own option parsing
-// only ever sees what is vetted here (RFC 2347: option names are
-// case-insensitive, unknown options are ignored).
+// rrq is a read request as the engine acts on it: the filter parses the
+// datagram into this clean copy, so that the transfer only ever sees what is
+// vetted here (RFC 2347: option names are case-insensitive, unknown options
+// are ignored).
 type rrq struct {
 	name, mode string   // mode lower-cased: octet or netascii
 	opts       []option // blksize and tsize, lower-cased, each once, in the client's order
+	// timeout is the client's timeout option in seconds (RFC 2349: 1-255), 0
+	// when it sent none or a bad one. It is kept apart from opts because the
+	// server decides whether to acknowledge it (see negotiate).
+	timeout int
 }
 
 type option struct{ name, value string }
@@ -21,8 +25,8 @@ type option struct{ name, value string }
 // fields, a name, a mode and name/value pairs). Of the options it keeps the
 // first blksize with a value in 8-65464 (RFC 2348) and the first tsize, whose
 // value in a read request is always 0 (RFC 2349: the server answers the real
-// size); the others (timeout, windowsize, anything unknown) the library would
-// drop anyway.
+// size), and the first timeout in 1-255 (RFC 2349); the others (windowsize,
+// anything unknown) are dropped.
 func parseRRQ(p []byte) (rrq, bool) {
 	if len(p) < 4 || binary.BigEndian.Uint16(p) != opRRQ {
 		return rrq{}, false
@@ -49,12 +53,16 @@ func parseRRQ(p []byte) (rrq, bool) {
 			}
 		case "tsize":
 			r.opts = append(r.opts, option{name, "0"})
+		case "timeout":
+			if n, err := strconv.Atoi(value); err == nil && n >= 1 && n <= 255 && value == strconv.Itoa(n) {
+				r.timeout = n
+			}
 		}
 	}
 	return r, true
 }
 
-// encode is the request as a datagram.
+// encode is the request as a datagram (what parseRRQ reads back unchanged).
 func (r rrq) encode() []byte {
 	b := binary.BigEndian.AppendUint16(nil, opRRQ)
 	b = append(append(b, r.name...), 0)
@@ -62,6 +70,10 @@ func (r rrq) encode() []byte {
 	for _, o := range r.opts {
 		b = append(append(b, o.name...), 0)
 		b = append(append(b, o.value...), 0)
+	}
+	if r.timeout > 0 {
+		b = append(append(b, "timeout\x00"...), strconv.Itoa(r.timeout)...)
+		b = append(b, 0)
 	}
 	return b
 }

@@ -6,15 +6,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"os"
+	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/pin/tftp/v3"
 
 	"github.com/switchboard-pbx/switchboard/internal/component"
 	"github.com/switchboard-pbx/switchboard/provision"
@@ -26,7 +24,8 @@ type Config struct {
 	Listen string `yaml:"listen"`
 	// Timeout is how long one round trip may take before a retransmission.
 	Timeout time.Duration `yaml:"timeout"`
-	// Retries is how many times a block is sent before the transfer is abandoned.
+	// Retries is how many times a block is sent again, after a timeout each,
+	// before the transfer is abandoned.
 	Retries int `yaml:"retries"`
 	// MaxBlockSize caps the blksize a client may negotiate (512-65464).
 	MaxBlockSize int `yaml:"max_block_size"`
@@ -76,15 +75,10 @@ type Server struct {
 	prov  *provision.Service
 	limit *provision.Throttle
 	conn  *filterConn
-	sizes sync.Map // transfer key -> sent, read by the hook
 	xfers *transfers
 	m     *metrics
-}
-
-// sent is what the hook needs of a transfer: its size and tenant.
-type sent struct {
-	bytes  int64
-	tenant string
+	// running counts the transfers of this run of Serve, which waits for them.
+	running sync.WaitGroup
 }
 
 var _ component.Component = (*Server)(nil)
@@ -101,20 +95,6 @@ func New(cfg Config, log *slog.Logger, prov *provision.Service, limit *provision
 		xfers: newTransfers(cfg.MaxTransfersPerSource, cfg.MaxTransfers)}, nil
 }
 
-// newLib is the library's server for one run of Serve (it cannot serve again once
-// shut down).
-func (s *Server) newLib() *tftp.Server {
-	srv := tftp.NewServer(s.read, nil)
-	srv.SetTimeout(s.cfg.Timeout)
-	srv.SetRetries(s.cfg.Retries)
-	// The filter hides the *net.UDPConn from the library, which then cannot learn
-	// the interface MTU: honour the client's blksize up to our cap instead.
-	srv.SetBlockSizeNegotiation(false)
-	srv.SetBlockSize(s.cfg.MaxBlockSize)
-	srv.SetHook(hook{s})
-	return srv
-}
-
 // Bind binds the UDP socket (once: it does nothing while bound).
 func (s *Server) Bind(context.Context) error {
 	if s.conn != nil {
@@ -124,13 +104,31 @@ func (s *Server) Bind(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("tftpd: %w", err)
 	}
-	s.conn = &filterConn{PacketConn: pc, s: s}
-	s.log.Info("listening", "addr", pc.LocalAddr().String())
+	uc, ok := pc.(*net.UDPConn)
+	if !ok {
+		pc.Close()
+		return fmt.Errorf("tftpd: %s is not a UDP socket", s.cfg.Listen)
+	}
+	c := &filterConn{conn: uc, s: s}
+	if la, ok := uc.LocalAddr().(*net.UDPAddr); ok {
+		if a := la.AddrPort().Addr().Unmap(); !a.IsUnspecified() {
+			c.bound = a
+		}
+	}
+	if err := enablePktinfo(uc); err != nil {
+		// Without it a wildcard socket answers from the address the kernel
+		// picks for the client, which may not be the one the client asked.
+		s.log.Warn("destination addresses unknown, replies leave from the kernel's choice", "err", err)
+	} else {
+		c.pktinfo = true
+	}
+	s.conn = c
+	s.log.Info("listening", "addr", uc.LocalAddr().String())
 	return nil
 }
 
 // Addr is the bound address (after Listen).
-func (s *Server) Addr() net.Addr { return s.conn.LocalAddr() }
+func (s *Server) Addr() net.Addr { return s.conn.conn.LocalAddr() }
 
 // Serve answers until ctx ends, then lets running transfers finish and closes the
 // socket. It listens first when there is no socket (Serve may run again: HA).
@@ -139,83 +137,31 @@ func (s *Server) Serve(ctx context.Context) error {
 		return err
 	}
 	conn := s.conn
-	defer func() { conn.Close(); s.conn = nil }()
-	srv := s.newLib()
+	defer func() { s.conn = nil }()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(conn) }()
+	go func() { errc <- conn.serve() }()
+	var err error
 	select {
 	case <-ctx.Done():
-		srv.Shutdown()
-		<-errc //nolint:errcheck // Serve's error after Shutdown is the shutdown itself
-		return nil
-	case err := <-errc:
+		conn.conn.Close()
+		<-errc //nolint:errcheck // the read loop's error after Close is the close itself
+	case err = <-errc:
+		conn.conn.Close()
+	}
+	s.running.Wait()
+	if err != nil {
 		return fmt.Errorf("tftpd: %w", err)
 	}
+	return nil
 }
 
 func transferKey(addr net.UDPAddr, file string) string {
-	return addr.IP.String() + "|" + fmt.Sprint(addr.Port) + "|" + file
-}
-
-// read is the library's read handler: it only ever sees filtered requests,
-// each admitted against the transfer caps by the filter; the slot is freed when
-// the transfer ends (done, failed or timed out).
-func (s *Server) read(filename string, rf io.ReaderFrom) error {
-	ot := rf.(tftp.OutgoingTransfer)
-	raddr := ot.RemoteAddr()
-	ip := raddr.IP.String()
-	key := transferKey(raddr, filename)
-	mode, release := s.xfers.start(ip, key)
-	defer release()
-	t, err := s.prov.Resolve(filename)
-	if err != nil {
-		if t.MAC != "" {
-			s.prov.SeeUnknown(t.Tenant, t.MAC, ip, "tftp", t.Name)
-		}
-		s.m.request(t.Tenant, resNotFound)
-		s.limit.Fail(ip, filename)
-		if errors.Is(err, provision.ErrBadPath) {
-			return errors.New("access violation")
-		}
-		return errors.New("file not found")
-	}
-	switch {
-	case needsAuth(t):
-		// The filter refused it already; the tenant's setting may have changed
-		// between the filter and here.
-		s.log.Warn("file needs authentication, refused", "src", ip, "file", printable(filename))
-		return errors.New(msgNeedsAuth)
-	case t.File != nil:
-		s.m.request(t.Tenant, resServed)
-		s.sizes.Store(key, sent{int64(t.File.Size), t.Tenant})
-		// The OACK carries the real size whatever tsize the client sent (the
-		// library would echo any value but 0).
-		ot.SetSize(sentSize(t.File.Body, mode))
-		_, err = rf.ReadFrom(bytes.NewReader(t.File.Body))
-	case t.Asset != nil:
-		f, oerr := os.Open(s.prov.AssetPath(t.Asset))
-		if oerr != nil {
-			s.log.Error("asset missing on disk", "file", t.Name, "err", oerr)
-			return errors.New("file not found")
-		}
-		defer f.Close()
-		s.m.request(t.Tenant, resServed)
-		s.sizes.Store(key, sent{t.Asset.Size, t.Tenant})
-		if mode == "netascii" {
-			// The converted size is unknown without reading the file: 0 makes
-			// the library leave tsize out of the OACK rather than guess.
-			ot.SetSize(0)
-		} else {
-			ot.SetSize(t.Asset.Size)
-		}
-		_, err = rf.ReadFrom(f)
-	}
-	return err
+	return addr.IP.String() + "|" + strconv.Itoa(addr.Port) + "|" + file
 }
 
 // sentSize is how many bytes body becomes on the wire: in netascii mode (the
-// filter hands the library the mode lower-cased) the library converts LF to
-// CR LF and CR to CR NUL.
+// mode lower-cased, as parseRRQ gives it) LF becomes CR LF and CR becomes
+// CR NUL (see netascii).
 func sentSize(body []byte, mode string) int64 {
 	n := int64(len(body))
 	if mode == "netascii" {
@@ -234,8 +180,8 @@ type transfers struct {
 	global    int
 	bySource  map[string]int
 	total     int
-	// pending are admitted requests whose transfer has not started yet (the
-	// library runs the read handler in a goroutine of its own), by transfer key:
+	// pending are admitted requests whose transfer has not started yet (each
+	// runs in a goroutine of its own), by transfer key:
 	// a retransmitted request starts a transfer of its own, so a key may have
 	// several.
 	pending map[string][]admission
@@ -251,8 +197,8 @@ type admission struct {
 }
 
 // pendingTTL is how long an admitted request may wait for its transfer to
-// start: the library starts it at once, unless it failed to (no socket), and
-// then the slot must come back.
+// start: it starts at once, unless its goroutine failed to, and then the slot
+// must come back.
 const pendingTTL = 5 * time.Second
 
 func newTransfers(perSource, global int) *transfers {
@@ -346,38 +292,6 @@ func (x *transfers) expire(now time.Time) {
 	}
 }
 
-type hook struct{ s *Server }
-
-func (h hook) log(st tftp.TransferStats, err error) {
-	// The library reports its own listener errors through the same hook, with
-	// no file: the socket closing at shutdown is not a failed transfer.
-	if err != nil && (st.Filename == "" || errors.Is(err, net.ErrClosed)) {
-		return
-	}
-	key := transferKey(net.UDPAddr{IP: st.RemoteAddr, Port: st.Tid}, st.Filename)
-	v, _ := h.s.sizes.LoadAndDelete(key)
-	x, _ := v.(sent)
-	tenant := x.tenant
-	if tenant == "" {
-		tenant = noTenant
-	}
-	args := []any{"src", st.RemoteAddr.String(), "file", printable(st.Filename), "bytes", x.bytes,
-		"took", st.Duration.Round(time.Microsecond).String(), "blksize", st.Opts["blksize"]}
-	if err != nil {
-		if v != nil {
-			// A transfer that started (not a refusal the read handler answered).
-			h.s.m.errors.WithLabelValues(tenant).Inc()
-		}
-		h.s.log.Info("tftp transfer failed", append(args, "result", err.Error())...)
-		return
-	}
-	h.s.m.bytes.WithLabelValues(tenant).Add(float64(x.bytes))
-	h.s.log.Info("tftp transfer", append(args, "result", "ok")...)
-}
-
-func (h hook) OnSuccess(st tftp.TransferStats)            { h.log(st, nil) }
-func (h hook) OnFailure(st tftp.TransferStats, err error) { h.log(st, err) }
-
 // TFTP opcodes and error codes (RFC 1350).
 const (
 	opRRQ   = 1
@@ -389,46 +303,70 @@ const (
 	errIllegal   = 4
 )
 
-// filterConn sits between the socket and the library and answers requests that
-// must never become transfers.
+// filterConn is the listening socket and the filter that answers requests
+// which must never become transfers.
 type filterConn struct {
-	net.PacketConn
-	s *Server
+	conn *net.UDPConn
+	s    *Server
+	// pktinfo: the kernel tells each datagram's destination address, which
+	// the answers (the filter's and the transfer's) leave from.
+	pktinfo bool
+	// bound is the socket's own address when it is not a wildcard: the
+	// source of every answer when pktinfo is off.
+	bound netip.Addr
 }
 
-func (c *filterConn) ReadFrom(p []byte) (int, net.Addr, error) {
+// serve reads requests until the socket is closed.
+func (c *filterConn) serve() error {
+	// RFC 2347: a request, options included, fits in 512 octets; a longer one
+	// is cut here and so lacks its terminating NULs.
+	buf := make([]byte, 4+512)
+	oob := make([]byte, oobSize)
 	for {
-		n, addr, err := c.PacketConn.ReadFrom(p)
+		n, oobn, _, from, err := c.conn.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
-			return n, addr, err
-		}
-		if reason, code, ok := c.check(p[:n], addr); !ok {
-			if code >= 0 {
-				c.reply(addr, uint16(code), reason) //nolint:gosec // G115: TFTP error codes 0-8
+			if errors.Is(err, net.ErrClosed) {
+				return nil
 			}
-			continue
+			return err
 		}
-		req, ok := parseRRQ(p[:n])
-		enc := req.encode()
-		if !ok || len(enc) > len(p) {
-			c.reply(addr, errIllegal, "illegal operation: malformed request")
-			continue
+		local, ifindex := c.bound, 0
+		if c.pktinfo {
+			if a, i := localOf(oob[:oobn]); a.IsValid() {
+				local, ifindex = a, i
+			}
 		}
-		if !c.admit(req, addr) {
-			continue
-		}
-		return copy(p, enc), addr, nil
+		c.handle(buf[:n], netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), local, ifindex)
 	}
+}
+
+// handle answers one datagram on the request port: an error, nothing, or a
+// transfer of its own (from local, the address the request was sent to).
+func (c *filterConn) handle(p []byte, from netip.AddrPort, local netip.Addr, ifindex int) {
+	addr := net.UDPAddrFromAddrPort(from)
+	reason, code, ok, t, rerr := c.filter(p, addr)
+	if !ok {
+		if code >= 0 {
+			c.reply(from, local, ifindex, uint16(code), reason) //nolint:gosec // G115: TFTP error codes 0-8
+		}
+		return
+	}
+	req, ok := parseRRQ(p)
+	if !ok {
+		c.reply(from, local, ifindex, errIllegal, "illegal operation: malformed request")
+		return
+	}
+	if !c.admit(req, addr) {
+		return
+	}
+	c.s.running.Add(1)
+	go c.s.transfer(req, addr, from, local, t, rerr)
 }
 
 // admit takes a transfer slot for a request that passed check; a source (or
 // everyone) at the cap is not answered at all: an answer would be what a
 // spoofed flood wants, and a real client retransmits its request.
-func (c *filterConn) admit(req rrq, addr net.Addr) bool {
-	ua, ok := addr.(*net.UDPAddr)
-	if !ok {
-		return true
-	}
+func (c *filterConn) admit(req rrq, ua *net.UDPAddr) bool {
 	src := ua.IP.String()
 	ok, logSrc, logAll := c.s.xfers.admit(src, transferKey(*ua, req.name), req.mode, time.Now())
 	switch {
@@ -440,17 +378,30 @@ func (c *filterConn) admit(req rrq, addr net.Addr) bool {
 	return ok
 }
 
-func (c *filterConn) reply(addr net.Addr, code uint16, msg string) {
+// reply answers on the request port, from the address the request was sent to.
+func (c *filterConn) reply(to netip.AddrPort, local netip.Addr, ifindex int, code uint16, msg string) {
+	c.conn.WriteMsgUDPAddrPort(errorPacket(code, msg), srcOOB(local, ifindex), to) //nolint:errcheck // best effort, like any UDP answer
+}
+
+// errorPacket is an ERROR datagram.
+func errorPacket(code uint16, msg string) []byte {
 	b := make([]byte, 4, 5+len(msg))
 	binary.BigEndian.PutUint16(b, opError)
 	binary.BigEndian.PutUint16(b[2:], code)
-	b = append(append(b, msg...), 0)
-	c.WriteTo(b, addr) //nolint:errcheck // best effort, like any UDP answer
+	return append(append(b, msg...), 0)
 }
 
-// check decides whether a datagram on the request port may reach the library:
-// ok, or the reason and the error code to answer (-1: drop silently).
+// check is filter without the resolved target.
 func (c *filterConn) check(p []byte, addr net.Addr) (string, int, bool) {
+	reason, code, ok, _, _ := c.filter(p, addr)
+	return reason, code, ok
+}
+
+// filter decides whether a datagram on the request port may start a transfer:
+// ok with what the name resolved to (the target and provision's error, for the
+// transfer to answer), or the reason and the error code to answer (-1: drop
+// silently).
+func (c *filterConn) filter(p []byte, addr net.Addr) (string, int, bool, provision.Target, error) {
 	src := addr.String()
 	if ua, ok := addr.(*net.UDPAddr); ok {
 		src = ua.IP.String()
@@ -460,7 +411,7 @@ func (c *filterConn) check(p []byte, addr net.Addr) (string, int, bool) {
 	if len(p) < 4 {
 		log.Info("malformed request", "src", src, "bytes", len(p))
 		m.request("", resMalformed)
-		return "illegal operation", errIllegal, false
+		return "illegal operation", errIllegal, false, provision.Target{}, nil
 	}
 	op := binary.BigEndian.Uint16(p)
 	switch op {
@@ -468,28 +419,28 @@ func (c *filterConn) check(p []byte, addr net.Addr) (string, int, bool) {
 		name, _, _ := strings.Cut(string(p[2:]), "\x00")
 		log.Warn("write request refused", "src", src, "file", printable(name))
 		m.request("", resDenied)
-		return "access violation: this server is read-only", errAccess, false
+		return "access violation: this server is read-only", errAccess, false, provision.Target{}, nil
 	case opRRQ:
 	default:
 		// DATA/ACK/ERROR belong to transfers, which have their own ports.
-		return "", -1, false
+		return "", -1, false, provision.Target{}, nil
 	}
 	fields := strings.Split(string(p[2:]), "\x00")
 	if len(fields) < 3 || fields[len(fields)-1] != "" || fields[0] == "" {
 		log.Info("malformed request", "src", src, "bytes", len(p))
 		m.request("", resMalformed)
-		return "illegal operation: malformed request", errIllegal, false
+		return "illegal operation: malformed request", errIllegal, false, provision.Target{}, nil
 	}
 	name, mode := fields[0], strings.ToLower(fields[1])
 	if mode != "octet" && mode != "netascii" {
 		log.Info("unsupported mode", "src", src, "mode", printable(mode))
 		m.request("", resMalformed)
-		return "illegal operation: mode must be octet or netascii", errIllegal, false
+		return "illegal operation: mode must be octet or netascii", errIllegal, false, provision.Target{}, nil
 	}
 	if len(fields)%2 != 1 {
 		log.Info("malformed options", "src", src)
 		m.request("", resMalformed)
-		return "illegal operation: malformed options", errIllegal, false
+		return "illegal operation: malformed options", errIllegal, false, provision.Target{}, nil
 	}
 	// Only answers for names that are not files are throttled: a source that
 	// probed too much (or shares its address with one that did) still gets
@@ -500,34 +451,34 @@ func (c *filterConn) check(p []byte, addr net.Addr) (string, int, bool) {
 		if throttled {
 			m.throttled.Inc()
 			m.request("", resThrottled)
-			return slowDown, errUndefined, false
+			return slowDown, errUndefined, false, provision.Target{}, nil
 		}
 		log.Warn("access violation", "src", src, "file", printable(name))
 		m.request("", resDenied)
 		c.s.limit.Fail(src, name)
-		return "access violation", errAccess, false
+		return "access violation", errAccess, false, provision.Target{}, nil
 	}
 	// Names provision refuses as paths (a percent sign, an empty segment, a
-	// control character) are access violations too. They are answered here
-	// because the library sends every read-handler error as code 1.
+	// control character) are access violations too, answered here before a
+	// transfer socket is opened for them.
 	t, err := c.s.prov.Resolve(name)
 	if err != nil && throttled {
 		m.throttled.Inc()
 		m.request("", resThrottled)
-		return slowDown, errUndefined, false
+		return slowDown, errUndefined, false, provision.Target{}, nil
 	}
 	if errors.Is(err, provision.ErrBadPath) {
 		log.Warn("access violation", "src", src, "file", printable(name))
 		m.request(t.Tenant, resDenied)
 		c.s.limit.Fail(src, name)
-		return "access violation", errAccess, false
+		return "access violation", errAccess, false, provision.Target{}, nil
 	}
 	if needsAuth(t) {
 		log.Warn("file needs authentication, refused", "src", src, "file", printable(name))
 		m.request(t.Tenant, resDenied)
-		return msgNeedsAuth, errAccess, false
+		return msgNeedsAuth, errAccess, false, provision.Target{}, nil
 	}
-	return "", 0, true
+	return "", 0, true, t, err
 }
 
 // msgNeedsAuth is the TFTP answer for a file the tenant serves only to requests

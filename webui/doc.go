@@ -1,16 +1,17 @@
 // Package webui is the web admin console served at / on the HTTPS listener.
 //
-// It is a single-page application in plain JavaScript modules (no build step,
-// no third-party code) embedded in the binary. It holds no logic of its own:
+// It is a single-page application in plain JavaScript modules (no build step
+// outside the Go toolchain, no third-party code in the page) embedded in the
+// binary. It holds no logic of its own:
 // every read and write goes through the admin REST API under /api/v1 with the
 // same bearer tokens, roles, validation and audit rows as the CLI, so the
 // console can never do what the API would refuse. Pages insert data as text,
 // never as HTML, and a strict Content-Security-Policy forbids inline and
-// foreign scripts (modules are loaded from /ui/ only).
+// foreign scripts (scripts are loaded from /ui/ only).
 //
 // # Layout
 //
-//	static/index.html       the page: loads app.js as a module
+//	static/index.html       the page: loads core/api.js, then console.js
 //	static/app.js           entry point
 //	static/core/            the framework, imported by panels through core/kit.js:
 //	  i18n.js               t(key, args), the language, number/date formats
@@ -24,26 +25,33 @@
 //	static/panels/NAME.js   one panel per file (shared helpers in panels/shared/)
 //	static/i18n/NAME.json   the panel's strings: {"it": {...}, "en": {...}}
 //
-// The server lists every static/panels/*.js in /ui/manifest.json with the
-// message catalog merged from static/i18n/*.json, so adding a panel touches no
-// other file. It also reads each panel's path from the start of its
-// register() call (id and path first, as below) and maps it to the module:
-// the console imports the panel of the page asked for first, shows that page,
-// then imports the others for the menu.
+// The server writes three more files at start: catalog.js, the message
+// catalog merged from static/i18n/*.json (each language one JSON text, parsed
+// when chosen); panels.js, an import of every static/panels/*.js, so adding a
+// panel touches no other file; and console.js, app.js bundled with all it
+// imports (esbuild's Go API, minified) except core/api.js.
 //
 // # Loading
 //
+// The page loads two scripts: core/api.js, which asks for a returning user's
+// session (me, status, tenants) as soon as it runs, and console.js, the rest
+// of the console, which imports api.js from the same URL (one instance of
+// it). So a first page costs the page, its style sheet, those two scripts
+// (fetched in parallel), the session's calls (in flight while console.js is
+// fetched and compiled) and the page's own calls: no module waterfall, no
+// catalog request, no panel import before the page. The first page also
+// avoids what a fresh page pays dearly for: no Intl.NumberFormat (whole
+// numbers are grouped by i18n.js, as Intl does; a test compares them in
+// Chromium) and no collator.
+//
 // Every file is served under a URL carrying the build's version (?v=<hash of
-// all files>, added to the scripts' references by the server) and is then
-// cached for good; the page itself is revalidated. A browser told to ignore
-// the appliance's self-signed certificate caches nothing, so the first page
-// is also kept fast without the cache: the page lists the core modules and the
-// manifest as preloads (fetched at once, in parallel, over one HTTP/2
-// connection, instead of one import level at a time), only the page's own
-// panel is loaded before it is shown (the other panels, for the menu, right
-// after), the files go out gzip-compressed (compressed once at start), and
-// the session's first API calls go out alongside the manifest. bench/console measures
-// the devices page's first page in Chromium.
+// all files>, added to the references by the server) and is then cached for
+// good; the page itself is revalidated. The files go out gzip-compressed
+// (compressed once at start). The source modules are served one by one too,
+// readable, under the same versioned URLs. A browser told to ignore the
+// appliance's self-signed certificate caches nothing, which is why the cold
+// load is what bench/console measures: the devices page's first page in
+// Chromium, from about:blank, by the page's own clock.
 //
 // # Adding a panel
 //

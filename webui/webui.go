@@ -13,9 +13,12 @@ import (
 	"net/http"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	esbuild "github.com/evanw/esbuild/pkg/api"
 
 	"github.com/switchboard-pbx/switchboard/internal/component"
 )
@@ -48,19 +51,6 @@ type UI struct {
 	// cached for good, since a different build has a different version, and a
 	// reload costs one request (the page) instead of one per module.
 	version string
-}
-
-// Manifest is what the console loads first: the panel modules to import, which
-// module serves which first route segment, and the message catalog, merged
-// from static/i18n/*.json.
-type Manifest struct {
-	Languages []string `json:"languages"`
-	Panels    []string `json:"panels"`
-	// Routes maps a route's first segment ("devices", "" for the start page)
-	// to the panel module serving it: the console imports that one first and
-	// shows the page, then the others (for the menu).
-	Routes   map[string]string              `json:"routes"`
-	Messages map[string]map[string]*Message `json:"messages"`
 }
 
 // Message is one catalog entry: a text, or plural forms chosen by the count
@@ -213,7 +203,19 @@ func checkMessage(m, ref *Message) error {
 	return nil
 }
 
-// New loads the embedded files, checks the catalog and builds the manifest.
+// Files the server writes into the console's tree (a static file of the same
+// name is refused): the merged catalog, an import of every panel, and the
+// bundle of app.js with all it imports, the one script the page loads.
+const (
+	catalogJS = "catalog.js"
+	panelsJS  = "panels.js"
+	bundleJS  = "console.js"
+	// earlyJS is loaded by the page on its own, ahead of the bundle, which
+	// imports it from the same URL (one instance): it asks for the session.
+	earlyJS = "core/api.js"
+)
+
+// New loads the embedded files, checks the catalog and bundles the scripts.
 func New() (*UI, error) {
 	u := &UI{assets: map[string]asset{}, started: time.Now().UTC().Truncate(time.Second)}
 	files := map[string][]byte{}
@@ -227,10 +229,13 @@ func New() (*UI, error) {
 			return err
 		}
 		rel := strings.TrimPrefix(p, "static/")
+		if rel == catalogJS || rel == panelsJS || rel == bundleJS {
+			return fmt.Errorf("%s is written by the server: rename the file", p)
+		}
 		files[rel] = b
 		names = append(names, rel)
 		if strings.HasPrefix(rel, "panels/") && strings.HasSuffix(rel, ".js") && !strings.Contains(strings.TrimPrefix(rel, "panels/"), "/") {
-			panels = append(panels, "/ui/"+rel)
+			panels = append(panels, rel)
 		}
 		return nil
 	})
@@ -240,13 +245,6 @@ func New() (*UI, error) {
 	if _, ok := files["index.html"]; !ok {
 		return nil, fmt.Errorf("webui: index.html is not embedded")
 	}
-	sort.Strings(names)
-	all := sha256.New()
-	for _, n := range names {
-		fmt.Fprintf(all, "%s %d\n", n, len(files[n]))
-		all.Write(files[n])
-	}
-	u.version = hex.EncodeToString(all.Sum(nil)[:8])
 	sub, err := fs.Sub(static, "static/i18n")
 	if err != nil {
 		return nil, fmt.Errorf("webui: %w", err)
@@ -255,66 +253,132 @@ func New() (*UI, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webui: message catalog: %w", err)
 	}
+	if files[catalogJS], err = catalogModule(msgs); err != nil {
+		return nil, fmt.Errorf("webui: message catalog: %w", err)
+	}
 	sort.Strings(panels)
-	routes := map[string]string{}
-	for i := range panels {
-		panels[i] += "?v=" + u.version
-		src := files[strings.TrimPrefix(strings.TrimSuffix(panels[i], "?v="+u.version), "/ui/")]
-		m := panelRE.FindSubmatch(src)
-		if m == nil {
-			return nil, fmt.Errorf("webui: %s: no register({ id: \"...\", path: \"...\" at the start of a line", panels[i])
-		}
-		if _, dup := routes[string(m[1])]; dup {
-			return nil, fmt.Errorf("webui: %s: path %q is served by another panel too", panels[i], m[1])
-		}
-		routes[string(m[1])] = panels[i]
+	var pm bytes.Buffer
+	pm.WriteString("// Every panel of the console (written by the server from static/panels/*.js).\n")
+	for _, p := range panels {
+		fmt.Fprintf(&pm, "import \"./%s\";\n", p)
 	}
-	man, err := json.Marshal(Manifest{Languages: Languages, Panels: panels, Routes: routes, Messages: msgs})
-	if err != nil {
-		return nil, fmt.Errorf("webui: manifest: %w", err)
+	files[panelsJS] = pm.Bytes()
+	names = append(names, catalogJS, panelsJS)
+	if files[bundleJS], err = bundle(files, "app.js", earlyJS); err != nil {
+		return nil, fmt.Errorf("webui: %w", err)
 	}
-	if err := u.add("/manifest.json", man); err != nil {
-		return nil, err
+	names = append(names, bundleJS)
+	sort.Strings(names)
+	all := sha256.New()
+	for _, n := range names {
+		fmt.Fprintf(all, "%s %d\n", n, len(files[n]))
+		all.Write(files[n])
 	}
-	var modules []string
+	u.version = hex.EncodeToString(all.Sum(nil)[:8])
 	for _, n := range names {
 		if strings.HasPrefix(n, "i18n/") {
-			continue // served merged, in the manifest
+			continue // in catalog.js, merged
 		}
-		// The page's own modules and the panels' shared ones; the panels
-		// themselves are imported when their page or the menu needs them.
-		if strings.HasSuffix(n, ".js") && n != "app.js" && (strings.HasPrefix(n, "core/") || strings.HasPrefix(n, "panels/shared/")) {
-			modules = append(modules, n)
-		}
-	}
-	for _, n := range names {
-		if strings.HasPrefix(n, "i18n/") {
-			continue
-		}
-		b := u.versioned(n, files[n])
-		if n == "index.html" {
-			b = u.preloads(b, modules)
-		}
-		if err := u.add("/"+n, b); err != nil {
+		if err := u.add("/"+n, u.versioned(n, files[n])); err != nil {
 			return nil, err
 		}
 	}
 	return u, nil
 }
 
-// preloads lists in the page the modules and the manifest the console loads
-// before its first page, so that the browser asks for them all at once, in
-// parallel, while it parses the page, instead of finding them one import
-// level at a time: a browser that does not cache (one told to ignore the
-// appliance's self-signed certificate) pays each level as a round trip on
-// every load.
-func (u *UI) preloads(page []byte, modules []string) []byte {
-	var b strings.Builder
-	fmt.Fprintf(&b, "<link rel=\"preload\" href=\"/ui/manifest.json?v=%s\" as=\"fetch\" crossorigin>\n", u.version)
-	for _, m := range modules {
-		fmt.Fprintf(&b, "<link rel=\"modulepreload\" href=\"/ui/%s?v=%s\">\n", m, u.version)
+// catalogModule writes the merged catalog as a module: for each language its
+// messages as one JSON text, which the console parses when the language is
+// first chosen (a browser reads JSON.parse of a string faster than the same
+// data as an object literal, and a page in Italian never reads the English).
+func catalogModule(msgs map[string]map[string]*Message) ([]byte, error) {
+	langs, err := json.Marshal(Languages)
+	if err != nil {
+		return nil, err
 	}
-	return bytes.Replace(page, []byte("</head>"), []byte(b.String()+"</head>"), 1)
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "// The message catalog (merged by the server from static/i18n/*.json).\n"+
+		"export const languages = %s;\nexport const messages = {\n", langs)
+	for _, l := range Languages {
+		raw, err := json.Marshal(msgs[l])
+		if err != nil {
+			return nil, err
+		}
+		text, err := json.Marshal(string(raw))
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(&b, "  %q: %s,\n", l, text)
+	}
+	b.WriteString("};\n")
+	return b.Bytes(), nil
+}
+
+// bundle joins entry and every module it imports from files (relative
+// imports only) into one minified module, except the external ones, which it
+// imports by their path relative to the bundle (served beside it). The page then costs one script
+// request and one compile instead of a request per module: a browser that
+// caches nothing (one told to accept the appliance's self-signed
+// certificate) would otherwise fetch and instantiate some twenty modules on
+// every load.
+func bundle(files map[string][]byte, entry string, external ...string) ([]byte, error) {
+	const ns = "console"
+	embedded := esbuild.Plugin{Name: "embedded", Setup: func(b esbuild.PluginBuild) {
+		b.OnResolve(esbuild.OnResolveOptions{Filter: `.*`}, func(a esbuild.OnResolveArgs) (esbuild.OnResolveResult, error) {
+			p := a.Path
+			if a.Kind != esbuild.ResolveEntryPoint {
+				if !strings.HasPrefix(p, "./") && !strings.HasPrefix(p, "../") {
+					return esbuild.OnResolveResult{}, fmt.Errorf("%q is not one of the console's files (relative imports only)", p)
+				}
+				p = path.Join(path.Dir(a.Importer), p)
+			}
+			p = strings.TrimPrefix(path.Clean("/"+p), "/")
+			if _, ok := files[p]; !ok || !strings.HasSuffix(p, ".js") {
+				return esbuild.OnResolveResult{}, fmt.Errorf("%q: no such script", p)
+			}
+			if slices.Contains(external, p) && a.Kind != esbuild.ResolveEntryPoint {
+				return esbuild.OnResolveResult{Path: "./" + p, External: true}, nil
+			}
+			return esbuild.OnResolveResult{Path: p, Namespace: ns}, nil
+		})
+		b.OnLoad(esbuild.OnLoadOptions{Filter: `.*`, Namespace: ns}, func(a esbuild.OnLoadArgs) (esbuild.OnLoadResult, error) {
+			src := string(files[a.Path])
+			return esbuild.OnLoadResult{Contents: &src, Loader: esbuild.LoaderJS}, nil
+		})
+	}}
+	res := esbuild.Build(esbuild.BuildOptions{
+		EntryPoints:       []string{entry},
+		Bundle:            true,
+		Format:            esbuild.FormatESModule,
+		Target:            esbuild.ESNext, // the syntax the modules are written in, unchanged
+		MinifyWhitespace:  true,
+		MinifySyntax:      true,
+		MinifyIdentifiers: true,
+		Charset:           esbuild.CharsetUTF8,
+		LegalComments:     esbuild.LegalCommentsNone,
+		// When the script starts running (compiled; bench/console's timeline).
+		Banner:   map[string]string{"js": `performance.mark("sb:script");`},
+		LogLevel: esbuild.LogLevelSilent,
+		Outfile:  bundleJS,
+		Write:    false,
+		Plugins:  []esbuild.Plugin{embedded},
+	})
+	if len(res.Errors) > 0 {
+		var msgs []string
+		for _, m := range res.Errors {
+			where := ""
+			if m.Location != nil {
+				where = fmt.Sprintf("%s:%d:%d: ", m.Location.File, m.Location.Line, m.Location.Column)
+			}
+			msgs = append(msgs, where+m.Text)
+		}
+		return nil, fmt.Errorf("bundle: %s", strings.Join(msgs, "; "))
+	}
+	for _, f := range res.OutputFiles {
+		if strings.HasSuffix(f.Path, ".js") {
+			return f.Contents, nil
+		}
+	}
+	return nil, fmt.Errorf("bundle: no output")
 }
 
 func (u *UI) add(name string, b []byte) error {
@@ -352,14 +416,11 @@ func acceptsGzip(r *http.Request) bool {
 	return false
 }
 
-// panelRE finds a panel's route: every panel file starts its register() call
-// with its id and path ("register({\n  id: "devices", path: "devices", ...").
-var panelRE = regexp.MustCompile(`(?m)^register\(\{\s*id:\s*"[^"]+",\s*path:\s*"([^"]*)"`)
-
 var (
 	// moduleRefRE finds the relative module specifiers of import and export
-	// statements ("from "../core/kit.js"").
-	moduleRefRE = regexp.MustCompile(`(\bfrom\s+")(\.{1,2}/[^"?]+\.js)(")`)
+	// statements ("from "../core/kit.js"", "import "./panels.js"", and the
+	// bundle's minified from"./core/api.js").
+	moduleRefRE = regexp.MustCompile(`(\b(?:from|import)\s*")(\.{1,2}/[^"?]+\.js)(")`)
 	// pageRefRE finds the page's and the shell's references to /ui/ files.
 	pageRefRE = regexp.MustCompile(`("/ui/[^"?]+\.(?:js|css|json|svg))(")`)
 )

@@ -30,10 +30,10 @@ func TestServe(t *testing.T) {
 		return w
 	}
 	w := do("GET", "/")
-	if w.Code != 200 || !strings.Contains(w.Body.String(), `<script type="module" src="/ui/app.js?v=`+u.version+`"`) || w.Header().Get("Content-Security-Policy") != csp {
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `<script type="module" src="/ui/console.js?v=`+u.version+`"`) || w.Header().Get("Content-Security-Policy") != csp {
 		t.Fatalf("/: %d %v", w.Code, w.Header())
 	}
-	for _, p := range []string{"/ui/app.js", "/ui/app.css", "/ui/core/shell.js", "/ui/panels/devices.js", "/ui/manifest.json", "/favicon.ico"} {
+	for _, p := range []string{"/ui/console.js", "/ui/app.js", "/ui/app.css", "/ui/core/shell.js", "/ui/panels/devices.js", "/ui/catalog.js", "/ui/panels.js", "/favicon.ico"} {
 		w := do("GET", p)
 		if w.Code != 200 || w.Body.Len() == 0 || w.Header().Get("X-Content-Type-Options") != "nosniff" {
 			t.Errorf("%s: %d", p, w.Code)
@@ -45,11 +45,13 @@ func TestServe(t *testing.T) {
 			t.Errorf("HEAD %s: %d, %d bytes", p, hd.Code, hd.Body.Len())
 		}
 	}
-	if ct := do("GET", "/ui/core/shell.js").Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/javascript") {
-		t.Errorf("module content type %q: browsers refuse modules not served as JavaScript", ct)
+	for _, p := range []string{"/ui/console.js", "/ui/core/shell.js", "/ui/catalog.js"} {
+		if ct := do("GET", p).Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/javascript") {
+			t.Errorf("%s: content type %q: browsers refuse modules not served as JavaScript", p, ct)
+		}
 	}
 	// The catalog files are served merged, not one by one.
-	for _, p := range []string{"/ui/", "/ui/../doc.go", "/static/app.js", "/ui/index.html/", "/x", "/ui/i18n/core.json"} {
+	for _, p := range []string{"/ui/", "/ui/../doc.go", "/static/app.js", "/ui/index.html/", "/x", "/ui/i18n/core.json", "/ui/manifest.json"} {
 		if w := do("GET", p); w.Code != 404 {
 			t.Errorf("%s: %d", p, w.Code)
 		}
@@ -57,52 +59,85 @@ func TestServe(t *testing.T) {
 	if w := do("DELETE", "/"); w.Code != 405 || w.Header().Get("Allow") == "" {
 		t.Errorf("DELETE: %d", w.Code)
 	}
-	var man Manifest
-	if err := json.Unmarshal(do("GET", "/ui/manifest.json").Body.Bytes(), &man); err != nil {
-		t.Fatal(err)
+	// The merged catalog, every language with the same keys, each as one
+	// JSON text.
+	cjs := do("GET", "/ui/catalog.js").Body.String()
+	m := regexp.MustCompile(`(?m)^export const languages = (.*);$`).FindStringSubmatch(cjs)
+	var langs []string
+	if m == nil || json.Unmarshal([]byte(m[1]), &langs) != nil || strings.Join(langs, ",") != strings.Join(Languages, ",") {
+		t.Fatalf("catalog.js: %s", cjs)
 	}
-	if len(man.Panels) < 10 || man.Panels[0] != "/ui/panels/accounts.js?v="+u.version || len(man.Messages["it"]) != len(man.Messages["en"]) {
-		t.Errorf("manifest: %d panels (%v), %d/%d messages", len(man.Panels), man.Panels, len(man.Messages["it"]), len(man.Messages["en"]))
-	}
-	// Each first route segment to its panel's module, every panel once.
-	if man.Routes["devices"] != "/ui/panels/devices.js?v="+u.version || man.Routes[""] != "/ui/panels/overview.js?v="+u.version || len(man.Routes) != len(man.Panels) {
-		t.Errorf("manifest routes: %v", man.Routes)
-	}
-	for _, p := range man.Panels {
-		if strings.Contains(p, "/shared/") {
-			t.Errorf("a shared module is listed as a panel: %s", p)
+	msgs := map[string]map[string]*Message{}
+	for _, l := range Languages {
+		m := regexp.MustCompile(`(?m)^  "` + l + `": (".*"),$`).FindStringSubmatch(cjs)
+		var raw string
+		if m == nil || json.Unmarshal([]byte(m[1]), &raw) != nil {
+			t.Fatalf("catalog.js has no %s messages", l)
 		}
+		var one map[string]*Message
+		if err := json.Unmarshal([]byte(raw), &one); err != nil {
+			t.Fatalf("catalog.js %s: %v", l, err)
+		}
+		msgs[l] = one
+	}
+	if len(msgs["it"]) < 100 || len(msgs["it"]) != len(msgs["en"]) || msgs["it"]["devices.nav"] == nil || msgs["it"]["devices.nav"].Text != "Lista dei dispositivi" {
+		t.Errorf("catalog.js: %d/%d messages", len(msgs["it"]), len(msgs["en"]))
+	}
+	// panels.js imports every panel (not the shared modules), and the bundle
+	// holds every one of them: the page needs no other script.
+	var panels []string
+	for name := range jsFiles(t) {
+		if rel := strings.TrimPrefix(name, "static/panels/"); rel != name && !strings.Contains(rel, "/") {
+			panels = append(panels, rel)
+		}
+	}
+	pjs := do("GET", "/ui/panels.js").Body.String()
+	bundle := do("GET", "/ui/console.js").Body.String()
+	if len(panels) < 10 || strings.Count(pjs, "import ") != len(panels) || strings.Contains(pjs, "/shared/") {
+		t.Errorf("panels.js for %d panels: %s", len(panels), pjs)
+	}
+	idRE := regexp.MustCompile(`(?m)^register\(\{\s*id:\s*("[^"]+")`)
+	for _, p := range panels {
+		if !strings.Contains(pjs, `import "./panels/`+p+`?v=`+u.version+`";`) {
+			t.Errorf("panels.js lacks %s", p)
+		}
+		id := idRE.FindStringSubmatch(string(jsFiles(t)["static/panels/"+p]))
+		if id == nil || !strings.Contains(bundle, "id:"+id[1]) {
+			t.Errorf("the bundle lacks the panel %s (%v)", p, id)
+		}
+	}
+	// It imports one module, api.js, which the page loads ahead of it (the
+	// session is asked for while the bundle is fetched): under the same URL,
+	// so that both get the one instance.
+	apiRE := regexp.MustCompile(`import\{[^}]*\}from"\./core/api\.js\?v=` + u.version + `"`)
+	if n := len(apiRE.FindAllString(bundle, -1)); n == 0 {
+		t.Errorf("the bundle does not import api.js")
+	}
+	if rest := apiRE.ReplaceAllString(bundle, ""); regexp.MustCompile(`(?:^|[;}\n])\s*import\s*["{*]|\}\s*from\s*"|\bimport\(`).MatchString(rest) ||
+		!strings.Contains(rest, "JSON.parse(") || !strings.Contains(rest, "Lista dei dispositivi") || strings.Contains(rest, `getItem("sb.token")`) {
+		t.Errorf("the bundle imports another module, holds api.js or lacks the catalog (%d bytes)", len(bundle))
+	}
+	// The page loads those two scripts, its style sheet and its icon: no preloads.
+	page := do("GET", "/").Body.String()
+	if n := strings.Count(page, `"/ui/`); n != 4 || strings.Contains(page, "preload") ||
+		!strings.Contains(page, `<script type="module" async src="/ui/core/api.js?v=`+u.version+`"></script>`) {
+		t.Errorf("the page names %d files: %s", n, page)
 	}
 	// This build's files under their versioned URL are cached for good; the
 	// page, unversioned and stale URLs are revalidated.
-	if cc := do("GET", "/ui/core/shell.js?v="+u.version).Header().Get("Cache-Control"); !strings.Contains(cc, "immutable") {
-		t.Errorf("versioned module: Cache-Control %q", cc)
+	for _, p := range []string{"/ui/console.js?v=" + u.version, "/ui/core/shell.js?v=" + u.version} {
+		if cc := do("GET", p).Header().Get("Cache-Control"); !strings.Contains(cc, "immutable") {
+			t.Errorf("%s: Cache-Control %q", p, cc)
+		}
 	}
-	for _, p := range []string{"/", "/ui/core/shell.js", "/ui/core/shell.js?v=0000"} {
+	for _, p := range []string{"/", "/ui/core/shell.js", "/ui/console.js?v=0000"} {
 		if cc := do("GET", p).Header().Get("Cache-Control"); cc != "no-cache" {
 			t.Errorf("%s: Cache-Control %q", p, cc)
 		}
 	}
-	// The page names every module and the manifest up front (fetched in
-	// parallel while it is parsed), under their versioned URLs.
-	page := do("GET", "/").Body.String()
-	for _, ref := range []string{
-		`<link rel="modulepreload" href="/ui/core/shell.js?v=` + u.version + `">`,
-		`<link rel="modulepreload" href="/ui/panels/shared/catalog.js?v=` + u.version + `">`,
-		`<link rel="preload" href="/ui/manifest.json?v=` + u.version + `" as="fetch" crossorigin>`,
-	} {
-		if !strings.Contains(page, ref) {
-			t.Errorf("the page lacks %s", ref)
-		}
-	}
-	// Panels are not: the page's own is imported first, the others after it is shown.
-	if strings.Contains(page, `modulepreload" href="/ui/app.js`) || strings.Contains(page, `modulepreload" href="/ui/panels/devices.js`) ||
-		strings.Index(page, "modulepreload") > strings.Index(page, "</head>") {
-		t.Errorf("preloads: %s", page)
-	}
 	// gzip for clients that take it, the same bytes once inflated, under a
 	// validator of its own; plain bytes for the others.
-	for _, p := range []string{"/", "/ui/manifest.json?v=" + u.version, "/ui/core/shell.js?v=" + u.version, "/ui/app.css"} {
+	for _, p := range []string{"/", "/ui/console.js?v=" + u.version, "/ui/core/shell.js?v=" + u.version, "/ui/app.css"} {
 		plain := do("GET", p)
 		z := do("GET", p, "Accept-Encoding", "br, gzip, deflate")
 		if plain.Header().Get("Content-Encoding") != "" || z.Header().Get("Content-Encoding") != "gzip" || !strings.Contains(z.Header().Get("Vary"), "Accept-Encoding") {
@@ -127,18 +162,49 @@ func TestServe(t *testing.T) {
 			t.Errorf("%s: gzip sent to a client refusing it", p)
 		}
 	}
-	// Every module reference carries the version, so no module is fetched
+	// The modules are also served one by one (app.js runs unbundled too):
+	// every module reference carries the version, so no module is fetched
 	// twice under two names (which would make two instances of it).
-	shell := do("GET", "/ui/core/shell.js").Body.String()
-	for _, ref := range []string{`from "./i18n.js?v=` + u.version + `"`, `fetch("/ui/manifest.json?v=` + u.version + `")`} {
-		if !strings.Contains(shell, ref) {
-			t.Errorf("shell.js lacks %s", ref)
+	app := do("GET", "/ui/app.js").Body.String()
+	for _, ref := range []string{`from "./core/shell.js?v=` + u.version + `"`, `from "./catalog.js?v=` + u.version + `"`, `import "./panels.js?v=` + u.version + `"`} {
+		if !strings.Contains(app, ref) {
+			t.Errorf("app.js lacks %s", ref)
 		}
 	}
 	for name, src := range jsFiles(t) {
 		served := do("GET", "/ui/"+strings.TrimPrefix(name, "static/")).Body.String()
 		if n := len(moduleRefRE.FindAllString(src, -1)); n != strings.Count(served, "?v="+u.version+`"`)-strings.Count(src, `"/ui/`) {
 			t.Errorf("%s: %d module references, %d versioned", name, n, strings.Count(served, "?v="+u.version))
+		}
+	}
+}
+
+// TestBundle: the bundler takes the console's own files only, and says which
+// import it could not follow.
+func TestBundle(t *testing.T) {
+	files := map[string][]byte{
+		"app.js":     []byte(`import { f } from "./lib/f.js"; import "./side.js"; console.log(f(2));`),
+		"lib/f.js":   []byte(`import { two } from "../two.js"; export function f(x) { return x * two; }`),
+		"two.js":     []byte(`export const two = 2;`),
+		"side.js":    []byte(`globalThis.sideEffect = "kept";`),
+		"bare.js":    []byte(`import x from "lodash"; console.log(x);`),
+		"missing.js": []byte(`import { y } from "./nope.js"; console.log(y);`),
+		"outside.js": []byte(`import { y } from "../../etc/passwd.js"; console.log(y);`),
+		"broken.js":  []byte(`export function (`),
+		"dynamic.js": []byte(`import("./two.js").then(console.log);`),
+		"notjs.js":   []byte(`import s from "./style.css"; console.log(s);`),
+		"style.css":  []byte(`body {}`),
+	}
+	out, err := bundle(files, "app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := string(out); strings.Contains(s, "import") || !strings.Contains(s, "sideEffect") || !strings.Contains(s, "console.log") {
+		t.Errorf("bundle: %s", s)
+	}
+	for entry, want := range map[string]string{"bare.js": "lodash", "missing.js": "nope.js", "outside.js": "passwd.js", "broken.js": "broken.js:1", "notjs.js": "style.css"} {
+		if _, err := bundle(files, entry); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error naming %q", entry, err, want)
 		}
 	}
 }

@@ -19,9 +19,13 @@
 //
 // api_ms is the daemon's share: the median time of the page's API call
 // (GET .../devices?limit=50) asked without a browser. With CONSOLEBENCH_MARKS
-// set, each load's timeline (DOMContentLoaded, catalog, panels, boot, shown)
-// and its requests (how many, how many from the network, bytes, when the last
-// script and API answer arrived) go to stderr.
+// set, each load's timeline (DOMContentLoaded, start, boot, shown) and its
+// requests (how many, how many from the network, bytes, when the last script
+// and API answer arrived) go to stderr; with CONSOLEBENCH_MARKS=resources
+// also every request's start, request, first byte and end (ms since
+// navigation) and the renderer's main-thread time by kind (Chromium's
+// Performance metrics, from before the navigation to after the rows were
+// found: they include the harness's polling, the page time does not).
 package main
 
 import (
@@ -36,6 +40,8 @@ import (
 	"strings"
 	"time"
 
+	cdpproto "github.com/chromedp/cdproto/cdp"
+	cdpperf "github.com/chromedp/cdproto/performance"
 	cdp "github.com/chromedp/chromedp"
 
 	"github.com/switchboard-pbx/switchboard/webui/webuitest"
@@ -129,6 +135,13 @@ func run(bin, previous string, n, rounds int) error {
 		}
 		lctx, cancel := context.WithTimeout(ctx, 120*time.Second)
 		defer cancel()
+		var before []*cdpperf.Metric
+		if os.Getenv("CONSOLEBENCH_MARKS") == "resources" {
+			_ = cdp.Do(lctx, cdp.Navigate("about:blank"))
+			_, _ = cdp.Call(lctx, cdpperf.Enable, cdpperf.EnableParams{})
+			r, _ := cdp.Call(lctx, cdpperf.GetMetrics, cdpproto.Empty{})
+			before = r.Metrics
+		}
 		if err := cdp.Do(lctx, cdp.Navigate("about:blank"), cdp.Navigate(base+"#/devices"),
 			cdp.WaitVisible(cdp.CSS("#devices tbody tr[data-mac]"))); err != nil {
 			return 0, err
@@ -149,6 +162,23 @@ func run(bin, previous string, n, rounds int) error {
 						" api_end=" + Math.round(Math.max(0, ...r.filter(x => x.name.includes("/api/")).map(x => x.responseEnd))) +
 						" proto=" + [...new Set(r.map(x => x.nextHopProtocol))].join(","); })()].join(" ")`))
 			fmt.Fprintf(os.Stderr, "consolebench: %s shown=%.0f\n", marks, ms)
+			if os.Getenv("CONSOLEBENCH_MARKS") == "resources" {
+				res, _ := cdp.Run(lctx, cdp.Evaluate[string](`performance.getEntriesByType("resource").map(x => "consolebench:   " +
+					[x.startTime, x.requestStart, x.responseStart, x.responseEnd].map(Math.round).join("-") + " " + x.transferSize + " " + x.name.replace(/^https:\/\/[^/]+/, "")).join("\n")`))
+				fmt.Fprintln(os.Stderr, res)
+				r, _ := cdp.Call(lctx, cdpperf.GetMetrics, cdpproto.Empty{})
+				bm := map[string]float64{}
+				for _, m := range before {
+					bm[m.Name] = m.Value
+				}
+				var main []string
+				for _, m := range r.Metrics {
+					if strings.HasSuffix(m.Name, "Duration") {
+						main = append(main, fmt.Sprintf("%s=%.0f", strings.TrimSuffix(m.Name, "Duration"), (m.Value-bm[m.Name])*1000))
+					}
+				}
+				fmt.Fprintf(os.Stderr, "consolebench:   main thread ms: %s\n", strings.Join(main, " "))
+			}
 		}
 		rows, err := cdp.Run(lctx, cdp.Evaluate[int](`document.querySelectorAll("#devices tbody tr[data-mac]").length`))
 		if err != nil || rows != min(50, n) && tenant == tg.big {

@@ -30,6 +30,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,8 +42,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/pin/tftp/v3"
 )
 
 var (
@@ -55,11 +54,17 @@ var (
 	rounds    = flag.Int("rounds", 3, "interleaved wrk rounds (the median ratio is printed)")
 	fwRounds  = flag.Int("firmware-rounds", 5, "interleaved firmware transfers per server (the median ratio is printed)")
 	keep      = flag.Bool("keep", false, "keep the work directory")
-	only      = flag.String("only", "", "run one benchmark only (regen-10k), skipping the baselines")
+	oursTFTP  = flag.String("ours-tftp", "", "our TFTP listen address (default: our loopback address, port 69; a build before the source-address fix needs 127.0.0.1:69)")
+	loBase    = flag.Int("loopback-base", 11, "last byte of our loopback address; the baselines take the next three")
+	only      = flag.String("only", "", "run only regen-10k (no baselines) or only the TFTP benchmarks (tftp: regen-10k, then tftpd-hpa and dnsmasq)")
 )
 
 func main() {
 	flag.Parse()
+	setAddrs(*loBase)
+	if *oursTFTP == "" {
+		*oursTFTP = oursIP + ":69"
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "provbench:", err)
 		os.Exit(1)
@@ -67,13 +72,17 @@ func main() {
 }
 
 // The servers' addresses: one loopback address each, on its usual port (no
-// port chosen by closing a listener and reusing its number).
-const (
-	oursIP    = "127.0.0.11"
-	hpaAddr   = "127.0.0.12:69"
-	ngAddr    = "127.0.0.13:8080"
-	dnsmasqIP = "127.0.0.14"
-)
+// port chosen by closing a listener and reusing its number): 127.0.0.11 ours,
+// .12 tftpd-hpa, .13 nginx, .14 dnsmasq, moved by -loopback-base (two runs
+// at once on one machine need different ones).
+var oursIP, hpaAddr, ngAddr, dnsmasqIP string
+
+func setAddrs(base int) {
+	oursIP = fmt.Sprintf("127.0.0.%d", base)
+	hpaAddr = fmt.Sprintf("127.0.0.%d:69", base+1)
+	ngAddr = fmt.Sprintf("127.0.0.%d:8080", base+2)
+	dnsmasqIP = fmt.Sprintf("127.0.0.%d", base+3)
+}
 
 // waitUntil polls cond until it holds or d passes.
 func waitUntil(d time.Duration, cond func() bool) bool {
@@ -87,17 +96,11 @@ func waitUntil(d time.Duration, cond func() bool) bool {
 
 // tftpUp reports whether a TFTP server at addr serves name.
 func tftpUp(addr, name string) bool {
-	cl, err := tftp.NewClient(addr)
+	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
 		return false
 	}
-	cl.SetTimeout(200 * time.Millisecond)
-	cl.SetRetries(1)
-	wt, err := cl.Receive(name, "octet")
-	if err != nil {
-		return false
-	}
-	_, err = wt.WriteTo(io.Discard)
+	_, err = tftpGet(ap, name, 0, 200*time.Millisecond, 1)
 	return err == nil
 }
 
@@ -158,13 +161,10 @@ func run() error {
 		defer os.RemoveAll(work)
 	}
 	os.Chmod(work, 0o755)
-	// Our TFTP listens on 127.0.0.1: its transfer sockets are bound to the
-	// wildcard address (the pin/tftp library learns the address a request
-	// came to only from a bare *net.UDPConn, which the request filter wraps),
-	// so they answer from the address the kernel picks for the client, and a
-	// client that checks the source, like the bench's, ignores answers to a
-	// request it sent to another loopback address.
-	d := &daemon{sock: filepath.Join(work, "sb.sock"), http: oursIP + ":8080", tftp: "127.0.0.1:69", stderr: &bytes.Buffer{}}
+	// Our TFTP listens on a loopback address of its own, like the baselines
+	// (dnsmasq with --bind-interfaces), not on 127.0.0.1: the bench's client
+	// checks that answers come from the address it asked.
+	d := &daemon{sock: filepath.Join(work, "sb.sock"), http: oursIP + ":8080", tftp: *oursTFTP, stderr: &bytes.Buffer{}}
 	// The bench's 200 TFTP clients share one source address, where the
 	// default per-source cap (8, an anti-flood limit) would refuse most of
 	// them: the caps are raised so that the bench measures serving.
@@ -306,32 +306,51 @@ func run() error {
 		return fmt.Errorf("dnsmasq does not serve: %s", dmErr.String())
 	}
 
-	// tftp-config
-	ours, err := tftpLoad(d.tftp, names, *transfers, *clients)
+	// tftp-config against tftpd-hpa: it forks a process per transfer and
+	// serves a few dozen a second, so it gets a fifth of the transfers (and
+	// ours the same number); on a loaded machine some of its clients give up,
+	// which is counted and printed rather than fatal.
+	hpaN := max(*transfers/5, *clients)
+	t0 := timeouts.Load()
+	ours, _, err := tftpLoad(d.tftp, names, hpaN, *clients, 0.01)
 	if err != nil {
 		return fmt.Errorf("tftp-config (ours): %w", err)
 	}
-	base, err := tftpLoad(hpaAddr, names, *transfers, *clients)
+	t1 := timeouts.Load()
+	base, hpaFailed, err := tftpLoad(hpaAddr, names, hpaN, *clients, 0.2)
 	if err != nil {
 		return fmt.Errorf("tftp-config (tftpd-hpa): %w %s", err, hpaErr.String())
 	}
-	fmt.Printf("bench tftp-config ratio=%.2f ours_per_s=%.0f baseline_per_s=%.0f transfers=%d clients=%d baseline=tftpd-hpa load=%s\n",
-		ours/base, ours, base, *transfers, *clients, loadavg())
+	fmt.Printf("bench tftp-config ratio=%.2f ours_per_s=%.0f baseline_per_s=%.0f ours_timeouts=%d baseline_timeouts=%d baseline_failed=%d transfers=%d clients=%d baseline=tftpd-hpa load=%s\n",
+		ours/base, ours, base, t1-t0, timeouts.Load()-t1, hpaFailed, hpaN, *clients, loadavg())
 	// Against dnsmasq: interleaved rounds (the machine is shared), the median ratio.
+	// Beside the throughput, the CPU time each server spent per transfer
+	// (user + system, from /proc): on a shared machine it moves less with the
+	// load than the wall clock does.
 	var dmRatios, dmOurs, dmBase []float64
+	var oursCPU, baseCPU time.Duration
+	var oursTO, baseTO int64
 	for i := 0; i < *rounds; i++ {
-		o, err := tftpLoad(d.tftp, names, *transfers, *clients)
+		c0, t0 := cpuTime(d.cmd.Process.Pid), timeouts.Load()
+		o, _, err := tftpLoad(d.tftp, names, *transfers, *clients, 0.01)
 		if err != nil {
 			return fmt.Errorf("tftp-config (ours): %w", err)
 		}
-		b, err := tftpLoad(dmAddr, names, *transfers, *clients)
+		oursCPU += cpuTime(d.cmd.Process.Pid) - c0
+		oursTO += timeouts.Load() - t0
+		c0, t0 = cpuTime(dm.Process.Pid), timeouts.Load()
+		b, _, err := tftpLoad(dmAddr, names, *transfers, *clients, 0.01)
 		if err != nil {
 			return fmt.Errorf("tftp-config (dnsmasq): %w %s", err, dmErr.String())
 		}
+		baseCPU += cpuTime(dm.Process.Pid) - c0
+		baseTO += timeouts.Load() - t0
 		dmRatios, dmOurs, dmBase = append(dmRatios, o/b), append(dmOurs, o), append(dmBase, b)
 	}
-	fmt.Printf("bench tftp-config ratio=%.2f ours_per_s=%.0f baseline_per_s=%.0f transfers=%d clients=%d rounds=%d baseline=dnsmasq target_ratio=1.5 load=%s\n",
-		median(dmRatios), median(dmOurs), median(dmBase), *transfers, *clients, *rounds, loadavg())
+	perXfer := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(*rounds**transfers) }
+	fmt.Printf("bench tftp-config ratio=%.2f ours_per_s=%.0f baseline_per_s=%.0f ours_cpu_us=%.0f baseline_cpu_us=%.0f cpu_ratio=%.2f ours_timeouts=%d baseline_timeouts=%d transfers=%d clients=%d rounds=%d baseline=dnsmasq target_ratio=1.5 load=%s\n",
+		median(dmRatios), median(dmOurs), median(dmBase), perXfer(oursCPU), perXfer(baseCPU), perXfer(baseCPU)/perXfer(oursCPU), oursTO, baseTO,
+		*transfers, *clients, *rounds, loadavg())
 
 	// tftp-firmware: one transfer takes about a second, so a single pair is at
 	// the mercy of whatever else the machine does in that second. Interleaved
@@ -352,6 +371,9 @@ func run() error {
 		}
 		fmt.Printf("bench tftp-firmware ratio=%.2f ours_s=%.2f baseline_s=%.2f rounds=%d size_mb=%d blksize=1428 baseline=%s%s load=%s\n",
 			median(fwRatios), median(oursS), median(baseS), *fwRounds, *fwMB, bl.name, bl.target, loadavg())
+	}
+	if *only == "tftp" {
+		return nil
 	}
 
 	// http-config: wrk with random paths among the devices, vs nginx on the same files.
@@ -504,6 +526,22 @@ func loadAvg() string {
 	return f[0]
 }
 
+// cpuTime is the user and system time pid has used (clock ticks of 10 ms).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command (which may hold spaces) in parentheses.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
 func rssMB(pid int) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -518,8 +556,13 @@ func rssMB(pid int) float64 {
 }
 
 // tftpLoad runs total transfers of distinct names with conc clients and returns
-// transfers per second.
-func tftpLoad(addr string, names []string, total, conc int) (float64, error) {
+// completed transfers per second and the failed ones; more than maxFail of
+// them failing is an error.
+func tftpLoad(addr string, names []string, total, conc int, maxFail float64) (float64, int64, error) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return 0, 0, err
+	}
 	var next atomic.Int64
 	var failed atomic.Int64
 	var firstErr error
@@ -530,23 +573,12 @@ func tftpLoad(addr string, names []string, total, conc int) (float64, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cl, err := tftp.NewClient(addr)
-			if err != nil {
-				once.Do(func() { firstErr = err })
-				return
-			}
-			cl.SetTimeout(2 * time.Second)
-			cl.SetRetries(5)
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= total {
 					return
 				}
-				wt, err := cl.Receive(names[i%len(names)], "octet")
-				if err == nil {
-					_, err = wt.WriteTo(io.Discard)
-				}
-				if err != nil {
+				if _, err := tftpGet(ap, names[i%len(names)], 0, 2*time.Second, 5); err != nil {
 					failed.Add(1)
 					once.Do(func() { firstErr = err })
 				}
@@ -555,29 +587,24 @@ func tftpLoad(addr string, names []string, total, conc int) (float64, error) {
 	}
 	wg.Wait()
 	el := time.Since(start)
-	if f := failed.Load(); f > int64(total)/100 {
-		return 0, fmt.Errorf("%d of %d transfers failed: %v", f, total, firstErr)
+	f := failed.Load()
+	if float64(f) > float64(total)*maxFail {
+		return 0, f, fmt.Errorf("%d of %d transfers failed: %v", f, total, firstErr)
 	}
-	return float64(total-int(failed.Load())) / el.Seconds(), nil
+	return float64(total-int(f)) / el.Seconds(), f, nil
 }
 
 // tftpFirmware downloads the firmware three times with blksize 1428 and returns
 // the median duration.
 func tftpFirmware(addr string, size int) (time.Duration, error) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return 0, err
+	}
 	var runs []time.Duration
 	for i := 0; i < 3; i++ {
-		cl, err := tftp.NewClient(addr)
-		if err != nil {
-			return 0, err
-		}
-		cl.SetBlockSize(1428)
-		cl.SetTimeout(2 * time.Second)
 		start := time.Now()
-		wt, err := cl.Receive("firmware.rom", "octet")
-		if err != nil {
-			return 0, err
-		}
-		n, err := wt.WriteTo(io.Discard)
+		n, err := tftpGet(ap, "firmware.rom", 1428, 2*time.Second, 5)
 		if err != nil {
 			return 0, err
 		}

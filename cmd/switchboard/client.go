@@ -33,6 +33,8 @@ type client struct {
 	// keys is set by the KEY=VALUE verbs (pbx set, ha set): an error names
 	// the KEY the user typed, not a flag.
 	keys bool
+	// setKeys: fields the request took from --set KEY=VALUE, named so in errors.
+	setKeys map[string]bool
 }
 
 // commonFlags are accepted by every CLI verb.
@@ -186,6 +188,8 @@ type apiErr struct {
 	Field  string `json:"field"`
 	// Keys: the verb takes KEY=VALUE pairs, so the field is named as a KEY.
 	Keys bool `json:"-"`
+	// SetKey: the field came from --set KEY=VALUE.
+	SetKey bool `json:"-"`
 }
 
 // Error says it in the CLI's words: the field is the flag that sets it, and
@@ -195,6 +199,9 @@ func (e *apiErr) Error() string {
 	if e.Field != "" && !strings.HasPrefix(msg, "line ") {
 		if e.Keys {
 			return fmt.Sprintf("%s (%s=)", msg, e.Field)
+		}
+		if e.SetKey {
+			return fmt.Sprintf("%s (--set %s=)", msg, e.Field)
 		}
 		return fmt.Sprintf("%s (--%s)", msg, strings.ReplaceAll(e.Field, "_", "-"))
 	}
@@ -244,6 +251,7 @@ func (c *client) call(method, path string, body any, out any) (json.RawMessage, 
 		if json.Unmarshal(raw, e) != nil || e.Msg == "" {
 			e.Msg = strings.TrimSpace(string(raw))
 		}
+		e.SetKey = c.setKeys[e.Field]
 		return nil, &exitError{code: 1, msg: e.Error()}
 	}
 	if out != nil && len(raw) > 0 {

@@ -21,8 +21,9 @@ import (
 // fieldFlags registers one optional flag per field (flag name -> JSON key)
 // and --set KEY=VALUE for fields without a flag of their own.
 type fieldFlags struct {
-	opts map[string]*optional // JSON key -> flag
-	set  listFlag
+	opts    map[string]*optional // JSON key -> flag
+	set     listFlag
+	fromSet map[string]bool // keys the last body took from --set (for setKeys)
 }
 
 func newFieldFlags(fs *flag.FlagSet, fields [][3]string) *fieldFlags {
@@ -45,20 +46,37 @@ func (f *fieldFlags) body() (map[string]any, error) {
 			out[k] = o.val
 		}
 	}
-	for _, kv := range f.set {
+	f.fromSet = map[string]bool{}
+	err := assignments(out, f.set, func(kv string) string { return fmt.Sprintf("--set %q: want KEY=VALUE", kv) },
+		func(k, v string) (any, error) {
+			f.fromSet[k] = true
+			if n, err := strconv.Atoi(v); err == nil && strings.HasSuffix(k, "port") {
+				return n, nil
+			} else if v == "true" || v == "false" {
+				return v == "true", nil
+			}
+			return v, nil
+		})
+	return out, err
+}
+
+// assignments adds KEY=VALUE words (--set flags, the arguments of pbx set and
+// ha set) to a JSON patch, each value as typed makes it (the API wants numbers,
+// booleans and lists as such; typed's error refuses a key or a value); a word
+// without a KEY= is a usage error, worded by bad.
+func assignments(out map[string]any, words []string, bad func(kv string) string, typed func(k, v string) (any, error)) error {
+	for _, kv := range words {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return nil, &exitError{code: 2, msg: fmt.Sprintf("--set %q: want KEY=VALUE", kv)}
+			return &exitError{code: 2, msg: bad(kv)}
 		}
-		if n, err := strconv.Atoi(v); err == nil && strings.HasSuffix(k, "port") {
-			out[k] = n
-		} else if v == "true" || v == "false" {
-			out[k] = v == "true"
-		} else {
-			out[k] = v
+		x, err := typed(k, v)
+		if err != nil {
+			return err
 		}
+		out[k] = x
 	}
-	return out, nil
+	return nil
 }
 
 var deviceFields = [][3]string{
@@ -177,6 +195,7 @@ The phone's admin password is read with --phone-password-stdin.`,
 						return err
 					}
 					var out map[string]any
+					c.setKeys = ff.fromSet
 					raw, err := c.call("PATCH", base+"/devices/"+url.PathEscape(fmt.Sprint(d["id"])), body, &out)
 					if err != nil {
 						return err
@@ -226,6 +245,7 @@ func accountEditVerbs() []verb {
 						return err
 					}
 					var a map[string]any
+					c.setKeys = ff.fromSet
 					raw, err := c.call("POST", base+"/accounts", body, &a)
 					if err != nil {
 						return err
@@ -284,6 +304,7 @@ func accountEditVerbs() []verb {
 						return err
 					}
 					var out map[string]any
+					c.setKeys = ff.fromSet
 					raw, err := c.call("PATCH", base+"/accounts/"+url.PathEscape(fmt.Sprint(a["id"])), body, &out)
 					if err != nil {
 						return err

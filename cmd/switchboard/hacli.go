@@ -127,38 +127,37 @@ func haVerbs() []verb {
 					if _, err := c.call("GET", "/api/v1/ha/config", nil, &cur); err != nil {
 						return err
 					}
-					for _, kv := range pos {
-						k, v, ok := strings.Cut(kv, "=")
-						if !ok {
-							return &exitError{code: 2, msg: fmt.Sprintf("ha set: %q is not KEY=VALUE", kv)}
-						}
-						if _, known := cur.Settings[k]; !known {
-							return &exitError{code: 2, msg: fmt.Sprintf("ha set: unknown setting %q", k)}
-						}
-						switch {
-						case k == "resource_ip" || k == "ping_group":
-							list := []string{}
-							for _, x := range strings.Split(v, ",") {
-								if x = strings.TrimSpace(x); x != "" {
-									list = append(list, x)
+					err := assignments(cur.Settings, pos, func(kv string) string { return fmt.Sprintf("ha set: %q is not KEY=VALUE", kv) },
+						func(k, v string) (any, error) {
+							if _, known := cur.Settings[k]; !known {
+								return nil, &exitError{code: 2, msg: fmt.Sprintf("ha set: unknown setting %q", k)}
+							}
+							switch {
+							case k == "resource_ip" || k == "ping_group":
+								list := []string{}
+								for _, x := range strings.Split(v, ",") {
+									if x = strings.TrimSpace(x); x != "" {
+										list = append(list, x)
+									}
 								}
+								return list, nil
+							case k == "default_active":
+								b, err := strconv.ParseBool(v)
+								if err != nil {
+									return nil, &exitError{code: 2, msg: fmt.Sprintf("ha set: default_active=%q is not true or false", v)}
+								}
+								return b, nil
+							case strings.HasSuffix(k, "_ms"):
+								n, err := strconv.ParseInt(v, 10, 64)
+								if err != nil {
+									return nil, &exitError{code: 2, msg: fmt.Sprintf("ha set: %s=%q is not a number of milliseconds", k, v)}
+								}
+								return n, nil
 							}
-							cur.Settings[k] = list
-						case k == "default_active":
-							b, err := strconv.ParseBool(v)
-							if err != nil {
-								return &exitError{code: 2, msg: fmt.Sprintf("ha set: default_active=%q is not true or false", v)}
-							}
-							cur.Settings[k] = b
-						case strings.HasSuffix(k, "_ms"):
-							n, err := strconv.ParseInt(v, 10, 64)
-							if err != nil {
-								return &exitError{code: 2, msg: fmt.Sprintf("ha set: %s=%q is not a number of milliseconds", k, v)}
-							}
-							cur.Settings[k] = n
-						default:
-							cur.Settings[k] = v
-						}
+							return v, nil
+						})
+					if err != nil {
+						return err
 					}
 					var out struct {
 						Status map[string]any `json:"status"`

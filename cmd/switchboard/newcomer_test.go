@@ -64,6 +64,22 @@ func TestNewcomerFrictions(t *testing.T) {
 	if !strings.Contains(out, "notes:") || !strings.Contains(out, "reception") {
 		t.Errorf("device show: %s", out)
 	}
+	// --set KEY=VALUE: a port goes as a number (the API refuses a string), a
+	// word without "=" is a usage error that changes nothing.
+	run("", 0, "device", "set", "001565000302", "--set", "remote_port=5062", "--set", "notes=desk 2", "--tenant", "acme")
+	_, errOut = run("", 2, "device", "set", "001565000302", "--set", "remote_port", "--tenant", "acme")
+	if !strings.Contains(errOut, `--set "remote_port": want KEY=VALUE`) {
+		t.Errorf("device set --set without =: %q", errOut)
+	}
+	// A value the daemon refuses names the key as it was given.
+	_, errOut = run("", 1, "device", "set", "001565000302", "--set", "remote_port=99999", "--tenant", "acme")
+	if !strings.Contains(errOut, "(--set remote_port=)") {
+		t.Errorf("device set --set with a bad port: %q", errOut)
+	}
+	out, _ = run("", 0, "device", "show", "001565000302", "--tenant", "acme", "--json")
+	if !strings.Contains(out, `"remote_port":5062`) && !strings.Contains(out, `"remote_port": 5062`) || !strings.Contains(out, "desk 2") {
+		t.Errorf("device show after --set: %s", out)
+	}
 	run("", 0, "account", "set", "203", "--display-name", "Rossi Mario", "--tenant", "acme")
 	out, _ = run("", 0, "account", "show", "203", "--tenant", "acme")
 	if !strings.Contains(out, "Rossi Mario") || !strings.Contains(out, "sip_password:  ********") && !strings.Contains(out, "********") {
@@ -76,6 +92,11 @@ func TestNewcomerFrictions(t *testing.T) {
 	}
 	run("", 0, "account", "delete", "1001", "--tenant", "acme")
 
+	// pbx set takes KEY=VALUE words the same way.
+	_, errOut = run("", 2, "pbx", "set", "time_zone", "--tenant", "acme")
+	if !strings.Contains(errOut, `pbx set: "time_zone" is not KEY=VALUE`) {
+		t.Errorf("pbx set without =: %q", errOut)
+	}
 	// pbx set with the current values says so.
 	run("", 0, "pbx", "set", "time_zone=Europe/Rome", "--tenant", "acme")
 	out, _ = run("", 0, "pbx", "set", "time_zone=Europe/Rome", "--tenant", "acme")

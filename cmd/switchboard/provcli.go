@@ -770,18 +770,17 @@ func pbxVerbs() []verb {
 					}
 					c.keys = true
 					body := map[string]any{}
-					for _, kv := range pos {
-						k, v, ok := strings.Cut(kv, "=")
-						if !ok {
-							return &exitError{code: 2, msg: fmt.Sprintf("pbx set: %q is not KEY=VALUE", kv)}
-						}
-						if n, err := strconv.Atoi(v); err == nil && (strings.HasSuffix(k, "port") || strings.HasSuffix(k, "seconds")) {
-							body[k] = n
-						} else if b, err := strconv.ParseBool(v); err == nil && k == "secure_urls" {
-							body[k] = b
-						} else {
-							body[k] = v
-						}
+					err := assignments(body, pos, func(kv string) string { return fmt.Sprintf("pbx set: %q is not KEY=VALUE", kv) },
+						func(k, v string) (any, error) {
+							if n, err := strconv.Atoi(v); err == nil && (strings.HasSuffix(k, "port") || strings.HasSuffix(k, "seconds")) {
+								return n, nil
+							} else if b, err := strconv.ParseBool(v); err == nil && k == "secure_urls" {
+								return b, nil
+							}
+							return v, nil
+						})
+					if err != nil {
+						return err
 					}
 					base, err := c.tenantBase(*tenant)
 					if err != nil {

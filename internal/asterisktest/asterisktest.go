@@ -473,12 +473,53 @@ func (p *PBX) FreeExt(t testing.TB) Extension {
 	for _, e := range p.exts {
 		if !p.used[e.Number] && !p.reserved(e.Number) {
 			p.used[e.Number] = true
-			t.Cleanup(func() { p.mu.Lock(); delete(p.used, e.Number); p.mu.Unlock() })
+			t.Cleanup(func() {
+				// A call the test left up (a phone stopped while its INVITE was
+				// still ringing sends no final answer Asterisk can use) would
+				// reach the next test to take this extension: hang it up first.
+				if err := p.hangupExt(e.Number); err != nil {
+					t.Logf("extension %s: %v", e.Number, err)
+				}
+				p.mu.Lock()
+				delete(p.used, e.Number)
+				p.mu.Unlock()
+			})
 			return e
 		}
 	}
 	t.Fatalf("all %d extensions are in use", len(p.exts))
 	return Extension{}
+}
+
+// hangupExt hangs up every channel of extension n and waits until Asterisk
+// lists none.
+func (p *PBX) hangupExt(n string) error {
+	a, err := DialAMI(p.AMIAddr, p.AMIUser, p.AMISecret)
+	if err != nil {
+		return fmt.Errorf("AMI %s: %w", p.AMIAddr, err)
+	}
+	defer a.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		evs, err := a.List("CoreShowChannels")
+		if err != nil {
+			return fmt.Errorf("list channels: %w", err)
+		}
+		left := 0
+		for _, ev := range evs {
+			if ch := ev.Get("Channel"); strings.HasPrefix(ch, "PJSIP/"+n+"-") {
+				left++
+				a.Action("Hangup", "Channel", ch) // gone already is fine: listed again below
+			}
+		}
+		if left == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d channels still up after hangup", left)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // reserved: static queue members are not handed out, a test would get queue calls.

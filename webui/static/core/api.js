@@ -1,6 +1,11 @@
 // The admin API client and the session. The console is a thin client: every read
 // and write is an /api/v1 call with the user's bearer token, so roles and
 // validation are the API's.
+//
+// The page loads this module on its own, ahead of the bundle of the rest
+// (which imports it from the same URL, so there is one instance of it): a
+// returning user's session is asked for as soon as it runs, while the rest of
+// the console is still being fetched and compiled.
 "use strict";
 
 /** S is the session: who is logged in, the appliance, the chosen tenant. */
@@ -89,4 +94,20 @@ export function q(params) {
   }
   const s = p.toString();
   return s ? "?" + s : "";
+}
+
+/** fetchSession asks for who is logged in, the appliance and the tenants, at once. */
+export function fetchSession() {
+  const p = Promise.all([api("GET", "/me"), api("GET", "/status"), api("GET", "/tenants")]);
+  p.catch(() => { /* the caller handles it */ });
+  return p;
+}
+
+let first = S.token ? fetchSession() : null;
+
+/** firstSession hands over, once, the session asked for when the page loaded (null if none). */
+export function firstSession() {
+  const p = first;
+  first = null;
+  return p;
 }

@@ -4,7 +4,7 @@
 
 import { h, v } from "./dom.js";
 import { t, initI18n, setLang, lang, availableLanguages, missingKeys } from "./i18n.js";
-import { S, api, APIError, setUnauthorizedHandler } from "./api.js";
+import { S, api, APIError, setUnauthorizedHandler, fetchSession, firstSession } from "./api.js";
 import { groups, panels } from "./registry.js";
 import { message, errorMessage, takeFlash } from "./ui.js";
 import { form } from "./forms.js";
@@ -12,48 +12,28 @@ import { form } from "./forms.js";
 let gen = 0;          // render generation: a late answer never overwrites a newer page
 let shown = 0;        // pages shown so far (tests and the benchmark wait on it)
 let booted = false;
-let others = null;    // the import of every panel, once started
-let allLoaded = false;
 
-// loadAll imports every panel (for the menu and any route), once; the menu
-// is then redrawn with all of them.
-function loadAll(man) {
-  if (!others) {
-    others = Promise.all(man.panels.map((p) => import(p))).then(() => {
-      allLoaded = true;
-      performance.mark("sb:panels");
-      redrawNav();
-    });
-  }
-  return others;
-}
-
-/** start loads the manifest and the page's panel, then shows the login or the console. */
-export async function start() {
-  // A returning user's session is asked for now, alongside the catalog and
-  // the panel, rather than after them.
-  const session = S.token ? fetchSession() : null;
-  const resp = await fetch("/ui/manifest.json");
-  const man = await resp.json();
-  initI18n(man.messages, man.languages);
-  performance.mark("sb:manifest");
-  // The panel of the page asked for first: its page is shown before the
-  // other panels are even fetched (they come next, for the menu).
-  const first = man.routes[parseHash().segs[0] || ""];
-  if (first) await import(first);
-  performance.mark("sb:panel");
-  loadAllPanels = () => loadAll(man);
+/**
+ * start shows the login or the console. The catalog and every panel come
+ * with the page's script (the server bundles them into one file), so the
+ * only requests before the first page are the session's and the page's own.
+ */
+export async function start(messages, languages) {
+  // A returning user's session was asked for when api.js ran (the page loads
+  // it ahead of the rest): its answers are on their way.
+  const session = firstSession();
+  performance.mark("sb:start");
+  initI18n(messages, languages);
   setUnauthorizedHandler(() => logout(false, t("core.session_ended")));
   // For the tests and the benchmark: what the page knows about itself.
   window.SB = {
     missingKeys,
     panels: () => panels.map((p) => ({ id: p.id, path: p.path, nav: !!p.nav, visible: !!(S.me && p.visible()) })),
     go: (hash) => { if (location.hash === hash) route(); else location.hash = hash; },
-    // Every panel is loaded (the menu is whole).
-    complete: () => allLoaded,
+    // Every panel is loaded (the menu is whole): they all come with the script.
+    complete: () => true,
     // Every route of the visible panels: their menu page and the pages they list.
     routes: async () => {
-      await loadAllPanels();
       const out = [];
       for (const p of panels.filter((x) => x.visible())) {
         out.push(p.path);
@@ -65,15 +45,6 @@ export async function start() {
   window.addEventListener("hashchange", () => route());
   if (!S.token) loginPage();
   else await boot(session);
-}
-
-let loadAllPanels = () => Promise.resolve();
-
-// fetchSession asks for who is logged in, the appliance and the tenants.
-function fetchSession() {
-  const p = Promise.all([api("GET", "/me"), api("GET", "/status"), api("GET", "/tenants")]);
-  p.catch(() => { /* boot handles it */ });
-  return p;
 }
 
 async function boot(session) {
@@ -150,7 +121,6 @@ function loginPage(note, err) {
     note ? message("error", h("strong", {}, note), err ? h("span", { class: "detail" }, v(err.message)) : null) : null,
     f.el));
   document.body.dataset.page = "login";
-  loadAllPanels(); // while the user types
 }
 
 /** logout ends the session (revoking the token when asked) and shows the login. */
@@ -194,11 +164,6 @@ export function route() {
   const { segs, query } = parseHash();
   const vis = visiblePanels();
   let panel = vis.find((p) => p.path === (segs[0] || ""));
-  if (!panel && !allLoaded) {
-    // Not among the panels loaded so far: route again once all are.
-    loadAllPanels().then(() => route());
-    return;
-  }
   if (!panel) panel = vis.find((p) => p.path === "") || vis[0];
   const rest = panel.path === "" ? segs : segs.slice(1);
   const my = ++gen;
@@ -211,7 +176,6 @@ export function route() {
       if (my !== gen) return false;
       frame(panel, title, nodes);
       window.__sbShown = { seq: ++shown, page: panel.id, path: location.hash || "#/", at: performance.now() };
-      if (!allLoaded) setTimeout(() => loadAllPanels(), 0); // the rest of the menu, after the page
       return true;
     },
     go: (segsOrHash, q) => {
@@ -244,20 +208,6 @@ function navFor(current) {
         h("ul", {}, items.map((p) => h("li", {},
           h("a", { href: "#/" + p.path, "data-panel": p.id, "aria-current": p.id === current ? "page" : null }, t(p.nav))))));
     }));
-}
-
-// redrawNav puts the whole menu up once every panel is loaded (the page
-// itself is left alone: it may hold what the user typed).
-function redrawNav() {
-  const old = document.getElementById("nav");
-  if (!old || !booted || !S.me) return;
-  const focused = old.contains(document.activeElement) ? document.activeElement.getAttribute("data-panel") : null;
-  const next = navFor(document.body.dataset.page);
-  old.replaceWith(next);
-  if (focused) {
-    const again = next.querySelector(`a[data-panel="${focused}"]`);
-    if (again) again.focus({ preventScroll: true });
-  }
 }
 
 // frame puts a page up: header, menu, title and content.

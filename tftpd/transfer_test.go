@@ -1,0 +1,91 @@
+package tftpd
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+// FuzzTransferReply: whatever a client sends during a transfer, reading it
+// never panics, only the ACK of the block awaited moves the transfer on, only
+// an ERROR ends it, and the error's text stays one printable line.
+func FuzzTransferReply(f *testing.F) {
+	for _, p := range [][]byte{
+		{0, opACK, 0, 1}, {0, opACK, 0, 0}, {0, opACK, 0xff, 0xff}, {0, opACK, 0},
+		{0, opError, 0, 8, 'n', 'o', 0}, {0, opError, 0, 0}, {0, opError, 0, 1, 'a', '\n', 'b'},
+		{0, opDATA, 0, 1, 'x'}, {0, opOACK, 'b', 0}, {}, {0}, {0xff, 0xff, 0xff, 0xff, 0},
+	} {
+		f.Add(p, uint16(1))
+	}
+	f.Fuzz(func(t *testing.T, p []byte, block uint16) {
+		acked, err := reply(p, block)
+		isACK := len(p) >= 4 && binary.BigEndian.Uint16(p) == opACK
+		isErr := len(p) >= 4 && binary.BigEndian.Uint16(p) == opError
+		if acked != (isACK && binary.BigEndian.Uint16(p[2:]) == block) {
+			t.Fatalf("%x block %d: acked %v", p, block, acked)
+		}
+		if (err != nil) != isErr {
+			t.Fatalf("%x: err %v", p, err)
+		}
+		if acked && err != nil {
+			t.Fatalf("%x: acked and failed", p)
+		}
+		if err != nil && strings.ContainsAny(err.Error(), "\n\r\x00") {
+			t.Fatalf("%x: error text %q", p, err)
+		}
+	})
+}
+
+// FuzzNetascii: the netascii conversion, read in small pieces, grows
+// the body by exactly what sentSize announces as tsize, and turning CR LF
+// back into LF and CR NUL into CR gives the body back.
+func FuzzNetascii(f *testing.F) {
+	for _, s := range []string{"", "a\nb\r\nc\rd", "\r", "\n", "\r\r\n\n", strings.Repeat("line\n", 20)} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r := &netascii{r: iotest.HalfReader(bytes.NewReader(body)), pend: -1}
+		chunk := make([]byte, 1+len(body)%7)
+		var got []byte
+		for zero := 0; ; {
+			n, err := r.Read(chunk)
+			got = append(got, chunk[:n]...)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				if zero++; zero > 100 {
+					t.Fatalf("%q: no progress", body)
+				}
+			}
+		}
+		if int64(len(got)) != sentSize(body, "netascii") {
+			t.Fatalf("%q: %d bytes, sentSize says %d", body, len(got), sentSize(body, "netascii"))
+		}
+		var back []byte
+		for i := 0; i < len(got); i++ {
+			switch {
+			case got[i] == '\r' && i+1 < len(got) && got[i+1] == '\n':
+				back = append(back, '\n')
+				i++
+			case got[i] == '\r' && i+1 < len(got) && got[i+1] == 0:
+				back = append(back, '\r')
+				i++
+			case got[i] == '\r' || got[i] == '\n':
+				t.Fatalf("%q: bare %q at %d of %q", body, got[i], i, got)
+			default:
+				back = append(back, got[i])
+			}
+		}
+		if !bytes.Equal(back, body) {
+			t.Fatalf("%q: converted back to %q", body, back)
+		}
+	})
+}
