@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -30,6 +31,18 @@ func NewForProvisioning(ctx context.Context, cfg Config, log *slog.Logger, st *s
 	return New(cfg, log, st, &ProvDirectory{Prov: prov, BaseURL: baseURL, Revision: st.Revision}, baseURL, BrandOUIs(prov), fallback)
 }
 
+// Commit lets a directory that indexes the devices (ProvDirectory) keep its
+// index current off the DHCP path.
+func (s *Server) Commit(c store.Commit) {
+	if d, ok := s.dir.(interface {
+		Commit(context.Context, store.Commit)
+	}); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		d.Commit(ctx, c)
+	}
+}
+
 // Name is the DHCP server's component name.
 func (s *Server) Name() string { return "dhcp" }
 
@@ -39,7 +52,7 @@ func (s *Server) Collectors() []prometheus.Collector {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchboard_dhcp_leases_bound",
 			Help: "DHCP leases currently bound (not expired, released or declined)."}, func() float64 { return float64(s.BoundLeases()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "switchboard_dhcp_dropped_total",
-			Help: "DHCP datagrams dropped because too many were being handled at once."}, func() float64 { return float64(s.Dropped()) }),
+			Help: "DHCP datagrams dropped because too many were waiting to be handled (socket receive buffer full, or ACKs waiting for the store)."}, func() float64 { return float64(s.Dropped()) }),
 	}
 }
 

@@ -14,8 +14,12 @@
 // while nobody answers), never a REQUEST, so it takes no lease, and reports every
 // server's offer: its provisioning options and whether they point at this appliance.
 //
-// At most 64 datagrams are handled at once; a flood beyond that is dropped (and
-// counted) rather than queued behind the store's writes.
+// At most 1024 datagrams are handled at once; more wait in the socket's 16 MB
+// receive buffer, and a flood beyond that is dropped by the kernel (and
+// counted). An ACK is sent only once its lease is durable: the leases of the
+// REQUESTs that arrive while one write is under way are written together in
+// the next transaction (one fsync for all), and an ACK waiting for its write
+// holds no handler, so a boot storm's DISCOVERs are answered meanwhile.
 //
 // It relies on github.com/insomniacslk/dhcp (server4 for the socket, nclient4 for the
 // probe, dhcpv4 for the wire format) and on provision for tenants, devices and the

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/store"
@@ -22,11 +23,53 @@ type ProvDirectory struct {
 	// Revision; nil indexes again at every question).
 	Revision func() int64
 
-	mu    sync.Mutex
-	rev   int64
-	built bool
-	byMAC map[string]string // canonical MAC -> tenant ID
+	mu     sync.Mutex
+	rev    int64
+	built  bool
+	byMAC  map[string]string // canonical MAC -> tenant ID
+	seen   int64             // the revision of the last commit Commit saw
+	builds int               // how many times the devices were indexed
 }
+
+// Commit keeps the index current off the DHCP path: a commit that changes
+// devices or tenants indexes them again now (the phones of a boot storm that
+// follows find it built), one that does not keeps the index valid for its
+// revision, so that an unrelated change costs the next DHCP message nothing.
+func (d *ProvDirectory) Commit(ctx context.Context, c store.Commit) {
+	if d.Revision == nil {
+		return
+	}
+	if c.Touches(provision.KindDevice, provision.KindTenant) {
+		rev := d.Revision() // read before the devices: the index is at least this new
+		idx, err := d.index(ctx)
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.seen = max(d.seen, c.Rev)
+		if err == nil && (!d.built || rev > d.rev) {
+			d.byMAC, d.rev, d.built = idx, rev, true
+			d.builds++
+		}
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	// The index reflects every change up to d.rev, and those since the last
+	// commit seen up to c.Rev touched no device: still valid at c.Rev.
+	if d.built && d.seen > 0 && d.rev >= d.seen && d.rev <= c.Rev {
+		d.rev = c.Rev
+	}
+	d.seen = max(d.seen, c.Rev)
+}
+
+// Warm indexes the devices now, when nothing has yet: the server calls it
+// as it binds, so that the first DISCOVERs of a boot storm do not all wait
+// for the index.
+func (d *ProvDirectory) Warm(ctx context.Context) {
+	d.TenantOf(ctx, "000000000000")
+}
+
+// indexTimeout bounds reading every device to index them again.
+const indexTimeout = 10 * time.Second
 
 // TenantOf finds the tenant whose device has mac.
 func (d *ProvDirectory) TenantOf(ctx context.Context, mac string) string {
@@ -41,11 +84,14 @@ func (d *ProvDirectory) TenantOf(ctx context.Context, mac string) string {
 		rev = d.Revision()
 	}
 	if !d.built || rev != d.rev || rev < 0 {
+		ctx, cancel := context.WithTimeout(ctx, indexTimeout)
+		defer cancel()
 		idx, err := d.index(ctx)
 		if err != nil {
 			return ""
 		}
 		d.byMAC, d.rev, d.built = idx, rev, true
+		d.builds++
 	}
 	return d.byMAC[m.String()]
 }

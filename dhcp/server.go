@@ -78,7 +78,9 @@ type Server struct {
 	excluded       map[uint32]bool // the server's and router's own addresses
 	conn           net.PacketConn
 	inflight       chan struct{} // bounds concurrent handlers (server4 starts one per datagram)
-	dropped        atomic.Int64
+	pendingAcks    atomic.Int64  // ACKs waiting for their leases' write
+	dropped        atomic.Int64  // by us, and by the kernel on sockets closed since
+	sockIno        atomic.Uint64 // the open socket's inode (its kernel drops)
 	now            func() time.Time
 	persistTimeout time.Duration
 	batch          leaseBatch
@@ -157,18 +159,25 @@ func (s *Server) Bind(ctx context.Context) error {
 	if err := s.load(ctx); err != nil {
 		return err
 	}
+	if w, ok := s.dir.(interface{ Warm(context.Context) }); ok {
+		w.Warm(ctx)
+	}
 	conn, err := server4.NewIPv4UDPConn(s.cfg.Interface, &net.UDPAddr{Port: s.cfg.Port})
 	if err != nil {
 		return fmt.Errorf("dhcp: listen on %s port %d: %w", s.cfg.Interface, s.cfg.Port, err)
 	}
-	growReadBuffer(conn, 4<<20)
+	growReadBuffer(conn, readBuffer)
 	s.conn = conn
 	return nil
 }
 
-// growReadBuffer asks for a receive buffer of n bytes: a boot storm sends
-// thousands of DISCOVERs in a second, more than the default (about 200 KB)
-// holds while they are answered. Past net.core.rmem_max only a process with
+// readBuffer is the socket receive buffer asked for, in bytes: a boot storm
+// sends thousands of DISCOVERs in a second, and they wait there while every
+// handler is busy (see readLoop); a datagram takes about 1 KB of it.
+const readBuffer = 16 << 20
+
+// growReadBuffer asks for a receive buffer of n bytes, more than the default
+// (about 200 KB) holds in a boot storm. Past net.core.rmem_max only a process with
 // CAP_NET_ADMIN gets it (SO_RCVBUFFORCE); otherwise it gets what it may.
 func growReadBuffer(conn net.PacketConn, n int) {
 	sc, ok := conn.(syscall.Conn)
@@ -244,27 +253,57 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err := s.Bind(ctx); err != nil {
 		return err
 	}
-	srv, err := server4.NewServer("", nil, s.handle, server4.WithConn(s.conn))
-	if err != nil {
-		return fmt.Errorf("dhcp: %w", err)
+	conn := s.conn
+	s.sockIno.Store(socketInode(conn))
+	closeConn := func() {
+		s.dropped.Add(kernelDrops(s.sockIno.Swap(0))) // still counted once it is closed
+		conn.Close()                                  // closing is how the read loop stops
 	}
 	s.log.Info("listening", "interface", s.cfg.Interface, "server_ip", s.serverIP.String(),
 		"pool", s.cfg.PoolStart+"-"+s.cfg.PoolEnd)
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve() }()
+	go func() { done <- s.readLoop(conn) }()
 	select {
 	case <-ctx.Done():
-		srv.Close()  //nolint:errcheck // closing is how server4 stops
-		<-done       //nolint:errcheck // Serve's error after Close is the close itself
+		closeConn()
+		<-done       //nolint:errcheck // its error after Close is the close itself
 		s.conn = nil // the next Serve (HA: active again) binds anew
 		return nil
 	case err := <-done:
-		s.conn.Close()
+		closeConn()
 		s.conn = nil
 		if ctx.Err() != nil {
 			return nil
 		}
 		return fmt.Errorf("dhcp: serve: %w", err)
+	}
+}
+
+// readLoop reads datagrams until conn is closed and handles each on a
+// goroutine of its own. It takes a handler slot before reading the next
+// datagram: while all maxInflight are busy, datagrams wait in the socket's
+// receive buffer (readBuffer) and are answered a moment later, rather than
+// dropped here; only a full buffer drops them (the kernel counts those as
+// UDP receive buffer errors).
+func (s *Server) readLoop(conn net.PacketConn) error {
+	buf := make([]byte, 65536)
+	for {
+		s.inflight <- struct{}{}
+		n, _, err := conn.ReadFrom(buf)
+		if err != nil {
+			<-s.inflight
+			return err
+		}
+		// The message keeps slices of its bytes: a copy of its own.
+		m, err := dhcpv4.FromBytes(append([]byte(nil), buf[:n]...))
+		if err != nil {
+			<-s.inflight
+			continue
+		}
+		go func() {
+			defer func() { <-s.inflight }()
+			s.serveOne(conn, m)
+		}()
 	}
 }
 
@@ -313,39 +352,54 @@ func (s *Server) tenantURL(tenant string) string {
 	return s.baseURL + "/provisioning/"
 }
 
-// maxInflight is how many datagrams are handled at once; more are dropped. A
-// REQUEST waits for its lease's write (shared with the others queued, see
-// leaseBatch), so in a boot storm hundreds wait at once: a few KB each.
+// maxInflight is how many datagrams are handled at once; more are dropped.
+// Handling is CPU work only: a REQUEST's ACK waits for its lease's write (shared
+// with the others queued, see leaseBatch) without holding a handler, so the
+// DISCOVERs of a boot storm are not dropped because the disk is busy.
 const maxInflight = 1024
 
-// Dropped counts datagrams dropped because maxInflight were being handled.
-func (s *Server) Dropped() int64 { return s.dropped.Load() }
+// maxPendingAcks bounds the ACKs built and waiting for their leases' write (a
+// reply of a few hundred bytes each); a REQUEST beyond it is dropped like a
+// datagram beyond maxInflight, and its client asks again.
+const maxPendingAcks = 16384
 
-// handle answers one message. It runs on its own goroutine per packet (server4)
-// and must survive anything the network sends.
+// Dropped counts datagrams dropped: by the kernel because the socket's
+// receive buffer was full (every handler busy for too long), or here because
+// maxPendingAcks ACKs were waiting for the store.
+func (s *Server) Dropped() int64 { return s.dropped.Load() + kernelDrops(s.sockIno.Load()) }
+
+// handle answers one message if a handler slot is free and drops it (counted)
+// otherwise: the entry for callers that cannot wait, as readLoop does.
 func (s *Server) handle(conn net.PacketConn, _ net.Addr, req *dhcpv4.DHCPv4) {
 	select {
 	case s.inflight <- struct{}{}:
 		defer func() { <-s.inflight }()
 	default:
-		// A flood: drop rather than pile up goroutines waiting on the store.
-		// Real clients retransmit within seconds.
+		// A flood: drop rather than pile up goroutines. Real clients
+		// retransmit within seconds.
 		s.dropped.Add(1)
 		return
 	}
+	s.serveOne(conn, req)
+}
+
+// serveOne answers one message, holding a handler slot. It must survive
+// anything the network sends.
+func (s *Server) serveOne(conn net.PacketConn, req *dhcpv4.DHCPv4) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("handler panic", "panic", r)
 		}
 	}()
-	reply := s.answer(req)
-	if reply == nil {
-		return
-	}
-	dst := replyAddr(req, reply)
-	if _, err := conn.WriteTo(reply.ToBytes(), dst); err != nil {
-		s.log.Warn("send reply", "to", dst.String(), "type", reply.MessageType().String(), "err", err)
-	}
+	s.answerTo(req, func(reply *dhcpv4.DHCPv4) {
+		if reply == nil {
+			return
+		}
+		dst := replyAddr(req, reply)
+		if _, err := conn.WriteTo(reply.ToBytes(), dst); err != nil {
+			s.log.Warn("send reply", "to", dst.String(), "type", reply.MessageType().String(), "err", err)
+		}
+	})
 }
 
 // replyAddr follows RFC 2131 4.1: to the relay, else to a client that has an
@@ -361,27 +415,43 @@ func replyAddr(req, reply *dhcpv4.DHCPv4) *net.UDPAddr {
 	return &net.UDPAddr{IP: net.IPv4bcast, Port: dhcpv4.ClientPort}
 }
 
-// answer is the protocol logic without I/O: the reply to req, or nil for none.
+// answer is the protocol logic without network I/O: the reply to req, or nil
+// for none, once it may be sent (an ACK once its lease is durable).
 func (s *Server) answer(req *dhcpv4.DHCPv4) *dhcpv4.DHCPv4 {
+	ch := make(chan *dhcpv4.DHCPv4, 1)
+	s.answerTo(req, func(r *dhcpv4.DHCPv4) { ch <- r })
+	return <-ch
+}
+
+// answerTo calls send once with the reply to req (nil for none): at once, or,
+// for the ACK of a REQUEST, from the lease writer once the lease is durable,
+// so that the caller's handler is not held while the disk syncs.
+func (s *Server) answerTo(req *dhcpv4.DHCPv4, send func(*dhcpv4.DHCPv4)) {
 	if req.OpCode != dhcpv4.OpcodeBootRequest || req.HWType != iana.HWTypeEthernet || len(req.ClientHWAddr) != 6 {
-		return nil
+		send(nil)
+		return
 	}
 	mac := macString(req.ClientHWAddr)
 	switch req.MessageType() {
 	case dhcpv4.MessageTypeDiscover:
-		return s.discover(req, mac)
+		send(s.discover(req, mac))
 	case dhcpv4.MessageTypeRequest:
-		return s.request(req, mac)
+		s.request(req, mac, send)
 	case dhcpv4.MessageTypeDecline:
 		s.decline(req, mac)
+		send(nil)
 	case dhcpv4.MessageTypeRelease:
 		s.release(req, mac)
+		send(nil)
 	case dhcpv4.MessageTypeInform:
 		if c := req.ClientIPAddr; c != nil && s.subnet.Contains(c) {
-			return s.reply(req, mac, s.tenantOf(mac), dhcpv4.MessageTypeAck, nil)
+			send(s.reply(req, mac, s.tenantOf(mac), dhcpv4.MessageTypeAck, nil))
+			return
 		}
+		send(nil)
+	default:
+		send(nil)
 	}
-	return nil
 }
 
 func macString(hw net.HardwareAddr) string {
@@ -511,23 +581,35 @@ func (s *Server) dropOffer(mac string) {
 	}
 }
 
-func (s *Server) request(req *dhcpv4.DHCPv4, mac string) *dhcpv4.DHCPv4 {
+// request answers a REQUEST through send: a NAK (or nothing) at once, an ACK
+// once the lease is durable.
+func (s *Server) request(req *dhcpv4.DHCPv4, mac string, send func(*dhcpv4.DHCPv4)) {
 	if sid := req.ServerIdentifier(); sid != nil && !sid.Equal(s.serverIP) {
 		// The client took another server's offer: release ours.
 		s.mu.Lock()
 		s.dropOffer(mac)
 		s.mu.Unlock()
-		return nil
+		send(nil)
+		return
 	}
 	want := req.RequestedIPAddress()
 	if want == nil || want.IsUnspecified() {
 		want = req.ClientIPAddr // RENEWING / REBINDING
 	}
 	if want == nil || want.To4() == nil || want.IsUnspecified() {
-		return nil
+		send(nil)
+		return
+	}
+	if s.pendingAcks.Add(1) > maxPendingAcks {
+		s.pendingAcks.Add(-1)
+		s.dropped.Add(1)
+		send(nil)
+		return
 	}
 	ip := u32(want)
 	tenant := s.tenantOf(mac) // a store read: before taking the lock
+	// Built before the lock too: it does not depend on the lease table.
+	ack := s.reply(req, mac, tenant, dhcpv4.MessageTypeAck, want.To4())
 	now := s.now()
 	s.mu.Lock()
 	ok := s.subnet.Contains(want)
@@ -540,19 +622,25 @@ func (s *Server) request(req *dhcpv4.DHCPv4, mac string) *dhcpv4.DHCPv4 {
 	}
 	if !ok {
 		s.mu.Unlock()
+		s.pendingAcks.Add(-1)
 		s.log.Info("NAK", "mac", mac, "requested", want.String())
-		return s.nak(req)
+		send(s.nak(req))
+		return
 	}
 	l := s.bindLocked(req, mac, tenant, ip, now)
-	saved := s.enqueue(*l)
+	addr, vendor, vc := l.IP, l.Vendor, l.VendorClass
+	s.enqueueThen(*l, func(err error) {
+		s.pendingAcks.Add(-1)
+		if err != nil {
+			// An address we cannot remember could be given twice after a restart.
+			s.log.Error("lease not saved, not acknowledged", "mac", mac, "ip", addr, "err", err)
+			send(nil)
+			return
+		}
+		s.log.Info("lease", "mac", mac, "ip", addr, "vendor", vendor, "vendor_class", vc)
+		send(ack)
+	})
 	s.mu.Unlock()
-	if err := <-saved; err != nil {
-		// An address we cannot remember could be given twice after a restart.
-		s.log.Error("lease not saved, not acknowledged", "mac", mac, "ip", l.IP, "err", err)
-		return nil
-	}
-	s.log.Info("lease", "mac", mac, "ip", l.IP, "vendor", l.Vendor, "vendor_class", l.VendorClass)
-	return s.reply(req, mac, tenant, dhcpv4.MessageTypeAck, want.To4())
 }
 
 // bindLocked records the lease of ip to mac. Caller holds s.mu.
@@ -560,7 +648,7 @@ func (s *Server) bindLocked(req *dhcpv4.DHCPv4, mac, tenant string, ip uint32, n
 	if old, ok := s.byMAC[mac]; ok && old != ip {
 		if l := s.leases[old]; l != nil && l.MAC == mac {
 			l.State, l.Expires, l.Updated = StateReleased, now, now
-			s.enqueue(*l) // best effort: the new lease is what matters
+			s.enqueueThen(*l, nil) // best effort: the new lease is what matters
 		}
 	}
 	if l := s.leases[ip]; l != nil && l.MAC != mac && l.MAC != "" {
@@ -594,14 +682,17 @@ func sanitize(v string) string {
 	}, v)
 }
 
-// leaseBatch writes the leases of concurrent requests together: a request
+// maxBatch is the most leases written in one transaction.
+const maxBatch = 1024
+
+// leaseBatch writes the leases of concurrent requests together: an ACK
 // waits for one transaction (one fsync) shared with every lease queued
 // meanwhile. One fsync per lease would cap a boot storm (thousands of phones
 // in a second) at the disk's fsync rate.
 type leaseBatch struct {
 	mu      sync.Mutex
 	pending []store.DHCPLease
-	waiters []chan error
+	waiters []func(error) // nil for a write nobody waits for
 	running bool
 }
 
@@ -609,37 +700,64 @@ type leaseBatch struct {
 // leases of one address are written in the order they changed. The channel
 // says when (and whether) l is durable: wait on it after releasing s.mu.
 func (s *Server) enqueue(l store.DHCPLease) <-chan error {
-	b := &s.batch
 	ch := make(chan error, 1)
+	s.enqueueThen(l, func(err error) { ch <- err })
+	return ch
+}
+
+// enqueueThen queues l like enqueue and calls done (if not nil) once the
+// write of l succeeded or failed. done runs on the writer's side: it must not
+// take s.mu nor wait.
+func (s *Server) enqueueThen(l store.DHCPLease, done func(error)) {
+	b := &s.batch
 	b.mu.Lock()
 	b.pending = append(b.pending, l)
-	b.waiters = append(b.waiters, ch)
+	b.waiters = append(b.waiters, done)
 	if !b.running {
 		b.running = true
 		go s.writeLeases()
 	}
 	b.mu.Unlock()
-	return ch
 }
 
 // writeLeases writes what is queued, batch after batch, until nothing is.
+// The waiters of a batch (sending ACKs) are told on their own goroutine, so
+// the next batch is written meanwhile.
 func (s *Server) writeLeases() {
 	b := &s.batch
 	for {
 		b.mu.Lock()
-		ls, ws := b.pending, b.waiters
-		b.pending, b.waiters = nil, nil
-		if len(ls) == 0 {
+		if len(b.pending) == 0 {
 			b.running = false
 			b.mu.Unlock()
 			return
+		}
+		// At most maxBatch per transaction: its time stays well inside
+		// persistTimeout however many REQUESTs queued meanwhile.
+		n := min(len(b.pending), maxBatch)
+		ls, ws := b.pending[:n:n], b.waiters[:n:n]
+		b.pending, b.waiters = b.pending[n:], b.waiters[n:]
+		if len(b.pending) == 0 {
+			b.pending, b.waiters = nil, nil
 		}
 		b.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), s.persistTimeout)
 		err := s.st.PutDHCPLeases(ctx, ls)
 		cancel()
-		for _, w := range ws {
-			w <- err
+		go s.tell(ws, err)
+	}
+}
+
+// tell calls the waiters of one write.
+func (s *Server) tell(ws []func(error), err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("lease writer panic", "panic", r)
+		}
+	}()
+	for _, w := range ws {
+		if w != nil {
+			w(err)
 		}
 	}
 }
@@ -704,9 +822,10 @@ func (s *Server) tenantOf(mac string) string {
 	if s.dir == nil {
 		return s.fallback
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if t := s.dir.TenantOf(ctx, mac); t != "" {
+	// No deadline of its own: the answer is almost always from memory, and a
+	// timer per message costs a boot storm more than the lookup (a directory
+	// that reads the store bounds that read itself).
+	if t := s.dir.TenantOf(context.Background(), mac); t != "" {
 		return t
 	}
 	return s.fallback

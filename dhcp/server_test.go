@@ -674,3 +674,46 @@ func TestLeasesOfConcurrentRequestsShareAWrite(t *testing.T) {
 		t.Fatalf("%d leases stored, want %d", len(st.m), n)
 	}
 }
+
+// TestAckWaitingForTheStoreHoldsNoHandler: while a lease's write is held, its
+// REQUEST's handler has returned (its slot is free) and other clients'
+// DISCOVERs are answered; the ACK goes out once the write is done.
+func TestAckWaitingForTheStoreHoldsNoHandler(t *testing.T) {
+	st := &gatedStore{gate: make(chan struct{})}
+	s, _ := newTestServer(t, testConfig(), st)
+	c := &client{t: t, s: s, mac: mustMAC(t, "aa:00:00:00:02:01")}
+	off := c.discover()
+	if off == nil {
+		t.Fatal("no offer")
+	}
+	req, err := dhcpv4.NewRequestFromOffer(off)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &recConn{}
+	sent := func() int {
+		conn.mu.Lock()
+		defer conn.mu.Unlock()
+		return len(conn.dst)
+	}
+	s.handle(conn, nil, req) // returns before the write is done
+	for end := time.Now().Add(10 * time.Second); st.held.Load() != 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("the lease write did not start")
+		}
+	}
+	if n := len(s.inflight); n != 0 || sent() != 0 {
+		t.Fatalf("after the REQUEST: %d handlers busy, %d replies sent; want none before the write", n, sent())
+	}
+	d, _ := dhcpv4.NewDiscovery(mustMAC(t, "aa:00:00:00:02:02"))
+	s.handle(conn, nil, d)
+	if sent() != 1 {
+		t.Fatalf("with the lease write held: %d replies sent, want the OFFER", sent())
+	}
+	close(st.gate)
+	for end := time.Now().Add(10 * time.Second); sent() < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("no ACK after the write")
+		}
+	}
+}

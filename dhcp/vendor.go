@@ -53,12 +53,52 @@ type vars struct {
 	url, baseURL, host, serverIP, mac string
 }
 
+// value is the value of the placeholder {name}, and whether there is one.
+func (v vars) value(name string) (string, bool) {
+	switch name {
+	case "url":
+		return v.url, true
+	case "base_url":
+		return v.baseURL, true
+	case "host":
+		return v.host, true
+	case "server_ip":
+		return v.serverIP, true
+	case "mac":
+		return strings.ToUpper(v.mac), true
+	case "mac_lower":
+		return strings.ToLower(v.mac), true
+	}
+	return "", false
+}
+
+// expand replaces the placeholders in s, leaving any other braces as they
+// are. It runs for every OFFER and ACK: no Replacer built per message.
 func (v vars) expand(s string) string {
 	if !strings.Contains(s, "{") {
 		return s
 	}
-	return strings.NewReplacer("{url}", v.url, "{base_url}", v.baseURL, "{host}", v.host,
-		"{server_ip}", v.serverIP, "{mac}", strings.ToUpper(v.mac), "{mac_lower}", strings.ToLower(v.mac)).Replace(s)
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(s, '{')
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			b.WriteString(s[i:])
+			return b.String()
+		}
+		if val, ok := v.value(s[i+1 : i+j]); ok {
+			b.WriteString(val)
+			s = s[i+j+1:]
+			continue
+		}
+		b.WriteByte('{')
+		s = s[i+1:]
+	}
 }
 
 // rule is a compiled VendorRule.

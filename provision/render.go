@@ -375,7 +375,7 @@ type treeWriter struct {
 
 const (
 	writeBatch = 256     // files per lock
-	gcEvery    = 8 << 20 // bytes of replaced bodies between collections
+	gcEvery    = 4 << 20 // bytes of replaced bodies between collections
 )
 
 func (r *renderer) newWriter(tenant string) *treeWriter {
@@ -387,6 +387,7 @@ func (r *renderer) newWriter(tenant string) *treeWriter {
 		r.tenants[tenant] = tf
 	}
 	r.mu.Unlock()
+	r.collectIfLarge(tenant) // the garbage of reading the tenant's accounts and catalog
 	return &treeWriter{r: r, tenant: tenant, tf: tf, now: time.Now().UTC().Truncate(time.Second), seen: map[string]*File{}, models: map[string]bool{}, tokens: map[string]string{}, boot: map[string]*bootEntry{}}
 }
 
@@ -485,7 +486,29 @@ func (w *treeWriter) finish(devices, errs map[string]string, assets map[string]*
 	w.r.mu.Unlock()
 }
 
+// collectIfLarge runs a collection when tenant's tree holds gcEvery bytes or
+// more. A pass over a large tree collects before it reads the tenant and
+// again before it renders: the garbage of what led to it (the admin request,
+// the save hint's pass over every device) and of reading the tenant's
+// accounts would otherwise sit on top of the old tree until the first batch
+// of replaced bodies, and set the peak of the whole pass (the tree is large,
+// its pointers few: a collection is cheap).
+func (r *renderer) collectIfLarge(tenant string) {
+	r.mu.RLock()
+	size := 0
+	if tf, ok := r.tenants[tenant]; ok {
+		for _, f := range tf.files {
+			size += f.Size
+		}
+	}
+	r.mu.RUnlock()
+	if size >= gcEvery {
+		runtime.GC()
+	}
+}
+
 func (r *renderer) renderTenant(ctx context.Context, tenant string) (renderStats, error) {
+	r.collectIfLarge(tenant)
 	var w *treeWriter
 	rev := r.s.st.Revision()
 	gone := false

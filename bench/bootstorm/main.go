@@ -278,6 +278,26 @@ func (o *ours) waitFiles(n int) error {
 	return nil
 }
 
+// secureURLs turns the tenant's secret URLs on or off and waits until every
+// file reflects it. Over HTTP option 66 is {url}: a phone gets its secret
+// directory and fetches its file there. Over TFTP option 66 is the bare server
+// address, as with dnsmasq: a phone asks for its file by name, which a tenant
+// serves only with secret URLs off (the setting for phones provisioned by a
+// name alone, see "Secret URLs" in the README).
+func (o *ours) secureURLs(on bool) error {
+	b, _ := json.Marshal(map[string]any{"secure_urls": on})
+	if err := o.call("PATCH", "/api/v1/tenants/default/pbx", "application/json", bytes.NewReader(b), nil); err != nil {
+		return err
+	}
+	return waitErr(10*time.Minute, func() bool {
+		var st struct {
+			Revision int64 `json:"revision"`
+			Rendered int64 `json:"rendered_revision"`
+		}
+		return o.call("GET", "/api/v1/status", "", nil, &st) == nil && st.Rendered >= st.Revision
+	}, "switchboard did not render the files again")
+}
+
 // clearLeases forgets the leases of the previous run (switchboard stopped).
 func (o *ours) clearLeases() error {
 	db, err := sql.Open("sqlite", filepath.Join(o.dir, "data", "switchboard.db"))
@@ -406,6 +426,11 @@ type result struct {
 	DHCPP50Ms  float64 `json:"dhcp_p50_ms"`
 	DHCPP99Ms  float64 `json:"dhcp_p99_ms"`
 	FirstError string  `json:"first_error"`
+	// What the phones sent and got: DHCP messages, replies, DISCOVERs sent again.
+	DHCPSent    int64 `json:"dhcp_sent"`
+	DHCPReplies int64 `json:"dhcp_replies"`
+	Retransmits int64 `json:"retransmits"`
+	PacketDrops int64 `json:"packet_drops"` // replies the phones' raw socket dropped
 }
 
 // storm runs the phones in their namespace against whatever serves now.
@@ -426,6 +451,39 @@ func storm(transport string, first int) (result, error) {
 		return r, fmt.Errorf("load generator said %q: %w", out, err)
 	}
 	return r, nil
+}
+
+// udpStats is the namespace's UDP counters (/proc/net/snmp).
+func udpStats(ns string) map[string]int64 {
+	out, _ := exec.Command("ip", "netns", "exec", ns, "cat", "/proc/net/snmp").Output()
+	var names []string
+	m := map[string]int64{}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Udp:" {
+			continue
+		}
+		if names == nil {
+			names = f[1:]
+			continue
+		}
+		for i, v := range f[1:] {
+			var n int64
+			fmt.Sscan(v, &n)
+			if i < len(names) {
+				m[names[i]] = n
+			}
+		}
+	}
+	return m
+}
+
+func udpDiff(a, b map[string]int64) string {
+	var parts []string
+	for _, k := range []string{"InDatagrams", "OutDatagrams", "RcvbufErrors", "SndbufErrors", "InErrors", "NoPorts"} {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, b[k]-a[k]))
+	}
+	return strings.Join(parts, " ")
 }
 
 func loadavg() string {
@@ -483,8 +541,16 @@ func run() error {
 			o.stop()
 			return err
 		}
+		if err := o.secureURLs(transport == "http"); err != nil {
+			o.stop()
+			return err
+		}
 		load := loadavg()
+		udp0, udpc0 := udpStats(nsSrv), udpStats(nsCli)
 		mine, err := storm(transport, 0)
+		fmt.Fprintf(os.Stderr, "  udp srv: %s\n  udp cli: %s\n", udpDiff(udp0, udpStats(nsSrv)), udpDiff(udpc0, udpStats(nsCli)))
+		dropped, _ := exec.Command("ip", "netns", "exec", nsSrv, "sh", "-c",
+			"curl -sk https://127.0.0.1:8443/metrics | grep '^switchboard_dhcp_dropped_total'; ss -uamn | grep -A1 -E ':(67|69) '").Output()
 		o.stop()
 		if err != nil {
 			return fmt.Errorf("%s (ours): %w", transport, err)
@@ -492,7 +558,7 @@ func run() error {
 		if err := o.clearLeases(); err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "  ours %s: %+v load=%s\n", transport, mine, load)
+		fmt.Fprintf(os.Stderr, "  ours %s: %+v load=%s %s\n", transport, mine, load, bytes.TrimSpace(dropped))
 		if err := b.start(transport); err != nil {
 			b.stop()
 			return err

@@ -116,6 +116,7 @@ func (c *packetConn) send(mac net.HardwareAddr, m *dhcpv4.DHCPv4) error {
 	binary.BigEndian.PutUint16(udp[2:], 67)
 	binary.BigEndian.PutUint16(udp[4:], uint16(8+len(payload)))
 	copy(f[42:], payload)
+	sentDHCP.Add(1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return unix.Sendto(c.fd, f, 0, &unix.SockaddrLinklayer{Ifindex: c.ifindex, Halen: 6,
@@ -148,6 +149,7 @@ func (c *packetConn) readLoop(byMAC map[[6]byte]*phone) {
 		var k [6]byte
 		copy(k[:], m.ClientHWAddr)
 		if p := byMAC[k]; p != nil {
+			gotReplies.Add(1)
 			select {
 			case p.replies <- m:
 			default:
@@ -156,13 +158,27 @@ func (c *packetConn) readLoop(byMAC map[[6]byte]*phone) {
 	}
 }
 
+// Counters for the report: DHCP messages sent and replies received.
+var sentDHCP, gotReplies, retransmits atomic.Int64
+
 // lease is what a phone got.
 type lease struct {
 	ip, server net.IP
 	opt66      string
 }
 
-// dhcp runs DISCOVER, OFFER, REQUEST, ACK with retransmissions (4 s, then 8 s, ...).
+// backoff is the wait before the n-th retransmission of a message (n from
+// 0), RFC 2131 4.1: 4 s, doubled each time up to 64 s, each randomised by
+// a uniform -1 to +1 s.
+func backoff(n int) time.Duration {
+	base := min(4*time.Second<<n, 64*time.Second)
+	return base - time.Second + rand.N(2*time.Second)
+}
+
+// dhcp runs DISCOVER, OFFER, REQUEST, ACK as RFC 2131 clients do (ISC
+// dhclient, busybox udhcpc): a message is sent again with the same xid after
+// backoff(n), so a late answer to an earlier copy still counts; a REQUEST
+// left unanswered four times sends the phone back to DISCOVER with a new xid.
 func (p *phone) dhcp(ctx context.Context, c *packetConn) (lease, error) {
 	var l lease
 	wait := func(xid dhcpv4.TransactionID, typ dhcpv4.MessageType, d time.Duration) (*dhcpv4.DHCPv4, error) {
@@ -179,41 +195,48 @@ func (p *phone) dhcp(ctx context.Context, c *packetConn) (lease, error) {
 					return m, nil
 				}
 				if m.TransactionID == xid && m.MessageType() == dhcpv4.MessageTypeNak {
-					return nil, errors.New("NAK")
+					return nil, errNAK
 				}
 			}
 		}
 	}
+	// exchange sends m until an answer of type typ comes (nil after tries).
+	exchange := func(m *dhcpv4.DHCPv4, typ dhcpv4.MessageType, tries int) (*dhcpv4.DHCPv4, error) {
+		for n := 0; n < tries && ctx.Err() == nil; n++ {
+			if n > 0 {
+				retransmits.Add(1)
+			}
+			if err := c.send(p.mac, m); err != nil {
+				return nil, err
+			}
+			r, err := wait(m.TransactionID, typ, backoff(n))
+			if r != nil || err != nil {
+				return r, err
+			}
+		}
+		return nil, ctx.Err()
+	}
 	mods := []dhcpv4.Modifier{dhcpv4.WithBroadcast(true), dhcpv4.WithOption(dhcpv4.OptClassIdentifier("yealink SIP-T54W")),
 		dhcpv4.WithRequestedOptions(dhcpv4.OptionSubnetMask, dhcpv4.OptionRouter, dhcpv4.OptionTFTPServerName, dhcpv4.OptionBootfileName)}
-	for attempt, timeout := 0, 4*time.Second; ctx.Err() == nil; attempt, timeout = attempt+1, min(2*timeout, 16*time.Second) {
+	for ctx.Err() == nil {
 		disc, err := dhcpv4.NewDiscovery(p.mac, mods...)
 		if err != nil {
 			return l, err
 		}
-		if err := c.send(p.mac, disc); err != nil {
+		offer, err := exchange(disc, dhcpv4.MessageTypeOffer, 1000)
+		if err != nil || offer == nil {
 			return l, err
-		}
-		offer, err := wait(disc.TransactionID, dhcpv4.MessageTypeOffer, timeout)
-		if err != nil {
-			return l, err
-		}
-		if offer == nil {
-			continue
 		}
 		req, err := dhcpv4.NewRequestFromOffer(offer, mods...)
 		if err != nil {
 			return l, err
 		}
-		if err := c.send(p.mac, req); err != nil {
-			return l, err
+		ack, err := exchange(req, dhcpv4.MessageTypeAck, 4)
+		if errors.Is(err, errNAK) || (err == nil && ack == nil) {
+			continue // start again
 		}
-		ack, err := wait(req.TransactionID, dhcpv4.MessageTypeAck, timeout)
 		if err != nil {
-			continue // NAK: start again
-		}
-		if ack == nil {
-			continue
+			return l, err
 		}
 		l.ip, l.server = ack.YourIPAddr, ack.ServerIdentifier()
 		// Servers may end the string with a NUL (dnsmasq does); phones drop it.
@@ -225,6 +248,8 @@ func (p *phone) dhcp(ctx context.Context, c *packetConn) (lease, error) {
 	}
 	return l, ctx.Err()
 }
+
+var errNAK = errors.New("NAK")
 
 // tftpGet fetches name from server with the phone's own address, RFC 1350
 // with the blksize and tsize options (RFC 2348, 2349).
@@ -410,7 +435,11 @@ func runPhones() error {
 		}
 		return float64(ok[min(len(ok)-1, int(float64(len(ok))*p))].Microseconds()) / 1000
 	}
-	r := result{Seconds: time.Duration(lastDone.Load()).Seconds(), Failures: int(failures.Load()), DHCPP50Ms: pct(0.5), DHCPP99Ms: pct(0.99)}
+	r := result{Seconds: time.Duration(lastDone.Load()).Seconds(), Failures: int(failures.Load()), DHCPP50Ms: pct(0.5), DHCPP99Ms: pct(0.99),
+		DHCPSent: sentDHCP.Load(), DHCPReplies: gotReplies.Load(), Retransmits: retransmits.Load()}
+	if st, err := unix.GetsockoptTpacketStats(c.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
+		r.PacketDrops = int64(st.Drops)
+	}
 	if s, ok := firstErr.Load().(string); ok {
 		r.FirstError = s
 	}
