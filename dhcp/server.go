@@ -233,7 +233,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.sockIno.Store(udpbuf.Inode(conn))
 	closeConn := func() {
 		s.dropped.Add(udpbuf.Drops(s.sockIno.Swap(0))) // still counted once it is closed
-		conn.Close()                                  // closing is how the read loop stops
+		conn.Close()                                   // closing is how the read loop stops
 	}
 	s.log.Info("listening", "interface", s.cfg.Interface, "server_ip", s.serverIP.String(),
 		"pool", s.cfg.PoolStart+"-"+s.cfg.PoolEnd)
