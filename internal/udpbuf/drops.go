@@ -6,7 +6,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -14,18 +13,10 @@ import (
 // Inode is the inode of conn's socket (0 when unknown): its row in
 // /proc/net/udp or /proc/net/udp6.
 func Inode(conn net.PacketConn) uint64 {
-	sc, ok := conn.(syscall.Conn)
-	if !ok {
-		return 0
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return 0
-	}
 	var ino uint64
-	raw.Control(func(fd uintptr) { //nolint:errcheck // best effort: 0 counts nothing
+	control(conn, func(fd int) {
 		var st unix.Stat_t
-		if unix.Fstat(int(fd), &st) == nil {
+		if unix.Fstat(fd, &st) == nil {
 			ino = st.Ino
 		}
 	})

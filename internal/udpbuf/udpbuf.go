@@ -17,17 +17,9 @@ const Storm = 16 << 20
 // (SO_RCVBUFFORCE); otherwise it gets what it may. It is best effort: the
 // default buffer works, with more drops.
 func Grow(conn net.PacketConn, n int) {
-	sc, ok := conn.(syscall.Conn)
-	if !ok {
-		return
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return
-	}
-	raw.Control(func(fd uintptr) { //nolint:errcheck // best effort, see above
-		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n) != nil {
-			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, n) //nolint:errcheck // as above
+	control(conn, func(fd int) {
+		if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n) != nil {
+			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, n) //nolint:errcheck // best effort, see above
 		}
 	})
 }
@@ -35,17 +27,20 @@ func Grow(conn net.PacketConn, n int) {
 // Size is the socket's receive buffer as the kernel reports it (twice what
 // was granted, for its bookkeeping), or 0 when it cannot be read.
 func Size(conn net.PacketConn) int {
+	n := 0
+	control(conn, func(fd int) { n, _ = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF) })
+	return n
+}
+
+// control runs f on conn's file descriptor; nothing when conn has none.
+func control(conn net.PacketConn, f func(fd int)) {
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
-		return 0
+		return
 	}
 	raw, err := sc.SyscallConn()
 	if err != nil {
-		return 0
+		return
 	}
-	n := 0
-	raw.Control(func(fd uintptr) { //nolint:errcheck // 0 when unreadable
-		n, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
-	})
-	return n
+	raw.Control(func(fd uintptr) { f(int(fd)) }) //nolint:errcheck // the callers' zero values say "unknown"
 }
