@@ -169,6 +169,7 @@ export function route() {
     stale: () => my !== gen,
     show: (title, ...nodes) => {
       if (my !== gen) return false;
+      performance.mark("sb:frame");
       frame(panel, title, nodes);
       window.__sbShown = { seq: ++shown, page: panel.id, path: location.hash || "#/", at: performance.now() };
       return true;

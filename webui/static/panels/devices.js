@@ -44,6 +44,7 @@ async function listPage(ctx) {
   // The page's one call: each device comes with its account's and model's
   // labels, and the first page was asked for while the console loaded.
   const res = await getFirst(devicePagePath(S.tenant, search, offset));
+  performance.mark("sb:devices");
   const box = h("div");
   const items = res.items || [];
   const rows = table({
