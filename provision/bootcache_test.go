@@ -133,9 +133,13 @@ func TestBootstrapOnDemand(t *testing.T) {
 	if s := boots.slotOf(e.tenant, "001565000201.cfg"); s == nil || s.e != nil || !strings.Contains(s.why, "secret") {
 		t.Errorf("leaking device's slot: %+v", s)
 	}
-	// Its token still serves its file; the fetch is no claim (it has no
-	// bootstrap file to leave).
-	if got, err := e.s.Resolve(d.URLToken + "/001565000201.cfg"); err != nil || !got.Token || got.event != 0 {
+	// Its token still serves its file, and its first fetch there is a claim
+	// like any device's: the token path makes no bootstrap file.
+	_, _, before = boots.stats()
+	if got, err := e.s.Resolve(d.URLToken + "/001565000201.cfg"); err != nil || !got.Token || got.event != eventClaim || got.File.Body == nil {
 		t.Errorf("leaking device by token: %+v %v", got, err)
+	}
+	if _, _, after := boots.stats(); after != before {
+		t.Errorf("a fetch by token made a bootstrap file")
 	}
 }

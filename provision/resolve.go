@@ -82,12 +82,13 @@ func (s *Service) Resolve(path string) (Target, error) {
 			return Target{Tenant: t.Tenant}, ErrNoFile
 		}
 		t.Auth, t.Token, t.MAC = HTTPAuth{}, true, ""
-		// The device's own file, fetched by a device that has a bootstrap
-		// file and has not claimed its directory yet: a claim. The enrollment
-		// is read first: only an unclaimed device's fetch may make its
-		// bootstrap file.
+		// The device's own file, fetched in a secure tenant by a device that
+		// has not claimed its directory yet: a claim. It does not ask whether
+		// the device has a bootstrap file (one whose template writes a secret
+		// has none): that would make one at every first fetch of a boot storm
+		// (bootcache.go), and the claim is true either way.
 		if t.secure && t.File != nil && t.File.Device != "" {
-			if en, _ := s.enroll.get(dev); en.ClaimedAt.IsZero() && r.bootstrapFor(t.Tenant, t.File) != nil {
+			if en, _ := s.enroll.get(dev); en.ClaimedAt.IsZero() {
 				t.event, t.device = eventClaim, dev
 			}
 		}
