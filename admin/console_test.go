@@ -69,6 +69,10 @@ func TestDevicePages(t *testing.T) {
 	if page[0]["account_extension"] != "200" || page[0]["account_name"] != "Person 0" || page[1]["account_extension"] != nil {
 		t.Errorf("account labels: %v / %v", page[0], page[1]["account_extension"])
 	}
+	// So does the model's label, as the catalog names it (brand and name).
+	if page[0]["model_label"] != "Yealink T46U" {
+		t.Errorf("model label: %v", page[0]["model_label"])
+	}
 	// Search: a MAC in any of its forms, notes, the account's name.
 	for q, want := range map[string]int{
 		"00:15:65:00:00:1":   16, // 0010-001F

@@ -10,15 +10,14 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/server4"
 	"github.com/insomniacslk/dhcp/iana"
-	"golang.org/x/sys/unix"
 
 	"github.com/switchboard-pbx/switchboard/internal/component"
+	"github.com/switchboard-pbx/switchboard/internal/udpbuf"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/store"
 )
@@ -166,33 +165,10 @@ func (s *Server) Bind(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("dhcp: listen on %s port %d: %w", s.cfg.Interface, s.cfg.Port, err)
 	}
-	growReadBuffer(conn, readBuffer)
+	// A boot storm waits in the socket while every handler is busy (see readLoop).
+	udpbuf.Grow(conn, udpbuf.Storm)
 	s.conn = conn
 	return nil
-}
-
-// readBuffer is the socket receive buffer asked for, in bytes: a boot storm
-// sends thousands of DISCOVERs in a second, and they wait there while every
-// handler is busy (see readLoop); a datagram takes about 1 KB of it.
-const readBuffer = 16 << 20
-
-// growReadBuffer asks for a receive buffer of n bytes, more than the default
-// (about 200 KB) holds in a boot storm. Past net.core.rmem_max only a process with
-// CAP_NET_ADMIN gets it (SO_RCVBUFFORCE); otherwise it gets what it may.
-func growReadBuffer(conn net.PacketConn, n int) {
-	sc, ok := conn.(syscall.Conn)
-	if !ok {
-		return
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return
-	}
-	raw.Control(func(fd uintptr) { //nolint:errcheck // best effort: the default buffer works, with more drops
-		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n) != nil {
-			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, n) //nolint:errcheck // as above
-		}
-	})
 }
 
 // interfaceIPv4 is the interface's IPv4 address, preferring one inside subnet.
@@ -254,10 +230,10 @@ func (s *Server) Serve(ctx context.Context) error {
 		return err
 	}
 	conn := s.conn
-	s.sockIno.Store(socketInode(conn))
+	s.sockIno.Store(udpbuf.Inode(conn))
 	closeConn := func() {
-		s.dropped.Add(kernelDrops(s.sockIno.Swap(0))) // still counted once it is closed
-		conn.Close()                                  // closing is how the read loop stops
+		s.dropped.Add(udpbuf.Drops(s.sockIno.Swap(0))) // still counted once it is closed
+		conn.Close()                                   // closing is how the read loop stops
 	}
 	s.log.Info("listening", "interface", s.cfg.Interface, "server_ip", s.serverIP.String(),
 		"pool", s.cfg.PoolStart+"-"+s.cfg.PoolEnd)
@@ -282,7 +258,7 @@ func (s *Server) Serve(ctx context.Context) error {
 // readLoop reads datagrams until conn is closed and handles each on a
 // goroutine of its own. It takes a handler slot before reading the next
 // datagram: while all maxInflight are busy, datagrams wait in the socket's
-// receive buffer (readBuffer) and are answered a moment later, rather than
+// receive buffer (udpbuf.Storm) and are answered a moment later, rather than
 // dropped here; only a full buffer drops them (the kernel counts those as
 // UDP receive buffer errors).
 func (s *Server) readLoop(conn net.PacketConn) error {
@@ -366,7 +342,7 @@ const maxPendingAcks = 16384
 // Dropped counts datagrams dropped: by the kernel because the socket's
 // receive buffer was full (every handler busy for too long), or here because
 // maxPendingAcks ACKs were waiting for the store.
-func (s *Server) Dropped() int64 { return s.dropped.Load() + kernelDrops(s.sockIno.Load()) }
+func (s *Server) Dropped() int64 { return s.dropped.Load() + udpbuf.Drops(s.sockIno.Load()) }
 
 // handle answers one message if a handler slot is free and drops it (counted)
 // otherwise: the entry for callers that cannot wait, as readLoop does.

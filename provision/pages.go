@@ -11,11 +11,15 @@ import (
 )
 
 // DevicePageItem is a device of a listed page with the linked account's
-// extension and name, so that a list shows them without loading every account.
+// extension and name and the model's label, so that a list shows them without
+// loading every account or the tenant's catalog first.
 type DevicePageItem struct {
 	DeviceView
 	AccountExtension string `json:"account_extension,omitempty"`
 	AccountName      string `json:"account_name,omitempty"`
+	// ModelLabel is the model's brand and name ("Yealink T46U"); the model's
+	// id when the tenant does not see such a model.
+	ModelLabel string `json:"model_label,omitempty"`
 }
 
 // macSearch turns a search that looks like (part of) a MAC in any of the
@@ -51,6 +55,7 @@ func (s *Service) DevicePage(ctx context.Context, tenant, q string, limit, offse
 	}
 	var devs []Device
 	accounts := map[string]Account{}
+	labels := map[string]string{}
 	var total int
 	err := s.st.View(ctx, func(tx *store.Tx) error {
 		if ok, err := tx.Get(KindTenant, tenant, &Tenant{}); err != nil || !ok {
@@ -62,6 +67,13 @@ func (s *Service) DevicePage(ctx context.Context, tenant, q string, limit, offse
 			return err
 		}
 		for _, d := range devs {
+			if _, seen := labels[d.Model]; d.Model != "" && !seen {
+				l, err := s.modelLabel(tx, tenant, d.Model)
+				if err != nil {
+					return err
+				}
+				labels[d.Model] = l
+			}
 			if d.Account == "" {
 				continue
 			}
@@ -83,13 +95,34 @@ func (s *Service) DevicePage(ctx context.Context, tenant, q string, limit, offse
 	views := s.ViewDevices(tenant, devs)
 	out := make([]DevicePageItem, len(views))
 	for i, v := range views {
-		out[i] = DevicePageItem{DeviceView: v}
+		out[i] = DevicePageItem{DeviceView: v, ModelLabel: labels[v.Model]}
 		if a, ok := accounts[v.Account]; ok {
 			out[i].AccountExtension = a.Extension
 			out[i].AccountName = a.DisplayName
 		}
 	}
 	return out, total, nil
+}
+
+// modelLabel names the model id as the tenant sees it (a built-in model, a
+// global user model or one of the tenant's): brand and name, else the id. It
+// reads only that model, not the tenant's catalog.
+func (s *Service) modelLabel(tx *store.Tx, tenant, id string) (string, error) {
+	// A user model of the same id wins, as in catalogIn.
+	var um UserModel
+	ok, err := tx.Get(KindModel, id, &um)
+	if err != nil {
+		return "", err
+	}
+	if ok && (um.Tenant == globalScope || um.Tenant == storeTenant(tenant)) {
+		return s.brandName(um.Brand) + " " + um.Name, nil
+	}
+	for _, m := range s.builtin.Models {
+		if m.ID == id {
+			return s.brandName(m.Brand) + " " + m.Name, nil
+		}
+	}
+	return id, nil
 }
 
 // AccountPage is one page of a tenant's accounts sorted by extension, filtered

@@ -1,6 +1,10 @@
 package tftpd
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchboard-pbx/switchboard/internal/udpbuf"
+)
 
 // Request outcomes, the "result" label of switchboard_tftp_requests_total.
 const (
@@ -50,5 +54,14 @@ func (m *metrics) request(tenant, result string) {
 
 // Collectors are the TFTP series.
 func (s *Server) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{s.m.requests, s.m.bytes, s.m.errors, s.m.throttled}
+	drops := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "switchboard_tftp_socket_drops_total",
+		Help: "TFTP requests the kernel dropped because the request socket's receive buffer was full."},
+		func() float64 { return float64(s.SocketDrops()) })
+	return []prometheus.Collector{s.m.requests, s.m.bytes, s.m.errors, s.m.throttled, drops}
+}
+
+// SocketDrops is how many requests the kernel dropped for a full receive
+// buffer, on this socket and the ones closed before it.
+func (s *Server) SocketDrops() int64 {
+	return s.dropped.Load() + udpbuf.Drops(s.sockIno.Load())
 }

@@ -39,10 +39,21 @@
 // it). So a first page costs the page, its style sheet, those two scripts
 // (fetched in parallel), the session's calls (in flight while console.js is
 // fetched and compiled) and the page's own calls: no module waterfall, no
-// catalog request, no panel import before the page. The first page also
+// catalog request, no panel import before the page. A console opened on the
+// device list (#/devices, with its search and offset) does not wait for the
+// session to ask for its page either: api.js asks for it as soon as /me names
+// the tenant the user worked on last (else once the tenants are in, by the
+// same choice as the shell's, pickTenant), and the panel takes that answer
+// through getFirst(path) when it makes the same call. Its one call is all it
+// needs: each device comes with its account's extension and name and its
+// model's label (model_label), so /brands and the tenant's models are asked
+// for only by the pages that edit or filter by them. The first page also
 // avoids what a fresh page pays dearly for: no Intl.NumberFormat (whole
 // numbers are grouped by i18n.js, as Intl does; a test compares them in
-// Chromium) and no collator.
+// Chromium) and no collator. The page marks its timeline (sb:script, sb:start,
+// sb:boot, sb:devices when the list's data is in, sb:frame before the page is
+// built into the document), which bench/console prints with
+// CONSOLEBENCH_MARKS set.
 //
 // Every file is served under a URL carrying the build's version (?v=<hash of
 // all files>, added to the references by the server) and is then cached for

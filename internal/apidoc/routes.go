@@ -142,6 +142,17 @@ func crud(base, tag, what string, v any) []Op {
 	}
 }
 
+// deviceOps is the devices' CRUD, whose list is paged and searched (?q=,
+// ?limit=, ?offset=) and carries, beside each device, the linked account's
+// extension and name and the model's label, so that a list needs no other call.
+func deviceOps() []Op {
+	ops := crud(tb+"/devices", "devices", "device", provision.DeviceView{})
+	ops[0].Summary = "List devices (a page, by MAC; with the account's extension and name and the model's label)"
+	ops[0].Query = []string{"q", "limit", "offset"}
+	ops[0].Out = List(provision.DevicePageItem{})
+	return ops
+}
+
 const tb = "/api/v1/tenants/{tenant}"
 
 // ops is every route of /api/v1. A route a component mounts must be here (the
@@ -271,7 +282,7 @@ var ops = concat(
 		{Pattern: "GET " + tb + "/redirect-status", Tag: "redirect", Summary: "Each device's state at its vendor's redirection service", Out: List(redirect.DeviceStatus{})},
 	},
 	crud(tb+"/accounts", "accounts", "SIP account", provision.Account{}),
-	crud(tb+"/devices", "devices", "device", provision.DeviceView{}),
+	deviceOps(),
 	crud(tb+"/placeholders", "catalog", "custom placeholder", provision.Placeholder{}),
 	crud("/api/v1/templates", "catalog", "global template", provision.Template{}),
 	crud("/api/v1/models", "catalog", "global model", provision.Model{}),

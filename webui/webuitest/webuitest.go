@@ -28,7 +28,9 @@ package webuitest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -290,7 +292,32 @@ func StartBrowser() (*Browser, error) { return StartBrowserNS("") }
 
 // StartBrowserNS starts chromium inside network namespace ns ("" for the
 // test's own): chromedp drives it over a pipe, so no port needs to cross.
-func StartBrowserNS(ns string) (*Browser, error) {
+func StartBrowserNS(ns string) (*Browser, error) { return startBrowser(ns, nil) }
+
+// StartBrowserTrusting starts chromium trusting the certificates whose public
+// keys are spkis (base64 SHA-256 of the SubjectPublicKeyInfo, see SPKI) as a
+// real certificate is trusted, instead of ignoring every certificate error:
+// Chromium then caches what those servers send, as it does for a console with
+// a real certificate.
+func StartBrowserTrusting(spkis ...string) (*Browser, error) { return startBrowser("", spkis) }
+
+// SPKI is the public-key hash of the certificate served at addr (host:port),
+// in the form chromium's --ignore-certificate-errors-spki-list takes.
+func SPKI(addr string) (string, error) {
+	c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // reading the certificate is the point
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	certs := c.ConnectionState().PeerCertificates
+	if len(certs) == 0 {
+		return "", fmt.Errorf("%s sent no certificate", addr)
+	}
+	sum := sha256.Sum256(certs[0].RawSubjectPublicKeyInfo)
+	return base64.StdEncoding.EncodeToString(sum[:]), nil
+}
+
+func startBrowser(ns string, spkis []string) (*Browser, error) {
 	path := Chromium()
 	if path == "" {
 		return nil, fmt.Errorf("chromium is not installed (CI installs Debian's chromium from .ci/run)")
@@ -301,11 +328,15 @@ func StartBrowserNS(ns string) (*Browser, error) {
 	}
 	opts := []cdp.ExecAllocatorOption{
 		cdp.ExecPath(path), cdp.Headless, cdp.NoFirstRun, cdp.NoDefaultBrowserCheck, cdp.DisableGPU,
-		cdp.IgnoreCertErrors, // the daemon's own self-signed certificate
 		cdp.UserDataDir(prof), cdp.WindowSize(1366, 900),
 		cdp.Flag("disable-background-networking", true), cdp.Flag("disable-component-update", true),
 		cdp.Flag("disable-sync", true), cdp.Flag("disable-quic", true), cdp.Flag("disable-extensions", true),
 		cdp.Flag("lang", "en-US"),
+	}
+	if len(spkis) > 0 {
+		opts = append(opts, cdp.Flag("ignore-certificate-errors-spki-list", strings.Join(spkis, ",")))
+	} else {
+		opts = append(opts, cdp.IgnoreCertErrors) // the daemon's own self-signed certificate
 	}
 	if os.Geteuid() == 0 {
 		opts = append(opts, cdp.NoSandbox)

@@ -96,18 +96,81 @@ export function q(params) {
   return s ? "?" + s : "";
 }
 
-/** fetchSession asks for who is logged in, the appliance and the tenants, at once. */
+/** fetchSession asks for who is logged in, the appliance and the tenants, at once (after a login). */
 export function fetchSession() {
   const p = Promise.all([api("GET", "/me"), api("GET", "/status"), api("GET", "/tenants")]);
   p.catch(() => { /* the caller handles it */ });
   return p;
 }
 
-let first = S.token ? fetchSession() : null;
+/**
+ * pickTenant opens the console where the user worked last, else on the first
+ * tenant with devices, else on the first tenant.
+ */
+export function pickTenant(me, tenants) {
+  const ids = tenants.map((x) => x.id);
+  if (me.last_tenant && ids.includes(me.last_tenant)) return me.last_tenant;
+  const withDevices = tenants.find((x) => x.devices > 0);
+  if (withDevices) return withDevices.id;
+  return ids[0] || "";
+}
+
+/** DEVICE_PAGE is how many devices a page of the device list shows. */
+export const DEVICE_PAGE = 50;
+
+/** devicePagePath is the API call of a page of the device list. */
+export function devicePagePath(tenant, search, offset) {
+  return tbase(tenant) + "/devices" + q({ q: search, limit: DEVICE_PAGE, offset });
+}
+
+let first = null;
+let early = null; // a promise of {path, answer}: the first page's own call, asked for with the session
+
+if (S.token) {
+  const me = api("GET", "/me");
+  first = Promise.all([me, api("GET", "/status"), api("GET", "/tenants")]);
+  first.catch(() => { /* the caller handles it */ });
+  // A console opened on the device list (a bookmark, a reload) asks for its
+  // page as soon as the tenant is known, not after the rest of the console
+  // is loaded and the session is in: from /me alone when it names the
+  // tenant the user worked on last (the usual case), else once the tenants
+  // are in too. The panel takes it only if it makes the same call.
+  const m = /^#\/devices(?:\?(.*))?$/.exec(location.hash);
+  if (m) {
+    const query = new URLSearchParams(m[1] || "");
+    const offset = Math.max(0, parseInt(query.get("offset") || "0", 10) || 0);
+    const ask = (tenant) => {
+      const path = devicePagePath(tenant, query.get("q") || "", offset);
+      const answer = api("GET", path);
+      answer.catch(() => { /* the panel asks again */ });
+      return { path, answer };
+    };
+    early = me.then((who) => (who.last_tenant ? ask(who.last_tenant)
+      : first.then(([, , tl]) => ask(pickTenant(who, tl.items || []))))).catch(() => null);
+  }
+}
 
 /** firstSession hands over, once, the session asked for when the page loaded (null if none). */
 export function firstSession() {
   const p = first;
   first = null;
   return p;
+}
+
+/**
+ * getFirst is api("GET", path), answered by the call the page made while
+ * loading when it was the same one (once; a failed one is asked again).
+ */
+export async function getFirst(path) {
+  const e = early;
+  early = null;
+  const got = e && await e;
+  if (got && got.path === path) {
+    try {
+      return await got.answer;
+    } catch (err) {
+      if (err.sessionEnded) throw err;
+    }
+  }
+  return api("GET", path);
 }

@@ -4,7 +4,7 @@
 
 export { h, v, mono, time, tag, uid, debounce, download } from "./dom.js";
 export { t, plain, has, lang, fmtNumber, fmtTime, fmtBytes } from "./i18n.js";
-export { S, api, APIError, tbase, canWrite, isAdmin, feature, tenantName, q } from "./api.js";
+export { S, api, APIError, tbase, canWrite, isAdmin, feature, tenantName, q, getFirst, devicePagePath, DEVICE_PAGE } from "./api.js";
 export { message, flash, errorMessage, errorContent, confirmDialog, busy, section, kv } from "./ui.js";
 export { form, optionNodes, choose } from "./forms.js";
 export { table, pager, searchBox, columnChooser, chosenColumns } from "./list.js";

@@ -4,7 +4,7 @@
 
 import { h, v } from "./dom.js";
 import { t, initI18n, setLang, lang, availableLanguages, missingKeys } from "./i18n.js";
-import { S, api, APIError, setUnauthorizedHandler, fetchSession, firstSession } from "./api.js";
+import { S, api, APIError, setUnauthorizedHandler, fetchSession, firstSession, pickTenant as pick } from "./api.js";
 import { groups, panels } from "./registry.js";
 import { message, errorMessage, takeFlash } from "./ui.js";
 import { form } from "./forms.js";
@@ -66,14 +66,9 @@ async function boot(session) {
 }
 
 // pickTenant opens the console where the user worked last, else on the first
-// tenant with devices, else on the first tenant.
-function pickTenant() {
-  const ids = S.tenants.map((x) => x.id);
-  if (S.me.last_tenant && ids.includes(S.me.last_tenant)) return S.me.last_tenant;
-  const withDevices = S.tenants.find((x) => x.devices > 0);
-  if (withDevices) return withDevices.id;
-  return ids[0] || "";
-}
+// tenant with devices, else on the first tenant (api.js decides it, as it
+// asks for the device list's first page as soon as it knows it).
+function pickTenant() { return pick(S.me, S.tenants); }
 
 /** chooseTenant switches tenant and remembers it for the next login. */
 export function chooseTenant(id) {
@@ -174,6 +169,7 @@ export function route() {
     stale: () => my !== gen,
     show: (title, ...nodes) => {
       if (my !== gen) return false;
+      performance.mark("sb:frame");
       frame(panel, title, nodes);
       window.__sbShown = { seq: ++shown, page: panel.id, path: location.hash || "#/", at: performance.now() };
       return true;

@@ -5,12 +5,13 @@
 import {
   h, v, mono, time, tag, t, api, tbase, canWrite, feature, q, S, form, choose, table, pager, searchBox,
   register, flash, confirmDialog, errorMessage, message, section, busy, download, debounce,
+  getFirst, devicePagePath, DEVICE_PAGE,
 } from "../core/kit.js";
-import { catalog, modelLabel, brandOptions, accountLabel } from "./shared/catalog.js";
+import { catalog, brandOptions, accountLabel } from "./shared/catalog.js";
 import { deviceButtons, tenantButtons } from "./shared/resync.js";
 import { revealButton } from "./shared/reveal.js";
 
-const PAGE = 50;
+const PAGE = DEVICE_PAGE;
 
 register({
   id: "devices", path: "devices", group: "provisioning", order: 10, nav: "devices.nav",
@@ -40,8 +41,10 @@ export function redirectTag(r) {
 async function listPage(ctx) {
   const search = ctx.query.get("q") || "";
   const offset = Math.max(0, parseInt(ctx.query.get("offset") || "0", 10) || 0);
-  const [res, cat] = await Promise.all([
-    api("GET", tbase() + "/devices" + q({ q: search, limit: PAGE, offset })), catalog()]);
+  // The page's one call: each device comes with its account's and model's
+  // labels, and the first page was asked for while the console loaded.
+  const res = await getFirst(devicePagePath(S.tenant, search, offset));
+  performance.mark("sb:devices");
   const box = h("div");
   const items = res.items || [];
   const rows = table({
@@ -49,7 +52,7 @@ async function listPage(ctx) {
     caption: t("devices.nav"),
     columns: [
       { id: "mac", label: t("devices.mac"), value: (d) => mono(d.mac) },
-      { id: "model", label: t("devices.model"), value: (d) => modelLabel(cat, d.model) },
+      { id: "model", label: t("devices.model"), value: (d) => d.model_label || d.model },
       { id: "account", label: t("devices.account"), value: (d) => d.account ? accountLabel({ extension: d.account_extension, display_name: d.account_name }) : "" },
       { id: "state", label: t("devices.state"), value: stateTag },
       { id: "file", label: t("devices.file"), value: (d) => d.file ? mono(d.file) : (d.problem && d.account && d.enabled ? h("span", { class: "tag bad", "data-v": "" }, d.problem) : "") },
