@@ -11,9 +11,12 @@
 // generations). WaitRendered tells when a revision has reached the tree.
 //
 // The request path (Resolve, Lookup, FindMAC) reads that tree only: no SQLite,
-// no system calls, no allocation for a file name in another case. It does no
-// network I/O and knows no protocol: httpprov makes HTTP answers (headers,
-// authentication) and tftpd TFTP ones. The only other input, the addresses of
+// no system calls, no allocation for a file name in another case. The one
+// exception is rare: a secure tenant's bootstrap file (below) is made at the
+// first request that needs it, from the device and its accounts read from the
+// store, and then kept in a small bounded cache until the tenant's next pass
+// (bootcache.go). The request path does no network I/O and knows no protocol:
+// httpprov makes HTTP answers (headers, authentication) and tftpd TFTP ones. The only other input, the addresses of
 // the interfaces dynamic placeholders name, comes from an injected Interfaces
 // source that Serve reads every provisioning.interface_poll, never while
 // rendering.

@@ -25,8 +25,9 @@ package provision
 // flagged. Requests read the enrollment from memory (enrollState), so neither
 // re-renders the tenant.
 //
-// Rendering does this ahead of time (both variants are in memory), so that
-// answering a request stays a map lookup and a clock reading.
+// A device's bootstrap file is made at the first request that needs it and
+// cached (bootcache.go): a pass does not render one per device. Answering a
+// request for a cached one stays a map lookup and a clock reading.
 
 import (
 	"bytes"

@@ -56,9 +56,9 @@ type tenantFiles struct {
 	tokens  map[string]string
 	tokenOf map[string]string
 	secure  bool
-	// boot is each device's bootstrap file, by the lower-case name of its
-	// device file (secure tenants only: see enroll.go).
-	boot map[string]*bootEntry
+	// boot is what renders the devices' bootstrap files on demand (secure
+	// tenants only, nil otherwise: see enroll.go and bootcache.go).
+	boot *bootSource
 	// warnings are what is wrong with every device file of the tenant (no SIP
 	// server), shown with each device.
 	warnings []Warning
@@ -117,11 +117,17 @@ type renderer struct {
 	// usedIfaces are the interfaces placeholders named in the passes so far
 	// (run goroutine only).
 	usedIfaces map[string]bool
+
+	// boots are the bootstrap files made on demand (bootcache.go); bootGen
+	// numbers the passes that leave a bootSource (run goroutine only).
+	boots   *bootCache
+	bootGen uint64
 }
 
 func newRenderer(s *Service, log *slog.Logger) *renderer {
 	r := &renderer{s: s, log: log, tenants: map[string]*tenantFiles{}, dirty: map[string]bool{"*": true},
-		wake: make(chan struct{}, 1), ifaces: map[string]string{}, failed: map[string]string{}, usedIfaces: map[string]bool{}}
+		wake: make(chan struct{}, 1), ifaces: map[string]string{}, failed: map[string]string{}, usedIfaces: map[string]bool{},
+		boots: newBootCache(bootCacheFiles, bootCacheBytes)}
 	r.cond = sync.NewCond(&r.dirtyMu)
 	return r
 }
@@ -366,8 +372,7 @@ type treeWriter struct {
 	seen   map[string]*File  // the files of this pass, by key
 	models map[string]bool   // models of the tenant's devices (for common files)
 	tokens map[string]string // device token -> device id
-	boot   map[string]*bootEntry
-	rev    int64 // the store's revision when the pass began (its snapshot is as new or newer)
+	rev    int64             // the store's revision when the pass began (its snapshot is as new or newer)
 	batch  []*File
 	stats  renderStats
 	since  int // bytes replaced since the last collection
@@ -388,16 +393,7 @@ func (r *renderer) newWriter(tenant string) *treeWriter {
 	}
 	r.mu.Unlock()
 	r.collectIfLarge(tenant) // the garbage of reading the tenant's accounts and catalog
-	return &treeWriter{r: r, tenant: tenant, tf: tf, now: time.Now().UTC().Truncate(time.Second), seen: map[string]*File{}, models: map[string]bool{}, tokens: map[string]string{}, boot: map[string]*bootEntry{}}
-}
-
-// stamp sets a file's ETag, size and modification time (the pass's; a
-// bootstrap file, never compared with the previous pass, has no older one).
-func (w *treeWriter) stamp(f *File) {
-	sum := sha256.Sum256(f.Body)
-	f.ETag = `"` + hex.EncodeToString(sum[:12]) + `"`
-	f.Size = len(f.Body)
-	f.ModTime = w.now
+	return &treeWriter{r: r, tenant: tenant, tf: tf, now: time.Now().UTC().Truncate(time.Second), seen: map[string]*File{}, models: map[string]bool{}, tokens: map[string]string{}}
 }
 
 // put adds a rendered file; a file with the same bytes as the served one is kept
@@ -466,8 +462,10 @@ func tenantWarnings(p PBXSettings) []Warning {
 }
 
 // finish removes the files the pass did not write and installs the tenant-wide
-// state (authentication, device list, errors, assets) in one step.
-func (w *treeWriter) finish(devices, errs map[string]string, assets map[string]*Asset, auth HTTPAuth, disabled bool, rev int64, warnings []Warning, secure bool) {
+// state (authentication, device list, errors, assets, what renders bootstrap
+// files: boot, nil unless the tenant has secure URLs) in one step. The
+// bootstrap files made from the previous pass are dropped.
+func (w *treeWriter) finish(devices, errs map[string]string, assets map[string]*Asset, auth HTTPAuth, disabled bool, rev int64, warnings []Warning, boot *bootSource) {
 	w.flush()
 	tokenOf := make(map[string]string, len(w.tokens))
 	for tok, id := range w.tokens {
@@ -482,8 +480,9 @@ func (w *treeWriter) finish(devices, errs map[string]string, assets map[string]*
 	}
 	w.tf.devices, w.tf.errors, w.tf.assets = devices, errs, assets
 	w.tf.auth, w.tf.disabled, w.tf.rev, w.tf.warnings = auth, disabled, rev, warnings
-	w.tf.tokens, w.tf.tokenOf, w.tf.secure, w.tf.boot = w.tokens, tokenOf, secure, w.boot
+	w.tf.tokens, w.tf.tokenOf, w.tf.secure, w.tf.boot = w.tokens, tokenOf, boot != nil, boot
 	w.r.mu.Unlock()
+	w.r.boots.drop(w.tenant)
 }
 
 // collectIfLarge runs a collection when tenant's tree holds gcEvery bytes or
@@ -525,20 +524,22 @@ func (r *renderer) renderTenant(ctx context.Context, tenant string) (renderStats
 		w.rev = rev
 		devices, errs := map[string]string{}, map[string]string{}
 		if !td.tenant.Enabled {
-			w.finish(devices, errs, map[string]*Asset{}, HTTPAuth{}, true, rev, nil, true)
+			w.finish(devices, errs, map[string]*Asset{}, HTTPAuth{}, true, rev, nil, nil)
 			return nil
 		}
-		if err := r.renderDevices(tx, td, w, devices, errs); err != nil {
+		comp := &compiler{td: td, compiled: map[string]*Compiled{}}
+		if err := r.renderDevices(tx, td, comp, w, devices, errs); err != nil {
 			return err
 		}
 		r.renderCommon(td, w)
-		w.finish(devices, errs, td.assets, HTTPAuth{Mode: td.pbx.HTTPAuth, User: td.pbx.HTTPUser, Password: td.pbx.HTTPPassword}, false, rev, tenantWarnings(td.pbx), td.pbx.SecureURLs)
+		w.finish(devices, errs, td.assets, HTTPAuth{Mode: td.pbx.HTTPAuth, User: td.pbx.HTTPUser, Password: td.pbx.HTTPPassword}, false, rev, tenantWarnings(td.pbx), r.newBootSource(td, comp, w.now))
 		return nil
 	})
 	if gone {
 		r.mu.Lock()
 		delete(r.tenants, tenant)
 		r.mu.Unlock()
+		r.boots.drop(tenant)
 	}
 	if w == nil {
 		return renderStats{}, err
@@ -608,9 +609,9 @@ func (c *compiler) get(id, scope string) (*Compiled, Template, error) {
 }
 
 // renderDevices renders each device as it is read from the store, so that the
-// devices of a large tenant are never all decoded at once.
-func (r *renderer) renderDevices(tx *store.Tx, td *tenantData, w *treeWriter, devices, errs map[string]string) error {
-	comp := &compiler{td: td, compiled: map[string]*Compiled{}}
+// devices of a large tenant are never all decoded at once. Bootstrap files are
+// not made here but at the first request that needs one (bootcache.go).
+func (r *renderer) renderDevices(tx *store.Tx, td *tenantData, comp *compiler, w *treeWriter, devices, errs map[string]string) error {
 	vars := make(map[string]string, len(td.base)+40)
 	var b []byte
 	return tx.List(KindDevice, w.tenant, func(id string, data json.RawMessage) error {
@@ -622,48 +623,20 @@ func (r *renderer) renderDevices(tx *store.Tx, td *tenantData, w *treeWriter, de
 		if d.URLToken != "" {
 			w.tokens[d.URLToken] = d.ID
 		}
-		m, ok := td.models[d.Model]
-		if !ok {
-			errs[d.ID] = fmt.Sprintf("model %q does not exist", d.Model)
+		if _, ok := td.models[d.Model]; ok {
+			w.models[d.Model] = true
+		}
+		dr, why := r.prepareDevice(td, comp, d, td.accounts, vars)
+		if why != "" {
+			errs[d.ID] = why
 			return nil
 		}
-		w.models[m.ID] = true
-		acc, ok := td.accounts[d.Account]
-		if !ok {
-			errs[d.ID] = "no linked account: no file is generated"
+		var err error
+		if b, err = dr.c.RenderScope(b[:0], dr.sc, dr.t.Escape); err != nil {
+			errs[d.ID] = fmt.Sprintf("template %q: %v", dr.t.Name, err)
 			return nil
 		}
-		if !d.Enabled {
-			errs[d.ID] = "disabled"
-			return nil
-		}
-		tid := d.Template
-		if tid == "" {
-			tid = m.Template
-		}
-		c, t, err := comp.get(tid, ScopeDevice)
-		if err != nil {
-			errs[d.ID] = err.Error()
-			return nil
-		}
-		mac, err := ParseMAC(d.MAC)
-		if err != nil {
-			errs[d.ID] = err.Error()
-			return nil
-		}
-		clear(vars)
-		for k, v := range td.base {
-			vars[k] = v
-		}
-		deviceVars(vars, d, mac, m, td.pbx, acc, r.s.brandName(m.Brand))
-		secureVars(vars, td.pbx, d)
-		vars["KPBX_FIRMWARE_URL"] = firmwareURL(vars["KPBX_PROVISIONING_URL"], m, td.assets)
-		sc := deviceScope(c, vars, d, m, td.pbx, td.accounts)
-		if b, err = c.RenderScope(b[:0], sc, t.Escape); err != nil {
-			errs[d.ID] = fmt.Sprintf("template %q: %v", t.Name, err)
-			return nil
-		}
-		f, ok := w.put(&File{Name: m.File.Name(mac), Tenant: w.tenant, Device: d.ID, MAC: mac.String(), ContentType: t.ContentType, Body: bytes.Clone(b), Secret: true})
+		f, ok := w.put(&File{Name: dr.m.File.Name(dr.mac), Tenant: w.tenant, Device: d.ID, MAC: dr.mac.String(), ContentType: dr.t.ContentType, Body: bytes.Clone(b), Secret: true})
 		if !ok {
 			errs[d.ID] = fmt.Sprintf("file %s is already generated for device %s", f.Name, f.MAC)
 			return nil
@@ -671,17 +644,55 @@ func (r *renderer) renderDevices(tx *store.Tx, td *tenantData, w *treeWriter, de
 		devices[d.MAC] = f.Name
 		if td.pbx.SecureURLs && d.URLToken != "" {
 			r.s.enroll.set(d.ID, w.rev, d.Enrollment)
-			e, why := renderBootstrap(c, t, sc, d, deviceSecrets(d, td.pbx, td.accounts), td.base["KPBX_PROVISIONING_URL"])
-			if e == nil {
-				r.log.Warn("no bootstrap file for the device", "tenant", w.tenant, "mac", d.MAC, "err", why)
-				return nil
-			}
-			e.closed.Name = f.Name
-			w.stamp(e.closed)
-			w.boot[fileKey(f.Name)] = e
 		}
 		return nil
 	})
+}
+
+// deviceRender is what rendering a device's file takes, checked.
+type deviceRender struct {
+	c   *Compiled
+	t   Template
+	m   Model
+	mac MAC
+	sc  *Scope
+}
+
+// prepareDevice checks device d against the tenant's catalog and accounts and
+// fills vars (cleared first) and the scope its file renders with; without a
+// file, it says why. accounts holds at least the device's own accounts.
+func (r *renderer) prepareDevice(td *tenantData, comp *compiler, d Device, accounts map[string]Account, vars map[string]string) (deviceRender, string) {
+	m, ok := td.models[d.Model]
+	if !ok {
+		return deviceRender{}, fmt.Sprintf("model %q does not exist", d.Model)
+	}
+	acc, ok := accounts[d.Account]
+	if !ok {
+		return deviceRender{}, "no linked account: no file is generated"
+	}
+	if !d.Enabled {
+		return deviceRender{}, "disabled"
+	}
+	tid := d.Template
+	if tid == "" {
+		tid = m.Template
+	}
+	c, t, err := comp.get(tid, ScopeDevice)
+	if err != nil {
+		return deviceRender{}, err.Error()
+	}
+	mac, err := ParseMAC(d.MAC)
+	if err != nil {
+		return deviceRender{}, err.Error()
+	}
+	clear(vars)
+	for k, v := range td.base {
+		vars[k] = v
+	}
+	deviceVars(vars, d, mac, m, td.pbx, acc, r.s.brandName(m.Brand))
+	secureVars(vars, td.pbx, d)
+	vars["KPBX_FIRMWARE_URL"] = firmwareURL(vars["KPBX_PROVISIONING_URL"], m, td.assets)
+	return deviceRender{c: c, t: t, m: m, mac: mac, sc: deviceScope(c, vars, d, m, td.pbx, accounts)}, ""
 }
 
 // renderCommon renders the common files of the models the tenant's devices use.

@@ -72,15 +72,9 @@ func (s *Service) Resolve(path string) (Target, error) {
 		}
 		r := s.render
 		r.mu.RLock()
-		dev, known, unclaimed := "", false, false
+		dev, known := "", false
 		if tf := r.tenants[t.Tenant]; tf != nil {
 			dev, known = tf.tokens[tok]
-			if known && t.File != nil {
-				if e := tf.boot[fileKey(t.File.Name)]; e != nil && e.device == dev {
-					en, _ := s.enroll.get(dev)
-					unclaimed = en.ClaimedAt.IsZero()
-				}
-			}
 		}
 		r.mu.RUnlock()
 		// An unknown token is a wrong guess: nothing is said of the file.
@@ -88,8 +82,15 @@ func (s *Service) Resolve(path string) (Target, error) {
 			return Target{Tenant: t.Tenant}, ErrNoFile
 		}
 		t.Auth, t.Token, t.MAC = HTTPAuth{}, true, ""
-		if t.File != nil && t.File.Device != "" && unclaimed {
-			t.event, t.device = eventClaim, dev
+		// The device's own file, fetched in a secure tenant by a device that
+		// has not claimed its directory yet: a claim. It does not ask whether
+		// the device has a bootstrap file (one whose template writes a secret
+		// has none): that would make one at every first fetch of a boot storm
+		// (bootcache.go), and the claim is true either way.
+		if t.secure && t.File != nil && t.File.Device != "" {
+			if en, _ := s.enroll.get(dev); en.ClaimedAt.IsZero() {
+				t.event, t.device = eventClaim, dev
+			}
 		}
 		return t, nil
 	}
@@ -101,16 +102,11 @@ func (s *Service) Resolve(path string) (Target, error) {
 }
 
 // bootstrap is the answer to a request by name for a device file a secure
-// tenant withholds: the device's bootstrap file, or ErrWithheld without one.
+// tenant withholds: the device's bootstrap file (made at the first request
+// that needs it, then cached: bootcache.go), or ErrWithheld without one.
 func (s *Service) bootstrap(t Target) (Target, error) {
-	r := s.render
-	r.mu.RLock()
-	var e *bootEntry
-	if tf := r.tenants[t.Tenant]; tf != nil {
-		e = tf.boot[fileKey(t.File.Name)]
-	}
-	r.mu.RUnlock()
-	if e == nil || e.device != t.File.Device {
+	e := s.render.bootstrapFor(t.Tenant, t.File)
+	if e == nil {
 		return Target{Tenant: t.Tenant, Name: t.Name}, ErrWithheld
 	}
 	en, _ := s.enroll.get(e.device)

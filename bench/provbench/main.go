@@ -57,7 +57,7 @@ var (
 	oursTFTP  = flag.String("ours-tftp", "", "our TFTP listen address (default: our loopback address, port 69; a build before the source-address fix needs 127.0.0.1:69)")
 	loBase    = flag.Int("loopback-base", 11, "last byte of our loopback address; the baselines take the next three")
 	only      = flag.String("only", "", "run only regen-10k (no baselines) or only the TFTP benchmarks (tftp: regen-10k, then tftpd-hpa and dnsmasq)")
-	secure    = flag.Bool("secure", false, "with -only regen-10k: keep secret URLs on (new tenants' default: each device also gets its bootstrap file); printed as regen-10k-secure")
+	secure    = flag.Bool("secure", false, "with -only regen-10k: keep secret URLs on (new tenants' default; bootstrap files are made at the first request by name, four of them here); printed as regen-10k-secure")
 )
 
 func main() {
