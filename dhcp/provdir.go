@@ -27,6 +27,7 @@ type ProvDirectory struct {
 	rev    int64
 	built  bool
 	byMAC  map[string]string // canonical MAC -> tenant ID
+	byID   map[string]string // device ID -> canonical MAC, to tell a MAC change from another edit
 	seen   int64             // the revision of the last commit Commit saw
 	builds int               // how many times the devices were indexed
 }
@@ -39,14 +40,14 @@ func (d *ProvDirectory) Commit(ctx context.Context, c store.Commit) {
 	if d.Revision == nil {
 		return
 	}
-	if c.Touches(provision.KindDevice, provision.KindTenant) {
+	if c.Touches(provision.KindDevice, provision.KindTenant) && !d.sameMACs(ctx, c) {
 		rev := d.Revision() // read before the devices: the index is at least this new
-		idx, err := d.index(ctx)
+		idx, ids, err := d.index(ctx)
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		d.seen = max(d.seen, c.Rev)
 		if err == nil && (!d.built || rev > d.rev) {
-			d.byMAC, d.rev, d.built = idx, rev, true
+			d.byMAC, d.byID, d.rev, d.built = idx, ids, rev, true
 			d.builds++
 		}
 		return
@@ -59,6 +60,39 @@ func (d *ProvDirectory) Commit(ctx context.Context, c store.Commit) {
 		d.rev = c.Rev
 	}
 	d.seen = max(d.seen, c.Rev)
+}
+
+// sameMACs reports whether every change of c is an edit of a device that
+// keeps its MAC (and tenant): a phone claiming its secret URL, a new template,
+// a note. A boot storm through secret directories makes thousands of such
+// commits, each of which would otherwise index every device again.
+func (d *ProvDirectory) sameMACs(ctx context.Context, c store.Commit) bool {
+	if c.All {
+		return false
+	}
+	d.mu.Lock()
+	built, byID, byMAC := d.built, d.byID, d.byMAC
+	d.mu.Unlock()
+	if !built {
+		return false
+	}
+	for _, ch := range c.Changes {
+		if ch.Kind != provision.KindDevice {
+			if ch.Kind == provision.KindTenant {
+				return false
+			}
+			continue
+		}
+		mac, known := byID[ch.ID]
+		if ch.Action != "update" || !known || byMAC[mac] != ch.Tenant {
+			return false
+		}
+		dev, err := d.Prov.Device(ctx, ch.Tenant, ch.ID)
+		if err != nil || dev.MAC != mac {
+			return false
+		}
+	}
+	return true
 }
 
 // Warm indexes the devices now, when nothing has yet: the server calls it
@@ -83,14 +117,24 @@ func (d *ProvDirectory) TenantOf(ctx context.Context, mac string) string {
 	if d.Revision != nil {
 		rev = d.Revision()
 	}
+	// Once commits reach Commit, a stale index still answers for the MACs it
+	// has: Commit brings it up to date off this path (a device deleted or
+	// moved a moment ago is answered as before for those milliseconds), and
+	// indexing every device here, once per DHCP message while commits keep
+	// coming (phones claiming their secret URLs in a boot storm), held every
+	// message up for seconds. A MAC it lacks may be a device added a moment
+	// ago: that one indexes again, once per revision.
+	if tenant, ok := d.byMAC[m.String()]; ok && d.built && rev >= 0 && d.seen > 0 {
+		return tenant
+	}
 	if !d.built || rev != d.rev || rev < 0 {
 		ctx, cancel := context.WithTimeout(ctx, indexTimeout)
 		defer cancel()
-		idx, err := d.index(ctx)
+		idx, ids, err := d.index(ctx)
 		if err != nil {
 			return ""
 		}
-		d.byMAC, d.rev, d.built = idx, rev, true
+		d.byMAC, d.byID, d.rev, d.built = idx, ids, rev, true
 		d.builds++
 	}
 	return d.byMAC[m.String()]
@@ -98,32 +142,33 @@ func (d *ProvDirectory) TenantOf(ctx context.Context, mac string) string {
 
 // index maps every device's MAC to its tenant. A MAC in two tenants (allowed
 // in multi-tenant mode) goes to the first tenant listed, as before.
-func (d *ProvDirectory) index(ctx context.Context) (map[string]string, error) {
+func (d *ProvDirectory) index(ctx context.Context) (byMAC, byID map[string]string, err error) {
 	var tenants []string
 	if d.Prov.Mode() != provision.ModeMulti {
 		tenants = []string{d.Prov.DefaultTenant()}
 	} else {
 		list, err := d.Prov.Tenants(ctx)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, t := range list {
 			tenants = append(tenants, t.ID)
 		}
 	}
-	out := map[string]string{}
+	byMAC, byID = map[string]string{}, map[string]string{}
 	for _, t := range tenants {
 		devs, err := d.Prov.Devices(ctx, t)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, dev := range devs {
-			if _, taken := out[dev.MAC]; !taken {
-				out[dev.MAC] = t
+			byID[dev.ID] = dev.MAC
+			if _, taken := byMAC[dev.MAC]; !taken {
+				byMAC[dev.MAC] = t
 			}
 		}
 	}
-	return out, nil
+	return byMAC, byID, nil
 }
 
 // URL is the tenant's provisioning tree as phones fetch it: /provisioning/ in

@@ -115,3 +115,61 @@ func TestDirectoryKeptCurrentByCommits(t *testing.T) {
 		t.Fatalf("the question after the settings indexed again (%d builds, %d before)", after, builds)
 	}
 }
+
+// TestDirectoryKeepsIndexAcrossDeviceEdits: edits that keep every MAC (a
+// phone claiming its secret URL, a note) do not index the devices again, a
+// MAC change does, and a question between a commit and its delivery is
+// answered from the index for a MAC it has.
+func TestDirectoryKeepsIndexAcrossDeviceEdits(t *testing.T) {
+	env := provtest.New(t, provision.ModeSingle, 30)
+	d := &ProvDirectory{Prov: env.Prov, BaseURL: "http://192.0.2.1", Revision: env.Store.Revision}
+	dev, err := env.Prov.SaveDevice(env.Ctx, env.Actor, env.Tenant, "", json.RawMessage(`{"mac":"00:15:65:aa:bb:01","model":"yealink-t54w"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.TenantOf(env.Ctx, "001565AABB01"); got != env.Tenant {
+		t.Fatalf("tenant %q, want %q", got, env.Tenant)
+	}
+	builds := func() int { d.mu.Lock(); defer d.mu.Unlock(); return d.builds }
+	commits := make(chan store.Commit, 16)
+	defer env.Store.Subscribe(func(c store.Commit) { commits <- c })()
+	deliver := func() {
+		t.Helper()
+		select {
+		case c := <-commits:
+			d.Commit(env.Ctx, c)
+		case <-time.After(10 * time.Second):
+			t.Fatal("no commit delivered")
+		}
+	}
+	// Commits reach the directory from now on (as serve wires it).
+	if _, err := env.Prov.SaveDevice(env.Ctx, env.Actor, env.Tenant, dev.ID, json.RawMessage(`{"notes":"desk 1"}`)); err != nil {
+		t.Fatal(err)
+	}
+	deliver()
+	before := builds()
+	if _, err := env.Prov.SaveDevice(env.Ctx, env.Actor, env.Tenant, dev.ID, json.RawMessage(`{"notes":"desk 2"}`)); err != nil {
+		t.Fatal(err)
+	}
+	// Not delivered yet: the question is answered from the index as it is.
+	if got := d.TenantOf(env.Ctx, "001565AABB01"); got != env.Tenant || builds() != before {
+		t.Fatalf("between commit and delivery: tenant %q, %d builds (%d before)", got, builds(), before)
+	}
+	deliver()
+	if builds() != before {
+		t.Fatalf("an edit that keeps the MAC indexed the devices again (%d builds, %d before)", builds(), before)
+	}
+	if _, err := env.Prov.SaveDevice(env.Ctx, env.Actor, env.Tenant, dev.ID, json.RawMessage(`{"mac":"00:15:65:aa:bb:02"}`)); err != nil {
+		t.Fatal(err)
+	}
+	deliver()
+	if builds() == before {
+		t.Fatal("a MAC change did not index the devices again")
+	}
+	if got := d.TenantOf(env.Ctx, "001565AABB02"); got != env.Tenant {
+		t.Fatalf("new MAC: tenant %q, want %q", got, env.Tenant)
+	}
+	if got := d.TenantOf(env.Ctx, "001565AABB01"); got != "" {
+		t.Fatalf("old MAC: tenant %q, want none", got)
+	}
+}
