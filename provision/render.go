@@ -846,20 +846,36 @@ func valuesOf(a Account, p PBXSettings) accountValues {
 	return v
 }
 
+// accountKeys are the names of an account's placeholders under one prefix:
+// ACCOUNT_ for line 1's, LINE_ for each line of a FOR ALL LINES loop (the
+// same names after the prefix). Built once: put runs for every line of every
+// device of a render pass.
+type accountKeys [10]string
+
+func keysFor(prefix string) accountKeys {
+	var k accountKeys
+	for i, n := range []string{"EXTENSION", "SIP_USERNAME", "SIP_AUTH_USERNAME", "SIP_PASSWORD", "DISPLAY_NAME",
+		"FIRST_NAME", "LAST_NAME", "VOICEMAIL", "SIP_TRANSPORT", "SIP_PORT"} {
+		k[i] = prefix + n
+	}
+	return k
+}
+
+var accountNames, lineNames = keysFor("ACCOUNT_"), keysFor("LINE_")
+
+// put sets a's placeholders under the names k.
+func (av accountValues) put(dst map[string]string, k *accountKeys, a Account) {
+	for i, v := range [...]string{a.Extension, a.SIPUsername, av.auth, a.SIPPassword, av.display,
+		a.FirstName, a.LastName, av.vm, av.transport, av.port} {
+		dst[k[i]] = v
+	}
+}
+
 // deviceVars adds the account (line 1) and device placeholders.
 func deviceVars(v map[string]string, d Device, mac MAC, m Model, p PBXSettings, a Account, brand string) {
 	av := valuesOf(a, p)
 	label, _, _ := strings.Cut(d.Notes, "\n")
-	v["ACCOUNT_EXTENSION"] = a.Extension
-	v["ACCOUNT_SIP_USERNAME"] = a.SIPUsername
-	v["ACCOUNT_SIP_AUTH_USERNAME"] = av.auth
-	v["ACCOUNT_SIP_PASSWORD"] = a.SIPPassword
-	v["ACCOUNT_DISPLAY_NAME"] = av.display
-	v["ACCOUNT_FIRST_NAME"] = a.FirstName
-	v["ACCOUNT_LAST_NAME"] = a.LastName
-	v["ACCOUNT_VOICEMAIL"] = av.vm
-	v["ACCOUNT_SIP_TRANSPORT"] = av.transport
-	v["ACCOUNT_SIP_PORT"] = av.port
+	av.put(v, &accountNames, a)
 	v["DEVICE_LINES"] = strconv.Itoa(len(d.Lines))
 	v["IPADDRMODE"] = d.IPAddrMode
 	v["IPADDR"] = d.IPAddr
@@ -955,17 +971,8 @@ func lineFrame(n int, l DeviceLine, a Account, p PBXSettings) map[string]string 
 	}
 	f["LINE_ACTIVE"] = "1"
 	f["LINE_DECT_CODE"] = dectCode(a.Extension)
-	f["LINE_EXTENSION"] = a.Extension
-	f["LINE_SIP_USERNAME"] = a.SIPUsername
-	f["LINE_SIP_AUTH_USERNAME"] = av.auth
-	f["LINE_SIP_PASSWORD"] = a.SIPPassword
-	f["LINE_DISPLAY_NAME"] = av.display
-	f["LINE_FIRST_NAME"] = a.FirstName
-	f["LINE_LAST_NAME"] = a.LastName
 	f["LINE_LABEL"] = label
-	f["LINE_VOICEMAIL"] = av.vm
-	f["LINE_SIP_TRANSPORT"] = av.transport
-	f["LINE_SIP_PORT"] = av.port
+	av.put(f, &lineNames, a)
 	return f
 }
 
