@@ -20,10 +20,25 @@ func (d *DB) cdrColumns(ctx context.Context) (cdrShape, error) {
 	if d.cdrKnown {
 		return d.cdrSh, nil
 	}
-	rows, err := d.db.QueryContext(ctx, `SELECT LOWER(COLUMN_NAME) FROM information_schema.COLUMNS
-		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?`, d.cfg.Table)
+	cols, err := d.columns(ctx, d.cfg.Table)
 	if err != nil {
 		return cdrShape{}, fmt.Errorf("pbxdb: cdr columns: %w", err)
+	}
+	if !cols["calldate"] || !cols["uniqueid"] || !cols["linkedid"] {
+		return cdrShape{}, fmt.Errorf("pbxdb: table %s does not exist, is not readable or has no calldate, uniqueid and linkedid", d.cfg.Table)
+	}
+	d.cdrSh = cdrShape{cnum: cols["cnum"], cnam: cols["cnam"], dstCnam: cols["dst_cnam"], recordingfile: cols["recordingfile"]}
+	d.cdrKnown = true
+	return d.cdrSh, nil
+}
+
+// columns is the set of table's column names, lower-cased (empty when the
+// table does not exist or cannot be read).
+func (d *DB) columns(ctx context.Context, table string) (map[string]bool, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT LOWER(COLUMN_NAME) FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?`, table)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	cols := map[string]bool{}
@@ -33,15 +48,7 @@ func (d *DB) cdrColumns(ctx context.Context) (cdrShape, error) {
 			cols[c] = true
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return cdrShape{}, fmt.Errorf("pbxdb: cdr columns: %w", err)
-	}
-	if !cols["calldate"] || !cols["uniqueid"] || !cols["linkedid"] {
-		return cdrShape{}, fmt.Errorf("pbxdb: table %s does not exist, is not readable or has no calldate, uniqueid and linkedid", d.cfg.Table)
-	}
-	d.cdrSh = cdrShape{cnum: cols["cnum"], cnam: cols["cnam"], dstCnam: cols["dst_cnam"], recordingfile: cols["recordingfile"]}
-	d.cdrKnown = true
-	return d.cdrSh, nil
+	return cols, rows.Err()
 }
 
 // likeEscape escapes LIKE's wildcards with '!', which means the same whether

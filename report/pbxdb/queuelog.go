@@ -19,18 +19,9 @@ func (d *DB) shape(ctx context.Context) (qlShape, error) {
 	if d.qlKnown {
 		return d.ql, nil
 	}
-	rows, err := d.db.QueryContext(ctx, `SELECT LOWER(COLUMN_NAME) FROM information_schema.COLUMNS
-		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?`, d.cfg.QueueLog)
+	cols, err := d.columns(ctx, d.cfg.QueueLog)
 	if err != nil {
 		return qlShape{}, fmt.Errorf("pbxdb: queue_log columns: %w", err)
-	}
-	defer rows.Close()
-	cols := map[string]bool{}
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err == nil {
-			cols[c] = true
-		}
 	}
 	sh := qlShape{data: cols["data"], data1: cols["data1"] && cols["data2"] && cols["data3"] && cols["data4"] && cols["data5"]}
 	switch {
