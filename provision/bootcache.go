@@ -208,7 +208,7 @@ func (r *renderer) makeBootstrap(bs *bootSource, tenant string, f *File) (*bootS
 	slot := &bootSlot{key: bootKey{tenant, fileKey(f.Name)}, gen: bs.gen}
 	var d Device
 	var cur PBXSettings
-	accounts := map[string]Account{}
+	var accounts map[string]Account
 	ctx, cancel := context.WithTimeout(context.Background(), bootReadTimeout)
 	defer cancel()
 	err := r.s.st.View(ctx, func(tx *store.Tx) error {
@@ -219,23 +219,8 @@ func (r *renderer) makeBootstrap(bs *bootSource, tenant string, f *File) (*bootS
 		if cur, err = getPBX(tx, tenant); err != nil {
 			return err
 		}
-		ids := []string{d.Account}
-		for _, l := range d.Lines {
-			ids = append(ids, l.Account)
-		}
-		for _, id := range ids {
-			if _, done := accounts[id]; done || id == "" {
-				continue
-			}
-			var a Account
-			switch err := getIn(tx, KindAccount, tenant, id, &a); {
-			case err == nil:
-				accounts[id] = a
-			case !errors.Is(err, store.ErrNotFound):
-				return err
-			}
-		}
-		return nil
+		accounts, err = lineAccounts(tx, tenant, d)
+		return err
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):

@@ -103,13 +103,21 @@ func (s *Service) PreviewDevice(ctx context.Context, tenant, id string, patch js
 	return out, err
 }
 
-// lineAccounts loads the accounts on d's lines, by id.
+// lineAccounts loads the accounts on d's lines (and its linked one, line
+// 1's, for a device saved before lines), by id; a deleted one is left out.
 func lineAccounts(tx *store.Tx, tenant string, d Device) (map[string]Account, error) {
 	accounts := map[string]Account{}
+	ids := []string{d.Account}
 	for _, l := range d.Lines {
+		ids = append(ids, l.Account)
+	}
+	for _, id := range ids {
+		if _, done := accounts[id]; done || id == "" {
+			continue
+		}
 		var a Account
-		if err := getIn(tx, KindAccount, tenant, l.Account, &a); err == nil {
-			accounts[a.ID] = a
+		if err := getIn(tx, KindAccount, tenant, id, &a); err == nil {
+			accounts[id] = a
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}

@@ -462,14 +462,9 @@ func (s *Service) Preview(ctx context.Context, tenant, deviceID, templateID stri
 		for k, v := range custom {
 			vars[k] = v
 		}
-		accounts := map[string]Account{}
-		for _, l := range d.Lines {
-			var a Account
-			if err := getIn(tx, KindAccount, tenant, l.Account, &a); err == nil {
-				accounts[a.ID] = a
-			} else if !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
+		accounts, err := lineAccounts(tx, tenant, d)
+		if err != nil {
+			return err
 		}
 		mac, _ := ParseMAC(d.MAC)
 		// A preview is for checking a template, not for reading secrets (see
