@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -615,29 +614,19 @@ func TestRealDecline(t *testing.T) {
 // password; then the file by name alone: 404 without it.
 func fetchOption66(t *testing.T, env *provtest.Env, dir, file string) {
 	t.Helper()
-	nstest.Need(t, "curl")
 	srv := httptest.NewServer(httpprov.New(env.Logger, env.Prov, provision.NewThrottle(ratelimit.New(100, time.Minute), env.Logger)))
 	t.Cleanup(srv.Close)
 	path, ok := strings.CutPrefix(dir, labBase)
 	if !ok {
 		t.Fatalf("option 66 %q not under %s", dir, labBase)
 	}
-	get := func(u string) (string, string) {
-		out := filepath.Join(t.TempDir(), "body")
-		code, err := exec.Command("curl", "-s", "--max-time", "10", "-o", out, "-w", "%{http_code}", u).Output()
-		if err != nil {
-			t.Fatalf("curl %s: %v", u, err)
-		}
-		body, _ := os.ReadFile(out)
-		return string(body), string(code)
-	}
-	if body, code := get(srv.URL + path + file); code != "200" || !strings.Contains(body, "prov-secret") {
+	if body, code := provtest.Curl(t, srv.URL+path+file); code != "200" || !strings.Contains(body, "prov-secret") {
 		t.Errorf("GET %s%s: %s %.200q", path, file, code, body)
 	}
 	name := strings.TrimSuffix(strings.TrimPrefix(path, "/provisioning/"), "/")
 	name = name[:strings.LastIndexByte(name, '/')+1] + file
 	// By name alone: the device's bootstrap file, with no secret in it.
-	if body, code := get(srv.URL + "/provisioning/" + name); code != "200" || strings.Contains(body, "prov-secret") {
+	if body, code := provtest.Curl(t, srv.URL+"/provisioning/"+name); code != "200" || strings.Contains(body, "prov-secret") {
 		t.Errorf("GET by name %s: %s %.200q", name, code, body)
 	}
 }

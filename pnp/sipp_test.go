@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -353,33 +352,21 @@ func TestSIPpMalformed(t *testing.T) {
 
 // fetchNotified fetches url (under the fixture's base URL http://127.0.0.1)
 // with curl from the provisioning HTTP handler: the whole file, with secret;
-// then the file by name alone: 404.
+// then the file by name alone: the secret-free bootstrap file.
 func fetchNotified(t *testing.T, p *phoneEnv, url, file, secret string) {
 	t.Helper()
-	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("curl is not installed (CI installs it through .ci/run)")
-	}
 	srv := httptest.NewServer(httpprov.New(p.Logger, p.Prov, provision.NewThrottle(ratelimit.New(100, time.Minute), p.Logger)))
 	t.Cleanup(srv.Close)
 	path, ok := strings.CutPrefix(url, "http://127.0.0.1")
 	if !ok {
 		t.Fatalf("NOTIFY URL %q not under the base URL", url)
 	}
-	get := func(u string) (string, string) {
-		out := filepath.Join(t.TempDir(), "body")
-		code, err := exec.Command("curl", "-s", "--max-time", "10", "-o", out, "-w", "%{http_code}", u).Output()
-		if err != nil {
-			t.Fatalf("curl %s: %v", u, err)
-		}
-		body, _ := os.ReadFile(out)
-		return string(body), string(code)
-	}
-	if body, code := get(srv.URL + path); code != "200" || !strings.Contains(body, secret) {
+	if body, code := provtest.Curl(t, srv.URL+path); code != "200" || !strings.Contains(body, secret) {
 		t.Errorf("GET %s: %s %.200q", path, code, body)
 	}
 	// By name alone: the secret-free bootstrap file (the device is claimed by
 	// now, so it names no secret directory either).
-	if body, code := get(srv.URL + "/provisioning/" + file); code != "200" || strings.Contains(body, secret) || strings.Contains(body, path) {
+	if body, code := provtest.Curl(t, srv.URL+"/provisioning/"+file); code != "200" || strings.Contains(body, secret) || strings.Contains(body, path) {
 		t.Errorf("GET by name %s: %s %.200q", file, code, body)
 	}
 }

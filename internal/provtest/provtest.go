@@ -11,6 +11,8 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"log/slog"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -209,4 +211,21 @@ func (e *Env) Enroll(t testing.TB, window time.Duration) {
 		t.Fatal(err)
 	}
 	e.Sync(t)
+}
+
+// Curl fetches u with the real curl, as a phone's HTTP client would, and
+// returns the body and the status code ("000" when nothing answered); the
+// test fails when curl cannot run, and is skipped when it is not installed.
+func Curl(t testing.TB, u string) (body, code string) {
+	t.Helper()
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed (CI installs it through .ci/run)")
+	}
+	out := filepath.Join(t.TempDir(), "body")
+	c, err := exec.Command("curl", "-s", "--max-time", "10", "-o", out, "-w", "%{http_code}", u).Output()
+	if err != nil {
+		t.Fatalf("curl %s: %v", u, err)
+	}
+	b, _ := os.ReadFile(out)
+	return string(b), string(c)
 }
