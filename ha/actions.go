@@ -65,6 +65,7 @@ func (n *Node) peerActive() bool {
 func (n *Node) AttachStore(st *store.Store) {
 	st.Register(store.Kind{Name: KindHAAction})
 	n.useStore(st)
+	st.OnPrepareSync(n.repl.prepare)
 	st.OnCommitSync(n.repl.committed)
 	st.SetWriteGuard(n.writeGuard)
 }

@@ -9,6 +9,17 @@
 // cluster key). An unpaired node is paired over SSH first (pair.go): the password is
 // derived from the secondary's serial number, and the session hands over the key.
 //
+// A commit on the active is acknowledged to the writer only once the attached passive
+// holds it durably: the store hands the transaction's change log over just before its
+// COMMIT (OnPrepareSync), the passive applies it in one transaction (synchronous FULL)
+// and acknowledges after its fsync, and the active's commit hook (OnCommitSync) waits for
+// that acknowledgement. The two fsyncs run side by side instead of one after the other.
+// Sent early, a transaction whose COMMIT then fails on the active is on the passive
+// only: the active ends the session, and the passive's next hello, no longer a prefix
+// of the active's history, gets it a snapshot (the writer saw the error; no write it
+// was told of is involved). The passive renders its provisioning files at a pace
+// (provision.FollowRole), not once per replicated commit.
+//
 // It relies on CAP_NET_ADMIN and CAP_NET_RAW (address changes, ARP, ICMP) and on a
 // cluster key shared by both nodes.
 //

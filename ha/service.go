@@ -72,6 +72,7 @@ func NewService(file Config, dataDir string, st *store.Store, log *slog.Logger, 
 	} else {
 		s.active = true
 	}
+	st.OnPrepareSync(s.prepare)
 	st.OnCommitSync(s.committed)
 	st.SetWriteGuard(s.writeGuard)
 	return s, nil
@@ -240,6 +241,14 @@ func (s *Service) current() *Node {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.node
+}
+
+// prepare sends a transaction about to commit to the passive, for the node running now.
+func (s *Service) prepare(rev int64, rows []store.ReplicaAuditRow) func(error) {
+	if n := s.current(); n != nil && n.repl != nil {
+		return n.repl.prepare(rev, rows)
+	}
+	return func(error) {}
 }
 
 // committed is the store's replication barrier, for the node running now.

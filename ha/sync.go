@@ -65,6 +65,10 @@ type replicator struct {
 	// every write), the feed loop the catch-up and the keepalives.
 	sendMu sync.Mutex
 	feeder *feeder
+	early  struct { // what prepare last sent before its commit, to whom
+		f   *feeder
+		rev int64
+	}
 
 	// What the active sent: bytes on the wire (SSH included), snapshots, change batches.
 	sentBytes, snapshots, batches atomic.Int64
@@ -100,30 +104,80 @@ func (r *replicator) flushLocked(f *feeder, wait time.Duration) error {
 		if err != nil || len(rows) == 0 {
 			return err
 		}
-		b, err := json.Marshal(rows)
-		if err != nil {
+		if err := r.sendLocked(f, rows); err != nil {
 			return err
 		}
-		if err := f.fc.write(msgChanges, b); err != nil {
-			f.cancel()
-			return err
-		}
-		r.batches.Add(1)
-		last := rows[len(rows)-1]
-		f.have = store.AuditMark{ID: last.ID, Hash: last.Hash}
 	}
 }
 
+// prepare is the store's OnPrepareSync hook: just before a transaction commits
+// on this (active) node, its change log goes to the attached passive, which
+// applies it (and fsyncs) while this node's own commit and fsync run; committed
+// then only waits for the acknowledgement. When the passive is not level with
+// the rows before this transaction (a catch-up under way, a reveal not yet
+// sent), nothing is sent here and committed sends after the commit, as the
+// change log. Should this node's commit fail after the passive got the
+// transaction, the passive holds a write that is not here: the session ends,
+// and the passive's next hello, no longer a prefix of this history, gets it a
+// snapshot (the writer saw the error, so no acknowledged write is involved).
+func (r *replicator) prepare(rev int64, rows []store.ReplicaAuditRow) func(error) {
+	r.sendMu.Lock()
+	defer r.sendMu.Unlock()
+	f := r.feeder
+	if f == nil || f.ctx.Err() != nil || len(rows) == 0 || rows[0].ID != f.have.ID+1 || rows[0].PrevHash != f.have.Hash {
+		return func(error) {}
+	}
+	f.raw.SetWriteDeadline(time.Now().Add(r.timeout))
+	if err := r.sendLocked(f, rows); err != nil {
+		r.log.Warn("sending a commit to the passive failed", "revision", rev, "err", err)
+		return func(error) {}
+	}
+	r.early.f, r.early.rev = f, rev
+	return func(err error) {
+		if err == nil {
+			return
+		}
+		r.sendMu.Lock()
+		defer r.sendMu.Unlock()
+		r.early.f = nil
+		r.log.Warn("a commit sent to the passive failed here; the passive is brought level again", "revision", rev, "err", err)
+		f.cancel()
+	}
+}
+
+// sendLocked sends rows (whole transactions following f.have); r.sendMu is held.
+func (r *replicator) sendLocked(f *feeder, rows []store.ReplicaAuditRow) error {
+	b, err := json.Marshal(rows)
+	if err != nil {
+		return err
+	}
+	if err := f.fc.write(msgChanges, b); err != nil {
+		f.cancel()
+		return err
+	}
+	r.batches.Add(1)
+	last := rows[len(rows)-1]
+	f.have = store.AuditMark{ID: last.ID, Hash: last.Hash}
+	return nil
+}
+
 // committed is the store's OnCommitSync hook on every node: on the active it
-// sends the commit to the attached passive and waits for its acknowledgement.
+// sends the commit to the attached passive (unless prepare did) and waits for
+// its acknowledgement.
 func (r *replicator) committed(rev int64, _ []store.Change) {
 	start := time.Now()
 	r.sendMu.Lock()
-	if f := r.feeder; f != nil && f.ctx.Err() == nil {
+	f := r.feeder
+	early := f != nil && r.early.f == f && r.early.rev == rev
+	r.early.f = nil
+	switch {
+	case early:
+		// prepare sent it before the commit.
+	case f != nil && f.ctx.Err() == nil:
 		if err := r.flushLocked(f, r.timeout); err != nil {
 			r.log.Warn("sending a commit to the passive failed", "revision", rev, "err", err)
 		}
-	} else {
+	default:
 		select {
 		case r.commitCh <- struct{}{}:
 		default:

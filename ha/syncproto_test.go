@@ -316,6 +316,73 @@ func TestReplicationIncremental(t *testing.T) {
 	}
 }
 
+// TestCommitOverlapsThePassive: a transaction reaches the passive before the
+// active's own commit (and fsync) ends, so the two run side by side; the commit
+// still returns only once the passive holds it. When the active's commit then
+// fails, the passive, which holds a transaction the active does not, is
+// detached and brought level by a snapshot when it comes back.
+func TestCommitOverlapsThePassive(t *testing.T) {
+	key := bytes.Repeat([]byte{9}, 32)
+	p := newSyncPair(t, key, key)
+	p.write("a", 1)
+	p.follow()
+	p.waitAttached()
+	// Registered after the replicator's: runs once the rows are sent, before the commit.
+	var beforeCommit []bool
+	var failAfter context.CancelFunc
+	p.ast.OnPrepareSync(func(rev int64, _ []store.ReplicaAuditRow) func(error) {
+		held := false
+		for end := time.Now().Add(5 * time.Second); !held && time.Now().Before(end); time.Sleep(time.Millisecond) {
+			held = p.pst.Revision() == rev
+		}
+		beforeCommit = append(beforeCommit, held)
+		if failAfter != nil {
+			failAfter()
+		}
+		return func(error) {}
+	})
+	for i := range 5 {
+		rev := p.write("a", i)
+		if got := p.pst.Revision(); got != rev {
+			t.Fatalf("commit %d returned before the passive had it (passive at %d)", rev, got)
+		}
+	}
+	if !slices.Equal(beforeCommit, []bool{true, true, true, true, true}) {
+		t.Fatalf("the passive held the transaction before the active committed it: %v", beforeCommit)
+	}
+	p.same("after overlapped commits")
+
+	// The active's commit fails after the passive applied it.
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	failAfter = cancel
+	rev := p.ast.Revision()
+	if _, err := p.ast.Update(ctx, store.Actor{User: "alice"}, func(tx *store.Tx) error {
+		return tx.Create("thing", "", "lost", map[string]int{"v": 1}, "create")
+	}); err == nil {
+		t.Fatal("the commit did not fail")
+	}
+	failAfter = nil
+	if p.ast.Revision() != rev || p.pst.Revision() != rev+1 {
+		t.Fatalf("revisions after the failed commit: active %d, passive %d (want %d and %d)", p.ast.Revision(), p.pst.Revision(), rev, rev+1)
+	}
+	select {
+	case <-p.followDone:
+		p.stopFollow = nil
+	case <-time.After(5 * time.Second):
+		t.Fatal("the passive holding a transaction the active lost stayed attached")
+	}
+	p.write("b", 1) // the same revision again, another transaction
+	p.follow()
+	p.waitAttached()
+	p.same("after the failed commit")
+	if s := p.active.repl.snapshots.Load(); s != 1 {
+		t.Fatalf("%d snapshots to heal the passive, want 1", s)
+	}
+	p.write("c", 1)
+	p.same("after healing")
+}
+
 // TestSyncRefusesAnotherKey: a passive with another cluster key cannot attach:
 // the SSH handshake fails on the key, and nothing reaches its store.
 func TestSyncRefusesAnotherKey(t *testing.T) {

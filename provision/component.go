@@ -45,6 +45,20 @@ func (s *Service) ResolveTenant(ctx context.Context, ref string) (string, error)
 	return "", &store.NotFoundError{What: fmt.Sprintf("no tenant with id or name %q", ref)}
 }
 
+// FollowRole paces the rendering while this node is a passive HA node: see
+// passivePace. Call before Serve.
+func (s *Service) FollowRole(src component.RoleSource) {
+	s.role = src
+	src.OnActive(func(active bool) {
+		if active {
+			s.render.hurry()
+		}
+	})
+}
+
+// serving reports whether this node serves the files it renders (not a passive HA node).
+func (s *Service) serving() bool { return s.role == nil || s.role.IsActive() }
+
 // Serve renders files as commits arrive, and records the sightings of unknown
 // phones and the enrollment events (Served), until ctx ends. It may run again after it returned (HA).
 func (s *Service) Serve(ctx context.Context) error {

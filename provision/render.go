@@ -109,8 +109,12 @@ type renderer struct {
 	doneRev int64           // every revision up to this one is rendered
 	busy    bool            // a pass is running
 	wake    chan struct{}
-	cond    *sync.Cond
-	failed  map[string]string // tenant -> why its last rendering failed
+	// pace is the pause of a passive node (passivePace); rush cuts it short
+	// (hurry): the node became active, or someone waits for a revision.
+	pace   time.Duration
+	rush   chan struct{}
+	cond   *sync.Cond
+	failed map[string]string // tenant -> why its last rendering failed
 
 	ifaceMu sync.RWMutex
 	ifaces  map[string]string // interface -> IPv4, as last read from the source
@@ -126,7 +130,7 @@ type renderer struct {
 
 func newRenderer(s *Service, log *slog.Logger) *renderer {
 	r := &renderer{s: s, log: log, tenants: map[string]*tenantFiles{}, dirty: map[string]bool{"*": true},
-		wake: make(chan struct{}, 1), ifaces: map[string]string{}, failed: map[string]string{}, usedIfaces: map[string]bool{},
+		wake: make(chan struct{}, 1), pace: passivePace, rush: make(chan struct{}, 1), ifaces: map[string]string{}, failed: map[string]string{}, usedIfaces: map[string]bool{},
 		boots: newBootCache(bootCacheFiles, bootCacheBytes)}
 	r.cond = sync.NewCond(&r.dirtyMu)
 	return r
@@ -187,14 +191,42 @@ func (r *renderer) markAll() {
 	r.poke()
 }
 
+// passivePace is how long the renderer of a passive HA node lets replicated
+// commits gather after a pass before the next one. A passive serves no file,
+// and a pass re-renders whole tenants: rendering every replicated commit cost
+// the passive as much CPU per commit as the active (what delays the
+// acknowledgement the active waits for, on a node that also applies the
+// commits; and, on a shared host, the active itself). Its files stay at most
+// about this much behind, and a node that becomes active, or anyone waiting
+// for a revision (WaitRendered), renders at once.
+const passivePace = time.Second
+
+func (r *renderer) hurry() {
+	select {
+	case r.rush <- struct{}{}:
+	default:
+	}
+}
+
 // run renders dirty tenants until ctx ends, and re-reads the interfaces that
 // dynamic placeholders name every ifacePoll.
 func (r *renderer) run(ctx context.Context, ifacePoll time.Duration) {
 	r.refreshInterfaces()
 	poll := time.NewTicker(ifacePoll)
 	defer poll.Stop()
+	pace := time.NewTimer(r.pace)
+	pace.Stop()
 	for {
 		r.renderDirty(ctx)
+		if !r.s.serving() {
+			pace.Reset(r.pace)
+			select {
+			case <-ctx.Done():
+				return
+			case <-pace.C:
+			case <-r.rush:
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -310,6 +342,9 @@ func (r *renderer) waitRendered(ctx context.Context, rev int64) error {
 	defer stop()
 	r.dirtyMu.Lock()
 	defer r.dirtyMu.Unlock()
+	if r.doneRev < rev {
+		r.hurry()
+	}
 	for r.doneRev < rev && ctx.Err() == nil {
 		r.cond.Wait()
 	}

@@ -270,3 +270,76 @@ func TestProvisioningComponent(t *testing.T) {
 		t.Errorf("the previous file is gone after a failed rendering: %v", ok)
 	}
 }
+
+// testRole is an HA role source the test switches.
+type testRole struct {
+	mu    sync.Mutex
+	on    bool
+	watch []func(bool)
+}
+
+func (r *testRole) IsActive() bool { r.mu.Lock(); defer r.mu.Unlock(); return r.on }
+
+func (r *testRole) OnActive(f func(bool)) { r.mu.Lock(); r.watch = append(r.watch, f); r.mu.Unlock() }
+
+func (r *testRole) set(on bool) {
+	r.mu.Lock()
+	r.on = on
+	ws := r.watch
+	r.mu.Unlock()
+	for _, f := range ws {
+		f(on)
+	}
+}
+
+// TestPassiveRendersAtAPace: on a passive HA node a replicated commit does not
+// set off a pass of its own (commits gather for the pace), but a WaitRendered
+// gets its revision rendered at once, and so does becoming active; an active
+// node renders every commit as it comes.
+func TestPassiveRendersAtAPace(t *testing.T) {
+	role := &testRole{}
+	e := pvStartWith(t, ModeSingle, Config{}, func(s *Service, _ *store.Store) bool {
+		s.FollowRole(role)
+		s.render.pace = time.Hour // only a hurry ends a pause
+		return false
+	})
+	e.sync(t)
+	body := func() string { f, _ := e.s.Lookup(e.tenant, pvFile); return string(f.Body) }
+	save := func(pw string) int64 {
+		t.Helper()
+		if _, err := e.s.SaveAccount(e.ctx, e.actor, e.tenant, e.account, json.RawMessage(`{"sip_password":"`+pw+`"}`)); err != nil {
+			t.Fatal(err)
+		}
+		return e.st.Revision()
+	}
+	renders := func(pw string) bool {
+		for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+			if strings.Contains(body(), "pass="+pw+"\n") {
+				return true
+			}
+		}
+		return false
+	}
+	rev := save("paced-pw-1")
+	time.Sleep(100 * time.Millisecond)
+	if strings.Contains(body(), "pass=paced-pw-1\n") || e.s.RenderedRevision() >= rev {
+		t.Fatal("a passive node rendered a commit without waiting for the pace")
+	}
+	e.sync(t) // a waiter does not wait for the pace
+	if !strings.Contains(body(), "pass=paced-pw-1\n") {
+		t.Fatalf("after WaitRendered the file is %q", body())
+	}
+	save("paced-pw-2")
+	time.Sleep(100 * time.Millisecond)
+	if strings.Contains(body(), "pass=paced-pw-2\n") {
+		t.Fatal("a passive node rendered a commit without waiting for the pace")
+	}
+	role.set(true)
+	if !renders("paced-pw-2") {
+		t.Fatalf("the node became active and its files stayed behind: %q", body())
+	}
+	save("active-pw-1")
+	if !renders("active-pw-1") {
+		t.Fatalf("an active node did not render a commit: %q", body())
+	}
+}

@@ -176,6 +176,8 @@ type Service struct {
 	assets  assetStore
 	ifaces  Interfaces
 	metrics *metrics
+	// role is the HA role (FollowRole); nil: this node always serves.
+	role component.RoleSource
 
 	sightings chan sighting
 	// enrollEvents are the bootstrap hand-outs and claims to record (Served).

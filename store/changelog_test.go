@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -316,4 +317,79 @@ func FuzzCheckChanges(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPrepareSyncHandsOverTheChangeLog: just before a transaction commits,
+// OnPrepareSync gets its audit rows exactly as ChangeLog returns them once
+// committed (the replica applies the one like the other), while nothing of it
+// is visible yet; the function it returns learns the commit's outcome, and a
+// commit that fails leaves nothing behind.
+func TestPrepareSyncHandsOverTheChangeLog(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t)
+	s.Register(Kind{Name: "device"})
+	if _, err := s.Update(ctx, alice, func(tx *Tx) error {
+		return tx.Create("device", "t1", "d0", dev{MAC: "000000000000"}, "add")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	head, err := s.AuditHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []ReplicaAuditRow
+	var outcome []error
+	cancelIn := context.CancelFunc(nil) // set: the prepare cancels the transaction's context
+	s.OnPrepareSync(func(rev int64, rows []ReplicaAuditRow) func(error) {
+		got = rows
+		if rev != s.Revision()+1 || len(rows) == 0 || rows[0].TxID != rev {
+			t.Errorf("prepare of revision %d at revision %d with %d rows", rev, s.Revision(), len(rows))
+		}
+		if seen, err := s.ChangeLog(ctx, head, 100); err != nil || len(seen) != 0 {
+			t.Errorf("the transaction is visible before its commit: %d rows, %v", len(seen), err)
+		}
+		if cancelIn != nil {
+			cancelIn()
+		}
+		return func(err error) { outcome = append(outcome, err) }
+	})
+	rev, err := s.Update(ctx, alice, func(tx *Tx) error {
+		if err := tx.Replace("device", "t1", "d0", dev{MAC: "000000000000", Note: "desk"}, "note"); err != nil {
+			return err
+		}
+		return tx.Create("device", "t1", "d1", dev{MAC: "000000000001"}, "add")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(outcome) != 1 || outcome[0] != nil {
+		t.Fatalf("outcomes of a commit that succeeded: %v", outcome)
+	}
+	committed, err := s.ChangeLog(ctx, head, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := json.Marshal(got)
+	b, _ := json.Marshal(committed)
+	if len(committed) != 2 || committed[1].TxID != rev || string(a) != string(b) {
+		t.Fatalf("prepare got\n%s\nthe change log is\n%s", a, b)
+	}
+
+	// A commit that fails after the prepare (its context ends): the prepare
+	// learns it, and the store is as before.
+	head, _ = s.AuditHead(ctx)
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cancelIn = cancel
+	if _, err := s.Update(tctx, alice, func(tx *Tx) error {
+		return tx.Delete("device", "d1", "gone")
+	}); err == nil {
+		t.Fatal("the commit did not fail")
+	}
+	if len(outcome) != 2 || outcome[1] == nil {
+		t.Fatalf("outcomes after a failed commit: %v", outcome)
+	}
+	if after, _ := s.AuditHead(ctx); after != head || s.Revision() != rev {
+		t.Fatalf("a failed commit left audit head %d (was %d), revision %d (was %d)", after.ID, head.ID, s.Revision(), rev)
+	}
 }

@@ -117,7 +117,10 @@ type Store struct {
 	mu    sync.RWMutex
 	kinds map[string]Kind
 	hooks []func(rev int64, changes []Change)
-	subs  []*subscriber
+	// prepares are the OnPrepareSync functions; while there is one, every
+	// write transaction keeps its audit rows (Tx.log) to hand them over.
+	prepares []func(rev int64, rows []ReplicaAuditRow) func(error)
+	subs     []*subscriber
 
 	// commitMu is held from a write transaction's commit to the end of its
 	// synchronous hooks (replication), so that the revision, the hooks and the
@@ -210,6 +213,20 @@ func (s *Store) OnCommitSync(f func(rev int64, changes []Change)) {
 	s.hooks = append(s.hooks, f)
 }
 
+// OnPrepareSync adds a function called under the commit lock just before a
+// write transaction that changed objects commits, with its revision and the
+// audit rows it wrote: its change log, exactly as ChangeLog returns those rows
+// once they are committed. The function f returns is called right after the
+// commit with the commit's error (nil: the transaction is durable here), before
+// the OnCommitSync hooks. It lets replication send a transaction to the HA peer
+// while this node's own commit and its fsync run, instead of after them; the
+// OnCommitSync hook still waits for the peer before the writer goes on.
+func (s *Store) OnPrepareSync(f func(rev int64, rows []ReplicaAuditRow) (done func(error))) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.prepares = append(s.prepares, f)
+}
+
 func (s *Store) kind(name string) (Kind, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -260,7 +277,10 @@ func (s *Store) Update(ctx context.Context, actor Actor, fn func(tx *Tx) error) 
 	if err := sqlTx.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key='revision'`).Scan(&cur); err != nil {
 		return 0, fmt.Errorf("store: read revision: %w", err)
 	}
-	tx := &Tx{s: s, ctx: ctx, tx: sqlTx, actor: actor, rev: cur + 1, now: time.Now().UTC()}
+	s.mu.RLock()
+	prepares := s.prepares
+	s.mu.RUnlock()
+	tx := &Tx{s: s, ctx: ctx, tx: sqlTx, actor: actor, rev: cur + 1, now: time.Now().UTC(), keepLog: len(prepares) > 0}
 	if err := fn(tx); err != nil {
 		return 0, err
 	}
@@ -278,7 +298,15 @@ func (s *Store) Update(ctx context.Context, actor Actor, fn func(tx *Tx) error) 
 	}
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
-	if err := sqlTx.Commit(); err != nil {
+	dones := make([]func(error), 0, len(prepares))
+	for _, p := range prepares {
+		dones = append(dones, p(tx.rev, tx.log))
+	}
+	err = sqlTx.Commit()
+	for _, done := range dones {
+		done(err)
+	}
+	if err != nil {
 		return 0, fmt.Errorf("store: commit: %w", err)
 	}
 	s.rev.Store(tx.rev)
@@ -313,6 +341,8 @@ type Tx struct {
 	readOnly bool
 	changed  bool
 	changes  []Change
+	keepLog  bool              // an OnPrepareSync function wants log
+	log      []ReplicaAuditRow // the audit rows written, when keepLog
 }
 
 // Get loads object kind/id into v. It reports false when there is no such object.
