@@ -320,46 +320,50 @@ func run() error {
 	// ours the same number); on a loaded machine some of its clients give up,
 	// which is counted and printed rather than fatal.
 	hpaN := max(*transfers/5, *clients)
-	t0 := timeouts.Load()
+	t0, s0 := timeouts.Load(), selfCPU()
 	ours, _, err := tftpLoad(d.tftp, names, hpaN, *clients, 0.01)
 	if err != nil {
 		return fmt.Errorf("tftp-config (ours): %w", err)
 	}
-	t1 := timeouts.Load()
+	t1, s1 := timeouts.Load(), selfCPU()
 	base, hpaFailed, err := tftpLoad(hpaAddr, names, hpaN, *clients, 0.2)
 	if err != nil {
 		return fmt.Errorf("tftp-config (tftpd-hpa): %w %s", err, hpaErr.String())
 	}
-	fmt.Printf("bench tftp-config ratio=%.2f ours_per_s=%.0f baseline_per_s=%.0f ours_timeouts=%d baseline_timeouts=%d baseline_failed=%d transfers=%d clients=%d baseline=tftpd-hpa load=%s\n",
-		ours/base, ours, base, t1-t0, timeouts.Load()-t1, hpaFailed, hpaN, *clients, loadavg())
+	s2 := selfCPU()
+	perHPA := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(hpaN) }
+	fmt.Printf("bench tftp-config ratio=%.2f ours_per_s=%.0f baseline_per_s=%.0f ours_timeouts=%d baseline_timeouts=%d baseline_failed=%d client_cpu_us=%.0f ours_client_cpu_us=%.0f baseline_client_cpu_us=%.0f transfers=%d clients=%d baseline=tftpd-hpa load=%s\n",
+		ours/base, ours, base, t1-t0, timeouts.Load()-t1, hpaFailed, perHPA(s2-s0)/2, perHPA(s1-s0), perHPA(s2-s1), hpaN, *clients, loadavg())
 	// Against dnsmasq: interleaved rounds (the machine is shared), the median ratio.
 	// Beside the throughput, the CPU time each server spent per transfer
 	// (user + system, from /proc): on a shared machine it moves less with the
 	// load than the wall clock does.
 	var dmRatios, dmOurs, dmBase []float64
-	var oursCPU, baseCPU time.Duration
+	var oursCPU, baseCPU, oursClient, baseClient time.Duration
 	var oursTO, baseTO int64
 	for i := 0; i < *rounds; i++ {
-		c0, t0 := cpuTime(d.cmd.Process.Pid), timeouts.Load()
+		c0, t0, s0 := cpuTime(d.cmd.Process.Pid), timeouts.Load(), selfCPU()
 		o, _, err := tftpLoad(d.tftp, names, *transfers, *clients, 0.01)
 		if err != nil {
 			return fmt.Errorf("tftp-config (ours): %w", err)
 		}
 		oursCPU += cpuTime(d.cmd.Process.Pid) - c0
 		oursTO += timeouts.Load() - t0
-		c0, t0 = cpuTime(dm.Process.Pid), timeouts.Load()
+		oursClient += selfCPU() - s0
+		c0, t0, s0 = cpuTime(dm.Process.Pid), timeouts.Load(), selfCPU()
 		b, _, err := tftpLoad(dmAddr, names, *transfers, *clients, 0.01)
 		if err != nil {
 			return fmt.Errorf("tftp-config (dnsmasq): %w %s", err, dmErr.String())
 		}
 		baseCPU += cpuTime(dm.Process.Pid) - c0
 		baseTO += timeouts.Load() - t0
+		baseClient += selfCPU() - s0
 		dmRatios, dmOurs, dmBase = append(dmRatios, o/b), append(dmOurs, o), append(dmBase, b)
 	}
 	perXfer := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(*rounds**transfers) }
-	fmt.Printf("bench tftp-config ratio=%.2f ours_per_s=%.0f baseline_per_s=%.0f ours_cpu_us=%.0f baseline_cpu_us=%.0f cpu_ratio=%.2f ours_timeouts=%d baseline_timeouts=%d transfers=%d clients=%d rounds=%d baseline=dnsmasq target_ratio=1.5 load=%s\n",
+	fmt.Printf("bench tftp-config ratio=%.2f ours_per_s=%.0f baseline_per_s=%.0f ours_cpu_us=%.0f baseline_cpu_us=%.0f cpu_ratio=%.2f ours_timeouts=%d baseline_timeouts=%d client_cpu_us=%.0f ours_client_cpu_us=%.0f baseline_client_cpu_us=%.0f transfers=%d clients=%d rounds=%d baseline=dnsmasq target_ratio=1.5 load=%s\n",
 		median(dmRatios), median(dmOurs), median(dmBase), perXfer(oursCPU), perXfer(baseCPU), perXfer(baseCPU)/perXfer(oursCPU), oursTO, baseTO,
-		*transfers, *clients, *rounds, loadavg())
+		perXfer(oursClient+baseClient)/2, perXfer(oursClient), perXfer(baseClient), *transfers, *clients, *rounds, loadavg())
 
 	// tftp-firmware: one transfer takes about a second, so a single pair is at
 	// the mercy of whatever else the machine does in that second. Interleaved
@@ -533,6 +537,16 @@ func loadAvg() string {
 		return "?"
 	}
 	return f[0]
+}
+
+// selfCPU is the user and system time this process (the bench's client) has
+// used, from getrusage: microseconds, where /proc's ticks are 10 ms.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // cpuTime is the user and system time pid has used (clock ticks of 10 ms).
