@@ -45,19 +45,20 @@ import (
 )
 
 var (
-	binPath   = flag.String("bin", "bin/switchboard", "switchboard binary")
-	devices   = flag.Int("devices", 10000, "devices (and distinct configs)")
-	transfers = flag.Int("transfers", 10000, "TFTP config transfers")
-	clients   = flag.Int("clients", 200, "concurrent TFTP clients")
-	fwMB      = flag.Int("firmware-mb", 20, "firmware size in MB")
-	httpSecs  = flag.Int("http-seconds", 5, "wrk duration per server and round")
-	rounds    = flag.Int("rounds", 3, "interleaved wrk rounds (the median ratio is printed)")
-	fwRounds  = flag.Int("firmware-rounds", 5, "interleaved firmware transfers per server (the median ratio is printed)")
-	keep      = flag.Bool("keep", false, "keep the work directory")
-	oursTFTP  = flag.String("ours-tftp", "", "our TFTP listen address (default: our loopback address, port 69; a build before the source-address fix needs 127.0.0.1:69)")
-	loBase    = flag.Int("loopback-base", 11, "last byte of our loopback address; the baselines take the next three")
-	only      = flag.String("only", "", "run only regen-10k (no baselines) or only the TFTP benchmarks (tftp: regen-10k, then tftpd-hpa and dnsmasq)")
-	secure    = flag.Bool("secure", false, "with -only regen-10k: keep secret URLs on (new tenants' default; bootstrap files are made at the first request by name, four of them here); printed as regen-10k-secure")
+	binPath     = flag.String("bin", "bin/switchboard", "switchboard binary")
+	devices     = flag.Int("devices", 10000, "devices (and distinct configs)")
+	transfers   = flag.Int("transfers", 10000, "TFTP config transfers")
+	clients     = flag.Int("clients", 200, "concurrent TFTP clients")
+	fwMB        = flag.Int("firmware-mb", 20, "firmware size in MB")
+	httpSecs    = flag.Int("http-seconds", 5, "wrk duration per server and round")
+	rounds      = flag.Int("rounds", 3, "interleaved wrk rounds (the median ratio is printed)")
+	fwRounds    = flag.Int("firmware-rounds", 5, "interleaved firmware transfers per server (the median ratio is printed)")
+	keep        = flag.Bool("keep", false, "keep the work directory")
+	oursTFTP    = flag.String("ours-tftp", "", "our TFTP listen address (default: our loopback address, port 69; a build before the source-address fix needs 127.0.0.1:69)")
+	loBase      = flag.Int("loopback-base", 11, "last byte of our loopback address; the baselines take the next three")
+	only        = flag.String("only", "", "run only regen-10k (no baselines) or only the TFTP benchmarks (tftp: regen-10k, then tftpd-hpa and dnsmasq)")
+	clientLoops = flag.Int("client-loops", 1, "event loops (threads) of the TFTP load client")
+	secure      = flag.Bool("secure", false, "with -only regen-10k: keep secret URLs on (new tenants' default; bootstrap files are made at the first request by name, four of them here); printed as regen-10k-secure")
 )
 
 func main() {
@@ -586,29 +587,23 @@ func tftpLoad(addr string, names []string, total, conc int, maxFail float64) (fl
 	if err != nil {
 		return 0, 0, err
 	}
-	var next atomic.Int64
 	var failed atomic.Int64
 	var firstErr error
 	var once sync.Once
-	var wg sync.WaitGroup
 	start := time.Now()
-	for c := 0; c < conc; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= total {
-					return
-				}
-				if _, err := tftpGet(ap, names[i%len(names)], 0, 2*time.Second, 5); err != nil {
-					failed.Add(1)
-					once.Do(func() { firstErr = err })
-				}
+	err = tftpRun(tftpJob{
+		server: ap, name: func(i int) string { return names[i%len(names)] }, total: total, conc: conc, loops: *clientLoops,
+		timeout: 2 * time.Second, retries: 5,
+		done: func(_ int, _ int64, err error) {
+			if err != nil {
+				failed.Add(1)
+				once.Do(func() { firstErr = err })
 			}
-		}()
+		},
+	})
+	if err != nil {
+		return 0, 0, err
 	}
-	wg.Wait()
 	el := time.Since(start)
 	f := failed.Load()
 	if float64(f) > float64(total)*maxFail {
