@@ -24,7 +24,7 @@
 // CPU per transfer (the whole bench process, from getrusage, around the
 // loads), ours_client_cpu_us and baseline_client_cpu_us its share with each
 // server; ours_cpu_us and baseline_cpu_us are the servers'. The client
-// costs about 110-130 µs per 8 KB config (2 cores, December 2026), down from
+// costs about 110-140 µs per 8 KB config (2 cores, December 2026), down from
 // about 165-230 µs with a goroutine and a Go socket per transfer; what is
 // left is nearly all the kernel's: some 40 syscalls per transfer (a socket,
 // a datagram sent and one received per block), each above a microsecond on

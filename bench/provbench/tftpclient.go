@@ -16,23 +16,25 @@ import (
 )
 
 // The bench's TFTP client. On 2 cores the client and the server share the
-// machine, so a transfer costs the client's CPU plus the server's, and a heavy
-// client hides the servers' differences. The first client, a goroutine and a
-// Go net socket per transfer, spent about 230 µs of CPU on an 8 KB config
-// (Go's netpoller and scheduler on every datagram): more than either server
-// (ours about 190 µs, dnsmasq about 165). This one is an event loop: a few
-// goroutines locked to their threads, each with an epoll instance, driving
-// its share of the transfers with raw non-blocking UDP sockets and nothing
-// allocated per datagram, so that a datagram costs little more than its
-// recvfrom and sendto: about 110-130 µs per config, nearly all of it in the
-// kernel (client_cpu_us on the tftp-config lines says how much). What else
-// was tried did not show beside the noise of the shared machine: a
-// non-blocking epoll poll before the blocking one, connecting the socket to
-// the transfer's port; sleeping 0.1-1 ms between polls to batch the
-// datagrams saved some 15-25 µs but changes the load the servers see (ACKs
-// in bursts), so it is not done. It is written for the bench rather than taken from a library so that it
-// costs little and the same for every server: ours, tftpd-hpa and dnsmasq
-// all see this client.
+// machine, so a transfer costs the client's CPU plus the server's, and a
+// heavy client hides the servers' differences. The first client, a
+// goroutine and a Go net socket per transfer, spent 165-230 µs of CPU on an
+// 8 KB config (Go's netpoller and scheduler on every datagram): about as
+// much as either server (ours about 190 µs, dnsmasq about 165). This one is
+// an event loop: a goroutine locked to its thread (-client-loops of them)
+// with an epoll instance, driving its share of the transfers with raw
+// non-blocking UDP sockets and nothing allocated per datagram, so that a
+// datagram costs little more than its recvfrom and sendto: 110-140 µs per
+// config, nearly all of it in the kernel, where a syscall costs over a
+// microsecond on this virtual machine (client_cpu_us on the tftp-config
+// lines says how much). What else was tried did not show beside the noise
+// of the shared machine: a non-blocking epoll poll before the blocking one,
+// a blocking epoll_wait hidden from the runtime (a raw syscall), connecting
+// the socket to the transfer's port. Sleeping 0.1-1 ms between polls, to
+// batch the datagrams, saved some 15-25 µs but changes the load the servers
+// see (ACKs in bursts), so it is not done. It is written for the bench
+// rather than taken from a library so that it costs little and the same for
+// every server: ours, tftpd-hpa and dnsmasq all see this client.
 //
 // Each transfer is what a strict phone makes: one read request from a fresh
 // socket (a fresh source port), every block acknowledged in turn, and the
