@@ -393,3 +393,54 @@ func TestPrepareSyncHandsOverTheChangeLog(t *testing.T) {
 		t.Fatalf("a failed commit left audit head %d (was %d), revision %d (was %d)", after.ID, head.ID, s.Revision(), rev)
 	}
 }
+
+// TestChangeLogCarriesReveals: a reveal writes an audit row of the current
+// revision (no object changes, no new revision). The passive takes it from the
+// change log like any row, alone or at the head of the next transaction's
+// batch, and its history still continues the active's, so the link goes on
+// incrementally instead of falling back to a snapshot; the revealed object is
+// untouched on the passive.
+func TestChangeLogCarriesReveals(t *testing.T) {
+	ctx := t.Context()
+	active, passive := openTest(t), openTest(t)
+	for _, s := range []*Store{active, passive} {
+		s.Register(Kind{Name: "device"})
+	}
+	up := func(fn func(tx *Tx) error) {
+		t.Helper()
+		if _, err := active.Update(ctx, alice, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	up(func(tx *Tx) error { return tx.Create("device", "t1", "d0", dev{MAC: "000000000000"}, "add") })
+	catchUp(t, active, passive, 100)
+
+	// A reveal alone, then a reveal followed by a transaction in one batch,
+	// then two reveals in a row.
+	if err := active.Reveal(ctx, alice, "device", "t1", "d0", "shown"); err != nil {
+		t.Fatal(err)
+	}
+	catchUp(t, active, passive, 100)
+	if err := active.Reveal(ctx, alice, "device", "t1", "d0", "shown again"); err != nil {
+		t.Fatal(err)
+	}
+	up(func(tx *Tx) error {
+		return tx.Replace("device", "t1", "d0", dev{MAC: "000000000000", Note: "desk"}, "note")
+	})
+	catchUp(t, active, passive, 100)
+	for range 2 {
+		if err := active.Reveal(ctx, alice, "device", "t1", "d0", "twice"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	catchUp(t, active, passive, 100)
+
+	ah, _ := active.AuditHead(ctx)
+	ph, _ := passive.AuditHead(ctx)
+	if ah != ph || active.Revision() != passive.Revision() {
+		t.Fatalf("passive at row %d revision %d, active at row %d revision %d", ph.ID, passive.Revision(), ah.ID, active.Revision())
+	}
+	if a, p := objectsOf(t, active), objectsOf(t, passive); len(p) != 1 || fmt.Sprint(a) != fmt.Sprint(p) {
+		t.Fatalf("objects differ after the reveals:\nactive  %v\npassive %v", a, p)
+	}
+}

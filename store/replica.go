@@ -397,15 +397,17 @@ func (s *Store) Continues(ctx context.Context, rev int64, head AuditMark) (behin
 		return 0, false, nil
 	}
 	// Rows of one transaction are contiguous: the next row must start the next one.
+	// A reveal's row (auditOnly) carries the revision it was made at.
 	var next int64
-	err = tx.QueryRowContext(ctx, `SELECT txid FROM audit WHERE id=?`, head.ID+1).Scan(&next)
+	var action string
+	err = tx.QueryRowContext(ctx, `SELECT txid, action FROM audit WHERE id=?`, head.ID+1).Scan(&next, &action)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return behind, true, nil
 	case err != nil:
 		return 0, false, fmt.Errorf("store: continues: %w", err)
 	}
-	return behind, next > rev, nil
+	return behind, next > rev || (next == rev && auditOnly(action)), nil
 }
 
 // ChangeLog returns the audit rows after mark, whole transactions only, stopping
@@ -451,6 +453,11 @@ func scanReplicaRow(sc interface{ Scan(...any) error }) (ReplicaAuditRow, error)
 	return r, nil
 }
 
+// auditOnly reports whether rows of action record an event without changing
+// an object: a reveal (Reveal) is written at the revision it was made at, with
+// no document, and is replayed as an audit row only.
+func auditOnly(action string) bool { return action == "reveal" }
+
 // CheckChanges rejects a change-log batch that is malformed in itself (what
 // ApplyChanges checks against this node's state comes on top): rows with
 // consecutive ids, each linked to the previous one's hash, transactions
@@ -483,7 +490,7 @@ func CheckChanges(rows []ReplicaAuditRow) error {
 				return fmt.Errorf("store: change %d: a document is not JSON", i)
 			}
 		}
-		if r.After == nil && r.Action != "delete" && r.Action != "restore" {
+		if r.After == nil && r.Action != "delete" && r.Action != "restore" && !auditOnly(r.Action) {
 			return fmt.Errorf("store: change %d: %s without a document", i, r.Action)
 		}
 	}
@@ -513,13 +520,14 @@ func (s *Store) ApplyChanges(ctx context.Context, rows []ReplicaAuditRow) error 
 	if err != nil {
 		return err
 	}
-	if first := rows[0]; first.ID != head.ID+1 || first.PrevHash != head.Hash || first.TxID != cur+1 {
+	if first := rows[0]; first.ID != head.ID+1 || first.PrevHash != head.Hash ||
+		(first.TxID != cur+1 && (first.TxID != cur || !auditOnly(first.Action))) {
 		return fmt.Errorf("store: apply: the batch starts at row %d of revision %d; this node is at row %d of revision %d",
 			first.ID, first.TxID, head.ID, cur)
 	}
 	var changes []Change
 	for _, r := range rows {
-		if !s.isLocal(r.ObjectType) {
+		if !s.isLocal(r.ObjectType) && !auditOnly(r.Action) {
 			if r.After == nil {
 				_, err = tx.ExecContext(ctx, `DELETE FROM objects WHERE kind=? AND id=?`, r.ObjectType, r.ObjectID)
 			} else {
