@@ -5,8 +5,10 @@
 // (Machine) turns heartbeats, the reachable ping-group targets and a clock into a role;
 // Node runs it with real sockets, moves the resource IP (netlink, gratuitous ARP,
 // unsolicited NA), runs the role-change hooks and replicates the store from the active
-// to the passive over the sync interface (replicator, AES-GCM sessions keyed from the
-// cluster key). An unpaired node is paired over SSH first (pair.go): the password is
+// to the passive over the sync interface (replicator: an SSH channel, both ends
+// authenticated by the Ed25519 key the other pinned at pairing; syncproto.go). The
+// passive receives the change log by revision (audit rows with their documents); a
+// snapshot only seeds a new or diverged node. An unpaired node is paired over SSH first (pair.go): the password is
 // derived from the secondary's serial number, and the session hands over the key.
 //
 // A commit on the active is acknowledged to the writer only once the attached passive
