@@ -1,0 +1,451 @@
+package tftpd
+
+import (
+	"container/heap"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// engine runs the transfers of one run of Serve on a few event loops (see
+// the package doc for why): each loop owns an epoll instance and the sockets
+// of the transfers it was given, round-robin.
+type engine struct {
+	loops []*loop
+	next  atomic.Uint32
+	wg    sync.WaitGroup
+}
+
+// newEngine starts GOMAXPROCS loops (at least one).
+func (s *Server) newEngine() (*engine, error) {
+	e := &engine{}
+	for range max(1, runtime.GOMAXPROCS(0)) {
+		l, err := newLoop(s)
+		if err != nil {
+			e.stop()
+			return nil, err
+		}
+		e.loops = append(e.loops, l)
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			l.run()
+		}()
+	}
+	return e, nil
+}
+
+// submit hands an admitted request to the next loop; s.running counts it
+// already and the loop marks it done when its transfer ends.
+func (e *engine) submit(j *job) {
+	l := e.loops[int(e.next.Add(1))%len(e.loops)]
+	l.mu.Lock()
+	if l.dead {
+		l.mu.Unlock()
+		l.drop(j)
+		return
+	}
+	l.inbox = append(l.inbox, j)
+	l.mu.Unlock()
+	l.wake()
+}
+
+// stop ends the loops once they have no transfer left (Serve calls it after
+// s.running is zero) and waits for them: their epoll and eventfd descriptors
+// are closed when it returns.
+func (e *engine) stop() {
+	for _, l := range e.loops {
+		l.mu.Lock()
+		l.stopping = true
+		l.mu.Unlock()
+		l.wake()
+	}
+	e.wg.Wait()
+}
+
+// loop is one event loop: a goroutine that blocks in epoll_wait for its
+// transfers' sockets, the eventfd that brings new requests, and the earliest
+// retransmission deadline.
+type loop struct {
+	s          *Server
+	epfd, evfd int
+	// mu guards the hand-off from the request port's reader.
+	mu       sync.Mutex
+	inbox    []*job
+	stopping bool
+	dead     bool // the loop failed and ended
+	// sleeping is set while the loop is about to wait or waits in
+	// epoll_wait: only then does a hand-off write the eventfd (a busy loop
+	// sees the inbox at its next turn without that system call).
+	sleeping atomic.Bool
+
+	// The rest belongs to the loop's goroutine.
+	xfers  map[int32]*xfer // by socket
+	timers timerHeap
+	events [128]unix.EpollEvent
+	rbuf   [4 + 512]byte // one datagram read, acted on at once
+	jobs   []*job        // the inbox taken, reused
+}
+
+func newLoop(s *Server) (*loop, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	evfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(evfd)} //nolint:gosec // G115: a descriptor
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
+		unix.Close(epfd)
+		unix.Close(evfd)
+		return nil, fmt.Errorf("epoll_ctl: %w", err)
+	}
+	return &loop{s: s, epfd: epfd, evfd: evfd, xfers: map[int32]*xfer{}}, nil
+}
+
+func (l *loop) wake() {
+	if l.sleeping.CompareAndSwap(true, false) {
+		var one [8]byte
+		binary.NativeEndian.PutUint64(one[:], 1)
+		unix.Write(l.evfd, one[:]) //nolint:errcheck // EAGAIN: the counter is set anyway
+	}
+}
+
+// run is the loop: wait, act on the sockets that are readable, on the
+// deadlines passed, then on the new requests, until stopped with nothing
+// left to run.
+func (l *loop) run() {
+	defer func() {
+		unix.Close(l.epfd)
+		unix.Close(l.evfd)
+	}()
+	for {
+		wait := -1
+		if len(l.timers) > 0 {
+			d := time.Until(l.timers[0].due)
+			wait = int((d + time.Millisecond - 1) / time.Millisecond)
+			wait = max(wait, 0)
+		}
+		// A hand-off after this check finds sleeping set and writes the
+		// eventfd; one before it is seen here.
+		l.sleeping.Store(true)
+		l.mu.Lock()
+		if len(l.inbox) > 0 || l.stopping {
+			wait = 0
+		}
+		l.mu.Unlock()
+		n, err := unix.EpollWait(l.epfd, l.events[:], wait)
+		l.sleeping.Store(false)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			// Not expected with valid descriptors: the transfers are ended
+			// rather than left hanging.
+			l.s.log.Error("tftp event loop failed", "err", err)
+			l.abort(fmt.Errorf("event loop: %w", err))
+			return
+		}
+		now := time.Now()
+		for i := range n {
+			fd := l.events[i].Fd
+			if int(fd) == l.evfd {
+				var b [8]byte
+				unix.Read(l.evfd, b[:]) //nolint:errcheck // EAGAIN: already drained
+				continue
+			}
+			if x := l.xfers[fd]; x != nil {
+				l.readable(x, now)
+			}
+		}
+		l.expire(now)
+		l.mu.Lock()
+		l.jobs, l.inbox = l.inbox, l.jobs[:0]
+		stop := l.stopping
+		l.mu.Unlock()
+		for i, j := range l.jobs {
+			l.begin(j, now)
+			l.jobs[i] = nil
+		}
+		if stop && len(l.xfers) == 0 && len(l.jobs) == 0 {
+			return
+		}
+	}
+}
+
+// begin starts a transfer: its socket, what it sends, the first datagram.
+func (l *loop) begin(j *job, now time.Time) {
+	s := l.s
+	src := j.ua.IP.String()
+	mode, release := s.xfers.start(src, transferKey(*j.ua, j.req.name))
+	x := &xfer{s: s, src: src, name: j.req.name, start: now, tenant: j.t.Tenant,
+		timeout: s.cfg.Timeout, sends: 1 + s.cfg.Retries, release: release, fd: -1, hidx: -1}
+	fd, err := dialUDP(j.local, j.peer)
+	if err != nil {
+		s.log.Error("cannot open a transfer socket", "src", src, "local", j.local.String(), "err", err)
+		l.end(x)
+		return
+	}
+	x.fd = fd
+	size, ok, result := x.open(j, mode)
+	if !ok {
+		if result != nil {
+			x.done(result)
+		}
+		l.end(x)
+		return
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)} //nolint:gosec // G115: a descriptor
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		x.sendError(errUndefined, "server error")
+		l.finish(x, fmt.Errorf("epoll_ctl: %w", err))
+		return
+	}
+	l.xfers[int32(fd)] = x //nolint:gosec // G115: a descriptor
+	x.due = now.Add(x.timeout)
+	heap.Push(&l.timers, x)
+	if oack := x.negotiate(j.req, size); oack != nil {
+		x.pkt, x.block = oack, 0
+		x.sent = 0
+		l.send(x, now)
+		return
+	}
+	l.nextBlock(x, now)
+}
+
+// nextBlock reads and sends the block after the one acknowledged (block 1
+// after the OACK or at the start). The block number wraps to 0 after 65535,
+// as the common clients expect.
+func (l *loop) nextBlock(x *xfer, now time.Time) {
+	if x.bufp == nil {
+		x.bufp = getBuf(4 + x.blksize)
+	}
+	buf := (*x.bufp)[:4+x.blksize]
+	n, err := io.ReadFull(x.body, buf[4:])
+	x.last = errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+	if err != nil && !x.last {
+		x.sendError(errUndefined, "read error")
+		l.finish(x, fmt.Errorf("reading the file: %w", err))
+		return
+	}
+	x.block++
+	binary.BigEndian.PutUint16(buf, opDATA)
+	binary.BigEndian.PutUint16(buf[2:], x.block)
+	x.pkt, x.sent = buf[:4+n], 0
+	l.send(x, now)
+}
+
+// send sends x.pkt (again) and sets when it is sent next. A send that fails
+// for want of buffer space is left to the retransmission.
+func (l *loop) send(x *xfer, now time.Time) {
+	x.sent++
+	x.due = now.Add(x.timeout)
+	heap.Fix(&l.timers, x.hidx)
+	if _, err := unix.Write(x.fd, x.pkt); err != nil && !errors.Is(err, unix.EAGAIN) {
+		l.finish(x, fmt.Errorf("sending block %d: %w", x.block, os.NewSyscallError("write", err)))
+	}
+}
+
+// readable reads the client's datagrams until the ACK awaited (or none is
+// left: level-triggered epoll brings the socket back when more come). A
+// duplicate ACK of an earlier block is ignored, never answered with a
+// resend: answering it doubles every later block (the Sorcerer's Apprentice
+// syndrome, RFC 1123 4.2.3.1). Only the ACK moves the transfer on, only an
+// ERROR (or the socket's own error, an ICMP unreachable) ends it.
+func (l *loop) readable(x *xfer, now time.Time) {
+	for {
+		n, err := unix.Read(x.fd, l.rbuf[:])
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+			return
+		}
+		if err != nil {
+			l.finish(x, fmt.Errorf("block %d: %w", x.block, os.NewSyscallError("read", err)))
+			return
+		}
+		acked, err := reply(l.rbuf[:n], x.block)
+		if err != nil {
+			l.finish(x, err)
+			return
+		}
+		if !acked {
+			continue
+		}
+		if x.last {
+			l.finish(x, nil)
+			return
+		}
+		l.nextBlock(x, now)
+		return
+	}
+}
+
+// expire sends again each datagram whose ACK did not come in time, or ends
+// its transfer after the last send.
+func (l *loop) expire(now time.Time) {
+	for len(l.timers) > 0 && !l.timers[0].due.After(now) {
+		x := l.timers[0]
+		if x.sent >= x.sends {
+			l.finish(x, fmt.Errorf("timeout: block %d not acknowledged after %d sends", x.block, x.sends))
+			continue
+		}
+		l.send(x, now)
+	}
+}
+
+// finish ends a running transfer: its log line and metrics, then its
+// resources.
+func (l *loop) finish(x *xfer, err error) {
+	x.done(err)
+	l.end(x)
+}
+
+// end frees what a transfer holds: its timer, socket, file, buffer and
+// admission slot, and marks it done for Serve.
+func (l *loop) end(x *xfer) {
+	if x.hidx >= 0 {
+		heap.Remove(&l.timers, x.hidx)
+	}
+	if x.fd >= 0 {
+		delete(l.xfers, int32(x.fd)) //nolint:gosec // G115: a descriptor
+		unix.Close(x.fd)             // also leaves the epoll set
+		x.fd = -1
+	}
+	if x.file != nil {
+		x.file.Close()
+		x.file = nil
+	}
+	if x.bufp != nil {
+		putBuf(x.bufp)
+		x.bufp = nil
+	}
+	x.pkt, x.body = nil, nil
+	x.release()
+	x.s.running.Done()
+}
+
+// abort ends every transfer of a loop that cannot go on; the requests handed
+// to it later are dropped (their clients ask again, and another loop answers).
+func (l *loop) abort(err error) {
+	for _, x := range l.xfers {
+		l.finish(x, err)
+	}
+	l.mu.Lock()
+	jobs := l.inbox
+	l.inbox, l.dead = nil, true
+	l.mu.Unlock()
+	for _, j := range jobs {
+		l.drop(j)
+	}
+}
+
+// drop frees the slot of a request a dead loop cannot serve.
+func (l *loop) drop(j *job) {
+	_, release := l.s.xfers.start(j.ua.IP.String(), transferKey(*j.ua, j.req.name))
+	release()
+	l.s.running.Done()
+}
+
+// sendError tells the client the transfer ends (best effort).
+func (x *xfer) sendError(code uint16, msg string) {
+	unix.Write(x.fd, errorPacket(code, msg)) //nolint:errcheck // best effort, like any UDP answer
+}
+
+// dialUDP opens a transfer's socket: non-blocking, bound to local (when
+// known, so that every answer leaves from the address the client asked) and
+// connected to the client (so that no one else's datagram reaches it).
+func dialUDP(local netip.Addr, peer netip.AddrPort) (int, error) {
+	family := unix.AF_INET6
+	var to unix.Sockaddr
+	if a := peer.Addr(); a.Is4() {
+		family = unix.AF_INET
+		to = &unix.SockaddrInet4{Port: int(peer.Port()), Addr: a.As4()}
+	} else {
+		zone, err := zoneIndex(a.Zone())
+		if err != nil {
+			return -1, err
+		}
+		to = &unix.SockaddrInet6{Port: int(peer.Port()), Addr: a.As16(), ZoneId: zone}
+	}
+	var from unix.Sockaddr
+	switch {
+	case !local.IsValid():
+	case local.Is4() != (family == unix.AF_INET):
+		return -1, fmt.Errorf("local address %s and client %s differ in family", local, peer.Addr())
+	case local.Is4():
+		from = &unix.SockaddrInet4{Addr: local.As4()}
+	default:
+		zone, err := zoneIndex(local.Zone())
+		if err != nil {
+			return -1, err
+		}
+		from = &unix.SockaddrInet6{Addr: local.As16(), ZoneId: zone}
+	}
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	if from != nil {
+		if err := unix.Bind(fd, from); err != nil {
+			unix.Close(fd)
+			return -1, os.NewSyscallError("bind", err)
+		}
+	}
+	if err := unix.Connect(fd, to); err != nil {
+		unix.Close(fd)
+		return -1, os.NewSyscallError("connect", err)
+	}
+	return fd, nil
+}
+
+// zoneIndex is the interface index of an IPv6 zone: a number (as localOf
+// writes it) or an interface name (as the listen address or the runtime
+// may).
+func zoneIndex(zone string) (uint32, error) {
+	if zone == "" {
+		return 0, nil
+	}
+	if n, err := strconv.ParseUint(zone, 10, 32); err == nil {
+		return uint32(n), nil
+	}
+	ifi, err := net.InterfaceByName(zone)
+	if err != nil {
+		return 0, fmt.Errorf("zone %q: %w", zone, err)
+	}
+	return uint32(ifi.Index), nil //nolint:gosec // G115: an interface index
+}
+
+// timerHeap orders a loop's transfers by their next deadline.
+type timerHeap []*xfer
+
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h timerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].hidx, h[j].hidx = i, j
+}
+
+func (h *timerHeap) Push(v any) {
+	x, _ := v.(*xfer)
+	x.hidx = len(*h)
+	*h = append(*h, x)
+}
+
+func (h *timerHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	x.hidx = -1
+	return x
+}
