@@ -13,7 +13,9 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -80,6 +82,11 @@ func (e *engine) stop() {
 type loop struct {
 	s          *Server
 	epfd, evfd int
+	// ep is epfd in the runtime's poller: the loop parks there, not in a
+	// blocking epoll_wait (see wait).
+	ep       *os.File
+	rc       syscall.RawConn
+	deadline time.Time // ep's read deadline as last set
 	// mu guards the hand-off from the request port's reader.
 	mu       sync.Mutex
 	inbox    []*job
@@ -114,14 +121,26 @@ func newLoop(s *Server) (*loop, error) {
 		unix.Close(evfd)
 		return nil, fmt.Errorf("epoll_ctl: %w", err)
 	}
-	return &loop{s: s, epfd: epfd, evfd: evfd, xfers: map[int32]*xfer{}}, nil
+	l := &loop{s: s, epfd: epfd, evfd: evfd, xfers: map[int32]*xfer{}}
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		unix.Close(evfd)
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	l.ep = os.NewFile(uintptr(epfd), "tftp-epoll")
+	if l.rc, err = l.ep.SyscallConn(); err != nil {
+		l.ep.Close()
+		unix.Close(evfd)
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	return l, nil
 }
 
 func (l *loop) wake() {
 	if l.sleeping.CompareAndSwap(true, false) {
 		var one [8]byte
 		binary.NativeEndian.PutUint64(one[:], 1)
-		unix.Write(l.evfd, one[:]) //nolint:errcheck // EAGAIN: the counter is set anyway
+		write(l.evfd, one[:]) //nolint:errcheck // EAGAIN: the counter is set anyway
 	}
 }
 
@@ -130,27 +149,23 @@ func (l *loop) wake() {
 // left to run.
 func (l *loop) run() {
 	defer func() {
-		unix.Close(l.epfd)
+		l.ep.Close()
 		unix.Close(l.evfd)
 	}()
 	for {
-		wait := -1
+		var due time.Time
 		if len(l.timers) > 0 {
-			d := time.Until(l.timers[0].due)
-			wait = int((d + time.Millisecond - 1) / time.Millisecond)
-			wait = max(wait, 0)
+			due = l.timers[0].due
 		}
 		// A hand-off after this check finds sleeping set and writes the
 		// eventfd; one before it is seen here.
 		l.sleeping.Store(true)
 		l.mu.Lock()
-		if len(l.inbox) > 0 || l.stopping {
-			wait = 0
-		}
+		busy := len(l.inbox) > 0 || l.stopping
 		l.mu.Unlock()
-		n, err := unix.EpollWait(l.epfd, l.events[:], wait)
+		n, err := l.wait(due, busy)
 		l.sleeping.Store(false)
-		if err != nil && !errors.Is(err, unix.EINTR) {
+		if err != nil {
 			// Not expected with valid descriptors: the transfers are ended
 			// rather than left hanging.
 			l.s.log.Error("tftp event loop failed", "err", err)
@@ -162,7 +177,7 @@ func (l *loop) run() {
 			fd := l.events[i].Fd
 			if int(fd) == l.evfd {
 				var b [8]byte
-				unix.Read(l.evfd, b[:]) //nolint:errcheck // EAGAIN: already drained
+				read(l.evfd, b[:]) //nolint:errcheck // EAGAIN: already drained
 				continue
 			}
 			if x := l.xfers[fd]; x != nil {
@@ -182,6 +197,70 @@ func (l *loop) run() {
 			return
 		}
 	}
+}
+
+// wait returns the number of events in l.events: at once when busy (new
+// requests wait), else when one is ready or due has passed (zero: no
+// deadline). The loop does not block in epoll_wait: a goroutine blocked in
+// a system call has its P handed off by the runtime's monitor, which then
+// wakes every 20 µs; under load that churn of threads cost more than the
+// transfers' own system calls. It parks instead in the runtime's poller,
+// where the epoll descriptor becomes readable when one of its sockets does,
+// and polls it without blocking.
+func (l *loop) wait(due time.Time, busy bool) (int, error) {
+	n, err := l.poll()
+	if n > 0 || err != nil || busy {
+		return n, err
+	}
+	if !due.Equal(l.deadline) {
+		if err := l.ep.SetReadDeadline(due); err != nil {
+			return 0, err
+		}
+		l.deadline = due
+	}
+	err = l.rc.Read(func(uintptr) bool {
+		n, err = l.poll()
+		return n > 0 || err != nil
+	})
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return 0, nil
+	}
+	return n, err
+}
+
+// poll is epoll_wait without blocking (a raw system call: it never blocks,
+// so the runtime need not know of it).
+func (l *loop) poll() (int, error) {
+	for {
+		r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])), //nolint:gosec // G103: the kernel fills events
+			uintptr(len(l.events)), 0, 0, 0)
+		switch e {
+		case 0:
+			return int(r), nil
+		case unix.EINTR:
+			continue
+		}
+		return 0, os.NewSyscallError("epoll_wait", e)
+	}
+}
+
+// read and write on a non-blocking descriptor, as raw system calls: they
+// never block (EAGAIN instead), and two of them per block are most of a
+// transfer's cost.
+func read(fd int, p []byte) (int, error) {
+	r, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p))) //nolint:gosec // G103: the kernel fills p
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
+}
+
+func write(fd int, p []byte) (int, error) {
+	r, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p))) //nolint:gosec // G103: the kernel reads p
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
 }
 
 // begin starts a transfer: its socket, what it sends, the first datagram.
@@ -252,7 +331,7 @@ func (l *loop) send(x *xfer, now time.Time) {
 	x.sent++
 	x.due = now.Add(x.timeout)
 	heap.Fix(&l.timers, x.hidx)
-	if _, err := unix.Write(x.fd, x.pkt); err != nil && !errors.Is(err, unix.EAGAIN) {
+	if _, err := write(x.fd, x.pkt); err != nil && !errors.Is(err, unix.EAGAIN) {
 		l.finish(x, fmt.Errorf("sending block %d: %w", x.block, os.NewSyscallError("write", err)))
 	}
 }
@@ -265,7 +344,7 @@ func (l *loop) send(x *xfer, now time.Time) {
 // ERROR (or the socket's own error, an ICMP unreachable) ends it.
 func (l *loop) readable(x *xfer, now time.Time) {
 	for {
-		n, err := unix.Read(x.fd, l.rbuf[:])
+		n, err := read(x.fd, l.rbuf[:])
 		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
 			return
 		}
@@ -358,7 +437,7 @@ func (l *loop) drop(j *job) {
 
 // sendError tells the client the transfer ends (best effort).
 func (x *xfer) sendError(code uint16, msg string) {
-	unix.Write(x.fd, errorPacket(code, msg)) //nolint:errcheck // best effort, like any UDP answer
+	write(x.fd, errorPacket(code, msg)) //nolint:errcheck // best effort, like any UDP answer
 }
 
 // dialUDP opens a transfer's socket: non-blocking, bound to local (when
