@@ -87,6 +87,8 @@ type loop struct {
 	ep       *os.File
 	rc       syscall.RawConn
 	deadline time.Time // ep's read deadline as last set
+	turnFn   func(uintptr) bool
+	err      error // why the loop ended
 	// mu guards the hand-off from the request port's reader.
 	mu       sync.Mutex
 	inbox    []*job
@@ -115,7 +117,7 @@ func newLoop(s *Server) (*loop, error) {
 		unix.Close(epfd)
 		return nil, fmt.Errorf("eventfd: %w", err)
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(evfd)} //nolint:gosec // G115: a descriptor
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(evfd)} //nolint:gosec // G115: a descriptor
 	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
 		unix.Close(epfd)
 		unix.Close(evfd)
@@ -127,6 +129,7 @@ func newLoop(s *Server) (*loop, error) {
 		unix.Close(evfd)
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
+	l.turnFn = l.turn
 	l.ep = os.NewFile(uintptr(epfd), "tftp-epoll")
 	if l.rc, err = l.ep.SyscallConn(); err != nil {
 		l.ep.Close()
@@ -144,33 +147,53 @@ func (l *loop) wake() {
 	}
 }
 
-// run is the loop: wait, act on the sockets that are readable, on the
-// deadlines passed, then on the new requests, until stopped with nothing
-// left to run.
+// run is the loop. It does not block in epoll_wait: a goroutine blocked in a
+// system call has its P handed off by the runtime's monitor, which then
+// wakes every 20 µs; under load that churn of threads cost more than the
+// transfers' own system calls. The epoll descriptor sits in the runtime's
+// poller instead, and the loop parks there (turn returning false) until it
+// becomes readable, which it does when one of its sockets does, or until the
+// next retransmission is due.
 func (l *loop) run() {
 	defer func() {
 		l.ep.Close()
 		unix.Close(l.evfd)
 	}()
 	for {
-		var due time.Time
-		if len(l.timers) > 0 {
-			due = l.timers[0].due
+		var err error
+		if l.setDeadline(true) {
+			err = l.rc.Read(l.turnFn)
 		}
-		// A hand-off after this check finds sleeping set and writes the
-		// eventfd; one before it is seen here.
-		l.sleeping.Store(true)
-		l.mu.Lock()
-		busy := len(l.inbox) > 0 || l.stopping
-		l.mu.Unlock()
-		n, err := l.wait(due, busy)
-		l.sleeping.Store(false)
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			l.expire(time.Now())
+			continue
+		case err == nil && l.err == nil:
+			return // stopped
+		case err == nil:
+			err = l.err
+		}
+		// Not expected with valid descriptors: the transfers are ended
+		// rather than left hanging.
+		l.s.log.Error("tftp event loop failed", "err", err)
+		l.abort(fmt.Errorf("event loop: %w", err))
+		return
+	}
+}
+
+// turn acts on what is ready (sockets, deadlines passed, new requests) until
+// nothing is, then returns false to park, or true when the loop ends (l.err
+// says why, nil: stopped). It runs inside one RawConn.Read, so a readiness
+// that comes while it works is not lost: the runtime lets the next wait
+// return at once. The sockets are edge-triggered, so that an epoll_wait
+// that returned fewer events than it could leaves nothing behind and need
+// not be followed by an empty one before parking.
+func (l *loop) turn(uintptr) bool {
+	for {
+		n, err := l.poll()
 		if err != nil {
-			// Not expected with valid descriptors: the transfers are ended
-			// rather than left hanging.
-			l.s.log.Error("tftp event loop failed", "err", err)
-			l.abort(fmt.Errorf("event loop: %w", err))
-			return
+			l.err = err
+			return true
 		}
 		now := time.Now()
 		for i := range n {
@@ -185,47 +208,51 @@ func (l *loop) run() {
 			}
 		}
 		l.expire(now)
-		l.mu.Lock()
-		l.jobs, l.inbox = l.inbox, l.jobs[:0]
-		stop := l.stopping
-		l.mu.Unlock()
-		for i, j := range l.jobs {
-			l.begin(j, now)
-			l.jobs[i] = nil
+		for {
+			// A hand-off after this check finds sleeping set and writes
+			// the eventfd; one before it is seen here.
+			l.sleeping.Store(true)
+			l.mu.Lock()
+			l.jobs, l.inbox = l.inbox, l.jobs[:0]
+			stop := l.stopping
+			l.mu.Unlock()
+			if len(l.jobs) == 0 {
+				if n == len(l.events) {
+					break // more may be ready
+				}
+				if stop && len(l.xfers) == 0 {
+					return true
+				}
+				return !l.setDeadline(false)
+			}
+			l.sleeping.Store(false)
+			for i, j := range l.jobs {
+				l.begin(j, now)
+				l.jobs[i] = nil
+			}
 		}
-		if stop && len(l.xfers) == 0 && len(l.jobs) == 0 {
-			return
-		}
+		l.sleeping.Store(false)
 	}
 }
 
-// wait returns the number of events in l.events: at once when busy (new
-// requests wait), else when one is ready or due has passed (zero: no
-// deadline). The loop does not block in epoll_wait: a goroutine blocked in
-// a system call has its P handed off by the runtime's monitor, which then
-// wakes every 20 µs; under load that churn of threads cost more than the
-// transfers' own system calls. It parks instead in the runtime's poller,
-// where the epoll descriptor becomes readable when one of its sockets does,
-// and polls it without blocking.
-func (l *loop) wait(due time.Time, busy bool) (int, error) {
-	n, err := l.poll()
-	if n > 0 || err != nil || busy {
-		return n, err
+// setDeadline makes the poller's wait end when the next datagram is due to
+// be sent again (no deadline without transfers); force: even if it is the
+// one set last, which has passed. It reports false when it cannot, and then
+// l.err says why.
+func (l *loop) setDeadline(force bool) bool {
+	var due time.Time
+	if len(l.timers) > 0 {
+		due = l.timers[0].due
 	}
-	if !due.Equal(l.deadline) {
-		if err := l.ep.SetReadDeadline(due); err != nil {
-			return 0, err
-		}
-		l.deadline = due
+	if !force && due.Equal(l.deadline) {
+		return true
 	}
-	err = l.rc.Read(func(uintptr) bool {
-		n, err = l.poll()
-		return n > 0 || err != nil
-	})
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return 0, nil
+	if err := l.ep.SetReadDeadline(due); err != nil {
+		l.err = err
+		return false
 	}
-	return n, err
+	l.deadline = due
+	return true
 }
 
 // poll is epoll_wait without blocking (a raw system call: it never blocks,
@@ -285,7 +312,7 @@ func (l *loop) begin(j *job, now time.Time) {
 		l.end(x)
 		return
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)} //nolint:gosec // G115: a descriptor
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(fd)} //nolint:gosec // G115: a descriptor
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		x.sendError(errUndefined, "server error")
 		l.finish(x, fmt.Errorf("epoll_ctl: %w", err))
@@ -337,7 +364,8 @@ func (l *loop) send(x *xfer, now time.Time) {
 }
 
 // readable reads the client's datagrams until the ACK awaited (or none is
-// left: level-triggered epoll brings the socket back when more come). A
+// left: the next datagram to come brings the socket back, and the ones still
+// queued are read before it; a stale one costs no read now). A
 // duplicate ACK of an earlier block is ignored, never answered with a
 // resend: answering it doubles every later block (the Sorcerer's Apprentice
 // syndrome, RFC 1123 4.2.3.1). Only the ACK moves the transfer on, only an
