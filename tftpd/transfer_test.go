@@ -120,18 +120,13 @@ func TestEngineShutdown(t *testing.T) {
 		return len(ents)
 	}
 	goroutines, files := runtime.NumGoroutine(), fds()
+	if err := srv.Bind(e.Ctx); err != nil {
+		t.Fatal(err)
+	}
+	addr := srv.Addr().String()
 	ctx, cancel := context.WithCancel(e.Ctx)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
-	var addr string
-	for end := time.Now().Add(2 * time.Second); addr == "" && time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
-		if srv.conn != nil && srv.conn.eng != nil {
-			addr = srv.Addr().String()
-		}
-	}
-	if addr == "" {
-		t.Fatal("not serving")
-	}
 	body, err := tfFetch("127.0.0.1", addr, e.File)
 	if err != nil || !bytes.Equal(body, e.Body) {
 		t.Fatalf("fetch: %v, %d bytes", err, len(body))
