@@ -114,26 +114,26 @@ func newLoop(s *Server) (*loop, error) {
 	}
 	evfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
-		unix.Close(epfd)
+		closeFD(epfd)
 		return nil, fmt.Errorf("eventfd: %w", err)
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(evfd)} //nolint:gosec // G115: a descriptor
 	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
-		unix.Close(epfd)
-		unix.Close(evfd)
+		closeFD(epfd)
+		closeFD(evfd)
 		return nil, fmt.Errorf("epoll_ctl: %w", err)
 	}
 	l := &loop{s: s, epfd: epfd, evfd: evfd, xfers: map[int32]*xfer{}}
 	if err := unix.SetNonblock(epfd, true); err != nil {
-		unix.Close(epfd)
-		unix.Close(evfd)
+		closeFD(epfd)
+		closeFD(evfd)
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
 	l.turnFn = l.turn
 	l.ep = os.NewFile(uintptr(epfd), "tftp-epoll")
 	if l.rc, err = l.ep.SyscallConn(); err != nil {
 		l.ep.Close()
-		unix.Close(evfd)
+		closeFD(evfd)
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
 	return l, nil
@@ -157,7 +157,7 @@ func (l *loop) wake() {
 func (l *loop) run() {
 	defer func() {
 		l.ep.Close()
-		unix.Close(l.evfd)
+		closeFD(l.evfd)
 	}()
 	for {
 		var err error
@@ -425,7 +425,7 @@ func (l *loop) end(x *xfer) {
 	}
 	if x.fd >= 0 {
 		delete(l.xfers, int32(x.fd)) //nolint:gosec // G115: a descriptor
-		unix.Close(x.fd)             // also leaves the epoll set
+		closeFD(x.fd)                // also leaves the epoll set
 		x.fd = -1
 	}
 	if x.file != nil {
@@ -504,12 +504,12 @@ func dialUDP(local netip.Addr, peer netip.AddrPort) (int, error) {
 	}
 	if from != nil {
 		if err := unix.Bind(fd, from); err != nil {
-			unix.Close(fd)
+			closeFD(fd)
 			return -1, os.NewSyscallError("bind", err)
 		}
 	}
 	if err := unix.Connect(fd, to); err != nil {
-		unix.Close(fd)
+		closeFD(fd)
 		return -1, os.NewSyscallError("connect", err)
 	}
 	return fd, nil
@@ -556,3 +556,7 @@ func (h *timerHeap) Pop() any {
 	x.hidx = -1
 	return x
 }
+
+// closeFD closes one of the engine's descriptors: on Linux it is released
+// even when close reports an error, so there is nothing more to do.
+func closeFD(fd int) { _ = unix.Close(fd) }
