@@ -52,9 +52,10 @@
 // deadlines. A block costs a write and a read, a wake-up drains every socket
 // that is ready, and a loop parks in the runtime's poller (its epoll
 // descriptor is pollable) rather than blocking in epoll_wait, which made the
-// runtime hand its P off and spin threads. Same session, load 5-6: 144-149
-// µs per transfer against dnsmasq's 164. Assets are read from disk by the
-// loop, 64 KB at a time, from the page cache in practice.
+// runtime hand its P off and spin threads. Measured in the same runs as
+// dnsmasq (load 3-6): 144-155 µs per transfer against its 164-174. Assets
+// are read from disk by the loop, 64 KB at a time (from the page cache in
+// practice: a slow disk would stall the loop's other transfers).
 //
 // The engine retransmits only on timeout: a duplicate ACK is ignored, never
 // answered with a resend (the Sorcerer's Apprentice syndrome). Each block is
