@@ -151,9 +151,13 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.dropped.Add(udpbuf.Drops(s.sockIno.Swap(0))) // read before the socket closes
 		s.conn = nil
 	}()
+	eng, err := s.newEngine()
+	if err != nil {
+		return fmt.Errorf("tftpd: %w", err)
+	}
+	conn.eng = eng
 	errc := make(chan error, 1)
 	go func() { errc <- conn.serve() }()
-	var err error
 	select {
 	case <-ctx.Done():
 		conn.conn.Close()
@@ -162,6 +166,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		conn.conn.Close()
 	}
 	s.running.Wait()
+	eng.stop()
 	if err != nil {
 		return fmt.Errorf("tftpd: %w", err)
 	}
@@ -321,6 +326,7 @@ const (
 type filterConn struct {
 	conn *net.UDPConn
 	s    *Server
+	eng  *engine // runs the transfers of this run of Serve
 	// pktinfo: the kernel tells each datagram's destination address, which
 	// the answers (the filter's and the transfer's) leave from.
 	pktinfo bool
@@ -373,7 +379,7 @@ func (c *filterConn) handle(p []byte, from netip.AddrPort, local netip.Addr, ifi
 		return
 	}
 	c.s.running.Add(1)
-	go c.s.transfer(req, addr, from, local, t, rerr)
+	c.eng.submit(&job{req: req, ua: addr, peer: from, local: local, t: t, rerr: rerr})
 }
 
 // admit takes a transfer slot for a request that passed check; a source (or

@@ -2,12 +2,20 @@ package tftpd
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
+
+	"github.com/switchboard-pbx/switchboard/internal/provtest"
+	"github.com/switchboard-pbx/switchboard/provision"
+	"github.com/switchboard-pbx/switchboard/ratelimit"
 )
 
 // FuzzTransferReply: whatever a client sends during a transfer, reading it
@@ -88,4 +96,63 @@ func FuzzNetascii(f *testing.F) {
 			t.Fatalf("%q: converted back to %q", body, back)
 		}
 	})
+}
+
+// TestEngineShutdown: a transfer that finishes and one the client abandons
+// (its socket closed: the retransmission after the timeout meets an ICMP
+// unreachable) both end before Serve returns,
+// and then the event loops are gone with their descriptors: as many
+// goroutines and open files as before Serve.
+func TestEngineShutdown(t *testing.T) {
+	e := &tfEnv{Env: provtest.New(t, provision.ModeSingle, 1000)}
+	cfg := DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Timeout, cfg.Retries = 200*time.Millisecond, 1
+	srv, err := New(cfg, e.Logger, e.Prov, provision.NewThrottle(ratelimit.New(1000, time.Minute), e.Logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip(err)
+		}
+		return len(ents)
+	}
+	goroutines, files := runtime.NumGoroutine(), fds()
+	if err := srv.Bind(e.Ctx); err != nil {
+		t.Fatal(err)
+	}
+	addr := srv.Addr().String()
+	ctx, cancel := context.WithCancel(e.Ctx)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	body, err := tfFetch("127.0.0.1", addr, e.File)
+	if err != nil || !bytes.Equal(body, e.Body) {
+		t.Fatalf("fetch: %v, %d bytes", err, len(body))
+	}
+	if reply := tfRequest(t, addr, tfRQ(opRRQ, e.File, "octet")); !tfIsData(reply) {
+		t.Fatalf("no data: %q", reply)
+	}
+	start := time.Now()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// Serve waited for the abandoned transfer to end.
+	if took := time.Since(start); took < 150*time.Millisecond {
+		t.Errorf("Serve returned after %v, before the abandoned transfer's timeout", took)
+	}
+	if ok, failed := len(e.Log.Lines(`msg="tftp transfer" `)), len(e.Log.Lines(`msg="tftp transfer failed"`)); ok != 1 || failed != 1 {
+		t.Errorf("%d transfers ok and %d failed, want 1 and 1:\n%s", ok, failed, e.Log.String())
+	}
+	for end := time.Now().Add(2 * time.Second); runtime.NumGoroutine() > goroutines && time.Now().Before(end); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > goroutines {
+		t.Errorf("%d goroutines after Serve, %d before", n, goroutines)
+	}
+	if n := fds(); n != files {
+		t.Errorf("%d open files after Serve, %d before", n, files)
+	}
 }
