@@ -398,10 +398,19 @@ func (l *loop) readable(x *xfer, now time.Time) {
 }
 
 // expire sends again each datagram whose ACK did not come in time, or ends
-// its transfer after the last send.
+// its transfer after the last send. It first reads what the socket still
+// holds: readable stops at the ACK awaited, and on an edge-triggered socket
+// a datagram queued behind it (a client's ERROR) brings no new event, so
+// without this read it would wait for a datagram that never comes and the
+// transfer would spend every retry. Retransmissions are rare, so this costs
+// the common path nothing.
 func (l *loop) expire(now time.Time) {
 	for len(l.timers) > 0 && !l.timers[0].due.After(now) {
 		x := l.timers[0]
+		block := x.block
+		if l.readable(x, now); x.fd < 0 || x.block != block {
+			continue // ended, or moved on to the next block
+		}
 		if x.sent >= x.sends {
 			l.finish(x, fmt.Errorf("timeout: block %d not acknowledged after %d sends", x.block, x.sends))
 			continue

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"runtime"
 	"strings"
@@ -154,5 +155,55 @@ func TestEngineShutdown(t *testing.T) {
 	}
 	if n := fds(); n != files {
 		t.Errorf("%d open files after Serve, %d before", n, files)
+	}
+}
+
+// TestClientErrorBehindACK: a client that acknowledges the OACK and, in the
+// same breath, gives up with an ERROR, then stays silent with its socket open.
+// The transfer sockets are edge-triggered and read only up to the ACK
+// awaited, so the ERROR waits in the socket; the first retransmission timeout
+// reads it and ends the transfer as the client's error, without sending the
+// block again (before, every retry was spent and the transfer ended as a
+// timeout).
+func TestClientErrorBehindACK(t *testing.T) {
+	e := tfStart(t, provision.ModeSingle, 1000)
+	to, err := net.ResolveUDPAddr("udp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.WriteToUDP(tfRQ(opRRQ, e.File, "octet", "tsize", "0"), to); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1024)
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	n, peer, err := c.ReadFromUDP(buf)
+	if err != nil || n < 2 || binary.BigEndian.Uint16(buf) != opOACK {
+		t.Fatalf("no OACK: %v %x", err, buf[:n])
+	}
+	c.WriteToUDP([]byte{0, opACK, 0, 0}, peer)
+	c.WriteToUDP(errorPacket(0, "user cancelled"), peer)
+	// 300 ms timeout, 2 retries: without the ERROR, DATA 1 would come three
+	// times over 900 ms.
+	var data int
+	c.SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
+	for {
+		n, _, err := c.ReadFromUDP(buf)
+		if err != nil {
+			break
+		}
+		if n >= 4 && binary.BigEndian.Uint16(buf) == opDATA {
+			data++
+		}
+	}
+	if data != 1 {
+		t.Errorf("DATA 1 sent %d times after the client's ERROR, want once", data)
+	}
+	if e.Log.Count(`msg="tftp transfer failed"`, "user cancelled") != 1 || e.Log.Count("not acknowledged") != 0 {
+		t.Errorf("want the transfer to end with the client's error, not a timeout:\n%s", e.Log.String())
 	}
 }
