@@ -343,3 +343,21 @@ func TestPassiveRendersAtAPace(t *testing.T) {
 		t.Fatalf("an active node did not render a commit: %q", body())
 	}
 }
+
+// TestPassivePause: a passive's pause after a pass is at least the pace, grows
+// with the pass (rendering takes at most about 1/(1+passiveDuty) of its time)
+// and is capped, so its files never fall further behind than the cap and a
+// pass.
+func TestPassivePause(t *testing.T) {
+	for _, c := range []struct{ pace, pass, want time.Duration }{
+		{time.Second, 0, time.Second},
+		{time.Second, 100 * time.Millisecond, time.Second},
+		{time.Second, 700 * time.Millisecond, passiveDuty * 700 * time.Millisecond},
+		{time.Second, time.Minute, maxPassivePace},
+		{time.Hour, time.Minute, time.Hour}, // a test's pace wins
+	} {
+		if got := passivePause(c.pace, c.pass); got != c.want {
+			t.Errorf("passivePause(%v, %v) = %v, want %v", c.pace, c.pass, got, c.want)
+		}
+	}
+}
