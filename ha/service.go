@@ -244,7 +244,7 @@ func (s *Service) current() *Node {
 }
 
 // prepare sends a transaction about to commit to the passive, for the node running now.
-func (s *Service) prepare(rev int64, rows []store.ReplicaAuditRow) func(error) {
+func (s *Service) prepare(rev int64, rows func() ([]store.ReplicaAuditRow, error)) func(error) {
 	if n := s.current(); n != nil && n.repl != nil {
 		return n.repl.prepare(rev, rows)
 	}

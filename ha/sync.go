@@ -65,10 +65,6 @@ type replicator struct {
 	// every write), the feed loop the catch-up and the keepalives.
 	sendMu sync.Mutex
 	feeder *feeder
-	early  struct { // what prepare last sent before its commit, to whom
-		f   *feeder
-		rev int64
-	}
 
 	// What the active sent: bytes on the wire (SSH included), snapshots, change batches.
 	sentBytes, snapshots, batches atomic.Int64
@@ -93,6 +89,9 @@ type feeder struct {
 	raw    net.Conn
 	fc     *frameConn
 	have   store.AuditMark // the last audit row sent
+	// haveRev is the revision of that row: prepare sent a commit when it
+	// reached the commit's revision.
+	haveRev int64
 }
 
 // flushLocked sends the change log after f.have; r.sendMu is held. A failure
@@ -120,26 +119,27 @@ func (r *replicator) flushLocked(f *feeder, wait time.Duration) error {
 // transaction, the passive holds a write that is not here: the session ends,
 // and the passive's next hello, no longer a prefix of this history, gets it a
 // snapshot (the writer saw the error, so no acknowledged write is involved).
-func (r *replicator) prepare(rev int64, rows []store.ReplicaAuditRow) func(error) {
+func (r *replicator) prepare(rev int64, read func() ([]store.ReplicaAuditRow, error)) func(error) {
 	r.sendMu.Lock()
 	defer r.sendMu.Unlock()
+	nothing := func(error) {}
 	f := r.feeder
-	if f == nil || f.ctx.Err() != nil || len(rows) == 0 || rows[0].ID != f.have.ID+1 || rows[0].PrevHash != f.have.Hash {
-		return func(error) {}
+	if f == nil || f.ctx.Err() != nil {
+		return nothing
+	}
+	rows, err := read()
+	if err != nil || len(rows) == 0 || rows[0].ID != f.have.ID+1 || rows[0].PrevHash != f.have.Hash {
+		return nothing
 	}
 	f.raw.SetWriteDeadline(time.Now().Add(r.timeout))
 	if err := r.sendLocked(f, rows); err != nil {
 		r.log.Warn("sending a commit to the passive failed", "revision", rev, "err", err)
-		return func(error) {}
+		return nothing
 	}
-	r.early.f, r.early.rev = f, rev
 	return func(err error) {
 		if err == nil {
 			return
 		}
-		r.sendMu.Lock()
-		defer r.sendMu.Unlock()
-		r.early.f = nil
 		r.log.Warn("a commit sent to the passive failed here; the passive is brought level again", "revision", rev, "err", err)
 		f.cancel()
 	}
@@ -157,7 +157,7 @@ func (r *replicator) sendLocked(f *feeder, rows []store.ReplicaAuditRow) error {
 	}
 	r.batches.Add(1)
 	last := rows[len(rows)-1]
-	f.have = store.AuditMark{ID: last.ID, Hash: last.Hash}
+	f.have, f.haveRev = store.AuditMark{ID: last.ID, Hash: last.Hash}, last.TxID
 	return nil
 }
 
@@ -168,10 +168,8 @@ func (r *replicator) committed(rev int64, _ []store.Change) {
 	start := time.Now()
 	r.sendMu.Lock()
 	f := r.feeder
-	early := f != nil && r.early.f == f && r.early.rev == rev
-	r.early.f = nil
 	switch {
-	case early:
+	case f != nil && f.ctx.Err() == nil && f.haveRev >= rev:
 		// prepare sent it before the commit.
 	case f != nil && f.ctx.Err() == nil:
 		if err := r.flushLocked(f, r.timeout); err != nil {

@@ -330,7 +330,7 @@ func TestCommitOverlapsThePassive(t *testing.T) {
 	// Registered after the replicator's: runs once the rows are sent, before the commit.
 	var beforeCommit []bool
 	var failAfter context.CancelFunc
-	p.ast.OnPrepareSync(func(rev int64, _ []store.ReplicaAuditRow) func(error) {
+	p.ast.OnPrepareSync(func(rev int64, _ func() ([]store.ReplicaAuditRow, error)) func(error) {
 		held := false
 		for end := time.Now().Add(5 * time.Second); !held && time.Now().Before(end); time.Sleep(time.Millisecond) {
 			held = p.pst.Revision() == rev

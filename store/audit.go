@@ -86,22 +86,10 @@ func (t *Tx) appendAudit(r AuditRow) error {
 		WHERE key IN ('audit_head_id', 'audit_head_hash')`, fmt.Sprint(r.ID), r.Hash); err != nil {
 		return fmt.Errorf("store: audit head: %w", err)
 	}
-	if t.keepLog {
-		t.log = append(t.log, ReplicaAuditRow{ID: r.ID, TxID: r.TxID, Time: r.Time.Format(timeLayout), User: r.User,
-			SourceIP: r.SourceIP, Action: r.Action, ObjectType: r.ObjectType, ObjectID: r.ObjectID, Tenant: r.Tenant,
-			Description: r.Description, Before: stringOrNil(r.Before), After: stringOrNil(r.After),
-			PrevHash: r.PrevHash, Hash: r.Hash})
+	if t.firstAudit == 0 {
+		t.firstAudit = r.ID
 	}
 	return nil
-}
-
-// stringOrNil is a document as ReplicaAuditRow (and ChangeLog) has it.
-func stringOrNil(b json.RawMessage) *string {
-	if b == nil {
-		return nil
-	}
-	s := string(b)
-	return &s
 }
 
 func nullString(b json.RawMessage) any {

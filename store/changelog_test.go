@@ -340,7 +340,11 @@ func TestPrepareSyncHandsOverTheChangeLog(t *testing.T) {
 	var got []ReplicaAuditRow
 	var outcome []error
 	cancelIn := context.CancelFunc(nil) // set: the prepare cancels the transaction's context
-	s.OnPrepareSync(func(rev int64, rows []ReplicaAuditRow) func(error) {
+	s.OnPrepareSync(func(rev int64, read func() ([]ReplicaAuditRow, error)) func(error) {
+		rows, err := read()
+		if err != nil {
+			t.Errorf("reading the transaction's rows: %v", err)
+		}
 		got = rows
 		if rev != s.Revision()+1 || len(rows) == 0 || rows[0].TxID != rev {
 			t.Errorf("prepare of revision %d at revision %d with %d rows", rev, s.Revision(), len(rows))

@@ -414,7 +414,15 @@ func (s *Store) Continues(ctx context.Context, rev int64, head AuditMark) (behin
 // at the first transaction boundary after maxRows rows (one large transaction is
 // returned whole). The rows are the change log: see ApplyChanges.
 func (s *Store) ChangeLog(ctx context.Context, after AuditMark, maxRows int) ([]ReplicaAuditRow, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id, txid, time, username, source_ip, action, object_type, object_id,
+	return changeLog(ctx, s.read, after, maxRows)
+}
+
+// changeLog is ChangeLog on q: the store's reader, or a write transaction that
+// has not committed yet (which sees its own rows).
+func changeLog(ctx context.Context, q interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}, after AuditMark, maxRows int) ([]ReplicaAuditRow, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, txid, time, username, source_ip, action, object_type, object_id,
 		tenant, description, before, after, prev_hash, hash FROM audit WHERE id > ? ORDER BY id`, after.ID)
 	if err != nil {
 		return nil, fmt.Errorf("store: change log: %w", err)

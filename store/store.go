@@ -117,9 +117,8 @@ type Store struct {
 	mu    sync.RWMutex
 	kinds map[string]Kind
 	hooks []func(rev int64, changes []Change)
-	// prepares are the OnPrepareSync functions; while there is one, every
-	// write transaction keeps its audit rows (Tx.log) to hand them over.
-	prepares []func(rev int64, rows []ReplicaAuditRow) func(error)
+	// prepares are the OnPrepareSync functions.
+	prepares []func(rev int64, rows func() ([]ReplicaAuditRow, error)) func(error)
 	subs     []*subscriber
 
 	// commitMu is held from a write transaction's commit to the end of its
@@ -214,14 +213,17 @@ func (s *Store) OnCommitSync(f func(rev int64, changes []Change)) {
 }
 
 // OnPrepareSync adds a function called under the commit lock just before a
-// write transaction that changed objects commits, with its revision and the
-// audit rows it wrote: its change log, exactly as ChangeLog returns those rows
-// once they are committed. The function f returns is called right after the
-// commit with the commit's error (nil: the transaction is durable here), before
-// the OnCommitSync hooks. It lets replication send a transaction to the HA peer
-// while this node's own commit and its fsync run, instead of after them; the
-// OnCommitSync hook still waits for the peer before the writer goes on.
-func (s *Store) OnPrepareSync(f func(rev int64, rows []ReplicaAuditRow) (done func(error))) {
+// write transaction that changed objects commits, with its revision and a
+// function that reads the audit rows it wrote, from the open transaction and
+// through ChangeLog's own query: its change log, exactly as ChangeLog returns
+// those rows once they are committed. rows is valid only during the call, and
+// costs a read only when called (a node with no HA peer attached does not). The
+// function f returns is called right after the commit with the commit's error
+// (nil: the transaction is durable here), before the OnCommitSync hooks. It
+// lets replication send a transaction to the HA peer while this node's own
+// commit and its fsync run, instead of after them; the OnCommitSync hook still
+// waits for the peer before the writer goes on.
+func (s *Store) OnPrepareSync(f func(rev int64, rows func() ([]ReplicaAuditRow, error)) (done func(error))) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.prepares = append(s.prepares, f)
@@ -280,7 +282,7 @@ func (s *Store) Update(ctx context.Context, actor Actor, fn func(tx *Tx) error) 
 	s.mu.RLock()
 	prepares := s.prepares
 	s.mu.RUnlock()
-	tx := &Tx{s: s, ctx: ctx, tx: sqlTx, actor: actor, rev: cur + 1, now: time.Now().UTC(), keepLog: len(prepares) > 0}
+	tx := &Tx{s: s, ctx: ctx, tx: sqlTx, actor: actor, rev: cur + 1, now: time.Now().UTC()}
 	if err := fn(tx); err != nil {
 		return 0, err
 	}
@@ -299,8 +301,12 @@ func (s *Store) Update(ctx context.Context, actor Actor, fn func(tx *Tx) error) 
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
 	dones := make([]func(error), 0, len(prepares))
+	rows := func() ([]ReplicaAuditRow, error) {
+		// One transaction is returned whole, whatever maxRows.
+		return changeLog(ctx, sqlTx, AuditMark{ID: tx.firstAudit - 1}, 1)
+	}
 	for _, p := range prepares {
-		dones = append(dones, p(tx.rev, tx.log))
+		dones = append(dones, p(tx.rev, rows))
 	}
 	err = sqlTx.Commit()
 	for _, done := range dones {
@@ -341,8 +347,9 @@ type Tx struct {
 	readOnly bool
 	changed  bool
 	changes  []Change
-	keepLog  bool              // an OnPrepareSync function wants log
-	log      []ReplicaAuditRow // the audit rows written, when keepLog
+	// firstAudit is the id of the first audit row the transaction wrote (0:
+	// none yet): where its change log starts (OnPrepareSync).
+	firstAudit int64
 }
 
 // Get loads object kind/id into v. It reports false when there is no such object.
