@@ -46,7 +46,7 @@ func (s *Service) ResolveTenant(ctx context.Context, ref string) (string, error)
 }
 
 // FollowRole paces the rendering while this node is a passive HA node: see
-// passivePace. Call before Serve.
+// passivePace (component.RoleFollower: Run calls it before Serve).
 func (s *Service) FollowRole(src component.RoleSource) {
 	s.role = src
 	src.OnActive(func(active bool) {

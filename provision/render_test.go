@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchboard-pbx/switchboard/internal/component"
+	"github.com/switchboard-pbx/switchboard/internal/component/roletest"
 	"github.com/switchboard-pbx/switchboard/store"
 )
 
@@ -271,33 +272,12 @@ func TestProvisioningComponent(t *testing.T) {
 	}
 }
 
-// testRole is an HA role source the test switches.
-type testRole struct {
-	mu    sync.Mutex
-	on    bool
-	watch []func(bool)
-}
-
-func (r *testRole) IsActive() bool { r.mu.Lock(); defer r.mu.Unlock(); return r.on }
-
-func (r *testRole) OnActive(f func(bool)) { r.mu.Lock(); r.watch = append(r.watch, f); r.mu.Unlock() }
-
-func (r *testRole) set(on bool) {
-	r.mu.Lock()
-	r.on = on
-	ws := r.watch
-	r.mu.Unlock()
-	for _, f := range ws {
-		f(on)
-	}
-}
-
 // TestPassiveRendersAtAPace: on a passive HA node a replicated commit does not
 // set off a pass of its own (commits gather for the pace), but a WaitRendered
 // gets its revision rendered at once, and so does becoming active; an active
 // node renders every commit as it comes.
 func TestPassiveRendersAtAPace(t *testing.T) {
-	role := &testRole{}
+	role := &roletest.Role{}
 	e := pvStartWith(t, ModeSingle, Config{}, func(s *Service, _ *store.Store) bool {
 		s.FollowRole(role)
 		s.render.pace = time.Hour // only a hurry ends a pause
@@ -334,7 +314,7 @@ func TestPassiveRendersAtAPace(t *testing.T) {
 	if strings.Contains(body(), "pass=paced-pw-2\n") {
 		t.Fatal("a passive node rendered a commit without waiting for the pace")
 	}
-	role.set(true)
+	role.Set(true)
 	if !renders("paced-pw-2") {
 		t.Fatalf("the node became active and its files stayed behind: %q", body())
 	}

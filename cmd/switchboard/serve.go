@@ -203,7 +203,6 @@ func build(ctx context.Context, cfg config.Config, log *slog.Logger, st *store.S
 		return d, err
 	}
 	d.role = hasvc
-	prov.FollowRole(hasvc)
 	add(hasvc, false)
 	if cfg.Demo.Enabled {
 		demo, err := newDemo(ctx, cfg, st, prov, api, httpSrv, stdout)

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/switchboard-pbx/switchboard/internal/component/roletest"
 	"github.com/switchboard-pbx/switchboard/internal/httpapi"
 	"github.com/switchboard-pbx/switchboard/store"
 )
@@ -80,29 +81,6 @@ func (u *udpComp) Routes(r Router) {
 func (u *udpComp) Commit(c store.Commit) {
 	if u.commit != nil {
 		u.commit <- c
-	}
-}
-
-// role is a RoleSource a test flips.
-type role struct {
-	mu sync.Mutex
-	on bool
-	fs []func(bool)
-}
-
-func (r *role) IsActive() bool { r.mu.Lock(); defer r.mu.Unlock(); return r.on }
-func (r *role) OnActive(f func(bool)) {
-	r.mu.Lock()
-	r.fs = append(r.fs, f)
-	r.mu.Unlock()
-}
-func (r *role) set(on bool) {
-	r.mu.Lock()
-	r.on = on
-	fs := r.fs
-	r.mu.Unlock()
-	for _, f := range fs {
-		f(on)
 	}
 }
 
@@ -191,7 +169,7 @@ func (h *harness) health(t *testing.T) (int, healthReport) {
 // activation, and released at once when the node stops being active, three
 // times over; an ungated one runs throughout.
 func TestActiveOnlyFollowsRole(t *testing.T) {
-	rs := &role{}
+	rs := &roletest.Role{}
 	gated, always := &udpComp{name: "gated"}, &udpComp{name: "always"}
 	h := start(t, rs, always, ActiveOnly(gated))
 	if gated.runs.Load() != 0 || gated.open.Load() != 0 {
@@ -214,7 +192,7 @@ func TestActiveOnlyFollowsRole(t *testing.T) {
 		if c := h.get("/healthz?role=active"); c != http.StatusServiceUnavailable {
 			t.Fatalf("round %d passive: /healthz?role=active %d", round, c)
 		}
-		rs.set(true)
+		rs.Set(true)
 		waitFor(t, "activation", func() bool { return gated.runs.Load() == round && gated.open.Load() == 1 })
 		if c := h.get("/gated/x"); c != http.StatusTeapot {
 			t.Fatalf("round %d active: HTTPS %d", round, c)
@@ -228,8 +206,8 @@ func TestActiveOnlyFollowsRole(t *testing.T) {
 		if c := h.get("/healthz?role=active"); c != http.StatusOK {
 			t.Fatalf("round %d active: /healthz?role=active %d", round, c)
 		}
-		rs.set(true) // no change: no restart
-		rs.set(false)
+		rs.Set(true) // no change: no restart
+		rs.Set(false)
 		waitFor(t, "release", func() bool { return gated.open.Load() == 0 })
 	}
 	if always.runs.Load() != 1 || always.open.Load() != 1 {
@@ -251,7 +229,8 @@ func TestActiveOnlyFollowsRole(t *testing.T) {
 // TestActiveOnlyRetriesFailure: a gated component that fails to bind while
 // active is retried; the daemon does not stop.
 func TestActiveOnlyRetriesFailure(t *testing.T) {
-	rs := &role{on: true}
+	rs := &roletest.Role{}
+	rs.Set(true)
 	c := &udpComp{name: "flaky"}
 	c.fail.Store(2)
 	start(t, rs, ActiveOnly(c))
@@ -323,5 +302,36 @@ func TestListedTwice(t *testing.T) {
 		Registry: prometheus.NewRegistry(), Web: NewWeb(auth{})}, &udpComp{name: "x"}, &udpComp{name: "x"})
 	if err == nil {
 		t.Fatal("two components named x accepted")
+	}
+}
+
+// follower is a component that records the role Run hands it.
+type follower struct {
+	Base
+	got RoleSource
+}
+
+func (f *follower) Name() string                    { return "follower" }
+func (f *follower) Serve(ctx context.Context) error { <-ctx.Done(); return nil }
+func (f *follower) FollowRole(src RoleSource)       { f.got = src }
+
+// TestRoleFollowerGetsTheRole: a component that serves on both nodes but
+// follows the role (RoleFollower) gets the HA role from Run before it serves,
+// gated or not; without HA it is not asked.
+func TestRoleFollowerGetsTheRole(t *testing.T) {
+	rs := &roletest.Role{}
+	plain, gated := &follower{}, &follower{}
+	start(t, rs, plain)
+	if plain.got != rs {
+		t.Fatalf("a follower got role %v, want the daemon's", plain.got)
+	}
+	start(t, rs, ActiveOnly(gated))
+	if gated.got != rs {
+		t.Fatalf("a gated follower got role %v, want the daemon's", gated.got)
+	}
+	none := &follower{}
+	start(t, nil, none)
+	if none.got != nil {
+		t.Fatalf("without HA a follower got role %v", none.got)
 	}
 }

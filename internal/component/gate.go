@@ -21,6 +21,13 @@ type RoleSource interface {
 	OnActive(f func(active bool))
 }
 
+// RoleFollower is a component that serves on both HA nodes but works
+// otherwise on a passive one (provisioning renders at a pace there): Run
+// hands it the role before anything binds. Without HA it is not called.
+type RoleFollower interface {
+	FollowRole(src RoleSource)
+}
+
 // ActiveOnly marks a component that runs on the active HA node only: it is
 // bound and served when the node becomes active and stopped (its context
 // cancelled, its sockets closed) when it stops being active; its HTTP routes

@@ -48,6 +48,9 @@ func Run(ctx context.Context, o Options, list ...Component) error {
 		if a, ok := c.(activeOnly); ok {
 			e.c, e.gate = a.Component, g
 		}
+		if f, ok := e.c.(RoleFollower); ok && o.Role != nil {
+			f.FollowRole(o.Role)
+		}
 		entries[i] = e
 	}
 	if err := mount(o, entries); err != nil {
