@@ -12,7 +12,6 @@ import (
 
 	"github.com/switchboard-pbx/switchboard/internal/provtest"
 	"github.com/switchboard-pbx/switchboard/provision"
-	"github.com/switchboard-pbx/switchboard/ratelimit"
 )
 
 // TestTFTPMetricsAndQuietShutdown: tftp-hpa's transfers, an unknown file, a
@@ -21,13 +20,7 @@ import (
 func TestTFTPMetricsAndQuietShutdown(t *testing.T) {
 	tfNeed(t, "tftp")
 	env := &tfEnv{Env: provtest.New(t, provision.ModeSingle, 30)}
-	cfg := DefaultConfig()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Timeout, cfg.Retries = 300*time.Millisecond, 2
-	srv, err := New(cfg, env.Logger, env.Prov, provision.NewThrottle(ratelimit.New(30, time.Minute), env.Logger))
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := tfServer(t, env.Env, 30, nil)
 	if err := srv.Bind(env.Ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,6 @@ import (
 	"github.com/switchboard-pbx/switchboard/internal/nstest"
 	"github.com/switchboard-pbx/switchboard/internal/provtest"
 	"github.com/switchboard-pbx/switchboard/provision"
-	"github.com/switchboard-pbx/switchboard/ratelimit"
 )
 
 // netnsServerEnv makes TestTFTPNetnsServer the server of TestTFTPReplySource.
@@ -33,13 +32,7 @@ func TestTFTPNetnsServer(t *testing.T) {
 		t.Skip("the server half of TestTFTPReplySource: it runs only in that test's namespace")
 	}
 	e := provtest.New(t, provision.ModeSingle, 1000)
-	cfg := DefaultConfig()
-	cfg.Listen = ":69"
-	cfg.Timeout, cfg.Retries = 300*time.Millisecond, 2
-	srv, err := New(cfg, e.Logger, e.Prov, provision.NewThrottle(ratelimit.New(1000, time.Minute), e.Logger))
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := tfServer(t, e, 1000, func(c *Config) { c.Listen = ":69" })
 	if err := srv.Bind(e.Ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -36,14 +36,7 @@ type tfEnv struct {
 func tfStart(t *testing.T, mode string, burst int) *tfEnv {
 	t.Helper()
 	e := &tfEnv{Env: provtest.New(t, mode, burst)}
-	cfg := DefaultConfig()
-	cfg.Listen = "127.0.0.1:0"
-	// Short retransmissions: probes that never ACK end fast, so shutdown is quick.
-	cfg.Timeout, cfg.Retries = 300*time.Millisecond, 2
-	srv, err := New(cfg, e.Logger, e.Prov, provision.NewThrottle(ratelimit.New(burst, time.Minute), e.Logger))
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := tfServer(t, e.Env, burst, nil)
 	if err := srv.Bind(e.Ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -59,6 +52,25 @@ func tfStart(t *testing.T, mode string, burst int) *tfEnv {
 		}
 	})
 	return e
+}
+
+// tfServer is a TFTP server (not bound yet) on env's provisioning service, with
+// a budget of burst unknown names: on 127.0.0.1, a port of its own, and short
+// retransmissions (300 ms, 2 retries), so that probes that never ACK end fast
+// and shutdown is quick; edit (if not nil) changes the configuration first.
+func tfServer(t *testing.T, env *provtest.Env, burst int, edit func(*Config)) *Server {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Timeout, cfg.Retries = 300*time.Millisecond, 2
+	if edit != nil {
+		edit(&cfg)
+	}
+	srv, err := New(cfg, env.Logger, env.Prov, provision.NewThrottle(ratelimit.New(burst, time.Minute), env.Logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
 }
 
 func tfNeed(t *testing.T, tools ...string) {
@@ -647,25 +659,20 @@ func FuzzRequestFilter(f *testing.F) {
 // the same Server (HA: the node is active again), binds anew and answers.
 func TestTFTPServeAgain(t *testing.T) {
 	e := &tfEnv{Env: provtest.New(t, provision.ModeSingle, 1000)}
-	cfg := DefaultConfig()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Listen = pc.LocalAddr().String()
+	listen := pc.LocalAddr().String()
 	pc.Close()
-	cfg.Timeout, cfg.Retries = 300*time.Millisecond, 2
-	srv, err := New(cfg, e.Logger, e.Prov, provision.NewThrottle(ratelimit.New(1000, time.Minute), e.Logger))
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := tfServer(t, e.Env, 1000, func(c *Config) { c.Listen = listen })
 	for round := 1; round <= 2; round++ {
 		ctx, cancel := context.WithCancel(e.Ctx)
 		done := make(chan error, 1)
 		go func() { done <- srv.Serve(ctx) }() // no Listen: Serve binds
 		var reply []byte
 		for end := time.Now().Add(2 * time.Second); time.Now().Before(end) && !tfIsData(reply); {
-			reply = tfRequest(t, cfg.Listen, tfRQ(opRRQ, e.File, "octet"))
+			reply = tfRequest(t, listen, tfRQ(opRRQ, e.File, "octet"))
 		}
 		if !tfIsData(reply) {
 			t.Fatalf("round %d: no data for %s: %q", round, e.File, reply)
@@ -675,7 +682,7 @@ func TestTFTPServeAgain(t *testing.T) {
 			t.Fatalf("round %d: Serve: %v", round, err)
 		}
 		// The socket is closed: the port can be bound by someone else.
-		pc, err := net.ListenPacket("udp", cfg.Listen)
+		pc, err := net.ListenPacket("udp", listen)
 		if err != nil {
 			t.Fatalf("round %d: socket still bound after Serve returned: %v", round, err)
 		}
@@ -816,14 +823,7 @@ func tfFlood(t *testing.T, addr, name string, n int) int {
 func TestTFTPTransferCaps(t *testing.T) {
 	start := func(t *testing.T, perSource, global int) *tfEnv {
 		e := &tfEnv{Env: provtest.New(t, provision.ModeSingle, 1000)}
-		cfg := DefaultConfig()
-		cfg.Listen = "127.0.0.1:0"
-		cfg.Timeout, cfg.Retries = 300*time.Millisecond, 2
-		cfg.MaxTransfersPerSource, cfg.MaxTransfers = perSource, global
-		srv, err := New(cfg, e.Logger, e.Prov, provision.NewThrottle(ratelimit.New(1000, time.Minute), e.Logger))
-		if err != nil {
-			t.Fatal(err)
-		}
+		srv := tfServer(t, e.Env, 1000, func(c *Config) { c.MaxTransfersPerSource, c.MaxTransfers = perSource, global })
 		if err := srv.Bind(e.Ctx); err != nil {
 			t.Fatal(err)
 		}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/switchboard-pbx/switchboard/internal/provtest"
 	"github.com/switchboard-pbx/switchboard/provision"
-	"github.com/switchboard-pbx/switchboard/ratelimit"
 )
 
 // FuzzTransferReply: whatever a client sends during a transfer, reading it
@@ -106,13 +105,7 @@ func FuzzNetascii(f *testing.F) {
 // goroutines and open files as before Serve.
 func TestEngineShutdown(t *testing.T) {
 	e := &tfEnv{Env: provtest.New(t, provision.ModeSingle, 1000)}
-	cfg := DefaultConfig()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Timeout, cfg.Retries = 200*time.Millisecond, 1
-	srv, err := New(cfg, e.Logger, e.Prov, provision.NewThrottle(ratelimit.New(1000, time.Minute), e.Logger))
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := tfServer(t, e.Env, 1000, func(c *Config) { c.Timeout, c.Retries = 200*time.Millisecond, 1 })
 	fds := func() int {
 		ents, err := os.ReadDir("/proc/self/fd")
 		if err != nil {
