@@ -113,22 +113,30 @@ func (r *renderer) counts() (files, problems int) {
 }
 
 type metrics struct {
-	renderSeconds prometheus.Histogram
+	renderSeconds *prometheus.HistogramVec
 	renderErrors  prometheus.Counter
 }
 
 func newMetrics() *metrics {
-	return &metrics{
-		renderSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "switchboard_provisioning_render_seconds",
-			Help:    "Time to render one tenant's provisioning files.",
-			Buckets: []float64{.001, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}),
+	m := &metrics{
+		renderSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "switchboard_provisioning_render_seconds",
+			Help:    "Time to render one tenant's provisioning files, whole or only the devices a commit touched (pass=partial).",
+			Buckets: []float64{.0005, .001, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"pass"}),
 		renderErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_provisioning_render_errors_total",
 			Help: "Tenant renderings that failed (the tenant's phones kept the previous files)."}),
 	}
+	for _, pass := range []string{"whole", "partial"} {
+		m.renderSeconds.WithLabelValues(pass) // exported from the start, before a pass of the kind
+	}
+	return m
 }
 
-func (m *metrics) observe(d time.Duration, err error) {
-	m.renderSeconds.Observe(d.Seconds())
+func (m *metrics) observe(d time.Duration, partly bool, err error) {
+	pass := "whole"
+	if partly {
+		pass = "partial"
+	}
+	m.renderSeconds.WithLabelValues(pass).Observe(d.Seconds())
 	if err != nil {
 		m.renderErrors.Inc()
 	}

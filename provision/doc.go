@@ -8,7 +8,10 @@
 // component of switchboard serve: Commit receives store commits, and Serve
 // re-renders the tenants they touched into an in-memory tree (one tenant at a
 // time, replacing files as it goes, so a large tenant never holds two
-// generations). WaitRendered tells when a revision has reached the tree.
+// generations). Commits that changed only devices and accounts re-render only
+// the devices they touched, and the devices using a changed account (a
+// partial pass, delta.go: it leaves the tree a whole pass would, or gives way
+// to one). WaitRendered tells when a revision has reached the tree.
 //
 // The request path (Resolve, Lookup, FindMAC) reads that tree only: no SQLite,
 // no system calls, no allocation for a file name in another case. The one

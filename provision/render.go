@@ -65,6 +65,14 @@ type tenantFiles struct {
 	rev      int64
 	// disabled tenants serve nothing (files, assets) and see no unknown phones.
 	disabled bool
+
+	// What partial passes need (delta.go), for the run goroutine only: what
+	// the passes made of each device (nil until a whole pass ends), the
+	// models whose common files the tree has, and how many files a whole
+	// pass could not add because another had taken their name.
+	index      *devIndex
+	models     map[string]bool
+	collisions int
 }
 
 func newTenantFiles() *tenantFiles {
@@ -92,7 +100,8 @@ func (tf *tenantFiles) lookupFile(name string) *File {
 }
 
 // renderer keeps every tenant's files and re-renders the tenants that commits
-// touch, coalescing bursts of commits into one pass. It runs in one goroutine
+// touch (only their changed devices when that is all they touched: delta.go),
+// coalescing bursts of commits into one pass. It runs in one goroutine
 // (run): only that goroutine writes the trees, under mu, so it may read them
 // without the lock.
 type renderer struct {
@@ -104,10 +113,11 @@ type renderer struct {
 	single  string // the tenant served at the root in single-tenant mode
 
 	dirtyMu sync.Mutex
-	dirty   map[string]bool // tenants to render ("*" = all)
-	seenRev int64           // newest revision delivered by Commit
-	doneRev int64           // every revision up to this one is rendered
-	busy    bool            // a pass is running
+	dirty   map[string]bool   // tenants to render whole ("*" = all)
+	deltas  map[string]*delta // tenants to render in part: changed devices and accounts
+	seenRev int64             // newest revision delivered by Commit
+	doneRev int64             // every revision up to this one is rendered
+	busy    bool              // a pass is running
 	wake    chan struct{}
 	// pace is the pause of a passive node (passivePace); rush cuts it short
 	// (hurry): the node became active, or someone waits for a revision.
@@ -129,7 +139,7 @@ type renderer struct {
 }
 
 func newRenderer(s *Service, log *slog.Logger) *renderer {
-	r := &renderer{s: s, log: log, tenants: map[string]*tenantFiles{}, dirty: map[string]bool{"*": true},
+	r := &renderer{s: s, log: log, tenants: map[string]*tenantFiles{}, dirty: map[string]bool{"*": true}, deltas: map[string]*delta{},
 		wake: make(chan struct{}, 1), pace: passivePace, rush: make(chan struct{}, 1), ifaces: map[string]string{}, failed: map[string]string{}, usedIfaces: map[string]bool{},
 		boots: newBootCache(bootCacheFiles, bootCacheBytes)}
 	r.cond = sync.NewCond(&r.dirtyMu)
@@ -163,11 +173,20 @@ func (r *renderer) commit(c store.Commit) {
 			r.dirty[ch.ID] = true
 		case ch.Tenant == globalScope || ch.Tenant == "":
 			r.dirty["*"] = true // a global model or template: every tenant may use it
+		case ch.Kind == KindDevice || ch.Kind == KindAccount:
+			d := r.deltas[ch.Tenant]
+			if d == nil {
+				d = newDelta()
+				r.deltas[ch.Tenant] = d
+			}
+			if !d.add(ch) {
+				r.dirty[ch.Tenant] = true
+			}
 		default:
 			r.dirty[ch.Tenant] = true
 		}
 	}
-	if !r.busy && len(r.dirty) == 0 && r.seenRev > r.doneRev {
+	if !r.busy && len(r.dirty) == 0 && len(r.deltas) == 0 && r.seenRev > r.doneRev {
 		// Nothing of ours changed and nothing is pending: rendered as it is.
 		r.doneRev = r.seenRev
 		r.cond.Broadcast()
@@ -193,12 +212,12 @@ func (r *renderer) markAll() {
 
 // passivePace is how long the renderer of a passive HA node lets replicated
 // commits gather after a pass before the next one. A passive serves no file,
-// and a pass re-renders whole tenants: rendering every replicated commit cost
-// the passive as much CPU per commit as the active (what delays the
-// acknowledgement the active waits for, on a node that also applies the
-// commits; and, on a shared host, the active itself). It is the least pause
-// (see passivePause); a node that becomes active, or anyone waiting for a
-// revision (WaitRendered), renders at once.
+// and a pass may re-render whole tenants (a catalog or settings change):
+// rendering every replicated commit cost the passive as much CPU per commit
+// as the active (what delays the acknowledgement the active waits for, on a
+// node that also applies the commits; and, on a shared host, the active
+// itself). It is the least pause (see passivePause); a node that becomes
+// active, or anyone waiting for a revision (WaitRendered), renders at once.
 const passivePace = time.Second
 
 // A passive's pause grows with its passes: after a pass that took d it
@@ -259,30 +278,32 @@ func (r *renderer) run(ctx context.Context, ifacePoll time.Duration) {
 
 func (r *renderer) renderDirty(ctx context.Context) {
 	r.dirtyMu.Lock()
-	dirty, target := r.dirty, r.seenRev
-	if len(dirty) == 0 {
+	dirty, deltas, target := r.dirty, r.deltas, r.seenRev
+	if len(dirty) == 0 && len(deltas) == 0 {
 		r.dirtyMu.Unlock()
 		return
 	}
-	r.dirty, r.busy = map[string]bool{}, true
+	r.dirty, r.deltas, r.busy = map[string]bool{}, map[string]*delta{}, true
 	r.dirtyMu.Unlock()
 	if dirty["*"] {
 		// Rendering everything from data read after this point covers every
 		// revision committed so far, delivered or not.
 		target = max(target, r.s.st.Revision())
 	}
-	r.renderTenants(ctx, dirty)
+	r.renderTenants(ctx, dirty, deltas)
 	r.dirtyMu.Lock()
 	r.busy = false
 	r.doneRev = max(r.doneRev, target)
-	if len(r.dirty) == 0 {
+	if len(r.dirty) == 0 && len(r.deltas) == 0 {
 		r.doneRev = max(r.doneRev, r.seenRev)
 	}
 	r.cond.Broadcast()
 	r.dirtyMu.Unlock()
 }
 
-func (r *renderer) renderTenants(ctx context.Context, dirty map[string]bool) {
+// renderTenants renders the tenants of dirty whole, those of deltas only in
+// part where a partial pass can stand for a whole one (delta.go).
+func (r *renderer) renderTenants(ctx context.Context, dirty map[string]bool, deltas map[string]*delta) {
 	if r.s.Mode() == ModeSingle {
 		// The served tenant is the oldest one; a replicated snapshot (HA) replaces
 		// the tenants with the active node's, so it is read again.
@@ -313,14 +334,29 @@ func (r *renderer) renderTenants(ctx context.Context, dirty map[string]bool) {
 		for t := range dirty {
 			tenants = append(tenants, t)
 		}
+		for t := range deltas {
+			if !dirty[t] {
+				tenants = append(tenants, t)
+			}
+		}
 		sort.Strings(tenants)
 	}
 	churn := 0
 	for _, t := range tenants {
 		start := time.Now()
-		st, err := r.renderTenant(ctx, t)
+		var st renderStats
+		partly := false
+		var err error
+		if d := deltas[t]; d != nil && !dirty[t] && !dirty["*"] {
+			if st, partly, err = r.renderDelta(ctx, t, d); err != nil && ctx.Err() == nil {
+				r.log.Debug("partial pass failed, rendering the tenant whole", "tenant", t, "err", err)
+			}
+		}
+		if !partly {
+			st, err = r.renderTenant(ctx, t)
+		}
 		churn += st.replaced + st.written
-		r.s.metrics.observe(time.Since(start), err)
+		r.s.metrics.observe(time.Since(start), partly, err)
 		if err != nil {
 			if ctx.Err() == nil {
 				r.log.Error("rendering tenant", "tenant", t, "err", err)
@@ -329,7 +365,7 @@ func (r *renderer) renderTenants(ctx context.Context, dirty map[string]bool) {
 			continue
 		}
 		r.markFailed(t, nil)
-		r.log.Debug("rendered tenant", "tenant", t, "files", st.files, "changed", st.changed, "took", time.Since(start))
+		r.log.Debug("rendered tenant", "tenant", t, "partly", partly, "files", st.files, "changed", st.changed, "took", time.Since(start))
 	}
 	if churn > 16<<20 {
 		// A large pass (the first one, or one that replaced many files) leaves
@@ -425,10 +461,13 @@ type treeWriter struct {
 	seen   map[string]*File  // the files of this pass, by key
 	models map[string]bool   // models of the tenant's devices (for common files)
 	tokens map[string]string // device token -> device id
-	rev    int64             // the store's revision when the pass began (its snapshot is as new or newer)
-	batch  []*File
-	stats  renderStats
-	since  int // bytes replaced since the last collection
+	index  *devIndex         // what the pass made of each device
+	// collisions counts the files put refused: their name was taken.
+	collisions int
+	rev        int64 // the store's revision when the pass began (its snapshot is as new or newer)
+	batch      []*File
+	stats      renderStats
+	since      int // bytes replaced since the last collection
 }
 
 const (
@@ -444,9 +483,12 @@ func (r *renderer) newWriter(tenant string) *treeWriter {
 		tf.disabled = true // not served until the pass ends
 		r.tenants[tenant] = tf
 	}
+	// The pass makes the index anew: the old one is garbage now, not at the
+	// pass's end (a partial pass waits for a whole pass that ends).
+	tf.index = nil
 	r.mu.Unlock()
 	r.collectIfLarge(tenant) // the garbage of reading the tenant's accounts and catalog
-	return &treeWriter{r: r, tenant: tenant, tf: tf, now: time.Now().UTC().Truncate(time.Second), seen: map[string]*File{}, models: map[string]bool{}, tokens: map[string]string{}}
+	return &treeWriter{r: r, tenant: tenant, tf: tf, now: time.Now().UTC().Truncate(time.Second), seen: map[string]*File{}, models: map[string]bool{}, tokens: map[string]string{}, index: newDevIndex()}
 }
 
 // put adds a rendered file; a file with the same bytes as the served one is kept
@@ -455,14 +497,12 @@ func (r *renderer) newWriter(tenant string) *treeWriter {
 func (w *treeWriter) put(f *File) (*File, bool) {
 	key := fileKey(f.Name)
 	if first, dup := w.seen[key]; dup {
+		w.collisions++
 		return first, false
 	}
-	sum := sha256.Sum256(f.Body)
-	f.ETag = `"` + hex.EncodeToString(sum[:12]) + `"`
-	f.Size = len(f.Body)
-	f.ModTime = w.now
+	stampFile(f, w.now)
 	w.stats.files++
-	if prev, ok := w.tf.files[key]; ok && prev.ETag == f.ETag && prev.Name == f.Name && prev.Secret == f.Secret && prev.Device == f.Device {
+	if prev, ok := w.tf.files[key]; ok && sameFile(prev, f) {
 		w.seen[key] = prev
 		return prev, true // unchanged: nothing to write
 	} else if ok {
@@ -477,6 +517,21 @@ func (w *treeWriter) put(f *File) (*File, bool) {
 		w.flush()
 	}
 	return f, true
+}
+
+// stampFile sets a new file's ETag and size from its body, and its
+// modification time.
+func stampFile(f *File, now time.Time) {
+	sum := sha256.Sum256(f.Body)
+	f.ETag = `"` + hex.EncodeToString(sum[:12]) + `"`
+	f.Size = len(f.Body)
+	f.ModTime = now
+}
+
+// sameFile says whether a new rendering (stamped) is the served file prev:
+// then prev is kept, ETag and modification time with it.
+func sameFile(prev, f *File) bool {
+	return prev.ETag == f.ETag && prev.Name == f.Name && prev.Secret == f.Secret && prev.Device == f.Device
 }
 
 func (w *treeWriter) flush() {
@@ -534,6 +589,7 @@ func (w *treeWriter) finish(devices, errs map[string]string, assets map[string]*
 	w.tf.devices, w.tf.errors, w.tf.assets = devices, errs, assets
 	w.tf.auth, w.tf.disabled, w.tf.rev, w.tf.warnings = auth, disabled, rev, warnings
 	w.tf.tokens, w.tf.tokenOf, w.tf.secure, w.tf.boot = w.tokens, tokenOf, boot != nil, boot
+	w.tf.index, w.tf.models, w.tf.collisions = w.index, w.models, w.collisions
 	w.r.mu.Unlock()
 	w.r.boots.drop(w.tenant)
 }
@@ -565,7 +621,7 @@ func (r *renderer) renderTenant(ctx context.Context, tenant string) (renderStats
 	rev := r.s.st.Revision()
 	gone := false
 	err := r.s.st.View(ctx, func(tx *store.Tx) error {
-		td, ok, err := r.loadTenant(tx, tenant)
+		td, ok, err := r.loadTenant(tx, tenant, true)
 		if err != nil {
 			return err
 		}
@@ -600,8 +656,9 @@ func (r *renderer) renderTenant(ctx context.Context, tenant string) (renderStats
 	return w.stats, err
 }
 
-// loadTenant reads everything but the devices.
-func (r *renderer) loadTenant(tx *store.Tx, tenant string) (*tenantData, bool, error) {
+// loadTenant reads everything but the devices, and the accounts only when
+// accounts is set (a partial pass reads each device's own).
+func (r *renderer) loadTenant(tx *store.Tx, tenant string, accounts bool) (*tenantData, bool, error) {
 	td := &tenantData{accounts: map[string]Account{}, assets: map[string]*Asset{}, custom: map[string]bool{}}
 	ok, err := tx.Get(KindTenant, tenant, &td.tenant)
 	if err != nil || !ok {
@@ -610,8 +667,10 @@ func (r *renderer) loadTenant(tx *store.Tx, tenant string) (*tenantData, bool, e
 	if td.pbx, err = getPBX(tx, tenant); err != nil {
 		return nil, false, err
 	}
-	if err := listInto(tx, KindAccount, tenant, func(a Account) { td.accounts[a.ID] = a }); err != nil {
-		return nil, false, err
+	if accounts {
+		if err := listInto(tx, KindAccount, tenant, func(a Account) { td.accounts[a.ID] = a }); err != nil {
+			return nil, false, err
+		}
 	}
 	if r.s.assets.dir != "" {
 		if err := listInto(tx, KindAsset, tenant, func(a Asset) { td.assets[a.Name] = &a }); err != nil {
@@ -672,7 +731,10 @@ func (r *renderer) renderDevices(tx *store.Tx, td *tenantData, comp *compiler, w
 		if err := json.Unmarshal(data, &d); err != nil {
 			return fmt.Errorf("provision: device %s: %w", id, err)
 		}
+		d.normalize() // as every other reader of devices (getIn, listInto)
 		devices[d.MAC] = ""
+		entry := newDevEntry(d)
+		defer func() { w.index.add(d.ID, entry) }()
 		if d.URLToken != "" {
 			w.tokens[d.URLToken] = d.ID
 		}
@@ -695,6 +757,7 @@ func (r *renderer) renderDevices(tx *store.Tx, td *tenantData, comp *compiler, w
 			return nil
 		}
 		devices[d.MAC] = f.Name
+		entry.file = fileKey(f.Name)
 		if td.pbx.SecureURLs && d.URLToken != "" {
 			r.s.enroll.set(d.ID, w.rev, d.Enrollment)
 		}

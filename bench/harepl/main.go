@@ -13,7 +13,9 @@
 // account) and times each one as the admin sees it; with HA a commit returns
 // once the passive acknowledged it. bytes_per_commit is what the active sent on
 // the sync link (SSH included) divided by the commits; with a change log it
-// does not grow with the store, which the two sizes show. The load average is
+// does not grow with the store, which the two sizes show. cpu_ms_per_commit
+// (passive_cpu_ms_per_commit, baseline_cpu_ms_per_commit) is what the active
+// (the passive, the lone node) spent in CPU per commit. The load average is
 // printed beside the latencies (the machine is shared). Needs root and iproute2;
 // every namespace, bridge and veth is named sbr*.
 package main
@@ -51,6 +53,7 @@ var (
 	small   = flag.Int("small-devices", 1000, "devices of the small store (bytes per commit must not change)")
 	commits = flag.Int("commits", 1000, "commits timed per run")
 	keep    = flag.Bool("keep", false, "keep the work directory")
+	profile = flag.String("cpuprofile", "", "directory for a CPU profile of each daemon (<node>-<ha>-<devices>.prof), for go tool pprof")
 )
 
 func main() {
@@ -115,7 +118,7 @@ type node struct {
 	log       *os.File
 }
 
-func start(bin, work, name string, ha bool) (*node, error) {
+func start(bin, work, name string, ha bool, devices int) (*node, error) {
 	n := &node{name: name, dir: filepath.Join(work, name), done: make(chan struct{})}
 	os.RemoveAll(n.dir)
 	os.MkdirAll(filepath.Join(n.dir, "ha"), 0o700)
@@ -155,6 +158,9 @@ ha:
 		ns = nsB
 	}
 	n.cmd = exec.Command("ip", "netns", "exec", ns, bin, "serve", "--config", p)
+	if *profile != "" {
+		n.cmd.Env = append(os.Environ(), fmt.Sprintf("SWITCHBOARD_CPUPROFILE=%s/%s-%v-%d.prof", *profile, name, ha, devices))
+	}
 	n.log, _ = os.Create(filepath.Join(n.dir, "log"))
 	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
 	if err := n.cmd.Start(); err != nil {
@@ -315,7 +321,27 @@ func sentBytes(ns string) (float64, error) {
 type result struct {
 	p50, p99  time.Duration
 	perCommit float64
-	load      string
+	// cpu and passiveCPU are the CPU time the active (or lone) node and the
+	// passive spent per commit while the commits ran.
+	cpu, passiveCPU time.Duration
+	load            string
+}
+
+// cpuTime is the user and system time pid has used (clock ticks of 10 ms:
+// over a run of commits, enough).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command (which may hold spaces) in parentheses.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 func percentile(d []time.Duration, p float64) time.Duration {
@@ -336,14 +362,14 @@ func loadavg() string {
 // measure runs one configuration: devices in the store, with or without the passive.
 func measure(bin, work string, devices int, ha bool) (result, error) {
 	var r result
-	a, err := start(bin, work, "a", ha)
+	a, err := start(bin, work, "a", ha, devices)
 	if err != nil {
 		return r, err
 	}
 	defer a.stop()
 	var b *node
 	if ha {
-		if b, err = start(bin, work, "b", true); err != nil {
+		if b, err = start(bin, work, "b", true, devices); err != nil {
 			return r, err
 		}
 		defer b.stop()
@@ -375,9 +401,18 @@ func measure(bin, work string, devices int, ha bool) (result, error) {
 		}
 	}
 	r.load = loadavg()
+	// ip netns exec execs the binary: the command's process is the daemon.
+	cpuA, cpuB := cpuTime(a.cmd.Process.Pid), time.Duration(0)
+	if ha {
+		cpuB = cpuTime(b.cmd.Process.Pid)
+	}
 	lat, err := commitLoop(a, ids, *commits)
 	if err != nil {
 		return r, err
+	}
+	r.cpu = (cpuTime(a.cmd.Process.Pid) - cpuA) / time.Duration(*commits)
+	if ha {
+		r.passiveCPU = (cpuTime(b.cmd.Process.Pid) - cpuB) / time.Duration(*commits)
 	}
 	r.p50, r.p99 = percentile(lat, 0.5), percentile(lat, 0.99)
 	if ha {
@@ -424,8 +459,8 @@ func run() error {
 	}
 	base, ours, sm := res[fmt.Sprint(*large, false)], res[fmt.Sprint(*large, true)], res[fmt.Sprint(*small, true)]
 	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 2, 64) }
-	fmt.Printf("bench ha-replication devices=%d commits=%d p99_commit_ms=%s p50_commit_ms=%s baseline_p99_commit_ms=%s baseline_p50_commit_ms=%s ratio=%.2f bytes_per_commit=%.0f small_devices=%d bytes_per_commit_small=%.0f load=%s baseline=no-ha target_ratio=0.5\n",
+	fmt.Printf("bench ha-replication devices=%d commits=%d p99_commit_ms=%s p50_commit_ms=%s baseline_p99_commit_ms=%s baseline_p50_commit_ms=%s ratio=%.2f bytes_per_commit=%.0f small_devices=%d bytes_per_commit_small=%.0f cpu_ms_per_commit=%s passive_cpu_ms_per_commit=%s baseline_cpu_ms_per_commit=%s load=%s baseline=no-ha target_ratio=0.5\n",
 		*large, *commits, ms(ours.p99), ms(ours.p50), ms(base.p99), ms(base.p50), base.p99.Seconds()/ours.p99.Seconds(),
-		ours.perCommit, *small, sm.perCommit, ours.load)
+		ours.perCommit, *small, sm.perCommit, ms(ours.cpu), ms(ours.passiveCPU), ms(base.cpu), ours.load)
 	return nil
 }
