@@ -142,8 +142,8 @@ func TestDemoLoginFollowsPasswordChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := strings.TrimSpace(strings.SplitN(string(b), "password: ", 2)[1])
-	if !strings.Contains(d.stdout.String(), "admin / "+old) {
-		t.Fatalf("banner lacks the demo password:\n%s", d.stdout.String())
+	if banner := d.banner(); !strings.Contains(banner, "admin / "+old) {
+		t.Fatalf("banner lacks the demo password:\n%s", banner)
 	}
 	if out, errOut, code := d.cli("N3w-Passw0rd-xyz\n", "user", "passwd", "admin", "--password-stdin"); code != 0 {
 		t.Fatalf("passwd: %s %s", out, errOut)
@@ -166,7 +166,20 @@ func TestDemoLoginFollowsPasswordChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.start()
-	if strings.Contains(d.stdout.String(), old) || !strings.Contains(d.stdout.String(), "admin / (changed since the demo set it up") {
-		t.Errorf("banner after the change:\n%s", d.stdout.String())
+	if banner := d.banner(); strings.Contains(banner, old) || !strings.Contains(banner, "admin / (changed since the demo set it up") {
+		t.Errorf("banner after the change:\n%s", banner)
+	}
+}
+
+// banner is the demo's banner on the daemon's standard output. The demo
+// component prints it when it starts serving, which may come just after
+// "ready" (the components start together): wait for its last line.
+func (d *testDaemon) banner() string {
+	d.t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		out := d.stdout.String()
+		if strings.Contains(out, "  CLI:") || time.Now().After(deadline) {
+			return out
+		}
 	}
 }
