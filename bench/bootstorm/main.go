@@ -41,6 +41,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // to clear the leases between runs
+
+	"github.com/switchboard-pbx/switchboard/bench/internal/benchnet"
 )
 
 const (
@@ -101,49 +103,29 @@ func raiseFileLimit() {
 	}
 }
 
-func sh(args ...string) error {
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return nil
-}
+func sh(args ...string) error { return benchnet.Run(args...) }
 
-func cleanup() {
-	for _, ns := range []string{nsSrv, nsCli} {
-		if out, err := exec.Command("ip", "netns", "pids", ns).Output(); err == nil {
-			for _, f := range strings.Fields(string(out)) {
-				var pid int
-				fmt.Sscan(f, &pid)
-				if pid > 0 {
-					syscall.Kill(pid, syscall.SIGKILL)
-				}
-			}
-		}
-		sh("ip", "netns", "del", ns)
-	}
-}
+func cleanup() { benchnet.Del(nsSrv, nsCli) }
 
 func topology() error {
 	cleanup()
-	steps := [][]string{
-		{"ip", "netns", "add", nsSrv}, {"ip", "netns", "add", nsCli},
-		{"ip", "-n", nsSrv, "link", "set", "lo", "up"}, {"ip", "-n", nsCli, "link", "set", "lo", "up"},
-		{"ip", "-n", nsSrv, "link", "add", "sbbs", "type", "veth", "peer", "name", "sbbc", "netns", nsCli},
-		{"ip", "-n", nsSrv, "addr", "add", srvIP + "/16", "dev", "sbbs"},
-		{"ip", "-n", nsCli, "addr", "add", cliIP + "/16", "dev", "sbbc"},
-		{"ip", "-n", nsSrv, "link", "set", "sbbs", "up"}, {"ip", "-n", nsCli, "link", "set", "sbbc", "up"},
+	if err := benchnet.Add(nsSrv, nsCli); err != nil {
+		return err
+	}
+	if err := benchnet.Link(nsSrv, "sbbs", srvIP+"/16", nsCli, "sbbc", cliIP+"/16"); err != nil {
+		return err
+	}
+	for _, s := range [][]string{
 		// Every pool address is this namespace's own: the phones bind the one
 		// they were given, and the kernel answers ARP for all of them.
 		{"ip", "-n", nsCli, "route", "add", "local", poolRoute, "dev", "lo"},
-	}
-	// The server reaches the pool through the phones' side of the link: one
-	// neighbour entry, not ten thousand (the kernel's neighbour table is
-	// shared by every namespace and holds 1024 by default; a real flat LAN
-	// of ten thousand phones needs net.ipv4.neigh.default.gc_thresh* raised
-	// on any server, ours or the baseline).
-	steps = append(steps, []string{"ip", "-n", nsSrv, "route", "add", poolRoute, "via", cliIP, "dev", "sbbs"})
-	for _, s := range steps {
+		// The server reaches the pool through the phones' side of the link:
+		// one neighbour entry, not ten thousand (the kernel's neighbour table
+		// is shared by every namespace and holds 1024 by default; a real flat
+		// LAN of ten thousand phones needs net.ipv4.neigh.default.gc_thresh*
+		// raised on any server, ours or the baseline).
+		{"ip", "-n", nsSrv, "route", "add", poolRoute, "via", cliIP, "dev", "sbbs"},
+	} {
 		if err := sh(s...); err != nil {
 			return err
 		}

@@ -26,11 +26,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/switchboard-pbx/switchboard/bench/internal/benchnet"
 )
 
 const (
@@ -39,75 +40,41 @@ const (
 	vip                 = "10.252.0.10"
 )
 
-func run(args ...string) error {
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return nil
-}
+func run(args ...string) error { return benchnet.Run(args...) }
 
 func must(args ...string) {
-	if err := run(args...); err != nil {
+	mustOK(run(args...))
+}
+
+// mustOK ends the bench, cleaned up, on err.
+func mustOK(err error) {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		cleanup()
 		os.Exit(1)
 	}
 }
 
-func cleanup() {
-	for _, ns := range []string{nsA, nsB, nsC} {
-		killAll(ns)
-	}
-	for _, ns := range []string{nsBr, nsA, nsB, nsC} {
-		run("ip", "netns", "del", ns)
-	}
-}
-
-// killAll SIGKILLs every process in a namespace (the fault, and the clean-up) and
-// returns when the signals went out; the pids are listed first, so the time taken
-// by listing them is not counted as part of the failover.
-func killAll(ns string) time.Time {
-	out, _ := exec.Command("ip", "netns", "pids", ns).Output()
-	var pids []int
-	for _, f := range strings.Fields(string(out)) {
-		if pid, err := strconv.Atoi(f); err == nil {
-			pids = append(pids, pid)
-		}
-	}
-	at := time.Now()
-	for _, pid := range pids {
-		syscall.Kill(pid, syscall.SIGKILL)
-	}
-	return at
-}
+func cleanup() { benchnet.Del(nsA, nsB, nsC, nsBr) }
 
 // stopAll kills both nodes' daemons and waits until they are gone (their sockets
 // must be free for the next run).
 func stopAll() {
 	waitFor(5*time.Second, 10*time.Millisecond, func() bool {
-		killAll(nsA)
-		killAll(nsB)
-		a, _ := exec.Command("ip", "netns", "pids", nsA).Output()
-		b, _ := exec.Command("ip", "netns", "pids", nsB).Output()
-		return len(strings.TrimSpace(string(a)+string(b))) == 0
+		benchnet.Kill(nsA)
+		benchnet.Kill(nsB)
+		return len(benchnet.Pids(nsA))+len(benchnet.Pids(nsB)) == 0
 	})
 }
 
 func topology() {
 	cleanup()
-	for _, ns := range []string{nsBr, nsA, nsB, nsC} {
-		must("ip", "netns", "add", ns)
-		must("ip", "-n", ns, "link", "set", "lo", "up")
-	}
-	must("ip", "-n", nsBr, "link", "add", "sbhbr", "type", "bridge")
-	must("ip", "-n", nsBr, "link", "set", "sbhbr", "up")
+	mustOK(benchnet.Add(nsBr, nsA, nsB, nsC))
+	var members []benchnet.Member
 	for _, n := range []struct{ ns, port, ip string }{{nsA, "sbhbap", ipA}, {nsB, "sbhbbp", ipB}, {nsC, "sbhbcp", ipC}} {
-		must("ip", "-n", n.ns, "link", "add", "sbhm", "type", "veth", "peer", "name", n.port, "netns", nsBr)
-		must("ip", "-n", nsBr, "link", "set", n.port, "master", "sbhbr", "up")
-		must("ip", "-n", n.ns, "addr", "add", n.ip+"/24", "dev", "sbhm")
-		must("ip", "-n", n.ns, "link", "set", "sbhm", "up")
+		members = append(members, benchnet.Member{NS: n.ns, If: "sbhm", Addr: n.ip + "/24", Port: n.port})
 	}
+	mustOK(benchnet.Bridge(nsBr, "sbhbr", members...))
 	must("ip", "netns", "exec", nsA, "sysctl", "-q", "-w", "net.ipv4.ip_default_ttl=61")
 	must("ip", "netns", "exec", nsB, "sysctl", "-q", "-w", "net.ipv4.ip_default_ttl=62")
 }
@@ -341,7 +308,7 @@ func failover(d daemon) (time.Duration, error) {
 	// The bench's own sleeps are multiples of the keepalive, which would lock the
 	// fault to one phase of the heartbeat: randomise it.
 	time.Sleep(rand.N(200 * time.Millisecond))
-	fault := killAll(nsA)
+	fault := benchnet.Kill(nsA) // the fault: the pids listed first, the time when the signals went out
 	deadline := time.After(15 * time.Second)
 	for {
 		select {

@@ -39,6 +39,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/switchboard-pbx/switchboard/bench/internal/benchnet"
 )
 
 const (
@@ -69,44 +71,15 @@ func main() {
 	}
 }
 
-func sh(args ...string) error {
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return nil
-}
-
-func cleanup() {
-	for _, ns := range []string{nsA, nsB, nsBr} {
-		sh("ip", "netns", "del", ns)
-	}
-}
+func cleanup() { benchnet.Del(nsA, nsB, nsBr) }
 
 func topology() error {
 	cleanup()
-	for _, ns := range []string{nsBr, nsA, nsB} {
-		if err := sh("ip", "netns", "add", ns); err != nil {
-			return err
-		}
-		if err := sh("ip", "-n", ns, "link", "set", "lo", "up"); err != nil {
-			return err
-		}
+	if err := benchnet.Add(nsBr, nsA, nsB); err != nil {
+		return err
 	}
-	steps := [][]string{{"ip", "-n", nsBr, "link", "add", "sbrbr", "type", "bridge"}, {"ip", "-n", nsBr, "link", "set", "sbrbr", "up"}}
-	for _, n := range []struct{ ns, port, ip string }{{nsA, "sbrap", ipA}, {nsB, "sbrbp", ipB}} {
-		steps = append(steps,
-			[]string{"ip", "-n", n.ns, "link", "add", "sbrm", "type", "veth", "peer", "name", n.port, "netns", nsBr},
-			[]string{"ip", "-n", nsBr, "link", "set", n.port, "master", "sbrbr", "up"},
-			[]string{"ip", "-n", n.ns, "addr", "add", n.ip + "/24", "dev", "sbrm"},
-			[]string{"ip", "-n", n.ns, "link", "set", "sbrm", "up"})
-	}
-	for _, s := range steps {
-		if err := sh(s...); err != nil {
-			return err
-		}
-	}
-	return nil
+	return benchnet.Bridge(nsBr, "sbrbr", benchnet.Member{NS: nsA, If: "sbrm", Addr: ipA + "/24", Port: "sbrap"},
+		benchnet.Member{NS: nsB, If: "sbrm", Addr: ipB + "/24", Port: "sbrbp"})
 }
 
 // node is one daemon.

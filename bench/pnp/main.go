@@ -33,6 +33,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/switchboard-pbx/switchboard/bench/internal/benchnet"
 )
 
 var (
@@ -53,13 +55,7 @@ func main() {
 	}
 }
 
-func sh(args ...string) error {
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return nil
-}
+func sh(args ...string) error { return benchnet.Run(args...) }
 
 func run() error {
 	if os.Geteuid() != 0 {
@@ -94,30 +90,16 @@ func run() error {
 	id := strconv.Itoa(os.Getpid())
 	app, phone, appIf, phoneIf := "sbpbapp"+id, "sbpbph"+id, "sbpba"+id, "sbpbp"+id
 	appIP, phoneIP := "198.18.251.1", "198.18.251.2"
-	defer func() {
-		exec.Command("ip", "netns", "del", app).Run()
-		exec.Command("ip", "netns", "del", phone).Run()
-		exec.Command("ip", "link", "del", appIf).Run()
-	}()
-	for _, c := range [][]string{
-		{"ip", "netns", "add", app}, {"ip", "netns", "add", phone},
-		{"ip", "link", "add", appIf, "type", "veth", "peer", "name", phoneIf},
-		{"ip", "link", "set", appIf, "netns", app}, {"ip", "link", "set", phoneIf, "netns", phone},
-	} {
-		if err := sh(c...); err != nil {
-			return err
-		}
+	defer benchnet.Del(app, phone)
+	if err := benchnet.Add(app, phone); err != nil {
+		return err
 	}
-	for _, x := range [][3]string{{app, appIf, appIP}, {phone, phoneIf, phoneIP}} {
-		for _, c := range [][]string{
-			{"ip", "-n", x[0], "link", "set", "lo", "up"},
-			{"ip", "-n", x[0], "addr", "add", x[2] + "/24", "dev", x[1]},
-			{"ip", "-n", x[0], "link", "set", x[1], "up"},
-			{"ip", "-n", x[0], "route", "add", "224.0.0.0/4", "dev", x[1]},
-		} {
-			if err := sh(c...); err != nil {
-				return err
-			}
+	if err := benchnet.Link(app, appIf, appIP+"/24", phone, phoneIf, phoneIP+"/24"); err != nil {
+		return err
+	}
+	for _, x := range [][2]string{{app, appIf}, {phone, phoneIf}} {
+		if err := sh("ip", "-n", x[0], "route", "add", "224.0.0.0/4", "dev", x[1]); err != nil {
+			return err
 		}
 	}
 
