@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // WAL checkpoints, mostly off the commit path. Left to itself, SQLite
 // checkpoints a WAL database in the commit that grows the log past 1000
@@ -11,8 +14,9 @@ import "context"
 // checkpoints: one replicated commit in fifty paid one.
 //
 // Here a goroutine checkpoints in PASSIVE mode on a read connection every
-// checkpointCommits commits: that never waits for the writer, which goes on
-// committing while it copies. It cannot stand alone: under a stream of
+// checkpointCommits commits, and every checkpointIdle for the writes no
+// commit announces (DHCP leases, sessions, the unknown-device list): that
+// never waits for the writer, which goes on committing while it copies. It cannot stand alone: under a stream of
 // commits a passive checkpoint never finds the log fully copied with no
 // writer about, so the log never restarts from its beginning and grows (160
 // MB in 3,000 commits when we tried). The writer's own checkpoint stays, as a
@@ -26,6 +30,7 @@ import "context"
 
 const (
 	checkpointCommits   = 128
+	checkpointIdle      = time.Second
 	autoCheckpointPages = 4000
 )
 
@@ -35,11 +40,14 @@ func (s *Store) startCheckpointer() {
 	s.ckptWake, s.ckptStop, s.ckptDone = make(chan struct{}, 1), cancel, make(chan struct{})
 	go func() {
 		defer close(s.ckptDone)
+		tick := time.NewTicker(checkpointIdle)
+		defer tick.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-s.ckptWake:
+			case <-tick.C: // with nothing to copy, a checkpoint returns at once
 			}
 			// A checkpoint that fails (a full disk) leaves the pages in the
 			// log, where readers find them: the next one, or the writer's,

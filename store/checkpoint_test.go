@@ -41,3 +41,31 @@ func TestCheckpointerCopiesTheLog(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestCheckpointerCopiesUnannouncedWrites: writes that are no commit of
+// configuration (DHCP leases) reach the database file too, within about
+// checkpointIdle.
+func TestCheckpointerCopiesUnannouncedWrites(t *testing.T) {
+	s := openTest(t)
+	fi, err := os.Stat(s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := fi.Size()
+	var ls []DHCPLease
+	for i := range 2000 {
+		ls = append(ls, DHCPLease{IP: fmt.Sprintf("10.1.%d.%d", i/250, i%250), MAC: fmt.Sprintf("00156500%04x", i), State: "bound",
+			Expires: time.Now().Add(time.Hour), Updated: time.Now(), Hostname: strings.Repeat("h", 40)})
+	}
+	if err := s.PutDHCPLeases(t.Context(), ls); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * checkpointIdle); ; time.Sleep(10 * time.Millisecond) {
+		if fi, err = os.Stat(s.Path()); err == nil && fi.Size() > before+2000*40 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file is %d bytes (%d before 2,000 leases): nothing was copied from the log", fi.Size(), before)
+		}
+	}
+}
