@@ -1,6 +1,5 @@
 // Package store is Switchboard's persistence: one SQLite file (modernc.org/sqlite,
-// pure Go, WAL, synchronous FULL) in the data directory. The log is copied into the
-// database beside the commits rather than in them (checkpoint.go).
+// pure Go, WAL, synchronous FULL) in the data directory.
 //
 // Configuration objects are JSON documents in one table, keyed by kind and id and
 // scoped to a tenant. Every change goes through Store.Update, whose transaction

@@ -48,7 +48,6 @@ func (s *Store) Subscribe(fn func(Commit)) (stop func()) {
 // publish hands a commit to every subscriber; the caller holds commitMu, so
 // subscribers see commits in revision order.
 func (s *Store) publish(rev int64, changes []Change) {
-	s.committed()
 	s.mu.RLock()
 	subs := s.subs
 	s.mu.RUnlock()

@@ -126,12 +126,6 @@ type Store struct {
 	// subscribers' feed follow commit order: the next writer's commit waits.
 	commitMu sync.Mutex
 	guard    atomic.Pointer[func(Actor) error] // see SetWriteGuard (replica.go)
-
-	// The checkpointer (checkpoint.go).
-	ckptCommits atomic.Int64
-	ckptWake    chan struct{}
-	ckptStop    context.CancelFunc
-	ckptDone    chan struct{}
 }
 
 // Open opens (creating if needed) the database and applies pending migrations.
@@ -150,8 +144,6 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		q.Add("_pragma", "foreign_keys(ON)")
 		if extra != "" {
 			q.Add("_txlock", extra)
-			// The writer's checkpoints are a backstop (checkpoint.go).
-			q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", autoCheckpointPages))
 		}
 		return "file:" + cfg.Path + "?" + q.Encode()
 	}
@@ -189,13 +181,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("store: read revision: %w", err)
 	}
 	s.rev.Store(rev)
-	s.startCheckpointer()
 	return s, nil
 }
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
-	s.stopCheckpointer()
 	return errors.Join(s.write.Close(), s.read.Close())
 }
 
