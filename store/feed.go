@@ -12,6 +12,7 @@ type subscriber struct {
 	fn   func(Commit)
 	wake chan struct{}
 	stop chan struct{}
+	done chan struct{} // closed when run returns
 
 	mu      sync.Mutex
 	pending Commit
@@ -22,9 +23,11 @@ type subscriber struct {
 // its own: off the commit lock, so a slow fn never delays a writer. Deliveries
 // come in revision order; commits made while fn is still busy are coalesced
 // into the next delivery (Rev the newest, Changes all of them, or All). The
-// returned function stops the deliveries.
+// returned function stops the deliveries and returns once fn is no longer
+// running, so that what fn reads (the store itself) may be closed then; fn
+// must not call it.
 func (s *Store) Subscribe(fn func(Commit)) (stop func()) {
-	sub := &subscriber{fn: fn, wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	sub := &subscriber{fn: fn, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	s.mu.Lock()
 	s.subs = append(s.subs, sub)
 	s.mu.Unlock()
@@ -42,6 +45,7 @@ func (s *Store) Subscribe(fn func(Commit)) (stop func()) {
 			s.mu.Unlock()
 			close(sub.stop)
 		})
+		<-sub.done
 	}
 }
 
@@ -75,6 +79,7 @@ func (sub *subscriber) add(rev int64, changes []Change) {
 }
 
 func (sub *subscriber) run() {
+	defer close(sub.done)
 	for {
 		select {
 		case <-sub.stop:

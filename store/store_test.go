@@ -1605,3 +1605,37 @@ func TestSubscribeOverflow(t *testing.T) {
 		t.Fatalf("deliveries %d, second %+v", len(got), got)
 	}
 }
+
+// TestSubscribeStopWaitsForTheDelivery: stop returns only once a delivery in
+// progress has ended, so that the store a subscriber reads may be closed
+// right after (a test's clean-up, serve's shutdown).
+func TestSubscribeStopWaitsForTheDelivery(t *testing.T) {
+	s := openTest(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var running sync.Mutex // held while fn runs
+	stop := s.Subscribe(func(Commit) {
+		running.Lock()
+		defer running.Unlock()
+		close(entered)
+		<-release
+	})
+	update(t, s, alice, func(tx *Tx) error { return tx.Create("widget", "", "w", doc{}, "") })
+	<-entered
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	select {
+	case <-stopped:
+		t.Fatal("stop returned while the delivery was still running")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("stop did not return once the delivery ended")
+	}
+	if !running.TryLock() {
+		t.Fatal("fn still running after stop returned")
+	}
+	stop() // a second stop returns at once
+}
