@@ -18,6 +18,7 @@ import (
 	"github.com/switchboard-pbx/switchboard/admin"
 	"github.com/switchboard-pbx/switchboard/config"
 	"github.com/switchboard-pbx/switchboard/httpd"
+	"github.com/switchboard-pbx/switchboard/internal/atomicfile"
 	"github.com/switchboard-pbx/switchboard/internal/component"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/store"
@@ -48,7 +49,8 @@ func (d *demoLogin) check(ctx context.Context, users *admin.Users) {
 		return
 	}
 	d.changed = true
-	os.WriteFile(d.file, []byte("username: "+d.user+"\npassword: "+changedNote+"\n"), 0o600) //nolint:errcheck // the banner says it anyway
+	// Atomically: "make run" users (and a test) read it while it changes.
+	atomicfile.Write(d.file, []byte("username: "+d.user+"\npassword: "+changedNote+"\n"), 0o600) //nolint:errcheck // the banner says it anyway
 }
 
 // demo is the component "make run" adds: it seeds the demo tenant and login on
