@@ -43,6 +43,7 @@ import (
 	_ "modernc.org/sqlite" // to clear the leases between runs
 
 	"github.com/switchboard-pbx/switchboard/bench/internal/benchnet"
+	"github.com/switchboard-pbx/switchboard/bench/internal/procstat"
 )
 
 const (
@@ -468,15 +469,6 @@ func udpDiff(a, b map[string]int64) string {
 	return strings.Join(parts, " ")
 }
 
-func loadavg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return "?"
-	}
-	return f[0]
-}
-
 func run() error {
 	abs, err := filepath.Abs(*bin)
 	if err != nil {
@@ -527,7 +519,7 @@ func run() error {
 			o.stop()
 			return err
 		}
-		load := loadavg()
+		load := procstat.LoadAvg()
 		udp0, udpc0 := udpStats(nsSrv), udpStats(nsCli)
 		mine, err := storm(transport, 0)
 		fmt.Fprintf(os.Stderr, "  udp srv: %s\n  udp cli: %s\n", udpDiff(udp0, udpStats(nsSrv)), udpDiff(udpc0, udpStats(nsCli)))

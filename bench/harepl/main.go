@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/switchboard-pbx/switchboard/bench/internal/benchnet"
+	"github.com/switchboard-pbx/switchboard/bench/internal/procstat"
 )
 
 const (
@@ -300,36 +301,10 @@ type result struct {
 	load            string
 }
 
-// cpuTime is the user and system time pid has used (clock ticks of 10 ms:
-// over a run of commits, enough).
-func cpuTime(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The fields after the command (which may hold spaces) in parentheses.
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * 10 * time.Millisecond
-}
-
 func percentile(d []time.Duration, p float64) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[min(len(s)-1, int(float64(len(s))*p))]
-}
-
-func loadavg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return f[0]
 }
 
 // measure runs one configuration: devices in the store, with or without the passive.
@@ -373,19 +348,19 @@ func measure(bin, work string, devices int, ha bool) (result, error) {
 			return r, err
 		}
 	}
-	r.load = loadavg()
+	r.load = procstat.LoadAvg()
 	// ip netns exec execs the binary: the command's process is the daemon.
-	cpuA, cpuB := cpuTime(a.cmd.Process.Pid), time.Duration(0)
+	cpuA, cpuB := procstat.CPU(a.cmd.Process.Pid), time.Duration(0)
 	if ha {
-		cpuB = cpuTime(b.cmd.Process.Pid)
+		cpuB = procstat.CPU(b.cmd.Process.Pid)
 	}
 	lat, err := commitLoop(a, ids, *commits)
 	if err != nil {
 		return r, err
 	}
-	r.cpu = (cpuTime(a.cmd.Process.Pid) - cpuA) / time.Duration(*commits)
+	r.cpu = (procstat.CPU(a.cmd.Process.Pid) - cpuA) / time.Duration(*commits)
 	if ha {
-		r.passiveCPU = (cpuTime(b.cmd.Process.Pid) - cpuB) / time.Duration(*commits)
+		r.passiveCPU = (procstat.CPU(b.cmd.Process.Pid) - cpuB) / time.Duration(*commits)
 	}
 	r.p50, r.p99 = percentile(lat, 0.5), percentile(lat, 0.99)
 	if ha {

@@ -47,6 +47,8 @@ import (
 	"github.com/switchboard-pbx/switchboard/phonebook"
 	"github.com/switchboard-pbx/switchboard/provision"
 	"github.com/switchboard-pbx/switchboard/store"
+
+	"github.com/switchboard-pbx/switchboard/bench/internal/procstat"
 )
 
 var (
@@ -130,7 +132,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("bench phonebook-import rows=%d seconds=%.2f load=%s\n", res.Created, time.Since(start).Seconds(), loadAvg())
+	fmt.Printf("bench phonebook-import rows=%d seconds=%.2f load=%s\n", res.Created, time.Since(start).Seconds(), procstat.LoadAvg())
 
 	// Ours: the CTI endpoint over HTTP, the user given by a header (the
 	// CTI's token check is measured by bench cti).
@@ -219,11 +221,11 @@ func run() error {
 	op50, op99 := pct(oursD, 50), pct(oursD, 99)
 	if baseline == nil {
 		fmt.Printf("bench phonebook-search contacts=%d ours_p50_us=%d ours_p99_us=%d queries=%d baseline=none (%s) load=%s\n",
-			*contacts, op50.Microseconds(), op99.Microseconds(), *queries, baseErr, loadAvg())
+			*contacts, op50.Microseconds(), op99.Microseconds(), *queries, baseErr, procstat.LoadAvg())
 	} else {
 		bp50, bp99 := pct(baseD, 50), pct(baseD, 99)
 		fmt.Printf("bench phonebook-search contacts=%d ratio=%.2f ours_p50_us=%d ours_p99_us=%d baseline_p50_us=%d baseline_p99_us=%d queries=%d baseline=mariadb load=%s\n",
-			*contacts, float64(bp50)/float64(op50), op50.Microseconds(), op99.Microseconds(), bp50.Microseconds(), bp99.Microseconds(), *queries, loadAvg())
+			*contacts, float64(bp50)/float64(op50), op50.Microseconds(), op99.Microseconds(), bp50.Microseconds(), bp99.Microseconds(), *queries, procstat.LoadAvg())
 	}
 
 	// Rendering the phones' files: from the moment the index has the
@@ -242,7 +244,7 @@ func run() error {
 		time.Sleep(time.Millisecond)
 	}
 	cancel()
-	fmt.Printf("bench phonebook-render contacts=%d ms=%d bytes=%d load=%s\n", *contacts, time.Since(start).Milliseconds(), bodySize, loadAvg())
+	fmt.Printf("bench phonebook-render contacts=%d ms=%d bytes=%d load=%s\n", *contacts, time.Since(start).Milliseconds(), bodySize, procstat.LoadAvg())
 	return nil
 }
 
@@ -317,13 +319,4 @@ func pct(ds []time.Duration, p int) time.Duration {
 	s := append([]time.Duration(nil), ds...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return s[min(len(s)-1, len(s)*p/100)]
-}
-
-// loadAvg is the 1-minute load average, printed beside timings.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	return strings.Fields(string(b))[0]
 }

@@ -64,6 +64,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/switchboard-pbx/switchboard/bench/internal/procstat"
 )
 
 var (
@@ -284,7 +286,7 @@ func run() error {
 		name += "-secure"
 	}
 	fmt.Printf("bench %s seconds=%.2f rss_mb=%.0f rss_during_regen_mb=%.0f devices=%d target_seconds=10 target_rss_mb=150 load=%s\n",
-		name, regen.Seconds(), rss, peak, *devices, loadAvg())
+		name, regen.Seconds(), rss, peak, *devices, procstat.LoadAvg())
 	// The list of 10,000 files is checked after the measurement: answering it
 	// takes memory of its own (JSON), which is not the re-render's.
 	if err := countFiles(d, *devices); err != nil {
@@ -366,7 +368,7 @@ func run() error {
 	s2 := selfCPU()
 	perHPA := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(hpaN) }
 	fmt.Printf("bench tftp-config ratio=%.2f ours_per_s=%.0f baseline_per_s=%.0f ours_timeouts=%d baseline_timeouts=%d baseline_failed=%d client_cpu_us=%.0f ours_client_cpu_us=%.0f baseline_client_cpu_us=%.0f transfers=%d clients=%d baseline=tftpd-hpa load=%s\n",
-		ours/base, ours, base, t1-t0, timeouts.Load()-t1, hpaFailed, perHPA(s2-s0)/2, perHPA(s1-s0), perHPA(s2-s1), hpaN, *clients, loadavg())
+		ours/base, ours, base, t1-t0, timeouts.Load()-t1, hpaFailed, perHPA(s2-s0)/2, perHPA(s1-s0), perHPA(s2-s1), hpaN, *clients, procstat.LoadAvg())
 	// Against dnsmasq: interleaved rounds (the machine is shared), the median ratio.
 	// Beside the throughput, the CPU time each server spent per transfer
 	// (user + system, from /proc): on a shared machine it moves less with the
@@ -375,24 +377,24 @@ func run() error {
 	var oursCPU, baseCPU, oursSys, baseSys, oursClient, baseClient time.Duration
 	var oursTO, baseTO int64
 	for i := 0; i < *rounds; i++ {
-		c0, t0, s0 := cpuTime(d.cmd.Process.Pid), timeouts.Load(), selfCPU()
-		k0 := sysTime(d.cmd.Process.Pid)
+		u0, k0 := procstat.Times(d.cmd.Process.Pid)
+		t0, s0 := timeouts.Load(), selfCPU()
 		o, _, err := tftpLoad(d.tftp, names, *transfers, *clients, 0.01)
 		if err != nil {
 			return fmt.Errorf("tftp-config (ours): %w", err)
 		}
-		oursCPU += cpuTime(d.cmd.Process.Pid) - c0
-		oursSys += sysTime(d.cmd.Process.Pid) - k0
+		u1, k1 := procstat.Times(d.cmd.Process.Pid)
+		oursCPU, oursSys = oursCPU+u1+k1-u0-k0, oursSys+k1-k0
 		oursTO += timeouts.Load() - t0
 		oursClient += selfCPU() - s0
-		c0, t0, s0 = cpuTime(dm.Process.Pid), timeouts.Load(), selfCPU()
-		k0 = sysTime(dm.Process.Pid)
+		u0, k0 = procstat.Times(dm.Process.Pid)
+		t0, s0 = timeouts.Load(), selfCPU()
 		b, _, err := tftpLoad(dmAddr, names, *transfers, *clients, 0.01)
 		if err != nil {
 			return fmt.Errorf("tftp-config (dnsmasq): %w %s", err, dmErr.String())
 		}
-		baseCPU += cpuTime(dm.Process.Pid) - c0
-		baseSys += sysTime(dm.Process.Pid) - k0
+		u1, k1 = procstat.Times(dm.Process.Pid)
+		baseCPU, baseSys = baseCPU+u1+k1-u0-k0, baseSys+k1-k0
 		baseTO += timeouts.Load() - t0
 		baseClient += selfCPU() - s0
 		dmRatios, dmOurs, dmBase = append(dmRatios, o/b), append(dmOurs, o), append(dmBase, b)
@@ -400,7 +402,7 @@ func run() error {
 	perXfer := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(*rounds**transfers) }
 	fmt.Printf("bench tftp-config ratio=%.2f ours_per_s=%.0f baseline_per_s=%.0f ours_cpu_us=%.0f baseline_cpu_us=%.0f ours_sys_us=%.0f baseline_sys_us=%.0f cpu_ratio=%.2f ours_timeouts=%d baseline_timeouts=%d client_cpu_us=%.0f ours_client_cpu_us=%.0f baseline_client_cpu_us=%.0f transfers=%d clients=%d rounds=%d baseline=dnsmasq target_ratio=1.5 load=%s\n",
 		median(dmRatios), median(dmOurs), median(dmBase), perXfer(oursCPU), perXfer(baseCPU), perXfer(oursSys), perXfer(baseSys), perXfer(baseCPU)/perXfer(oursCPU), oursTO, baseTO,
-		perXfer(oursClient+baseClient)/2, perXfer(oursClient), perXfer(baseClient), *transfers, *clients, *rounds, loadavg())
+		perXfer(oursClient+baseClient)/2, perXfer(oursClient), perXfer(baseClient), *transfers, *clients, *rounds, procstat.LoadAvg())
 
 	// tftp-firmware: one transfer takes about a second, so a single pair is at
 	// the mercy of whatever else the machine does in that second. Interleaved
@@ -420,7 +422,7 @@ func run() error {
 			oursS, baseS = append(oursS, oursFW.Seconds()), append(baseS, baseFW.Seconds())
 		}
 		fmt.Printf("bench tftp-firmware ratio=%.2f ours_s=%.2f baseline_s=%.2f rounds=%d size_mb=%d blksize=1428 baseline=%s%s load=%s\n",
-			median(fwRatios), median(oursS), median(baseS), *fwRounds, *fwMB, bl.name, bl.target, loadavg())
+			median(fwRatios), median(oursS), median(baseS), *fwRounds, *fwMB, bl.name, bl.target, procstat.LoadAvg())
 	}
 	if *only == "tftp" {
 		return nil
@@ -552,7 +554,7 @@ func editBench(d *daemon, names []string, whole time.Duration) error {
 	slices.Sort(lat)
 	p50, p99 := lat[len(lat)/2], lat[min(len(lat)-1, len(lat)*99/100)]
 	fmt.Printf("bench edit-10k devices=%d edits=%d p50_ms=%.2f p99_ms=%.2f whole_pass_ms=%.0f ratio=%.0f load=%s\n",
-		len(names), len(lat), p50, p99, float64(whole.Milliseconds()), float64(whole.Milliseconds())/p50, loadAvg())
+		len(names), len(lat), p50, p99, float64(whole.Milliseconds()), float64(whole.Milliseconds())/p50, procstat.LoadAvg())
 	return nil
 }
 
@@ -616,19 +618,6 @@ func samplePeak(pid int) func() float64 {
 	}
 }
 
-// loadAvg is the 1-minute load average, printed beside timings.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return "?"
-	}
-	return f[0]
-}
-
 // selfCPU is the user and system time this process (the bench's client) has
 // used, from getrusage: microseconds, where /proc's ticks are 10 ms.
 func selfCPU() time.Duration {
@@ -637,35 +626,6 @@ func selfCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// cpuTime is the user and system time pid has used (clock ticks of 10 ms).
-func cpuTime(pid int) time.Duration {
-	ut, st := procTimes(pid)
-	return ut + st
-}
-
-// sysTime is the system (kernel) part of cpuTime: what a server spends in its
-// system calls, the share no user-space change can cut.
-func sysTime(pid int) time.Duration {
-	_, st := procTimes(pid)
-	return st
-}
-
-// procTimes are the user and system times of pid from /proc (ticks of 10 ms).
-func procTimes(pid int) (user, sys time.Duration) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0
-	}
-	// The fields after the command (which may hold spaces) in parentheses.
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 13 {
-		return 0, 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut) * 10 * time.Millisecond, time.Duration(st) * 10 * time.Millisecond
 }
 
 func rssMB(pid int) float64 {
@@ -756,13 +716,4 @@ func median(xs []float64) float64 {
 	s := append([]float64(nil), xs...)
 	sort.Float64s(s)
 	return s[len(s)/2]
-}
-
-func loadavg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return "?"
-	}
-	return f[0]
 }
