@@ -57,16 +57,7 @@ type devEntry struct {
 }
 
 func newDevEntry(d Device) devEntry {
-	e := devEntry{mac: d.MAC, model: d.Model, token: d.URLToken}
-	if d.Account != "" {
-		e.accounts = append(e.accounts, d.Account)
-	}
-	for _, l := range d.Lines {
-		if l.Account != "" && !slices.Contains(e.accounts, l.Account) {
-			e.accounts = append(e.accounts, l.Account)
-		}
-	}
-	return e
+	return devEntry{mac: d.MAC, model: d.Model, token: d.URLToken, accounts: d.accountIDs()}
 }
 
 // devIndex is what the passes made of a tenant's devices, with the reverse

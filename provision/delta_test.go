@@ -17,6 +17,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/switchboard-pbx/switchboard/store"
 )
 
 // treeView is what a tenant's tree serves and keeps, comparable.
@@ -242,5 +244,35 @@ func TestPartialPassRendersOnlyTheTouchedDevices(t *testing.T) {
 	e.sync(t)
 	if got, want := viewOf(e.s.render, e.tenant), e.wholeView(t); !reflect.DeepEqual(got, want) {
 		t.Errorf("after a change of the only model in use the tree differs from a whole pass:\n%s", diffViews(got, want))
+	}
+}
+
+// TestDeltasGatherOnlyWhatAPartialPassTakes: a tenant already due for a whole
+// pass gathers no changed devices, a delta that outgrows maxDelta becomes a
+// whole pass, and another tenant's delta is kept.
+func TestDeltasGatherOnlyWhatAPartialPassTakes(t *testing.T) {
+	r := newRenderer(nil, slog.New(slog.DiscardHandler))
+	r.dirty = map[string]bool{} // past the first pass
+	r.commit(store.Commit{Rev: 1, Changes: []store.Change{
+		{Kind: KindPBX, ID: "a", Tenant: "a"}, {Kind: KindDevice, ID: "d1", Tenant: "a"},
+		{Kind: KindAccount, ID: "x1", Tenant: "b"},
+	}})
+	if r.deltas["a"] != nil || !r.dirty["a"] {
+		t.Errorf("tenant a, due for a whole pass: delta %+v, dirty %v", r.deltas["a"], r.dirty)
+	}
+	if d := r.deltas["b"]; d == nil || !d.accounts["x1"] || r.dirty["b"] {
+		t.Errorf("tenant b: delta %+v, dirty %v", d, r.dirty)
+	}
+	var many []store.Change
+	for i := range maxDelta + 1 {
+		many = append(many, store.Change{Kind: KindDevice, ID: fmt.Sprint("d", i), Tenant: "b"})
+	}
+	r.commit(store.Commit{Rev: 2, Changes: many})
+	if r.deltas["b"] != nil || !r.dirty["b"] {
+		t.Errorf("tenant b past maxDelta: a delta kept (%v), dirty %v", r.deltas["b"] != nil, r.dirty)
+	}
+	r.commit(store.Commit{Rev: 3, Changes: []store.Change{{Kind: KindDevice, ID: "d", Tenant: "b"}}})
+	if r.deltas["b"] != nil {
+		t.Error("tenant b, due for a whole pass, gathered a device again")
 	}
 }

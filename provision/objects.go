@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -283,6 +284,22 @@ var keyNeedsValue = map[string]bool{KeyBLF: true, KeySpeedDial: true, KeyPark: t
 
 // normalize reads a device stored before lines existed (an account only) as
 // a device with that account on line 1.
+// accountIDs are the accounts the device's file is made from, each once: the
+// main account and the lines'.
+func (d Device) accountIDs() []string {
+	ids := make([]string, 0, len(d.Lines)+1)
+	add := func(id string) {
+		if id != "" && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	add(d.Account)
+	for _, l := range d.Lines {
+		add(l.Account)
+	}
+	return ids
+}
+
 func (d *Device) normalize() {
 	if len(d.Lines) == 0 && d.Account != "" {
 		d.Lines = []DeviceLine{{Account: d.Account}}

@@ -107,14 +107,7 @@ func (s *Service) PreviewDevice(ctx context.Context, tenant, id string, patch js
 // 1's, for a device saved before lines), by id; a deleted one is left out.
 func lineAccounts(tx *store.Tx, tenant string, d Device) (map[string]Account, error) {
 	accounts := map[string]Account{}
-	ids := []string{d.Account}
-	for _, l := range d.Lines {
-		ids = append(ids, l.Account)
-	}
-	for _, id := range ids {
-		if _, done := accounts[id]; done || id == "" {
-			continue
-		}
+	for _, id := range d.accountIDs() {
 		var a Account
 		if err := getIn(tx, KindAccount, tenant, id, &a); err == nil {
 			accounts[id] = a

@@ -174,6 +174,9 @@ func (r *renderer) commit(c store.Commit) {
 		case ch.Tenant == globalScope || ch.Tenant == "":
 			r.dirty["*"] = true // a global model or template: every tenant may use it
 		case ch.Kind == KindDevice || ch.Kind == KindAccount:
+			if r.dirty[ch.Tenant] || r.dirty["*"] {
+				break // rendered whole anyway: nothing to gather
+			}
 			d := r.deltas[ch.Tenant]
 			if d == nil {
 				d = newDelta()
@@ -181,6 +184,7 @@ func (r *renderer) commit(c store.Commit) {
 			}
 			if !d.add(ch) {
 				r.dirty[ch.Tenant] = true
+				delete(r.deltas, ch.Tenant)
 			}
 		default:
 			r.dirty[ch.Tenant] = true
